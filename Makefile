@@ -1,0 +1,42 @@
+# One command each on a fresh machine: `make report`, `make test`.
+# Both create .venv (python3 -m venv + pip install -e ".[test]") when missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install report test test-unit test-notebooks check format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+# Evidence set for the embedded demo dataset, under artifacts/.
+report: install
+	$(BIN)/ptyevidence report
+
+# Style, unit tests + doctests, then the notebooks under nbval.
+test: install check test-unit test-notebooks
+
+check: install
+	$(BIN)/ruff check src tests benchmarks
+
+test-unit: install
+	$(BIN)/python -m pytest --doctest-modules src tests
+
+test-notebooks: install
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
+	  $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 notebooks/; \
+	else echo "no notebooks yet"; fi
+
+format: install
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info

@@ -1,0 +1,6 @@
+"""Allow ``python -m ptyevidence``."""
+
+from .cli import run
+
+if __name__ == "__main__":
+    run()

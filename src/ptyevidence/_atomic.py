@@ -1,0 +1,83 @@
+"""Write output files atomically: temporary file in the same folder, then rename.
+
+Nothing is left at the destination when writing fails, an existing file is
+replaced only with ``force``, and an output may never be one of the inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from .exceptions import UsageError
+
+__all__ = ["atomic_output", "check_output_path"]
+
+
+def check_output_path(
+    path: str | os.PathLike, force: bool = False, inputs: Iterable[str | os.PathLike] = ()
+) -> str:
+    """Check that ``path`` can be written; return it as a string.
+
+    Raises
+    ------
+    UsageError
+        If the folder is missing or not writable, the path is a folder,
+        it exists and ``force`` is False, or it is one of ``inputs``.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    for src in inputs:
+        if src is not None and os.path.exists(src) and os.path.exists(path) and os.path.samefile(src, path):
+            msg = f"output '{path}' is the input '{os.fspath(src)}'; choose another output path"
+            raise UsageError(msg)
+        if src is not None and os.path.abspath(os.fspath(src)) == os.path.abspath(path):
+            msg = f"output '{path}' is the input '{os.fspath(src)}'; choose another output path"
+            raise UsageError(msg)
+    if not os.path.isdir(folder):
+        msg = f"output folder '{folder}' does not exist; create it first"
+        raise UsageError(msg)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        msg = f"output folder '{folder}' is not writable"
+        raise UsageError(msg)
+    if os.path.isdir(path):
+        msg = f"output '{path}' is a folder; give a file path"
+        raise UsageError(msg)
+    if os.path.exists(path) and not force:
+        msg = f"output '{path}' exists; pass --force to overwrite it"
+        raise UsageError(msg)
+    return path
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """Open a temporary file beside ``path``; rename it over ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or path
+        Final destination (checked with :func:`check_output_path` first).
+    mode : {"wb", "w"}
+        Binary or text.
+
+    Yields
+    ------
+    file object
+        Write to it; on an exception the temporary file is removed.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

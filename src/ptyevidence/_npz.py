@@ -1,0 +1,421 @@
+"""Lazy, pickle-free reading of NPZ archives.
+
+Headers are parsed without touching array data. Uncompressed members are
+memory-mapped at their byte offset inside the zip file, so gathering a few
+frames reads only those frames; compressed members are decompressed as a
+stream, never more than one bounded block at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._memory import check_budget
+from .exceptions import InputError
+
+__all__ = ["ArrayInfo", "NpzSource"]
+
+#: Size of the blocks streamed from a member, in bytes.
+BLOCK_BYTES = 64 * 2**20
+
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+_LOCAL_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class ArrayInfo:
+    """What an array member's header says, read without loading data.
+
+    Attributes
+    ----------
+    name : str
+        Key of the array (member name without ``.npy``).
+    dtype : numpy.dtype
+        Stored dtype, byte order included.
+    shape : tuple of int
+        Stored shape.
+    fortran_order : bool
+        True when the data are stored column-major.
+    compressed : bool
+        True for deflated members (no random access).
+    data_offset : int or None
+        Byte offset of the first data byte in the file, for uncompressed
+        members; None otherwise.
+    """
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    fortran_order: bool
+    compressed: bool
+    data_offset: int | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Number of data bytes the header promises."""
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def has_objects(self) -> bool:
+        """True for dtypes that would need unpickling (object fields)."""
+        return bool(self.dtype.hasobject)
+
+    @property
+    def is_structured(self) -> bool:
+        """True for record dtypes (named fields)."""
+        return self.dtype.names is not None
+
+
+class NpzSource:
+    """An NPZ archive opened for lazy reading.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, empty, not a zip archive, encrypted, or a
+        member's ``.npy`` header is corrupt or promises more data than the
+        member holds.
+    """
+
+    format = "npz"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        _check_readable_file(self.path)
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            msg = (
+                f"'{self.path}' is not a readable zip archive ({exc}); "
+                "an NPZ file written by numpy.savez is expected"
+            )
+            raise InputError(msg, self.path) from None
+        self._infos: dict[str, ArrayInfo] = {}
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        self.ignored_members: list[str] = []
+        try:
+            for zinfo in self._zip.infolist():
+                if not zinfo.filename.endswith(".npy"):
+                    if not zinfo.is_dir():
+                        self.ignored_members.append(zinfo.filename)
+                    continue
+                key = zinfo.filename[: -len(".npy")]
+                self._members[key] = zinfo
+                self._infos[key] = self._read_info(key, zinfo)
+        except Exception:
+            self._zip.close()
+            raise
+
+    # -- headers -----------------------------------------------------------
+    def _read_info(self, key: str, zinfo: zipfile.ZipInfo) -> ArrayInfo:
+        if zinfo.flag_bits & 0x1:
+            msg = f"'{self.path}': member '{zinfo.filename}' is encrypted; cannot read it"
+            raise InputError(msg, self.path)
+        try:
+            with self._zip.open(zinfo) as fp:
+                shape, fortran, dtype = _read_npy_header(fp, self.path, zinfo.filename)
+                header_len = fp.tell()
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
+            raise InputError(msg, self.path) from None
+        compressed = zinfo.compress_type != zipfile.ZIP_STORED
+        info = ArrayInfo(key, dtype, shape, fortran, compressed)
+        if not dtype.hasobject:
+            available = zinfo.file_size - header_len
+            if available < info.nbytes:
+                msg = (
+                    f"'{self.path}': member '{zinfo.filename}' header promises shape "
+                    f"{shape} {dtype} ({info.nbytes} bytes) but holds only {available} "
+                    "data bytes; the file is truncated or was written incorrectly"
+                )
+                raise InputError(msg, self.path)
+        if not compressed:
+            offset = self._data_start(zinfo) + header_len
+            info = ArrayInfo(key, dtype, shape, fortran, compressed, offset)
+        return info
+
+    def _data_start(self, zinfo: zipfile.ZipInfo) -> int:
+        """Return the file offset where the member's stored bytes begin."""
+        with open(self.path, "rb") as fh:
+            fh.seek(zinfo.header_offset)
+            raw = fh.read(_LOCAL_HEADER.size)
+        if len(raw) < _LOCAL_HEADER.size or raw[:4] != _LOCAL_MAGIC:
+            msg = f"'{self.path}': local header of '{zinfo.filename}' is damaged"
+            raise InputError(msg, self.path)
+        fields = _LOCAL_HEADER.unpack(raw)
+        name_len, extra_len = fields[9], fields[10]
+        return zinfo.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+
+    # -- mapping-like access ----------------------------------------------
+    def keys(self) -> list[str]:
+        """Return the array keys in archive order."""
+        return list(self._infos)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._infos
+
+    def info(self, key: str) -> ArrayInfo:
+        """Return the header of array ``key``."""
+        try:
+            return self._infos[key]
+        except KeyError:
+            msg = f"'{self.path}' has no array '{key}' (keys: {', '.join(self._infos)})"
+            raise InputError(msg, self.path) from None
+
+    def file_size(self) -> int:
+        """Return the size of the archive in bytes."""
+        return os.path.getsize(self.path)
+
+    # -- data ----------------------------------------------------------------
+    def _check_plain(self, info: ArrayInfo) -> None:
+        if info.has_objects:
+            msg = (
+                f"'{self.path}': array '{info.name}' has dtype {info.dtype} holding "
+                "Python objects; refusing to unpickle it (store numeric arrays instead)"
+            )
+            raise InputError(msg, self.path)
+
+    def read(self, key: str) -> np.ndarray:
+        """Read array ``key`` whole, in native byte order and C order.
+
+        The zip CRC of the member is checked.
+        """
+        info = self.info(key)
+        self._check_plain(info)
+        check_budget(info.nbytes, f"reading '{key}' from '{self.path}'")
+        raw = np.empty(info.nbytes, np.uint8)
+        filled = 0
+        for block in self._stream_bytes(info):
+            raw[filled : filled + len(block)] = np.frombuffer(block, np.uint8)
+            filled += len(block)
+        arr = raw.view(info.dtype) if info.nbytes else np.empty(0, info.dtype)
+        if info.fortran_order:
+            arr = arr.reshape(info.shape[::-1]).T
+        else:
+            arr = arr.reshape(info.shape)
+        return _native(np.ascontiguousarray(arr))
+
+    def iter_blocks(self, key: str, block_bytes: int = BLOCK_BYTES) -> Iterator[np.ndarray]:
+        """Yield the values of ``key`` as flat native-order blocks, in storage order.
+
+        Every byte of the member passes through the zip CRC check, so a
+        corrupt member raises :class:`InputError` at the end of the stream.
+        """
+        info = self.info(key)
+        self._check_plain(info)
+        itemsize = max(info.dtype.itemsize, 1)
+        block_bytes = max(itemsize, block_bytes - block_bytes % itemsize)
+        pending = b""
+        for chunk in self._stream_bytes(info, block_bytes):
+            if pending:
+                chunk = pending + chunk
+            usable = len(chunk) - len(chunk) % itemsize
+            pending = chunk[usable:]
+            if usable:
+                yield _native(np.frombuffer(chunk, info.dtype, count=usable // itemsize))
+
+    def _stream_bytes(self, info: ArrayInfo, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+        zinfo = self._members[info.name]
+        remaining = info.nbytes
+        try:
+            with self._zip.open(zinfo) as fp:
+                _read_npy_header(fp, self.path, zinfo.filename)
+                while remaining > 0:
+                    chunk = fp.read(min(block_bytes, remaining))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+                    yield chunk
+                # Drain to the end of the member so zipfile checks the CRC.
+                while fp.read(block_bytes):
+                    pass
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
+            raise InputError(msg, self.path) from None
+        if remaining > 0:
+            msg = f"'{self.path}': member '{zinfo.filename}' ended {remaining} bytes early"
+            raise InputError(msg, self.path)
+
+    def take(self, key: str, indices: Sequence[int] | np.ndarray, axis: int = 0) -> np.ndarray:
+        """Gather entries ``indices`` along the first or last axis of ``key``.
+
+        Only the needed bytes are read from uncompressed C-order members
+        along axis 0. A last-axis gather (legacy ``(H, W, N)`` stacks) costs
+        one sequential pass; compressed members are streamed up to the last
+        needed entry.
+
+        Parameters
+        ----------
+        key : str
+            Array key.
+        indices : sequence of int
+            Positions along ``axis``, any order, repeats allowed.
+        axis : {0, -1}
+            Axis to gather along.
+
+        Returns
+        -------
+        numpy.ndarray
+            Native byte order, C-contiguous, ``len(indices)`` along ``axis``.
+        """
+        info = self.info(key)
+        self._check_plain(info)
+        ndim = len(info.shape)
+        if ndim == 0:
+            msg = f"'{self.path}': array '{key}' is a scalar; nothing to gather"
+            raise InputError(msg, self.path)
+        axis = axis % ndim
+        if axis not in (0, ndim - 1):
+            msg = f"gathering along axis {axis} of a {ndim}-D array is not supported"
+            raise ValueError(msg)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        length = info.shape[axis]
+        if idx.size and (idx.min() < 0 or idx.max() >= length):
+            msg = f"'{self.path}': index out of range for '{key}' axis {axis} (length {length})"
+            raise InputError(msg, self.path)
+        out_shape = list(info.shape)
+        out_shape[axis] = idx.size
+        out_bytes = int(np.prod(out_shape, dtype=np.int64)) * info.dtype.itemsize
+        check_budget(out_bytes, f"gathering {idx.size} entries of '{key}'")
+        # A Fortran-order array is the C-order array of the reversed shape.
+        c_shape = info.shape[::-1] if info.fortran_order else info.shape
+        c_axis = ndim - 1 - axis if info.fortran_order else axis
+        if c_axis == 0:
+            out = self._take_first(info, c_shape, idx)
+        else:
+            out = self._take_last(info, c_shape, idx)
+        if info.fortran_order:
+            out = out.T
+        return _native(np.ascontiguousarray(out))
+
+    def _take_first(self, info: ArrayInfo, c_shape: tuple[int, ...], idx: np.ndarray) -> np.ndarray:
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        if not info.compressed:
+            mm = np.memmap(
+                self.path, info.dtype, "r", offset=info.data_offset, shape=c_shape
+            ) if info.nbytes else np.empty(c_shape, info.dtype)
+            rows = np.empty((uniq.size,) + tuple(c_shape[1:]), info.dtype)
+            for j, i in enumerate(uniq):  # ascending: one forward seek per row
+                rows[j] = mm[i]
+            del mm
+            return rows[inverse]
+        row_items = int(np.prod(c_shape[1:], dtype=np.int64))
+        rows = np.empty((uniq.size, row_items), info.dtype)
+        stop = int(uniq[-1]) + 1 if uniq.size else 0
+        self._scan_rows(info, row_items, stop, uniq, rows)
+        return rows[inverse].reshape((idx.size,) + tuple(c_shape[1:]))
+
+    def _scan_rows(
+        self, info: ArrayInfo, row_items: int, stop: int, wanted: np.ndarray, out: np.ndarray
+    ) -> None:
+        """Stream rows ``0..stop-1`` and copy the ``wanted`` ones (sorted) into ``out``."""
+        if stop == 0 or row_items == 0:
+            return
+        rows_per_block = max(1, BLOCK_BYTES // max(1, row_items * info.dtype.itemsize))
+        zinfo = self._members[info.name]
+        row0 = 0
+        j = 0
+        try:
+            with self._zip.open(zinfo) as fp:
+                _read_npy_header(fp, self.path, zinfo.filename)
+                while row0 < stop:
+                    nrows = min(rows_per_block, stop - row0)
+                    nbytes = nrows * row_items * info.dtype.itemsize
+                    buf = fp.read(nbytes)
+                    if len(buf) < nbytes:
+                        msg = f"'{self.path}': member '{zinfo.filename}' ended early"
+                        raise InputError(msg, self.path)
+                    block = np.frombuffer(buf, info.dtype).reshape(nrows, row_items)
+                    hi = np.searchsorted(wanted, row0 + nrows)
+                    out[j:hi] = block[wanted[j:hi] - row0]
+                    j = hi
+                    row0 += nrows
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
+            raise InputError(msg, self.path) from None
+
+    def _take_last(self, info: ArrayInfo, c_shape: tuple[int, ...], idx: np.ndarray) -> np.ndarray:
+        n_last = c_shape[-1]
+        outer = int(np.prod(c_shape[:-1], dtype=np.int64))
+        out = np.empty((outer, idx.size), info.dtype)
+        if outer and n_last:
+            rows_per_block = max(1, BLOCK_BYTES // (n_last * info.dtype.itemsize))
+            if not info.compressed:
+                mm = np.memmap(
+                    self.path, info.dtype, "r", offset=info.data_offset, shape=(outer, n_last)
+                )
+                for r0 in range(0, outer, rows_per_block):
+                    out[r0 : r0 + rows_per_block] = mm[r0 : r0 + rows_per_block][:, idx]
+                del mm
+            else:
+                r0 = 0
+                pending = np.empty(0, info.dtype)
+                for block in self.iter_blocks(info.name, rows_per_block * n_last * info.dtype.itemsize):
+                    if pending.size:
+                        block = np.concatenate([pending, block])
+                    full = block.size // n_last
+                    rows = block[: full * n_last].reshape(full, n_last)
+                    out[r0 : r0 + full] = rows[:, idx]
+                    r0 += full
+                    pending = block[full * n_last :]
+        return out.reshape(tuple(c_shape[:-1]) + (idx.size,))
+
+    # -- lifetime ------------------------------------------------------------
+    def close(self) -> None:
+        """Close the archive."""
+        self._zip.close()
+
+    def __enter__(self) -> NpzSource:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_readable_file(path: str) -> None:
+    if not os.path.exists(path):
+        msg = f"'{path}' does not exist; check the path"
+        raise InputError(msg, path)
+    if os.path.isdir(path):
+        msg = f"'{path}' is a directory; a dataset file is expected"
+        raise InputError(msg, path)
+    if os.path.getsize(path) == 0:
+        msg = f"'{path}' is empty (0 bytes); it was not written completely"
+        raise InputError(msg, path)
+
+
+def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Parse a ``.npy`` header from ``fp`` without trusting it with pickles."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(fp)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = fmt.read_array_header_2_0(fp)
+        else:
+            msg = f"unsupported .npy format version {version}"
+            raise ValueError(msg)
+    except ValueError as exc:
+        msg = f"'{path}': member '{member}' is not a valid .npy array ({exc})"
+        raise InputError(msg, path) from None
+    return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
+
+
+def _native(arr: np.ndarray) -> np.ndarray:
+    """Return ``arr`` in native byte order (big-endian files are legal)."""
+    if arr.dtype.byteorder not in ("=", "|") and arr.dtype.fields is None:
+        return arr.astype(arr.dtype.newbyteorder("="))
+    return arr

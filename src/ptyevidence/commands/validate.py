@@ -1,0 +1,35 @@
+"""``ptyevidence validate PATH``: check a dataset against a contract."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_contract, add_json, add_layout, emit_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``validate`` subcommand."""
+    p = sub.add_parser(
+        "validate",
+        help="check a dataset file against a contract",
+        description="Check a dataset (NPZ, or CXI/HDF5) against a contract. Exit 0: no error "
+        "findings; 1: contract violations; 2: unusable input.",
+    )
+    p.add_argument("path", help="dataset file")
+    add_contract(p, default=None)
+    add_layout(p)
+    add_json(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .._sources import default_contract_for
+    from .._validate import validate_dataset
+
+    contract = args.contract or default_contract_for(args.path)
+    report = validate_dataset(args.path, contract, layout=args.layout)
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        print(report.format_table())
+    return 0 if report.ok else 1

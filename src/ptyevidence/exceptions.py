@@ -1,0 +1,76 @@
+"""Exceptions and warnings raised by ptyevidence.
+
+The command line maps them to exit codes: :class:`InputError` and
+:class:`UsageError` give 2 (the input cannot be used), :class:`ContractError`
+gives 1 (the input was read and breaks its contract).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ContractError",
+    "ContractWarning",
+    "InputError",
+    "MemoryBudgetError",
+    "PtyEvidenceError",
+    "UsageError",
+]
+
+
+class PtyEvidenceError(Exception):
+    """Base class of every error raised on purpose by ptyevidence."""
+
+    exit_code = 2
+
+
+class InputError(PtyEvidenceError, ValueError):
+    """An input file cannot be used: missing, unreadable, corrupt or malformed.
+
+    Parameters
+    ----------
+    message : str
+        One line saying what is wrong, where, and what to do.
+    path : str or None
+        The offending file, when there is one.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class UsageError(PtyEvidenceError, ValueError):
+    """Arguments that cannot work together or are out of range."""
+
+
+class MemoryBudgetError(PtyEvidenceError, MemoryError):
+    """An operation would need more memory than the configured budget."""
+
+
+class ContractError(PtyEvidenceError, ValueError):
+    """A dataset breaks its contract.
+
+    Parameters
+    ----------
+    message : str
+        Summary line.
+    findings : list
+        The :class:`ptyevidence.Finding` objects of severity ``"error"``.
+    path : str or None
+        The dataset that was validated.
+    """
+
+    exit_code = 1
+
+    def __init__(
+        self, message: str, findings: list[Any] | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.findings = list(findings or [])
+        self.path = path
+
+
+class ContractWarning(UserWarning):
+    """A legal but suspicious property of a dataset (e.g. duplicate positions)."""
