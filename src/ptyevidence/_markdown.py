@@ -19,7 +19,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     >>> print(markdown_table(["a", "b"], [[1, "x|y"]]))
     | a | b |
     |---|---|
-    | 1 | x\\|y |
+    | 1 | x\|y |
     """
 
     def cell(value: Any) -> str:

@@ -50,11 +50,11 @@ def write_npz(
 
     Examples
     --------
-    >>> import tempfile, hashlib
+    >>> import tempfile, pathlib
     >>> folder = tempfile.mkdtemp()
     >>> a = write_npz(os.path.join(folder, "a.npz"), {"x": np.arange(3)})
     >>> b = write_npz(os.path.join(folder, "b.npz"), {"x": np.arange(3)})
-    >>> open(a, "rb").read() == open(b, "rb").read()
+    >>> pathlib.Path(a).read_bytes() == pathlib.Path(b).read_bytes()
     True
     """
     path = check_output_path(path, force=force, inputs=inputs)
