@@ -23,6 +23,8 @@ from .exceptions import InputError
 
 __all__ = [
     "CHECKS",
+    "DERIVE_OPS",
+    "PRESENCES",
     "SEVERITIES",
     "DatasetContract",
     "FieldSpec",
@@ -44,6 +46,11 @@ CHECKS = (
     "positions_not_all_identical",
     "positions_unique",
 )
+#: How a pipeline-contract field exists: a stored array, a value computed from
+#: stored arrays, a behaviour (no tensor), or an explicit absence with notes.
+PRESENCES = ("stored", "derived", "behaviour", "absent")
+#: Operations a derived field may use (implemented in ``_parity``).
+DERIVE_OPS = ("copy", "product", "ratio")
 #: Package folders holding built-in contracts, searched in this order.
 _BUILTIN_DIRS = ("contracts", "pipelines")
 
@@ -76,6 +83,15 @@ class FieldSpec:
     framework, semantics, source
         Pipeline contracts only: framework of the stored object, named notes
         (normalization, sign convention, index space...) and citations.
+    label : str
+        Pipeline contracts only: human name of the role (``Relative offsets``).
+    presence : {"stored", "derived", "behaviour", "absent"}
+        Pipeline contracts only: a stored array; a value computed from stored
+        fields (see ``derive``); a behaviour with no tensor; or a documented
+        absence (the row still appears, with its notes and citations).
+    derive : dict or None
+        For ``presence == "derived"``: ``{"op": "copy"|"product"|"ratio",
+        "of": [field names]}``.
     """
 
     name: str
@@ -90,11 +106,19 @@ class FieldSpec:
     framework: str | None = None
     semantics: Mapping[str, str] = field(default_factory=dict)
     source: tuple[str, ...] = ()
+    label: str = ""
+    presence: str = "stored"
+    derive: Mapping[str, Any] | None = None
+
+    @property
+    def is_array(self) -> bool:
+        """True for fields that hold values (stored or derived), not behaviours."""
+        return self.presence in ("stored", "derived")
 
     def dtype_severity(self, dtype: np.dtype) -> str | None:
         """Return None if ``dtype`` is accepted, else the severity of the finding."""
         name = np.dtype(dtype).newbyteorder("=").name if np.dtype(dtype).names is None else "structured"
-        if not self.dtypes or name in self.dtypes:
+        if not self.dtypes or name in self.dtypes or "any" in self.dtypes:
             return None
         return self.tolerated_dtypes.get(name, "error")
 
@@ -150,6 +174,9 @@ class DatasetContract:
         ``legacy``, ``legacy_severity``, ``note``).
     origin : str
         Where the contract was read from (``builtin:NAME`` or a path).
+    axis_aliases : dict
+        Pipeline contracts: axis name -> canonical axis name shared with
+        other contracts (``{"L": "B", "H": "N"}``), used to align layouts.
     """
 
     name: str
@@ -165,6 +192,22 @@ class DatasetContract:
     framework: str | None = None
     origin: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    axis_aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def canonical_axes(self, shape: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        """Return ``shape`` with axis names replaced by their canonical aliases.
+
+        Examples
+        --------
+        >>> contract = DatasetContract("demo", axis_aliases={"L": "B", "H": "N", "W": "N"})
+        >>> contract.canonical_axes(("L", "C", "H", "W"))
+        ('B', 'C', 'N', 'N')
+        """
+        return tuple(self.axis_aliases.get(a, a) if isinstance(a, str) else a for a in shape)
+
+    def fields_with_role(self, role: str) -> tuple[FieldSpec, ...]:
+        """Return the fields that carry ``role``, in contract order."""
+        return tuple(f for f in self.fields if f.role == role)
 
     def field_named(self, name: str) -> FieldSpec | None:
         """Return the field called ``name`` (or with alias ``name``), else None."""
@@ -197,6 +240,7 @@ class DatasetContract:
                 }
                 for r in self.rules
             ],
+            **({"axis_aliases": dict(self.axis_aliases)} if self.axis_aliases else {}),
             **dict(self.extra),
         }
 
@@ -222,6 +266,12 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
         out["semantics"] = dict(spec.semantics)
     if spec.source:
         out["source"] = list(spec.source)
+    if spec.label:
+        out["label"] = spec.label
+    if spec.presence != "stored":
+        out["presence"] = spec.presence
+    if spec.derive:
+        out["derive"] = dict(spec.derive)
     return out
 
 
@@ -290,7 +340,8 @@ def load_contract(name_or_path: str | os.PathLike | DatasetContract) -> DatasetC
             msg = f"unknown contract '{text_name}'; built-ins are: {known} (or pass a JSON file path)"
             raise InputError(msg)
     if not os.path.isfile(text_name):
-        msg = f"contract file '{text_name}' does not exist"
+        problem = "is a directory" if os.path.isdir(text_name) else "does not exist"
+        msg = f"contract file '{text_name}' {problem}"
         raise InputError(msg, text_name)
     try:
         with open(text_name, encoding="utf-8") as fh:
@@ -332,7 +383,18 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
         Naming the entry that is wrong (unknown dtype, check or severity,
         missing name...).
     """
+    try:
+        return _build_contract(data, origin)
+    except (TypeError, AttributeError, KeyError) as exc:
+        # A list where an object belongs (or similar) in a hand-written file.
+        msg = (
+            f"contract '{origin}' has an entry of the wrong type ({type(exc).__name__}: "
+            f"{exc}); compare it with 'ptyevidence contract show data001 --format json'"
+        )
+        raise InputError(msg, origin) from None
 
+
+def _build_contract(data: Any, origin: str) -> DatasetContract:
     def fail(what: str) -> NoReturn:
         msg = f"contract '{origin}': {what}"
         raise InputError(msg, origin)
@@ -349,6 +411,7 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         fail(f"field names repeat: {', '.join(duplicates)}")
+    _check_derivations(fields, fail)
     rules = tuple(_rule_from_dict(item, i, names, fail) for i, item in enumerate(data.get("rules", [])))
     kind = data.get("kind", "dataset")
     if kind not in ("dataset", "pipeline"):
@@ -358,13 +421,28 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
         fail("'dims' must be an object")
     layout = data.get("layout")
     if layout is not None:
+        if not isinstance(layout, dict) or layout.get("field") not in names:
+            fail(f"'layout' must be an object whose 'field' is one of: {', '.join(names)}")
         for key in ("field", "canonical", "legacy"):
             if key not in layout:
                 fail(f"layout is missing '{key}'")
         _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
+    for name, spec in dims.items():
+        if not isinstance(spec, dict):
+            fail(f"dimension '{name}' must be an object")
+        if "size" in spec and not (isinstance(spec["size"], int) and spec["size"] >= 0):
+            fail(f"dimension '{name}' has size {spec['size']!r}; expected a non-negative integer")
+        lower = spec.get("min")
+        if lower is not None and not (isinstance(lower, int) or lower in dims):
+            fail(f"dimension '{name}' has min {lower!r}; expected an integer or a dimension name")
+    aliases = data.get("axis_aliases", {})
+    if not isinstance(aliases, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
+    ):
+        fail("'axis_aliases' must map axis names to axis names, e.g. {\"L\": \"B\"}")
     known = {
         "name", "title", "kind", "version", "description", "fields", "rules",
-        "dims", "layout", "sources", "framework",
+        "dims", "layout", "sources", "framework", "axis_aliases",
     }
     return DatasetContract(
         name=str(data["name"]),
@@ -380,14 +458,19 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
         framework=data.get("framework"),
         origin=origin,
         extra={k: v for k, v in data.items() if k not in known},
+        axis_aliases=dict(aliases),
     )
 
 
-def _check_dtype(name: str, where: str, fail) -> None:
+def _check_dtype(name: Any, where: str, fail) -> str:
+    """Return the canonical numpy name of ``name`` (``"f4"`` -> ``"float32"``)."""
     if name in ("structured", "any"):
-        return
+        return name
+    if not isinstance(name, str):
+        fail(f"{where} lists dtype {name!r}; expected a numpy dtype name such as 'float32'")
     try:
-        np.dtype(name)
+        # Files are compared by canonical name, so "f4" must become "float32".
+        return np.dtype(name).name
     except TypeError:
         fail(f"{where} lists unknown dtype '{name}'")
 
@@ -411,11 +494,11 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     dtypes = item.get("dtypes", [])
     if isinstance(dtypes, str):
         dtypes = [dtypes]
-    for dt in dtypes:
-        _check_dtype(dt, where, fail)
-    tolerated = item.get("tolerated_dtypes", {})
-    for dt, sev in tolerated.items():
-        _check_dtype(dt, where, fail)
+    dtypes = [_check_dtype(dt, where, fail) for dt in dtypes]
+    tolerated = {
+        _check_dtype(dt, where, fail): sev for dt, sev in item.get("tolerated_dtypes", {}).items()
+    }
+    for sev in tolerated.values():
         _check_severity(sev, where, fail)
     for sev in item.get("aliases", {}).values():
         _check_severity(sev, where, fail)
@@ -429,6 +512,25 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     source = item.get("source", [])
     if isinstance(source, str):
         source = [source]
+    presence = item.get("presence", "stored")
+    if presence not in PRESENCES:
+        fail(f"{where} has presence '{presence}'; expected one of {', '.join(PRESENCES)}")
+    semantics = item.get("semantics", {})
+    if not isinstance(semantics, dict):
+        fail(f"{where} 'semantics' must be an object of named notes")
+    derive = item.get("derive")
+    if (presence == "derived") != (derive is not None):
+        fail(f"{where}: 'derive' is required with presence 'derived' and allowed only there")
+    if derive is not None and (
+        not isinstance(derive, dict)
+        or derive.get("op") not in DERIVE_OPS
+        or not isinstance(derive.get("of"), list)
+        or len(derive["of"]) != (1 if derive["op"] == "copy" else 2)
+    ):
+        fail(
+            f"{where} 'derive' must be {{\"op\": one of {', '.join(DERIVE_OPS)}, "
+            "\"of\": [field names]}} (one name for copy, two otherwise)"
+        )
     return FieldSpec(
         name=str(name),
         role=str(item.get("role", name)),
@@ -440,9 +542,25 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
         alt_shapes=tuple(alt),
         description=str(item.get("description", "")),
         framework=item.get("framework"),
-        semantics=dict(item.get("semantics", {})),
-        source=tuple(source),
+        semantics={str(k): str(v) for k, v in semantics.items()},
+        source=tuple(str(s) for s in source),
+        label=str(item.get("label", "")),
+        presence=presence,
+        derive=dict(derive) if derive is not None else None,
     )
+
+
+def _check_derivations(fields: tuple[FieldSpec, ...], fail) -> None:
+    stored = {f.name for f in fields if f.presence == "stored"}
+    for spec in fields:
+        if spec.derive is None:
+            continue
+        unknown = [name for name in spec.derive["of"] if name not in stored]
+        if unknown:
+            fail(
+                f"field '{spec.name}' derives from {', '.join(unknown)}, "
+                "which is not a stored field of this contract"
+            )
 
 
 def _rule_from_dict(item: Any, i: int, names: list[str], fail) -> Rule:

@@ -76,7 +76,9 @@ def resolve_layout(
         return "canonical"
     if legacy_ok and not canonical_ok:
         return "legacy"
-    if not canonical_ok and not legacy_ok and n_positions is None:
+    # Without coordinates a stack with no square frames either way can only be
+    # read as stored; a cube (N == H == W) stays ambiguous.
+    if not canonical_ok and not legacy_ok and n_positions is None and not a == b == c:
         return "canonical"
     msg = (
         f"{prefix}cannot tell whether stack shape {tuple(shape)} is (N, H, W) or (H, W, N)"

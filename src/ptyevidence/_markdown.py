@@ -54,6 +54,8 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
     """
     h = "#" * heading_level
     out = [f"{h} Contract `{contract.name}`: {contract.title}", "", contract.description, ""]
+    if contract.kind == "pipeline":
+        return _pipeline_markdown(contract, h, out)
     rows = []
     for f in contract.fields:
         dtypes = ", ".join(f.dtypes) or "any"
@@ -106,6 +108,47 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
             notes.append(f"`{alias}` is read as `{f.name}` (severity {sev}).")
     if notes or contract.sources:
         out += [f"{h}# Layout and alias notes", ""]
+        out += [f"- {n}" for n in notes]
+        out += [f"- Source: {s}" for s in contract.sources]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _pipeline_markdown(contract: DatasetContract, h: str, out: list[str]) -> str:
+    """Fields of a pipeline contract with presence, framework, notes and citations."""
+    rows = []
+    for f in contract.fields:
+        array = f.presence in ("stored", "derived")
+        presence = f.presence
+        if f.derive:
+            presence += f" ({f.derive['op']} of {', '.join(f.derive['of'])})"
+        notes = "; ".join(f"{k}: {v}" for k, v in f.semantics.items())
+        rows.append([
+            f"`{f.name}`", f.role, presence,
+            (", ".join(f.dtypes) or "any") if array else "-",
+            _shape_text(f.shape) if array else "-",
+            f.framework or contract.framework or "-",
+            notes or "-", ", ".join(f.source) or "-", f.description or "-",
+        ])
+    out += [
+        f"{h}# Fields",
+        "",
+        markdown_table(
+            ["Field", "Role", "Presence", "dtype", "Shape", "Framework", "Semantics", "Source",
+             "Meaning"],
+            rows,
+        ),
+        "",
+    ]
+    if contract.dims:
+        dim_rows = [
+            [name, spec.get("size", spec.get("min", "-")), spec.get("description", "")]
+            for name, spec in contract.dims.items()
+        ]
+        out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Size or minimum", "Meaning"], dim_rows), ""]
+    notes = [f"Axis `{a}` is aligned with `{b}` of other contracts." for a, b in contract.axis_aliases.items()]
+    if notes or contract.sources:
+        out += [f"{h}# Axis aliases and sources", ""]
         out += [f"- {n}" for n in notes]
         out += [f"- Source: {s}" for s in contract.sources]
         out.append("")

@@ -33,8 +33,8 @@ def parse_size(text: str) -> int:
     except ValueError:
         msg = f"memory size '{text}' is not a number with an optional K/M/G/T suffix"
         raise ValueError(msg) from None
-    if value <= 0:
-        msg = f"memory size '{text}' must be positive"
+    if not 0 < value < float("inf"):  # also rejects "nan" and "inf"
+        msg = f"memory size '{text}' must be a positive, finite number"
         raise ValueError(msg)
     return int(value * factor)
 

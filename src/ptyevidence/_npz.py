@@ -1,15 +1,19 @@
 """Lazy, pickle-free reading of NPZ archives.
 
 Headers are parsed without touching array data. Uncompressed members are
-memory-mapped at their byte offset inside the zip file, so gathering a few
-frames reads only those frames; compressed members are decompressed as a
-stream, never more than one bounded block at a time.
+read at their byte offset inside the zip file, so gathering a few frames
+reads only those frames, and a full pass reads straight into its buffers
+while a second thread folds the zip CRC; compressed members are decompressed
+as a stream, never more than one bounded block at a time.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import struct
+import sys
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -17,16 +21,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._memory import check_budget
+from ._memory import check_budget, memory_budget
 from .exceptions import InputError
 
 __all__ = ["ArrayInfo", "NpzSource"]
 
 #: Size of the blocks streamed from a member, in bytes.
 BLOCK_BYTES = 64 * 2**20
+#: Stored members at least this large get their CRC folded on a second thread.
+CRC_THREAD_BYTES = 8 * 2**20
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_MAGIC = b"PK\x03\x04"
+#: What zipfile raises on a damaged member; NotImplementedError comes from a
+#: corrupted compression-method or version field.
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ class NpzSource:
         _check_readable_file(self.path)
         try:
             self._zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
             msg = (
                 f"'{self.path}' is not a readable zip archive ({exc}); "
                 "an NPZ file written by numpy.savez is expected"
@@ -127,17 +136,19 @@ class NpzSource:
             with self._zip.open(zinfo) as fp:
                 shape, fortran, dtype = _read_npy_header(fp, self.path, zinfo.filename)
                 header_len = fp.tell()
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except _MEMBER_ERRORS as exc:
             msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
             raise InputError(msg, self.path) from None
         compressed = zinfo.compress_type != zipfile.ZIP_STORED
         info = ArrayInfo(key, dtype, shape, fortran, compressed)
         if not dtype.hasobject:
             available = zinfo.file_size - header_len
-            if available < info.nbytes:
+            # Surplus bytes mean the header understates the shape: the
+            # array read back would not be the array that was written.
+            if available != info.nbytes:
                 msg = (
                     f"'{self.path}': member '{zinfo.filename}' header promises shape "
-                    f"{shape} {dtype} ({info.nbytes} bytes) but holds only {available} "
+                    f"{shape} {dtype} ({info.nbytes} bytes) but holds {available} "
                     "data bytes; the file is truncated or was written incorrectly"
                 )
                 raise InputError(msg, self.path)
@@ -194,12 +205,19 @@ class NpzSource:
         """
         info = self.info(key)
         self._check_plain(info)
-        check_budget(info.nbytes, f"reading '{key}' from '{self.path}'")
+        # A Fortran-order or byte-swapped member is copied once more to convert it.
+        copies = 1 + int(info.fortran_order) + int(not info.dtype.isnative)
+        staging = 0 if not info.compressed else min(info.nbytes, BLOCK_BYTES)
+        check_budget(copies * info.nbytes + staging, f"reading '{key}' from '{self.path}'")
         raw = np.empty(info.nbytes, np.uint8)
-        filled = 0
-        for block in self._stream_bytes(info):
-            raw[filled : filled + len(block)] = np.frombuffer(block, np.uint8)
-            filled += len(block)
+        if not info.compressed:
+            for _ in self._stored_blocks(info, BLOCK_BYTES, into=raw):
+                pass
+        else:
+            filled = 0
+            for block in self._stream_bytes(info):
+                raw[filled : filled + len(block)] = np.frombuffer(block, np.uint8)
+                filled += len(block)
         arr = raw.view(info.dtype) if info.nbytes else np.empty(0, info.dtype)
         if info.fortran_order:
             arr = arr.reshape(info.shape[::-1]).T
@@ -207,16 +225,30 @@ class NpzSource:
             arr = arr.reshape(info.shape)
         return _native(np.ascontiguousarray(arr))
 
-    def iter_blocks(self, key: str, block_bytes: int = BLOCK_BYTES) -> Iterator[np.ndarray]:
+    def iter_blocks(self, key: str, block_bytes: int | None = None) -> Iterator[np.ndarray]:
         """Yield the values of ``key`` as flat native-order blocks, in storage order.
 
         Every byte of the member passes through the zip CRC check, so a
         corrupt member raises :class:`InputError` at the end of the stream.
+        A block never exceeds ``block_bytes`` (default :data:`BLOCK_BYTES`)
+        nor a quarter of the memory budget. Blocks are read-only; a block the
+        caller still holds is never overwritten by a later one.
         """
         info = self.info(key)
         self._check_plain(info)
         itemsize = max(info.dtype.itemsize, 1)
+        block_bytes = BLOCK_BYTES if block_bytes is None else int(block_bytes)
+        block_bytes = min(block_bytes, memory_budget() // 4)
         block_bytes = max(itemsize, block_bytes - block_bytes % itemsize)
+        if not info.compressed:
+            for raw in self._stored_blocks(info, block_bytes):
+                values = raw.view(info.dtype)
+                # Drop this frame's references so the buffer can be reused
+                # once the caller lets go of the block.
+                del raw
+                yield _native(values)
+                del values
+            return
         pending = b""
         for chunk in self._stream_bytes(info, block_bytes):
             if pending:
@@ -225,6 +257,68 @@ class NpzSource:
             pending = chunk[usable:]
             if usable:
                 yield _native(np.frombuffer(chunk, info.dtype, count=usable // itemsize))
+
+    def _stored_blocks(
+        self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield the data of a stored member as read-only uint8 blocks, then check its CRC.
+
+        Plain reads at the member's offset fill either consecutive slices of
+        ``into`` or a buffer that is reused while nobody else holds it. The
+        CRC-32 of the whole member (``.npy`` header, data, any trailing bytes)
+        is folded on a second thread while the caller works on each block,
+        so checking it costs no extra pass.
+        """
+        zinfo = self._members[info.name]
+        start = self._data_start(zinfo)
+        head = info.data_offset - start
+        tail = zinfo.file_size - head - info.nbytes
+        crc = _Crc32(threaded=info.nbytes >= CRC_THREAD_BYTES)
+        with open(self.path, "rb", buffering=0) as fh, crc:
+            crc.submit(self._read_span(fh, start, head, zinfo))
+            pos = 0
+            buf = None
+            while pos < info.nbytes:
+                n = min(block_bytes, info.nbytes - pos)
+                if into is not None:
+                    block = into[pos : pos + n]
+                else:
+                    # Two references mean only ``buf`` and getrefcount's argument:
+                    # no block handed out earlier is still alive.
+                    if buf is None or sys.getrefcount(buf) > 2:
+                        buf = np.empty(block_bytes, np.uint8)
+                    block = buf[:n]
+                self._fill(fh, info.data_offset + pos, block, zinfo)
+                crc.submit(block)
+                block.flags.writeable = False
+                yield block
+                del block
+                if into is None:
+                    crc.wait()  # the buffer may be refilled next
+                pos += n
+            if tail > 0:
+                crc.submit(self._read_span(fh, info.data_offset + info.nbytes, tail, zinfo))
+            crc.wait()
+        if crc.value != zinfo.CRC:
+            msg = (
+                f"'{self.path}': member '{zinfo.filename}' is corrupt (Bad CRC-32: "
+                f"stored {zinfo.CRC:08x}, computed {crc.value:08x})"
+            )
+            raise InputError(msg, self.path)
+
+    def _fill(self, fh, offset: int, out: np.ndarray, zinfo: zipfile.ZipInfo) -> None:
+        got = _read_exact_into(fh, offset, out)
+        if got < out.nbytes:
+            msg = (
+                f"'{self.path}': member '{zinfo.filename}' ended {out.nbytes - got} bytes "
+                "early; the file is truncated"
+            )
+            raise InputError(msg, self.path)
+
+    def _read_span(self, fh, offset: int, nbytes: int, zinfo: zipfile.ZipInfo) -> np.ndarray:
+        span = np.empty(nbytes, np.uint8)
+        self._fill(fh, offset, span, zinfo)
+        return span
 
     def _stream_bytes(self, info: ArrayInfo, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
         zinfo = self._members[info.name]
@@ -241,7 +335,7 @@ class NpzSource:
                 # Drain to the end of the member so zipfile checks the CRC.
                 while fp.read(block_bytes):
                     pass
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except _MEMBER_ERRORS as exc:
             msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
             raise InputError(msg, self.path) from None
         if remaining > 0:
@@ -280,7 +374,12 @@ class NpzSource:
         if axis not in (0, ndim - 1):
             msg = f"gathering along axis {axis} of a {ndim}-D array is not supported"
             raise ValueError(msg)
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        raw_idx = np.asarray(indices)
+        if raw_idx.size and raw_idx.dtype.kind not in "iu":
+            # A boolean mask or float positions would be silently cast to 0/1 or truncated.
+            msg = f"indices into '{key}' must be integers, not {raw_idx.dtype}"
+            raise TypeError(msg)
+        idx = raw_idx.astype(np.int64).reshape(-1)
         length = info.shape[axis]
         if idx.size and (idx.min() < 0 or idx.max() >= length):
             msg = f"'{self.path}': index out of range for '{key}' axis {axis} (length {length})"
@@ -288,10 +387,14 @@ class NpzSource:
         out_shape = list(info.shape)
         out_shape[axis] = idx.size
         out_bytes = int(np.prod(out_shape, dtype=np.int64)) * info.dtype.itemsize
-        check_budget(out_bytes, f"gathering {idx.size} entries of '{key}'")
         # A Fortran-order array is the C-order array of the reversed shape.
         c_shape = info.shape[::-1] if info.fortran_order else info.shape
         c_axis = ndim - 1 - axis if info.fortran_order else axis
+        # Peak: the distinct rows plus the output in request order, and a
+        # staging block when the gather streams (compressed, or last axis).
+        streams = info.compressed or c_axis != 0
+        staging = min(info.nbytes, BLOCK_BYTES) if streams else 0
+        check_budget(2 * out_bytes + staging, f"gathering {idx.size} entries of '{key}'")
         if c_axis == 0:
             out = self._take_first(info, c_shape, idx)
         else:
@@ -342,7 +445,7 @@ class NpzSource:
                     out[j:hi] = block[wanted[j:hi] - row0]
                     j = hi
                     row0 += nrows
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except _MEMBER_ERRORS as exc:
             msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
             raise InputError(msg, self.path) from None
 
@@ -353,12 +456,17 @@ class NpzSource:
         if outer and n_last:
             rows_per_block = max(1, BLOCK_BYTES // (n_last * info.dtype.itemsize))
             if not info.compressed:
-                mm = np.memmap(
-                    self.path, info.dtype, "r", offset=info.data_offset, shape=(outer, n_last)
-                )
-                for r0 in range(0, outer, rows_per_block):
-                    out[r0 : r0 + rows_per_block] = mm[r0 : r0 + rows_per_block][:, idx]
-                del mm
+                # Each entry is strided across the whole member, so read it in
+                # one sequential pass of blocks into a single reused buffer
+                # (a memory map would keep every page it touched resident).
+                zinfo = self._members[info.name]
+                row_bytes = n_last * info.dtype.itemsize
+                buf = np.empty((min(rows_per_block, outer), n_last), info.dtype)
+                with open(self.path, "rb", buffering=0) as fh:
+                    for r0 in range(0, outer, rows_per_block):
+                        rows = buf[: min(rows_per_block, outer - r0)]
+                        self._fill(fh, info.data_offset + r0 * row_bytes, rows, zinfo)
+                        out[r0 : r0 + len(rows)] = rows[:, idx]
             else:
                 r0 = 0
                 pending = np.empty(0, info.dtype)
@@ -382,6 +490,74 @@ class NpzSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_exact_into(fh, offset: int, out: np.ndarray) -> int:
+    """Read ``out.nbytes`` bytes at ``offset`` of ``fh`` into C-contiguous ``out``.
+
+    Every data read of a stored member goes through here, so the bytes a
+    gather reads can be observed in one place. Returns the bytes read (fewer
+    than asked only at the end of the file).
+    """
+    view = memoryview(out).cast("B")
+    fh.seek(offset)
+    got = 0
+    while got < len(view):
+        n = fh.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+class _Crc32:
+    """A running zip CRC-32, optionally folded on a worker thread.
+
+    ``submit(block)`` queues a block (blocks are folded in submission order);
+    ``wait()`` returns once every submitted block is folded and the worker
+    holds no reference to any of them. zlib releases the GIL while it runs,
+    so the caller's numpy work on the same block proceeds in parallel.
+    """
+
+    def __init__(self, threaded: bool) -> None:
+        self.value = 0
+        self._todo: queue.SimpleQueue | None = queue.SimpleQueue() if threaded else None
+        self._done = threading.Semaphore(0)
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Crc32:  # noqa: PYI034
+        if self._todo is not None:
+            self._thread = threading.Thread(target=self._work, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._todo.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, block: np.ndarray) -> None:
+        if self._thread is None:
+            self.value = zlib.crc32(block, self.value)
+        else:
+            self._pending += 1
+            self._todo.put(block)
+
+    def wait(self) -> None:
+        while self._pending:
+            self._done.acquire()
+            self._pending -= 1
+
+    def _work(self) -> None:
+        while True:
+            block = self._todo.get()
+            if block is None:
+                return
+            self.value = zlib.crc32(block, self.value)
+            del block
+            self._done.release()
 
 
 def _check_readable_file(path: str) -> None:

@@ -20,6 +20,16 @@ __all__ = ["default_contract_for", "open_source", "register_reader"]
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
+_HDF5_SUFFIXES = (".cxi", ".h5", ".hdf5")
+
+
+def _open_cxi(path: str) -> Any:
+    """Open a CXI/HDF5 file; the reader (and h5py) load only when needed."""
+    from ._cxi import CxiSource
+
+    return CxiSource(path)
+
+
 #: (name, test(path, first_bytes) -> bool, factory(path) -> source, default contract)
 _READERS: list[tuple[str, Callable[[str, bytes], bool], Callable[[str], Any], str]] = [
     (
@@ -27,6 +37,12 @@ _READERS: list[tuple[str, Callable[[str, bytes], bool], Callable[[str], Any], st
         lambda path, head: head.startswith(_ZIP_MAGIC) or path.endswith(".npz"),
         NpzSource,
         "data001",
+    ),
+    (
+        "cxi",
+        lambda path, head: head.startswith(_HDF5_MAGIC) or path.lower().endswith(_HDF5_SUFFIXES),
+        _open_cxi,
+        "raw",
     ),
 ]
 

@@ -1,0 +1,125 @@
+"""``ptyevidence fixture make|verify``: cut a regression fixture, check one."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_force, add_json, add_layout, emit_json
+
+#: Kept here (not imported) so that building the parser stays light.
+_STRATEGIES = ("stratified-index", "grid", "farthest-point")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``fixture`` subcommand group."""
+    p = sub.add_parser(
+        "fixture", help="make or verify a regression fixture",
+        description="Cut a small, contract-compliant regression fixture out of a large "
+        "scan (fixture make), or check a fixture against its sidecar (fixture verify).",
+    )
+    inner = p.add_subparsers(dest="fixture_command", metavar="ACTION", required=True)
+    make = inner.add_parser(
+        "make", help="cut a fixture NPZ with its JSON sidecar and Markdown notes",
+        description="Select SUBSET_SIZE scan positions, gather every per-scan array at the "
+        "same indices, and write a canonical, byte-for-byte reproducible NPZ plus a JSON "
+        "sidecar and Markdown notes. Exit 0: written; 1: the fixture would break its "
+        "contract (nothing written); 2: unusable input or usage error.",
+    )
+    make.add_argument("--source", required=True, metavar="S", help="dataset to cut from")
+    make.add_argument("--output", required=True, metavar="O", help="fixture NPZ to write")
+    make.add_argument("--subset-size", type=_subset_size, default=64, metavar="N",
+                      help="number of positions, 16 to the source's N (default: 64)")
+    make.add_argument("--strategy", choices=_STRATEGIES, default="stratified-index",
+                      help="stratified-index: evenly spaced in acquisition order, int(i*N/n); "
+                      "grid: one position per occupied cell of a ~n-cell grid; farthest-point: "
+                      "greedy max-min distance from a seeded start (default: stratified-index)")
+    make.add_argument("--seed", type=_seed, default=0, metavar="N",
+                      help="seed of the farthest-point start (default: 0)")
+    make.add_argument("--metadata-out", metavar="M", help="JSON sidecar (default: O with .json)")
+    make.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
+    make.add_argument("--legacy-alias", action="store_true",
+                      help="also write the frames under the legacy key diff3d")
+    make.add_argument("--no-source-hash", action="store_true",
+                      help="do not hash the source file (saves one full read of a large "
+                      "source; source_sha256 is recorded as null)")
+    add_layout(make)
+    add_force(make)
+    add_json(make)
+    make.set_defaults(func=_make)
+
+    verify = inner.add_parser(
+        "verify", help="check a fixture against its sidecar (and its source)",
+        description="Recompute the file hash and per-key content digests, re-validate the "
+        "contract, check subset size, indices and coverage thresholds; with --source, "
+        "re-read the source rows at the recorded indices and compare. Exit 0: all checks "
+        "pass; 1: mismatch (each listed); 2: unusable input.",
+    )
+    verify.add_argument("fixture", metavar="O", help="fixture NPZ")
+    verify.add_argument("--metadata", metavar="M", help="JSON sidecar (default: O with .json)")
+    verify.add_argument("--source", metavar="S", help="dataset the fixture was cut from")
+    verify.add_argument("--min-range-ratio", type=_ratio, default=0.5, metavar="R",
+                        help="x and y range coverage must exceed R (default: 0.5)")
+    verify.add_argument("--min-occupancy", type=_ratio, default=None, metavar="R",
+                        help="occupancy must be at least R (default: not checked)")
+    add_json(verify)
+    verify.set_defaults(func=_verify)
+
+
+def _subset_size(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        msg = f"subset size '{text}' is not an integer; give a whole number of positions (>= 16)"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"seed '{text}' is not a non-negative integer"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        msg = f"'{text}' is not a fraction between 0 and 1"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _make(args: argparse.Namespace) -> int:
+    from .._fixture import make_fixture
+
+    result = make_fixture(
+        args.source, args.output, subset_size=args.subset_size, strategy=args.strategy,
+        seed=args.seed, metadata_out=args.metadata_out, notes_out=args.notes_out,
+        legacy_alias=args.legacy_alias, layout=args.layout, force=args.force,
+        hash_source=not args.no_source_hash,
+    )
+    if args.json:
+        emit_json(result.sidecar)
+    else:
+        print(result.format_summary())
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .._fixture import verify_fixture
+
+    report = verify_fixture(
+        args.fixture, metadata=args.metadata, source=args.source,
+        min_range_ratio=args.min_range_ratio, min_occupancy=args.min_occupancy,
+    )
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        print(report.format_text())
+    return 0 if report.ok else 1

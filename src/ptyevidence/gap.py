@@ -1,0 +1,51 @@
+"""Pipeline gap matrices and empirical parity between pipelines.
+
+Compare two pipeline contracts role by role with :func:`build_gap_matrix`;
+check what the pipelines really produce with :func:`compare_dumps` on tensor
+dumps written inside each pipeline by :func:`capture`.
+
+Examples
+--------
+>>> from ptyevidence.gap import build_gap_matrix
+>>> matrix = build_gap_matrix("ptychopinn-tf-grouped", "ptychopinn-torch-mmap")
+>>> matrix.row("coords.relative").kinds
+('axis-order', 'dtype')
+"""
+
+from ._gap import (
+    DEFAULT_LEFT,
+    DEFAULT_RIGHT,
+    KINDS,
+    GapMatrix,
+    GapRow,
+    axis_permutation,
+    build_gap_matrix,
+)
+from ._parity import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    BoundDump,
+    ParityReport,
+    RoleParity,
+    bind_dump,
+    capture,
+    compare_dumps,
+)
+
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_LEFT",
+    "DEFAULT_RIGHT",
+    "DEFAULT_RTOL",
+    "KINDS",
+    "BoundDump",
+    "GapMatrix",
+    "GapRow",
+    "ParityReport",
+    "RoleParity",
+    "axis_permutation",
+    "bind_dump",
+    "build_gap_matrix",
+    "capture",
+    "compare_dumps",
+]
