@@ -10,6 +10,7 @@ parity engine names it.
 from __future__ import annotations
 
 import numpy as np
+
 from conftest import dataset_arrays
 
 

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+
 from conftest import dataset_arrays
 
 
@@ -33,7 +34,8 @@ def test_make_prints_a_summary_and_writes_three_files(cli, source, tmp_path):
     assert f"wrote {out}: 20 of 80 positions (grid, seed 0)" in done.stdout
     assert side["sha256_checksum"] in done.stdout
     assert "contract  data001: PASS" in done.stdout
-    assert "x range" in done.stdout and "y range" in done.stdout
+    assert "x range" in done.stdout
+    assert "y range" in done.stdout
     assert _outputs(tmp_path) == ["fx.json", "fx.md", "fx.npz"]
 
 
@@ -164,7 +166,8 @@ def test_legacy_n_equal_h_needs_layout_flag(cli, tmp_path):
     out = str(tmp_path / "fx.npz")
     auto = cli("fixture", "make", "--source", src, "--output", out, "--subset-size", "16")
     assert auto.returncode == 2
-    assert "ambiguous" in auto.stderr and "--layout" in auto.stderr
+    assert "ambiguous" in auto.stderr
+    assert "--layout" in auto.stderr
     assert _outputs(tmp_path) == []
     legacy = cli("fixture", "make", "--source", src, "--output", out, "--subset-size", "16",
                  "--layout", "legacy")

@@ -496,3 +496,20 @@ def test_read_cxi_returns_arrays_and_attrs(cxi):
     assert amplitude["diffraction"].dtype == np.float32
     assert float(amplitude["diffraction"].max()) == pytest.approx(1.0)
     assert any("scale" in note for note in attrs_amp["amplitude_notes"])
+
+
+def test_square_stack_is_not_ambiguous_for_cxi(cxi):
+    path, _ = cxi(n=16, h=16, w=16)
+    with CxiSource(path) as src:
+        assert src.layout == "canonical"
+    assert validate_dataset(path, "raw").layout == "canonical"
+
+
+def test_take_from_one_huge_chunk_reads_frame_by_frame(cxi, monkeypatch):
+    import ptyevidence._cxi as cxi_module
+
+    path, written = cxi(n=20, chunks=(20, 16, 16))
+    monkeypatch.setattr(cxi_module, "BLOCK_BYTES", 3 * 16 * 16 * 2)
+    with CxiSource(path) as src:
+        got = src.take("diffraction", [19, 0, 7])
+    npt.assert_array_equal(got, written["counts"][[19, 0, 7]])

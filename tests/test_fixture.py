@@ -10,8 +10,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import dataset_arrays, run_cli
 
+from conftest import dataset_arrays, run_cli
 from ptyevidence import _fixture
 from ptyevidence._coverage import scan_coverage
 from ptyevidence._npz import NpzSource
@@ -23,6 +23,7 @@ from ptyevidence.fixture import (
     read_sidecar,
     verify_fixture,
 )
+
 
 def _read(path) -> bytes:
     with open(path, "rb") as fh:
@@ -98,7 +99,10 @@ def test_every_per_scan_row_comes_from_the_same_source_position(tmp_path, storag
     assert result.indices.size == 16
     assert_rows_follow_indices(out, canonical, result.indices)
     with np.load(out) as f:
-        assert {k: f[k].dtype for k in f.files} == {k: np.dtype(DTYPES[k]) for k in f.files}
+        assert {k: f[k].dtype for k in f.files if k != "_metadata"} == {
+            k: np.dtype(DTYPES[k]) for k in f.files if k != "_metadata"
+        }
+        assert f["_metadata"].dtype.kind == "U"
         assert f["diffraction"].shape == (16, 8, 8)
 
 
@@ -178,7 +182,8 @@ def test_transformations_list_what_was_done_to_a_legacy_source(tmp_path):
     assert "Y: trailing axis of length 1 squeezed" in text
     assert "probeGuess: trailing axis of length 1 squeezed, (8, 8, 1) -> (8, 8)" in text
     assert "not copied: extra_note" in text
-    assert "float32 ->" not in text and "complex64 ->" not in text
+    assert "float32 ->" not in text
+    assert "complex64 ->" not in text
 
 
 def test_storage_details_are_recorded(tmp_path):
@@ -213,7 +218,7 @@ def test_frame_transform_of_the_reader_is_applied_and_recorded(tmp_path, monkeyp
 
     class Doubling(NpzSource):
         frame_transform = staticmethod(lambda frames: frames * 2)
-        frame_transform_notes = ["diffraction: doubled by the reader (test)"]
+        frame_transform_notes = ("diffraction: doubled by the reader (test)",)
 
     monkeypatch.setattr(_fixture, "open_source", Doubling)
     out = str(tmp_path / "f.npz")
@@ -473,3 +478,37 @@ def test_no_source_hash_records_null_and_verify_skips_it(tmp_path):
     report = verify_fixture(out, source=src)
     assert report.ok
     assert "source_sha256" not in {c.name for c in report.checks}
+
+
+def test_cxi_source_gives_amplitude_frames_at_the_chosen_rows(tmp_path):
+    from cxi_files import write_cxi
+    from ptyevidence._cxi import CxiSource
+
+    src = str(tmp_path / "scan.cxi")
+    write_cxi(src, n=40, h=16, w=16)
+    out = str(tmp_path / "f.npz")
+    result = make_fixture(src, out, subset_size=16, strategy="grid")
+    with CxiSource(src) as cxi:
+        scale = cxi.intensity_summary().scale
+        x = cxi.read("xcoords")
+        notes = cxi.frame_transform_notes
+    with np.load(out) as f:
+        # Frame i of the CXI file holds the count i at pixel (0, 1).
+        stamp = (f["diffraction"][:, 0, 1].astype(np.float64) / scale) ** 2
+        np.testing.assert_allclose(stamp, result.indices, rtol=1e-5)
+        np.testing.assert_array_equal(f["xcoords"], x[result.indices])
+    side = result.sidecar
+    assert side["contract"]["name"] == "raw"
+    assert all(note in side["transformations"] for note in notes)
+    assert verify_fixture(out, source=src).ok
+
+
+def test_a_sidecar_from_a_newer_version_is_unusable(tmp_path):
+    src, _ = write_source(tmp_path, "canonical")
+    out = str(tmp_path / "f.npz")
+    make_fixture(src, out, subset_size=16)
+    side = json.loads((tmp_path / "f.json").read_text())
+    side["version"] = 99
+    (tmp_path / "f.json").write_text(json.dumps(side))
+    with pytest.raises(InputError, match="'version' is 99"):
+        verify_fixture(out)

@@ -258,27 +258,6 @@ def test_take_refuses_a_middle_axis(make_npz):
         src.take("diffraction", [0], axis=1)
 
 
-def test_take_on_stored_member_reads_only_the_needed_frames(make_npz, monkeypatch):
-    """A stored C-order gather touches only the requested rows of the memory map."""
-    arrays = dataset_arrays(n=40)
-    path = make_npz(arrays=arrays)
-    touched: list[int] = []
-    real_memmap = np.memmap
-
-    class Recording:
-        def __init__(self, *args, **kwargs):
-            self._mm = real_memmap(*args, **kwargs)
-
-        def __getitem__(self, i):
-            touched.append(int(i))
-            return self._mm[i]
-
-    monkeypatch.setattr(np, "memmap", Recording)
-    with NpzSource(path) as src:
-        src.take("diffraction", [30, 2, 30])
-    assert sorted(touched) == [2, 30]
-
-
 # -- pickles ----------------------------------------------------------------------
 
 

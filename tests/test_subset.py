@@ -42,7 +42,8 @@ def test_every_strategy_returns_n_distinct_sorted_indices(layout, strategy):
         assert idx.size == n
         assert np.unique(idx).size == n
         assert np.all(np.diff(idx) > 0)
-        assert idx.min() >= 0 and idx.max() < x.size
+        assert idx.min() >= 0
+        assert idx.max() < x.size
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -116,7 +117,8 @@ def test_farthest_point_second_pick_on_a_square_is_the_opposite_corner():
         far_y = 0.0 if y[start] > 5 else 10.0
         if x[start] != 5 and y[start] != 5:  # the centre lines tie between two corners
             assert (x[second], y[second]) == (far_x, far_y)
-        assert x[second] in (0.0, 10.0) and y[second] in (0.0, 10.0)
+        assert x[second] in (0.0, 10.0)
+        assert y[second] in (0.0, 10.0)
 
 
 def test_farthest_point_refuses_work_over_the_bound(monkeypatch):

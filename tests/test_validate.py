@@ -13,7 +13,7 @@ import pytest
 import npz_damage
 from conftest import dataset_arrays
 from ptyevidence._markdown import validation_markdown
-from ptyevidence._validate import ArrayStats, Finding, validate_dataset
+from ptyevidence._validate import ArrayStats, validate_dataset
 from ptyevidence.exceptions import ContractError, InputError
 
 N, H, W = 20, 8, 8
@@ -462,7 +462,7 @@ def test_object_arrays_are_reported_not_unpickled(tmp_path, no_unpickling):
     report = validate_dataset(path)
     assert _findings(report, "error") == {
         ("dtype", "objectGuess", "error"),
-        ("object-array", "_metadata", "error"),
+        ("dtype", "_metadata", "error"),
     }
     assert report.fields["objectGuess"]["unreadable"] is True
     assert "objectGuess" not in report.stats
@@ -470,11 +470,12 @@ def test_object_arrays_are_reported_not_unpickled(tmp_path, no_unpickling):
 
 
 def test_string_metadata_is_fine(make_npz):
-    """Metadata stored as a JSON string (no pickles) is only an informational unknown key."""
+    """Metadata stored as a JSON string (no pickles) is the contract's optional text field."""
     arrays = _arrays()
     arrays["_metadata"] = np.array(json.dumps({"pixel_size": 1e-8}))
     report = validate_dataset(make_npz(arrays=arrays))
-    assert _findings(report) == {("unknown-key", "_metadata", "info")}
+    assert _findings(report) == set()
+    assert report.fields["_metadata"]["key"] == "_metadata"
     assert report.ok
 
 
@@ -551,7 +552,7 @@ def test_report_api_on_a_passing_file(make_npz):
     report.raise_if_failed()
     assert report.format_table() == f"no findings\n{report.verdict}"
     assert report.verdict.startswith("PASS: ")
-    assert isinstance(Finding("r", "f", "error", "m"), Finding)
+    assert report.errors == report.warnings == []
 
 
 def test_validation_markdown_shows_verdict_stats_and_findings(make_npz):

@@ -118,6 +118,8 @@ class FieldSpec:
     def dtype_severity(self, dtype: np.dtype) -> str | None:
         """Return None if ``dtype`` is accepted, else the severity of the finding."""
         name = np.dtype(dtype).newbyteorder("=").name if np.dtype(dtype).names is None else "structured"
+        if "unicode" in self.dtypes and np.dtype(dtype).kind == "U":
+            return None  # text of any length, e.g. the JSON ``_metadata`` record
         if not self.dtypes or name in self.dtypes or "any" in self.dtypes:
             return None
         return self.tolerated_dtypes.get(name, "error")
@@ -464,7 +466,7 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
 
 def _check_dtype(name: Any, where: str, fail) -> str:
     """Return the canonical numpy name of ``name`` (``"f4"`` -> ``"float32"``)."""
-    if name in ("structured", "any"):
+    if name in ("structured", "any", "unicode"):
         return name
     if not isinstance(name, str):
         fail(f"{where} lists dtype {name!r}; expected a numpy dtype name such as 'float32'")

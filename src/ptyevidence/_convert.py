@@ -2,8 +2,9 @@
 
 The frames are streamed twice, chunk by chunk: once for the amplitude scale,
 once to write ``sqrt(counts) * scale`` into a temporary ``.npy`` beside the
-output, which :func:`ptyevidence._npzwrite.write_npz` then copies into the
-NPZ. Nothing is held whole in memory, and every choice (formula, factor,
+output, which :func:`ptyevidence._npzwrite.write_npz` then copies (memory-
+mapped, read-only) into the NPZ. Nothing is held whole in process memory;
+the mapped pages are page cache. Every choice (formula, factor,
 masked pixels, position units, where the probe and object came from) goes
 into the output's ``_metadata`` member: a JSON string stored as a numpy
 unicode array, readable with ``allow_pickle=False``.
@@ -432,15 +433,19 @@ def _write_output(
     n, h, w = src.info("diffraction").shape
     folder = os.path.dirname(os.path.abspath(output))
     scratch = tempfile.mkdtemp(prefix=".ptyevidence-convert-", dir=folder)
+    scratch_npy = os.path.join(scratch, "diffraction.npy")
     try:
-        amplitude = np.lib.format.open_memmap(
-            os.path.join(scratch, "diffraction.npy"), mode="w+", dtype=np.float32, shape=(n, h, w)
-        )
-        with progress_bar(src.info("diffraction").nbytes, "convert frames", progress) as bar:
-            for start, frames in src.iter_frames(CONVERT_BLOCK_BYTES):
-                amplitude[start : start + frames.shape[0]] = src.frame_transform(frames)
-                bar.update(frames.nbytes)
-        amplitude.flush()
+        # Plain sequential writes, then a read-only map: the pages write_npz
+        # reads are clean page cache the kernel can drop, never process memory.
+        with open(scratch_npy, "wb") as fh:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                      "fortran_order": False, "shape": (n, h, w)}
+            np.lib.format.write_array_header_2_0(fh, header)
+            with progress_bar(src.info("diffraction").nbytes, "convert frames", progress) as bar:
+                for _, frames in src.iter_frames(CONVERT_BLOCK_BYTES):
+                    fh.write(src.frame_transform(frames).tobytes())
+                    bar.update(frames.nbytes)
+        amplitude = np.load(scratch_npy, mmap_mode="r", allow_pickle=False)
         arrays = {
             "diffraction": amplitude,
             "probeGuess": probe,

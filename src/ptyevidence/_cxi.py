@@ -209,6 +209,8 @@ class CxiSource:
     path : str
     format : str
         ``"cxi"``.
+    layout : str
+        ``"canonical"``: CXI stacks are always ``(K, H, W)``.
     frames_path, translation_path : str
         HDF5 paths the frames and positions were read from.
     sample_pixel_size : tuple of float or None
@@ -242,6 +244,8 @@ class CxiSource:
     """
 
     format = "cxi"
+    #: CXI fixes the stack order to (K, H, W): frames first, detector y, x last.
+    layout = "canonical"
 
     def __init__(
         self,
@@ -441,9 +445,11 @@ class CxiSource:
         units = dset.attrs.get("units")
         if units is None:
             return 1.0, si
+        if np.ndim(units):
+            units = np.asarray(units).reshape(-1)[0]
         if isinstance(units, bytes):
             units = units.decode("utf-8", "replace")
-        units = str(np.asarray(units).reshape(-1)[0]) if np.ndim(units) else str(units)
+        units = str(units)
         key = units.strip()
         factor = table.get(key, table.get(key.lower()))
         if factor is None:
@@ -834,12 +840,16 @@ class CxiSource:
         dset = self._frames
         uniq, inverse = np.unique(idx, return_inverse=True)
         rows = np.empty((uniq.size,) + tuple(dset.shape[1:]), dset.dtype.newbyteorder("="))
+        row_bytes = rows[0].nbytes if rows.size else 0
         for lo, hi, positions in _read_groups(dset, uniq):
             if hi - lo == positions.size:  # a run of consecutive frames: read in place
                 dset.read_direct(rows, source_sel=np.s_[lo:hi], dest_sel=np.s_[positions[0] : positions[-1] + 1])
-            else:  # sparse frames inside one chunk: read the chunk's span once
+            elif (hi - lo) * row_bytes <= BLOCK_BYTES:  # sparse frames in one chunk: its span once
                 block = dset[lo:hi]
                 rows[positions] = block[uniq[positions] - lo]
+            else:  # a huge chunk: frame by frame, served by the chunk cache
+                for j in positions:
+                    dset.read_direct(rows, source_sel=np.s_[uniq[j]], dest_sel=np.s_[j])
         return _native(rows[inverse.reshape(-1)])
 
     def _take_columns(self, idx: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_output, check_output_path
-from ._layout import canonical_shape, read_frames, resolve_layout
+from ._layout import canonical_shape, read_frames, source_layout
+from ._metadata import METADATA_KEY, metadata_array, read_metadata_member
 from ._npzwrite import write_npz
 from ._sidecar import (
     RANGE_RATIO_MIN,
@@ -113,12 +114,12 @@ class FixtureResult:
                 metrics.append(f"{label} {cov[name]:.3g}")
         contract = s["contract"]
         lines = [
-            f"wrote {self.path}: {s['subset_size']} of {s['source_positions']} positions "
-            f"({s['subset_strategy']}, seed {s['seed']}), source layout {s['source_layout']}",
+            (f"wrote {self.path}: {s['subset_size']} of {s['source_positions']} positions "
+            f"({s['subset_strategy']}, seed {s['seed']}), source layout {s['source_layout']}"),
             f"  sha256    {s['sha256_checksum']}",
             f"  coverage  {', '.join(metrics)}",
-            f"  contract  {contract['name']}: {contract['verdict']} "
-            f"({contract['errors']} errors, {contract['warnings']} warnings)",
+            (f"  contract  {contract['name']}: {contract['verdict']} "
+            f"({contract['errors']} errors, {contract['warnings']} warnings)"),
             f"  sidecar   {self.metadata_path}",
             f"  notes     {self.notes_path}",
         ]
@@ -246,7 +247,7 @@ def _plan_cut(source: Any, requested_layout: str) -> _Plan:
     if len(stored) != 3:
         msg = f"'{path}' key '{dkey}' has shape {stored}; expected a 3-D stack (N, H, W) or (H, W, N)"
         raise InputError(msg, path)
-    layout = resolve_layout(stored, n_source, requested_layout, f"'{path}' key '{dkey}'")
+    layout = source_layout(source, dkey, n_source, requested_layout, f"'{path}' key '{dkey}'")
     n_frames, h, w = canonical_shape(stored, layout)
     if n_frames != n_source:
         msg = (
@@ -332,6 +333,13 @@ def _cut_arrays(
             arrays[name] = arrays["diffraction"]
     if legacy_alias:
         done.append("diff3d: copy of diffraction written under the legacy key (--legacy-alias)")
+    # The layout travels with the file: a cut of 64 frames of 64x64 is
+    # otherwise ambiguous for every later reader.
+    record: dict[str, Any] = {"layout": "canonical", "written_by": "ptyevidence fixture make"}
+    source_record = read_metadata_member(source)
+    if source_record is not None:
+        record["source_metadata"] = source_record
+    arrays[METADATA_KEY] = metadata_array(record)
     if plan.skipped:
         done.append(f"not copied: {', '.join(plan.skipped)} (not part of the fixture layout)")
     return arrays, done
@@ -705,7 +713,8 @@ def _check_contents(report: VerifyReport, path: str, record: dict[str, Any]) -> 
     try:
         with open_source(path) as fixture:
             members: dict[str, np.ndarray | str] = {}
-            for key in fixture.keys():
+            keys = fixture.keys()  # readers are not iterable: ask for the keys
+            for key in keys:
                 try:
                     members[key] = fixture.read(key)
                 except PtyEvidenceError as exc:
@@ -843,8 +852,8 @@ def _check_source(
     for key, want in expected.items():
         name = f"rows.{key}"
         have = arrays.get(key)
-        if have is None:
-            continue  # already reported by the digest checks
+        if have is None or key == METADATA_KEY:
+            continue  # reported by the digest checks; the record is not a row array
         report.add(name, *_compare(key, have, want, indices))
     recorded = record.get("transformations")
     report.add(

@@ -120,13 +120,13 @@ def _format_permutation(perm: Sequence[int]) -> str:
 
 
 def _primary(fields: Sequence[FieldSpec]) -> FieldSpec | None:
-    """The field a side is compared by: its first array field, else its first field."""
+    """Return the field a side is compared by: its first array field, else its first."""
     arrays = [f for f in fields if f.is_array]
     return arrays[0] if arrays else (fields[0] if fields else None)
 
 
 def _effective_name(spec: FieldSpec) -> str:
-    """The key a reader of this pipeline looks up (a copy reads its source)."""
+    """Return the key a reader of this pipeline looks up (a copy reads its source)."""
     if spec.presence == "derived" and spec.derive["op"] == "copy":
         return spec.derive["of"][0]
     return spec.name
@@ -413,8 +413,8 @@ class GapMatrix:
             "",
             f"- Left: {self.left.title} ({self.left.origin})",
             f"- Right: {self.right.title} ({self.right.origin})",
-            "- Rows are aligned by role; shapes use each contract's own axis names, and the "
-            "details give permutations in canonical axis names.",
+            ("- Rows are aligned by role; shapes use each contract's own axis names, and the "
+             "details give permutations in canonical axis names."),
             "",
             markdown_table(header, rows),
             "",

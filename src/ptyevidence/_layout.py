@@ -13,7 +13,7 @@ import numpy as np
 
 from .exceptions import InputError
 
-__all__ = ["LAYOUTS", "canonical_shape", "read_frames", "resolve_layout"]
+__all__ = ["LAYOUTS", "canonical_shape", "read_frames", "resolve_layout", "source_layout"]
 
 #: Layout names accepted by ``--layout``.
 LAYOUTS = ("auto", "canonical", "legacy")
@@ -86,6 +86,30 @@ def resolve_layout(
         + "; pass --layout canonical or --layout legacy"
     )
     raise InputError(msg)
+
+
+def source_layout(
+    source, key: str, n_positions: int | None, requested: str = "auto", where: str = ""
+) -> str:
+    """Resolve the layout of stack ``key`` in an open source.
+
+    Like :func:`resolve_layout`, but under ``auto`` two pieces of evidence
+    beyond the shape settle stacks that are otherwise ambiguous: a reader
+    whose format fixes the order (a ``layout`` attribute, as CXI frames are
+    always (N, H, W)), and a ``layout`` entry in the file's embedded
+    ``_metadata`` record (written by ptyevidence).
+    """
+    if requested == "auto":
+        fixed = getattr(source, "layout", None)
+        if fixed in ("canonical", "legacy"):
+            return fixed
+        from ._metadata import read_metadata_member
+
+        record = read_metadata_member(source) or {}
+        hint = record.get("layout")
+        if hint in ("canonical", "legacy"):
+            return hint
+    return resolve_layout(source.info(key).shape, n_positions, requested, where)
 
 
 def canonical_shape(shape: Sequence[int], layout: str) -> tuple[int, ...]:

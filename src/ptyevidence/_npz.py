@@ -30,6 +30,10 @@ __all__ = ["ArrayInfo", "NpzSource"]
 BLOCK_BYTES = 64 * 2**20
 #: Stored members at least this large get their CRC folded on a second thread.
 CRC_THREAD_BYTES = 8 * 2**20
+#: Largest single read asked of zipfile for a deflated member. zipfile reads
+#: about as many compressed bytes ahead and joins the pieces it inflates, so
+#: one large read costs several times its size in memory.
+INFLATE_PIECE_BYTES = 2**20
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_MAGIC = b"PK\x03\x04"
@@ -207,23 +211,17 @@ class NpzSource:
         self._check_plain(info)
         # A Fortran-order or byte-swapped member is copied once more to convert it.
         copies = 1 + int(info.fortran_order) + int(not info.dtype.isnative)
-        staging = 0 if not info.compressed else min(info.nbytes, BLOCK_BYTES)
-        check_budget(copies * info.nbytes + staging, f"reading '{key}' from '{self.path}'")
+        check_budget(copies * info.nbytes, f"reading '{key}' from '{self.path}'")
         raw = np.empty(info.nbytes, np.uint8)
-        if not info.compressed:
-            for _ in self._stored_blocks(info, BLOCK_BYTES, into=raw):
-                pass
-        else:
-            filled = 0
-            for block in self._stream_bytes(info):
-                raw[filled : filled + len(block)] = np.frombuffer(block, np.uint8)
-                filled += len(block)
+        for _ in self._member_blocks(info, BLOCK_BYTES, into=raw):
+            pass
         arr = raw.view(info.dtype) if info.nbytes else np.empty(0, info.dtype)
         if info.fortran_order:
             arr = arr.reshape(info.shape[::-1]).T
         else:
             arr = arr.reshape(info.shape)
-        return _native(np.ascontiguousarray(arr))
+        # ascontiguousarray would turn a 0-d array into shape (1,).
+        return _native(arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
     def iter_blocks(self, key: str, block_bytes: int | None = None) -> Iterator[np.ndarray]:
         """Yield the values of ``key`` as flat native-order blocks, in storage order.
@@ -240,23 +238,25 @@ class NpzSource:
         block_bytes = BLOCK_BYTES if block_bytes is None else int(block_bytes)
         block_bytes = min(block_bytes, memory_budget() // 4)
         block_bytes = max(itemsize, block_bytes - block_bytes % itemsize)
-        if not info.compressed:
-            for raw in self._stored_blocks(info, block_bytes):
-                values = raw.view(info.dtype)
-                # Drop this frame's references so the buffer can be reused
-                # once the caller lets go of the block.
-                del raw
-                yield _native(values)
-                del values
-            return
-        pending = b""
-        for chunk in self._stream_bytes(info, block_bytes):
-            if pending:
-                chunk = pending + chunk
-            usable = len(chunk) - len(chunk) % itemsize
-            pending = chunk[usable:]
-            if usable:
-                yield _native(np.frombuffer(chunk, info.dtype, count=usable // itemsize))
+        for raw in self._member_blocks(info, block_bytes):
+            values = raw.view(info.dtype)
+            # Drop this frame's references so the buffer can be reused once
+            # the caller lets go of the block.
+            del raw
+            yield _native(values)
+            del values
+
+    def _member_blocks(
+        self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield a member's data bytes in blocks of ``block_bytes``, checking its CRC.
+
+        With ``into`` the blocks are consecutive slices of it; otherwise they
+        come from a :class:`_BufferRing`, so a pass allocates two blocks.
+        """
+        if info.compressed:
+            return self._inflated_blocks(info, block_bytes, into)
+        return self._stored_blocks(info, block_bytes, into)
 
     def _stored_blocks(
         self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
@@ -264,7 +264,7 @@ class NpzSource:
         """Yield the data of a stored member as read-only uint8 blocks, then check its CRC.
 
         Plain reads at the member's offset fill either consecutive slices of
-        ``into`` or a buffer that is reused while nobody else holds it. The
+        ``into`` or buffers from a :class:`_BufferRing`. The
         CRC-32 of the whole member (``.npy`` header, data, any trailing bytes)
         is folded on a second thread while the caller works on each block,
         so checking it costs no extra pass.
@@ -277,17 +277,13 @@ class NpzSource:
         with open(self.path, "rb", buffering=0) as fh, crc:
             crc.submit(self._read_span(fh, start, head, zinfo))
             pos = 0
-            buf = None
+            ring = _BufferRing(block_bytes)
             while pos < info.nbytes:
                 n = min(block_bytes, info.nbytes - pos)
                 if into is not None:
                     block = into[pos : pos + n]
                 else:
-                    # Two references mean only ``buf`` and getrefcount's argument:
-                    # no block handed out earlier is still alive.
-                    if buf is None or sys.getrefcount(buf) > 2:
-                        buf = np.empty(block_bytes, np.uint8)
-                    block = buf[:n]
+                    block = ring.get()[:n]
                 self._fill(fh, info.data_offset + pos, block, zinfo)
                 crc.submit(block)
                 block.flags.writeable = False
@@ -320,27 +316,51 @@ class NpzSource:
         self._fill(fh, offset, span, zinfo)
         return span
 
-    def _stream_bytes(self, info: ArrayInfo, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    def _inflated_blocks(
+        self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield the data of a deflated member as read-only uint8 blocks.
+
+        zipfile inflates and, once the member is drained, checks the CRC.
+        """
         zinfo = self._members[info.name]
-        remaining = info.nbytes
         try:
             with self._zip.open(zinfo) as fp:
                 _read_npy_header(fp, self.path, zinfo.filename)
-                while remaining > 0:
-                    chunk = fp.read(min(block_bytes, remaining))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
-                    yield chunk
+                pos = 0
+                ring = _BufferRing(block_bytes)
+                while pos < info.nbytes:
+                    n = min(block_bytes, info.nbytes - pos)
+                    if into is not None:
+                        block = into[pos : pos + n]
+                    else:
+                        block = ring.get()[:n]
+                    self._inflate(fp, block, zinfo)
+                    block.flags.writeable = False
+                    yield block
+                    del block
+                    pos += n
                 # Drain to the end of the member so zipfile checks the CRC.
-                while fp.read(block_bytes):
+                while fp.read(INFLATE_PIECE_BYTES):
                     pass
         except _MEMBER_ERRORS as exc:
             msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
             raise InputError(msg, self.path) from None
-        if remaining > 0:
-            msg = f"'{self.path}': member '{zinfo.filename}' ended {remaining} bytes early"
-            raise InputError(msg, self.path)
+
+    def _inflate(self, fp, out: np.ndarray, zinfo: zipfile.ZipInfo) -> None:
+        """Fill C-contiguous ``out`` from the open member ``fp``, piece by piece."""
+        view = memoryview(out).cast("B")
+        got = 0
+        while got < len(view):
+            piece = fp.read(min(INFLATE_PIECE_BYTES, len(view) - got))
+            if not piece:
+                msg = (
+                    f"'{self.path}': member '{zinfo.filename}' ended "
+                    f"{len(view) - got} bytes early; the file is truncated"
+                )
+                raise InputError(msg, self.path)
+            view[got : got + len(piece)] = piece
+            got += len(piece)
 
     def take(self, key: str, indices: Sequence[int] | np.ndarray, axis: int = 0) -> np.ndarray:
         """Gather entries ``indices`` along the first or last axis of ``key``.
@@ -406,19 +426,37 @@ class NpzSource:
     def _take_first(self, info: ArrayInfo, c_shape: tuple[int, ...], idx: np.ndarray) -> np.ndarray:
         uniq, inverse = np.unique(idx, return_inverse=True)
         if not info.compressed:
-            mm = np.memmap(
-                self.path, info.dtype, "r", offset=info.data_offset, shape=c_shape
-            ) if info.nbytes else np.empty(c_shape, info.dtype)
             rows = np.empty((uniq.size,) + tuple(c_shape[1:]), info.dtype)
-            for j, i in enumerate(uniq):  # ascending: one forward seek per row
-                rows[j] = mm[i]
-            del mm
+            self._read_rows(info, uniq, rows)
+            if uniq.size == idx.size and np.array_equal(uniq, idx):
+                return rows  # already in request order: no second copy
             return rows[inverse]
         row_items = int(np.prod(c_shape[1:], dtype=np.int64))
         rows = np.empty((uniq.size, row_items), info.dtype)
         stop = int(uniq[-1]) + 1 if uniq.size else 0
         self._scan_rows(info, row_items, stop, uniq, rows)
         return rows[inverse].reshape((idx.size,) + tuple(c_shape[1:]))
+
+    def _read_rows(self, info: ArrayInfo, uniq: np.ndarray, rows: np.ndarray) -> None:
+        """Read first-axis rows ``uniq`` (ascending) of a stored member into ``rows``.
+
+        Each run of consecutive rows is one read at its offset, in file order,
+        straight into the output: nothing else of the member is read, and no
+        memory map keeps pages resident (the kernel may map whole large page
+        cache folios around every touched row, which shows up as resident
+        memory far beyond the rows themselves).
+        """
+        row_bytes = rows.nbytes // max(1, uniq.size)
+        if uniq.size == 0 or row_bytes == 0:
+            return
+        zinfo = self._members[info.name]
+        breaks = np.flatnonzero(np.diff(uniq) != 1) + 1
+        starts = np.concatenate([[0], breaks])
+        ends = np.concatenate([breaks, [uniq.size]])
+        with open(self.path, "rb", buffering=0) as fh:
+            for a, b in zip(starts.tolist(), ends.tolist()):
+                offset = info.data_offset + int(uniq[a]) * row_bytes
+                self._fill(fh, offset, rows[a:b], zinfo)
 
     def _scan_rows(
         self, info: ArrayInfo, row_items: int, stop: int, wanted: np.ndarray, out: np.ndarray
@@ -430,17 +468,15 @@ class NpzSource:
         zinfo = self._members[info.name]
         row0 = 0
         j = 0
+        buf = np.empty((min(rows_per_block, stop), row_items), info.dtype)
         try:
             with self._zip.open(zinfo) as fp:
                 _read_npy_header(fp, self.path, zinfo.filename)
+                # Only the prefix up to the last wanted row is inflated, once.
                 while row0 < stop:
                     nrows = min(rows_per_block, stop - row0)
-                    nbytes = nrows * row_items * info.dtype.itemsize
-                    buf = fp.read(nbytes)
-                    if len(buf) < nbytes:
-                        msg = f"'{self.path}': member '{zinfo.filename}' ended early"
-                        raise InputError(msg, self.path)
-                    block = np.frombuffer(buf, info.dtype).reshape(nrows, row_items)
+                    block = buf[:nrows]
+                    self._inflate(fp, block, zinfo)
                     hi = np.searchsorted(wanted, row0 + nrows)
                     out[j:hi] = block[wanted[j:hi] - row0]
                     j = hi
@@ -490,6 +526,36 @@ class NpzSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _BufferRing:
+    """Buffers for consecutive blocks, reusing one only when nobody holds it.
+
+    A ``for block in blocks`` loop still holds the previous block while the
+    next one is read, so two buffers alternate; a caller that keeps its
+    blocks gets a new buffer each time, and nothing it holds is overwritten.
+
+    Parameters
+    ----------
+    nbytes : int
+        Size of each buffer.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self._nbytes = nbytes
+        self._buffers: list[np.ndarray] = []
+
+    def get(self) -> np.ndarray:
+        """Return a uint8 buffer of ``nbytes`` that no live array refers to."""
+        for i in range(len(self._buffers)):
+            # Two references: the list slot and getrefcount's argument. Any
+            # block handed out earlier is a view that keeps its buffer alive.
+            if sys.getrefcount(self._buffers[i]) == 2:
+                return self._buffers[i]
+        buf = np.empty(self._nbytes, np.uint8)
+        if len(self._buffers) < 2:
+            self._buffers.append(buf)
+        return buf
 
 
 def _read_exact_into(fh, offset: int, out: np.ndarray) -> int:

@@ -144,7 +144,7 @@ def bind_dump(
         path = os.fspath(dump)
         arrays: dict[str, np.ndarray] = {}
         unreadable: dict[str, str] = {}
-        for key in source.keys():
+        for key in list(source.keys()):
             info = source.info(key)
             if info.has_objects or info.is_structured:
                 unreadable[key] = f"dtype {info.dtype} (objects or named fields); it was not loaded"
@@ -172,11 +172,16 @@ class _Binder:
     def run(self) -> BoundDump:
         found = self._match_keys()
         dims, voters = self._vote_dims(found)
-        self.bound.dims = dims
         for spec, key in found:
             if self._check(spec, key, dims, voters):
                 self.bound.arrays[spec.name] = self.raw[key]
                 self.bound.keys[spec.name] = key
+        # Report only dimensions that a field matching the contract supports.
+        usable = set(self.bound.keys.values())
+        self.bound.dims = {
+            sym: size for sym, size in dims.items()
+            if "size" in self.contract.dims.get(sym, {}) or usable & set(voters.get(sym, []))
+        }
         self._derive()
         return self.bound
 
@@ -438,7 +443,7 @@ class RoleParity:
         }
 
 
-def _format_ratio(ratio: complex | float | None) -> str:
+def _format_ratio(ratio: complex | None) -> str:
     if isinstance(ratio, complex):
         return f"({ratio.real:.3f}{ratio.imag:+.3f}j)"
     return f"{ratio:.3f}"
@@ -493,10 +498,10 @@ class ParityReport:
     def markdown_summary(self) -> str:
         """Return the dumps, tolerances and binding findings as Markdown."""
         lines = [
-            f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
-            f"({_dims_text(self.left.dims)})",
-            f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
-            f"({_dims_text(self.right.dims)})",
+            (f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
+             f"({_dims_text(self.left.dims)})"),
+            (f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
+             f"({_dims_text(self.right.dims)})"),
             f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}",
             "",
         ]
@@ -635,7 +640,7 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
 
 
 def _check_permutation(a: np.ndarray, b: np.ndarray, perm: tuple[int, ...]):
-    """Try every axis order of ``a`` that gives ``b``'s shape; is ``perm`` the best fit?"""
+    """Check whether ``perm`` is the best fitting axis order of ``a`` onto ``b``."""
     if a.ndim > _MAX_PERMUTED_RANK:
         return "verified", None
     # Orders that differ only in where size-1 axes go move no data: keep one.
@@ -694,15 +699,15 @@ def _to_numpy(key: Any, value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
     converted = value
-    if hasattr(converted, "detach"):  # torch: leave autograd, move to host
-        converted = converted.detach()
-        if hasattr(converted, "cpu"):
-            converted = converted.cpu()
-    if hasattr(converted, "numpy"):  # torch and eager TensorFlow tensors
-        converted = converted.numpy()
     try:
+        if hasattr(converted, "detach"):  # torch: leave autograd, move to host
+            converted = converted.detach()
+            if hasattr(converted, "cpu"):
+                converted = converted.cpu()
+        if hasattr(converted, "numpy"):  # torch and eager TensorFlow tensors
+            converted = converted.numpy()
         array = np.asarray(converted)
-    except (TypeError, ValueError, RuntimeError) as exc:
+    except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
         msg = (f"value for '{key}' of type {type(value).__name__} cannot be converted to a numpy "
                f"array ({exc}); pass numpy arrays or tensors")
         raise UsageError(msg) from None

@@ -195,6 +195,8 @@ def _check_types(data: dict[str, Any], path: str) -> None:
         msg = f"sidecar '{path}': field '{name}' is {data[name]!r:.60}; expected {expected}"
         raise InputError(msg, path)
 
+    if not _is_int(data["version"]) or not 1 <= data["version"] <= SIDECAR_VERSION:
+        fail("version", f"1 to {SIDECAR_VERSION} (a newer ptyevidence wrote it? upgrade to read it)")
     if not _is_int(data["subset_size"]):
         fail("subset_size", "an integer")
     indices = data["indices"]
@@ -247,9 +249,9 @@ def fixture_notes_markdown(sidecar: Mapping[str, Any]) -> str:
     out = [
         f"# Fixture notes: `{sidecar['fixture']}`",
         "",
-        f"Cut from `{sidecar['source_dataset']}` by {sidecar['tool']} {sidecar['tool_version']} "
+        (f"Cut from `{sidecar['source_dataset']}` by {sidecar['tool']} {sidecar['tool_version']} "
         f"(numpy {sidecar['numpy_version']}). Generated from the same record as the sidecar; "
-        "do not edit by hand, regenerate instead.",
+        "do not edit by hand, regenerate instead."),
         "",
         "## Properties",
         "",
@@ -289,8 +291,8 @@ def fixture_notes_markdown(sidecar: Mapping[str, Any]) -> str:
         "",
         f"Source SHA-256: `{sidecar['source_sha256'] or 'not recorded (--no-source-hash)'}`",
         "",
-        "Content digests (SHA-256 of dtype, shape and little-endian C-order values; "
-        "stable across numpy/zlib versions):",
+        ("Content digests (SHA-256 of dtype, shape and little-endian C-order values; "
+        "stable across numpy/zlib versions):"),
         "",
         markdown_table(["Key", "SHA-256"], [[f"`{k}`", f"`{v}`"] for k, v in sidecar["content_digests"].items()]),
         "",
@@ -349,9 +351,9 @@ def _sampling_lines(sidecar: Mapping[str, Any]) -> list[str]:
     idx = np.asarray(sidecar["indices"], dtype=np.int64)
     seed_note = " (seed of the start position)" if sidecar["subset_strategy"] == "farthest-point" else " (unused by this strategy)"
     lines = [
-        f"Strategy `{sidecar['subset_strategy']}`, seed {sidecar['seed']}{seed_note}: "
+        (f"Strategy `{sidecar['subset_strategy']}`, seed {sidecar['seed']}{seed_note}: "
         f"{idx.size} of {sidecar['source_positions']} source positions "
-        f"({100 * idx.size / sidecar['source_positions']:.1f}%).",
+        f"({100 * idx.size / sidecar['source_positions']:.1f}%)."),
     ]
     if idx.size:
         steps = np.diff(np.sort(idx))
@@ -359,8 +361,8 @@ def _sampling_lines(sidecar: Mapping[str, Any]) -> list[str]:
             f"; steps between consecutive indices: min {steps.min()}, median {np.median(steps):g}, max {steps.max()}"
             if steps.size else ""
         )
-        lines += ["", f"Indices from {idx.min()} to {idx.max()}{spacing}. Row i of every per-scan "
-                  "array is source position `indices[i]`:", "", "```"]
+        lines += ["", (f"Indices from {idx.min()} to {idx.max()}{spacing}. Row i of every per-scan "
+                  "array is source position `indices[i]`:"), "", "```"]
         shown = idx if idx.size <= _NOTES_MAX_LISTED else np.r_[idx[:32], idx[-32:]]
         text = [str(int(i)) for i in shown]
         if idx.size > _NOTES_MAX_LISTED:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._contract import DatasetContract, FieldSpec, list_contracts, load_contract
-from ._layout import canonical_shape, resolve_layout
+from ._layout import canonical_shape, source_layout
 from ._progress import progress_bar
 from ._sources import open_source
 from .exceptions import ContractError, UsageError
@@ -122,6 +122,7 @@ class ArrayStats:
 
 #: Length of the runs summed in float32 before the float64 total.
 _SUM_RUN = 4096
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _sum_as_float64(values: np.ndarray, largest: float) -> float:
@@ -132,7 +133,7 @@ def _sum_as_float64(values: np.ndarray, largest: float) -> float:
     casting every value to float64 first costs twice the time. Other dtypes,
     and float32 runs that could overflow, are summed in float64 directly.
     """
-    if values.dtype != np.float32 or largest * _SUM_RUN >= np.finfo(np.float32).max:
+    if values.dtype != np.float32 or largest * _SUM_RUN >= _FLOAT32_MAX:
         return float(values.sum(dtype=np.float64))
     whole = values.size - values.size % _SUM_RUN
     runs = values[:whole].reshape(-1, _SUM_RUN).sum(axis=1) if whole else values[:0]
@@ -411,13 +412,15 @@ class _Validator:
                     f"{' or '.join(spec.dtypes)}",
                 )
             if spec.name == self.layout_field and len(shape) == 3:
-                layout = resolve_layout(shape, self._n_positions(), self.requested_layout, f"{where} key '{key}'")
+                layout = source_layout(
+                    self.source, key, self._n_positions(), self.requested_layout, f"{where} key '{key}'"
+                )
                 self.report.layout = layout
                 if layout == "legacy":
                     self.add(
                         "layout", spec.name, self.contract.layout.get("legacy_severity", "error"),
                         f"key '{key}' is stored in legacy (H, W, N) order {tuple(shape)}; "
-                        "the canonical order is (N, H, W) (fixture make writes it)",
+                        "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)",
                     )
                 shape = canonical_shape(shape, layout)
             entry["canonical_shape"] = list(shape)

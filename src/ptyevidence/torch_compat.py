@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from ._contract import DatasetContract, FieldSpec, load_contract
-from ._layout import resolve_layout
+from ._layout import source_layout
 from ._memory import check_budget
+from ._metadata import METADATA_KEY
 from ._sources import open_source
 from .exceptions import InputError, PtyEvidenceError, UsageError
 
@@ -216,6 +217,8 @@ class FixtureDataset:
         present = list(source.keys())
         for key in present:
             spec = contract.field_named(key)
+            if key == METADATA_KEY:
+                continue  # the file's embedded JSON record, not an array to load
             if spec is None:
                 notes.append(f"'{key}' is not a field of contract {contract.name}; not loaded")
             elif spec.name in chosen and chosen[spec.name][0] == spec.name:
@@ -238,7 +241,7 @@ class FixtureDataset:
             if spec.role.startswith("coords") and len(source.info(key).shape) == 1:
                 n_pos = source.info(key).shape[0]
                 break
-        self.layout = resolve_layout(stack_shape, n_pos, layout, where=f"{self.path}:{stack_key}")
+        self.layout = source_layout(source, stack_key, n_pos, layout, where=f"{self.path}:{stack_key}")
         if self.layout == "legacy":
             notes.append(f"'{stack_key}' is stored (H, W, N); item i is the frame [:, :, i]")
         notes += [

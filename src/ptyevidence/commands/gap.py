@@ -49,7 +49,12 @@ def _run(args: argparse.Namespace) -> int:
     from .._atomic import atomic_output, check_output_path
     from ..exceptions import UsageError
     from ..gap import (
-        DEFAULT_ATOL, DEFAULT_LEFT, DEFAULT_RIGHT, DEFAULT_RTOL, build_gap_matrix, compare_dumps,
+        DEFAULT_ATOL,
+        DEFAULT_LEFT,
+        DEFAULT_RIGHT,
+        DEFAULT_RTOL,
+        build_gap_matrix,
+        compare_dumps,
     )
 
     if (args.left_dump is None) != (args.right_dump is None):

@@ -1,0 +1,64 @@
+"""Time the coverage metrics and subset strategies in one process (benchmark target 5).
+
+Prints one JSON object: seconds per call, measured with ``perf_counter``
+after the imports (their cost is reported separately), and the scan sizes.
+
+Usage: ``python _coverage_child.py N_GRID N_FARTHEST SUBSET_SIZE [SUBSET_SIZE...]``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+t0 = time.perf_counter()
+import numpy as np  # noqa: E402
+
+from ptyevidence._subset import select_indices  # noqa: E402
+from ptyevidence.coverage import scan_coverage  # noqa: E402
+
+t_package = time.perf_counter() - t0
+t0 = time.perf_counter()
+import scipy.spatial  # noqa: E402, F401  (imported lazily by the coverage maths)
+
+t_scipy = time.perf_counter() - t0
+
+
+def scan_positions(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A jittered raster of ``n`` positions, 2 px step, as the benchmark sources use."""
+    rng = np.random.default_rng(seed)
+    side = int(np.ceil(np.sqrt(n)))
+    gy, gx = np.divmod(np.arange(n), side)
+    return 40.0 + 2.0 * gx + rng.uniform(-0.3, 0.3, n), 40.0 + 2.0 * gy + rng.uniform(-0.3, 0.3, n)
+
+
+def timed(func, *args, **kwargs):
+    start = time.perf_counter()
+    result = func(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    n_grid, n_far = int(sys.argv[1]), int(sys.argv[2])
+    sizes = [int(s) for s in sys.argv[3:]]
+    out = {"import_package_s": t_package, "import_scipy_spatial_s": t_scipy, "runs": []}
+    x, y = scan_positions(n_grid)
+    for n in sizes:
+        idx, t_grid = timed(select_indices, x, y, n, "grid")
+        _, t_metrics = timed(scan_coverage, x, y, idx)
+        out["runs"].append(
+            {"case": "grid+metrics", "positions": n_grid, "subset": n,
+             "grid_s": t_grid, "metrics_s": t_metrics, "total_s": t_grid + t_metrics}
+        )
+    x, y = scan_positions(n_far)
+    for n in sizes:
+        _, t_far = timed(select_indices, x, y, n, "farthest-point", seed=0)
+        out["runs"].append(
+            {"case": "farthest-point", "positions": n_far, "subset": n, "total_s": t_far}
+        )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
