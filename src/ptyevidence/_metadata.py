@@ -42,7 +42,7 @@ def read_metadata_member(source: Any) -> dict[str, Any] | None:
     None when the member is absent, not a small unicode scalar, or not a
     JSON object; this is a hint, never a reason to fail.
     """
-    if METADATA_KEY not in source.keys():
+    if METADATA_KEY not in source.keys():  # noqa: SIM118 - readers are not iterable
         return None
     info = source.info(METADATA_KEY)
     if info.dtype.kind != "U" or info.nbytes > 4 * _MAX_CHARS or len(info.shape) > 1:
