@@ -257,6 +257,7 @@ BAD_CONTRACTS = [
     ("layout-missing-legacy", _drop(["layout", "legacy"]), "layout is missing 'legacy'"),
     ("dim-min-unknown", _set(["dims", "M1", "min"], "Q"), "dimension 'M1' has min 'Q'"),
     ("dim-not-an-object", _set(["dims", "N"], 5), "dimension 'N' must be an object"),
+    ("dim-equals-unknown", _set(["dims", "W", "equals"], "Q"), "dimension 'W' equals 'Q'"),
     ("tolerated-as-list", _set(["fields", 0, "tolerated_dtypes"], ["float64"]), "wrong type"),
     ("aliases-as-list", _set(["fields", 0, "aliases"], ["diff3d"]), "wrong type"),
     ("rules-as-number", _set(["rules"], 5), "wrong type"),

@@ -100,10 +100,10 @@ def test_metadata_is_a_unicode_json_string_loadable_without_pickle(tmp_path, pro
     ]
     assert record["source"]["file"] == "scan.cxi"  # no absolute paths recorded
     assert record["geometry"]["wavelength_m"] == pytest.approx(PLANCK_TIMES_C / ENERGY_8KEV_J)
+    assert record["layout"] == "canonical"
     report = validate_dataset(out, "data001")
-    assert [(f.rule, f.severity) for f in report.findings if f.field == "_metadata"] == [
-        ("unknown-key", "info")
-    ]
+    assert report.fields["_metadata"]["dtype"].startswith("<U")
+    assert [f for f in report.findings if f.field == "_metadata"] == []
 
 
 def test_conversion_is_byte_identical_when_repeated(tmp_path, probe_file):
@@ -271,3 +271,12 @@ def test_minimum_object_shape_holds_every_frame():
     x = np.array([8.0, 20.5, np.nan])
     y = np.array([8.0, 8.0, 30.0])
     assert minimum_object_shape(x, y, (16, 16)) == (16, 29)
+
+
+def test_square_stack_output_records_its_layout(tmp_path, probe_file):
+    cxi = os.fspath(tmp_path / "scan.cxi")
+    write_cxi(cxi, n=16, h=H, w=W)
+    out, _, _ = _convert(tmp_path, cxi, probe_file[0])
+    report = validate_dataset(out, "data001")
+    assert report.ok
+    assert report.layout == "canonical"

@@ -226,10 +226,11 @@ def test_shape_message_names_the_bound_dimension(make_npz, key, partner, length)
 def test_probe_size_is_bound_to_the_frames(make_npz):
     """The probe must match H x W of the frames, whichever the frames are."""
     arrays = dataset_arrays(n=12, h=6, w=10)
-    assert validate_dataset(make_npz(arrays=arrays)).ok
+    square = ("dims", "diffraction", "error")  # DATA-001 frames are square (W = H)
+    assert _findings(validate_dataset(make_npz(arrays=arrays)), "error") == {square}
     arrays["probeGuess"] = arrays["probeGuess"].T.copy()  # (10, 6)
     report = validate_dataset(make_npz("transposed.npz", arrays=arrays))
-    assert _findings(report, "error") == {("shape", "probeGuess", "error")}
+    assert _findings(report, "error") == {("shape", "probeGuess", "error"), square}
     assert "H = 6 from diffraction, W = 10 from diffraction" in report.errors[0].message
 
 

@@ -39,8 +39,9 @@ def check_output_path(
     if not os.path.isdir(folder):
         msg = f"output folder '{folder}' does not exist; create it first"
         raise UsageError(msg)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        msg = f"output folder '{folder}' is not writable"
+    problem = _creation_problem(folder)
+    if problem:
+        msg = f"output folder '{folder}' is not writable ({problem}); choose another folder"
         raise UsageError(msg)
     if os.path.isdir(path):
         msg = f"output '{path}' is a folder; give a file path"
@@ -49,6 +50,21 @@ def check_output_path(
         msg = f"output '{path}' exists; pass --force to overwrite it"
         raise UsageError(msg)
     return path
+
+
+def _creation_problem(folder: str) -> str | None:
+    """Return why a file cannot be created in ``folder``, or None if it can.
+
+    A real attempt, because permission bits do not bind root while a
+    read-only mount or a kernel filesystem (sysfs, procfs) still refuses.
+    """
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".ptyevidence-probe.", dir=folder)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(probe)
+    return None
 
 
 @contextmanager

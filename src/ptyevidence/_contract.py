@@ -170,7 +170,8 @@ class DatasetContract:
     rules : tuple of Rule
         Value rules.
     dims : dict
-        Symbolic dimension name -> ``{"min": int or dim name, "description": str}``.
+        Symbolic dimension name -> ``{"min": int or dim name, "equals": dim name,
+        "description": str}`` (``equals``: the two sizes must match, e.g. square frames).
     layout : dict or None
         Stack-order description for dataset contracts (``field``, ``canonical``,
         ``legacy``, ``legacy_severity``, ``note``).
@@ -437,6 +438,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         lower = spec.get("min")
         if lower is not None and not (isinstance(lower, int) or lower in dims):
             fail(f"dimension '{name}' has min {lower!r}; expected an integer or a dimension name")
+        if "equals" in spec and spec["equals"] not in dims:
+            fail(f"dimension '{name}' equals {spec['equals']!r}; expected another dimension name")
     aliases = data.get("axis_aliases", {})
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()

@@ -7,12 +7,13 @@ mapped, read-only) into the NPZ. Nothing is held whole in process memory;
 the mapped pages are page cache. Every choice (formula, factor,
 masked pixels, position units, where the probe and object came from) goes
 into the output's ``_metadata`` member: a JSON string stored as a numpy
-unicode array, readable with ``allow_pickle=False``.
+unicode array, readable with ``allow_pickle=False`` (see
+:mod:`ptyevidence._metadata`), with ``"layout": "canonical"`` so a stack with
+N == H == W is never ambiguous.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -24,13 +25,13 @@ import numpy as np
 
 from ._atomic import check_output_path
 from ._cxi import PROBE_PATHS, CxiSource
+from ._metadata import METADATA_KEY, metadata_array, read_metadata_member
 from ._npzwrite import write_npz
 from ._progress import progress_bar
 from ._version import __version__
 from .exceptions import InputError, UsageError
 
 __all__ = [
-    "METADATA_KEY",
     "convert_cxi",
     "load_probe",
     "minimum_object_shape",
@@ -38,8 +39,6 @@ __all__ = [
     "read_metadata",
 ]
 
-#: NPZ member holding the conversion record (JSON text, numpy unicode array).
-METADATA_KEY = "_metadata"
 #: Raw frame bytes converted per block (the float64 working copy is 2-8x this).
 CONVERT_BLOCK_BYTES = 16 * 2**20
 #: Version of the ``_metadata`` layout.
@@ -165,21 +164,20 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     Raises
     ------
     InputError
-        If the file has no ``_metadata`` member or it is not JSON text.
+        If the file has no ``_metadata`` member holding a JSON object.
     """
     from ._npz import NpzSource
 
+    path = os.fspath(path)
     with NpzSource(path) as source:
-        if METADATA_KEY not in source:
-            msg = f"'{os.fspath(path)}' has no '{METADATA_KEY}' member; it was not written by convert"
-            raise InputError(msg, os.fspath(path))
-        text = source.read(METADATA_KEY)
-    try:
-        # Reshape: the stored array is 0-d, but read() may hand it back as (1,).
-        return json.loads(str(np.asarray(text).reshape(-1)[0]))
-    except json.JSONDecodeError as exc:
-        msg = f"'{os.fspath(path)}': '{METADATA_KEY}' is not JSON ({exc.msg})"
-        raise InputError(msg, os.fspath(path)) from None
+        record = read_metadata_member(source)
+    if record is None:
+        msg = (
+            f"'{path}' has no readable '{METADATA_KEY}' member (a JSON object stored as "
+            "a unicode scalar); it was not written by ptyevidence convert"
+        )
+        raise InputError(msg, path)
+    return record
 
 
 def convert_cxi(
@@ -360,6 +358,7 @@ def _metadata(
     return {
         "format": METADATA_FORMAT,
         "ptyevidence_version": __version__,
+        "layout": "canonical",
         "source": {
             "file": meta["file"],
             "format": "cxi",
@@ -454,7 +453,7 @@ def _write_output(
             "ycoords": y.astype(np.float64),
             "xcoords_start": x.astype(np.float64),
             "ycoords_start": y.astype(np.float64),
-            METADATA_KEY: np.array(json.dumps(record, sort_keys=True)),
+            METADATA_KEY: metadata_array(record),
         }
         inputs = [src.path] + ([probe_path] if probe_path else [])
         write_npz(output, arrays, force=force, inputs=inputs)

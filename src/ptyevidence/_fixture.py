@@ -365,6 +365,12 @@ def _canonical_array(source: Any, plan: _Plan, name: str, arr: np.ndarray, done:
     if info.fortran_order and len(info.shape) > 1:
         done.append(f"{name}: stored in Fortran (column) order, written in C order")
     if arr.dtype != target:
+        if arr.dtype.names is not None:
+            msg = (
+                f"'{plan.path}' key '{plan.keys[name]}' has dtype {arr.dtype} with named fields; "
+                f"{name} must be plain {target}: store each field as an array of its own"
+            )
+            raise InputError(msg, plan.path)
         if np.iscomplexobj(arr) and target.kind != "c":
             msg = (
                 f"'{plan.path}' key '{plan.keys[name]}' is complex ({arr.dtype}); {name} must be "
@@ -433,8 +439,10 @@ def make_fixture(
     force : bool
         Replace existing output files.
     hash_source : bool
-        Record the source file's SHA-256 (one full read of the source);
-        False records ``null`` and reads only what the cut needs.
+        Record the source file's SHA-256 (one full read of the source, which
+        also checks every NPZ member's zip CRC); False records ``null`` and
+        reads only what the cut needs, so damage outside the chosen rows
+        goes unnoticed.
     progress : bool or None
         Progress bars for long passes (None: on a terminal).
 
@@ -481,8 +489,10 @@ def make_fixture(
         plan = _plan_cut(src, layout)
         subset_size = _check_subset_size(subset_size, plan)
         x, y = src.read("xcoords"), src.read("ycoords")
+        _check_finite_positions(x, y, source_path)
         indices = select_indices(x, y, subset_size, strategy, seed)
         arrays, transformations = _cut_arrays(src, plan, indices, legacy_alias)
+        source_sha256 = _hash_source(src, progress) if hash_source else None
     coverage = _coverage_block(x, y, indices)
     record = {
         "version": SIDECAR_VERSION,
@@ -491,7 +501,7 @@ def make_fixture(
         "tool_version": __version__,
         "numpy_version": np.__version__,
         "source_dataset": source_path,
-        "source_sha256": file_sha256(source_path, progress) if hash_source else None,
+        "source_sha256": source_sha256,
         "source_layout": plan.layout,
         "subset_strategy": strategy,
         "subset_size": subset_size,
@@ -547,6 +557,32 @@ def _check_subset_size(size: object, plan: _Plan) -> int:
         )
         raise UsageError(msg)
     return int(size)
+
+
+def _hash_source(src: Any, progress: bool | None) -> str:
+    """Return the source's SHA-256; for an NPZ, check every member's zip CRC in the same pass.
+
+    The cut reads only the chosen rows, which cannot prove a member intact;
+    the hash reads every byte anyway, so a corrupt source is caught here.
+    """
+    check = src.member_crc_check() if hasattr(src, "member_crc_check") else None
+    digest = file_sha256(src.path, progress, on_block=None if check is None else check.feed)
+    if check is not None:
+        check.finish()
+    return digest
+
+
+def _check_finite_positions(x: np.ndarray, y: np.ndarray, path: str) -> None:
+    # Coverage (recorded in every sidecar) needs every source position, selected or not.
+    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+    if bad.size:
+        first = int(bad[0])
+        msg = (
+            f"'{path}': 'xcoords'/'ycoords' hold {bad.size} non-finite position(s), first at "
+            f"index {first} ({x[first]}, {y[first]}); a fixture's coverage needs every position "
+            "finite: fix or drop those positions"
+        )
+        raise InputError(msg, path)
 
 
 def _coverage_block(x: np.ndarray, y: np.ndarray, indices: np.ndarray) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,11 @@ def default_notes_path(output: str | os.PathLike) -> str:
     return os.path.splitext(os.fspath(output))[0] + ".md"
 
 
-def file_sha256(path: str | os.PathLike, progress: bool | None = None) -> str:
+def file_sha256(
+    path: str | os.PathLike,
+    progress: bool | None = None,
+    on_block: Callable[[int, bytes], None] | None = None,
+) -> str:
     """Return the SHA-256 hex digest of a file, read in bounded blocks.
 
     Parameters
@@ -75,6 +79,9 @@ def file_sha256(path: str | os.PathLike, progress: bool | None = None) -> str:
         File to hash.
     progress : bool or None
         Show a progress bar (None: on a terminal, for passes over a second).
+    on_block : callable, optional
+        ``on_block(offset, block)`` is called with each block read, so
+        another check can share the pass (e.g. zip CRCs).
 
     Returns
     -------
@@ -85,8 +92,12 @@ def file_sha256(path: str | os.PathLike, progress: bool | None = None) -> str:
     with open(path, "rb") as fh, progress_bar(
         os.path.getsize(path), f"sha256 {os.path.basename(path)}", progress
     ) as bar:
+        offset = 0
         while block := fh.read(_HASH_BLOCK):
             digest.update(block)
+            if on_block is not None:
+                on_block(offset, block)
+            offset += len(block)
             bar.update(len(block))
     return digest.hexdigest()
 

@@ -68,6 +68,8 @@ class ArrayStats:
         """
         if block.size == 0:
             return
+        if self._update_non_negative_floats(block):
+            return
         if block.dtype.kind == "c" and block.flags.c_contiguous:
             parts = block.view(block.real.dtype)
             if np.isfinite(parts.min()) and np.isfinite(parts.max()):
@@ -97,15 +99,45 @@ class ArrayStats:
         if values.size:
             self._fold_finite(values)
 
-    def _fold_finite(self, values: np.ndarray, lo: Any = None, hi: Any = None) -> None:
-        """Fold values known to be finite (real), with their extremes if known."""
+    def _update_non_negative_floats(self, block: np.ndarray) -> bool:
+        """Fold a float block in three integer passes if every value is finite and >= +0.
+
+        Read as same-width signed integers, floats with the sign bit clear
+        sort like the floats themselves and sit below the bits of +inf, NaNs
+        above. So integer extremes in ``[0, bits(+inf))`` prove the block
+        finite and non-negative, give its float extremes, and make "nonzero"
+        the count of nonzero integers (no -0.0 can be present): one pass
+        fewer than the float route, for the usual diffraction amplitudes.
+        Returns False, having folded nothing, for any other block.
+        """
+        dtype = block.dtype
+        if dtype.kind != "f" or not dtype.isnative or block.ndim != 1 or dtype.itemsize not in (2, 4, 8):
+            return False
+        if not block.flags.c_contiguous:
+            return False
+        bits = block.view(f"i{dtype.itemsize}")
+        low, high = bits.min(), bits.max()
+        if low < 0 or high >= np.array(np.inf, dtype).view(bits.dtype):
+            return False
+        lo, hi = np.array([low, high], bits.dtype).view(dtype)
+        self.count += block.size
+        self._fold_finite(block, lo, hi, nonzero=int(np.count_nonzero(bits)))
+        return True
+
+    def _fold_finite(
+        self, values: np.ndarray, lo: Any = None, hi: Any = None, nonzero: int | None = None
+    ) -> None:
+        """Fold real finite values, with their extremes and nonzero count if known."""
         if lo is None:
             lo, hi = values.min(), values.max()
+        lo, hi = float(lo), float(hi)
         self.finite += values.size
-        self.min = float(lo) if self.min is None else min(self.min, float(lo))
-        self.max = float(hi) if self.max is None else max(self.max, float(hi))
-        self.sum += _sum_as_float64(values, max(abs(float(lo)), abs(float(hi))))
-        self.nonzero += _count_nonzero(values, float(lo), float(hi))
+        self.min = lo if self.min is None else min(self.min, lo)
+        self.max = hi if self.max is None else max(self.max, hi)
+        self.sum += _sum_as_float64(values, max(abs(lo), abs(hi)))
+        if nonzero is None:
+            nonzero = values.size if lo > 0 or hi < 0 else int(np.count_nonzero(values))
+        self.nonzero += nonzero
 
     @property
     def mean(self) -> float | None:
@@ -138,20 +170,6 @@ def _sum_as_float64(values: np.ndarray, largest: float) -> float:
     whole = values.size - values.size % _SUM_RUN
     runs = values[:whole].reshape(-1, _SUM_RUN).sum(axis=1) if whole else values[:0]
     return float(runs.sum(dtype=np.float64)) + float(values[whole:].sum(dtype=np.float64))
-
-
-def _count_nonzero(values: np.ndarray, lo: float, hi: float) -> int:
-    """Count the nonzero values of a real finite array with extremes ``lo``, ``hi``."""
-    if lo > 0 or hi < 0:
-        return int(values.size)
-    if values.dtype.kind == "f" and lo >= 0 and values.ndim == 1:
-        # With no negative value, the only float whose sign bit is set is -0.0;
-        # when the integer view has no negative either, a value is zero exactly
-        # when its bits are, and counting integer bits is several times faster.
-        bits = values.view(f"i{values.dtype.itemsize}")
-        if bits.min() >= 0:
-            return int(np.count_nonzero(bits))
-    return int(np.count_nonzero(values))
 
 
 @dataclass
@@ -473,6 +491,13 @@ class _Validator:
     def _check_dims(self) -> None:
         dims = self.report.dims
         for name, rule in self.contract.dims.items():
+            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]]:
+                other = rule["equals"]
+                self.add(
+                    "dims", self.bound_from.get(name, name), "error",
+                    f"dimension {name} = {dims[name]} differs from {other} = {dims[other]}; "
+                    f"they must be equal ({rule.get('description', '')})",
+                )
             if name not in dims or "min" not in rule:
                 continue
             lower = rule["min"]

@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="also write the frames under the legacy key diff3d")
     make.add_argument("--no-source-hash", action="store_true",
                       help="do not hash the source file (saves one full read of a large "
-                      "source; source_sha256 is recorded as null)")
+                      "source, which also checks its zip CRCs; source_sha256 is recorded "
+                      "as null)")
     add_layout(make)
     add_force(make)
     add_json(make)

@@ -1,0 +1,831 @@
+"""A corpus of malformed (and borderline-valid) inputs for every command.
+
+Each case is built into its own folder by :func:`build_case` (or all of them
+by :func:`build_corpus`) and described by a :class:`Case` record: the command
+line, the exit code and message expected, the inputs that must stay
+byte-for-byte unchanged, and the outputs that must not exist afterwards.
+
+Exit codes follow the command line's rule: 2 when an input cannot be used
+(unreadable, malformed, usage error), 1 when the file was read and breaks
+its contract (or a fixture does not match its record), 0 when the input is
+legal. Damaged NPZ files come from :mod:`npz_damage`, CXI files from
+:mod:`cxi_files`, tensor dumps from :mod:`_gap_dumps`.
+
+Every command runs through :func:`run_case`, which loads the package with
+``pickle.load``/``pickle.loads``/``pickle.Unpickler`` replaced by a function
+that ends the process with :data:`PICKLE_EXIT`: a command that unpickles
+anything cannot pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+import cxi_files
+import npz_damage
+from _gap_dumps import tf_grouped_dump, torch_mmap_dump
+from conftest import dataset_arrays
+
+#: Exit status of a process that tried to unpickle something.
+PICKLE_EXIT = 97
+#: Replaces every pickle entry point with one that ends the process.
+PICKLE_GUARD = f"""
+import os, pickle, sys
+
+def _refuse(*args, **kwargs):
+    sys.stderr.write("PICKLE LOAD ATTEMPTED\\n")
+    sys.stderr.flush()
+    os._exit({PICKLE_EXIT})
+
+class _RefusingUnpickler(pickle.Unpickler):
+    def __init__(self, *args, **kwargs):
+        _refuse()
+
+pickle.load = pickle.loads = _refuse
+pickle.Unpickler = _RefusingUnpickler
+import _pickle
+_pickle.load = _pickle.loads = _refuse
+_pickle.Unpickler = _RefusingUnpickler
+"""
+#: Runs the command line (arguments after ``-c CODE``) under the guard.
+GUARDED_CLI = PICKLE_GUARD + """
+sys.argv = ["ptyevidence", *sys.argv[1:]]
+from ptyevidence.cli import run
+run()
+"""
+
+#: Positions of the tiny scans: enough for a 16-position fixture.
+N_SCAN = 20
+#: Frame side of the tiny scans.
+SIDE = 8
+#: Subset size used by every ``fixture make`` case (the smallest allowed).
+SUBSET = "16"
+
+
+@dataclass
+class Case:
+    """One command run against one input, and what must come of it.
+
+    Attributes
+    ----------
+    name : str
+        Readable id, ``<command>-<defect>``.
+    argv : list of str
+        Arguments after ``ptyevidence``.
+    exit_code : int
+        Expected exit status.
+    message : str
+        Substring expected in ``stream``.
+    stream : {"stderr", "stdout"}
+        Where the message goes: errors are one line on stderr; reports
+        (validation tables, verify checks) go to stdout.
+    inputs : list of str
+        Files that must keep their bytes and mtime.
+    absent : list of str
+        Outputs that must not exist afterwards (nor temporary files beside them).
+    check : callable or None
+        ``check(case, proc)`` for legal inputs: asserts the values were read right.
+    data : dict
+        What went into the input (arrays), for ``check``.
+    """
+
+    name: str
+    argv: list[str]
+    exit_code: int
+    message: str
+    stream: str = "stderr"
+    inputs: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
+    check: Callable[[Case, subprocess.CompletedProcess], None] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def run_case(case: Case, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``ptyevidence ARGV`` under the pickle guard and return the result."""
+    return run_guarded(case.argv, timeout=timeout)
+
+
+def run_guarded(
+    argv: list[str], code: str = GUARDED_CLI, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run ``python -c code ARGV`` (default code: the command line under the pickle guard)."""
+    env = dict(os.environ)
+    env.pop("PTYEVIDENCE_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True, text=True, timeout=timeout, check=False, env=env,
+    )
+
+
+# -- datasets ------------------------------------------------------------------------------
+
+
+def _arrays(n: int = N_SCAN, h: int = SIDE, w: int = SIDE) -> dict[str, np.ndarray]:
+    return dataset_arrays(n=n, h=h, w=w, object_shape=(32, 32))
+
+
+def _save(folder: str, arrays: dict[str, np.ndarray], name: str = "source.npz") -> str:
+    path = os.path.join(folder, name)
+    np.savez(path, **arrays)
+    return path
+
+
+def _with(**changes: Any) -> Callable[[str], tuple[str, dict]]:
+    """Builder of a scan with some arrays replaced (None removes the key)."""
+
+    def build(folder: str) -> tuple[str, dict]:
+        arrays = _arrays()
+        for key, value in changes.items():
+            if value is None:
+                arrays.pop(key)
+            else:
+                arrays[key] = value(arrays) if callable(value) else value
+        return _save(folder, arrays), arrays
+
+    return build
+
+
+def _damaged(builder: Callable[[str], str]) -> Callable[[str], tuple[str, dict]]:
+    return lambda folder: (builder(folder), {})
+
+
+def _scan(n: int, h: int = SIDE, w: int = SIDE) -> Callable[[str], tuple[str, dict]]:
+    def build(folder: str) -> tuple[str, dict]:
+        arrays = _arrays(n, h, w)
+        return _save(folder, arrays), arrays
+
+    return build
+
+
+def _nan_inf(a: dict) -> np.ndarray:
+    d = a["diffraction"].copy()
+    d[0, 1, 1] = np.nan  # row 0 is in every subset
+    d[10, 2, 2] = np.inf
+    return d
+
+
+def _positions_identical(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    for key in ("xcoords", "ycoords", "xcoords_start", "ycoords_start"):
+        arrays[key] = np.full(N_SCAN, 12.0)
+    return _save(folder, arrays), arrays
+
+
+def _positions_duplicated(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    for key in ("xcoords", "ycoords"):
+        arrays[key][[3, 7]] = arrays[key][0]
+    return _save(folder, arrays), arrays
+
+
+def _coords_short(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    for key in ("xcoords", "ycoords", "xcoords_start", "ycoords_start", "scan_index"):
+        arrays[key] = arrays[key][:-3]
+    return _save(folder, arrays), arrays
+
+
+def _coords_nan(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    arrays["xcoords"][5] = np.nan
+    arrays["ycoords"][5] = np.nan
+    return _save(folder, arrays), arrays
+
+
+def _big_endian(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    stored = {k: v.astype(v.dtype.newbyteorder(">")) for k, v in arrays.items()}
+    return _save(folder, stored), arrays
+
+
+def _fortran_order(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    stored = {k: np.asfortranarray(v) for k, v in arrays.items()}
+    assert np.isfortran(stored["diffraction"])
+    return _save(folder, stored), arrays
+
+
+def _legacy_layout(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    stored = dict(arrays, diffraction=np.ascontiguousarray(np.moveaxis(arrays["diffraction"], 0, -1)))
+    return _save(folder, stored), arrays
+
+
+def _legacy_ambiguous(folder: str) -> tuple[str, dict]:
+    # N == H == W == 16: (N, H, W) and (H, W, N) both fit.
+    arrays = _arrays(16, 16, 16)
+    stored = dict(arrays, diffraction=np.ascontiguousarray(np.moveaxis(arrays["diffraction"], 0, -1)))
+    return _save(folder, stored), arrays
+
+
+def _object_metadata(folder: str) -> tuple[str, dict]:
+    # What PtychoPINN's own writer stores: a pickled dict under _metadata.
+    arrays = _arrays()
+    stored = dict(arrays, _metadata=np.array({"source": "beamline"}, dtype=object))
+    return _save(folder, stored), arrays
+
+
+def _foreign_member(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    path = _save(folder, arrays)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("README.txt", "scan notes, not an array")
+    return path, arrays
+
+
+def _counts(a: dict) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    return rng.poisson(40.0, a["diffraction"].shape).astype(np.uint16)
+
+
+def _structured(a: dict) -> np.ndarray:
+    d = a["diffraction"]
+    out = np.zeros(d.shape, dtype=[("amplitude", "f4"), ("phase", "f4")])
+    out["amplitude"] = d
+    return out
+
+
+#: name -> builder(folder) -> (path, arrays as meant to be read)
+DATASETS: dict[str, Callable[[str], tuple[str, dict]]] = {
+    "not-a-zip": _damaged(npz_damage.not_a_zip),
+    "empty-file": _damaged(npz_damage.empty_file),
+    "truncated-zip": _damaged(npz_damage.truncated_zip),
+    "bad-crc": _damaged(npz_damage.bad_crc),
+    "member-not-npy": _damaged(npz_damage.not_npy_member),
+    "header-lies-about-shape": _damaged(npz_damage.header_overstates_shape),
+    "foreign-member": _foreign_member,
+    "object-diffraction": _with(diffraction=lambda a: a["diffraction"].astype(object)),
+    "object-metadata": _object_metadata,
+    "structured-diffraction": _with(diffraction=_structured),
+    "zero-positions": _scan(0),
+    "one-position": _scan(1),
+    "1d-diffraction": _with(diffraction=lambda a: a["diffraction"].reshape(-1)),
+    "2d-diffraction": _with(diffraction=lambda a: a["diffraction"].reshape(N_SCAN, -1)),
+    "4d-diffraction": _with(diffraction=lambda a: a["diffraction"][..., None]),
+    "non-square-frames": _scan(N_SCAN, SIDE, SIDE - 2),
+    "nan-inf-diffraction": _with(diffraction=_nan_inf),
+    "negative-amplitudes": _with(diffraction=lambda a: a["diffraction"] - 0.5),
+    "intensity-as-amplitude": _with(diffraction=lambda a: (a["diffraction"] * 300) ** 2),
+    "integer-diffraction": _with(diffraction=_counts),
+    "complex-diffraction": _with(diffraction=lambda a: a["diffraction"].astype(np.complex64)),
+    "coords-length-mismatch": _coords_short,
+    "coords-nan": _coords_nan,
+    "positions-identical": _positions_identical,
+    "positions-duplicated": _positions_duplicated,
+    "missing-probe": _with(probeGuess=None),
+    "probe-shape-mismatch": _with(probeGuess=np.ones((2 * SIDE, 2 * SIDE), np.complex64)),
+    "big-endian": _big_endian,
+    "fortran-order": _fortran_order,
+    "legacy-layout": _legacy_layout,
+    "legacy-n-equals-h": _legacy_ambiguous,
+}
+
+
+# -- checks of legal inputs ------------------------------------------------------------------
+
+
+def check_validate_stats(case: Case, proc: subprocess.CompletedProcess) -> None:
+    """The JSON report's statistics equal those of the arrays that were meant."""
+    report = json.loads(proc.stdout)
+    arrays = case.data
+    assert report["dims"]["N"] == arrays["diffraction"].shape[0]
+    for key in ("diffraction", "xcoords", "ycoords", "scan_index"):
+        values = np.abs(arrays[key]).astype(np.float64)
+        stats = report["stats"][key]
+        assert stats["min"] == values.min(), key
+        assert stats["max"] == values.max(), key
+        np.testing.assert_allclose(stats["mean"], values.mean(), rtol=1e-6, err_msg=key)
+    for key in ("probeGuess", "objectGuess"):
+        np.testing.assert_allclose(report["stats"][key]["max"], np.abs(arrays[key]).max(), rtol=1e-6)
+
+
+def check_fixture_rows(case: Case, proc: subprocess.CompletedProcess) -> None:
+    """Row i of every per-scan key is source row indices[i]; whole arrays equal the source."""
+    out = case.data["output"]
+    sidecar = json.loads(Path(os.path.splitext(out)[0] + ".json").read_text(encoding="utf-8"))
+    idx = np.asarray(sidecar["indices"])
+    arrays = case.data["arrays"]
+    with np.load(out, allow_pickle=False) as fixture:
+        for key in ("diffraction", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "scan_index"):
+            np.testing.assert_array_equal(fixture[key], arrays[key][idx], err_msg=key)
+            assert fixture[key].dtype.isnative
+        assert fixture["diffraction"].flags.c_contiguous
+        np.testing.assert_array_equal(fixture["diffraction"][:, 0, 0], idx.astype(np.float32) / 1000)
+        for key in ("probeGuess", "objectGuess"):
+            np.testing.assert_array_equal(fixture[key], arrays[key], err_msg=key)
+
+
+# -- expectations per command ----------------------------------------------------------------
+
+# (exit code, message, stream); "" stream defaults: stderr for exit 2, stdout for validate.
+VALIDATE = {
+    "not-a-zip": (2, "not a readable zip archive"),
+    "empty-file": (2, "is empty (0 bytes)"),
+    "truncated-zip": (2, "not a readable zip archive"),
+    "bad-crc": (2, "Bad CRC-32"),
+    "member-not-npy": (2, "is not a valid .npy array"),
+    "header-lies-about-shape": (2, "header promises shape"),
+    "foreign-member": (0, "member 'README.txt' is not a .npy array; ignored"),
+    "object-diffraction": (1, "Python objects"),
+    "object-metadata": (1, "key '_metadata' has dtype object"),
+    "structured-diffraction": (1, "named fields"),
+    "zero-positions": (1, "dimension N = 0 is below its minimum"),
+    "one-position": (0, "PASS"),
+    "1d-diffraction": (1, "key 'diffraction' has shape (1280,)"),
+    "2d-diffraction": (1, "key 'diffraction' has shape (20, 64)"),
+    "4d-diffraction": (1, "key 'diffraction' has shape (20, 8, 8, 1)"),
+    "non-square-frames": (1, "square"),
+    "nan-inf-diffraction": (1, "1 NaN and 1 Inf"),
+    "negative-amplitudes": (1, "is below 0"),
+    "intensity-as-amplitude": (1, "normalize amplitudes"),
+    "integer-diffraction": (1, "has dtype uint16; expected float32"),
+    "complex-diffraction": (1, "has dtype complex64; expected float32"),
+    "coords-length-mismatch": (1, "key 'xcoords' has shape (17,); expected (N,) with N = 20"),
+    "coords-nan": (1, "1 NaN and 0 Inf"),
+    "positions-identical": (1, "all 20 positions are the same point"),
+    "positions-duplicated": (0, "2 of 20 positions repeat an earlier one"),
+    "missing-probe": (1, "required key 'probeGuess' is missing"),
+    "probe-shape-mismatch": (1, "key 'probeGuess' has shape (16, 16); expected (H, W)"),
+    "big-endian": (0, "PASS"),
+    "fortran-order": (0, "PASS"),
+    "legacy-layout": (1, "legacy (H, W, N) order"),
+    "legacy-n-equals-h": (2, "is ambiguous"),
+}
+
+FIXTURE_MAKE = {
+    "not-a-zip": (2, "not a readable zip archive"),
+    "empty-file": (2, "is empty (0 bytes)"),
+    "truncated-zip": (2, "not a readable zip archive"),
+    "bad-crc": (2, "Bad CRC-32"),
+    "member-not-npy": (2, "is not a valid .npy array"),
+    "header-lies-about-shape": (2, "header promises shape"),
+    "object-diffraction": (2, "refusing to unpickle"),
+    "object-metadata": (0, "wrote"),
+    "structured-diffraction": (2, "named fields"),
+    "zero-positions": (2, "has only 0 positions"),
+    "one-position": (2, "has only 1 positions"),
+    "1d-diffraction": (2, "expected a 3-D stack"),
+    "2d-diffraction": (2, "expected a 3-D stack"),
+    "4d-diffraction": (2, "expected a 3-D stack"),
+    "non-square-frames": (1, "square"),
+    "nan-inf-diffraction": (1, "diffraction-finite"),
+    "negative-amplitudes": (1, "diffraction-nonnegative"),
+    "intensity-as-amplitude": (1, "diffraction-normalized"),
+    "integer-diffraction": (1, "diffraction-normalized"),
+    "complex-diffraction": (2, "store the amplitude"),
+    "coords-length-mismatch": (2, "holds 20 frames"),
+    "coords-nan": (2, "non-finite"),
+    "positions-identical": (1, "positions-spread"),
+    "positions-duplicated": (0, "wrote"),
+    "missing-probe": (1, "probeGuess"),
+    "probe-shape-mismatch": (1, "probeGuess"),
+    "big-endian": (0, "wrote"),
+    "fortran-order": (0, "wrote"),
+    "legacy-layout": (0, "source layout legacy"),
+    "legacy-n-equals-h": (2, "--layout"),
+}
+
+#: Legal inputs whose values are checked beyond the exit code.
+VALUE_CHECKS = {
+    ("validate", "big-endian"): check_validate_stats,
+    ("validate", "fortran-order"): check_validate_stats,
+    ("fixture-make", "big-endian"): check_fixture_rows,
+    ("fixture-make", "fortran-order"): check_fixture_rows,
+    ("fixture-make", "legacy-layout"): check_fixture_rows,
+    ("fixture-make", "positions-duplicated"): check_fixture_rows,
+}
+
+
+def _validate_case(defect: str) -> Callable[[str], Case]:
+    code, message = VALIDATE[defect]
+
+    def build(folder: str) -> Case:
+        path, arrays = DATASETS[defect](folder)
+        check = VALUE_CHECKS.get(("validate", defect))
+        argv = ["validate", path] + (["--json"] if check else [])
+        stream = "stderr" if code == 2 else "stdout"
+        return Case(f"validate-{defect}", argv, code, "" if check else message, stream,
+                    inputs=_files(path), check=check, data=arrays)
+
+    return build
+
+
+def _fixture_make_case(defect: str) -> Callable[[str], Case]:
+    code, message = FIXTURE_MAKE[defect]
+
+    def build(folder: str) -> Case:
+        path, arrays = DATASETS[defect](folder)
+        out = os.path.join(folder, "fixture.npz")
+        argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
+        absent = [] if code == 0 else _fixture_outputs(out)
+        return Case(f"fixture-make-{defect}", argv, code, message, "stdout" if code == 0 else "stderr",
+                    inputs=_files(path), absent=absent,
+                    check=VALUE_CHECKS.get(("fixture-make", defect)),
+                    data={"arrays": arrays, "output": out})
+
+    return build
+
+
+def _files(*paths: str) -> list[str]:
+    """The paths that are regular files (a missing input has no bytes to keep)."""
+    return [p for p in paths if os.path.isfile(p)]
+
+
+def _fixture_outputs(out: str) -> list[str]:
+    stem = os.path.splitext(out)[0]
+    return [out, stem + ".json", stem + ".md"]
+
+
+# -- usage: subset sizes and output paths ---------------------------------------------------
+
+
+def _subset_case(label: str, size: str, message: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        path, _ = _scan(N_SCAN)(folder)
+        out = os.path.join(folder, "fixture.npz")
+        argv = ["fixture", "make", "--source", path, "--output", out, f"--subset-size={size}"]
+        return Case(f"fixture-make-subset-size-{label}", argv, 2, message,
+                    inputs=[path], absent=_fixture_outputs(out))
+
+    return build
+
+
+def read_only_folder() -> str | None:
+    """Return an existing folder where this process cannot create a file, or None.
+
+    Running as root, permission bits do not stop a write; a kernel
+    filesystem (sysfs, procfs) still refuses new files.
+    """
+    for folder in ("/sys", "/proc/sys", "/proc"):
+        if not os.path.isdir(folder):
+            continue
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder)
+        except OSError:
+            return folder
+        os.close(fd)
+        os.unlink(tmp)
+    return None
+
+
+def _output_folder(where: str, folder: str) -> str:
+    if where == "missing-folder":
+        return os.path.join(folder, "no-such-folder")
+    ro = read_only_folder()
+    if ro is None:
+        msg = "no read-only folder on this machine"
+        raise NotImplementedError(msg)
+    return ro
+
+
+OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable"}
+
+
+def _fixture_output_case(where: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        path, _ = _scan(N_SCAN)(folder)
+        out = os.path.join(_output_folder(where, folder), "fixture.npz")
+        argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
+        return Case(f"fixture-make-output-in-{where}", argv, 2, OUTPUT_MESSAGES[where],
+                    inputs=[path], absent=_fixture_outputs(out))
+
+    return build
+
+
+def _fixture_sidecar_in_missing_folder(folder: str) -> Case:
+    path, _ = _scan(N_SCAN)(folder)
+    out = os.path.join(folder, "fixture.npz")
+    meta = os.path.join(folder, "no-such-folder", "fixture.json")
+    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
+            "--metadata-out", meta]
+    return Case("fixture-make-sidecar-in-missing-folder", argv, 2, "does not exist",
+                inputs=[path], absent=[*_fixture_outputs(out), meta])
+
+
+def _fixture_output_is_source(folder: str) -> Case:
+    path, _ = _scan(N_SCAN)(folder)
+    argv = ["fixture", "make", "--source", path, "--output", path, "--subset-size", SUBSET]
+    stem = os.path.splitext(path)[0]
+    return Case("fixture-make-output-is-source", argv, 2, "is the input", inputs=[path],
+                absent=[stem + ".json", stem + ".md"])
+
+
+def _fixture_sidecar_is_source(folder: str) -> Case:
+    path, _ = _scan(N_SCAN)(folder)
+    out = os.path.join(folder, "fixture.npz")
+    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
+            "--metadata-out", path]
+    return Case("fixture-make-sidecar-is-source", argv, 2, "is the input", inputs=[path],
+                absent=_fixture_outputs(out))
+
+
+def _fixture_output_exists(folder: str) -> Case:
+    path, _ = _scan(N_SCAN)(folder)
+    out = os.path.join(folder, "fixture.npz")
+    with open(out, "wb") as fh:
+        fh.write(b"an earlier result the user wants to keep")
+    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
+    stem = os.path.splitext(out)[0]
+    return Case("fixture-make-output-exists", argv, 2, "pass --force", inputs=[path, out],
+                absent=[stem + ".json", stem + ".md"])
+
+
+# -- contracts --------------------------------------------------------------------------------
+
+
+def _contract_file(folder: str, defect: str) -> str:
+    path = os.path.join(folder, "contract.json")
+    if defect == "syntax-error":
+        text = '{"name": "mine",\n "fields": [ {"name": "diffraction",, } ]\n}\n'
+    else:
+        text = json.dumps({"name": "mine", "fields": [{"name": "diffraction", "dtypes": ["float33"]}]})
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+CONTRACT_MESSAGES = {"syntax-error": "is not valid JSON", "unknown-dtype": "unknown dtype 'float33'"}
+
+
+def _contract_case(command: str, defect: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        contract = _contract_file(folder, defect)
+        if command == "contract-show":
+            argv, inputs = ["contract", "show", contract], [contract]
+        else:
+            data, _ = _scan(N_SCAN)(folder)
+            argv, inputs = ["validate", data, "--contract", contract], [contract, data]
+        return Case(f"{command}-contract-{defect}", argv, 2, CONTRACT_MESSAGES[defect], inputs=inputs)
+
+    return build
+
+
+# -- fixture verify ---------------------------------------------------------------------------
+
+
+def _made_fixture(folder: str, name: str = "fixture.npz", seed: int = 0) -> tuple[str, str, str]:
+    """Cut a real fixture with the library; return (source, fixture, sidecar)."""
+    from ptyevidence._fixture import make_fixture
+
+    source = _save(folder, dataset_arrays(n=N_SCAN, h=SIDE, w=SIDE, seed=seed), f"source-{seed}.npz")
+    result = make_fixture(source, os.path.join(folder, name), subset_size=16, progress=False)
+    return source, result.path, result.metadata_path
+
+
+def _verify_sidecar_missing_fields(folder: str) -> Case:
+    source, fixture, sidecar = _made_fixture(folder)
+    record = json.loads(Path(sidecar).read_text(encoding="utf-8"))
+    del record["content_digests"], record["indices"]
+    with open(sidecar, "w", encoding="utf-8") as fh:
+        json.dump(record, fh)
+    return Case("fixture-verify-sidecar-missing-fields", ["fixture", "verify", fixture], 2,
+                "lacks required field(s) 'indices', 'content_digests'",
+                inputs=[source, fixture, sidecar])
+
+
+def _verify_sidecar_of_another_fixture(folder: str) -> Case:
+    _, fixture, _ = _made_fixture(folder, "a.npz", seed=0)
+    other_source, other, other_sidecar = _made_fixture(folder, "b.npz", seed=1)
+    argv = ["fixture", "verify", fixture, "--metadata", other_sidecar]
+    return Case("fixture-verify-sidecar-of-another-fixture", argv, 1, "FAIL  sha256_checksum",
+                "stdout", inputs=[fixture, other, other_sidecar, other_source])
+
+
+def _verify_sidecar_not_json(folder: str) -> Case:
+    _, fixture, sidecar = _made_fixture(folder)
+    with open(sidecar, "w", encoding="utf-8") as fh:
+        fh.write("{ truncated")
+    return Case("fixture-verify-sidecar-not-json", ["fixture", "verify", fixture], 2,
+                "is not valid JSON", inputs=[fixture, sidecar])
+
+
+def _verify_truncated_fixture(folder: str) -> Case:
+    _, fixture, sidecar = _made_fixture(folder)
+    blob = Path(fixture).read_bytes()
+    with open(fixture, "wb") as fh:
+        fh.write(blob[: len(blob) // 2])
+    return Case("fixture-verify-truncated-fixture", ["fixture", "verify", fixture], 1,
+                "FAIL  sha256_checksum", "stdout", inputs=[fixture, sidecar])
+
+
+def _verify_damaged_source(folder: str) -> Case:
+    source, fixture, sidecar = _made_fixture(folder)
+    blob = Path(source).read_bytes()
+    with open(source, "wb") as fh:
+        fh.write(blob[: len(blob) // 2])
+    argv = ["fixture", "verify", fixture, "--source", source]
+    return Case("fixture-verify-truncated-source", argv, 2, "not a readable zip archive",
+                inputs=[fixture, sidecar, source])
+
+
+# -- CXI (HDF5) ---------------------------------------------------------------------------------
+
+
+def _cxi_missing(what: str) -> Callable[[str], str]:
+    def build(folder: str) -> str:
+        path = os.path.join(folder, "scan.cxi")
+        cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE)
+        with h5py.File(path, "a") as f:
+            del f[what]
+        return path
+
+    return build
+
+
+def _cxi_length_mismatch(folder: str) -> str:
+    path = os.path.join(folder, "scan.cxi")
+    cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE,
+                        translation=cxi_files.scan_translation(N_SCAN - 3))
+    return path
+
+
+def _cxi_truncated(folder: str) -> str:
+    path = os.path.join(folder, "scan.cxi")
+    cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE)
+    blob = Path(path).read_bytes()
+    with open(path, "wb") as fh:
+        fh.write(blob[: len(blob) // 3])
+    return path
+
+
+def _cxi_good(folder: str) -> str:
+    path = os.path.join(folder, "scan.cxi")
+    cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE,
+                        probe=np.ones((SIDE, SIDE), np.complex64))
+    return path
+
+
+CXI = {
+    "missing-frames": (_cxi_missing(cxi_files.FRAMES), "holds no diffraction frames"),
+    "missing-translation": (_cxi_missing(cxi_files.TRANSLATION), "translation"),
+    "length-mismatch": (_cxi_length_mismatch, "holds 17 positions but"),
+    "truncated": (_cxi_truncated, "not a readable HDF5 file"),
+}
+
+
+def _cxi_case(command: str, defect: str) -> Callable[[str], Case]:
+    builder, message = CXI[defect]
+
+    def build(folder: str) -> Case:
+        path = builder(folder)
+        out = os.path.join(folder, "out.npz")
+        if command == "convert":
+            argv, absent = ["convert", path, out, "--object-shape", "64x64"], [out]
+        elif command == "validate":
+            argv, absent = ["validate", path], []
+        else:
+            argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
+            absent = _fixture_outputs(out)
+        return Case(f"{command}-cxi-{defect}", argv, 2, message, inputs=[path], absent=absent)
+
+    return build
+
+
+def _convert_output_case(where: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        path = _cxi_good(folder)
+        if where == "is-source":
+            out, message = path, "is the input"
+        else:
+            out, message = os.path.join(_output_folder(where, folder), "out.npz"), OUTPUT_MESSAGES[where]
+        argv = ["convert", path, out, "--object-shape", "64x64"]
+        absent = [] if out == path else [out]
+        return Case(f"convert-output-{where}", argv, 2, message, inputs=[path], absent=absent)
+
+    return build
+
+
+# -- gap with tensor dumps ----------------------------------------------------------------------
+
+
+def _dumps(folder: str) -> tuple[str, str]:
+    left, right = os.path.join(folder, "tf.npz"), os.path.join(folder, "torch.npz")
+    np.savez(left, **tf_grouped_dump())
+    np.savez(right, **torch_mmap_dump())
+    return left, right
+
+
+def _gap_dump_case(defect: str, message: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        left, right = _dumps(folder)
+        os.unlink(left)
+        os.replace(getattr(npz_damage, defect.replace("-", "_"))(folder), left)
+        out = os.path.join(folder, "matrix.md")
+        argv = ["gap", "--left-dump", left, "--right-dump", right, "--output", out]
+        return Case(f"gap-dump-{defect}", argv, 2, message, inputs=[left, right], absent=[out])
+
+    return build
+
+
+def _gap_dump_object_array(folder: str) -> Case:
+    # The dump is read and one of its tensors is unusable: a contract finding
+    # in the (still printed) matrix, exit 1; the object array is never loaded.
+    left, right = _dumps(folder)
+    dump = tf_grouped_dump()
+    dump["nn_indices"] = dump["nn_indices"].astype(object)
+    np.savez(left, **dump)
+    argv = ["gap", "--left-dump", left, "--right-dump", right]
+    return Case("gap-dump-object-array", argv, 1, "key 'nn_indices' has dtype object", "stdout",
+                inputs=[left, right])
+
+
+def _gap_output_case(where: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        left, right = _dumps(folder)
+        if where == "is-source":
+            out, message = left, "is the input"
+        else:
+            out, message = os.path.join(_output_folder(where, folder), "matrix.md"), OUTPUT_MESSAGES[where]
+        argv = ["gap", "--left-dump", left, "--right-dump", right, "--output", out]
+        return Case(f"gap-output-{where}", argv, 2, message, inputs=[left, right],
+                    absent=[] if out == left else [out])
+
+    return build
+
+
+# -- the registry -------------------------------------------------------------------------------
+
+_BUILDERS: dict[str, Callable[[str], Case]] = {}
+
+
+def _register(name: str, build: Callable[[str], Case]) -> None:
+    assert name not in _BUILDERS, name
+    _BUILDERS[name] = build
+
+
+for _defect in VALIDATE:
+    _register(f"validate-{_defect}", _validate_case(_defect))
+for _defect in FIXTURE_MAKE:
+    _register(f"fixture-make-{_defect}", _fixture_make_case(_defect))
+for _label, _size, _message in (
+    ("zero", "0", "subset size 0 is out of range: use 16 to 20"),
+    ("negative", "-3", "subset size -3 is out of range"),
+    ("above-n", "21", "subset size 21 is out of range: use 16 to 20"),
+    ("not-an-integer", "2.5", "subset size '2.5' is not an integer"),
+    ("text", "many", "subset size 'many' is not an integer"),
+):
+    _register(f"fixture-make-subset-size-{_label}", _subset_case(_label, _size, _message))
+for _where in ("missing-folder", "read-only-folder"):
+    _register(f"fixture-make-output-in-{_where}", _fixture_output_case(_where))
+    _register(f"convert-output-{_where}", _convert_output_case(_where))
+    _register(f"gap-output-{_where}", _gap_output_case(_where))
+_register("convert-output-is-source", _convert_output_case("is-source"))
+_register("gap-output-is-source", _gap_output_case("is-source"))
+_register("fixture-make-sidecar-in-missing-folder", _fixture_sidecar_in_missing_folder)
+_register("fixture-make-output-is-source", _fixture_output_is_source)
+_register("fixture-make-sidecar-is-source", _fixture_sidecar_is_source)
+_register("fixture-make-output-exists", _fixture_output_exists)
+for _command in ("contract-show", "validate"):
+    for _defect in CONTRACT_MESSAGES:
+        _register(f"{_command}-contract-{_defect}", _contract_case(_command, _defect))
+_register("fixture-verify-sidecar-missing-fields", _verify_sidecar_missing_fields)
+_register("fixture-verify-sidecar-of-another-fixture", _verify_sidecar_of_another_fixture)
+_register("fixture-verify-sidecar-not-json", _verify_sidecar_not_json)
+_register("fixture-verify-truncated-fixture", _verify_truncated_fixture)
+_register("fixture-verify-truncated-source", _verify_damaged_source)
+for _command in ("convert", "validate", "fixture-make"):
+    for _defect in CXI:
+        _register(f"{_command}-cxi-{_defect}", _cxi_case(_command, _defect))
+for _defect, _message in (
+    ("not-a-zip", "not a readable zip archive"),
+    ("truncated-zip", "not a readable zip archive"),
+    ("bad-crc", "Bad CRC-32"),
+):
+    _register(f"gap-dump-{_defect}", _gap_dump_case(_defect, _message))
+_register("gap-dump-object-array", _gap_dump_object_array)
+
+#: Every case name, in registry order (stable test ids).
+CASE_NAMES = list(_BUILDERS)
+
+
+def build_case(name: str, folder: str | os.PathLike) -> Case:
+    """Build case ``name`` into ``folder`` (created if needed) and return its record."""
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    return _BUILDERS[name](folder)
+
+
+def build_corpus(folder: str | os.PathLike) -> list[Case]:
+    """Build every case, each into its own subfolder of ``folder``.
+
+    Cases this machine cannot build (no read-only folder) are left out.
+    """
+    cases = []
+    for name in CASE_NAMES:
+        try:
+            cases.append(build_case(name, os.path.join(os.fspath(folder), name)))
+        except NotImplementedError:
+            continue
+    return cases
