@@ -39,4 +39,4 @@ format: install
 	$(BIN)/ruff format src tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .venv-torch .pytest_cache .ruff_cache build src/*.egg-info

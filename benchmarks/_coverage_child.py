@@ -13,24 +13,16 @@ import sys
 import time
 
 t0 = time.perf_counter()
-import numpy as np  # noqa: E402
+from _inputs import scan_positions
 
-from ptyevidence._subset import select_indices  # noqa: E402
-from ptyevidence.coverage import scan_coverage  # noqa: E402
+from ptyevidence._subset import select_indices
+from ptyevidence.coverage import scan_coverage
 
 t_package = time.perf_counter() - t0
 t0 = time.perf_counter()
-import scipy.spatial  # noqa: E402, F401  (imported lazily by the coverage maths)
+import scipy.spatial  # noqa: F401  (the coverage maths import it lazily)
 
 t_scipy = time.perf_counter() - t0
-
-
-def scan_positions(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A jittered raster of ``n`` positions, 2 px step, as the benchmark sources use."""
-    rng = np.random.default_rng(seed)
-    side = int(np.ceil(np.sqrt(n)))
-    gy, gx = np.divmod(np.arange(n), side)
-    return 40.0 + 2.0 * gx + rng.uniform(-0.3, 0.3, n), 40.0 + 2.0 * gy + rng.uniform(-0.3, 0.3, n)
 
 
 def timed(func, *args, **kwargs):

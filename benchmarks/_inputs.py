@@ -35,12 +35,19 @@ def _frame_pool(h: int, w: int, dtype: np.dtype, seed: int) -> np.ndarray:
     return (np.sqrt(counts) / 2.0).astype(dtype)
 
 
-def _positions(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def scan_positions(n: int, seed: int = 0, step: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """A Fermat-spiral scan of ``n`` positions about ``step`` pixels apart, lightly jittered.
+
+    Spiral scans are common in ptychography; unlike a raster, evenly spaced
+    acquisition indices do not line up in one column of it.
+    """
     rng = np.random.default_rng(seed + 1)
-    side = int(np.ceil(np.sqrt(n)))
-    gy, gx = np.divmod(np.arange(n), side)
-    x = 40.0 + 2.0 * gx + rng.uniform(-0.3, 0.3, n)
-    y = 40.0 + 2.0 * gy + rng.uniform(-0.3, 0.3, n)
+    i = np.arange(n)
+    radius = step / np.sqrt(np.pi) * np.sqrt(i + 0.5)
+    angle = i * np.pi * (3.0 - np.sqrt(5.0))
+    margin = float(radius[-1]) + 40.0
+    x = margin + radius * np.cos(angle) + rng.uniform(-0.1, 0.1, n) * step
+    y = margin + radius * np.sin(angle) + rng.uniform(-0.1, 0.1, n) * step
     return x, y
 
 
@@ -95,12 +102,11 @@ def write_source(
     Returns the file size in bytes.
     """
     pool = _frame_pool(frame, frame, np.dtype(dtype), seed)
-    x, y = _positions(n, seed)
+    x, y = scan_positions(n, seed)
     method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     shape = (n, frame, frame) if layout == "canonical" else (frame, frame, n)
     rng = np.random.default_rng(seed + 2)
-    obj_side = int(max(x.max(), y.max()) + frame + 40)
-    obj_side = min(obj_side, 4096)
+    obj_side = min(int(max(x.max(), y.max()) + frame + 40), 4096)
     with zipfile.ZipFile(path, "w", method, allowZip64=True, compresslevel=1) as zf:
         with _open_member(zf, "diffraction", np.dtype(dtype), shape) as member:
             if layout == "canonical":

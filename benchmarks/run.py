@@ -182,7 +182,8 @@ class Bench:
             cmd += ["--compressed"]
         run = run_child(f"write {kind} source", cmd)
         if run.returncode != 0:
-            raise SystemExit(f"could not write the {kind} source:\n{run.output}")
+            msg = f"could not write the {kind} source:\n{run.output}"
+            raise SystemExit(msg)
         size = os.path.getsize(path)
         self.record("-", run, f"{size / GB:.2f} GB written, streamed")
         self.sources[kind] = path
@@ -283,18 +284,27 @@ class Bench:
         self.verdict("4", "peak RSS: validate", f"{run.rss_mb:.0f} MB", f"< {RSS_LIMIT_MB:.0f} MB",
                      run.rss_mb < RSS_LIMIT_MB)
         shown, seconds = self.progress_on_terminal(src)
-        if seconds > 1.5:
-            self.verdict("4", "progress bar on a terminal", "shown" if shown else "NOT shown",
-                         f"shown (pass took {seconds:.1f} s)", shown)
+        # The bar is drawn once a pass has run for 1 s; the diffraction pass
+        # is the run minus the start-up floor (and a little for small members).
+        stack_pass = seconds - floor_ours.wall_s
+        figure = "shown" if shown else "not shown"
+        if stack_pass > 1.5:
+            self.verdict("4", "progress bar under a pseudo-terminal", figure,
+                         f"shown (pass ~{stack_pass:.1f} s)", shown)
+        elif stack_pass < 0.8:
+            self.verdict("4", "progress bar under a pseudo-terminal", figure,
+                         f"not shown (pass ~{stack_pass:.1f} s < 1 s)", not shown)
         else:
-            self.verdict("4", "progress bar on a terminal", "shown" if shown else "not shown",
-                         f"none for a {seconds:.1f} s pass", not shown)
+            self.verdict("4", "progress bar under a pseudo-terminal", figure,
+                         f"either (pass ~{stack_pass:.1f} s, near 1 s)", True)
 
     def progress_on_terminal(self, src: str) -> tuple[bool, float]:
         """Run validate under ``script`` (a pseudo-terminal); did a bar appear?"""
         if shutil.which("script") is None:
             return False, 0.0
-        cmd = shlex.join([PY, "-m", "ptyevidence", "validate", src])
+        # script's pseudo-terminal starts 0 columns wide, where tqdm draws
+        # nothing; give it the size of an ordinary terminal window.
+        cmd = "stty cols 100 rows 40; " + shlex.join([PY, "-m", "ptyevidence", "validate", src])
         start = time.perf_counter()
         done = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
                               text=True, errors="replace", check=False)
@@ -333,14 +343,20 @@ class Bench:
                 cpu = next(line for line in fh if line.startswith("model name")).split(":", 1)[1].strip()
         except (OSError, StopIteration):
             pass
-        return [
-            f"machine: {os.cpu_count()} CPUs ({cpu}), {mem} memory, {platform.system()} {platform.release()}",
+        software = (
             f"software: Python {platform.python_version()}, numpy {numpy.__version__}, "
-            f"scipy {scipy.__version__}, ptyevidence {ptyevidence.__version__}",
+            f"scipy {scipy.__version__}, ptyevidence {ptyevidence.__version__}"
+        )
+        sources = (
             f"sources: {self.n} frames of {FRAME}x{FRAME} {self.args.dtype} "
-            f"({self.n * self.frame_bytes / GB:.2f} GB of diffraction), subset {SUBSET}, "
-            f"best of {self.args.repeat} run(s), page cache warm",
-        ]
+            f"({self.n * self.frame_bytes / GB:.2f} GB of diffraction), Fermat-spiral "
+            f"positions, subset {SUBSET}, best of {self.args.repeat} run(s), page cache warm"
+        )
+        machine = (
+            f"machine: {os.cpu_count()} CPUs ({cpu}), {mem} memory, "
+            f"{platform.system()} {platform.release()}"
+        )
+        return [machine, software, sources]
 
     def report(self, load_before: tuple[float, ...]) -> bool:
         lines = self.machine()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -245,6 +246,26 @@ def _foreign_member(folder: str) -> tuple[str, dict]:
     return path, arrays
 
 
+def _compressed(folder: str) -> tuple[str, dict]:
+    arrays = _arrays()
+    path = os.path.join(folder, "source.npz")
+    np.savez_compressed(path, **arrays)
+    return path, arrays
+
+
+def _bad_crc_compressed(folder: str) -> tuple[str, dict]:
+    """A deflated NPZ with one byte flipped in the middle of the diffraction stream."""
+    path, arrays = _compressed(folder)
+    with zipfile.ZipFile(path) as zf:
+        member = zf.getinfo("diffraction.npy")
+    blob = bytearray(Path(path).read_bytes())
+    name_len, extra_len = struct.unpack_from("<HH", blob, member.header_offset + 26)
+    start = member.header_offset + 30 + name_len + extra_len
+    blob[start + member.compress_size // 2] ^= 0x10
+    Path(path).write_bytes(bytes(blob))
+    return path, arrays
+
+
 def _counts(a: dict) -> np.ndarray:
     rng = np.random.default_rng(5)
     return rng.poisson(40.0, a["diffraction"].shape).astype(np.uint16)
@@ -263,6 +284,7 @@ DATASETS: dict[str, Callable[[str], tuple[str, dict]]] = {
     "empty-file": _damaged(npz_damage.empty_file),
     "truncated-zip": _damaged(npz_damage.truncated_zip),
     "bad-crc": _damaged(npz_damage.bad_crc),
+    "bad-crc-compressed": _bad_crc_compressed,
     "member-not-npy": _damaged(npz_damage.not_npy_member),
     "header-lies-about-shape": _damaged(npz_damage.header_overstates_shape),
     "foreign-member": _foreign_member,
@@ -286,6 +308,7 @@ DATASETS: dict[str, Callable[[str], tuple[str, dict]]] = {
     "positions-duplicated": _positions_duplicated,
     "missing-probe": _with(probeGuess=None),
     "probe-shape-mismatch": _with(probeGuess=np.ones((2 * SIDE, 2 * SIDE), np.complex64)),
+    "compressed": _compressed,
     "big-endian": _big_endian,
     "fortran-order": _fortran_order,
     "legacy-layout": _legacy_layout,
@@ -335,6 +358,7 @@ VALIDATE = {
     "empty-file": (2, "is empty (0 bytes)"),
     "truncated-zip": (2, "not a readable zip archive"),
     "bad-crc": (2, "Bad CRC-32"),
+    "bad-crc-compressed": (2, "is corrupt"),
     "member-not-npy": (2, "is not a valid .npy array"),
     "header-lies-about-shape": (2, "header promises shape"),
     "foreign-member": (0, "member 'README.txt' is not a .npy array; ignored"),
@@ -358,6 +382,7 @@ VALIDATE = {
     "positions-duplicated": (0, "2 of 20 positions repeat an earlier one"),
     "missing-probe": (1, "required key 'probeGuess' is missing"),
     "probe-shape-mismatch": (1, "key 'probeGuess' has shape (16, 16); expected (H, W)"),
+    "compressed": (0, "PASS"),
     "big-endian": (0, "PASS"),
     "fortran-order": (0, "PASS"),
     "legacy-layout": (1, "legacy (H, W, N) order"),
@@ -369,6 +394,7 @@ FIXTURE_MAKE = {
     "empty-file": (2, "is empty (0 bytes)"),
     "truncated-zip": (2, "not a readable zip archive"),
     "bad-crc": (2, "Bad CRC-32"),
+    "bad-crc-compressed": (2, "is corrupt"),
     "member-not-npy": (2, "is not a valid .npy array"),
     "header-lies-about-shape": (2, "header promises shape"),
     "object-diffraction": (2, "refusing to unpickle"),
@@ -391,6 +417,7 @@ FIXTURE_MAKE = {
     "positions-duplicated": (0, "wrote"),
     "missing-probe": (1, "probeGuess"),
     "probe-shape-mismatch": (1, "probeGuess"),
+    "compressed": (0, "wrote"),
     "big-endian": (0, "wrote"),
     "fortran-order": (0, "wrote"),
     "legacy-layout": (0, "source layout legacy"),
@@ -401,6 +428,8 @@ FIXTURE_MAKE = {
 VALUE_CHECKS = {
     ("validate", "big-endian"): check_validate_stats,
     ("validate", "fortran-order"): check_validate_stats,
+    ("validate", "compressed"): check_validate_stats,
+    ("fixture-make", "compressed"): check_fixture_rows,
     ("fixture-make", "big-endian"): check_fixture_rows,
     ("fixture-make", "fortran-order"): check_fixture_rows,
     ("fixture-make", "legacy-layout"): check_fixture_rows,

@@ -162,3 +162,13 @@ def test_fixture_from_cxi_equals_the_converted_rows(cli, scan, tmp_path):
         npt.assert_array_equal(fx["ycoords"], full["ycoords"][idx])
     verified = cli("fixture", "verify", fixture, "--source", cxi)
     assert verified.returncode == 0, verified.stdout
+
+
+def test_coverage_reads_cxi_positions(cli, scan, tmp_path):
+    pytest.importorskip("ptyevidence.commands.coverage", reason="coverage command not present")
+    cxi, _ = scan
+    done = cli("coverage", cxi)
+    assert done.returncode == 0, done.stderr
+    as_json = cli("coverage", cxi, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)

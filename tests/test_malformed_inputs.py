@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import malformed
+from conftest import dataset_arrays
+from ptyevidence._npz import NpzSource
+from ptyevidence._sidecar import file_sha256
+from ptyevidence.exceptions import InputError
+from ptyevidence.fixture import make_fixture
 
 
 def _fingerprint(path: str) -> tuple[str, int]:
@@ -89,3 +97,54 @@ def test_corpus_builds_every_case_into_one_folder(tmp_path):
         assert case.exit_code in (0, 1, 2)
         assert case.stream in ("stderr", "stdout")
         assert all(os.path.isfile(p) for p in case.inputs), case.name
+
+
+# -- damage outside the rows a fixture reads ----------------------------------------------------
+
+
+def _flip_byte_in_member(path: str, member: str, fraction: float) -> None:
+    """Flip one bit at ``fraction`` of ``member``'s stored bytes (located via the zip headers)."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    blob = bytearray(Path(path).read_bytes())
+    name_len, extra_len = struct.unpack_from("<HH", blob, info.header_offset + 26)
+    start = info.header_offset + 30 + name_len + extra_len
+    blob[start + int(info.compress_size * fraction)] ^= 0x10
+    Path(path).write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize(
+    ("compressed", "fraction"),
+    # Stored: a byte of frame 4 of 40, which a 16-of-40 stratified cut skips.
+    # Deflated: near the end of the stream, past the last frame the cut inflates.
+    [(False, 0.11), (True, 0.995)],
+    ids=["stored", "deflated"],
+)
+def test_fixture_make_refuses_a_source_damaged_outside_the_cut(tmp_path, compressed, fraction):
+    """The source hash pass checks every member's CRC, so damage the cut never reads is caught."""
+    arrays = dataset_arrays(n=40, h=32, w=32, object_shape=(64, 64))
+    path = str(tmp_path / "source.npz")
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    _flip_byte_in_member(path, "diffraction.npy", fraction)
+    before = _fingerprint(path)
+    # Control: reading only the chosen rows does not see the damage.
+    skipped = make_fixture(path, tmp_path / "unchecked.npz", subset_size=16, hash_source=False,
+                           progress=False)
+    assert 4 not in skipped.indices.tolist()
+    out = tmp_path / "checked.npz"
+    with pytest.raises(InputError, match="member 'diffraction.npy' is corrupt"):
+        make_fixture(path, out, subset_size=16, progress=False)
+    assert not out.exists()
+    assert not (tmp_path / "checked.json").exists()
+    assert _fingerprint(path) == before
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["stored", "deflated"])
+def test_member_crc_check_passes_an_intact_archive(tmp_path, compressed):
+    """Fed every block of a hashing pass, the check accepts an undamaged file."""
+    path = str(tmp_path / "source.npz")
+    (np.savez_compressed if compressed else np.savez)(path, **dataset_arrays(n=40, h=32, w=32))
+    with NpzSource(path) as src:
+        check = src.member_crc_check()
+        file_sha256(path, progress=False, on_block=check.feed)
+        check.finish()

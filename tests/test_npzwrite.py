@@ -130,3 +130,25 @@ def test_failure_midway_leaves_nothing(tmp_path):
 def test_returns_the_path_as_str(tmp_path):
     """The written path comes back as a string."""
     assert write_npz(tmp_path / "x.npz", {"x": np.ones(1)}) == str(tmp_path / "x.npz")
+
+
+def test_streamed_member_gives_the_same_bytes_as_the_in_memory_array(tmp_path):
+    """A StreamedArray written block by block equals writing the whole array."""
+    from ptyevidence._npzwrite import StreamedArray
+
+    full = np.arange(5 * 3 * 4, dtype=np.float32).reshape(5, 3, 4)
+    streamed = StreamedArray(full.shape, full.dtype, lambda: (full[i : i + 2] for i in range(0, 5, 2)))
+    a = write_npz(tmp_path / "a.npz", {"d": full, "x": np.arange(5.0)})
+    b = write_npz(tmp_path / "b.npz", {"d": streamed, "x": np.arange(5.0)})
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert a != b
+
+
+def test_streamed_member_with_too_few_bytes_leaves_no_file(tmp_path):
+    """A stream shorter than its declared shape is an error and nothing is written."""
+    from ptyevidence._npzwrite import StreamedArray
+
+    short = StreamedArray((4, 2), np.dtype(np.float64), lambda: iter([np.zeros((3, 2))]))
+    with pytest.raises(ValueError, match="gave 48 bytes"):
+        write_npz(tmp_path / "s.npz", {"d": short})
+    assert list(tmp_path.iterdir()) == []

@@ -1,7 +1,14 @@
 """ptyevidence: evidence about ptychography datasets and data pipelines.
 
-Import public names from here; modules with a leading underscore are private.
+Import public names from here (or from the public modules ``fixture``,
+``coverage``, ``gap``, ``io``, ``demo``, ``torch_compat``); modules with a
+leading underscore are private. Names from the heavier modules (SciPy,
+Matplotlib) load on first use, so ``import ptyevidence`` stays quick and
+never imports PyTorch.
 """
+
+from importlib import import_module
+from typing import Any
 
 from ._contract import DatasetContract, FieldSpec, Rule, list_contracts, load_contract
 from ._layout import read_frames, resolve_layout
@@ -17,6 +24,29 @@ from .exceptions import (
     PtyEvidenceError,
     UsageError,
 )
+
+#: Public name -> public module that defines it, imported on first access.
+_LAZY = {
+    "make_fixture": "fixture",
+    "verify_fixture": "fixture",
+    "select_indices": "fixture",
+    "STRATEGIES": "fixture",
+    "FixtureResult": "fixture",
+    "VerifyReport": "fixture",
+    "scan_coverage": "coverage",
+    "compare_strategies": "coverage",
+    "CoverageMetrics": "coverage",
+    "plot_scan_coverage": "coverage",
+    "plot_occupancy": "coverage",
+    "plot_strategy_comparison": "coverage",
+    "build_gap_matrix": "gap",
+    "compare_dumps": "gap",
+    "capture": "gap",
+    "GapMatrix": "gap",
+    "convert_cxi": "io",
+    "make_demo_data": "demo",
+    "check_torch_loading": "torch_compat",
+}
 
 __all__ = [
     "ContractError",
@@ -39,4 +69,20 @@ __all__ = [
     "resolve_layout",
     "validate_dataset",
     "validation_markdown",
+    *sorted(_LAZY),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'ptyevidence' has no attribute '{name}'"
+        raise AttributeError(msg)
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

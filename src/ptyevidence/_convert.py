@@ -1,10 +1,9 @@
 """Convert a CXI (HDF5) beamline file to a DATA-001 NPZ, recording every step.
 
 The frames are streamed twice, chunk by chunk: once for the amplitude scale,
-once to write ``sqrt(counts) * scale`` into a temporary ``.npy`` beside the
-output, which :func:`ptyevidence._npzwrite.write_npz` then copies (memory-
-mapped, read-only) into the NPZ. Nothing is held whole in process memory;
-the mapped pages are page cache. Every choice (formula, factor,
+once to write ``sqrt(counts) * scale`` straight into the NPZ member
+(:class:`ptyevidence._npzwrite.StreamedArray`). Nothing is held whole in
+memory. Every choice (formula, factor,
 masked pixels, position units, where the probe and object came from) goes
 into the output's ``_metadata`` member: a JSON string stored as a numpy
 unicode array, readable with ``allow_pickle=False`` (see
@@ -17,8 +16,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -26,7 +23,7 @@ import numpy as np
 from ._atomic import check_output_path
 from ._cxi import PROBE_PATHS, CxiSource
 from ._metadata import METADATA_KEY, metadata_array, read_metadata_member
-from ._npzwrite import write_npz
+from ._npzwrite import StreamedArray, write_npz
 from ._progress import progress_bar
 from ._version import __version__
 from .exceptions import InputError, UsageError
@@ -430,33 +427,24 @@ def _write_output(
     probe_path: str | os.PathLike | None,
 ) -> None:
     n, h, w = src.info("diffraction").shape
-    folder = os.path.dirname(os.path.abspath(output))
-    scratch = tempfile.mkdtemp(prefix=".ptyevidence-convert-", dir=folder)
-    scratch_npy = os.path.join(scratch, "diffraction.npy")
-    try:
-        # Plain sequential writes, then a read-only map: the pages write_npz
-        # reads are clean page cache the kernel can drop, never process memory.
-        with open(scratch_npy, "wb") as fh:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-                      "fortran_order": False, "shape": (n, h, w)}
-            np.lib.format.write_array_header_2_0(fh, header)
-            with progress_bar(src.info("diffraction").nbytes, "convert frames", progress) as bar:
-                for _, frames in src.iter_frames(CONVERT_BLOCK_BYTES):
-                    fh.write(src.frame_transform(frames).tobytes())
-                    bar.update(frames.nbytes)
-        amplitude = np.load(scratch_npy, mmap_mode="r", allow_pickle=False)
-        arrays = {
-            "diffraction": amplitude,
-            "probeGuess": probe,
-            "objectGuess": np.ones(object_shape, np.complex64),
-            "xcoords": x.astype(np.float64),
-            "ycoords": y.astype(np.float64),
-            "xcoords_start": x.astype(np.float64),
-            "ycoords_start": y.astype(np.float64),
-            METADATA_KEY: metadata_array(record),
-        }
-        inputs = [src.path] + ([probe_path] if probe_path else [])
-        write_npz(output, arrays, force=force, inputs=inputs)
-        del amplitude, arrays
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+
+    def amplitude_blocks():
+        # Converted block by block straight into the zip member: memory stays
+        # at one block whatever the scan size.
+        with progress_bar(src.info("diffraction").nbytes, "convert frames", progress) as bar:
+            for _, frames in src.iter_frames(CONVERT_BLOCK_BYTES):
+                yield src.frame_transform(frames)
+                bar.update(frames.nbytes)
+
+    arrays = {
+        "diffraction": StreamedArray((n, h, w), np.dtype(np.float32), amplitude_blocks),
+        "probeGuess": probe,
+        "objectGuess": np.ones(object_shape, np.complex64),
+        "xcoords": x.astype(np.float64),
+        "ycoords": y.astype(np.float64),
+        "xcoords_start": x.astype(np.float64),
+        "ycoords_start": y.astype(np.float64),
+        METADATA_KEY: metadata_array(record),
+    }
+    inputs = [src.path] + ([probe_path] if probe_path else [])
+    write_npz(output, arrays, force=force, inputs=inputs)
