@@ -264,7 +264,7 @@ def scan_coverage(
     source = _SourceGeometry(x, y)
     idx = _check_indices(indices, source.n)
     if cell_size is None:
-        cell_size = default_cell_size(x, y, idx.size, source_nn=source.nn)
+        cell_size = default_cell_size(source.x, source.y, idx.size, source_nn=source.nn)
     return source.coverage(idx, cell_size, probe_diameter)
 
 
@@ -392,7 +392,7 @@ def compare_subsets(
         raise UsageError(msg)
     if cell_size is None:
         n_max = max(idx.size for idx in checked.values())
-        cell_size = default_cell_size(x, y, n_max, source_nn=source.nn)
+        cell_size = default_cell_size(source.x, source.y, n_max, source_nn=source.nn)
     return [
         (name, source.coverage(idx, cell_size, probe_diameter))
         for name, idx in checked.items()
@@ -474,7 +474,9 @@ def _neighbour_tree(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     from scipy.spatial import cKDTree
 
     points = np.column_stack([x, y])
-    tree = cKDTree(points)
+    # Sliding-midpoint splits (balanced_tree=False) build in about half the
+    # time of median splits on scan-like point sets; the answers are exact either way.
+    tree = cKDTree(points, balanced_tree=False)
     # Queries issued in the tree's own (spatially sorted) order touch
     # neighbouring leaves one after another: 2-3x faster on 10^6 points.
     order = tree.indices
@@ -490,17 +492,20 @@ def default_cell_size(
 ) -> float:
     """Return the default occupancy cell edge for a subset of ``n_subset`` positions.
 
-    The source's median nearest-neighbour spacing times ``sqrt(N / n_subset)``:
-    the spacing a well-spread subset of that size would have. Duplicated
-    positions (spacing 0) are ignored; if every position coincides the cell
-    edge is 1.0 (any positive value gives a single cell).
+    The spacing a well-spread subset of that size would have: the source's
+    median nearest-neighbour spacing times ``sqrt(N / n_subset)`` for an
+    area scan, times ``N / n_subset`` for a line scan (collinear positions,
+    where thinning ``N`` positions to ``n`` stretches the spacing along one
+    axis only). Duplicated positions (spacing 0) are ignored; if every
+    position coincides the cell edge is 1.0 (any positive value gives a
+    single cell).
 
     Parameters
     ----------
     x, y : numpy.ndarray
         ``(N,)`` float64 source positions in object pixels.
     n_subset : int
-        Subset size, at least 1.
+        Subset size, ``1 <= n_subset``.
     source_nn : numpy.ndarray, optional
         Precomputed :func:`nearest_neighbour_distances` of the source.
 
@@ -509,19 +514,33 @@ def default_cell_size(
     float
         Cell edge in object pixels.
 
+    Raises
+    ------
+    UsageError
+        If ``n_subset`` is not a positive integer.
+
     Examples
     --------
     >>> import numpy as np
     >>> gx, gy = np.meshgrid(np.arange(10.0), np.arange(10.0))
     >>> default_cell_size(gx.ravel(), gy.ravel(), 25)
     2.0
+    >>> default_cell_size(np.arange(100.0), np.zeros(100), 25)
+    4.0
     """
+    if isinstance(n_subset, bool) or not isinstance(n_subset, (int, np.integer)) or n_subset < 1:
+        msg = f"subset size {n_subset!r} is not a positive integer; give the number of subset positions"
+        raise UsageError(msg)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
     if source_nn is None:
         source_nn = nearest_neighbour_distances(x, y)
     positive = source_nn[source_nn > 0]
     if positive.size == 0:
         return 1.0
-    return float(np.median(positive) * math.sqrt(x.size / n_subset))
+    thinning = x.size / n_subset
+    spread = thinning if _principal_axes(x, y)[0] == 1 else math.sqrt(thinning)
+    return float(np.median(positive) * spread)
 
 
 def occupancy_grid(
@@ -567,10 +586,10 @@ def occupancy_grid(
     col, row, x0, y0, n_cols, n_rows = _cell_coordinates(x, y, cell_size)
     shape = (n_rows, n_cols)
     check_budget(2 * 8 * shape[0] * shape[1], f"occupancy map of {shape[0]} x {shape[1]} cells")
-    source_counts = np.zeros(shape, dtype=np.int64)
-    np.add.at(source_counts, (row, col), 1)
-    subset_counts = np.zeros(shape, dtype=np.int64)
-    np.add.at(subset_counts, (row[idx], col[idx]), 1)
+    ids = row * n_cols + col
+    size = n_rows * n_cols
+    source_counts = np.bincount(ids, minlength=size).astype(np.int64).reshape(shape)
+    subset_counts = np.bincount(ids[idx], minlength=size).astype(np.int64).reshape(shape)
     return OccupancyGrid(x0, y0, cell_size, source_counts, subset_counts)
 
 
@@ -756,19 +775,31 @@ def _hull_measure(x: np.ndarray, y: np.ndarray) -> tuple[float, int, np.ndarray 
     """
     from scipy.spatial import ConvexHull, QhullError
 
-    centred = np.column_stack([x - x.mean(), y - y.mean()])
-    cov = centred.T @ centred
-    eigvals, eigvecs = np.linalg.eigh(cov)
-    if eigvals[1] <= 0:
-        return 0.0, 0, None
-    axis = eigvecs[:, 1]
-    if x.size < 3 or eigvals[0] <= (COLLINEAR_TOLERANCE**2) * eigvals[1]:
-        return 0.0, 1, axis
+    dim, axis = _principal_axes(x, y)
+    if dim < 2 or x.size < 3:
+        return 0.0, min(dim, 1), axis
     try:
         # In 2-D, ConvexHull.volume is the enclosed area.
+        centred = np.column_stack([x - x.mean(), y - y.mean()])
         return float(ConvexHull(centred).volume), 2, axis
     except QhullError:
         return 0.0, 1, axis
+
+
+def _principal_axes(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray | None]:
+    """Return the dimension of the point set (0, 1 or 2) and its principal axis.
+
+    Collinear within :data:`COLLINEAR_TOLERANCE` (width / length) counts as 1-D.
+    """
+    dx, dy = x - x.mean(), y - y.mean()
+    cov = np.array([[dx @ dx, dx @ dy], [dx @ dy, dy @ dy]])
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    if eigvals[1] <= 0:
+        return 0, None
+    axis = eigvecs[:, 1]
+    if eigvals[0] <= (COLLINEAR_TOLERANCE**2) * eigvals[1]:
+        return 1, axis
+    return 2, axis
 
 
 def _range_ratio(subset: np.ndarray, source: np.ndarray) -> float:

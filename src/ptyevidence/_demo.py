@@ -106,7 +106,9 @@ def simulate_demo_arrays(
     """
     _check_arguments(n_positions, seed, layout, noise, photons)
     h, w = DEMO_FRAME_SHAPE
-    check_budget(n_positions * h * w * 12, f"the {n_positions}-position demo stack")
+    # Peak: float64 intensities, scaled copy, Poisson counts and amplitudes
+    # (8 bytes each per pixel) plus the float32 (or float64 legacy) output.
+    check_budget(n_positions * h * w * 40, f"the {n_positions}-position demo stack")
     object_seq, position_seq, noise_seq = np.random.SeedSequence(seed).spawn(3)
     obj = _make_object(np.random.default_rng(object_seq))
     probe = _make_probe()

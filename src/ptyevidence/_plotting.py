@@ -46,12 +46,13 @@ _HEX_COLOURS = ("#f0f0f0", "#8c8c8c")
 # Occupancy map categories: no source position, missed by the subset, hit.
 _CELL_COLOURS = ("#ffffff", "#f5c26b", "#2c7bb6")
 _SVG_SALT = "ptyevidence"
+_POSITIONS_PER_HEXAGON = 50
 
 
 def plot_scan_coverage(
     x: np.ndarray,
     y: np.ndarray,
-    indices: np.ndarray,
+    indices: np.ndarray | None,
     metrics: CoverageMetrics | None = None,
     title: str | None = None,
     units: str = "object pixels",
@@ -62,8 +63,9 @@ def plot_scan_coverage(
     ----------
     x, y : numpy.ndarray
         ``(N,)`` float64 source positions in ``units`` (x is the column axis).
-    indices : numpy.ndarray
-        ``(n,)`` integer source indices of the subset.
+    indices : numpy.ndarray or None
+        ``(n,)`` integer source indices of the subset; None draws the
+        source scan alone.
     metrics : CoverageMetrics, optional
         Metrics of this subset, summarized in the title.
     title : str, optional
@@ -88,14 +90,15 @@ def plot_scan_coverage(
 
     fig = Figure(figsize=(7.0, 6.4), layout="constrained")
     ax = fig.add_subplot()
-    idx = np.asarray(indices)
+    idx = None if indices is None else np.asarray(indices)
     handles, hexbin = _draw_scan(ax, x, y, idx, marker_scale=1.0)
     if hexbin is not None:
         fig.colorbar(hexbin, ax=ax, shrink=0.8, label="source positions per hexagon")
     ax.set_xlabel(f"x ({units})")
     ax.set_ylabel(f"y ({units})")
-    heading = title or "Scan coverage"
-    ax.set_title(f"{heading}: {idx.size} of {np.size(x)} positions"
+    heading = title or ("Scan coverage" if idx is not None else "Scan positions")
+    count = f"{np.size(x)} positions" if idx is None else f"{idx.size} of {np.size(x)} positions"
+    ax.set_title(f"{heading}: {count}"
                  + (f"\n{_metrics_line(metrics, units)}" if metrics else ""))
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
@@ -138,7 +141,8 @@ def plot_occupancy(
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    fig = Figure(figsize=(7.0, 6.4), layout="constrained")
+    # Wide and low: a square map with the legend on its right.
+    fig = Figure(figsize=(8.4, 5.4), layout="constrained")
     ax = fig.add_subplot()
     category = np.where(grid.source_counts > 0, 1, 0) + (grid.subset_counts > 0)
     cmap = ListedColormap(_CELL_COLOURS)
@@ -262,6 +266,9 @@ def save_figure(fig: Figure, stem: str | os.PathLike, force: bool = False) -> tu
     paths = (f"{stem}.png", f"{stem}.svg")
     for path in paths:
         check_output_path(path, force=force)
+    # Constrained layout settles only after a first draw of the text (multi-line
+    # titles, outside legends): saving straight away overlaps titles and labels.
+    fig.draw_without_rendering()
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
         with atomic_output(paths[0], "wb") as fh:
             fig.savefig(fh, format="png", dpi=PNG_DPI)
@@ -274,32 +281,42 @@ def save_figure(fig: Figure, stem: str | os.PathLike, force: bool = False) -> tu
 
 
 def _draw_scan(
-    ax: Axes, x: np.ndarray, y: np.ndarray, idx: np.ndarray, marker_scale: float
+    ax: Axes, x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, marker_scale: float
 ) -> tuple[list[Any], Any]:
-    """Source light, subset bold; return the legend handles and the hexbin (or None)."""
+    """Source light, subset bold (if any); return the legend handles and the hexbin (or None)."""
     from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     n_source = np.size(x)
     hexbin = None
     if n_source >= LARGE_SCAN_POINTS:
         cmap = LinearSegmentedColormap.from_list("source_density", _HEX_COLOURS)
-        hexbin = ax.hexbin(x, y, gridsize=80, mincnt=1, cmap=cmap, linewidths=0,
+        # About 50 positions per hexagon: fewer makes a moire of a raster scan
+        # (counts jump by one or two between neighbouring hexagons).
+        gridsize = int(np.clip(np.sqrt(n_source / _POSITIONS_PER_HEXAGON), 20, 80))
+        hexbin = ax.hexbin(x, y, gridsize=gridsize, mincnt=1, cmap=cmap, linewidths=0,
                            rasterized=True, zorder=1)
         source = Patch(facecolor=_HEX_COLOURS[1], label=f"source, {n_source} positions (density)")
     else:
         # Marker area shrinks with the number of positions so dense scans stay legible.
         size = float(np.clip(4000.0 / max(n_source, 1), 1.0, 30.0)) * marker_scale
-        source = ax.scatter(x, y, s=size, c=_SOURCE_COLOUR, linewidths=0, zorder=1,
-                            label=f"source, {n_source} positions")
+        ax.scatter(x, y, s=size, c=_SOURCE_COLOUR, linewidths=0, zorder=1)
+        # A proxy: the real markers can be too small to see in the legend.
+        source = Line2D([], [], linestyle="", marker="o", markersize=4,
+                        color=_SOURCE_COLOUR, label=f"source, {n_source} positions")
+    ax.set_aspect("equal")
+    if idx is None:
+        return [source], hexbin
     n_subset = idx.size
     subset_size = float(np.clip(3000.0 / max(n_subset, 1), 4.0, 40.0)) * marker_scale
-    subset = ax.scatter(
+    ax.scatter(
         np.asarray(x)[idx], np.asarray(y)[idx], s=subset_size, c=_SUBSET_COLOUR,
         edgecolors="white", linewidths=0.4 if n_subset < 2000 else 0, zorder=3,
-        rasterized=n_subset >= LARGE_SCAN_POINTS, label=f"subset, {n_subset} positions",
+        rasterized=n_subset >= LARGE_SCAN_POINTS,
     )
-    ax.set_aspect("equal")
+    subset = Line2D([], [], linestyle="", marker="o", markersize=7, color=_SUBSET_COLOUR,
+                    markeredgecolor="white", label=f"subset, {n_subset} positions")
     return [source, subset], hexbin
 
 

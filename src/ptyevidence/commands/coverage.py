@@ -1,0 +1,505 @@
+"""``ptyevidence coverage``: how well a subset of scan positions spans its source scan."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ._common import add_force, add_json, emit_json
+from .fixture import _ratio, _seed
+
+#: Subset size of ``--compare-strategies`` when ``--subset-size`` is not given.
+DEFAULT_COMPARE_SIZE = 64
+#: File stems written into ``--plot-dir`` (each as ``.png`` and ``.svg``).
+PLOT_SCAN = "scan_coverage"
+PLOT_OCCUPANCY = "occupancy"
+PLOT_STRATEGIES = "strategy_comparison"
+#: Columns of the strategy table, by metric name.
+TABLE_METRICS = (
+    "x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio",
+    "largest_gap", "subset_nn_median", "source_nn_median",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``coverage`` subcommand."""
+    p = sub.add_parser(
+        "coverage", help="measure how well a subset (fixture) spans its source scan",
+        description="Coverage metrics of a subset of scan positions against its source scan: "
+        "x/y range ratios (the reference criterion), occupancy of a coarse grid, convex-hull "
+        "area ratio, nearest-neighbour spacing and the largest distance from a source position "
+        "to the subset. The subset comes from a fixture (--subset; indices from its sidecar "
+        "when present, else by matching positions exactly) or a sidecar (--indices-from); "
+        "--compare-strategies measures every fixture strategy instead; with neither, the "
+        "source's own extent and spacing are printed. Exit 0: measured; 1: a --min-* "
+        "threshold failed; 2: unusable input or usage error.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="the scan (NPZ or CXI) the subset comes from")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--subset", metavar="FIXTURE",
+                       help="fixture cut from SOURCE; its indices come from the sidecar next "
+                       "to it (FIXTURE with .json) when present, else its positions are matched "
+                       "to SOURCE positions exactly")
+    which.add_argument("--indices-from", metavar="SIDECAR",
+                       help="fixture sidecar (JSON) whose 'indices' select the subset")
+    which.add_argument("--compare-strategies", action="store_true",
+                       help="measure an N-position subset chosen by each fixture strategy "
+                       "and print one row per strategy")
+    p.add_argument("--subset-size", type=_count, default=None, metavar="N",
+                   help=f"with --compare-strategies: positions per subset, 1 to the source's "
+                   f"N (default: {DEFAULT_COMPARE_SIZE})")
+    p.add_argument("--seed", type=_seed, default=None, metavar="N",
+                   help="with --compare-strategies: seed of the farthest-point start (default: 0)")
+    p.add_argument("--cell-size", type=_length, default=None, metavar="C",
+                   help="occupancy cell edge in position units (default: the source's median "
+                   "nearest-neighbour spacing x sqrt(N/n))")
+    p.add_argument("--probe-diameter", type=_length, default=None, metavar="D",
+                   help="probe diameter in position units; adds the overlap ratio "
+                   "max(0, 1 - spacing/D) of neighbouring positions")
+    p.add_argument("--min-range-ratio", type=_ratio, default=None, metavar="R",
+                   help="with a subset: x and y range ratios must exceed R, else exit 1 "
+                   "(default: not checked)")
+    p.add_argument("--min-occupancy", type=_ratio, default=None, metavar="R",
+                   help="with a subset: occupancy must be at least R, else exit 1 "
+                   "(default: not checked)")
+    p.add_argument("--plot-dir", metavar="DIR",
+                   help=f"write figures as PNG and SVG into DIR (created if missing): "
+                   f"{PLOT_SCAN}, and with a subset {PLOT_OCCUPANCY}; with "
+                   f"--compare-strategies {PLOT_STRATEGIES}")
+    add_force(p)
+    add_json(p)
+    p.set_defaults(func=_run)
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        msg = f"subset size '{text}' is not an integer; give a whole number of positions"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _length(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        msg = f"'{text}' is not a positive length (in the units of xcoords/ycoords)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .._coverage import (
+        compare_subsets,
+        describe_scan,
+        scan_coverage,
+        select_strategy_subsets,
+    )
+
+    has_subset = args.subset is not None or args.indices_from is not None
+    _check_flags(args, has_subset)
+    stems = _plot_stems(args, has_subset)
+    positions = _read_positions(args.source)
+    if args.compare_strategies:
+        size = DEFAULT_COMPARE_SIZE if args.subset_size is None else args.subset_size
+        seed = 0 if args.seed is None else args.seed
+        subsets = select_strategy_subsets(positions.x, positions.y, size, seed)
+        rows = compare_subsets(positions.x, positions.y, subsets, args.cell_size, args.probe_diameter)
+        plots = _write_plots(args, stems, positions, subsets=subsets, rows=rows)
+        report = _compare_report(args, positions, size, seed, rows, plots)
+        print_text = _compare_text
+        ok = True
+    elif has_subset:
+        subset = _load_subset(args, positions)
+        metrics = scan_coverage(positions.x, positions.y, subset.indices,
+                                args.cell_size, args.probe_diameter)
+        checks = _threshold_checks(metrics, args.min_range_ratio, args.min_occupancy)
+        ok = all(c["ok"] for c in checks)
+        plots = _write_plots(args, stems, positions, subset=subset, metrics=metrics)
+        report = _subset_report(args, positions, subset, metrics, checks, ok, plots)
+        print_text = _subset_text
+    else:
+        stats = describe_scan(positions.x, positions.y, args.probe_diameter)
+        plots = _write_plots(args, stems, positions)
+        report = {"source": positions.path, "format": positions.format, "units": positions.units,
+                  "scan": stats.to_dict(), "plots": plots}
+        print_text = _scan_text
+        ok = True
+    if args.json:
+        emit_json(report)
+    else:
+        print(print_text(report))
+    return 0 if ok else 1
+
+
+# -- inputs --------------------------------------------------------------------
+
+
+class _Positions:
+    """Scan positions of one file, checked, with where they came from."""
+
+    def __init__(self, path: str, fmt: str, units: str, x: Any, y: Any) -> None:
+        self.path, self.format, self.units, self.x, self.y = path, fmt, units, x, y
+
+
+class _Subset:
+    """Source indices of a subset and how they were found."""
+
+    def __init__(self, indices: Any, origin: str, path: str, sidecar: str | None) -> None:
+        self.indices, self.origin, self.path, self.sidecar = indices, origin, path, sidecar
+
+
+def _check_flags(args: argparse.Namespace, has_subset: bool) -> None:
+    from ..exceptions import UsageError
+
+    if not args.compare_strategies:
+        for flag, value in (("--subset-size", args.subset_size), ("--seed", args.seed)):
+            if value is not None:
+                msg = f"{flag} applies to --compare-strategies; add it or drop {flag}"
+                raise UsageError(msg)
+    if not has_subset:
+        for flag, value in (("--min-range-ratio", args.min_range_ratio),
+                            ("--min-occupancy", args.min_occupancy)):
+            if value is not None:
+                msg = f"{flag} checks a subset; pass --subset FIXTURE or --indices-from SIDECAR"
+                raise UsageError(msg)
+        if args.cell_size is not None and not args.compare_strategies:
+            msg = ("--cell-size sets the occupancy cells of a subset; pass --subset, "
+                   "--indices-from or --compare-strategies")
+            raise UsageError(msg)
+
+
+def _read_positions(path: str, minimum: int = 2) -> _Positions:
+    """Read ``xcoords``/``ycoords`` of ``path`` as float64; check there are ``minimum``, finite."""
+    import numpy as np
+
+    from .._sources import open_source
+    from ..exceptions import InputError
+
+    with open_source(path) as src:
+        x = np.asarray(src.read("xcoords"), dtype=np.float64)
+        y = np.asarray(src.read("ycoords"), dtype=np.float64)
+        fmt = getattr(src, "format", "npz")
+        units = getattr(src, "position_units", "object pixels")
+    if x.ndim != 1 or x.shape != y.shape:
+        msg = (f"'{path}': xcoords has shape {x.shape} and ycoords {y.shape}; expected two "
+               "1-D arrays of equal length, one entry per scan position")
+        raise InputError(msg, path)
+    if x.size < minimum:
+        msg = f"'{path}' has {x.size} scan position(s); coverage needs at least {minimum}"
+        raise InputError(msg, path)
+    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+    if bad.size:
+        first = int(bad[0])
+        msg = (f"'{path}': xcoords/ycoords hold {bad.size} non-finite position(s), first at "
+               f"index {first} ({x[first]}, {y[first]}); coverage needs every position finite")
+        raise InputError(msg, path)
+    return _Positions(path, fmt, units, x, y)
+
+
+def _load_subset(args: argparse.Namespace, source: _Positions) -> _Subset:
+    from .._sidecar import default_metadata_path
+
+    if args.indices_from is not None:
+        indices = _sidecar_indices(args.indices_from, source)
+        return _Subset(indices, "sidecar", args.indices_from, args.indices_from)
+    fixture = _read_positions(args.subset, minimum=1)
+    sidecar = default_metadata_path(args.subset)
+    if os.path.isfile(sidecar):
+        indices = _sidecar_indices(sidecar, source)
+        _check_fixture_rows(args.subset, sidecar, fixture, source, indices)
+        return _Subset(indices, "sidecar", args.subset, sidecar)
+    indices = _match_positions(fixture, source)
+    return _Subset(indices, "positions", args.subset, None)
+
+
+def _sidecar_indices(path: str, source: _Positions) -> Any:
+    """Return the sidecar's indices, checked against the source's number of positions."""
+    import numpy as np
+
+    from .._sidecar import read_sidecar
+    from ..exceptions import InputError
+
+    if not os.path.isfile(path):
+        msg = f"sidecar '{path}' does not exist; give the JSON sidecar written by 'fixture make'"
+        raise InputError(msg, path)
+    record = read_sidecar(path)
+    n_source = source.x.size
+    recorded = record.get("source_positions")
+    if isinstance(recorded, int) and recorded != n_source:
+        msg = (f"sidecar '{path}' was cut from a source of {recorded} positions but "
+               f"'{source.path}' has {n_source}; pass the source the fixture was cut from")
+        raise InputError(msg, path)
+    indices = np.asarray(record["indices"], dtype=np.int64)
+    if indices.size == 0:
+        msg = f"sidecar '{path}' lists no indices; coverage needs at least one subset position"
+        raise InputError(msg, path)
+    outside = np.flatnonzero((indices < 0) | (indices >= n_source))
+    if outside.size:
+        msg = (f"sidecar '{path}': index {int(indices[outside[0]])} is outside the "
+               f"{n_source} positions of '{source.path}'; pass the source the fixture was cut from")
+        raise InputError(msg, path)
+    if np.unique(indices).size != indices.size:
+        msg = f"sidecar '{path}' lists repeated indices; it is damaged, regenerate it with 'fixture make'"
+        raise InputError(msg, path)
+    return indices
+
+
+def _check_fixture_rows(
+    fixture_path: str, sidecar: str, fixture: _Positions, source: _Positions, indices: Any
+) -> None:
+    """Fixture row i must sit at source position ``indices[i]``."""
+    import numpy as np
+
+    from ..exceptions import InputError
+
+    if indices.size != fixture.x.size:
+        msg = (f"sidecar '{sidecar}' lists {indices.size} indices but fixture '{fixture_path}' "
+               f"has {fixture.x.size} positions; the sidecar belongs to another fixture")
+        raise InputError(msg, sidecar)
+    differ = np.flatnonzero((source.x[indices] != fixture.x) | (source.y[indices] != fixture.y))
+    if differ.size:
+        row = int(differ[0])
+        i = int(indices[row])
+        msg = (f"fixture '{fixture_path}' row {row} is at ({fixture.x[row]:.6g}, "
+               f"{fixture.y[row]:.6g}) but source '{source.path}' position {i} (from sidecar "
+               f"'{sidecar}') is at ({source.x[i]:.6g}, {source.y[i]:.6g}); {differ.size} of "
+               f"{indices.size} rows differ: wrong source, or sidecar of another fixture")
+        raise InputError(msg, sidecar)
+
+
+def _match_positions(fixture: _Positions, source: _Positions) -> Any:
+    """Source index of each fixture position, by exact coordinate match."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from ..exceptions import InputError
+
+    tree = cKDTree(np.column_stack([source.x, source.y]), balanced_tree=False)
+    points = np.column_stack([fixture.x, fixture.y])
+    dist, indices = tree.query(points, k=1, workers=-1)
+    missing = np.flatnonzero(dist > 0)
+    if missing.size:
+        row = int(missing[0])
+        msg = (f"fixture '{fixture.path}': {missing.size} of {dist.size} positions are not "
+               f"positions of '{source.path}' (first: row {row} at ({fixture.x[row]:.6g}, "
+               f"{fixture.y[row]:.6g}), nearest source position {int(indices[row])} at distance "
+               f"{dist[row]:.3g}); pass the source it was cut from, or its sidecar with --indices-from")
+        raise InputError(msg, fixture.path)
+    indices = indices.astype(np.int64)
+    values, first, counts = np.unique(indices, return_index=True, return_counts=True)
+    # Duplicated source positions: every fixture row at such a position matched the
+    # same source index; hand out the other source indices at that position in order.
+    for value, first_row, count in zip(values[counts > 1], first[counts > 1], counts[counts > 1]):
+        rows = np.flatnonzero(indices == value)
+        candidates = sorted(tree.query_ball_point(points[first_row], r=0.0))
+        if len(candidates) < count:
+            msg = (f"fixture '{fixture.path}' has {count} positions at ({fixture.x[first_row]:.6g}, "
+                   f"{fixture.y[first_row]:.6g}) but '{source.path}' has {len(candidates)}; "
+                   "the fixture was not cut from this source")
+            raise InputError(msg, fixture.path)
+        indices[rows] = candidates[:count]
+    return indices
+
+
+# -- thresholds ------------------------------------------------------------------
+
+
+def _threshold_checks(
+    metrics: Any, min_range_ratio: float | None, min_occupancy: float | None
+) -> list[dict[str, Any]]:
+    """Evaluate the ``--min-*`` flags, with the same criteria as ``fixture verify``."""
+    checks = []
+    if min_range_ratio is not None:
+        for axis in ("x", "y"):
+            value = getattr(metrics, f"{axis}_range_ratio")
+            checks.append({"metric": f"{axis}_range_ratio", "value": value, "criterion": ">",
+                           "threshold": min_range_ratio, "ok": value > min_range_ratio})
+    if min_occupancy is not None:
+        value = metrics.occupancy
+        checks.append({"metric": "occupancy", "value": value, "criterion": ">=",
+                       "threshold": min_occupancy, "ok": value >= min_occupancy})
+    return checks
+
+
+# -- plots -----------------------------------------------------------------------
+
+
+def _plot_stems(args: argparse.Namespace, has_subset: bool) -> list[str]:
+    """Output stems in ``--plot-dir``; refuse early if any exists (without --force)."""
+    from .._atomic import check_output_path
+    from ..exceptions import UsageError
+
+    if args.plot_dir is None:
+        return []
+    if os.path.exists(args.plot_dir) and not os.path.isdir(args.plot_dir):
+        msg = f"--plot-dir '{args.plot_dir}' is a file; give a folder"
+        raise UsageError(msg)
+    parent = os.path.dirname(os.path.abspath(args.plot_dir))
+    if not os.path.isdir(parent):
+        msg = f"--plot-dir '{args.plot_dir}': its parent folder '{parent}' does not exist; create it first"
+        raise UsageError(msg)
+    if args.compare_strategies:
+        names = [PLOT_STRATEGIES]
+    elif has_subset:
+        names = [PLOT_SCAN, PLOT_OCCUPANCY]
+    else:
+        names = [PLOT_SCAN]
+    stems = [os.path.join(args.plot_dir, name) for name in names]
+    if os.path.isdir(args.plot_dir):
+        for stem in stems:
+            for ext in (".png", ".svg"):
+                check_output_path(stem + ext, force=args.force, inputs=_inputs(args))
+    return stems
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    return [p for p in (args.source, args.subset, args.indices_from) if p is not None]
+
+
+def _write_plots(
+    args: argparse.Namespace, stems: list[str], positions: _Positions, *,
+    subset: _Subset | None = None, metrics: Any = None,
+    subsets: Any = None, rows: Any = None,
+) -> list[str]:
+    """Draw and save the figures of this run; return the written paths."""
+    if not stems:
+        return []
+    from .._atomic import check_output_path
+    from .._coverage import occupancy_grid
+    from .._plotting import (
+        plot_occupancy,
+        plot_scan_coverage,
+        plot_strategy_comparison,
+        save_figure,
+    )
+
+    name = os.path.basename(positions.path)
+    figures = []
+    if rows is not None:
+        figures.append(plot_strategy_comparison(positions.x, positions.y, subsets, rows,
+                                                units=positions.units))
+    elif subset is not None:
+        figures.append(plot_scan_coverage(
+            positions.x, positions.y, subset.indices, metrics,
+            title=f"{os.path.basename(subset.path)} in {name}", units=positions.units,
+        ))
+        grid = occupancy_grid(positions.x, positions.y, subset.indices, metrics.cell_size)
+        figures.append(plot_occupancy(grid, metrics, positions.x[subset.indices],
+                                      positions.y[subset.indices], units=positions.units))
+    else:
+        figures.append(plot_scan_coverage(positions.x, positions.y, None, title=name,
+                                          units=positions.units))
+    os.makedirs(args.plot_dir, exist_ok=True)
+    for stem in stems:
+        for ext in (".png", ".svg"):
+            check_output_path(stem + ext, force=args.force, inputs=_inputs(args))
+    written: list[str] = []
+    for fig, stem in zip(figures, stems):
+        written.extend(save_figure(fig, stem, force=args.force))
+    return written
+
+
+# -- reports -----------------------------------------------------------------------
+
+
+def _compare_report(
+    args: argparse.Namespace, positions: _Positions, size: int, seed: int,
+    rows: Any, plots: list[str],
+) -> dict[str, Any]:
+    first = rows[0][1]
+    return {
+        "source": positions.path, "format": positions.format, "units": positions.units,
+        "n_positions": int(positions.x.size), "subset_size": size, "seed": seed,
+        "cell_size": first.cell_size, "probe_diameter": args.probe_diameter,
+        "strategies": {name: m.to_dict() for name, m in rows},
+        "plots": plots,
+    }
+
+
+def _subset_report(
+    args: argparse.Namespace, positions: _Positions, subset: _Subset, metrics: Any,
+    checks: list[dict[str, Any]], ok: bool, plots: list[str],
+) -> dict[str, Any]:
+    return {
+        "source": positions.path, "format": positions.format, "units": positions.units,
+        "subset": {"path": subset.path, "indices_from": subset.origin, "sidecar": subset.sidecar,
+                   "n_positions": int(subset.indices.size)},
+        "metrics": metrics.to_dict(), "checks": checks, "ok": ok, "plots": plots,
+    }
+
+
+def _compare_text(report: dict[str, Any]) -> str:
+    strategies = report["strategies"]
+    columns = ["strategy", *TABLE_METRICS]
+    if report["probe_diameter"] is not None:
+        columns.append("overlap_ratio")
+    body = [[name, *(_fmt(m[c]) for c in columns[1:])] for name, m in strategies.items()]
+    lines = [
+        (f"{report['source']}: {report['n_positions']} positions; subsets of "
+         f"{report['subset_size']}, seed {report['seed']}, occupancy cells "
+         f"{report['cell_size']:.4g} {_short(report['units'])}"),
+        "",
+        *_aligned([columns, *body]),
+    ]
+    return _with_plots(lines, report["plots"])
+
+
+def _subset_text(report: dict[str, Any]) -> str:
+    subset = report["subset"]
+    how = {"sidecar": f"indices from '{subset['sidecar']}'",
+           "positions": "indices by exact position match"}[subset["indices_from"]]
+    metrics = report["metrics"]
+    lines = [
+        (f"{subset['path']}: {subset['n_positions']} of {metrics['n_source']} positions of "
+         f"{report['source']} ({how}); lengths in {report['units']}"),
+        "",
+        *_aligned([["metric", "value"], *([k, _fmt(v)] for k, v in metrics.items())]),
+    ]
+    if report["checks"]:
+        lines.append("")
+        for c in report["checks"]:
+            verdict = "PASS" if c["ok"] else "FAIL"
+            lines.append(f"{verdict}  {c['metric']} {_fmt(c['value'])} "
+                         f"(must be {c['criterion']} {c['threshold']:g})")
+    return _with_plots(lines, report["plots"])
+
+
+def _scan_text(report: dict[str, Any]) -> str:
+    scan = report["scan"]
+    lines = [f"{report['source']}: scan positions in {report['units']} (no subset given)", "",
+             *_aligned([["statistic", "value"], *([k, _fmt(v)] for k, v in scan.items())])]
+    return _with_plots(lines, report["plots"])
+
+
+def _with_plots(lines: list[str], plots: list[str]) -> str:
+    if plots:
+        lines += ["", *(f"wrote {p}" for p in plots)]
+    return "\n".join(lines)
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    """Left-align the first column, right-align the others, two spaces apart."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        for row in rows
+    ]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def _short(units: str) -> str:
+    return "px" if units == "object pixels" else units
