@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	touch $(STAMP)
 
-# Evidence set for the embedded demo dataset, under artifacts/.
+# Evidence set for the embedded demo dataset, under artifacts/demo/ (replaced on each run).
 report: install
-	$(BIN)/ptyevidence report
+	$(BIN)/ptyevidence report --force
 
 # Style, unit tests + doctests, then the notebooks under nbval.
 test: install check test-unit test-notebooks
@@ -28,11 +28,14 @@ check: install
 test-unit: install
 	$(BIN)/python -m pytest --doctest-modules src tests
 
+# nbval re-runs the committed notebooks with their defaults (the demo dataset,
+# simulated into a temporary folder) and compares the cells marked
+# NBVAL_CHECK_OUTPUT; TMPDIR is a scratch folder removed afterwards.
 test-notebooks: install
-	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-	  $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 notebooks/; \
-	else echo "no notebooks yet"; fi
+	@scratch=$$(mktemp -d); \
+	TMPDIR=$$scratch $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 notebooks/; \
+	status=$$?; rm -rf "$$scratch"; exit $$status
 
 format: install
 	$(BIN)/ruff check --fix src tests benchmarks

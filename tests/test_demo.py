@@ -32,7 +32,8 @@ def test_make_demo_data_same_arguments_give_byte_identical_files(tmp_path):
     first = make_demo_data(tmp_path / "a.npz", n_positions=N_SMALL, seed=3)
     second = make_demo_data(tmp_path / "b.npz", n_positions=N_SMALL, seed=3)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
-    assert first.endswith("a.npz") and second.endswith("b.npz")
+    assert first.endswith("a.npz")
+    assert second.endswith("b.npz")
 
 
 def test_make_demo_data_other_seed_gives_other_object_and_positions():
@@ -72,8 +73,10 @@ def test_demo_shapes_and_dtypes_match_the_reference_geometry(exact_arrays):
     assert a["objectGuess"].dtype == a["probeGuess"].dtype == np.complex64
     assert a["probeGuess"].shape == (64, 64)
     for key in ("xcoords", "ycoords", "xcoords_start", "ycoords_start"):
-        assert a[key].shape == (N_SMALL,) and a[key].dtype == np.float64, key
-    assert a["scan_index"].dtype == np.int64 and not a["scan_index"].any()
+        assert a[key].shape == (N_SMALL,), key
+        assert a[key].dtype == np.float64, key
+    assert a["scan_index"].dtype == np.int64
+    assert not a["scan_index"].any()
 
 
 def test_demo_positions_span_the_reference_region():
@@ -84,10 +87,13 @@ def test_demo_positions_span_the_reference_region():
     # Measured positions wander a fraction of a pixel around the commanded ones.
     assert np.abs(a["xcoords"] - a["xcoords_start"]).max() < 2.0
     assert np.abs(a["ycoords"] - a["ycoords_start"]).max() < 1.0
-    assert 33.0 < a["xcoords"].min() and a["xcoords"].max() < 80.0
-    assert 33.0 < a["ycoords"].min() and a["ycoords"].max() < 79.0
+    assert 33.0 < a["xcoords"].min()
+    assert a["xcoords"].max() < 80.0
+    assert 33.0 < a["ycoords"].min()
+    assert a["ycoords"].max() < 79.0
     # Every probe window lies inside the object.
-    assert np.floor(a["ycoords"]).min() - 32 >= 0 and np.floor(a["xcoords"]).min() - 32 >= 0
+    assert np.floor(a["ycoords"]).min() - 32 >= 0
+    assert np.floor(a["xcoords"]).min() - 32 >= 0
     # No two positions coincide.
     points = np.round(np.column_stack([a["xcoords"], a["ycoords"]]), 9)
     assert np.unique(points, axis=0).shape[0] == 1087
@@ -106,7 +112,8 @@ def test_demo_probe_is_apodized_with_curved_phase(exact_arrays):
     modulus = np.abs(probe)
     assert modulus.max() == pytest.approx(1.0, abs=1e-6)
     # Apodized: nothing at the frame border, smooth fall-off across the edge.
-    assert modulus[0].max() < 1e-3 and modulus[:, 0].max() < 1e-3
+    assert modulus[0].max() < 1e-3
+    assert modulus[:, 0].max() < 1e-3
     profile = modulus[32, 32:]
     assert np.all(np.diff(profile) <= 1e-6)
     assert 0.05 < profile[14] < 0.95
@@ -184,7 +191,8 @@ def test_cli_demo_data_writes_file_and_prints_digest(tmp_path, cli):
     out = tmp_path / "demo.npz"
     result = cli("demo-data", str(out), "--positions", "40", "--seed", "2")
     assert result.returncode == 0, result.stderr
-    assert "40 positions" in result.stdout and "seed 2" in result.stdout
+    assert "40 positions" in result.stdout
+    assert "seed 2" in result.stdout
     import hashlib
 
     assert hashlib.sha256(out.read_bytes()).hexdigest() in result.stdout

@@ -236,9 +236,10 @@ def prepare_run(
 
     Examples
     --------
-    >>> src, out = prepare_run("", "")
-    >>> os.path.basename(src), out.is_dir()
-    ('demo.npz', True)
+    >>> folder = tempfile.mkdtemp()
+    >>> src, out = prepare_run("", os.path.join(folder, "report"), simulate=False)
+    >>> src, out.is_dir()
+    ('', True)
     """
     out = Path(out_dir) if str(out_dir) else Path(tempfile.mkdtemp(prefix="ptyevidence-report-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -445,7 +446,8 @@ def _execute(notebook: Path, out: Path, parameters: dict[str, Any], progress: bo
             os.fspath(notebook), os.fspath(executed),
             parameters={k: v for k, v in parameters.items() if k in declared},
             kernel_name=KERNEL_NAME, kernel_manager_class=_kernel_manager_class(),
-            progress_bar=progress, cwd=os.fspath(out), log_output=False,
+            progress_bar={"desc": f"  {notebook.stem}"} if progress else False,
+            cwd=os.fspath(out), log_output=False,
         )
     except PapermillExecutionError as exc:
         first = next((line for line in exc.source.splitlines()

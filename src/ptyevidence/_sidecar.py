@@ -254,9 +254,7 @@ def fixture_notes_markdown(sidecar: Mapping[str, Any]) -> str:
 
     contract = load_contract(sidecar["contract"]["name"])
     purposes = {f.name: f.description for f in contract.fields}
-    canonical = {f.name: f.dtypes[0] for f in contract.fields if f.dtypes}
     purposes["diff3d"] = "Copy of `diffraction` under the legacy key, for older readers (--legacy-alias)"
-    canonical["diff3d"] = canonical.get("diffraction", "float32")
     out = [
         f"# Fixture notes: `{sidecar['fixture']}`",
         "",
@@ -266,7 +264,7 @@ def fixture_notes_markdown(sidecar: Mapping[str, Any]) -> str:
         "",
         "## Properties",
         "",
-        markdown_table(["Property", "Value", "Criterion", "Result"], _property_rows(sidecar, canonical)),
+        markdown_table(["Property", "Value", "Criterion", "Result"], _property_rows(sidecar, contract)),
         "",
         "## NPZ keys",
         "",
@@ -314,7 +312,14 @@ def fixture_notes_markdown(sidecar: Mapping[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _property_rows(sidecar: Mapping[str, Any], canonical: Mapping[str, str]) -> list[list[str]]:
+def _dtype_from_name(name: str) -> np.dtype:
+    """Invert ``numpy.dtype.name``; text names (``str1984``) give their bit width."""
+    if name.startswith("str") and name[3:].isdigit():
+        return np.dtype(f"U{int(name[3:]) // 32}")
+    return np.dtype(name)
+
+
+def _property_rows(sidecar: Mapping[str, Any], contract: Any) -> list[list[str]]:
     keys = sidecar["keys"]
     n = sidecar["subset_size"]
     n_rows = keys.get("diffraction", {}).get("shape", [None])[0]
@@ -329,9 +334,10 @@ def _property_rows(sidecar: Mapping[str, Any], canonical: Mapping[str, str]) -> 
         _verdict(list(frames) == list(source_frames or [])),
     ])
     for key, spec in keys.items():
-        want = canonical.get(key)
-        if want is not None:
-            rows.append([f"dtype `{key}`", spec["dtype"], want, _verdict(spec["dtype"] == want)])
+        field = contract.field_named(key)
+        if field is not None and field.dtypes:
+            accepted = field.dtype_severity(_dtype_from_name(spec["dtype"])) is None
+            rows.append([f"dtype `{key}`", spec["dtype"], " or ".join(field.dtypes), _verdict(accepted)])
     obj = keys.get("objectGuess", {}).get("shape")
     rows.append([
         "Object size", _size(obj) if obj else "absent", f"both sides >= {OBJECT_MIN_SIDE}",

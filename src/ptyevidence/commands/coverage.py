@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --compare-strategies: seed of the farthest-point start (default: 0)")
     p.add_argument("--cell-size", type=_length, default=None, metavar="C",
                    help="occupancy cell edge in position units (default: the source's median "
-                   "nearest-neighbour spacing x sqrt(N/n))")
+                   "nearest-neighbour spacing x sqrt(N/n), x N/n for a line scan)")
     p.add_argument("--probe-diameter", type=_length, default=None, metavar="D",
                    help="probe diameter in position units; adds the overlap ratio "
                    "max(0, 1 - spacing/D) of neighbouring positions")
@@ -65,8 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: not checked)")
     p.add_argument("--plot-dir", metavar="DIR",
                    help=f"write figures as PNG and SVG into DIR (created if missing): "
-                   f"{PLOT_SCAN}, and with a subset {PLOT_OCCUPANCY}; with "
-                   f"--compare-strategies {PLOT_STRATEGIES}")
+                   f"{PLOT_SCAN} (plus {PLOT_OCCUPANCY} with a subset), or "
+                   f"{PLOT_STRATEGIES} with --compare-strategies")
     add_force(p)
     add_json(p)
     p.set_defaults(func=_run)
