@@ -2,9 +2,10 @@
 
 Headers are parsed without touching array data. Uncompressed members are
 read at their byte offset inside the zip file, so gathering a few frames
-reads only those frames, and a full pass reads straight into its buffers
-while a second thread folds the zip CRC; compressed members are decompressed
-as a stream, never more than one bounded block at a time.
+reads only those frames; a full pass of a large member reads ahead and
+checks the zip CRC on a second thread while the caller works on the current
+block. Compressed members are decompressed as a stream, never more than one
+bounded block at a time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ __all__ = ["ArrayInfo", "NpzSource"]
 #: not faster (measured from 1 to 64 MiB): a full pass is bound by memory
 #: bandwidth and the CRC, and three blocks may be in flight at once.
 BLOCK_BYTES = 16 * 2**20
-#: Stored members at least this large get their CRC folded on a second thread.
+#: Stored members at least this large are read ahead, and most of their CRC
+#: folded, on a second thread during a full pass.
 CRC_THREAD_BYTES = 8 * 2**20
 #: Largest single read asked of zipfile for a deflated member. zipfile reads
 #: about as many compressed bytes ahead and joins the pieces it inflates, so
@@ -263,7 +265,7 @@ class NpzSource:
         """Yield a member's data bytes in blocks of ``block_bytes``, checking its CRC.
 
         With ``into`` the blocks are consecutive slices of it; otherwise they
-        come from a :class:`_BufferRing`, so a pass allocates two blocks.
+        come from a :class:`_BufferRing`, so a pass allocates at most three.
         """
         if info.compressed:
             return self._inflated_blocks(info, block_bytes, into)
