@@ -1012,10 +1012,7 @@ for _label, _value in (("one", "1"), ("text", "many")):
 
 #: Cases that still fail because of a bug in a module being finished elsewhere:
 #: name -> the bug (the test marks them xfail, strictly, so a fix is noticed).
-KNOWN_BUGS = {
-    "coverage-zero-positions": "commands/coverage.py: the 'needs at least 2' error does not name the file",
-    "coverage-one-position": "commands/coverage.py: the 'needs at least 2' error does not name the file",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 #: Every case name, in registry order (stable test ids).
 CASE_NAMES = list(_BUILDERS)

@@ -232,7 +232,7 @@ def prepare_run(
     Raises
     ------
     InputError
-        If ``source`` is given but is not a file.
+        If ``source`` is given but is missing or unreadable.
 
     Examples
     --------
@@ -390,7 +390,8 @@ def render_report(
         If a notebook fails; the message names the notebook and the cell,
         and the partial executed notebook stays in the folder.
     InputError
-        If ``source`` is not a file.
+        If ``source`` is missing or no registered reader can open it
+        (checked before anything is written).
     UsageError
         If a parameter is out of range, the notebooks cannot be found, or
         the folder holds an earlier report and ``force`` is False.
@@ -507,11 +508,22 @@ def _kernel_manager_class() -> type:
     return CurrentInterpreterKernelManager
 
 
+# The lab template lays tables out with a fixed width and clips them: the gap
+# matrix's wide Markdown table would lose its right-hand columns. Let the columns
+# size to their content and wrap long cells (paths break anywhere, words stay whole).
+_HTML_EXTRA_STYLE = """<style>
+.jp-RenderedHTMLCommon table { table-layout: auto; max-width: 100%; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; min-width: 6em; }
+</style>
+"""
+
+
 def _export_html(executed: Path, force: bool) -> Path:
     """Render an executed notebook to a standalone HTML page beside it."""
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter(template_name="lab").from_filename(os.fspath(executed))
+    body = body.replace("</head>", f"{_HTML_EXTRA_STYLE}</head>", 1)
     target = executed.with_suffix(".html")
     write_artifact(target, body, force=force)
     return target
