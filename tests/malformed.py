@@ -926,7 +926,7 @@ def _demo_positions_case(label: str, value: str) -> Callable[[str], Case]:
     def build(folder: str) -> Case:
         out = os.path.join(folder, "demo.npz")
         argv = ["demo-data", out, f"--positions={value}"]
-        return Case(f"demo-data-positions-{label}", argv, 2, f"positions '{value}' is not an integer",
+        return Case(f"demo-data-positions-{label}", argv, 2, f"positions '{value}' is not a whole number >= 2",
                     absent=[out])
 
     return build

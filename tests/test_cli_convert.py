@@ -86,7 +86,8 @@ def test_convert_refuses_non_positive_sample_pixel_size(cli, scan, tmp_path, val
     cxi, _ = scan
     done = cli("convert", cxi, os.fspath(tmp_path / "o.npz"), f"--sample-pixel-size={value}")
     assert done.returncode == 2
-    assert "positive length in metres" in done.stderr
+    assert "sample pixel size in metres" in done.stderr
+    assert "is not a positive number" in done.stderr
 
 
 def test_convert_refuses_to_overwrite_without_force(cli, scan, tmp_path):

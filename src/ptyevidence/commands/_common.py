@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .._layout import LAYOUTS
 
-__all__ = ["add_contract", "add_force", "add_json", "add_layout", "emit_json"]
+__all__ = [
+    "add_contract",
+    "add_force",
+    "add_json",
+    "add_layout",
+    "emit_json",
+    "ratio_type",
+    "real_number",
+    "seed_type",
+    "whole_number",
+]
 
 
 def add_layout(parser: argparse.ArgumentParser) -> None:
@@ -54,3 +66,62 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)
+
+
+def whole_number(minimum: int, what: str) -> Callable[[str], int]:
+    """Return an argparse type accepting integers ``>= minimum``.
+
+    Examples
+    --------
+    >>> whole_number(0, "seed")("7")
+    7
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            msg = f"{what} '{text}' is not a whole number >= {minimum}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
+def real_number(what: str, low: float = 0.0, high: float = math.inf, low_open: bool = True
+                ) -> Callable[[str], float]:
+    """Return an argparse type accepting finite numbers in ``(low, high]``.
+
+    With ``low_open=False`` the range is ``[low, high]``.
+
+    Examples
+    --------
+    >>> real_number("ratio", 0.0, 1.0, low_open=False)("0.5")
+    0.5
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        above = value > low if low_open else value >= low
+        if not (above and value <= high and math.isfinite(value)):
+            if high == math.inf:
+                bounds = "positive" if (low, low_open) == (0.0, True) else f"finite, >= {low:g}"
+                msg = f"{what} '{text}' is not a {bounds} number"
+            else:
+                bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+                msg = f"{what} '{text}' is not a number in {bounds}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
+#: ``--seed N``: a non-negative integer.
+seed_type = whole_number(0, "seed")
+#: Fractions such as coverage thresholds, in [0, 1].
+ratio_type = real_number("fraction", 0.0, 1.0, low_open=False)

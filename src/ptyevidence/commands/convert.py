@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force
+from ._common import add_force, real_number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="propagation geometry; near-field needs --sample-pixel-size (default: far-field)",
     )
     p.add_argument(
-        "--sample-pixel-size", metavar="METRES", type=_positive_float,
+        "--sample-pixel-size", metavar="METRES", type=real_number("sample pixel size in metres"),
         help="sample-plane pixel size in metres; overrides the far-field formula",
     )
     p.add_argument(
@@ -40,16 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_force(p)
     p.set_defaults(func=_run)
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        msg = f"'{text}' is not a positive length in metres (e.g. 2.5e-8)"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -6,8 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from ._common import add_force, add_json, emit_json
-from .fixture import _ratio, _seed
+from ._common import add_force, add_json, emit_json, ratio_type, seed_type
 
 #: Subset size of ``--compare-strategies`` when ``--subset-size`` is not given.
 DEFAULT_COMPARE_SIZE = 64
@@ -49,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subset-size", type=_count, default=None, metavar="N",
                    help=f"with --compare-strategies: positions per subset, 1 to the source's "
                    f"N (default: {DEFAULT_COMPARE_SIZE})")
-    p.add_argument("--seed", type=_seed, default=None, metavar="N",
+    p.add_argument("--seed", type=seed_type, default=None, metavar="N",
                    help="with --compare-strategies: seed of the farthest-point start (default: 0)")
     p.add_argument("--cell-size", type=_length, default=None, metavar="C",
                    help="occupancy cell edge in position units (default: the source's median "
@@ -57,10 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probe-diameter", type=_length, default=None, metavar="D",
                    help="probe diameter in position units; adds the overlap ratio "
                    "max(0, 1 - spacing/D) of neighbouring positions")
-    p.add_argument("--min-range-ratio", type=_ratio, default=None, metavar="R",
+    p.add_argument("--min-range-ratio", type=ratio_type, default=None, metavar="R",
                    help="with a subset: x and y range ratios must exceed R, else exit 1 "
                    "(default: not checked)")
-    p.add_argument("--min-occupancy", type=_ratio, default=None, metavar="R",
+    p.add_argument("--min-occupancy", type=ratio_type, default=None, metavar="R",
                    help="with a subset: occupancy must be at least R, else exit 1 "
                    "(default: not checked)")
     p.add_argument("--plot-dir", metavar="DIR",

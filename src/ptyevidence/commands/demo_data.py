@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force
+from ._common import add_force, real_number, seed_type, whole_number
 
 #: Kept here (not imported) so that building the parser stays light.
 _LAYOUTS = ("canonical", "legacy")
@@ -23,52 +23,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "2: usage error or the file exists (without --force).",
     )
     p.add_argument("output", metavar="OUT.npz", help="NPZ file to write")
-    p.add_argument("--positions", type=_positions, default=1087, metavar="N",
+    p.add_argument("--positions", type=whole_number(2, "positions"), default=1087, metavar="N",
                    help="number of scan positions, at least 2 (default: 1087)")
-    p.add_argument("--seed", type=_seed, default=0, metavar="N",
+    p.add_argument("--seed", type=seed_type, default=0, metavar="N",
                    help="seed of the object texture, position jitter and noise (default: 0)")
     p.add_argument("--layout", choices=_LAYOUTS, default="canonical",
                    help="canonical: diffraction (N,H,W) float32; legacy: (H,W,N) float64 "
                    "like old PtychoPINN files, to exercise conversion (default: canonical)")
     p.add_argument("--noise", choices=_NOISE_MODELS, default="poisson",
                    help="Poisson counting noise or exact amplitudes (default: poisson)")
-    p.add_argument("--photons", type=_photons, default=1e6, metavar="P",
+    p.add_argument("--photons", type=real_number("photons"), default=1e6, metavar="P",
                    help="expected photons per frame with Poisson noise (default: 1e6)")
     add_force(p)
     p.set_defaults(func=_run)
 
 
-def _positions(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        msg = f"positions '{text}' is not an integer of at least 2"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        msg = f"seed '{text}' is not a non-negative integer"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _photons(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        msg = f"photons '{text}' is not a positive number"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force, add_json, add_layout, emit_json
+from ._common import add_force, add_json, add_layout, emit_json, ratio_type, seed_type
 
 #: Kept here (not imported) so that building the parser stays light.
 _STRATEGIES = ("stratified-index", "grid", "farthest-point")
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="stratified-index: evenly spaced in acquisition order, int(i*N/n); "
                       "grid: one position per occupied cell of a ~n-cell grid; farthest-point: "
                       "greedy max-min distance from a seeded start (default: stratified-index)")
-    make.add_argument("--seed", type=_seed, default=0, metavar="N",
+    make.add_argument("--seed", type=seed_type, default=0, metavar="N",
                       help="seed of the farthest-point start (default: 0)")
     make.add_argument("--metadata-out", metavar="M", help="JSON sidecar (default: O with .json)")
     make.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
@@ -58,9 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("fixture", metavar="O", help="fixture NPZ")
     verify.add_argument("--metadata", metavar="M", help="JSON sidecar (default: O with .json)")
     verify.add_argument("--source", metavar="S", help="dataset the fixture was cut from")
-    verify.add_argument("--min-range-ratio", type=_ratio, default=0.5, metavar="R",
+    verify.add_argument("--min-range-ratio", type=ratio_type, default=0.5, metavar="R",
                         help="x and y range coverage must exceed R (default: 0.5)")
-    verify.add_argument("--min-occupancy", type=_ratio, default=None, metavar="R",
+    verify.add_argument("--min-occupancy", type=ratio_type, default=None, metavar="R",
                         help="occupancy must be at least R (default: not checked)")
     add_json(verify)
     verify.set_defaults(func=_verify)
@@ -74,26 +74,6 @@ def _subset_size(text: str) -> int:
         raise argparse.ArgumentTypeError(msg) from None
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        msg = f"seed '{text}' is not a non-negative integer"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _ratio(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        msg = f"'{text}' is not a fraction between 0 and 1"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _make(args: argparse.Namespace) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force
-from .fixture import _STRATEGIES, _seed, _subset_size
+from ._common import add_force, seed_type
+from .fixture import _STRATEGIES, _subset_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="positions in the regression fixture, 16 or more (default: 64)")
     p.add_argument("--strategy", choices=_STRATEGIES, default="stratified-index",
                    help="how the fixture's positions are chosen (default: stratified-index)")
-    p.add_argument("--seed", type=_seed, default=0, metavar="N",
+    p.add_argument("--seed", type=seed_type, default=0, metavar="N",
                    help="seed of the farthest-point start (default: 0)")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="K",
                    help="render K sources at a time, each in its own process (default: 1)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_contract, add_json, add_layout, emit_json
+from ._common import add_contract, add_json, add_layout, emit_json, whole_number
 
 #: Kept here (not imported from torch_compat) so that building the parser stays light.
 _COORDS_DTYPES = ("float64", "float32")
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("fixture", metavar="FIXTURE", help="dataset file (e.g. a fixture NPZ)")
     add_contract(p)
     add_layout(p)
-    p.add_argument("--batch-size", type=_positive_int, default=8, metavar="B",
+    p.add_argument("--batch-size", type=whole_number(1, "batch size"), default=8, metavar="B",
                    help="items per batch (default: 8)")
     p.add_argument("--coords-dtype", choices=_COORDS_DTYPES, default="float64",
                    help="tensor dtype of the scan coordinates; float32 rounds float64 "
@@ -33,16 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p.set_defaults(func=_run)
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"'{text}' is not a whole number >= 1"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:
