@@ -1,7 +1,7 @@
 """ptyevidence: evidence about ptychography datasets and data pipelines.
 
 Import public names from here (or from the public modules ``fixture``,
-``coverage``, ``gap``, ``io``, ``demo``, ``torch_compat``); modules with a
+``coverage``, ``gap``, ``io``, ``demo``, ``report``, ``torch_compat``); modules with a
 leading underscore are private. Names from the heavier modules (SciPy,
 Matplotlib) load on first use, so ``import ptyevidence`` stays quick and
 never imports PyTorch.
@@ -46,6 +46,7 @@ _LAZY = {
     "convert_cxi": "io",
     "make_demo_data": "demo",
     "check_torch_loading": "torch_compat",
+    "render_report": "report",
 }
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "plot_scan_coverage",
     "plot_strategy_comparison",
     "read_frames",
+    "render_report",
     "resolve_layout",
     "scan_coverage",
     "select_indices",
