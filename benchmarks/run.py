@@ -72,6 +72,38 @@ class Run:
     returncode: int = 0
     output: str = ""
     walls: list[float] = field(default_factory=list)
+    busy_before: float | None = None  # share of all CPUs others used just before the run
+
+
+def cpu_busy(seconds: float = 0.5) -> float:
+    """Share of all CPUs busy over ``seconds`` (from /proc/stat; 0 where unavailable).
+
+    The benchmark itself sleeps meanwhile, so this is other processes' load.
+    """
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = total1 - total0
+    return 0.0 if total <= 0 else 1.0 - (idle1 - idle0) / total
+
+
+def wait_for_idle(max_wait: float, threshold: float = 0.1) -> float:
+    """Wait (up to ``max_wait`` s) until other processes use < ``threshold`` of the CPUs."""
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy()
+    while busy >= threshold and time.monotonic() < deadline:
+        busy = cpu_busy(2.0)
+    return busy
 
 
 def run_child(label: str, cmd: list[str], capture: bool = True) -> Run:
@@ -90,6 +122,10 @@ def run_child(label: str, cmd: list[str], capture: bool = True) -> Run:
     return Run(label, cmd, wall, usage.ru_maxrss * 1024 / MB, proc.returncode, text, [wall])
 
 
+#: Seconds to wait for other processes to go quiet before each run (--wait-idle).
+IDLE_WAIT = 0.0
+
+
 def measure(label: str, cmd: list[str], repeat: int, before=None, capture: bool = True) -> Run:
     """Best (lowest) wall time of ``repeat`` runs; the largest peak RSS seen."""
     best: Run | None = None
@@ -97,7 +133,9 @@ def measure(label: str, cmd: list[str], repeat: int, before=None, capture: bool 
     for _ in range(repeat):
         if before is not None:
             before()
+        busy = wait_for_idle(IDLE_WAIT) if IDLE_WAIT > 0 else cpu_busy(0.2)
         run = run_child(label, cmd, capture)
+        run.busy_before = busy
         if run.returncode != 0:
             print(f"\n{label} failed (exit {run.returncode}): {shlex.join(cmd)}\n{run.output}")
             return run
@@ -365,11 +403,14 @@ class Bench:
             f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f}"
         )
         print("\n" + "\n".join(f"- {line}" for line in lines))
-        print("\n| target | command | wall s | peak RSS MB | note |")
-        print("|---|---|---:|---:|---|")
+        print("\n| target | command | wall s | peak RSS MB | other CPU load | note |")
+        print("|---|---|---:|---:|---:|---|")
         for target, run, note in self.runs:
             walls = "" if len(run.walls) < 2 else f" (runs: {', '.join(f'{w:.2f}' for w in run.walls)})"
-            print(f"| {target} | {run.label} | {run.wall_s:.3f} | {run.rss_mb:.0f} | {note}{walls} |")
+            print(
+                f"| {target} | {run.label} | {run.wall_s:.3f} | {run.rss_mb:.0f} | "
+                f"{'' if run.busy_before is None else f'{run.busy_before:.0%}'} | {note}{walls} |"
+            )
         print("\n| target | measure | figure | criterion | result |")
         print("|---|---|---:|---|---|")
         for target, what, figure, criterion, ok in self.verdicts:
@@ -395,6 +436,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="runs per measurement; the fastest is reported (default 1)")
     parser.add_argument("--workdir", default=None,
                         help="parent folder of the temporary directory (default: system temp)")
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                        help="before each run, wait up to SECONDS for other processes to use "
+                        "< 10%% of the CPUs (a shared machine); the load seen is reported")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any criterion fails (default: report only)")
@@ -417,7 +461,9 @@ def check_room(args: argparse.Namespace, workdir: str, n: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global IDLE_WAIT
     args = parse_args(argv)
+    IDLE_WAIT = args.wait_idle
     load_before = os.getloadavg()
     workdir = tempfile.mkdtemp(prefix="ptyevidence-bench-", dir=args.workdir)
     bench = Bench(args, workdir)
