@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ._memory import check_budget
-from ._npz import BLOCK_BYTES, ArrayInfo, _check_readable_file, _native
+from ._npz import BLOCK_BYTES, ArrayInfo, _check_readable_file, _native, gather_indices
 from ._progress import progress_bar
 from .exceptions import InputError, UsageError
 
@@ -806,24 +806,7 @@ class CxiSource:
             Native byte order, C-contiguous, ``len(indices)`` along ``axis``.
         """
         info = self.info(key)
-        ndim = len(info.shape)
-        if ndim == 0:
-            msg = f"'{self.path}': array '{key}' is a scalar; nothing to gather"
-            raise InputError(msg, self.path)
-        axis = axis % ndim
-        if axis not in (0, ndim - 1):
-            msg = f"gathering along axis {axis} of a {ndim}-D array is not supported"
-            raise ValueError(msg)
-        raw_idx = np.asarray(indices)
-        if raw_idx.size and raw_idx.dtype.kind not in "iu":
-            # A boolean mask or float positions would be silently cast to 0/1 or truncated.
-            msg = f"indices into '{key}' must be integers, not {raw_idx.dtype}"
-            raise TypeError(msg)
-        idx = raw_idx.astype(np.int64).reshape(-1)
-        length = info.shape[axis]
-        if idx.size and (idx.min() < 0 or idx.max() >= length):
-            msg = f"'{self.path}': index out of range for '{key}' axis {axis} (length {length})"
-            raise InputError(msg, self.path)
+        axis, idx = gather_indices(self.path, info, indices, axis)
         out_shape = list(info.shape)
         out_shape[axis] = idx.size
         check_budget(

@@ -409,24 +409,8 @@ class NpzSource:
         """
         info = self.info(key)
         self._check_plain(info)
+        axis, idx = gather_indices(self.path, info, indices, axis)
         ndim = len(info.shape)
-        if ndim == 0:
-            msg = f"'{self.path}': array '{key}' is a scalar; nothing to gather"
-            raise InputError(msg, self.path)
-        axis = axis % ndim
-        if axis not in (0, ndim - 1):
-            msg = f"gathering along axis {axis} of a {ndim}-D array is not supported"
-            raise ValueError(msg)
-        raw_idx = np.asarray(indices)
-        if raw_idx.size and raw_idx.dtype.kind not in "iu":
-            # A boolean mask or float positions would be silently cast to 0/1 or truncated.
-            msg = f"indices into '{key}' must be integers, not {raw_idx.dtype}"
-            raise TypeError(msg)
-        idx = raw_idx.astype(np.int64).reshape(-1)
-        length = info.shape[axis]
-        if idx.size and (idx.min() < 0 or idx.max() >= length):
-            msg = f"'{self.path}': index out of range for '{key}' axis {axis} (length {length})"
-            raise InputError(msg, self.path)
         out_shape = list(info.shape)
         out_shape[axis] = idx.size
         out_bytes = int(np.prod(out_shape, dtype=np.int64)) * info.dtype.itemsize
@@ -778,6 +762,35 @@ def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
         n >>= 1
         k += 1
     return _multmodp(shift, crc1) ^ crc2
+
+
+def gather_indices(
+    path: str, info: ArrayInfo, indices: Sequence[int] | np.ndarray, axis: int
+) -> tuple[int, np.ndarray]:
+    """Check a gather request against a header; return ``(axis, int64 indices)``.
+
+    Shared by every reader's ``take`` so they refuse the same requests the
+    same way: scalars, middle axes, non-integer indices, out-of-range ones.
+    """
+    key, ndim = info.name, len(info.shape)
+    if ndim == 0:
+        msg = f"'{path}': array '{key}' is a scalar; nothing to gather"
+        raise InputError(msg, path)
+    axis = axis % ndim
+    if axis not in (0, ndim - 1):
+        msg = f"gathering along axis {axis} of a {ndim}-D array is not supported"
+        raise ValueError(msg)
+    raw_idx = np.asarray(indices)
+    if raw_idx.size and raw_idx.dtype.kind not in "iu":
+        # A boolean mask or float positions would be silently cast to 0/1 or truncated.
+        msg = f"indices into '{key}' must be integers, not {raw_idx.dtype}"
+        raise TypeError(msg)
+    idx = raw_idx.astype(np.int64).reshape(-1)
+    length = info.shape[axis]
+    if idx.size and (idx.min() < 0 or idx.max() >= length):
+        msg = f"'{path}': index out of range for '{key}' axis {axis} (length {length})"
+        raise InputError(msg, path)
+    return axis, idx
 
 
 def _check_readable_file(path: str) -> None:
