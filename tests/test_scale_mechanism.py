@@ -249,7 +249,9 @@ STAT_CASES = {
     "float32-negatives": _F32 - 0.5,
     "float32-nan-inf": np.concatenate([_F32, [np.nan, np.inf, -np.inf]]).astype(np.float32),
     "float32-huge": (_F32 * 3e35).astype(np.float32),
+    "float32-positive-no-zeros": _F32 + np.float32(0.5),
     "float64": _RNG.normal(size=9_999),
+    "float64-non-negative": np.abs(_RNG.normal(size=9_999)) * (_RNG.random(9_999) > 0.3),
     "float16": _F32.astype(np.float16),
     "complex64-nan": np.concatenate([_F32 + 1j * _F32, [np.nan + 0j]]).astype(np.complex64),
     "uint16": _RNG.integers(0, 60_000, 5_000).astype(np.uint16),
@@ -273,3 +275,18 @@ def test_array_stats_agree_with_numpy_in_any_blocking(values):
     assert stats.min == float(modulus.min())
     assert stats.max == float(modulus.max())
     npt.assert_allclose(stats.sum, modulus.astype(np.float64).sum(), rtol=1e-6)
+
+
+def test_duplicate_positions_are_counted_like_numpy_unique(make_npz):
+    """The positions-unique finding counts repeats as numpy.unique(axis=0) does (-0.0 == 0.0)."""
+    arrays = dataset_arrays(n=40)
+    arrays["xcoords"][[5, 9, 30]] = arrays["xcoords"][[4, 8, 8]]
+    arrays["ycoords"][[5, 9, 30]] = arrays["ycoords"][[4, 8, 8]]
+    arrays["xcoords"][[0, 1]] = [0.0, -0.0]
+    arrays["ycoords"][[0, 1]] = [7.0, 7.0]
+    pts = np.stack([arrays["xcoords"], arrays["ycoords"]], axis=1)
+    repeats = 40 - np.unique(pts, axis=0).shape[0]
+    report = validate_dataset(make_npz(arrays=arrays))
+    found = [f.message for f in report.findings if f.rule == "positions-unique"]
+    assert found == [f"{repeats} of 40 positions repeat an earlier one"]
+    assert repeats == 4

@@ -100,28 +100,32 @@ class ArrayStats:
             self._fold_finite(values)
 
     def _update_non_negative_floats(self, block: np.ndarray) -> bool:
-        """Fold a float block in three integer passes if every value is finite and >= +0.
+        """Fold a float block in three passes if every value is finite and >= +0.
 
-        Read as same-width signed integers, floats with the sign bit clear
-        sort like the floats themselves and sit below the bits of +inf, NaNs
-        above. So integer extremes in ``[0, bits(+inf))`` prove the block
-        finite and non-negative, give its float extremes, and make "nonzero"
-        the count of nonzero integers (no -0.0 can be present): one pass
-        fewer than the float route, for the usual diffraction amplitudes.
-        Returns False, having folded nothing, for any other block.
+        Read as same-width unsigned integers, floats with the sign bit clear
+        sort like the floats themselves and sit below the bits of +inf; NaNs
+        and every value with the sign bit set (negatives, -0.0) sit above. So
+        an unsigned maximum below ``bits(+inf)`` proves the block finite and
+        non-negative and is its float maximum; a value is then zero exactly
+        when its bits are, so "nonzero" is an integer count, and any zero makes
+        the minimum 0.0 without a pass of its own. The usual diffraction
+        amplitudes (non-negative, with zeros) need three passes instead of the
+        float route's four. Returns False, having folded nothing, otherwise.
         """
         dtype = block.dtype
         if dtype.kind != "f" or not dtype.isnative or block.ndim != 1 or dtype.itemsize not in (2, 4, 8):
             return False
         if not block.flags.c_contiguous:
             return False
-        bits = block.view(f"i{dtype.itemsize}")
-        low, high = bits.min(), bits.max()
-        if low < 0 or high >= np.array(np.inf, dtype).view(bits.dtype):
+        bits = block.view(f"u{dtype.itemsize}")
+        high = bits.max()
+        if high >= np.array(np.inf, dtype).view(bits.dtype):
             return False
-        lo, hi = np.array([low, high], bits.dtype).view(dtype)
+        nonzero = int(np.count_nonzero(bits))
+        lo = block.min() if nonzero == block.size else dtype.type(0)
+        hi = np.array(high, bits.dtype).view(dtype)
         self.count += block.size
-        self._fold_finite(block, lo, hi, nonzero=int(np.count_nonzero(bits)))
+        self._fold_finite(block, lo, hi, nonzero=nonzero)
         return True
 
     def _fold_finite(
@@ -566,7 +570,10 @@ class _Validator:
                     f"all {x.size} positions are the same point ({pts[0, 0]:g}, {pts[0, 1]:g})",
                 )
         elif rule.check == "positions_unique":
-            n_unique = np.unique(pts, axis=0).shape[0]
+            # Sorting rows with lexsort counts the same distinct points as
+            # numpy.unique(axis=0), several times faster on 10^5+ positions.
+            ordered = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+            n_unique = 1 + int(np.count_nonzero((ordered[1:] != ordered[:-1]).any(axis=1)))
             if n_unique < pts.shape[0]:
                 self.add(
                     rule.id, names[0], rule.severity,
