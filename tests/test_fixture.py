@@ -320,7 +320,7 @@ def test_a_different_source_is_a_mismatch(tmp_path):
     np.savez(src, **canonical)
     report = verify_fixture(out, source=src)
     failed = {c.name: c.detail for c in report.mismatches}
-    assert set(failed) == {"source_sha256", "rows.diffraction"}
+    assert set(failed) == {"source_fingerprint", "source_sha256", "rows.diffraction"}
     assert f"fixture row 4, source index {result.indices[4]}" in failed["rows.diffraction"]
 
 
@@ -472,12 +472,79 @@ def test_compressed_fixture_member_is_never_written(tmp_path):
 def test_no_source_hash_records_null_and_verify_skips_it(tmp_path):
     src, _ = write_source(tmp_path, "canonical")
     out = str(tmp_path / "f.npz")
-    side = make_fixture(src, out, subset_size=16, hash_source=False).sidecar
+    side = make_fixture(src, out, subset_size=16, source_hash="none").sidecar
     assert side["source_sha256"] is None
-    assert "--no-source-hash" in side["regenerate"]
+    assert "--source-hash none" in side["regenerate"]
     report = verify_fixture(out, source=src)
     assert report.ok
-    assert "source_sha256" not in {c.name for c in report.checks}
+    names = {c.name for c in report.checks}
+    assert "source_sha256" not in names
+    assert "source_fingerprint" in names
+    notes = _text(side_path(out, ".md"))
+    assert "Source SHA-256: not computed (`--source-hash none`)" in notes
+
+
+def side_path(out, suffix):
+    return os.path.splitext(out)[0] + suffix
+
+
+def _text(path):
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def test_auto_hash_skips_sources_above_the_limit_and_records_why(tmp_path, monkeypatch):
+    from ptyevidence import _fixture
+
+    src, _ = write_source(tmp_path, "canonical")
+    small = make_fixture(src, str(tmp_path / "small.npz"), subset_size=16).sidecar
+    assert small["source_sha256"] == hashlib.sha256(_read(src)).hexdigest()
+    monkeypatch.setattr(_fixture, "FULL_HASH_LIMIT", os.path.getsize(src) - 1)
+    out = str(tmp_path / "f.npz")
+    side = make_fixture(src, out, subset_size=16).sidecar
+    assert side["source_sha256"] is None
+    assert side["source_hash"] == "auto"
+    assert side["full_hash_limit"] == os.path.getsize(src) - 1
+    assert side["source_fingerprint"] == small["source_fingerprint"]
+    assert "--source-hash" not in side["regenerate"]
+    notes = _text(side_path(out, ".md"))
+    assert "limit of `--source-hash auto`; `--source-hash full` hashes it" in notes
+    # "full" hashes whatever the size.
+    full = make_fixture(src, str(tmp_path / "full.npz"), subset_size=16, source_hash="full").sidecar
+    assert full["source_sha256"] == small["source_sha256"]
+    assert "--source-hash full" in full["regenerate"]
+
+
+def test_fingerprint_covers_zip_members_and_other_files(tmp_path):
+    from ptyevidence._sidecar import file_fingerprint
+
+    src, canonical = write_source(tmp_path, "canonical")
+    before = file_fingerprint(src)
+    assert before == file_fingerprint(src)
+    assert before["method"] == "zip-directory"
+    assert before["bytes"] == os.path.getsize(src)
+    # Same size, one value changed: the member's CRC-32 in the directory changes.
+    canonical["xcoords"] = canonical["xcoords"].copy()
+    canonical["xcoords"][3] += 1.0
+    np.savez(src, **canonical)
+    after = file_fingerprint(src)
+    assert after["bytes"] == before["bytes"]
+    assert after["sha256"] != before["sha256"]
+    other = tmp_path / "data.bin"
+    other.write_bytes(bytes(range(256)) * 20_000)
+    head_tail = file_fingerprint(other)
+    assert head_tail["method"] == "head-tail"
+    data = bytearray(other.read_bytes())
+    data[-5] ^= 1
+    other.write_bytes(bytes(data))
+    assert file_fingerprint(other)["sha256"] != head_tail["sha256"]
+
+
+def test_an_unknown_source_hash_mode_is_refused(tmp_path):
+    src, _ = write_source(tmp_path, "canonical")
+    with pytest.raises(UsageError, match="source hash mode 'sometimes'"):
+        make_fixture(src, str(tmp_path / "f.npz"), subset_size=16, source_hash="sometimes")
+    assert not (tmp_path / "f.npz").exists()
 
 
 def test_cxi_source_gives_amplitude_frames_at_the_chosen_rows(tmp_path):

@@ -135,7 +135,7 @@ def test_fixture_make_refuses_a_source_damaged_outside_the_cut(tmp_path, compres
     _flip_byte_in_member(path, "diffraction.npy", fraction)
     before = _fingerprint(path)
     # Control: reading only the chosen rows does not see the damage.
-    skipped = make_fixture(path, tmp_path / "unchecked.npz", subset_size=16, hash_source=False,
+    skipped = make_fixture(path, tmp_path / "unchecked.npz", subset_size=16, source_hash="none",
                            progress=False)
     assert 4 not in skipped.indices.tolist()
     out = tmp_path / "checked.npz"

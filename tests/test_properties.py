@@ -144,7 +144,8 @@ def test_fixture_rows_are_source_rows_at_the_recorded_indices(case, strategy, da
         path = _store(folder, source, case["fortran"], case["compressed"])
         result = make_fixture(path, os.path.join(folder, "fixture.npz"), subset_size=subset,
                               strategy=strategy, seed=case["seed"], progress=False,
-                              hash_source=data.draw(st.booleans(), label="hash_source"))
+                              source_hash=data.draw(st.sampled_from(["auto", "full", "none"]),
+                                                    label="source_hash"))
         with np.load(result.path, allow_pickle=False) as fixture:
             got = {k: fixture[k] for k in fixture.files}
     idx = result.indices

@@ -65,6 +65,34 @@ def _bytes_read_by_this_process() -> int | None:
         return None
 
 
+# -- a default fixture cut of a large source reads O(subset) --------------------------
+
+
+def test_default_cut_of_a_source_above_the_hash_limit_reads_a_small_part_of_it(
+    big_stack, tmp_path, monkeypatch
+):
+    """Above FULL_HASH_LIMIT, fixture make reads the subset, not the file (counted by the kernel)."""
+    from ptyevidence import _fixture
+    from ptyevidence.fixture import make_fixture
+
+    size = os.path.getsize(big_stack)
+    make_fixture(big_stack, tmp_path / "warm.npz", subset_size=16, progress=False)  # imports
+    monkeypatch.setattr(_fixture, "FULL_HASH_LIMIT", size // 2)
+    before = _bytes_read_by_this_process()
+    if before is None:
+        pytest.skip("/proc/self/io is not available")
+    result = make_fixture(big_stack, tmp_path / "cut.npz", subset_size=16, progress=False)
+    cut_reads = _bytes_read_by_this_process() - before
+    assert result.sidecar["source_sha256"] is None
+    # 16 frames of 4 KiB, two coordinate arrays of 16 KiB, the guesses, headers, the
+    # staged fixture re-read for validation and hashing: well under a tenth of the 8 MiB.
+    assert cut_reads < size / 10
+    before = _bytes_read_by_this_process()
+    make_fixture(big_stack, tmp_path / "full.npz", subset_size=16, source_hash="full",
+                 progress=False)
+    assert _bytes_read_by_this_process() - before >= size
+
+
 # -- gathers read only what they return ---------------------------------------------
 
 

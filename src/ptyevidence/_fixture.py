@@ -33,6 +33,7 @@ from ._sidecar import (
     content_digest,
     default_metadata_path,
     default_notes_path,
+    file_fingerprint,
     file_sha256,
     fixture_notes_markdown,
     read_sidecar,
@@ -46,7 +47,9 @@ from .exceptions import ContractError, InputError, PtyEvidenceError, UsageError
 
 __all__ = [
     "CANONICAL_DTYPES",
+    "FULL_HASH_LIMIT",
     "MIN_SUBSET_SIZE",
+    "SOURCE_HASH_MODES",
     "FixtureResult",
     "VerifyCheck",
     "VerifyReport",
@@ -56,6 +59,12 @@ __all__ = [
 
 #: Smallest subset: fewer positions cannot exercise neighbour grouping.
 MIN_SUBSET_SIZE = 16
+#: ``source_hash`` modes of :func:`make_fixture` (``--source-hash``).
+SOURCE_HASH_MODES = ("auto", "full", "none")
+#: Largest source (bytes) that ``source_hash="auto"`` hashes in full: 1 GiB,
+#: about a second of reading from page cache here; larger sources get the
+#: fingerprint only, so a cut stays O(subset).
+FULL_HASH_LIMIT = 2**30
 #: Arrays with one entry per scan position, gathered with the same indices.
 PER_SCAN_KEYS = ("diffraction", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "scan_index", "Y")
 #: Arrays copied whole.
@@ -403,7 +412,7 @@ def make_fixture(
     legacy_alias: bool = False,
     layout: str = "auto",
     force: bool = False,
-    hash_source: bool = True,
+    source_hash: str = "auto",
     progress: bool | None = None,
 ) -> FixtureResult:
     """Cut a regression fixture of ``subset_size`` positions out of ``source``.
@@ -438,11 +447,14 @@ def make_fixture(
         Stored order of the source's stack; ``auto`` refuses when ambiguous.
     force : bool
         Replace existing output files.
-    hash_source : bool
-        Record the source file's SHA-256 (one full read of the source, which
-        also checks every NPZ member's zip CRC); False records ``null`` and
-        reads only what the cut needs, so damage outside the chosen rows
-        goes unnoticed.
+    source_hash : {"auto", "full", "none"}
+        Whether to record the source file's SHA-256. ``full`` reads the whole
+        source once (and checks every NPZ member's zip CRC in the same pass);
+        ``none`` records ``null`` and reads only what the cut needs, so damage
+        outside the chosen rows goes unnoticed; ``auto`` (default) hashes
+        sources up to :data:`FULL_HASH_LIMIT` bytes and skips larger ones,
+        so cutting from a multi-GB scan costs what reading the subset costs.
+        Every mode records the cheap :func:`file_fingerprint` of the source.
     progress : bool or None
         Progress bars for long passes (None: on a terminal).
 
@@ -479,6 +491,9 @@ def make_fixture(
     """
     source_path, output_path = os.fspath(source), os.fspath(output)
     strategy, seed = _check_choice(strategy, seed)
+    if source_hash not in SOURCE_HASH_MODES:
+        msg = f"source hash mode {source_hash!r} is not one of {', '.join(SOURCE_HASH_MODES)}"
+        raise UsageError(msg)
     metadata_path = os.fspath(metadata_out) if metadata_out is not None else default_metadata_path(output_path)
     notes_path = os.fspath(notes_out) if notes_out is not None else default_notes_path(output_path)
     check_output_path(output_path, force, inputs=[source_path])
@@ -492,7 +507,8 @@ def make_fixture(
         _check_finite_positions(x, y, source_path)
         indices = select_indices(x, y, subset_size, strategy, seed)
         arrays, transformations = _cut_arrays(src, plan, indices, legacy_alias)
-        source_sha256 = _hash_source(src, progress) if hash_source else None
+        source_sha256 = _hash_source(src, progress) if _hashes_fully(source_hash, source_path) else None
+        fingerprint = file_fingerprint(source_path)
     coverage = _coverage_block(x, y, indices)
     record = {
         "version": SIDECAR_VERSION,
@@ -502,6 +518,9 @@ def make_fixture(
         "numpy_version": np.__version__,
         "source_dataset": source_path,
         "source_sha256": source_sha256,
+        "source_hash": source_hash,
+        "full_hash_limit": FULL_HASH_LIMIT,
+        "source_fingerprint": fingerprint,
         "source_layout": plan.layout,
         "subset_strategy": strategy,
         "subset_size": subset_size,
@@ -514,7 +533,7 @@ def make_fixture(
         "contract": None,
         "regenerate": _regenerate_command(
             source_path, output_path, subset_size, strategy, seed, layout, legacy_alias,
-            metadata_out, notes_out, hash_source,
+            metadata_out, notes_out, source_hash,
         ),
         "fixture": output_path,
         "legacy_alias": bool(legacy_alias),
@@ -557,6 +576,10 @@ def _check_subset_size(size: object, plan: _Plan) -> int:
         )
         raise UsageError(msg)
     return int(size)
+
+
+def _hashes_fully(mode: str, path: str) -> bool:
+    return mode == "full" or (mode == "auto" and os.path.getsize(path) <= FULL_HASH_LIMIT)
 
 
 def _hash_source(src: Any, progress: bool | None) -> str:
@@ -604,7 +627,7 @@ def _created() -> str:
 
 def _regenerate_command(
     source: str, output: str, subset_size: int, strategy: str, seed: int, layout: str,
-    legacy_alias: bool, metadata_out: Any, notes_out: Any, hash_source: bool,
+    legacy_alias: bool, metadata_out: Any, notes_out: Any, source_hash: str,
 ) -> str:
     args = [
         "ptyevidence", "fixture", "make", "--source", source, "--output", output,
@@ -618,8 +641,8 @@ def _regenerate_command(
         args += ["--metadata-out", os.fspath(metadata_out)]
     if notes_out is not None:
         args += ["--notes-out", os.fspath(notes_out)]
-    if not hash_source:
-        args.append("--no-source-hash")
+    if source_hash != "auto":
+        args += ["--source-hash", source_hash]
     return shlex.join(args)
 
 
@@ -870,6 +893,15 @@ def _check_source(
     if layout not in ("canonical", "legacy"):
         msg = f"sidecar '{report.metadata}' lacks source_layout; it is needed to re-read '{source_path}'"
         raise InputError(msg, report.metadata)
+    fingerprint = record.get("source_fingerprint")
+    if isinstance(fingerprint, dict):
+        actual_fp = file_fingerprint(source_path)
+        same = actual_fp == fingerprint
+        report.add(
+            "source_fingerprint", same,
+            f"{actual_fp['method']} {actual_fp['sha256']}" if same
+            else f"source {actual_fp} != recorded {fingerprint}",
+        )
     recorded_hash = record.get("source_sha256")
     if recorded_hash:
         actual = file_sha256(source_path, progress)

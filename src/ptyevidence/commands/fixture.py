@@ -8,6 +8,7 @@ from ._common import add_force, add_json, add_layout, emit_json, ratio_type, see
 
 #: Kept here (not imported) so that building the parser stays light.
 _STRATEGIES = ("stratified-index", "grid", "farthest-point")
+_HASH_MODES = ("auto", "full", "none")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,10 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
     make.add_argument("--legacy-alias", action="store_true",
                       help="also write the frames under the legacy key diff3d")
-    make.add_argument("--no-source-hash", action="store_true",
-                      help="do not hash the source file (saves one full read of a large "
-                      "source, which also checks its zip CRCs; source_sha256 is recorded "
-                      "as null)")
+    hashing = make.add_mutually_exclusive_group()
+    hashing.add_argument("--source-hash", choices=_HASH_MODES, default="auto",
+                         help="record the source's SHA-256: full = one full read of the source, "
+                         "which also checks its zip CRCs; none = record null; auto = full for "
+                         "sources up to 1 GiB, none above (default: auto). A cheap fingerprint "
+                         "(zip directory or first/last MiB) is recorded in every mode")
+    hashing.add_argument("--no-source-hash", dest="source_hash", action="store_const",
+                         const="none", help="same as --source-hash none")
     add_layout(make)
     add_force(make)
     add_json(make)
@@ -83,7 +88,7 @@ def _make(args: argparse.Namespace) -> int:
         args.source, args.output, subset_size=args.subset_size, strategy=args.strategy,
         seed=args.seed, metadata_out=args.metadata_out, notes_out=args.notes_out,
         legacy_alias=args.legacy_alias, layout=args.layout, force=args.force,
-        hash_source=not args.no_source_hash,
+        source_hash=args.source_hash,
     )
     if args.json:
         emit_json(result.sidecar)
