@@ -340,9 +340,8 @@ class Bench:
         """Run validate under ``script`` (a pseudo-terminal); did a bar appear?"""
         if shutil.which("script") is None:
             return False, 0.0
-        # script's pseudo-terminal starts 0 columns wide, where tqdm draws
-        # nothing; give it the size of an ordinary terminal window.
-        cmd = "stty cols 100 rows 40; " + shlex.join([PY, "-m", "ptyevidence", "validate", src])
+        # script's pseudo-terminal reports 0 x 0; the bar must appear anyway.
+        cmd = shlex.join([PY, "-m", "ptyevidence", "validate", src])
         start = time.perf_counter()
         done = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
                               text=True, errors="replace", check=False)

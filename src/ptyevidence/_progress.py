@@ -11,6 +11,8 @@ __all__ = ["progress_bar"]
 
 #: Seconds a pass must run before its bar is drawn.
 PROGRESS_DELAY = 1.0
+#: Columns and rows assumed when the terminal reports a size of 0.
+_DEFAULT_SIZE = (80, 24)
 
 
 class _Silent:
@@ -40,6 +42,26 @@ def progress_bar(total: int, description: str, enabled: bool | None = None) -> I
 
     with tqdm(
         total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
-        delay=PROGRESS_DELAY, leave=False, file=sys.stderr,
+        delay=PROGRESS_DELAY, leave=False, file=sys.stderr, **_fallback_size(),
     ) as bar:
         yield bar
+
+
+def _fallback_size() -> dict[str, int]:
+    """Return tqdm size arguments for terminals that report 0 x 0 (fresh pseudo-terminals).
+
+    tqdm sizes its bar to the terminal; a reported 0 columns draws an empty
+    bar and 0 rows hides it as "more hidden" (tqdm reads rows as -1).
+    """
+    import os
+
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return {}
+    out = {}
+    if size.columns <= 0:
+        out["ncols"] = _DEFAULT_SIZE[0]
+    if size.lines <= 0:
+        out["nrows"] = _DEFAULT_SIZE[1]
+    return out
