@@ -263,3 +263,62 @@ def test_tiny_cells_are_refused_instead_of_exhausting_memory():
     x, y = np.array([0.0, 1e12]), np.array([0.0, 1e12])
     with pytest.raises(UsageError, match="too small"):
         scan_coverage(x, y, [0], cell_size=1e-9)
+
+
+# -- large sources: sampled spacing, no SciPy --------------------------------------
+
+
+def test_spacing_of_a_large_source_comes_from_an_even_sample(monkeypatch):
+    from ptyevidence import _coverage
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 100, 4000), rng.uniform(0, 100, 4000)
+    exact = scan_coverage(x, y, np.arange(0, 4000, 50))
+    assert "source_nn_sample" not in exact.to_dict()
+    monkeypatch.setattr(_coverage, "NN_SAMPLE_SIZE", 500)
+    sampled = scan_coverage(x, y, np.arange(0, 4000, 50))
+    assert sampled.source_nn_sample == 500
+    assert sampled.to_dict()["source_nn_sample"] == 500
+    # Each sampled distance is exact (against every position), so the statistics
+    # estimate the full ones closely; nothing that does not use the spacing moves.
+    assert sampled.source_nn_median == pytest.approx(exact.source_nn_median, rel=0.1)
+    assert sampled.source_nn_p95 == pytest.approx(exact.source_nn_p95, rel=0.1)
+    for name in ("x_range_ratio", "y_range_ratio", "hull_area_ratio", "largest_gap",
+                 "gap_p95", "subset_nn_median"):
+        assert getattr(sampled, name) == getattr(exact, name), name
+    indices = _coverage._spacing_sample(4000)
+    assert indices[0] == 0
+    assert indices[-1] == 3999
+    assert np.all(np.diff(indices) >= 1)
+
+
+def test_sampled_spacing_of_a_raster_is_the_raster_step(monkeypatch):
+    from ptyevidence import _coverage
+
+    monkeypatch.setattr(_coverage, "NN_SAMPLE_SIZE", 100)
+    x, y = regular_grid(40, step=3.0)
+    m = scan_coverage(x, y, np.arange(0, 1600, 40))
+    assert m.source_nn_sample == 100
+    assert (m.source_nn_median, m.source_nn_p95) == (3.0, 3.0)
+
+
+def test_coverage_and_fixture_cuts_never_import_scipy(tmp_path, make_npz):
+    """SciPy's import alone costs a fixture cut ~0.3 s; the coverage maths are numpy-only."""
+    import subprocess
+    import sys
+
+    src = make_npz("scan.npz", n=300, h=16, w=16)
+    code = (
+        "import sys\n"
+        "from ptyevidence.fixture import make_fixture\n"
+        "from ptyevidence.coverage import compare_strategies, describe_scan\n"
+        f"r = make_fixture({src!r}, {str(tmp_path / 'f.npz')!r}, subset_size=32)\n"
+        "import numpy as np\n"
+        "x, y = np.random.default_rng(0).random((2, 500))\n"
+        "compare_strategies(x, y, 40); describe_scan(x, y)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -3,9 +3,11 @@
 The reference acceptance criterion for a fixture subset only compares
 coordinate ranges, which two far corners already pass. The metrics here add
 occupancy of a coarse grid, convex-hull area, nearest-neighbour spacing and the
-largest distance from any source position to the subset. Geometry comes from
-:mod:`scipy.spatial` (``cKDTree``, ``ConvexHull``); everything else is
-vectorized numpy, so a scan of 10^6 positions takes seconds.
+largest distance from any source position to the subset. Everything is
+vectorized numpy (the exact planar geometry lives in :mod:`._geometry`), so
+coverage never pays for importing SciPy and a scan of 10^6 positions takes
+about a second. Above :data:`NN_SAMPLE_SIZE` source positions, the source's
+spacing statistics come from an evenly strided sample of that many positions.
 
 Positions are ``xcoords``/``ycoords`` in object pixels; every length reported
 here is in the same unit.
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ._geometry import convex_hull_area, nearest_distances
 from .exceptions import InputError, UsageError
 
 __all__ = [
@@ -36,6 +39,9 @@ __all__ = [
     "select_strategy_subsets",
 ]
 
+#: Largest source measured in full for its spacing; larger sources measure an
+#: evenly strided sample of this many positions, each against every position.
+NN_SAMPLE_SIZE = 2**14
 #: Width/length ratio under which a point set counts as collinear (a line scan).
 COLLINEAR_TOLERANCE = 1e-9
 #: Most grid cells the occupancy computation accepts (cell ids must fit int64).
@@ -77,6 +83,11 @@ class CoverageMetrics:
         Median and 95th percentile of the source's nearest-neighbour distances.
     subset_nn_median, subset_nn_p95 : float
         The same for the subset (NaN when the subset has one position).
+    source_nn_sample : int or None
+        When the source has more than :data:`NN_SAMPLE_SIZE` positions, the
+        number of (evenly strided) source positions whose nearest-neighbour
+        distances give ``source_nn_median``, ``source_nn_p95`` and the
+        default ``cell_size``; None when every position was measured.
     probe_diameter : float or None
         Probe diameter used for the overlap ratios, if one was given.
     overlap_ratio, source_overlap_ratio : float or None
@@ -102,6 +113,7 @@ class CoverageMetrics:
     source_nn_p95: float
     subset_nn_median: float
     subset_nn_p95: float
+    source_nn_sample: int | None = None
     probe_diameter: float | None = None
     overlap_ratio: float | None = None
     source_overlap_ratio: float | None = None
@@ -110,9 +122,12 @@ class CoverageMetrics:
         """Return the metrics as JSON-ready Python numbers.
 
         NaN becomes None; the probe keys (``probe_diameter``, ``overlap_ratio``,
-        ``source_overlap_ratio``) are present only when a probe diameter was given.
+        ``source_overlap_ratio``) are present only when a probe diameter was
+        given, ``source_nn_sample`` only when the source spacing was sampled.
         """
         out = {k: _json_number(v) for k, v in asdict(self).items()}
+        if self.source_nn_sample is None:
+            del out["source_nn_sample"]
         if self.probe_diameter is None:
             for key in ("probe_diameter", "overlap_ratio", "source_overlap_ratio"):
                 del out[key]
@@ -466,25 +481,20 @@ def nearest_neighbour_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """
     if np.size(x) < 2:
         return np.empty(0)
-    return _neighbour_tree(x, y)[0]
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return nearest_distances(x, y, x, y, exclude=np.arange(x.size))
 
 
-def _neighbour_tree(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest-neighbour distances, the tree's point order and the points in that order."""
-    from scipy.spatial import cKDTree
-
-    points = np.column_stack([x, y])
-    # Sliding-midpoint splits (balanced_tree=False) build in about half the
-    # time of median splits on scan-like point sets; the answers are exact either way.
-    tree = cKDTree(points, balanced_tree=False)
-    # Queries issued in the tree's own (spatially sorted) order touch
-    # neighbouring leaves one after another: 2-3x faster on 10^6 points.
-    order = tree.indices
-    ordered = points[order]
-    dist, _ = tree.query(ordered, k=2, workers=-1)
-    nn = np.empty(x.size)
-    nn[order] = dist[:, 1]
-    return nn, order, ordered
+def _spacing_sample(n: int) -> np.ndarray | None:
+    """Evenly strided source indices whose spacing stands for the scan's; None: measure all."""
+    if n <= NN_SAMPLE_SIZE:
+        return None
+    # Deterministic and spread over the whole acquisition, so every part of
+    # the scan (and every scan row of a raster) is represented. With n > the
+    # sample size the step is >= 1, so the indices are distinct and increasing.
+    steps = np.arange(NN_SAMPLE_SIZE, dtype=np.int64)
+    return steps * (n - 1) // (NN_SAMPLE_SIZE - 1)
 
 
 def default_cell_size(
@@ -602,7 +612,12 @@ class _SourceGeometry:
     def __init__(self, x: Any, y: Any) -> None:
         self.x, self.y = _check_positions(x, y)
         self.n = self.x.size
-        self.nn, _, self.ordered_points = _neighbour_tree(self.x, self.y)
+        self.nn_sample = _spacing_sample(self.n)
+        if self.nn_sample is None:
+            self.nn = nearest_neighbour_distances(self.x, self.y)
+        else:
+            s = self.nn_sample
+            self.nn = nearest_distances(self.x[s], self.y[s], self.x, self.y, exclude=s)
         self.hull_area, self.hull_dim, self.hull_axis = _hull_measure(self.x, self.y)
         self._cells: dict[float, tuple[np.ndarray, int]] = {}
 
@@ -610,16 +625,12 @@ class _SourceGeometry:
         """Cell id of each position and the number of occupied cells."""
         if cell_size not in self._cells:
             ids = _cell_ids(self.x, self.y, cell_size)
-            self._cells[cell_size] = (ids, int(np.unique(ids).size))
+            self._cells[cell_size] = (ids, _count_distinct(ids))
         return self._cells[cell_size]
 
     def gaps(self, idx: np.ndarray) -> np.ndarray:
-        """Distance from each source position (tree order) to its nearest subset position."""
-        from scipy.spatial import cKDTree
-
-        subset = np.column_stack([self.x[idx], self.y[idx]])
-        dist, _ = cKDTree(subset).query(self.ordered_points, k=1, workers=-1)
-        return dist
+        """Distance from each source position to its nearest subset position."""
+        return nearest_distances(self.x, self.y, self.x[idx], self.y[idx])
 
     def hull_comparison(self, idx: np.ndarray) -> tuple[float, float]:
         """Subset hull area and subset/source hull ratio (segment lengths for a line)."""
@@ -641,7 +652,7 @@ class _SourceGeometry:
         xs, ys = self.x[idx], self.y[idx]
         subset_nn = nearest_neighbour_distances(xs, ys)
         ids, n_source_cells = self.cells(cell_size)
-        n_subset_cells = int(np.unique(ids[idx]).size)
+        n_subset_cells = _count_distinct(ids[idx])
         gaps = self.gaps(idx)
         subset_area, hull_ratio = self.hull_comparison(idx)
         overlaps: dict[str, float | None] = {}
@@ -670,6 +681,7 @@ class _SourceGeometry:
             source_nn_p95=_percentile(self.nn, 95),
             subset_nn_median=_median(subset_nn),
             subset_nn_p95=_percentile(subset_nn, 95),
+            source_nn_sample=None if self.nn_sample is None else int(self.nn_sample.size),
             **overlaps,
         )
 
@@ -773,17 +785,12 @@ def _hull_measure(x: np.ndarray, y: np.ndarray) -> tuple[float, int, np.ndarray 
     principal axis is returned so segment lengths can be compared). Dimension 0:
     all points coincide.
     """
-    from scipy.spatial import ConvexHull, QhullError
-
     dim, axis = _principal_axes(x, y)
     if dim < 2 or x.size < 3:
         return 0.0, min(dim, 1), axis
-    try:
-        # In 2-D, ConvexHull.volume is the enclosed area.
-        centred = np.column_stack([x - x.mean(), y - y.mean()])
-        return float(ConvexHull(centred).volume), 2, axis
-    except QhullError:
-        return 0.0, 1, axis
+    area = convex_hull_area(x, y)
+    # Nearly collinear sets can pass the eigenvalue test yet enclose no area.
+    return (area, 2, axis) if area > 0 else (0.0, 1, axis)
 
 
 def _principal_axes(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray | None]:
@@ -792,7 +799,10 @@ def _principal_axes(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray | Non
     Collinear within :data:`COLLINEAR_TOLERANCE` (width / length) counts as 1-D.
     """
     dx, dy = x - x.mean(), y - y.mean()
-    cov = np.array([[dx @ dx, dx @ dy], [dx @ dy, dy @ dy]])
+    # Elementwise sums, not BLAS dot products: OpenBLAS's threaded dot costs
+    # ~20 ms per call on 10^5 positions here, the ufuncs ~1 ms.
+    sxx, sxy, syy = (dx * dx).sum(), (dx * dy).sum(), (dy * dy).sum()
+    cov = np.array([[sxx, sxy], [sxy, syy]])
     eigvals, eigvecs = np.linalg.eigh(cov)
     if eigvals[1] <= 0:
         return 0, None
@@ -800,6 +810,12 @@ def _principal_axes(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray | Non
     if eigvals[0] <= (COLLINEAR_TOLERANCE**2) * eigvals[1]:
         return 1, axis
     return 2, axis
+
+
+def _count_distinct(values: np.ndarray) -> int:
+    # Plain np.unique imports numpy.ma on first use (~0.04 s of a short CLI run).
+    ordered = np.sort(values, kind="stable")
+    return int(ordered.size and 1 + np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 
 def _range_ratio(subset: np.ndarray, source: np.ndarray) -> float:
