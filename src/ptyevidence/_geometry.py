@@ -6,44 +6,50 @@ distance and orientation tests, and stay fast on 10^5..10^6 scan positions:
 
 * the hull discards points that provably lie inside a polygon of extreme
   points before running a monotone chain over the few that remain;
-* the neighbour search buckets the targets on a uniform grid and visits, for
-  each query, square rings of buckets until nothing unvisited can be nearer.
-  Buckets that end up crowded (clusters, repeated positions) get a finer grid
-  of their own, so dense spots do not turn into all-pairs comparisons.
+* the neighbour search puts the targets in the buckets of a uniform grid
+  and compares each query with the targets of the 3 x 3 buckets around it.
+  That settles nearly every query; the rest (outside the grid, in holes)
+  descend through blocks of 2^L x 2^L buckets, keeping only blocks that may
+  hold something nearer than the best found. Crowded buckets (clusters,
+  repeated positions) get a finer grid of their own.
+
+Everything works on blocks of a few thousand elements: numpy is bound by
+memory traffic on larger temporaries, and many small ones are cheaper.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 __all__ = ["convex_hull_area", "nearest_distances"]
 
 _EPS = float(np.finfo(np.float64).eps)
-#: Points per chunk when projecting on many directions: (32, 8192) float64 is 2 MiB,
-#: small enough to stay in cache, which matters more here than call overhead.
+#: Points per block of whole-array passes (and rows of (K, _ROWS) projections).
 _ROWS = 8192
-#: Query-target pairs per block of ragged temporaries: a handful of 8-byte
-#: arrays that should stay in cache (numpy is memory-bound beyond it).
+#: Query-target pairs per block of per-pair index arithmetic.
 _PAIRS = 1 << 17
-#: Pairs per block of dense (targets x queries) distances: 2 MiB temporaries.
+#: Pairs per block of dense (targets x queries) distance matrices.
 _DENSE = 1 << 18
+#: Query-block pairs per step of the coarse-to-fine descent.
+_DESCENT_PAIRS = 1 << 17
 #: At or below this many query-target pairs, comparing all of them is cheapest.
 _BRUTE_PAIRS = 1 << 16
-#: Mean targets per bucket: at ~2, a query's 3x3 block nearly always holds its neighbour.
-_PER_BUCKET = 2.0
-#: A bucket with more targets than this is searched through a finer grid of its own.
-_CROWDED = 64
-#: Nesting limit for those finer grids (beyond it, crowded buckets are scanned in full).
-_MAX_DEPTH = 8
-#: Many queries per bucket: search them in at most this many groups of shared candidates.
-_GROUPS = 2048
-#: Up to this many targets, queries far from them are compared with all of them.
+#: Queries not settled by their 3 x 3 block are compared with all targets up to this many.
 _FEW = 1024
-#: Far queries within this many bucket edges of each other share their candidates...
+#: Mean targets per bucket: at ~2, a query's 3 x 3 block nearly always holds its neighbour.
+_PER_BUCKET = 2.0
+#: A bucket with more targets than this is searched through a finer grid of its own...
+_CROWDED = 64
+#: ... nested at most this deep (deeper, crowded buckets are scanned in full).
+_MAX_DEPTH = 8
+#: With many queries per bucket, queries share candidates in at most this many groups.
+_GROUPS = 2048
+#: Unsettled queries within a box of this many bucket edges share their candidates...
 _CLUSTER_EDGES = 4.0
-#: ... when at least this many of them are that close.
+#: ... when there are at least this many of them.
 _CLUSTER_MIN = 8
-_DESCENT_PAIRS = 1 << 17
 
 
 def _coordinates(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +69,12 @@ def _blocks(n: int, size: int):
 def _length(a, b):
     # Much faster than np.hypot; inputs here are far too small to overflow.
     return np.sqrt(a * a + b * b)
+
+
+def _union(*arrays) -> np.ndarray:
+    """Return the sorted distinct values of the arrays (np.unique would import numpy.ma)."""
+    v = np.sort(np.concatenate(arrays))
+    return v[np.r_[True, v[1:] != v[:-1]]] if v.size else v
 
 
 def _magnitude(*arrays: np.ndarray) -> float:
@@ -95,7 +107,8 @@ def convex_hull_area(x: np.ndarray, y: np.ndarray) -> float:
     Examples
     --------
     >>> import numpy as np
-    >>> convex_hull_area(np.array([0.0, 4.0, 4.0, 0.0, 1.0]), np.array([0.0, 0.0, 3.0, 3.0, 1.0]))
+    >>> x = np.array([0.0, 4.0, 4.0, 0.0, 2.0])  # a 4 x 3 rectangle and its centre
+    >>> convex_hull_area(x, np.array([0.0, 0.0, 3.0, 3.0, 1.5]))
     12.0
     >>> convex_hull_area(np.arange(5.0), 2.0 * np.arange(5.0))
     0.0
@@ -110,7 +123,10 @@ def convex_hull_area(x: np.ndarray, y: np.ndarray) -> float:
     sxx = sxy = syy = radius = 0.0
     for s in _blocks(x.size, _ROWS):
         px, py = x[s] - centre[0], y[s] - centre[1]
-        sxx, sxy, syy = sxx + px @ px, sxy + px @ py, syy + py @ py
+        # Elementwise sums: no threaded BLAS call, no thread start-up cost.
+        sxx += (px * px).sum()
+        sxy += (px * py).sum()
+        syy += (py * py).sum()
         radius = max(radius, _magnitude(px, py))
     white = _whitening(sxx, sxy, syy)
     if white is None:
@@ -129,18 +145,50 @@ def convex_hull_area(x: np.ndarray, y: np.ndarray) -> float:
     w_margin = 8 * _EPS * float(np.abs(white).sum(axis=1).max()) * radius
     ring = _outside_inscribed_circle(x, y, centre, white, x[cand], y[cand], w_margin)
     # Same again on what is left, with a finer polygon from 32 directions.
-    cand = np.union1d(cand, ring[_extremes(x[ring], y[ring], centre, white @ _directions(32))])
-    ring = ring[_outside_inscribed_circle(x[ring], y[ring], centre, white, x[cand], y[cand], w_margin)]
+    cand = _union(
+        cand, ring[_extremes(x[ring], y[ring], centre, white @ _directions(32))]
+    )
+    ring = ring[
+        _outside_inscribed_circle(
+            x[ring], y[ring], centre, white, x[cand], y[cand], w_margin
+        )
+    ]
     # Exact test for the rest: drop points inside that polygon or within
     # rounding of its boundary, then run the monotone chain on the survivors.
     cx, cy = centre
     vx, vy = _monotone_chain(x[cand] - cx, y[cand] - cy)
-    keep = _outside_polygon(x[ring] - cx, y[ring] - cy, vx, vy, 16 * _EPS * np.sqrt(2) * radius)
-    survivors = np.union1d(cand, ring[keep])
-    hx, hy = _monotone_chain(x[survivors] - cx, y[survivors] - cy)
-    if hx.size < 3:
-        return 0.0
-    return float(0.5 * (hx @ np.roll(hy, -1) - hy @ np.roll(hx, -1)))
+    keep = _outside_polygon(
+        x[ring] - cx, y[ring] - cy, vx, vy, 16 * _EPS * np.sqrt(2) * radius
+    )
+    survivors = _union(cand, ring[keep])
+    return _shoelace(*_monotone_chain(x[survivors] - cx, y[survivors] - cy))
+
+
+def _shoelace(x: np.ndarray, y: np.ndarray) -> float:
+    """Return the area of a counter-clockwise polygon, to the last bit even for thin ones.
+
+    The terms ``x[i] * y[i+1] - x[i+1] * y[i]`` nearly cancel for thin
+    polygons, so each product is split into its rounded value and its
+    rounding error (Dekker's two-product) and all are summed exactly.
+    """
+    terms = [
+        *_two_product(x, np.roll(y, -1)),
+        *(-t for t in _two_product(np.roll(x, -1), y)),
+    ]
+    return 0.5 * math.fsum(np.concatenate(terms).tolist())
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``a * b`` rounded and its rounding error, which sum to ``a * b`` exactly."""
+    p = a * b
+
+    def split(v):  # high and low halves, each of at most 26 significant bits
+        c = 134217729.0 * v  # 2**27 + 1
+        hi = c - (c - v)
+        return hi, v - hi
+
+    (ah, al), (bh, bl) = split(a), split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
 def _directions(k: int) -> np.ndarray:
@@ -162,7 +210,7 @@ def _whitening(sxx: float, sxy: float, syy: float) -> np.ndarray | None:
 
 
 def _extremes(x: np.ndarray, y: np.ndarray, centre, dirs: np.ndarray) -> np.ndarray:
-    """Indices of the points that go farthest from ``centre`` along each column of ``dirs``."""
+    """Return the points that go farthest from ``centre`` along each column of ``dirs``."""
     k = dirs.shape[1]
     best = np.full(k, -np.inf)
     where = np.zeros(k, dtype=np.intp)
@@ -175,7 +223,7 @@ def _extremes(x: np.ndarray, y: np.ndarray, centre, dirs: np.ndarray) -> np.ndar
         better = val > best
         best[better] = val[better]
         where[better] = j[better] + s.start
-    return np.unique(where)
+    return _union(where)
 
 
 def _widen(x, y, centre, cand: np.ndarray, line_tol: float) -> np.ndarray | None:
@@ -186,21 +234,22 @@ def _widen(x, y, centre, cand: np.ndarray, line_tol: float) -> np.ndarray | None
     ax, ay = cx[i], cy[i]
     ex, ey = cx[j] - ax, cy[j] - ay
     length = float(np.hypot(ex, ey))
-    if length == 0.0:
-        return None
     if np.abs(ex * (cy - ay) - ey * (cx - ax)).max() > line_tol * length:
         return cand
     # The extremes all lie on one line: find the points farthest on each side of it.
     normal = np.array([[-ey, ey], [ex, -ex]])
     lo, hi = _extremes(x, y, (centre[0] + ax, centre[1] + ay), normal)[[0, -1]]
-    far = [abs(ex * (y[i] - centre[1] - ay) - ey * (x[i] - centre[0] - ax)) for i in (lo, hi)]
+    far = [
+        abs(ex * (y[i] - centre[1] - ay) - ey * (x[i] - centre[0] - ax))
+        for i in (lo, hi)
+    ]
     if max(far) <= line_tol * length:
         return None
-    return np.union1d(cand, [lo, hi])
+    return _union(cand, [lo, hi])
 
 
 def _outside_inscribed_circle(x, y, centre, white, vx, vy, margin) -> np.ndarray:
-    """Indices of the points not safely inside the circle inscribed in the hull of ``(vx, vy)``.
+    """Return the points not safely inside the circle inscribed in the hull of ``(vx, vy)``.
 
     The circle is taken in whitened coordinates (``white`` applied after
     subtracting ``centre``), where ``margin`` bounds their rounding.
@@ -210,9 +259,7 @@ def _outside_inscribed_circle(x, y, centre, white, vx, vy, margin) -> np.ndarray
     mu, mv = vu.mean(), vv.mean()
     eu, ev = np.roll(vu, -1) - vu, np.roll(vv, -1) - vv
     rho = float(np.min((eu * (mv - vv) - ev * (mu - vu)) / np.hypot(eu, ev)))
-    rho = rho * (1 - 1e-9) - 2 * margin
-    if rho <= 0:
-        return np.arange(x.size)
+    rho = max(rho * (1 - 1e-9) - 2 * margin, 0.0)  # 0: keep every point
     parts = []
     for s in _blocks(x.size, _ROWS):
         px, py = x[s] - centre[0], y[s] - centre[1]
@@ -315,7 +362,9 @@ def nearest_distances(
             msg = f"exclude must be an integer array of shape {qx.shape}, got {exclude.dtype} {exclude.shape}"
             raise ValueError(msg)
         if exclude.size and exclude.max() >= tx.size:
-            msg = f"exclude holds index {exclude.max()}, but there are {tx.size} targets"
+            msg = (
+                f"exclude holds index {exclude.max()}, but there are {tx.size} targets"
+            )
             raise ValueError(msg)
         exclude = np.maximum(exclude, -1).astype(np.intp)  # every "none" becomes -1
     if qx.size == 0 or tx.size == 0:
@@ -376,9 +425,12 @@ class _Grid:
         # Order within a bucket is irrelevant, so the fast unstable sort will do.
         self.order = np.argsort(self.ids)
         self.counts = counts = np.bincount(self.ids, minlength=self.nx * self.ny)
-        crowded = counts > _CROWDED if depth < _MAX_DEPTH else np.zeros(counts.size, bool)
+        crowded = (
+            counts > _CROWDED if depth < _MAX_DEPTH else np.zeros(counts.size, bool)
+        )
         self.crowded = np.flatnonzero(crowded)
-        self.sub: dict[int, tuple[np.ndarray, _Grid | None]] = {}
+        # Crowded bucket -> its targets, their bounding box, their own grid.
+        self.sub: dict[int, tuple] = {}
         self.light = self.order
         self.full_start = self.start = np.concatenate([[0], np.cumsum(counts)])
         if self.crowded.size:
@@ -398,8 +450,8 @@ class _Grid:
         for s in _blocks(x.size, _ROWS):
             col = np.clip(np.floor((x[s] - self.x0) / self.edge), 0, self.nx - 1)
             row = np.clip(np.floor((y[s] - self.y0) / self.edge), 0, self.ny - 1)
-            if g > 1:
-                col, row = np.floor(col / g), np.floor(row / g)  # exact; float // is slow
+            if g > 1:  # exact for integers; float // is much slower
+                col, row = np.floor(col / g), np.floor(row / g)
             ids[s] = row * ngx + col
         return ids
 
@@ -417,16 +469,20 @@ class _Grid:
             pos[has[hit]] = at[hit]
         return pos
 
-    def search_sq(self, qx: np.ndarray, qy: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
-        """Squared distance from each query to its nearest eligible target."""
+    def search_sq(self, qx, qy, exclude, bound=None) -> np.ndarray:
+        """Squared distance from each query to its nearest eligible target.
+
+        With ``bound`` (squared distances), return the smaller of it and the
+        answer: targets beyond it need not be looked at.
+        """
+        best = np.full(qx.size, np.inf) if bound is None else bound.copy()
         if self.point:
             d2 = (qx - self.x0) ** 2 + (qy - self.y0) ** 2
             if exclude is not None and self.tx.size == 1:
                 d2[exclude == 0] = np.inf
-            return d2
+            return np.minimum(best, d2)
         nx, ny = self.nx, self.ny
         pos = None if exclude is None else self._positions(exclude)
-        best = np.full(qx.size, np.inf)
         g = int(np.ceil(np.sqrt(nx * ny / _GROUPS)))
         if g <= 2 and qx.size >= 16 * nx * ny / g**2:
             # Many queries per bucket: the queries of a g x g group of buckets
@@ -439,9 +495,13 @@ class _Grid:
             ids = self._cells(qx, qy)
             active = np.argsort(ids)
             row, col = np.divmod(ids[active], nx)
-            box = (np.maximum(col - 1, 0), np.minimum(col + 1, nx - 1),
-                   np.maximum(row - 1, 0), np.minimum(row + 1, ny - 1))
-            self._visit(active, box, qx, qy, exclude, pos, best)
+            box = (
+                np.maximum(col - 1, 0),
+                np.minimum(col + 1, nx - 1),
+                np.maximum(row - 1, 0),
+                np.minimum(row + 1, ny - 1),
+            )
+            self._visit(active, box, qx, qy, exclude, pos, best, own=ids[active])
             active = self._unsettled(active, box, qx, qy, best)
         # The rest lie outside the grid, in holes or next to empty buckets:
         # compare them with every target if that is cheap, else search
@@ -479,12 +539,13 @@ class _Grid:
         return 1e-6 + 1e-12 * (self.nx + self.ny + np.abs(qu) + np.abs(qv))
 
     def _unsettled(self, active, box, qx, qy, best) -> np.ndarray:
-        """The queries whose nearest target may lie outside the box they searched."""
+        """Return the queries whose nearest target may lie outside the box they searched."""
         out = [active[:0]]
         for s in _blocks(active.size, _ROWS):
             q = active[s]
             qu, qv = (qx[q] - self.x0) / self.edge, (qy[q] - self.y0) / self.edge
-            gap = np.min(self._gaps(qu, qv, *(b[s] for b in box)), axis=0) - self._slack(qu, qv)
+            gaps = self._gaps(qu, qv, *(b[s] for b in box))
+            gap = np.min(gaps, axis=0) - self._slack(qu, qv)
             out.append(q[np.sqrt(best[q]) > self.edge * gap])
         return np.concatenate(out)
 
@@ -498,37 +559,58 @@ class _Grid:
         n_groups = ngx * -(-ny // g)
         gid = self._cells(qx, qy, g)
         # Radix sort for 16-bit keys: a fraction of a comparison sort's time.
-        order = np.argsort(gid.astype(np.uint16) if n_groups <= 1 << 16 else gid, kind="stable")
+        order = np.argsort(
+            gid.astype(np.uint16) if n_groups <= 1 << 16 else gid, kind="stable"
+        )
         ends = np.cumsum(np.bincount(gid, minlength=n_groups))
         sx, sy = qx[order], qy[order]
-        se = None if exclude is None else exclude[order]
         sp = None if exclude is None else pos[order]
-        found = np.full(qx.size, np.inf)
         unsettled = [order[:0]]
         for k in np.flatnonzero(np.diff(ends, prepend=0)).tolist():
             part = slice(ends[k - 1] if k else 0, ends[k])
             col, row = (k % ngx) * g, (k // ngx) * g
-            c0, c1, r0, r1 = max(col - 1, 0), min(col + g, nx - 1), max(row - 1, 0), min(row + g, ny - 1)
-            runs = [(self.start[r * nx + c0], self.start[r * nx + c1 + 1]) for r in range(r0, r1 + 1)]
+            c0, c1, r0, r1 = (
+                max(col - 1, 0),
+                min(col + g, nx - 1),
+                max(row - 1, 0),
+                min(row + g, ny - 1),
+            )
+            runs = [
+                (self.start[r * nx + c0], self.start[r * nx + c1 + 1])
+                for r in range(r0, r1 + 1)
+            ]
             cand = np.concatenate([np.arange(a, b) for a, b in runs])
+            q = order[part]
             if cand.size:
                 p = None if sp is None else sp[part]
-                found[part] = _dense_sq(self.xs[cand], self.ys[cand], cand, sx[part], sy[part], p)
-            for r in range(r0, r1 + 1) if self.crowded.size else ():
-                lo = np.searchsorted(self.crowded, r * nx + c0)
-                hi = np.searchsorted(self.crowded, r * nx + c1 + 1)
-                for kc in range(lo, hi):
-                    e = None if se is None else se[part]
-                    d2 = self._crowded_sq(kc, sx[part], sy[part], e)
-                    found[part] = np.minimum(found[part], d2)
+                found = _dense_sq(
+                    self.xs[cand], self.ys[cand], cand, sx[part], sy[part], p
+                )
+                best[q] = np.minimum(best[q], found)
+            if self.crowded.size:
+                ids = [r * nx + c for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+                ks = np.flatnonzero(np.isin(self.crowded, ids))
+                # The group's own buckets first: what they hold prunes the others.
+                ks = ks[
+                    np.argsort(
+                        ~np.isin(self.crowded[ks] // nx, range(row, row + g))
+                        | ~np.isin(self.crowded[ks] % nx, range(col, col + g)),
+                        kind="stable",
+                    )
+                ]
+                for kc in ks.tolist():
+                    self._crowded_update(kc, q, qx, qy, exclude, best)
             qu, qv = (sx[part] - self.x0) / self.edge, (sy[part] - self.y0) / self.edge
-            gap = np.min(self._gaps(qu, qv, c0, c1, r0, r1), axis=0) - self._slack(qu, qv)
-            unsettled.append(order[part][np.sqrt(found[part]) > self.edge * gap])
-        best[order] = found
+            gaps = self._gaps(qu, qv, c0, c1, r0, r1)
+            gap = np.min(gaps, axis=0) - self._slack(qu, qv)
+            unsettled.append(q[np.sqrt(best[q]) > self.edge * gap])
         return np.concatenate(unsettled)
 
-    def _visit(self, q, box, qx, qy, exclude, pos, best) -> None:
-        """Compare each query with the targets in its box of buckets (c0, c1, r0, r1)."""
+    def _visit(self, q, box, qx, qy, exclude, pos, best, own) -> None:
+        """Compare each query with the targets in its box of buckets (c0, c1, r0, r1).
+
+        ``own`` is each query's bucket: crowded ones are searched first.
+        """
         nx = self.nx
         c0, c1, r0, r1 = box
         n_rows = int((r1 - r0).max(initial=0)) + 1
@@ -544,7 +626,7 @@ class _Grid:
             if self.crowded.size:
                 k0 = np.searchsorted(self.crowded, lo)
                 kn = np.where(valid, np.searchsorted(self.crowded, hi) - k0, 0)
-                self._scan_crowded(q[s], k0, kn, qx, qy, exclude, best)
+                self._scan_crowded(q[s], k0, kn, qx, qy, exclude, best, own[s])
 
     def _pyramid(self) -> list[tuple[np.ndarray, ...]]:
         """Per bucket, then per 2x2, 4x4, ... block of buckets, up to one block.
@@ -558,7 +640,8 @@ class _Grid:
         """
         if hasattr(self, "levels"):
             return self.levels
-        self.tu, self.tv = (self.tx - self.x0) / self.edge, (self.ty - self.y0) / self.edge
+        self.tu = (self.tx - self.x0) / self.edge  # target coordinates in bucket edges
+        self.tv = (self.ty - self.y0) / self.edge
         shape = (self.ny, self.nx)
         count = self.counts.reshape(shape)
         at = self.full_start[:-1]
@@ -570,13 +653,25 @@ class _Grid:
         box = np.empty(shape + (4,))
         box[...] = [np.inf, -np.inf, np.inf, -np.inf]
         for k, (coord, pick) in enumerate(
-            [(self.tu, np.minimum), (self.tu, np.maximum), (self.tv, np.minimum), (self.tv, np.maximum)]
+            [
+                (self.tu, np.minimum),
+                (self.tu, np.maximum),
+                (self.tv, np.minimum),
+                (self.tv, np.maximum),
+            ]
         ):
             box.reshape(-1, 4)[held, k] = pick.reduceat(coord[self.order], at[held])
         levels = []
         while True:
-            levels.append((count.shape[1], count.ravel(), named[..., 0].ravel(), named[..., 1].ravel())
-                          + tuple(box[..., k].ravel() for k in range(4)))
+            levels.append(
+                (
+                    count.shape[1],
+                    count.ravel(),
+                    named[..., 0].ravel(),
+                    named[..., 1].ravel(),
+                )
+                + tuple(box[..., k].ravel() for k in range(4))
+            )
             if count.size == 1:
                 break
             h, w = count.shape
@@ -584,11 +679,24 @@ class _Grid:
             quads = ((h + 1) // 2, 2, (w + 1) // 2, 2)
             count = np.pad(count, pad).reshape(quads).sum(axis=(1, 3))
             # Of the children's named targets (distinct, or -1), keep the two largest.
-            named = np.pad(named, pad + ((0, 0),), constant_values=-1).reshape(quads + (2,))
-            named = np.sort(named.transpose(0, 2, 1, 3, 4).reshape(count.shape + (8,)), axis=-1)[..., :5:-1]
-            box = np.pad(box, pad + ((0, 0),), constant_values=np.nan).reshape(quads + (4,))
-            box = np.stack([np.fmin.reduce(box[..., 0], axis=(1, 3)), np.fmax.reduce(box[..., 1], axis=(1, 3)),
-                            np.fmin.reduce(box[..., 2], axis=(1, 3)), np.fmax.reduce(box[..., 3], axis=(1, 3))], axis=-1)
+            named = np.pad(named, pad + ((0, 0),), constant_values=-1).reshape(
+                quads + (2,)
+            )
+            named = np.sort(
+                named.transpose(0, 2, 1, 3, 4).reshape(count.shape + (8,)), axis=-1
+            )[..., :5:-1]
+            box = np.pad(box, pad + ((0, 0),), constant_values=np.nan).reshape(
+                quads + (4,)
+            )
+            box = np.stack(
+                [
+                    np.fmin.reduce(box[..., 0], axis=(1, 3)),
+                    np.fmax.reduce(box[..., 1], axis=(1, 3)),
+                    np.fmin.reduce(box[..., 2], axis=(1, 3)),
+                    np.fmax.reduce(box[..., 3], axis=(1, 3)),
+                ],
+                axis=-1,
+            )
         self.levels = levels
         return levels
 
@@ -605,10 +713,13 @@ class _Grid:
         ku, kv = np.floor(qu / _CLUSTER_EDGES), np.floor(qv / _CLUSTER_EDGES)
         order = np.lexsort((kv, ku))
         active, qu, qv = active[order], qu[order], qv[order]
-        runs = np.flatnonzero(np.r_[True, (np.diff(ku[order]) != 0) | (np.diff(kv[order]) != 0)])
+        runs = np.flatnonzero(
+            np.r_[True, (np.diff(ku[order]) != 0) | (np.diff(kv[order]) != 0)]
+        )
         size = np.diff(np.r_[runs, active.size])
         big = size >= _CLUSTER_MIN
-        alone = np.flatnonzero(~np.repeat(big, size))  # positions of the queries searched alone
+        # Positions (in the new order) of the queries searched alone.
+        alone = np.flatnonzero(~np.repeat(big, size))
 
         def per_search(values, reduce):
             # One value per search: each lone query's own, then each cluster's reduced.
@@ -622,23 +733,33 @@ class _Grid:
         if exclude is not None:
             excl[: alone.size] = exclude[active[alone]]
             excl[alone.size :] = -2  # a cluster's queries exclude different targets
-        clusters = [active[a : a + n] for a, n in zip(runs[big].tolist(), size[big].tolist())]
+        clusters = [
+            active[a : a + n] for a, n in zip(runs[big].tolist(), size[big].tolist())
+        ]
         for rid, cell in self._descend(u0, u1, v0, v1, excl, bound):
             lone = rid < alone.size
             q, buckets = active[alone[rid[lone]]], cell[lone]
             first = self.start[buckets][:, None]
-            self._scan(q, first, self.start[buckets + 1][:, None] - first, qx, qy, pos, best)
+            self._scan(
+                q, first, self.start[buckets + 1][:, None] - first, qx, qy, pos, best
+            )
             if self.crowded.size:
-                k0 = np.minimum(np.searchsorted(self.crowded, buckets), self.crowded.size - 1)
+                k0 = np.minimum(
+                    np.searchsorted(self.crowded, buckets), self.crowded.size - 1
+                )
                 kn = (self.crowded[k0] == buckets)[:, None].astype(np.intp)
-                self._scan_crowded(q, k0[:, None], kn, qx, qy, exclude, best)
+                self._scan_crowded(q, k0[:, None], kn, qx, qy, exclude, best, None)
             # What was found bounds the answers still to come (other blocks, other levels).
             np.minimum.at(bound, rid[lone], np.sqrt(best[q]) / edge)
             rid, cell = rid[~lone] - alone.size, cell[~lone]
+            if not rid.size:
+                continue
             cuts = np.flatnonzero(np.diff(rid)) + 1
-            for c, buckets in zip(rid[np.r_[0, cuts]].tolist() if rid.size else [], np.split(cell, cuts)):
-                self._search_cluster(clusters[c], buckets, qx, qy, exclude, pos, best)
-                bound[alone.size + c] = min(bound[alone.size + c], np.sqrt(best[clusters[c]].max()) / edge)
+            for c, buckets in zip(rid[np.r_[0, cuts]].tolist(), np.split(cell, cuts)):
+                members = clusters[c]
+                self._search_cluster(members, buckets, qx, qy, exclude, pos, best)
+                reach = np.sqrt(best[members].max()) / edge
+                bound[alone.size + c] = min(bound[alone.size + c], reach)
 
     def _search_cluster(self, q, buckets, qx, qy, exclude, pos, best) -> None:
         """Compare queries ``q`` with every target in ``buckets``, densely."""
@@ -649,10 +770,10 @@ class _Grid:
             p = None if pos is None else pos[q]
             found = _dense_sq(self.xs[cand], self.ys[cand], cand, qx[q], qy[q], p)
             best[q] = np.minimum(best[q], found)
-        for b in buckets[np.isin(buckets, self.crowded)].tolist() if self.crowded.size else ():
-            e = None if exclude is None else exclude[q]
-            k = int(np.searchsorted(self.crowded, b))
-            best[q] = np.minimum(best[q], self._crowded_sq(k, qx[q], qy[q], e))
+        if self.crowded.size:
+            for b in buckets[np.isin(buckets, self.crowded)].tolist():
+                k = int(np.searchsorted(self.crowded, b))
+                self._crowded_update(k, q, qx, qy, exclude, best)
 
     def _descend(self, u0, u1, v0, v1, excl, bound):
         """Yield the buckets that may hold the nearest target of each box, as (box, bucket) pairs.
@@ -665,7 +786,9 @@ class _Grid:
         """
         levels = self._pyramid()
         any_excl = bool((excl != -1).any())
-        mag = np.maximum(np.maximum(np.abs(u0), np.abs(u1)), np.maximum(np.abs(v0), np.abs(v1)))
+        mag = np.maximum(
+            np.maximum(np.abs(u0), np.abs(u1)), np.maximum(np.abs(v0), np.abs(v1))
+        )
         slack = 2 * self._slack(mag, 0.0)
         zero = np.zeros(u0.size, np.intp)
         stack = [(len(levels) - 1, np.arange(u0.size), zero, zero)]
@@ -674,9 +797,12 @@ class _Grid:
             if rid.size > _DESCENT_PAIRS:
                 # Depth first in halves, so the pairs stay bounded in memory.
                 h = rid.size // 2
-                stack += [(level, rid[h:], cx[h:], cy[h:]), (level, rid[:h], cx[:h], cy[:h])]
+                stack += [
+                    (level, rid[h:], cx[h:], cy[h:]),
+                    (level, rid[:h], cx[:h], cy[:h]),
+                ]
                 continue
-            width, count, t1, t2, lo_u, hi_u, lo_v, hi_v = levels[level]
+            width, _, t1, t2, lo_u, hi_u, lo_v, hi_v = levels[level]
             cell = cy * width + cx
             a0, a1, b0, b1 = u0[rid], u1[rid], v0[rid], v1[rid]
             # Upper bound: the farthest a box's point can be from a named target
@@ -686,7 +812,9 @@ class _Grid:
             if any_excl:
                 e, t2 = excl[rid], t2[cell]
                 d2 = np.where(t2 >= 0, self._farthest(t2, a0, a1, b0, b1), np.inf)
-                upper = np.where(t1 == e, d2, np.where(e == -2, np.maximum(upper, d2), upper))
+                upper = np.where(
+                    t1 == e, d2, np.where(e == -2, np.maximum(upper, d2), upper)
+                )
             np.minimum.at(bound, rid, upper)
             # Lower bound: the distance between the box and the block's targets.
             dx = np.maximum(np.maximum(lo_u[cell] - a1, a0 - hi_u[cell]), 0)
@@ -707,7 +835,10 @@ class _Grid:
     def _farthest(self, t, u0, u1, v0, v1) -> np.ndarray:
         """Distance, in bucket edges, from targets ``t`` to the farthest point of boxes."""
         tu, tv = self.tu[t], self.tv[t]
-        return _length(np.maximum(np.abs(tu - u0), np.abs(tu - u1)), np.maximum(np.abs(tv - v0), np.abs(tv - v1)))
+        return _length(
+            np.maximum(np.abs(tu - u0), np.abs(tu - u1)),
+            np.maximum(np.abs(tv - v0), np.abs(tv - v1)),
+        )
 
     def _scan(self, q, first, count, qx, qy, pos, best) -> None:
         """Compare queries with runs of sorted light targets; ``first``/``count`` are (n, runs)."""
@@ -728,7 +859,9 @@ class _Grid:
             cut = np.maximum(run_end - run_len, p0)
             n = np.minimum(run_end, p1) - cut
             offset = np.cumsum(n) - n
-            target = np.arange(p1 - p0) + np.repeat(first[i0:i1] + (cut - run_end + run_len) - offset, n)
+            target = np.arange(p1 - p0) + np.repeat(
+                first[i0:i1] + (cut - run_end + run_len) - offset, n
+            )
             who = owner[i0:i1]
             dx = self.xs[target]
             dx -= np.repeat(qx[who], n)
@@ -743,39 +876,58 @@ class _Grid:
             new = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
             np.minimum.at(best, who[new], np.minimum.reduceat(dx, offset[new]))
 
-    def _scan_crowded(self, q, k0, kn, qx, qy, exclude, best) -> None:
-        """Search the crowded buckets that fall in the visited spans, one bucket at a time."""
+    def _scan_crowded(self, q, k0, kn, qx, qy, exclude, best, own) -> None:
+        """Search the crowded buckets that fall in the visited spans, one bucket at a time.
+
+        Queries look in their ``own`` bucket (if given) before their neighbours'.
+        """
         owner = np.repeat(q, kn.shape[1])
+        mine = None if own is None else np.repeat(own, kn.shape[1])
         k0, kn = k0.ravel(), kn.ravel()
         nz = kn > 0
         owner, k0, kn = owner[nz], k0[nz], kn[nz]
         if not kn.size:
             return
         offset = np.cumsum(kn) - kn
-        bucket = np.arange(int(kn.sum())) + np.repeat(k0 - offset, kn)
+        k = np.arange(int(kn.sum())) + np.repeat(k0 - offset, kn)
         who = np.repeat(owner, kn)
-        order = np.argsort(bucket, kind="stable")
-        bucket, who = bucket[order], who[order]
-        cuts = np.flatnonzero(np.diff(bucket)) + 1
-        for k, qs in zip(bucket[np.r_[0, cuts]].tolist(), np.split(who, cuts)):
-            e = None if exclude is None else exclude[qs]
-            best[qs] = np.minimum(best[qs], self._crowded_sq(k, qx[qs], qy[qs], e))
+        key = k.copy()
+        if mine is not None:
+            key[self.crowded[k] != np.repeat(mine[nz], kn)] += self.crowded.size
+        order = np.argsort(key, kind="stable")
+        key, k, who = key[order], k[order], who[order]
+        cuts = np.flatnonzero(np.diff(key)) + 1
+        for kc, qs in zip(k[np.r_[0, cuts]].tolist(), np.split(who, cuts)):
+            self._crowded_update(kc, qs, qx, qy, exclude, best)
 
-    def _crowded_sq(self, k, qx, qy, exclude) -> np.ndarray:
-        """Squared nearest distances from queries to the targets of crowded bucket ``k``."""
+    def _crowded_update(self, k, q, qx, qy, exclude, best) -> None:
+        """Lower ``best`` of queries ``q`` to their distance to crowded bucket ``k``'s targets."""
         if k not in self.sub:
             b = int(self.crowded[k])
             # Members in index order, so excluded indices can be found by bisection.
             members = np.sort(self.order[self.full_start[b] : self.full_start[b + 1]])
-            self.sub[k] = members, None
-        members, sub = self.sub[k]
+            tx, ty = self.tx[members], self.ty[members]
+            self.sub[k] = members, (tx.min(), tx.max(), ty.min(), ty.max()), None
+        members, (x0, x1, y0, y1), sub = self.sub[k]
+        # Only queries that the bucket's bounding box may bring closer.
+        near = _length(
+            np.maximum(np.maximum(x0 - qx[q], qx[q] - x1), 0),
+            np.maximum(np.maximum(y0 - qy[q], qy[q] - y1), 0),
+        )
+        q = q[near * near < best[q]]
+        if not q.size:
+            return
         local = None
         if exclude is not None:
-            at = np.minimum(np.searchsorted(members, exclude), members.size - 1)
-            local = np.where(members[at] == exclude, at, -1)
-        if qx.size * members.size <= _BRUTE_PAIRS:
-            return _dense_sq(self.tx[members], self.ty[members], None, qx, qy, local)
+            at = np.minimum(np.searchsorted(members, exclude[q]), members.size - 1)
+            local = np.where(members[at] == exclude[q], at, -1)
+        if q.size * members.size <= _BRUTE_PAIRS:
+            found = _dense_sq(
+                self.tx[members], self.ty[members], None, qx[q], qy[q], local
+            )
+            best[q] = np.minimum(best[q], found)
+            return
         if sub is None:
             sub = _Grid(self.tx[members], self.ty[members], self.depth + 1)
-            self.sub[k] = members, sub
-        return sub.search_sq(qx, qy, local)
+            self.sub[k] = members, (x0, x1, y0, y1), sub
+        best[q] = sub.search_sq(qx[q], qy[q], local, best[q])
