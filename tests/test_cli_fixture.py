@@ -182,3 +182,28 @@ def test_each_action_has_help(cli, action):
     done = cli("fixture", action, "--help")
     assert done.returncode == 0
     assert "Exit 0" in done.stdout
+
+
+@pytest.mark.parametrize(("flags", "recorded"), [
+    ([], "auto"), (["--source-hash", "full"], "full"), (["--source-hash", "none"], "none"),
+    (["--no-source-hash"], "none"),
+])
+def test_source_hash_modes_are_recorded(cli, source, tmp_path, flags, recorded):
+    out = str(tmp_path / "fx.npz")
+    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "16",
+               *flags)
+    assert done.returncode == 0, done.stderr
+    side = json.loads(open_text(str(tmp_path / "fx.json")))
+    assert side["source_hash"] == recorded
+    assert (side["source_sha256"] is None) == (recorded == "none")
+    assert side["source_fingerprint"]["method"] == "zip-directory"
+
+
+def test_source_hash_flags_conflict_in_one_line(cli, source, tmp_path):
+    out = str(tmp_path / "fx.npz")
+    done = cli("fixture", "make", "--source", source, "--output", out, "--source-hash", "full",
+               "--no-source-hash")
+    assert done.returncode == 2
+    assert "not allowed with argument --source-hash" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert _outputs(tmp_path) == []
