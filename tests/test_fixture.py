@@ -509,6 +509,17 @@ def test_auto_hash_skips_sources_above_the_limit_and_records_why(tmp_path, monke
     assert "--source-hash" not in side["regenerate"]
     notes = _text(side_path(out, ".md"))
     assert "limit of `--source-hash auto`; `--source-hash full` hashes it" in notes
+    # A compressed source's pass inflates its members to check their CRCs: that counts.
+    zsrc, _ = write_source(tmp_path, "compressed")
+    with NpzSource(zsrc) as reader:
+        work = reader.full_check_bytes()
+    assert work > os.path.getsize(zsrc)
+    monkeypatch.setattr(_fixture, "FULL_HASH_LIMIT", work - 1)
+    zside = make_fixture(zsrc, str(tmp_path / "z.npz"), subset_size=16).sidecar
+    assert zside["source_sha256"] is None
+    monkeypatch.setattr(_fixture, "FULL_HASH_LIMIT", work)
+    zside = make_fixture(zsrc, str(tmp_path / "z2.npz"), subset_size=16).sidecar
+    assert zside["source_sha256"] == hashlib.sha256(_read(zsrc)).hexdigest()
     # "full" hashes whatever the size.
     full = make_fixture(src, str(tmp_path / "full.npz"), subset_size=16, source_hash="full").sidecar
     assert full["source_sha256"] == small["source_sha256"]

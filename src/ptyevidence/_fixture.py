@@ -61,9 +61,10 @@ __all__ = [
 MIN_SUBSET_SIZE = 16
 #: ``source_hash`` modes of :func:`make_fixture` (``--source-hash``).
 SOURCE_HASH_MODES = ("auto", "full", "none")
-#: Largest source (bytes) that ``source_hash="auto"`` hashes in full: 1 GiB,
-#: about a second of reading from page cache here; larger sources get the
-#: fingerprint only, so a cut stays O(subset).
+#: Most bytes the full hash-and-CRC pass may handle under ``source_hash="auto"``
+#: (file size plus the inflated size of compressed members): 1 GiB, about a
+#: second of reading from page cache here. Larger sources get the fingerprint
+#: only, so a cut stays O(subset).
 FULL_HASH_LIMIT = 2**30
 #: Arrays with one entry per scan position, gathered with the same indices.
 PER_SCAN_KEYS = ("diffraction", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "scan_index", "Y")
@@ -452,8 +453,10 @@ def make_fixture(
         source once (and checks every NPZ member's zip CRC in the same pass);
         ``none`` records ``null`` and reads only what the cut needs, so damage
         outside the chosen rows goes unnoticed; ``auto`` (default) hashes
-        sources up to :data:`FULL_HASH_LIMIT` bytes and skips larger ones,
-        so cutting from a multi-GB scan costs what reading the subset costs.
+        when that pass handles at most :data:`FULL_HASH_LIMIT` bytes (the
+        file, plus the inflated size of compressed members, whose CRCs it
+        checks) and skips it above, so cutting from a multi-GB scan costs
+        what reading the subset costs.
         Every mode records the cheap :func:`file_fingerprint` of the source.
     progress : bool or None
         Progress bars for long passes (None: on a terminal).
@@ -507,7 +510,7 @@ def make_fixture(
         _check_finite_positions(x, y, source_path)
         indices = select_indices(x, y, subset_size, strategy, seed)
         arrays, transformations = _cut_arrays(src, plan, indices, legacy_alias)
-        source_sha256 = _hash_source(src, progress) if _hashes_fully(source_hash, source_path) else None
+        source_sha256 = _hash_source(src, progress) if _hashes_fully(source_hash, src) else None
         fingerprint = file_fingerprint(source_path)
     coverage = _coverage_block(x, y, indices)
     record = {
@@ -578,8 +581,12 @@ def _check_subset_size(size: object, plan: _Plan) -> int:
     return int(size)
 
 
-def _hashes_fully(mode: str, path: str) -> bool:
-    return mode == "full" or (mode == "auto" and os.path.getsize(path) <= FULL_HASH_LIMIT)
+def _hashes_fully(mode: str, src: Any) -> bool:
+    if mode != "auto":
+        return mode == "full"
+    # The pass also inflates deflated members to check their CRCs: count that work too.
+    work = src.full_check_bytes() if hasattr(src, "full_check_bytes") else os.path.getsize(src.path)
+    return work <= FULL_HASH_LIMIT
 
 
 def _hash_source(src: Any, progress: bool | None) -> str:

@@ -380,8 +380,9 @@ def _source_identity_lines(sidecar: Mapping[str, Any]) -> list[str]:
     else:
         mode = sidecar.get("source_hash", "none")
         why = (
-            f"the source is larger than the {_size_text(sidecar.get('full_hash_limit'))} "
-            "limit of `--source-hash auto`; `--source-hash full` hashes it"
+            f"hashing and CRC-checking the source means processing more than the "
+            f"{_size_text(sidecar.get('full_hash_limit'))} limit of `--source-hash auto`; "
+            "`--source-hash full` hashes it"
             if mode == "auto" else "`--source-hash none`"
         )
         lines = [f"Source SHA-256: not computed ({why})", ""]
