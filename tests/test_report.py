@@ -41,6 +41,26 @@ def test_find_notebooks_honours_the_environment_variable(tmp_path, monkeypatch):
     assert find_notebooks() == tmp_path.resolve()
 
 
+def test_find_notebooks_finds_a_wheel_install_under_the_prefix(tmp_path, monkeypatch):
+    """A wheel puts the notebooks in <prefix>/share/ptyevidence/notebooks (pyproject data-files)."""
+    import sys
+
+    from ptyevidence import _report
+
+    site = tmp_path / "lib" / "site-packages" / "ptyevidence"
+    site.mkdir(parents=True)
+    shared = tmp_path / "share" / "ptyevidence" / "notebooks"
+    shared.mkdir(parents=True)
+    for name in NOTEBOOKS:
+        (shared / name).write_bytes((REPO_NOTEBOOKS / name).read_bytes())
+    monkeypatch.delenv(NOTEBOOKS_ENV, raising=False)
+    monkeypatch.setattr(_report, "__file__", str(site / "_report.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert find_notebooks() == shared.resolve()
+    data_files = (REPO_NOTEBOOKS.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"share/ptyevidence/notebooks" = ["notebooks/*.ipynb"]' in data_files
+
+
 def test_find_notebooks_names_the_variable_when_nothing_is_found(tmp_path, monkeypatch):
     monkeypatch.setenv(NOTEBOOKS_ENV, str(tmp_path))
     with pytest.raises(UsageError, match=f"set {NOTEBOOKS_ENV}"):

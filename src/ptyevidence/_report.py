@@ -150,8 +150,9 @@ def find_notebooks(folder: str | os.PathLike | None = None) -> Path:
 
     Looked up in order: ``folder``, the environment variable
     :data:`NOTEBOOKS_ENV`, ``notebooks/`` of the repository checkout the
-    package runs from, and ``notebooks/`` inside the installed package. The
-    working directory plays no part.
+    package runs from, ``notebooks/`` inside the installed package, and
+    ``share/ptyevidence/notebooks`` under the environment's prefix (where a
+    wheel installs them). The working directory plays no part.
 
     Parameters
     ----------
@@ -179,7 +180,11 @@ def find_notebooks(folder: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(NOTEBOOKS_ENV):
         candidates = [Path(os.environ[NOTEBOOKS_ENV])]
     else:
-        candidates = [package.parents[1] / "notebooks", package / "notebooks"]
+        candidates = [
+            package.parents[1] / "notebooks",
+            package / "notebooks",
+            Path(sys.prefix) / "share" / "ptyevidence" / "notebooks",
+        ]
     for candidate in candidates:
         if all((candidate / name).is_file() for name in NOTEBOOKS):
             return candidate.resolve()
