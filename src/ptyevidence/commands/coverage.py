@@ -271,37 +271,53 @@ def _check_fixture_rows(
 
 
 def _match_positions(fixture: _Positions, source: _Positions) -> Any:
-    """Source index of each fixture position, by exact coordinate match."""
+    """Source index of each fixture position, by exact coordinate match.
+
+    Positions become integer keys (rank of x, rank of y among the source's
+    distinct values), so matching is a sort and binary searches: exact, and
+    without a spatial index.
+    """
     import numpy as np
-    from scipy.spatial import cKDTree
 
     from ..exceptions import InputError
 
-    tree = cKDTree(np.column_stack([source.x, source.y]), balanced_tree=False)
-    points = np.column_stack([fixture.x, fixture.y])
-    dist, indices = tree.query(points, k=1, workers=-1)
-    missing = np.flatnonzero(dist > 0)
+    ux, uy = np.unique(source.x), np.unique(source.y)
+    key = np.searchsorted(ux, source.x) * uy.size + np.searchsorted(uy, source.y)
+    # Source indices grouped by position, ascending within a group.
+    order = np.argsort(key, kind="stable")
+    sorted_keys = key[order]
+    ix = np.minimum(np.searchsorted(ux, fixture.x), ux.size - 1)
+    iy = np.minimum(np.searchsorted(uy, fixture.y), uy.size - 1)
+    wanted = ix * uy.size + iy
+    lo = np.searchsorted(sorted_keys, wanted, side="left")
+    hi = np.searchsorted(sorted_keys, wanted, side="right")
+    found = (ux[ix] == fixture.x) & (uy[iy] == fixture.y) & (hi > lo)
+    missing = np.flatnonzero(~found)
     if missing.size:
         row = int(missing[0])
-        msg = (f"fixture '{fixture.path}': {missing.size} of {dist.size} positions are not "
+        dist = np.hypot(source.x - fixture.x[row], source.y - fixture.y[row])
+        near = int(np.argmin(dist))
+        msg = (f"fixture '{fixture.path}': {missing.size} of {found.size} positions are not "
                f"positions of '{source.path}' (first: row {row} at ({fixture.x[row]:.6g}, "
-               f"{fixture.y[row]:.6g}), nearest source position {int(indices[row])} at distance "
-               f"{dist[row]:.3g}); pass the source it was cut from, or its sidecar with --indices-from")
+               f"{fixture.y[row]:.6g}), nearest source position {near} at distance "
+               f"{dist[near]:.3g}); pass the source it was cut from, or its sidecar with --indices-from")
         raise InputError(msg, fixture.path)
-    indices = indices.astype(np.int64)
-    values, first, counts = np.unique(indices, return_index=True, return_counts=True)
-    # Duplicated source positions: every fixture row at such a position matched the
-    # same source index; hand out the other source indices at that position in order.
-    for value, first_row, count in zip(values[counts > 1], first[counts > 1], counts[counts > 1]):
-        rows = np.flatnonzero(indices == value)
-        candidates = sorted(tree.query_ball_point(points[first_row], r=0.0))
-        if len(candidates) < count:
-            msg = (f"fixture '{fixture.path}' has {count} positions at ({fixture.x[first_row]:.6g}, "
-                   f"{fixture.y[first_row]:.6g}) but '{source.path}' has {len(candidates)}; "
-                   "the fixture was not cut from this source")
-            raise InputError(msg, fixture.path)
-        indices[rows] = candidates[:count]
-    return indices
+    # Fixture rows at one position take that position's source indices in order
+    # (duplicated source positions); rank = how many earlier rows share the key.
+    rows = np.argsort(wanted, kind="stable")
+    ordered = wanted[rows]
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    rank = np.empty(wanted.size, dtype=np.int64)
+    rank[rows] = np.arange(wanted.size) - np.repeat(first, np.diff(np.r_[first, wanted.size]))
+    short = np.flatnonzero(rank >= hi - lo)
+    if short.size:
+        row = int(short[0])
+        count = int(np.count_nonzero(wanted == wanted[row]))
+        msg = (f"fixture '{fixture.path}' has {count} positions at ({fixture.x[row]:.6g}, "
+               f"{fixture.y[row]:.6g}) but '{source.path}' has {int(hi[row] - lo[row])}; "
+               "the fixture was not cut from this source")
+        raise InputError(msg, fixture.path)
+    return order[lo + rank].astype(np.int64)
 
 
 # -- thresholds ------------------------------------------------------------------
