@@ -15,8 +15,8 @@ import time
 t0 = time.perf_counter()
 from _inputs import scan_positions
 
-from ptyevidence._subset import select_indices
 from ptyevidence.coverage import scan_coverage
+from ptyevidence.fixture.strategies import select_indices
 
 t_package = time.perf_counter() - t0
 t0 = time.perf_counter()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
-from ptyevidence._layout import read_frames
-from ptyevidence._npz import NpzSource
+from ptyevidence.readers.layout import read_frames
+from ptyevidence.readers.npz import NpzSource
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Time the numpy geometry behind the coverage metrics, in-process, next to scipy.spatial.
 
 Prints a Markdown table: for each case the best of ``--repeat`` runs of
-``ptyevidence._geometry`` (``perf_counter``, after imports) and of the
+``ptyevidence.coverage.geometry`` (``perf_counter``, after imports) and of the
 scipy.spatial code it replaces (``ConvexHull`` on centred points;
 ``cKDTree(balanced_tree=False)`` built and queried with ``workers=-1``, as
 the coverage code used it), the largest difference between the two
@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 t0 = time.perf_counter()
-from ptyevidence._geometry import convex_hull_area, nearest_distances
+from ptyevidence.coverage.geometry import convex_hull_area, nearest_distances
 
 t_geometry = time.perf_counter() - t0
 t0 = time.perf_counter()
@@ -104,7 +104,7 @@ def main() -> None:
     ]
 
     print(
-        f"imports: ptyevidence._geometry (and the package) {t_geometry * 1e3:.0f} ms, "
+        f"imports: ptyevidence.coverage.geometry (and the package) {t_geometry * 1e3:.0f} ms, "
         f"scipy.spatial {t_scipy * 1e3:.0f} ms (numpy loaded before both)"
     )
     print(

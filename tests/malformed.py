@@ -661,7 +661,7 @@ def _made_fixture(
     folder: str, name: str = "fixture.npz", seed: int = 0, size: int = 16
 ) -> tuple[str, str, str]:
     """Cut a real fixture with the library; return (source, fixture, sidecar)."""
-    from ptyevidence._fixture import make_fixture
+    from ptyevidence.fixture.make import make_fixture
 
     source = _save(folder, dataset_arrays(n=N_SCAN, h=SIDE, w=SIDE, seed=seed), f"source-{seed}.npz")
     result = make_fixture(source, os.path.join(folder, name), subset_size=size, progress=False)

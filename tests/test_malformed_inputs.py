@@ -21,10 +21,10 @@ import pytest
 
 import malformed
 from conftest import dataset_arrays
-from ptyevidence._npz import NpzSource
-from ptyevidence._sidecar import file_sha256
 from ptyevidence.exceptions import InputError
 from ptyevidence.fixture import make_fixture
+from ptyevidence.fixture.sidecar import file_sha256
+from ptyevidence.readers.npz import NpzSource
 
 
 def _fingerprint(path: str) -> tuple[str, int]:

@@ -12,9 +12,9 @@ import numpy.testing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ptyevidence._layout import read_frames
-from ptyevidence._npz import NpzSource
 from ptyevidence.fixture import make_fixture
+from ptyevidence.readers.layout import read_frames
+from ptyevidence.readers.npz import NpzSource
 
 SETTINGS = settings(max_examples=25, deadline=None)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import dataset_arrays
-from ptyevidence._npzwrite import write_npz
-from ptyevidence.torch_compat import TORCH_MISSING_MESSAGE
+from ptyevidence.gap.torch_check import TORCH_MISSING_MESSAGE
+from ptyevidence.writers.npz import write_npz
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         except SystemExit:
             pass
     validate_code = cli.main(["validate", sys.argv[1]])
-from ptyevidence.torch_compat import torch_available
+from ptyevidence.gap.torch_check import torch_available
 torch_available()
 print(json.dumps({
     "modules": modules,
@@ -123,7 +123,7 @@ def test_importing_ptyevidence_every_module_and_the_cli_does_not_import_torch(
     result = run_python(IMPORT_EVERYTHING, fixture_npz, cwd=tmp_path, hide_torch=False)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
-    assert "ptyevidence.torch_compat" in report["modules"]
+    assert "ptyevidence.gap.torch_check" in report["modules"]
     assert "ptyevidence.commands.torch_check" in report["modules"]
     assert {"torch-check", "validate"} <= set(report["commands"])
     assert report["validate"] == 0
@@ -134,7 +134,7 @@ def test_importing_ptyevidence_every_module_and_the_cli_does_not_import_torch(
 
 def test_hiding_torch_makes_it_unimportable(tmp_path):
     script = (
-        "from ptyevidence.torch_compat import torch_available\n"
+        "from ptyevidence.gap.torch_check import torch_available\n"
         "print(torch_available())\n"
         "import torch\n"
     )
@@ -170,7 +170,7 @@ def test_check_torch_loading_without_torch_raises_an_import_error_with_exit_code
     script = (
         "import sys\n"
         "from ptyevidence import PtyEvidenceError\n"
-        "from ptyevidence.torch_compat import check_torch_loading\n"
+        "from ptyevidence.gap.torch_check import check_torch_loading\n"
         "try:\n"
         "    check_torch_loading(sys.argv[1])\n"
         "except PtyEvidenceError as exc:\n"
@@ -184,7 +184,7 @@ def test_a_folder_named_torch_on_the_path_is_not_pytorch(tmp_path, fixture_npz):
     (tmp_path / "torch").mkdir()  # importable as an empty namespace package
     script = (
         "import sys\n"
-        "from ptyevidence.torch_compat import torch_available, _import_torch\n"
+        "from ptyevidence.gap.torch_check import torch_available, _import_torch\n"
         "print(torch_available())\n"
         "try:\n"
         "    _import_torch()\n"

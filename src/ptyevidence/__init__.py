@@ -10,12 +10,16 @@ never imports PyTorch.
 from importlib import import_module
 from typing import Any
 
-from ._contract import DatasetContract, FieldSpec, Rule, list_contracts, load_contract
-from ._layout import read_frames, resolve_layout
-from ._markdown import contract_markdown, validation_markdown
-from ._sources import open_source
-from ._validate import Finding, ValidationReport, validate_dataset
 from ._version import __version__
+from .contract.model import (
+    DatasetContract,
+    FieldSpec,
+    Rule,
+    list_contracts,
+    load_contract,
+)
+from .contract.render import contract_markdown, validation_markdown
+from .contract.validate import Finding, ValidationReport, validate_dataset
 from .exceptions import (
     ContractError,
     ContractWarning,
@@ -24,6 +28,8 @@ from .exceptions import (
     PtyEvidenceError,
     UsageError,
 )
+from .readers.layout import read_frames, resolve_layout
+from .readers.registry import open_source
 
 #: Public name -> public module that defines it, imported on first access.
 _LAZY = {
@@ -43,9 +49,9 @@ _LAZY = {
     "compare_dumps": "gap",
     "capture": "gap",
     "GapMatrix": "gap",
-    "convert_cxi": "io",
+    "convert_cxi": "writers",
     "make_demo_data": "demo",
-    "check_torch_loading": "torch_compat",
+    "check_torch_loading": "gap",
     "render_report": "report",
 }
 

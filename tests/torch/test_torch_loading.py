@@ -1,4 +1,4 @@
-"""DataLoader checks of ptyevidence.torch_compat; needs PyTorch (skipped without it)."""
+"""DataLoader checks of ptyevidence.gap.torch_check; needs PyTorch (skipped without it)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ torch = pytest.importorskip("torch")
 
 from conftest import dataset_arrays, run_cli
 from ptyevidence import load_contract
-from ptyevidence._npzwrite import write_npz
-from ptyevidence.torch_compat import (
+from ptyevidence.gap.torch_check import (
     FixtureDataset,
     check_torch_loading,
     expected_dtype,
     observed_torch_column,
 )
+from ptyevidence.writers.npz import write_npz
 
 pytestmark = pytest.mark.torch
 

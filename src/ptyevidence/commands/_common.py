@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._layout import LAYOUTS
+from ..readers.layout import LAYOUTS
 
 __all__ = [
     "add_contract",

@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from .._contract import load_contract
-    from .._markdown import contract_markdown
+    from ..contract.model import load_contract
+    from ..contract.render import contract_markdown
 
     contract = load_contract(args.contract)
     if args.format == "json":
@@ -37,7 +37,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .._contract import list_contracts, load_contract
+    from ..contract.model import list_contracts, load_contract
 
     for name in list_contracts():
         c = load_contract(name)

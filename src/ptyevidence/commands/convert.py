@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._convert import convert_cxi, parse_object_shape
+    from ..writers.convert import convert_cxi, parse_object_shape
 
     object_shape = parse_object_shape(args.object_shape) if args.object_shape else None
     record = convert_cxi(

@@ -91,7 +91,7 @@ def _length(text: str) -> float:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._coverage import (
+    from ..coverage.metrics import (
         compare_subsets,
         describe_scan,
         scan_coverage,
@@ -175,8 +175,8 @@ def _read_positions(path: str, minimum: int = 2) -> _Positions:
     """Read ``xcoords``/``ycoords`` of ``path`` as float64; check there are ``minimum``, finite."""
     import numpy as np
 
-    from .._sources import open_source
     from ..exceptions import InputError
+    from ..readers.registry import open_source
 
     with open_source(path) as src:
         x = np.asarray(src.read("xcoords"), dtype=np.float64)
@@ -200,7 +200,7 @@ def _read_positions(path: str, minimum: int = 2) -> _Positions:
 
 
 def _load_subset(args: argparse.Namespace, source: _Positions) -> _Subset:
-    from .._sidecar import default_metadata_path
+    from ..fixture.sidecar import default_metadata_path
 
     if args.indices_from is not None:
         indices = _sidecar_indices(args.indices_from, source)
@@ -219,8 +219,8 @@ def _sidecar_indices(path: str, source: _Positions) -> Any:
     """Return the sidecar's indices, checked against the source's number of positions."""
     import numpy as np
 
-    from .._sidecar import read_sidecar
     from ..exceptions import InputError
+    from ..fixture.sidecar import read_sidecar
 
     if not os.path.isfile(path):
         msg = f"sidecar '{path}' does not exist; give the JSON sidecar written by 'fixture make'"
@@ -384,8 +384,8 @@ def _write_plots(
     if not stems:
         return []
     from .._atomic import check_output_path
-    from .._coverage import occupancy_grid
-    from .._plotting import (
+    from ..coverage.metrics import occupancy_grid
+    from ..coverage.plots import (
         plot_occupancy,
         plot_scan_coverage,
         plot_strategy_comparison,

@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._sidecar import file_sha256
     from ..demo import make_demo_data
+    from ..fixture.sidecar import file_sha256
 
     path = make_demo_data(
         args.output, n_positions=args.positions, seed=args.seed, layout=args.layout,

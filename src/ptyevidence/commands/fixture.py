@@ -82,7 +82,7 @@ def _subset_size(text: str) -> int:
 
 
 def _make(args: argparse.Namespace) -> int:
-    from .._fixture import make_fixture
+    from ..fixture.make import make_fixture
 
     result = make_fixture(
         args.source, args.output, subset_size=args.subset_size, strategy=args.strategy,
@@ -98,7 +98,7 @@ def _make(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .._fixture import verify_fixture
+    from ..fixture.make import verify_fixture
 
     report = verify_fixture(
         args.fixture, metadata=args.metadata, source=args.source,

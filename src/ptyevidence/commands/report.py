@@ -55,7 +55,7 @@ def _jobs(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._report import render_reports
+    from ..report.runner import render_reports
 
     sources = args.source or [None]
     results = render_reports(

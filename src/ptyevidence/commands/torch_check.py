@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..torch_compat import check_torch_loading
+    from ..gap.torch_check import check_torch_loading
 
     report = check_torch_loading(
         args.fixture, contract=args.contract, batch_size=args.batch_size,

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._sources import default_contract_for
-    from .._validate import validate_dataset
+    from ..contract.validate import validate_dataset
+    from ..readers.registry import default_contract_for
 
     contract = args.contract or default_contract_for(args.path)
     report = validate_dataset(args.path, contract, layout=args.layout)

@@ -1,0 +1,597 @@
+"""Contracts as data: fields, shapes, dtypes and value rules.
+
+A contract says what a dataset or a pipeline's output must hold.
+
+A contract is a JSON file. Built-ins ship in ``ptyevidence/contracts`` (dataset
+contracts such as ``data001``) and ``ptyevidence/pipelines`` (pipeline output
+contracts); users pass their own file by path. Everything else in the package
+reads contracts through :func:`load_contract`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, NoReturn
+
+import numpy as np
+
+from ..exceptions import InputError
+
+__all__ = [
+    "CHECKS",
+    "DERIVE_OPS",
+    "PRESENCES",
+    "SEVERITIES",
+    "DatasetContract",
+    "FieldSpec",
+    "Rule",
+    "contract_from_dict",
+    "list_contracts",
+    "load_contract",
+]
+
+#: Finding severities, most serious first.
+SEVERITIES = ("error", "warning", "info")
+#: Value checks a rule may name (implemented in ``_validate``).
+CHECKS = (
+    "finite",
+    "min_at_least",
+    "max_below",
+    "max_mean_ratio_below",
+    "not_all_zero",
+    "positions_not_all_identical",
+    "positions_unique",
+)
+#: How a pipeline-contract field exists: a stored array, a value computed from
+#: stored arrays, a behaviour (no tensor), or an explicit absence with notes.
+PRESENCES = ("stored", "derived", "behaviour", "absent")
+#: Operations a derived field may use (implemented in ``_parity``).
+DERIVE_OPS = ("copy", "product", "ratio")
+#: Package folders holding built-in contracts, searched in this order.
+_BUILTIN_DIRS = (("ptyevidence.contract", "builtin"), ("ptyevidence.gap", "pipelines"))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a contract.
+
+    Attributes
+    ----------
+    name : str
+        Canonical key (NPZ member, dict key or attribute name).
+    role : str
+        What the field means, independent of its name (e.g. ``diffraction``,
+        ``coords.relative``); pipeline contracts are aligned by role.
+    required : bool
+        Whether the field must be present.
+    dtypes : tuple of str
+        Accepted dtypes (numpy names); the first is canonical.
+    shape : tuple of (str or int)
+        Symbolic shape: a name binds a dimension across fields, an int fixes it.
+    tolerated_dtypes : dict
+        Other dtypes that are accepted with a finding of the given severity.
+    aliases : dict
+        Other keys accepted for the field, with the severity of using them.
+    alt_shapes : tuple of (shape, severity)
+        Non-canonical shapes accepted with a finding of that severity.
+    description : str
+        What the field holds, with units.
+    framework, semantics, source
+        Pipeline contracts only: framework of the stored object, named notes
+        (normalization, sign convention, index space...) and citations.
+    label : str
+        Pipeline contracts only: human name of the role (``Relative offsets``).
+    presence : {"stored", "derived", "behaviour", "absent"}
+        Pipeline contracts only: a stored array; a value computed from stored
+        fields (see ``derive``); a behaviour with no tensor; or a documented
+        absence (the row still appears, with its notes and citations).
+    derive : dict or None
+        For ``presence == "derived"``: ``{"op": "copy"|"product"|"ratio",
+        "of": [field names]}``.
+    """
+
+    name: str
+    role: str
+    required: bool = True
+    dtypes: tuple[str, ...] = ()
+    shape: tuple[str | int, ...] | None = None
+    tolerated_dtypes: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    alt_shapes: tuple[tuple[tuple[str | int, ...], str], ...] = ()
+    description: str = ""
+    framework: str | None = None
+    semantics: Mapping[str, str] = field(default_factory=dict)
+    source: tuple[str, ...] = ()
+    label: str = ""
+    presence: str = "stored"
+    derive: Mapping[str, Any] | None = None
+
+    @property
+    def is_array(self) -> bool:
+        """True for fields that hold values (stored or derived), not behaviours."""
+        return self.presence in ("stored", "derived")
+
+    def dtype_severity(self, dtype: np.dtype) -> str | None:
+        """Return None if ``dtype`` is accepted, else the severity of the finding."""
+        name = np.dtype(dtype).newbyteorder("=").name if np.dtype(dtype).names is None else "structured"
+        if "unicode" in self.dtypes and np.dtype(dtype).kind == "U":
+            return None  # text of any length, e.g. the JSON ``_metadata`` record
+        if not self.dtypes or name in self.dtypes or "any" in self.dtypes:
+            return None
+        return self.tolerated_dtypes.get(name, "error")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A value rule over one or more fields.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier shown in findings.
+    check : str
+        One of :data:`CHECKS`.
+    fields : tuple of str
+        Fields the rule looks at (absent optional fields are skipped).
+    severity : str
+        One of :data:`SEVERITIES`.
+    value : float or None
+        Threshold for the comparison checks.
+    description : str
+        The rule in words.
+    """
+
+    id: str
+    check: str
+    fields: tuple[str, ...]
+    severity: str = "error"
+    value: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetContract:
+    """A named set of fields, dimensions and rules.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``data001``).
+    title : str
+        One-line title.
+    kind : {"dataset", "pipeline"}
+        A dataset file contract or a pipeline-output contract.
+    fields : tuple of FieldSpec
+        In display order.
+    rules : tuple of Rule
+        Value rules.
+    dims : dict
+        Symbolic dimension name -> ``{"min": int or dim name, "equals": dim name,
+        "description": str}`` (``equals``: the two sizes must match, e.g. square frames).
+    layout : dict or None
+        Stack-order description for dataset contracts (``field``, ``canonical``,
+        ``legacy``, ``legacy_severity``, ``note``).
+    origin : str
+        Where the contract was read from (``builtin:NAME`` or a path).
+    axis_aliases : dict
+        Pipeline contracts: axis name -> canonical axis name shared with
+        other contracts (``{"L": "B", "H": "N"}``), used to align layouts.
+    """
+
+    name: str
+    title: str = ""
+    kind: str = "dataset"
+    version: str = "1"
+    description: str = ""
+    fields: tuple[FieldSpec, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    dims: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    layout: Mapping[str, Any] | None = None
+    sources: tuple[str, ...] = ()
+    framework: str | None = None
+    origin: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    axis_aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def canonical_axes(self, shape: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        """Return ``shape`` with axis names replaced by their canonical aliases.
+
+        Examples
+        --------
+        >>> contract = DatasetContract("demo", axis_aliases={"L": "B", "H": "N", "W": "N"})
+        >>> contract.canonical_axes(("L", "C", "H", "W"))
+        ('B', 'C', 'N', 'N')
+        """
+        return tuple(self.axis_aliases.get(a, a) if isinstance(a, str) else a for a in shape)
+
+    def fields_with_role(self, role: str) -> tuple[FieldSpec, ...]:
+        """Return the fields that carry ``role``, in contract order."""
+        return tuple(f for f in self.fields if f.role == role)
+
+    def field_named(self, name: str) -> FieldSpec | None:
+        """Return the field called ``name`` (or with alias ``name``), else None."""
+        for spec in self.fields:
+            if spec.name == name or name in spec.aliases:
+                return spec
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the contract as plain JSON-serializable data."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "version": self.version,
+            "description": self.description,
+            "framework": self.framework,
+            "sources": list(self.sources),
+            "layout": dict(self.layout) if self.layout else None,
+            "dims": {k: dict(v) for k, v in self.dims.items()},
+            "fields": [_field_to_dict(f) for f in self.fields],
+            "rules": [
+                {
+                    "id": r.id,
+                    "check": r.check,
+                    "fields": list(r.fields),
+                    "severity": r.severity,
+                    "value": r.value,
+                    "description": r.description,
+                }
+                for r in self.rules
+            ],
+            **({"axis_aliases": dict(self.axis_aliases)} if self.axis_aliases else {}),
+            **dict(self.extra),
+        }
+
+
+def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": spec.name,
+        "role": spec.role,
+        "required": spec.required,
+        "dtypes": list(spec.dtypes),
+        "shape": list(spec.shape) if spec.shape is not None else None,
+        "description": spec.description,
+    }
+    if spec.tolerated_dtypes:
+        out["tolerated_dtypes"] = dict(spec.tolerated_dtypes)
+    if spec.aliases:
+        out["aliases"] = dict(spec.aliases)
+    if spec.alt_shapes:
+        out["alt_shapes"] = [{"shape": list(s), "severity": sev} for s, sev in spec.alt_shapes]
+    if spec.framework:
+        out["framework"] = spec.framework
+    if spec.semantics:
+        out["semantics"] = dict(spec.semantics)
+    if spec.source:
+        out["source"] = list(spec.source)
+    if spec.label:
+        out["label"] = spec.label
+    if spec.presence != "stored":
+        out["presence"] = spec.presence
+    if spec.derive:
+        out["derive"] = dict(spec.derive)
+    return out
+
+
+def list_contracts(kind: str | None = None) -> list[str]:
+    """Return the names of the built-in contracts.
+
+    Parameters
+    ----------
+    kind : {"dataset", "pipeline"} or None
+        Restrict to one kind.
+
+    Examples
+    --------
+    >>> "data001" in list_contracts("dataset")
+    True
+    """
+    names = []
+    for package, folder in _BUILTIN_DIRS:
+        base = resources.files(package) / folder
+        if not base.is_dir():
+            continue
+        for entry in sorted(base.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".json"):
+                name = entry.name[: -len(".json")]
+                if kind is None or load_contract(name).kind == kind:
+                    names.append(name)
+    return names
+
+
+def load_contract(name_or_path: str | os.PathLike | DatasetContract) -> DatasetContract:
+    """Load a built-in contract by name or a contract file by path.
+
+    Parameters
+    ----------
+    name_or_path : str, path or DatasetContract
+        A built-in name (see :func:`list_contracts`), or a path to a JSON
+        contract file. A contract object is returned unchanged.
+
+    Returns
+    -------
+    DatasetContract
+
+    Raises
+    ------
+    InputError
+        If the name is unknown, the file cannot be read or parsed, or it
+        does not describe a valid contract.
+
+    Examples
+    --------
+    >>> contract = load_contract("data001")
+    >>> contract.field_named("diff3d").name
+    'diffraction'
+    """
+    if isinstance(name_or_path, DatasetContract):
+        return name_or_path
+    text_name = os.fspath(name_or_path)
+    if os.sep not in text_name and not text_name.endswith(".json"):
+        for package, folder in _BUILTIN_DIRS:
+            entry = resources.files(package) / folder / f"{text_name}.json"
+            if entry.is_file():
+                data = _parse_json(entry.read_text(encoding="utf-8"), f"builtin:{text_name}")
+                return contract_from_dict(data, origin=f"builtin:{text_name}")
+        if not os.path.exists(text_name):
+            known = ", ".join(list_contracts())
+            msg = f"unknown contract '{text_name}'; built-ins are: {known} (or pass a JSON file path)"
+            raise InputError(msg)
+    if not os.path.isfile(text_name):
+        problem = "is a directory" if os.path.isdir(text_name) else "does not exist"
+        msg = f"contract file '{text_name}' {problem}"
+        raise InputError(msg, text_name)
+    try:
+        with open(text_name, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"contract file '{text_name}' cannot be read ({exc})"
+        raise InputError(msg, text_name) from None
+    return contract_from_dict(_parse_json(text, text_name), origin=text_name)
+
+
+def _parse_json(text: str, origin: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = (
+            f"contract file '{origin}' is not valid JSON: {exc.msg} at line "
+            f"{exc.lineno} column {exc.colno}"
+        )
+        raise InputError(msg, origin) from None
+
+
+def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
+    """Build a :class:`DatasetContract` from parsed JSON, checking every entry.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed contract document.
+    origin : str
+        Where it came from, for messages.
+
+    Returns
+    -------
+    DatasetContract
+
+    Raises
+    ------
+    InputError
+        Naming the entry that is wrong (unknown dtype, check or severity,
+        missing name...).
+    """
+    try:
+        return _build_contract(data, origin)
+    except (TypeError, AttributeError, KeyError) as exc:
+        # A list where an object belongs (or similar) in a hand-written file.
+        msg = (
+            f"contract '{origin}' has an entry of the wrong type ({type(exc).__name__}: "
+            f"{exc}); compare it with 'ptyevidence contract show data001 --format json'"
+        )
+        raise InputError(msg, origin) from None
+
+
+def _build_contract(data: Any, origin: str) -> DatasetContract:
+    def fail(what: str) -> NoReturn:
+        msg = f"contract '{origin}': {what}"
+        raise InputError(msg, origin)
+
+    if not isinstance(data, dict):
+        fail("top level must be a JSON object")
+    for key in ("name", "fields"):
+        if key not in data:
+            fail(f"missing required entry '{key}'")
+    if not isinstance(data["fields"], list) or not data["fields"]:
+        fail("'fields' must be a non-empty list")
+    fields = tuple(_field_from_dict(item, i, fail) for i, item in enumerate(data["fields"]))
+    names = [f.name for f in fields]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        fail(f"field names repeat: {', '.join(duplicates)}")
+    _check_derivations(fields, fail)
+    rules = tuple(_rule_from_dict(item, i, names, fail) for i, item in enumerate(data.get("rules", [])))
+    kind = data.get("kind", "dataset")
+    if kind not in ("dataset", "pipeline"):
+        fail(f"kind '{kind}' is not 'dataset' or 'pipeline'")
+    dims = data.get("dims", {})
+    if not isinstance(dims, dict):
+        fail("'dims' must be an object")
+    layout = data.get("layout")
+    if layout is not None:
+        if not isinstance(layout, dict) or layout.get("field") not in names:
+            fail(f"'layout' must be an object whose 'field' is one of: {', '.join(names)}")
+        for key in ("field", "canonical", "legacy"):
+            if key not in layout:
+                fail(f"layout is missing '{key}'")
+        _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
+    for name, spec in dims.items():
+        if not isinstance(spec, dict):
+            fail(f"dimension '{name}' must be an object")
+        if "size" in spec and not (isinstance(spec["size"], int) and spec["size"] >= 0):
+            fail(f"dimension '{name}' has size {spec['size']!r}; expected a non-negative integer")
+        lower = spec.get("min")
+        if lower is not None and not (isinstance(lower, int) or lower in dims):
+            fail(f"dimension '{name}' has min {lower!r}; expected an integer or a dimension name")
+        if "equals" in spec and spec["equals"] not in dims:
+            fail(f"dimension '{name}' equals {spec['equals']!r}; expected another dimension name")
+    aliases = data.get("axis_aliases", {})
+    if not isinstance(aliases, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
+    ):
+        fail("'axis_aliases' must map axis names to axis names, e.g. {\"L\": \"B\"}")
+    known = {
+        "name", "title", "kind", "version", "description", "fields", "rules",
+        "dims", "layout", "sources", "framework", "axis_aliases",
+    }
+    return DatasetContract(
+        name=str(data["name"]),
+        title=str(data.get("title", "")),
+        kind=kind,
+        version=str(data.get("version", "1")),
+        description=str(data.get("description", "")),
+        fields=fields,
+        rules=rules,
+        dims=dims,
+        layout=layout,
+        sources=tuple(data.get("sources", [])),
+        framework=data.get("framework"),
+        origin=origin,
+        extra={k: v for k, v in data.items() if k not in known},
+        axis_aliases=dict(aliases),
+    )
+
+
+def _check_dtype(name: Any, where: str, fail) -> str:
+    """Return the canonical numpy name of ``name`` (``"f4"`` -> ``"float32"``)."""
+    if name in ("structured", "any", "unicode"):
+        return name
+    if not isinstance(name, str):
+        fail(f"{where} lists dtype {name!r}; expected a numpy dtype name such as 'float32'")
+    try:
+        # Files are compared by canonical name, so "f4" must become "float32".
+        return np.dtype(name).name
+    except TypeError:
+        fail(f"{where} lists unknown dtype '{name}'")
+
+
+def _check_severity(value: str, where: str, fail) -> None:
+    if value not in SEVERITIES:
+        fail(f"{where} has severity '{value}'; expected one of {', '.join(SEVERITIES)}")
+
+
+def _check_shape(shape: Any, where: str, fail) -> tuple[str | int, ...]:
+    if not isinstance(shape, list) or not all(isinstance(s, (str, int)) for s in shape):
+        fail(f"{where} shape must be a list of dimension names or integers")
+    return tuple(shape)
+
+
+def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
+    if not isinstance(item, dict) or "name" not in item:
+        fail(f"field #{i + 1} must be an object with a 'name'")
+    name = item["name"]
+    where = f"field '{name}'"
+    dtypes = item.get("dtypes", [])
+    if isinstance(dtypes, str):
+        dtypes = [dtypes]
+    dtypes = [_check_dtype(dt, where, fail) for dt in dtypes]
+    tolerated = {
+        _check_dtype(dt, where, fail): sev for dt, sev in item.get("tolerated_dtypes", {}).items()
+    }
+    for sev in tolerated.values():
+        _check_severity(sev, where, fail)
+    for sev in item.get("aliases", {}).values():
+        _check_severity(sev, where, fail)
+    shape = item.get("shape")
+    if shape is not None:
+        shape = _check_shape(shape, where, fail)
+    alt = []
+    for entry in item.get("alt_shapes", []):
+        _check_severity(entry.get("severity", "warning"), where, fail)
+        alt.append((_check_shape(entry.get("shape"), where, fail), entry.get("severity", "warning")))
+    source = item.get("source", [])
+    if isinstance(source, str):
+        source = [source]
+    presence = item.get("presence", "stored")
+    if presence not in PRESENCES:
+        fail(f"{where} has presence '{presence}'; expected one of {', '.join(PRESENCES)}")
+    semantics = item.get("semantics", {})
+    if not isinstance(semantics, dict):
+        fail(f"{where} 'semantics' must be an object of named notes")
+    derive = item.get("derive")
+    if (presence == "derived") != (derive is not None):
+        fail(f"{where}: 'derive' is required with presence 'derived' and allowed only there")
+    if derive is not None and (
+        not isinstance(derive, dict)
+        or derive.get("op") not in DERIVE_OPS
+        or not isinstance(derive.get("of"), list)
+        or len(derive["of"]) != (1 if derive["op"] == "copy" else 2)
+    ):
+        fail(
+            f"{where} 'derive' must be {{\"op\": one of {', '.join(DERIVE_OPS)}, "
+            "\"of\": [field names]}} (one name for copy, two otherwise)"
+        )
+    return FieldSpec(
+        name=str(name),
+        role=str(item.get("role", name)),
+        required=bool(item.get("required", True)),
+        dtypes=tuple(dtypes),
+        shape=shape,
+        tolerated_dtypes=dict(tolerated),
+        aliases=dict(item.get("aliases", {})),
+        alt_shapes=tuple(alt),
+        description=str(item.get("description", "")),
+        framework=item.get("framework"),
+        semantics={str(k): str(v) for k, v in semantics.items()},
+        source=tuple(str(s) for s in source),
+        label=str(item.get("label", "")),
+        presence=presence,
+        derive=dict(derive) if derive is not None else None,
+    )
+
+
+def _check_derivations(fields: tuple[FieldSpec, ...], fail) -> None:
+    stored = {f.name for f in fields if f.presence == "stored"}
+    for spec in fields:
+        if spec.derive is None:
+            continue
+        unknown = [name for name in spec.derive["of"] if name not in stored]
+        if unknown:
+            fail(
+                f"field '{spec.name}' derives from {', '.join(unknown)}, "
+                "which is not a stored field of this contract"
+            )
+
+
+def _rule_from_dict(item: Any, i: int, names: list[str], fail) -> Rule:
+    if not isinstance(item, dict) or "id" not in item or "check" not in item:
+        fail(f"rule #{i + 1} must be an object with 'id' and 'check'")
+    where = f"rule '{item['id']}'"
+    if item["check"] not in CHECKS:
+        fail(f"{where} has unknown check '{item['check']}'; known: {', '.join(CHECKS)}")
+    severity = item.get("severity", "error")
+    _check_severity(severity, where, fail)
+    fields = item.get("fields", [])
+    if isinstance(fields, str):
+        fields = [fields]
+    unknown = [f for f in fields if f not in names]
+    if unknown:
+        fail(f"{where} names unknown field(s) {', '.join(unknown)}")
+    value = item.get("value")
+    if item["check"] in ("min_at_least", "max_below", "max_mean_ratio_below") and not isinstance(
+        value, (int, float)
+    ):
+        fail(f"{where} needs a numeric 'value'")
+    return Rule(
+        id=str(item["id"]),
+        check=item["check"],
+        fields=tuple(fields),
+        severity=severity,
+        value=None if value is None else float(value),
+        description=str(item.get("description", "")),
+    )

@@ -1,0 +1,204 @@
+"""Markdown renderings of contracts and validation reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .model import DatasetContract
+from .validate import ValidationReport
+
+__all__ = ["contract_markdown", "markdown_table", "validation_markdown"]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    r"""Return a GitHub-flavoured Markdown table (pipes in cells escaped).
+
+    Examples
+    --------
+    >>> print(markdown_table(["a", "b"], [[1, "x|y"]]))
+    | a | b |
+    |---|---|
+    | 1 | x\|y |
+    """
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _shape_text(shape: Sequence[Any] | None) -> str:
+    if shape is None:
+        return "any"
+    inner = ", ".join(str(s) for s in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
+    """Render a contract as Markdown: fields, dimensions, value rules, notes.
+
+    Parameters
+    ----------
+    contract : DatasetContract
+        The contract to render.
+    heading_level : int
+        Level of the top heading (2 to nest it in a larger document).
+
+    Returns
+    -------
+    str
+    """
+    h = "#" * heading_level
+    out = [f"{h} Contract `{contract.name}`: {contract.title}", "", contract.description, ""]
+    if contract.kind == "pipeline":
+        return _pipeline_markdown(contract, h, out)
+    rows = []
+    for f in contract.fields:
+        dtypes = ", ".join(f.dtypes) or "any"
+        tolerated = ", ".join(f"{d} ({s})" for d, s in f.tolerated_dtypes.items())
+        aliases = ", ".join(f"`{a}` ({s})" for a, s in f.aliases.items())
+        shape = _shape_text(f.shape)
+        if f.alt_shapes:
+            shape += "; also " + "; ".join(f"{_shape_text(s)} ({sev})" for s, sev in f.alt_shapes)
+        rows.append([
+            f"`{f.name}`", f.role, "yes" if f.required else "no", dtypes,
+            tolerated or "-", shape, aliases or "-", f.description,
+        ])
+    out += [
+        f"{h}# Fields",
+        "",
+        markdown_table(
+            ["Field", "Role", "Required", "dtype", "Also accepted", "Shape", "Aliases", "Meaning"],
+            rows,
+        ),
+        "",
+    ]
+    if contract.dims:
+        dim_rows = [
+            [name, spec.get("min", "-"), spec.get("description", "")]
+            for name, spec in contract.dims.items()
+        ]
+        out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Minimum", "Meaning"], dim_rows), ""]
+    if contract.rules:
+        rule_rows = [
+            [f"`{r.id}`", ", ".join(f"`{x}`" for x in r.fields), r.check,
+             "-" if r.value is None else f"{r.value:g}", r.severity, r.description]
+            for r in contract.rules
+        ]
+        out += [
+            f"{h}# Value rules",
+            "",
+            markdown_table(["Rule", "Fields", "Check", "Value", "Severity", "Meaning"], rule_rows),
+            "",
+        ]
+    notes = []
+    if contract.layout:
+        lay = contract.layout
+        notes.append(
+            f"Stack order of `{lay['field']}`: canonical {_shape_text(lay['canonical'])}, legacy "
+            f"{_shape_text(lay['legacy'])} (severity {lay.get('legacy_severity', 'error')}). "
+            + lay.get("note", "")
+        )
+    for f in contract.fields:
+        for alias, sev in f.aliases.items():
+            notes.append(f"`{alias}` is read as `{f.name}` (severity {sev}).")
+    if notes or contract.sources:
+        out += [f"{h}# Layout and alias notes", ""]
+        out += [f"- {n}" for n in notes]
+        out += [f"- Source: {s}" for s in contract.sources]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _pipeline_markdown(contract: DatasetContract, h: str, out: list[str]) -> str:
+    """Fields of a pipeline contract with presence, framework, notes and citations."""
+    rows = []
+    for f in contract.fields:
+        array = f.presence in ("stored", "derived")
+        presence = f.presence
+        if f.derive:
+            presence += f" ({f.derive['op']} of {', '.join(f.derive['of'])})"
+        notes = "; ".join(f"{k}: {v}" for k, v in f.semantics.items())
+        rows.append([
+            f"`{f.name}`", f.role, presence,
+            (", ".join(f.dtypes) or "any") if array else "-",
+            _shape_text(f.shape) if array else "-",
+            f.framework or contract.framework or "-",
+            notes or "-", ", ".join(f.source) or "-", f.description or "-",
+        ])
+    out += [
+        f"{h}# Fields",
+        "",
+        markdown_table(
+            ["Field", "Role", "Presence", "dtype", "Shape", "Framework", "Semantics", "Source",
+             "Meaning"],
+            rows,
+        ),
+        "",
+    ]
+    if contract.dims:
+        dim_rows = [
+            [name, spec.get("size", spec.get("min", "-")), spec.get("description", "")]
+            for name, spec in contract.dims.items()
+        ]
+        out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Size or minimum", "Meaning"], dim_rows), ""]
+    notes = [f"Axis `{a}` is aligned with `{b}` of other contracts." for a, b in contract.axis_aliases.items()]
+    if notes or contract.sources:
+        out += [f"{h}# Axis aliases and sources", ""]
+        out += [f"- {n}" for n in notes]
+        out += [f"- Source: {s}" for s in contract.sources]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str:
+    """Render a validation report: verdict, fields seen, statistics, findings.
+
+    Parameters
+    ----------
+    report : ValidationReport
+        From :func:`ptyevidence.validate_dataset`.
+    heading_level : int
+        Level of the top heading.
+
+    Returns
+    -------
+    str
+    """
+    h = "#" * heading_level
+    out = [f"{h} Findings for `{report.path}`", "", f"**{report.verdict}**", ""]
+    dims = ", ".join(f"{k} = {v}" for k, v in report.dims.items())
+    out += [f"Format: {report.format}; stack layout: {report.layout or '-'}; dims: {dims or '-'}", ""]
+    field_rows = [
+        [f"`{name}`", f"`{e['key']}`", e["dtype"], _shape_text(e["shape"])]
+        for name, e in report.fields.items()
+    ]
+    if field_rows:
+        out += [f"{h}# Fields present", "", markdown_table(["Field", "Key", "dtype", "Stored shape"], field_rows), ""]
+    stat_rows = [
+        [f"`{name}`", _fmt(s["min"]), _fmt(s["max"]), _fmt(s["mean"]), _fmt(s["finite_fraction"]), s["count"]]
+        for name, s in report.stats.items()
+    ]
+    if stat_rows:
+        out += [
+            f"{h}# Value statistics (complex: modulus)",
+            "",
+            markdown_table(["Field", "min", "max", "mean", "finite fraction", "values"], stat_rows),
+            "",
+        ]
+    finding_rows = [[f.severity, f"`{f.rule}`", f"`{f.field}`", f.message] for f in report.findings]
+    out += [f"{h}# Findings", ""]
+    out.append(markdown_table(["Severity", "Rule", "Field", "Message"], finding_rows) if finding_rows else "No findings.")
+    return "\n".join(out).rstrip() + "\n"

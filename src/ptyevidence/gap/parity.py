@@ -1,0 +1,773 @@
+"""Empirical parity: bind tensor dumps to their contracts and compare values by role.
+
+A dump is a plain NPZ of the arrays a pipeline produced for one fixture
+(written with :func:`capture` or ``numpy.savez``). Binding matches keys to
+fields, binds the symbolic dimensions and records every mismatch as a
+finding. Comparison then uses the gap matrix's permutation for each role,
+checks it against the data, and names what it sees: equality, a sign flip,
+a constant ratio, or plain differences.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import permutations
+from typing import Any
+
+import numpy as np
+
+from .._memory import check_budget
+from ..contract.model import DatasetContract, FieldSpec, load_contract
+from ..contract.render import markdown_table
+from ..contract.validate import Finding
+from ..exceptions import UsageError
+from ..readers.registry import open_source
+from ..writers.npz import write_npz
+from .matrix import GapMatrix, GapRow, format_axes
+
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_RTOL",
+    "BoundDump",
+    "ParityReport",
+    "RoleParity",
+    "bind_dump",
+    "capture",
+    "compare_dumps",
+]
+
+#: Default tolerances of the value comparison (``numpy.allclose`` semantics).
+DEFAULT_RTOL = 1e-5
+DEFAULT_ATOL = 1e-8
+#: A derived ratio counts as one constant when every element agrees this well.
+_RATIO_TOLERANCE = 1e-4
+#: Layout checks try every axis order only up to this rank.
+_MAX_PERMUTED_RANK = 6
+
+
+@dataclass
+class BoundDump:
+    """A tensor dump matched against a pipeline contract.
+
+    Attributes
+    ----------
+    path : str
+        The dump file (``<mapping>`` for in-memory dumps).
+    contract : DatasetContract
+        The contract it was bound to.
+    arrays : dict
+        Field name -> array, for stored fields found in the dump and for
+        derived fields computed from them; fields that break the contract
+        are left out.
+    keys : dict
+        Field name -> dump key it was read from (or ``derived``).
+    dims : dict
+        Symbolic dimension -> size, by majority over the fields.
+    findings : list of Finding
+        Missing keys, dtype and shape mismatches, unreadable members.
+    """
+
+    path: str
+    contract: DatasetContract
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    dims: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding has severity ``error``."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    def add(self, rule: str, name: str, severity: str, message: str) -> None:
+        """Record a finding."""
+        self.findings.append(Finding(rule, name, severity, message))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the binding as JSON-serializable data."""
+        return {
+            "path": self.path,
+            "contract": self.contract.name,
+            "ok": self.ok,
+            "dims": dict(self.dims),
+            "fields": {
+                name: {"key": self.keys[name], "dtype": str(arr.dtype), "shape": list(arr.shape)}
+                for name, arr in self.arrays.items()
+            },
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+def bind_dump(
+    dump: str | os.PathLike | Mapping[str, Any], contract: str | os.PathLike | DatasetContract
+) -> BoundDump:
+    """Match a tensor dump to a pipeline contract.
+
+    Keys are matched to fields by name or alias; dimensions are bound by
+    majority over the fields (so one wrongly laid out array is the one
+    reported); dtypes and shapes are checked; derived fields are computed.
+    Problems become findings, never exceptions.
+
+    Parameters
+    ----------
+    dump : str, path or mapping
+        An NPZ file (read without unpickling) or a mapping of arrays.
+    contract : str, path or DatasetContract
+        The pipeline contract the dump claims to follow.
+
+    Returns
+    -------
+    BoundDump
+
+    Raises
+    ------
+    InputError
+        If the dump file cannot be opened at all (missing, not an NPZ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bound = bind_dump({"nn_indices": np.zeros((4, 2), np.int64),
+    ...                    "coords_relative": np.zeros((4, 2, 1, 2), np.float32),
+    ...                    "images": np.zeros((4, 8, 8, 2), np.float32)},
+    ...                   "ptychopinn-torch-mmap")
+    >>> bound.dims["L"], [f.field for f in bound.findings if f.severity == "error"]
+    (4, ['images'])
+    """
+    spec = load_contract(contract)
+    if isinstance(dump, Mapping):
+        return _Binder(spec, "<mapping>", _arrays_from_mapping(dump)).run()
+    with open_source(dump) as source:
+        path = os.fspath(dump)
+        arrays: dict[str, np.ndarray] = {}
+        unreadable: dict[str, str] = {}
+        for key in list(source.keys()):
+            info = source.info(key)
+            if info.has_objects or info.is_structured:
+                unreadable[key] = f"dtype {info.dtype} (objects or named fields); it was not loaded"
+                continue
+            arrays[key] = source.read(key)
+        binder = _Binder(spec, path, arrays)
+        for key, why in unreadable.items():
+            binder.bound.add("unreadable", key, "error", f"dump '{path}': key '{key}' has {why}")
+        return binder.run()
+
+
+def _arrays_from_mapping(mapping: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return {str(k): _to_numpy(k, v) for k, v in mapping.items() if v is not None}
+
+
+class _Binder:
+    """One binding run: keys, dimensions, dtype/shape checks, derived fields."""
+
+    def __init__(self, contract: DatasetContract, path: str, arrays: dict[str, np.ndarray]):
+        self.contract = contract
+        self.raw = arrays
+        self.bound = BoundDump(path=path, contract=contract)
+        self.where = f"dump '{path}'"
+
+    def run(self) -> BoundDump:
+        found = self._match_keys()
+        dims, voters = self._vote_dims(found)
+        for spec, key in found:
+            if self._check(spec, key, dims, voters):
+                self.bound.arrays[spec.name] = self.raw[key]
+                self.bound.keys[spec.name] = key
+        # Report only dimensions that a field matching the contract supports.
+        usable = set(self.bound.keys.values())
+        self.bound.dims = {
+            sym: size for sym, size in dims.items()
+            if "size" in self.contract.dims.get(sym, {}) or usable & set(voters.get(sym, []))
+        }
+        self._derive()
+        return self.bound
+
+    def _match_keys(self) -> list[tuple[FieldSpec, str]]:
+        found, used = [], set()
+        for spec in self.contract.fields:
+            if spec.presence != "stored":
+                continue
+            key = next((k for k in (spec.name, *spec.aliases) if k in self.raw), None)
+            if key is None:
+                # Partial dumps are normal: the role's observed cell says so.
+                self.bound.add(
+                    "missing", spec.name, "info",
+                    f"{self.where} has no key '{spec.name}' (role {spec.role}); not compared",
+                )
+                continue
+            found.append((spec, key))
+            used.add(key)
+        for key in self.raw:
+            if key not in used:
+                self.bound.add(
+                    "unknown-key", key, "info",
+                    f"{self.where}: key '{key}' is not a field of {self.contract.name}; ignored",
+                )
+        if self.raw and not found:
+            self.bound.add(
+                "no-match", "*", "error",
+                f"{self.where}: none of its keys ({', '.join(list(self.raw)[:6])}) is a field of "
+                f"{self.contract.name}; dump the pipeline that contract describes or pass another contract",
+            )
+        return found
+
+    def _vote_dims(self, found) -> tuple[dict[str, int], dict[str, list[str]]]:
+        votes: dict[str, Counter] = {}
+        for spec, key in found:
+            shape = self.raw[key].shape
+            if spec.shape is None or len(spec.shape) != len(shape):
+                continue
+            for sym, size in zip(spec.shape, shape):
+                if isinstance(sym, str):
+                    votes.setdefault(sym, Counter())[size] += 1
+        dims = {sym: counter.most_common(1)[0][0] for sym, counter in votes.items()}
+        for sym, rule in self.contract.dims.items():
+            if "size" in rule:
+                dims[sym] = rule["size"]
+        voters: dict[str, list[str]] = {}
+        for spec, key in found:
+            shape = self.raw[key].shape
+            if spec.shape is None or len(spec.shape) != len(shape):
+                continue
+            for sym, size in zip(spec.shape, shape):
+                if isinstance(sym, str) and dims.get(sym) == size and key not in voters.get(sym, []):
+                    voters.setdefault(sym, []).append(key)
+        return dims, voters
+
+    def _check(self, spec: FieldSpec, key: str, dims, voters) -> bool:
+        arr = self.raw[key]
+        ok = True
+        if spec.dtypes and "any" not in spec.dtypes:
+            severity = spec.dtype_severity(arr.dtype)
+            if severity is not None:
+                self.bound.add(
+                    "dtype", spec.name, severity,
+                    f"{self.where}: key '{key}' has dtype {arr.dtype}; {self.contract.name} "
+                    f"expects {' or '.join(spec.dtypes)}",
+                )
+                # The values are still compared: the observed column shows the dtypes.
+        if spec.shape is not None and not _fits(spec.shape, arr.shape, dims):
+            # Judge the array by the dimensions the *other* fields bound.
+            others = {s: [k for k in voters.get(s, []) if k != key] for s in dims}
+            fixed = {s: n for s, n in dims.items()
+                     if others[s] or "size" in self.contract.dims.get(s, {})}
+            expected = tuple(fixed.get(s, s) if isinstance(s, str) else s for s in spec.shape)
+            bound = [f"{s} = {fixed[s]} from {', '.join(others[s][:2])}"
+                     for s in dict.fromkeys(spec.shape) if isinstance(s, str) and others.get(s)]
+            because = f" ({'; '.join(bound)})" if bound else ""
+            hint = _layout_hint(spec.shape, arr.shape, fixed)
+            self.bound.add(
+                "shape", spec.name, "error",
+                f"{self.where}: key '{key}' has shape {tuple(arr.shape)}; {self.contract.name} "
+                f"expects {format_axes(spec.shape)} = {_tuple_text(expected)}{because}; {hint}",
+            )
+            ok = False
+        return ok
+
+    def _derive(self) -> None:
+        for spec in self.contract.fields:
+            if spec.presence != "derived":
+                continue
+            inputs = spec.derive["of"]
+            if not all(name in self.bound.arrays for name in inputs):
+                continue
+            arrays = [self.bound.arrays[name] for name in inputs]
+            op = spec.derive["op"]
+            try:
+                value = _derive_value(op, arrays)
+            except ValueError as exc:
+                self.bound.add("derive", spec.name, "warning",
+                               f"{self.where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}")
+                continue
+            if op == "ratio":
+                spread = _ratio_spread(arrays[0], arrays[1], value)
+                if spread > _RATIO_TOLERANCE:
+                    self.bound.add(
+                        "derive", spec.name, "warning",
+                        f"{self.where}: {inputs[0]} / {inputs[1]} is not one constant (largest "
+                        f"deviation {spread:.2g} of max |{inputs[0]}|); {spec.name} is a least-squares fit",
+                    )
+            if spec.dtypes and np.dtype(spec.dtypes[0]).kind in "fc" and op != "copy":
+                # Report the dtype the pipeline would hold, not the float64 of the arithmetic.
+                value = value.astype(spec.dtypes[0])
+            self.bound.arrays[spec.name] = value
+            self.bound.keys[spec.name] = "derived"
+
+
+def _tuple_text(values: Sequence[Any]) -> str:
+    return format_axes(tuple(values))
+
+
+def _layout_hint(symbolic, shape: tuple[int, ...], dims: Mapping[str, int]) -> str:
+    """Say which axis order would make ``shape`` fit, if one does."""
+    if len(symbolic) == len(shape) and len(shape) <= _MAX_PERMUTED_RANK:
+        for perm in permutations(range(len(shape))):
+            if perm != tuple(range(len(shape))) and _fits(symbolic, tuple(shape[i] for i in perm), dims):
+                order = ",".join(map(str, perm))
+                return (f"it fits after permute({order}): the pipeline was probably dumped in "
+                        "another axis order")
+    return "check the layout and the group/channel counts the pipeline was dumped with"
+
+
+def _fits(symbolic: Sequence[str | int], shape: tuple[int, ...], dims: Mapping[str, int]) -> bool:
+    if len(symbolic) != len(shape):
+        return False
+    local: dict[str, int] = {}
+    for sym, size in zip(symbolic, shape):
+        want = sym if isinstance(sym, int) else dims.get(sym, local.get(sym))
+        if want is not None and want != size:
+            return False
+        if isinstance(sym, str):
+            local[sym] = size
+    return True
+
+
+def _derive_value(op: str, arrays: list[np.ndarray]) -> np.ndarray:
+    if op == "copy":
+        return arrays[0]
+    a, b = arrays
+    if op == "product":
+        np.broadcast_shapes(a.shape, b.shape)
+        return a * b
+    if a.shape != b.shape:
+        msg = f"shapes {a.shape} and {b.shape} differ"
+        raise ValueError(msg)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    denominator = float(np.vdot(b64, b64))
+    if denominator == 0:
+        msg = "the denominator is all zeros"
+        raise ValueError(msg)
+    return np.asarray(float(np.vdot(b64, a64)) / denominator)
+
+
+def _ratio_spread(a: np.ndarray, b: np.ndarray, k: np.ndarray) -> float:
+    a64 = a.astype(np.float64)
+    scale = float(np.max(np.abs(a64))) or 1.0
+    return float(np.max(np.abs(a64 - float(k) * b.astype(np.float64)))) / scale
+
+
+@dataclass(frozen=True)
+class RoleParity:
+    """What the dumps show for one role.
+
+    Attributes
+    ----------
+    role : str
+        The role compared.
+    status : {"compared", "not-compared", "missing"}
+        Whether values were compared.
+    left_key, right_key : str or None
+        Fields used on each side.
+    left_dtype, right_dtype : str or None
+        Observed dtypes.
+    permutation : tuple of int or None
+        Axis order applied to the left array (from the contracts).
+    permutation_check : {"verified", "ambiguous", "contradicted", None}
+        Whether the data agree that this order is the best match.
+    best_permutation : tuple of int or None
+        The order that fits the data best when it is not the contracts' one.
+    relation : {"equal", "allclose", "sign-flip", "ratio", "differ", None}
+        What the values show.
+    ratio : complex or float or None
+        ``right = ratio × left`` for ``relation == "ratio"``.
+    max_abs, max_rel : float or None
+        ``max |right - left|`` and that divided by ``max |left|``.
+    note : str
+        Reason when not compared; how the shapes were matched otherwise.
+    """
+
+    role: str
+    status: str
+    left_key: str | None = None
+    right_key: str | None = None
+    left_dtype: str | None = None
+    right_dtype: str | None = None
+    permutation: tuple[int, ...] | None = None
+    permutation_check: str | None = None
+    best_permutation: tuple[int, ...] | None = None
+    relation: str | None = None
+    ratio: complex | float | None = None
+    max_abs: float | None = None
+    max_rel: float | None = None
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        """One-line summary for the ``observed`` column."""
+        if self.status != "compared":
+            return self.note
+        parts = []
+        if self.permutation is not None and self.permutation != tuple(range(len(self.permutation))):
+            parts.append(f"permute({','.join(map(str, self.permutation))}) {self.permutation_check}")
+        if self.permutation_check == "contradicted":
+            best = ",".join(map(str, self.best_permutation))
+            parts.append(f"data fit permute({best}) better")
+        if self.note:
+            parts.append(self.note)
+        if self.left_dtype != self.right_dtype:
+            parts.append(f"{self.left_dtype} → {self.right_dtype}")
+        stats = f"max abs {self.max_abs:.3g}, max rel {self.max_rel:.3g}"
+        if self.relation == "ratio":
+            parts.append(f"constant ratio: right = {_format_ratio(self.ratio)} × left")
+        elif self.relation == "sign-flip":
+            parts.append("sign flip: right = −left")
+        elif self.relation == "equal":
+            parts.append("equal")
+        else:
+            parts.append(f"{'allclose' if self.relation == 'allclose' else 'values differ'} ({stats})")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-serializable data."""
+        ratio = self.ratio
+        if isinstance(ratio, complex):
+            ratio = [ratio.real, ratio.imag]
+        return {
+            "role": self.role,
+            "status": self.status,
+            "left_key": self.left_key,
+            "right_key": self.right_key,
+            "left_dtype": self.left_dtype,
+            "right_dtype": self.right_dtype,
+            "permutation": list(self.permutation) if self.permutation is not None else None,
+            "permutation_check": self.permutation_check,
+            "best_permutation": list(self.best_permutation) if self.best_permutation else None,
+            "relation": self.relation,
+            "ratio": ratio,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "observed": self.text,
+        }
+
+
+def _format_ratio(ratio: complex | None) -> str:
+    if isinstance(ratio, complex):
+        return f"({ratio.real:.3f}{ratio.imag:+.3f}j)"
+    return f"{ratio:.3f}"
+
+
+@dataclass
+class ParityReport:
+    """Two dumps bound to their contracts and compared role by role.
+
+    Attributes
+    ----------
+    left, right : BoundDump
+        The bindings (with their findings).
+    results : dict
+        Role -> :class:`RoleParity`, in matrix row order.
+    rtol, atol : float
+        Tolerances used.
+    """
+
+    left: BoundDump
+    right: BoundDump
+    results: dict[str, RoleParity]
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+
+    @property
+    def ok(self) -> bool:
+        """True when both dumps match their contracts (no error findings)."""
+        return self.left.ok and self.right.ok
+
+    @property
+    def findings(self) -> list[tuple[str, Finding]]:
+        """Every binding finding as ``(side, finding)``."""
+        return [("left", f) for f in self.left.findings] + [("right", f) for f in self.right.findings]
+
+    def observed_text(self, role: str) -> str:
+        """Return the observed-column text of ``role`` (empty if not a tensor role)."""
+        result = self.results.get(role)
+        return result.text if result is not None else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-serializable data."""
+        return {
+            "ok": self.ok,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "left": self.left.to_dict(),
+            "right": self.right.to_dict(),
+            "results": [r.to_dict() for r in self.results.values()],
+        }
+
+    def markdown_summary(self) -> str:
+        """Return the dumps, tolerances and binding findings as Markdown."""
+        lines = [
+            (f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
+             f"({_dims_text(self.left.dims)})"),
+            (f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
+             f"({_dims_text(self.right.dims)})"),
+            f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}",
+            "",
+        ]
+        rows = [[side, f.severity, f.rule, f"`{f.field}`", f.message] for side, f in self.findings
+                if f.severity != "info"]
+        lines.append(markdown_table(["Dump", "Severity", "Check", "Field", "Message"], rows)
+                     if rows else "Both dumps match their contracts (no warnings or errors).")
+        return "\n".join(lines)
+
+
+def _dims_text(dims: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in dims.items()) or "no dimensions bound"
+
+
+def compare_dumps(
+    matrix: GapMatrix,
+    left_dump: str | os.PathLike | Mapping[str, Any],
+    right_dump: str | os.PathLike | Mapping[str, Any],
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> ParityReport:
+    """Compare two pipelines' tensor dumps role by role.
+
+    Each dump is bound to its side's contract (:func:`bind_dump`). For every
+    role both sides hold as arrays, the left array is permuted as the
+    matrix says, the permutation is checked against the data (every axis
+    order with matching sizes is tried), and the values are compared:
+    maximum absolute and relative difference, ``allclose`` at the given
+    tolerances, sign flip, and constant ratio (``right = k × left``).
+
+    Parameters
+    ----------
+    matrix : GapMatrix
+        From :func:`build_gap_matrix`; its contracts bind the dumps.
+    left_dump, right_dump : str, path or mapping
+        NPZ files (plain ``numpy.savez`` dicts) or mappings of arrays.
+    rtol, atol : float
+        Tolerances of the comparison (``numpy.allclose`` semantics).
+
+    Returns
+    -------
+    ParityReport
+        Add it to the matrix with :meth:`GapMatrix.with_parity`.
+
+    Raises
+    ------
+    InputError
+        If a dump file cannot be opened.
+    UsageError
+        If a tolerance is negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ptyevidence.gap import build_gap_matrix
+    >>> offsets = np.arange(12.0).reshape(3, 1, 2, 2) - 5
+    >>> matrix = build_gap_matrix()
+    >>> report = compare_dumps(matrix, {"coords_relative": offsets},
+    ...                        {"coords_relative": -offsets.transpose(0, 3, 1, 2).astype(np.float32)})
+    >>> print(report.results["coords.relative"].text)
+    permute(0,3,1,2) verified; float64 → float32; sign flip: right = −left
+    """
+    if rtol < 0 or atol < 0:
+        msg = f"tolerances must be non-negative (rtol = {rtol}, atol = {atol})"
+        raise UsageError(msg)
+    left = bind_dump(left_dump, matrix.left)
+    right = bind_dump(right_dump, matrix.right)
+    results = {}
+    for row in matrix.rows:
+        lp, rp = row.left_primary, row.right_primary
+        if lp is None or rp is None or not (lp.is_array and rp.is_array):
+            continue
+        results[row.role] = _compare_role(row, left, right, rtol, atol)
+    return ParityReport(left, right, results, rtol, atol)
+
+
+def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, atol: float) -> RoleParity:
+    lname, rname = row.left_primary.name, row.right_primary.name
+    missing = [side for side, bound, name in (("left", left, lname), ("right", right, rname))
+               if name not in bound.arrays]
+    if missing:
+        broken = [side for side, bound, name in (("left", left, lname), ("right", right, rname))
+                  if any(f.field == name and f.severity == "error" for f in bound.findings)]
+        if broken:
+            note = f"not compared: the {' and '.join(broken)} dump breaks its contract here"
+        else:
+            note = f"not in the {missing[0]} dump" if len(missing) == 1 else "in neither dump"
+            needs = [", ".join(p.derive["of"]) for p in (row.left_primary, row.right_primary)
+                     if p.presence == "derived" and p.derive["op"] != "copy"]
+            if needs:
+                note += f" (computed from {'; '.join(needs)})"
+        return RoleParity(row.role, "missing", lname, rname, note=note)
+    a, b = left.arrays[lname], right.arrays[rname]
+    base = {"role": row.role, "left_key": lname, "right_key": rname,
+            "left_dtype": str(a.dtype), "right_dtype": str(b.dtype)}
+    if np.iscomplexobj(a) != np.iscomplexobj(b):
+        return RoleParity(status="not-compared", note="not compared: complex and real values", **base)
+    check_budget(8 * (a.size + b.size) * (2 if np.iscomplexobj(a) else 1), f"comparing role {row.role}")
+    kind = np.complex128 if np.iscomplexobj(a) else np.float64
+    a, b = a.astype(kind), b.astype(kind)
+    perm = row.permutation
+    note = ""
+    if perm is not None and a.ndim == len(perm):
+        original, a = a, np.transpose(a, perm)
+        if a.shape != b.shape:
+            return RoleParity(
+                status="not-compared", permutation=perm, **base,
+                note=f"not compared: shapes {a.shape} (left, permuted) and {b.shape} differ",
+            )
+        check, best = _check_permutation(original, b, perm)
+    else:
+        try:
+            shape = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            squeezed = (np.squeeze(a), np.squeeze(b))
+            if squeezed[0].shape != squeezed[1].shape:
+                return RoleParity(
+                    status="not-compared", **base,
+                    note=f"not compared: shapes {a.shape} and {b.shape} do not correspond",
+                )
+            a, b = squeezed
+            shape = a.shape
+            note = "compared after dropping singleton axes"
+        else:
+            if a.shape != b.shape:
+                small = a.shape if a.shape != shape else b.shape
+                note = f"{'left' if small == a.shape else 'right'} {small} broadcast to {shape}"
+        a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+        check = best = None
+        perm = None
+    relation, ratio, max_abs, max_rel = _relate(a, b, rtol, atol)
+    return RoleParity(
+        status="compared", permutation=perm, permutation_check=check, best_permutation=best,
+        relation=relation, ratio=ratio, max_abs=max_abs, max_rel=max_rel, note=note, **base,
+    )
+
+
+def _check_permutation(a: np.ndarray, b: np.ndarray, perm: tuple[int, ...]):
+    """Check whether ``perm`` is the best fitting axis order of ``a`` onto ``b``."""
+    if a.ndim > _MAX_PERMUTED_RANK:
+        return "verified", None
+    # Orders that differ only in where size-1 axes go move no data: keep one.
+    unique: dict[tuple[int, ...], tuple[int, ...]] = {}
+    for p in permutations(range(a.ndim)):
+        if tuple(a.shape[i] for i in p) == b.shape:
+            moved = tuple(i for i in p if a.shape[i] != 1)
+            unique.setdefault(moved, p)
+    perm_moved = tuple(i for i in perm if a.shape[i] != 1)
+    candidates = [perm if moved == perm_moved else p for moved, p in unique.items()]
+    if len(candidates) == 1:
+        return "verified", None
+    scores = {p: _misfit(np.transpose(a, p), b) for p in candidates}
+    best = min(scores.values())
+    winners = [p for p, s in scores.items() if s <= best + 1e-12]
+    if len(winners) == len(candidates):
+        return "ambiguous", None
+    if tuple(perm) in winners:
+        return "verified", None
+    return "contradicted", min(winners, key=lambda p: scores[p])
+
+
+def _misfit(a: np.ndarray, b: np.ndarray) -> float:
+    """Relative residual of the best fit ``b ≈ k a`` (0 for a perfect fit)."""
+    norm_b = float(np.linalg.norm(b.ravel()))
+    aa = float(np.vdot(a, a).real)
+    if aa == 0:
+        return 1.0 if norm_b else 0.0
+    k = np.vdot(a, b) / aa
+    return float(np.linalg.norm((b - k * a).ravel())) / (norm_b or 1.0)
+
+
+def _relate(a: np.ndarray, b: np.ndarray, rtol: float, atol: float):
+    finite = np.isfinite(a) & np.isfinite(b)
+    diff = np.abs(b - a)[finite]
+    max_abs = float(diff.max()) if diff.size else 0.0
+    scale = float(np.abs(a[finite]).max()) if diff.size else 0.0
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+    if max_abs == 0 and np.array_equal(np.isnan(a), np.isnan(b)):
+        return "equal", None, max_abs, max_rel
+    if np.allclose(b, a, rtol=rtol, atol=atol, equal_nan=True):
+        return "allclose", None, max_abs, max_rel
+    if np.any(a[finite] != 0) and np.allclose(b, -a, rtol=rtol, atol=atol, equal_nan=True):
+        return "sign-flip", -1.0, max_abs, max_rel
+    aa = float(np.vdot(a[finite], a[finite]).real)
+    if aa > 0:
+        k = np.vdot(a[finite], b[finite]) / aa
+        if np.allclose(b, k * a, rtol=rtol, atol=atol, equal_nan=True):
+            value = complex(k) if np.iscomplexobj(k) and abs(k.imag) > 1e-12 * abs(k) else float(np.real(k))
+            return "ratio", value, max_abs, max_rel
+    return "differ", None, max_abs, max_rel
+
+
+def _to_numpy(key: Any, value: Any) -> np.ndarray:
+    """Convert a numpy array, tensor or scalar to a numpy array without importing a framework."""
+    if isinstance(value, np.ndarray):
+        return value
+    converted = value
+    try:
+        if hasattr(converted, "detach"):  # torch: leave autograd, move to host
+            converted = converted.detach()
+            if hasattr(converted, "cpu"):
+                converted = converted.cpu()
+        if hasattr(converted, "numpy"):  # torch and eager TensorFlow tensors
+            converted = converted.numpy()
+        array = np.asarray(converted)
+    except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        msg = (f"value for '{key}' of type {type(value).__name__} cannot be converted to a numpy "
+               f"array ({exc}); pass numpy arrays or tensors")
+        raise UsageError(msg) from None
+    if array.dtype.hasobject:
+        msg = (f"value for '{key}' of type {type(value).__name__} is not numeric (dtype object); "
+               "pass numpy arrays or tensors")
+        raise UsageError(msg)
+    return array
+
+
+def capture(
+    mapping: Mapping[str, Any] | Any, path: str | os.PathLike, *, force: bool = False
+) -> str:
+    """Dump a pipeline's batch or grouped dict to an NPZ for :func:`compare_dumps`.
+
+    Values may be numpy arrays, numbers, or tensors: anything with
+    ``.numpy()`` (TensorFlow eager tensors) or ``.detach().cpu().numpy()``
+    (PyTorch); no framework is imported here. ``None`` values are skipped,
+    so a grouped dict with ``Y=None`` can be passed as it is. The file is
+    written deterministically and atomically.
+
+    Parameters
+    ----------
+    mapping : mapping or object with ``items()``
+        Name -> value, e.g. the TF grouped dict or a TensorDict merged with
+        the probe and scaling of the batch tuple.
+    path : str or path
+        Output ``.npz``.
+    force : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    UsageError
+        If a value cannot be converted to a numeric array, or ``path``
+        exists and ``force`` is False.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> path = capture({"nn_indices": np.arange(8).reshape(4, 2), "Y": None},
+    ...                os.path.join(tempfile.mkdtemp(), "dump.npz"))
+    >>> sorted(np.load(path).files)
+    ['nn_indices']
+    """
+    items = mapping.items() if hasattr(mapping, "items") else None
+    if items is None:
+        msg = f"capture needs a mapping of name -> array, got {type(mapping).__name__}"
+        raise UsageError(msg)
+    arrays = {}
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            msg = f"value for '{key}' is a nested mapping; pass its arrays at the top level"
+            raise UsageError(msg)
+        arrays[str(key)] = _to_numpy(key, value)
+    return write_npz(path, arrays, force=force)
