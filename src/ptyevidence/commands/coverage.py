@@ -181,8 +181,7 @@ def _read_positions(path: str, minimum: int = 2) -> _Positions:
     with open_source(path) as src:
         x = np.asarray(src.read("xcoords"), dtype=np.float64)
         y = np.asarray(src.read("ycoords"), dtype=np.float64)
-        fmt = getattr(src, "format", "npz")
-        units = getattr(src, "position_units", "object pixels")
+        fmt, units = src.format, src.position_units
     if x.ndim != 1 or x.shape != y.shape:
         msg = (f"'{path}': xcoords has shape {x.shape} and ycoords {y.shape}; expected two "
                "1-D arrays of equal length, one entry per scan position")

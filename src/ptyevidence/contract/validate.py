@@ -16,6 +16,7 @@ import numpy as np
 
 from .._progress import progress_bar
 from ..exceptions import ContractError, UsageError
+from ..readers.base import Source
 from ..readers.layout import canonical_shape, source_layout
 from ..readers.registry import open_source
 from .model import DatasetContract, FieldSpec, list_contracts, load_contract
@@ -341,13 +342,13 @@ def validate_dataset(
 class _Validator:
     """One validation run: binds keys, dims and stats, collects findings."""
 
-    def __init__(self, source: Any, contract: DatasetContract, layout: str, progress: bool | None):
+    def __init__(self, source: Source, contract: DatasetContract, layout: str, progress: bool | None):
         self.source = source
         self.contract = contract
         self.requested_layout = layout
         self.progress = progress
         self.report = ValidationReport(
-            path=source.path, contract=contract.name, format=getattr(source, "format", "npz")
+            path=source.path, contract=contract.name, format=source.format
         )
         self.keys: dict[str, str] = {}  # contract field name -> key in file
         self.bound_from: dict[str, str] = {}  # dim name -> field that bound it
@@ -394,7 +395,7 @@ class _Validator:
                 )
                 continue
             self.add("unknown-key", key, "info", f"key '{key}' is not part of {self.contract.name}")
-        for member in getattr(self.source, "ignored_members", []):
+        for member in self.source.ignored_members:
             self.add("foreign-member", member, "warning", f"member '{member}' is not a .npy array; ignored")
 
     # -- headers ---------------------------------------------------------------

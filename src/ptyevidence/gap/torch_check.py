@@ -29,6 +29,7 @@ import numpy as np
 from .._memory import check_budget
 from ..contract.model import DatasetContract, FieldSpec, load_contract
 from ..exceptions import InputError, PtyEvidenceError, UsageError
+from ..readers.base import Source
 from ..readers.layout import source_layout
 from ..readers.metadata import METADATA_KEY
 from ..readers.registry import open_source
@@ -290,10 +291,10 @@ class FixtureDataset:
                     self._arrays[m.key] = self._open_member(source, m)
         return self._arrays
 
-    def _open_member(self, source: Any, m: _Member) -> np.ndarray:
+    def _open_member(self, source: Source, m: _Member) -> np.ndarray:
         info = source.info(m.key)
-        offset = getattr(info, "data_offset", None)
-        if source.format == "npz" and offset is not None and not getattr(info, "compressed", True):
+        offset = info.data_offset
+        if offset is not None and not info.compressed:
             stored = info.shape[::-1] if info.fortran_order else info.shape
             if info.nbytes:
                 arr = np.memmap(self.path, info.dtype, "r", offset=offset, shape=stored)
