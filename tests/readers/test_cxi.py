@@ -23,9 +23,8 @@ from cxi_files import (
 )
 from ptyevidence import validate_dataset
 from ptyevidence.exceptions import InputError, UsageError
-from ptyevidence.readers import read_cxi
+from ptyevidence.readers import ArrayInfo, read_cxi
 from ptyevidence.readers.cxi import CxiSource, _read_groups
-from ptyevidence.readers import ArrayInfo
 from ptyevidence.readers.registry import default_contract_for, open_source
 
 

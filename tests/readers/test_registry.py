@@ -9,7 +9,13 @@ import pytest
 
 from cxi_files import write_cxi
 from ptyevidence import open_source
-from ptyevidence.readers import CxiSource, IntegrityCheck, NpzSource, Source, register_reader
+from ptyevidence.readers import (
+    CxiSource,
+    IntegrityCheck,
+    NpzSource,
+    Source,
+    register_reader,
+)
 from ptyevidence.readers import registry as _registry
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._memory import check_budget
 from ..contract.model import DatasetContract, FieldSpec, load_contract
-from ..exceptions import InputError, PtyEvidenceError, UsageError
+from ..exceptions import InputError, TorchNotInstalledError, UsageError
 from ..readers.base import Source
 from ..readers.layout import source_layout
 from ..readers.metadata import METADATA_KEY
@@ -63,10 +63,6 @@ _ROLE_DTYPES = {
 _PREFETCH = 2
 #: Seconds a worker may take for one batch before the check gives up.
 _WORKER_TIMEOUT = 300
-
-
-class TorchNotInstalledError(PtyEvidenceError, ImportError):
-    """PyTorch is needed for this operation and cannot be imported (exit code 2)."""
 
 
 def torch_available() -> bool:

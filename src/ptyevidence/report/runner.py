@@ -27,7 +27,12 @@ from typing import Any
 
 from .._atomic import atomic_output, check_output_path
 from .._version import __version__
-from ..exceptions import InputError, PtyEvidenceError, UsageError
+from ..exceptions import (
+    InputError,
+    NotebookExecutionError,
+    PtyEvidenceError,
+    UsageError,
+)
 from ..readers.registry import open_source
 
 __all__ = [
@@ -79,25 +84,6 @@ INDEX_NAME = "index.html"
 SUMMARY_NAME = "summary.json"
 #: Kernel name recorded in the executed notebooks (the kernel runs this interpreter).
 KERNEL_NAME = "python3"
-
-
-class NotebookExecutionError(PtyEvidenceError):
-    """A notebook stopped with an error; the partial executed notebook is kept.
-
-    Attributes
-    ----------
-    notebook : str
-        Notebook file name.
-    cell : int or None
-        Execution count (``In [n]``) of the failing cell, when known.
-    executed : str
-        Path of the partial executed notebook.
-    """
-
-    def __init__(self, message: str, notebook: str = "", cell: int | None = None,
-                 executed: str = "") -> None:
-        super().__init__(message)
-        self.notebook, self.cell, self.executed = notebook, cell, executed
 
 
 @dataclass
