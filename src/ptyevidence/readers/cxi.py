@@ -571,7 +571,7 @@ class CxiSource:
             return (given, given)
         if self.geometry == "near-field":
             self.sample_pixel_rule = None
-            self.missing_geometry = ["--sample-pixel-size (near-field geometry)"]
+            self.missing_geometry = ["sample_pixel_size=METRES (near-field geometry)"]
             self.notes.append(
                 "near-field geometry without a sample pixel size: positions stay in metres"
             )

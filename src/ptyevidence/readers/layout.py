@@ -63,7 +63,7 @@ def resolve_layout(
         if first and last:
             msg = (
                 f"{prefix}stack shape {tuple(shape)} with {n_positions} positions is ambiguous: "
-                "both (N, H, W) and (H, W, N) fit; pass --layout canonical or --layout legacy"
+                "both (N, H, W) and (H, W, N) fit; pass layout='canonical' or layout='legacy'"
             )
             raise InputError(msg)
         if first:
@@ -85,7 +85,7 @@ def resolve_layout(
     msg = (
         f"{prefix}cannot tell whether stack shape {tuple(shape)} is (N, H, W) or (H, W, N)"
         + ("" if n_positions is None else f" (coordinates give N = {n_positions})")
-        + "; pass --layout canonical or --layout legacy"
+        + "; pass layout='canonical' or layout='legacy'"
     )
     raise InputError(msg)
 

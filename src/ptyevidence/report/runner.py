@@ -326,8 +326,8 @@ def _check_out_dir(out: Path, force: bool) -> None:
     present = [name for name in _report_files() if (out / name).exists()]
     if present:
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
-        msg = (f"output folder '{out}' already holds a report ({shown}); pass --force to "
-               "replace it, or choose another folder with --out")
+        msg = (f"output folder '{out}' already holds a report ({shown}); pass force=True to "
+               "replace it, or choose another folder with out_dir=...")
         raise UsageError(msg)
 
 
@@ -707,7 +707,7 @@ def render_reports(
         If two sources would share an artifact folder or ``jobs`` < 1.
     """
     if jobs < 1:
-        msg = f"--jobs {jobs} is not a positive number of processes"
+        msg = f"jobs={jobs} is not a positive number of processes"
         raise UsageError(msg)
     folders = _output_folders(sources, out)
     labels = [os.fspath(s) if s is not None else DEMO_NAME for s in sources]
@@ -767,7 +767,7 @@ def _output_folders(sources: Sequence[str | os.PathLike | None], out: str | os.P
         label = os.fspath(src) if src is not None else DEMO_NAME
         if folder in seen:
             msg = (f"sources '{seen[folder]}' and '{label}' would share the artifact folder "
-                   f"'{folder}'; rename one, or render them in separate calls with --out")
+                   f"'{folder}'; rename one, or render them in separate calls with out=...")
             raise UsageError(msg)
         seen[folder] = label
     return folders
