@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._format import aligned_rows
 from .._progress import progress_bar
 from ..exceptions import ContractError, UsageError
 from ..readers.base import Source
@@ -265,11 +266,7 @@ class ValidationReport:
             rows.append((f.severity, f.rule, f.field, f.message))
         if len(rows) == 1:
             return f"no findings\n{self.verdict}"
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = [
-            "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows
-        ]
-        return "\n".join(lines + [self.verdict])
+        return "\n".join(aligned_rows(rows) + [self.verdict])
 
 
 def _json_default(obj: Any) -> Any:
