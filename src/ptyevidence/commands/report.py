@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"ptyevidence: error: {flag_hints(str(outcome))}", file=sys.stderr)
             code = max(code, outcome.exit_code)
             continue
-        print(outcome.format_summary())
+        print(outcome.to_text())
         if not outcome.ok:
             print(f"ptyevidence: {label} breaks its data contract; see "
                   f"{outcome.out_dir}/data_contract.md", file=sys.stderr)
