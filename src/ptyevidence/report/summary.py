@@ -41,13 +41,21 @@ def _read_json(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _from_fields(cls: type, data: Mapping[str, Any]) -> Any:
-    """Build dataclass ``cls`` from the entries of ``data`` named like its fields."""
-    return cls(**{f.name: data[f.name] for f in fields(cls)})
+class _Record:
+    """``to_dict``/``from_dict`` of a dataclass record whose fields are JSON values."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data, fields in order."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """Inverse of :meth:`to_dict` (other entries of ``data`` are ignored)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)
-class FixtureRecord:
+class FixtureRecord(_Record):
     """The fixture a coverage record measures (``coverage.json`` entry ``fixture``).
 
     Attributes
@@ -111,7 +119,7 @@ class FixtureRecord:
 
 
 @dataclass(frozen=True)
-class CoverageRecord:
+class CoverageRecord(_Record):
     """What ``coverage.json`` holds.
 
     Attributes
@@ -196,7 +204,7 @@ class CoverageRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> CoverageRecord:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            source=data["source"], units=data["units"], fixture=_from_fields(FixtureRecord, data["fixture"]),
+            source=data["source"], units=data["units"], fixture=FixtureRecord.from_dict(data["fixture"]),
             scan=dict(data["scan"]), metrics=dict(data["metrics"]),
             strategies={k: dict(v) for k, v in data["strategies"].items()}, plots=list(data["plots"]),
         )
@@ -208,7 +216,7 @@ class CoverageRecord:
 
 
 @dataclass(frozen=True)
-class ContractVerdict:
+class ContractVerdict(_Record):
     """The data-contract verdict of a report (``summary.json`` entry ``verdicts.data_contract``).
 
     Attributes
@@ -250,7 +258,7 @@ class ContractVerdict:
 
 
 @dataclass(frozen=True)
-class FixtureVerdict:
+class FixtureVerdict(_Record):
     """The fixture of a report (``summary.json`` entry ``verdicts.fixture``)."""
 
     contract_verdict: str
@@ -272,7 +280,7 @@ class FixtureVerdict:
 
 
 @dataclass(frozen=True)
-class CoverageVerdict:
+class CoverageVerdict(_Record):
     """The headline coverage metrics of a report (``summary.json`` entry ``verdicts.coverage``)."""
 
     x_range_ratio: float
@@ -285,11 +293,11 @@ class CoverageVerdict:
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> CoverageVerdict:
         """Take the headline metrics from a coverage record."""
-        return _from_fields(cls, coverage.metrics)
+        return cls.from_dict(coverage.metrics)
 
 
 @dataclass(frozen=True)
-class GapVerdict:
+class GapVerdict(_Record):
     """The gap matrix of a report (``summary.json`` entry ``verdicts.gap_matrix``).
 
     Attributes
@@ -328,7 +336,7 @@ class GapVerdict:
 
 
 @dataclass(frozen=True)
-class Verdicts:
+class Verdicts(_Record):
     """One verdict per notebook (``summary.json`` entry ``verdicts``)."""
 
     data_contract: ContractVerdict
@@ -336,9 +344,19 @@ class Verdicts:
     coverage: CoverageVerdict
     gap_matrix: GapVerdict
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdicts:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            data_contract=ContractVerdict.from_dict(data["data_contract"]),
+            fixture=FixtureVerdict.from_dict(data["fixture"]),
+            coverage=CoverageVerdict.from_dict(data["coverage"]),
+            gap_matrix=GapVerdict.from_dict(data["gap_matrix"]),
+        )
+
 
 @dataclass(frozen=True)
-class SourceRecord:
+class SourceRecord(_Record):
     """The dataset a report was made from (``summary.json`` entry ``source``)."""
 
     path: str
@@ -348,7 +366,7 @@ class SourceRecord:
 
 
 @dataclass(frozen=True)
-class ReportSummary:
+class ReportSummary(_Record):
     """What ``summary.json`` holds.
 
     Attributes
@@ -392,16 +410,10 @@ class ReportSummary:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReportSummary:
         """Inverse of :meth:`to_dict`."""
-        v = data["verdicts"]
-        verdicts = Verdicts(
-            data_contract=_from_fields(ContractVerdict, v["data_contract"]),
-            fixture=_from_fields(FixtureVerdict, v["fixture"]),
-            coverage=_from_fields(CoverageVerdict, v["coverage"]),
-            gap_matrix=_from_fields(GapVerdict, v["gap_matrix"]),
-        )
         return cls(
-            tool_version=data["tool_version"], source=_from_fields(SourceRecord, data["source"]),
-            parameters=dict(data["parameters"]), verdicts=verdicts, notebooks=dict(data["notebooks"]),
+            tool_version=data["tool_version"], source=SourceRecord.from_dict(data["source"]),
+            parameters=dict(data["parameters"]), verdicts=Verdicts.from_dict(data["verdicts"]),
+            notebooks=dict(data["notebooks"]),
             artifacts=dict(data["artifacts"]), index=data["index"], tool=data["tool"],
         )
 
