@@ -188,14 +188,6 @@ class CoverageRecord(_Record):
             plots=[os.fspath(p) for p in plots],
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the record as JSON-ready data, in the order of the file."""
-        return {
-            "source": self.source, "units": self.units, "fixture": asdict(self.fixture),
-            "scan": dict(self.scan), "metrics": dict(self.metrics),
-            "strategies": {k: dict(v) for k, v in self.strategies.items()}, "plots": list(self.plots),
-        }
-
     def to_json(self) -> str:
         """Return the content of ``coverage.json``: :meth:`to_dict` indented, one final newline."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
