@@ -28,7 +28,7 @@ def test_existing_output_is_refused_without_force(tmp_path):
     """An existing file is only replaced with force."""
     out = tmp_path / "out.json"
     out.write_text("old")
-    with pytest.raises(UsageError, match=r"out\.json' exists; pass --force"):
+    with pytest.raises(UsageError, match=r"out\.json' exists; pass force=True"):
         check_output_path(out)
     assert check_output_path(out, force=True) == str(out)
     assert out.read_text() == "old"  # checking never writes

@@ -22,10 +22,11 @@ from .contract.render import contract_markdown, validation_markdown
 from .contract.validate import Finding, ValidationReport, validate_dataset
 from .exceptions import (
     ContractError,
-    ContractWarning,
     InputError,
     MemoryBudgetError,
+    NotebookExecutionError,
     PtyEvidenceError,
+    TorchNotInstalledError,
     UsageError,
 )
 from .readers.layout import read_frames, resolve_layout
@@ -58,7 +59,6 @@ _LAZY = {
 __all__ = [
     "STRATEGIES",
     "ContractError",
-    "ContractWarning",
     "CoverageMetrics",
     "DatasetContract",
     "FieldSpec",
@@ -67,8 +67,10 @@ __all__ = [
     "GapMatrix",
     "InputError",
     "MemoryBudgetError",
+    "NotebookExecutionError",
     "PtyEvidenceError",
     "Rule",
+    "TorchNotInstalledError",
     "UsageError",
     "ValidationReport",
     "VerifyReport",

@@ -47,7 +47,7 @@ def check_output_path(
         msg = f"output '{path}' is a folder; give a file path"
         raise UsageError(msg)
     if os.path.exists(path) and not force:
-        msg = f"output '{path}' exists; pass --force to overwrite it"
+        msg = f"output '{path}' exists; pass force=True to overwrite it"
         raise UsageError(msg)
     return path
 

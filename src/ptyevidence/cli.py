@@ -6,26 +6,35 @@ line on standard error, never a traceback (set ``PTYEVIDENCE_DEBUG=1`` to see it
 
 Each subcommand lives in its own module under :mod:`ptyevidence.commands`
 and provides ``register(subparsers)``; modules are discovered, not listed.
+Library errors name library parameters (``pass force=True``);
+:func:`flag_hints` turns them into the flags (``pass --force``) before they
+are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import pkgutil
+import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from . import commands
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
 from .exceptions import PtyEvidenceError
 
-__all__ = ["build_parser", "main", "run"]
+__all__ = ["build_parser", "flag_hints", "main", "run"]
 
 PROG = "ptyevidence"
+#: Library parameters whose flag is not the parameter's name with dashes.
+_RENAMED_PARAMETERS = {"out_dir": "--out"}
+#: ``name=value`` starting a word: ``True`` or ``...`` (a flag alone), a quoted word, a bare word.
+_HINT = re.compile(r"(?<![^\s(])([a-z][a-z0-9_]*)=(True|\.\.\.|'[^'\s]*'|[^\s'(),;]+)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PtyEvidenceError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {flag_hints(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -113,6 +122,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     finally:
         set_memory_budget(None)
+
+
+def flag_hints(message: str, flags: Collection[str] | None = None) -> str:
+    """Translate the library's parameter hints in an error message into command-line flags.
+
+    ``force=True`` becomes ``--force``, ``subset_size=8`` ``--subset-size 8``,
+    ``layout='legacy'`` ``--layout legacy`` and ``out_dir=...`` ``--out``.
+    Only names that have a flag are translated, and nothing between
+    backquotes (quoted code).
+
+    Parameters
+    ----------
+    message : str
+        A library error message.
+    flags : collection of str, optional
+        The long options that exist; default: every one the parser knows.
+
+    Returns
+    -------
+    str
+        The message as the command line prints it.
+
+    Examples
+    --------
+    >>> flag_hints("output 'a.npz' exists; pass force=True to overwrite it")
+    "output 'a.npz' exists; pass --force to overwrite it"
+    >>> flag_hints("pass layout='canonical' or layout='legacy'")
+    'pass --layout canonical or --layout legacy'
+    """
+    known = _long_options() if flags is None else flags
+
+    def flag(match: re.Match) -> str:
+        name, value = match.groups()
+        option = _RENAMED_PARAMETERS.get(name, "--" + name.replace("_", "-"))
+        if option not in known:
+            return match.group(0)
+        return option if value in ("True", "...") else f"{option} {value.strip(chr(39))}"
+
+    parts = re.split(r"(`[^`]*`)", message)
+    return "".join(part if i % 2 else _HINT.sub(flag, part) for i, part in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=1)
+def _long_options() -> frozenset[str]:
+    """Return every long option of the command line, subcommands included."""
+    options: set[str] = set()
+    pending = [build_parser()]
+    while pending:
+        parser = pending.pop()
+        for action in parser._actions:
+            options.update(o for o in action.option_strings if o.startswith("--"))
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+    return frozenset(options)
 
 
 def run() -> None:

@@ -1,8 +1,11 @@
-"""Exceptions and warnings raised by ptyevidence.
+"""Every exception ptyevidence raises on purpose.
 
-The command line maps them to exit codes: :class:`InputError` and
-:class:`UsageError` give 2 (the input cannot be used), :class:`ContractError`
-gives 1 (the input was read and breaks its contract).
+The command line maps them to exit codes: :class:`InputError`,
+:class:`UsageError`, :class:`NotebookExecutionError` and
+:class:`TorchNotInstalledError` give 2 (the input or the environment cannot
+be used), :class:`ContractError` gives 1 (the input was read and breaks its
+contract). Suspicious but legal input is not an exception: it is a finding
+of severity ``"warning"`` in the report that found it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from typing import Any
 
 __all__ = [
     "ContractError",
-    "ContractWarning",
     "InputError",
     "MemoryBudgetError",
+    "NotebookExecutionError",
     "PtyEvidenceError",
+    "TorchNotInstalledError",
     "UsageError",
 ]
 
@@ -72,5 +76,24 @@ class ContractError(PtyEvidenceError, ValueError):
         self.path = path
 
 
-class ContractWarning(UserWarning):
-    """A legal but suspicious property of a dataset (e.g. duplicate positions)."""
+class TorchNotInstalledError(PtyEvidenceError, ImportError):
+    """PyTorch is needed for this operation and cannot be imported (exit code 2)."""
+
+
+class NotebookExecutionError(PtyEvidenceError):
+    """A notebook stopped with an error; the partial executed notebook is kept.
+
+    Attributes
+    ----------
+    notebook : str
+        Notebook file name.
+    cell : int or None
+        Execution count (``In [n]``) of the failing cell, when known.
+    executed : str
+        Path of the partial executed notebook.
+    """
+
+    def __init__(self, message: str, notebook: str = "", cell: int | None = None,
+                 executed: str = "") -> None:
+        super().__init__(message)
+        self.notebook, self.cell, self.executed = notebook, cell, executed

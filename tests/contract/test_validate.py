@@ -376,7 +376,7 @@ def test_ambiguous_stack_is_refused_unless_layout_is_given(make_npz):
     """N == H == W refuses under auto; an explicit layout is honoured."""
     arrays = dataset_arrays(n=8, h=8, w=8)
     path = make_npz(arrays=arrays)
-    with pytest.raises(InputError, match=r"ambiguous.*--layout canonical or --layout legacy"):
+    with pytest.raises(InputError, match=r"ambiguous.*layout='canonical' or layout='legacy'"):
         validate_dataset(path)
     assert validate_dataset(path, layout="canonical").ok
     as_legacy = validate_dataset(path, layout="legacy")

@@ -131,7 +131,7 @@ def test_save_figure_is_byte_reproducible(tmp_path):
 def test_save_figure_refuses_to_overwrite_and_writes_nothing(tmp_path):
     x, y = raster(6)
     (tmp_path / "cov.svg").write_text("keep")
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(UsageError, match="force=True"):
         save_figure(plot_scan_coverage(x, y, [0, 35]), tmp_path / "cov")
     assert not (tmp_path / "cov.png").exists()
     assert (tmp_path / "cov.svg").read_text() == "keep"

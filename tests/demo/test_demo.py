@@ -174,7 +174,7 @@ def test_make_demo_data_rejects_bad_arguments_before_writing(tmp_path, kwargs, m
 def test_make_demo_data_refuses_to_overwrite_without_force(tmp_path):
     path = tmp_path / "demo.npz"
     path.write_bytes(b"keep me")
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(UsageError, match="force=True"):
         make_demo_data(path, n_positions=N_SMALL)
     assert path.read_bytes() == b"keep me"
     make_demo_data(path, n_positions=N_SMALL, force=True)

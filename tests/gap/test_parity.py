@@ -208,7 +208,7 @@ def test_capture_is_deterministic_and_refuses_to_overwrite(tmp_path):
     a = capture(arrays, tmp_path / "a.npz")
     b = capture(arrays, tmp_path / "b.npz")
     assert Path(a).read_bytes() == Path(b).read_bytes()
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(UsageError, match="force=True"):
         capture(arrays, a)
     capture({"x": np.zeros(2)}, a, force=True)
     assert os.path.getsize(a) < os.path.getsize(b)

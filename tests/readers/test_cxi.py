@@ -23,9 +23,8 @@ from cxi_files import (
 )
 from ptyevidence import validate_dataset
 from ptyevidence.exceptions import InputError, UsageError
-from ptyevidence.readers import read_cxi
+from ptyevidence.readers import ArrayInfo, read_cxi
 from ptyevidence.readers.cxi import CxiSource, _read_groups
-from ptyevidence.readers.npz import ArrayInfo
 from ptyevidence.readers.registry import default_contract_for, open_source
 
 
@@ -424,7 +423,7 @@ def test_frame_transform_is_sqrt_counts_over_sqrt_global_max_with_mask_zeroed(cx
     with CxiSource(path) as src:
         some = src.frame_transform(src.take("diffraction", [3, 7]))
         every = src.frame_transform(src.read("diffraction"))
-        notes = src.frame_transform_notes
+        notes = src.frame_transform_notes()
     expected = np.sqrt(counts.astype(np.float64)) / 30.0
     expected[:, 9, 9] = 0.0
     assert every.dtype == np.float32

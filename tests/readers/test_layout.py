@@ -52,7 +52,7 @@ def test_resolve_layout_refuses_ambiguous_stacks(shape, n_positions, words):
     with pytest.raises(InputError, match=words) as excinfo:
         resolve_layout(shape, n_positions, where="'x.npz' key 'diffraction'")
     message = str(excinfo.value)
-    assert "--layout canonical or --layout legacy" in message
+    assert "layout='canonical' or layout='legacy'" in message
     assert "'x.npz' key 'diffraction'" in message
     assert str(tuple(shape)) in message
 

@@ -14,7 +14,7 @@ import pytest
 import npz_damage
 from conftest import dataset_arrays
 from ptyevidence.exceptions import InputError
-from ptyevidence.readers.npz import ArrayInfo, NpzSource
+from ptyevidence.readers import ArrayInfo, NpzSource
 
 # -- storage variants -------------------------------------------------------------
 # Each variant turns a C-order native array into the array actually handed to

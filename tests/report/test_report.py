@@ -99,7 +99,7 @@ def test_render_report_refuses_a_folder_holding_a_report(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "summary.json").write_text("{}")
-    with pytest.raises(UsageError, match="already holds a report.*--force"):
+    with pytest.raises(UsageError, match="already holds a report.*force=True.*out_dir="):
         render_report(None, out)
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
 

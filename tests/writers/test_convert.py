@@ -157,7 +157,7 @@ def test_near_field_without_sample_pixel_size_is_refused(tmp_path, probe_file):
     cxi = os.fspath(tmp_path / "scan.cxi")
     write_cxi(cxi)
     out = tmp_path / "out.npz"
-    with pytest.raises(UsageError, match="near-field geometry needs --sample-pixel-size"):
+    with pytest.raises(UsageError, match="near-field geometry needs sample_pixel_size=METRES"):
         convert_cxi(cxi, out, geometry="near-field", probe=probe_file[0], object_shape=(64, 64))
     assert not out.exists()
 
@@ -165,7 +165,7 @@ def test_near_field_without_sample_pixel_size_is_refused(tmp_path, probe_file):
 def test_far_field_without_wavelength_names_what_is_missing(tmp_path, probe_file):
     cxi = os.fspath(tmp_path / "scan.cxi")
     write_cxi(cxi, energy_J=None)
-    with pytest.raises(UsageError, match=r"needs wavelength .*source_1/energy.*--sample-pixel-size"):
+    with pytest.raises(UsageError, match=r"needs wavelength .*source_1/energy.*sample_pixel_size="):
         convert_cxi(cxi, tmp_path / "out.npz", probe=probe_file[0], object_shape=(64, 64))
 
 
@@ -177,8 +177,8 @@ def test_missing_probe_and_object_are_named_with_how_to_supply_them(tmp_path):
     with pytest.raises(UsageError) as err:
         convert_cxi(cxi, out)
     message = str(err.value)
-    assert "--probe PROBE.npy holding a complex (16, 16) array" in message
-    assert f"--object-shape {needed[0]}x{needed[1]}" in message
+    assert "probe='PROBE.npy' holding a complex (16, 16) array" in message
+    assert f"object_shape='{needed[0]}x{needed[1]}'" in message
     assert not out.exists()
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
 
@@ -197,7 +197,7 @@ def test_object_smaller_than_the_scan_is_refused(tmp_path, probe_file):
     cxi = os.fspath(tmp_path / "scan.cxi")
     write_cxi(cxi)
     m1, m2 = _needed_shape(cxi)
-    with pytest.raises(UsageError, match=f"pass --object-shape {m1}x{m2}"):
+    with pytest.raises(UsageError, match=f"pass object_shape='{m1}x{m2}'"):
         convert_cxi(cxi, tmp_path / "out.npz", probe=probe_file[0], object_shape=(m1, m2 - 1))
 
 
@@ -221,7 +221,7 @@ def test_existing_output_is_kept_without_force(tmp_path, probe_file):
     write_cxi(cxi)
     out, _, shape = _convert(tmp_path, cxi, probe_file[0])
     before = os.path.getmtime(out), os.path.getsize(out)
-    with pytest.raises(UsageError, match="exists; pass --force"):
+    with pytest.raises(UsageError, match="exists; pass force=True"):
         convert_cxi(cxi, out, probe=probe_file[0], object_shape=shape)
     assert (os.path.getmtime(out), os.path.getsize(out)) == before
     convert_cxi(cxi, out, probe=probe_file[0], object_shape=shape, force=True)

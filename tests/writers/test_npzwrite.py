@@ -95,7 +95,7 @@ def test_existing_output_is_refused_without_force(tmp_path):
     """No silent overwrite: UsageError and the old file untouched; force replaces it."""
     out = tmp_path / "out.npz"
     out.write_bytes(b"old")
-    with pytest.raises(UsageError, match="exists; pass --force"):
+    with pytest.raises(UsageError, match="exists; pass force=True"):
         write_npz(out, {"x": np.ones(2)})
     assert out.read_bytes() == b"old"
     write_npz(out, {"x": np.ones(2)}, force=True)

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import Any
 
+from .._format import aligned_rows, number_text
 from ._common import add_force, add_json, emit_json, ratio_type, seed_type
 
 #: Subset size of ``--compare-strategies`` when ``--subset-size`` is not given.
@@ -181,8 +182,7 @@ def _read_positions(path: str, minimum: int = 2) -> _Positions:
     with open_source(path) as src:
         x = np.asarray(src.read("xcoords"), dtype=np.float64)
         y = np.asarray(src.read("ycoords"), dtype=np.float64)
-        fmt = getattr(src, "format", "npz")
-        units = getattr(src, "position_units", "object pixels")
+        fmt, units = src.format, src.position_units
     if x.ndim != 1 or x.shape != y.shape:
         msg = (f"'{path}': xcoords has shape {x.shape} and ycoords {y.shape}; expected two "
                "1-D arrays of equal length, one entry per scan position")
@@ -452,13 +452,13 @@ def _compare_text(report: dict[str, Any]) -> str:
     columns = ["strategy", *TABLE_METRICS]
     if report["probe_diameter"] is not None:
         columns.append("overlap_ratio")
-    body = [[name, *(_fmt(m[c]) for c in columns[1:])] for name, m in strategies.items()]
+    body = [[name, *(number_text(m[c]) for c in columns[1:])] for name, m in strategies.items()]
     lines = [
         (f"{report['source']}: {report['n_positions']} positions; subsets of "
          f"{report['subset_size']}, seed {report['seed']}, occupancy cells "
          f"{report['cell_size']:.4g} {_short(report['units'])}"),
         "",
-        *_aligned([columns, *body]),
+        *aligned_rows([columns, *body], "lr"),
     ]
     return _with_plots(lines, report["plots"])
 
@@ -472,13 +472,13 @@ def _subset_text(report: dict[str, Any]) -> str:
         (f"{subset['path']}: {subset['n_positions']} of {metrics['n_source']} positions of "
          f"{report['source']} ({how}); lengths in {report['units']}"),
         "",
-        *_aligned([["metric", "value"], *([k, _fmt(v)] for k, v in metrics.items())]),
+        *aligned_rows([["metric", "value"], *([k, number_text(v)] for k, v in metrics.items())], "lr"),
     ]
     if report["checks"]:
         lines.append("")
         for c in report["checks"]:
             verdict = "PASS" if c["ok"] else "FAIL"
-            lines.append(f"{verdict}  {c['metric']} {_fmt(c['value'])} "
+            lines.append(f"{verdict}  {c['metric']} {number_text(c['value'])} "
                          f"(must be {c['criterion']} {c['threshold']:g})")
     return _with_plots(lines, report["plots"])
 
@@ -486,7 +486,7 @@ def _subset_text(report: dict[str, Any]) -> str:
 def _scan_text(report: dict[str, Any]) -> str:
     scan = report["scan"]
     lines = [f"{report['source']}: scan positions in {report['units']} (no subset given)", "",
-             *_aligned([["statistic", "value"], *([k, _fmt(v)] for k, v in scan.items())])]
+             *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr")]
     return _with_plots(lines, report["plots"])
 
 
@@ -494,26 +494,6 @@ def _with_plots(lines: list[str], plots: list[str]) -> str:
     if plots:
         lines += ["", *(f"wrote {p}" for p in plots)]
     return "\n".join(lines)
-
-
-def _aligned(rows: list[list[str]]) -> list[str]:
-    """Left-align the first column, right-align the others, two spaces apart."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
-        for row in rows
-    ]
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.4g}"
 
 
 def _short(units: str) -> str:

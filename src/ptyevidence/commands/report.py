@@ -55,6 +55,7 @@ def _jobs(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..cli import flag_hints
     from ..report.runner import render_reports
 
     sources = args.source or [None]
@@ -65,10 +66,10 @@ def _run(args: argparse.Namespace) -> int:
     code = 0
     for label, outcome in results:
         if isinstance(outcome, Exception):
-            print(f"ptyevidence: error: {outcome}", file=sys.stderr)
+            print(f"ptyevidence: error: {flag_hints(str(outcome))}", file=sys.stderr)
             code = max(code, outcome.exit_code)
             continue
-        print(outcome.format_summary())
+        print(outcome.to_text())
         if not outcome.ok:
             print(f"ptyevidence: {label} breaks its data contract; see "
                   f"{outcome.out_dir}/data_contract.md", file=sys.stderr)

@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
+from .._format import dims_text, markdown_table, number_text, shape_text
 from .model import DatasetContract
 from .validate import ValidationReport
 
-__all__ = ["contract_markdown", "markdown_table", "validation_markdown"]
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    r"""Return a GitHub-flavoured Markdown table (pipes in cells escaped).
-
-    Examples
-    --------
-    >>> print(markdown_table(["a", "b"], [[1, "x|y"]]))
-    | a | b |
-    |---|---|
-    | 1 | x\|y |
-    """
-
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _shape_text(shape: Sequence[Any] | None) -> str:
-    if shape is None:
-        return "any"
-    inner = ", ".join(str(s) for s in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+__all__ = ["contract_markdown", "validation_markdown"]
 
 
 def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
@@ -61,9 +32,9 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
         dtypes = ", ".join(f.dtypes) or "any"
         tolerated = ", ".join(f"{d} ({s})" for d, s in f.tolerated_dtypes.items())
         aliases = ", ".join(f"`{a}` ({s})" for a, s in f.aliases.items())
-        shape = _shape_text(f.shape)
+        shape = shape_text(f.shape)
         if f.alt_shapes:
-            shape += "; also " + "; ".join(f"{_shape_text(s)} ({sev})" for s, sev in f.alt_shapes)
+            shape += "; also " + "; ".join(f"{shape_text(s)} ({sev})" for s, sev in f.alt_shapes)
         rows.append([
             f"`{f.name}`", f.role, "yes" if f.required else "no", dtypes,
             tolerated or "-", shape, aliases or "-", f.description,
@@ -99,8 +70,8 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
     if contract.layout:
         lay = contract.layout
         notes.append(
-            f"Stack order of `{lay['field']}`: canonical {_shape_text(lay['canonical'])}, legacy "
-            f"{_shape_text(lay['legacy'])} (severity {lay.get('legacy_severity', 'error')}). "
+            f"Stack order of `{lay['field']}`: canonical {shape_text(lay['canonical'])}, legacy "
+            f"{shape_text(lay['legacy'])} (severity {lay.get('legacy_severity', 'error')}). "
             + lay.get("note", "")
         )
     for f in contract.fields:
@@ -126,7 +97,7 @@ def _pipeline_markdown(contract: DatasetContract, h: str, out: list[str]) -> str
         rows.append([
             f"`{f.name}`", f.role, presence,
             (", ".join(f.dtypes) or "any") if array else "-",
-            _shape_text(f.shape) if array else "-",
+            shape_text(f.shape) if array else "-",
             f.framework or contract.framework or "-",
             notes or "-", ", ".join(f.source) or "-", f.description or "-",
         ])
@@ -155,14 +126,6 @@ def _pipeline_markdown(contract: DatasetContract, h: str, out: list[str]) -> str
     return "\n".join(out).rstrip() + "\n"
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
 def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str:
     """Render a validation report: verdict, fields seen, statistics, findings.
 
@@ -179,16 +142,17 @@ def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str
     """
     h = "#" * heading_level
     out = [f"{h} Findings for `{report.path}`", "", f"**{report.verdict}**", ""]
-    dims = ", ".join(f"{k} = {v}" for k, v in report.dims.items())
+    dims = dims_text(report.dims)
     out += [f"Format: {report.format}; stack layout: {report.layout or '-'}; dims: {dims or '-'}", ""]
     field_rows = [
-        [f"`{name}`", f"`{e['key']}`", e["dtype"], _shape_text(e["shape"])]
+        [f"`{name}`", f"`{e['key']}`", e["dtype"], shape_text(e["shape"])]
         for name, e in report.fields.items()
     ]
     if field_rows:
         out += [f"{h}# Fields present", "", markdown_table(["Field", "Key", "dtype", "Stored shape"], field_rows), ""]
     stat_rows = [
-        [f"`{name}`", _fmt(s["min"]), _fmt(s["max"]), _fmt(s["mean"]), _fmt(s["finite_fraction"]), s["count"]]
+        [f"`{name}`", number_text(s["min"], 6), number_text(s["max"], 6), number_text(s["mean"], 6),
+         number_text(s["finite_fraction"], 6), s["count"]]
         for name, s in report.stats.items()
     ]
     if stat_rows:

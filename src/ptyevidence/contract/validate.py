@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from .._format import aligned_rows
 from .._progress import progress_bar
 from ..exceptions import ContractError, UsageError
+from ..readers.base import Source
 from ..readers.layout import canonical_shape, source_layout
 from ..readers.registry import open_source
 from .model import DatasetContract, FieldSpec, list_contracts, load_contract
@@ -264,11 +266,7 @@ class ValidationReport:
             rows.append((f.severity, f.rule, f.field, f.message))
         if len(rows) == 1:
             return f"no findings\n{self.verdict}"
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = [
-            "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows
-        ]
-        return "\n".join(lines + [self.verdict])
+        return "\n".join(aligned_rows(rows) + [self.verdict])
 
 
 def _json_default(obj: Any) -> Any:
@@ -341,13 +339,13 @@ def validate_dataset(
 class _Validator:
     """One validation run: binds keys, dims and stats, collects findings."""
 
-    def __init__(self, source: Any, contract: DatasetContract, layout: str, progress: bool | None):
+    def __init__(self, source: Source, contract: DatasetContract, layout: str, progress: bool | None):
         self.source = source
         self.contract = contract
         self.requested_layout = layout
         self.progress = progress
         self.report = ValidationReport(
-            path=source.path, contract=contract.name, format=getattr(source, "format", "npz")
+            path=source.path, contract=contract.name, format=source.format
         )
         self.keys: dict[str, str] = {}  # contract field name -> key in file
         self.bound_from: dict[str, str] = {}  # dim name -> field that bound it
@@ -394,7 +392,7 @@ class _Validator:
                 )
                 continue
             self.add("unknown-key", key, "info", f"key '{key}' is not part of {self.contract.name}")
-        for member in getattr(self.source, "ignored_members", []):
+        for member in self.source.ignored_members:
             self.add("foreign-member", member, "warning", f"member '{member}' is not a .npy array; ignored")
 
     # -- headers ---------------------------------------------------------------

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any
 
+from .._format import markdown_table, shape_text
 from ..contract.model import DatasetContract, FieldSpec, load_contract
-from ..contract.render import markdown_table
 
 __all__ = [
     "DEFAULT_LEFT",
@@ -109,10 +109,7 @@ def format_axes(axes: Sequence[str | int] | None) -> str:
     >>> format_axes(("B", 1, "xy", "C")), format_axes(("M",)), format_axes(())
     ('(B,1,xy,C)', '(M,)', '()')
     """
-    if axes is None:
-        return "any"
-    inner = ",".join(str(a) for a in axes)
-    return f"({inner},)" if len(axes) == 1 else f"({inner})"
+    return shape_text(axes, sep=",")
 
 
 def _format_permutation(perm: Sequence[int]) -> str:

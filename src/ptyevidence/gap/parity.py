@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from .._format import dims_text, markdown_table
 from .._memory import check_budget
 from ..contract.model import DatasetContract, FieldSpec, load_contract
-from ..contract.render import markdown_table
 from ..contract.validate import Finding
 from ..exceptions import UsageError
 from ..readers.registry import open_source
@@ -262,7 +262,7 @@ class _Binder:
             self.bound.add(
                 "shape", spec.name, "error",
                 f"{self.where}: key '{key}' has shape {tuple(arr.shape)}; {self.contract.name} "
-                f"expects {format_axes(spec.shape)} = {_tuple_text(expected)}{because}; {hint}",
+                f"expects {format_axes(spec.shape)} = {format_axes(expected)}{because}; {hint}",
             )
             ok = False
         return ok
@@ -295,10 +295,6 @@ class _Binder:
                 value = value.astype(spec.dtypes[0])
             self.bound.arrays[spec.name] = value
             self.bound.keys[spec.name] = "derived"
-
-
-def _tuple_text(values: Sequence[Any]) -> str:
-    return format_axes(tuple(values))
 
 
 def _layout_hint(symbolic, shape: tuple[int, ...], dims: Mapping[str, int]) -> str:
@@ -499,9 +495,9 @@ class ParityReport:
         """Return the dumps, tolerances and binding findings as Markdown."""
         lines = [
             (f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
-             f"({_dims_text(self.left.dims)})"),
+             f"({dims_text(self.left.dims) or 'no dimensions bound'})"),
             (f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
-             f"({_dims_text(self.right.dims)})"),
+             f"({dims_text(self.right.dims) or 'no dimensions bound'})"),
             f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}",
             "",
         ]
@@ -510,10 +506,6 @@ class ParityReport:
         lines.append(markdown_table(["Dump", "Severity", "Check", "Field", "Message"], rows)
                      if rows else "Both dumps match their contracts (no warnings or errors).")
         return "\n".join(lines)
-
-
-def _dims_text(dims: Mapping[str, int]) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in dims.items()) or "no dimensions bound"
 
 
 def compare_dumps(

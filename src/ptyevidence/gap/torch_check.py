@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from .._format import aligned_rows, shape_text
 from .._memory import check_budget
 from ..contract.model import DatasetContract, FieldSpec, load_contract
-from ..exceptions import InputError, PtyEvidenceError, UsageError
+from ..exceptions import InputError, TorchNotInstalledError, UsageError
+from ..readers.base import Source
 from ..readers.layout import source_layout
 from ..readers.metadata import METADATA_KEY
 from ..readers.registry import open_source
@@ -62,10 +64,6 @@ _ROLE_DTYPES = {
 _PREFETCH = 2
 #: Seconds a worker may take for one batch before the check gives up.
 _WORKER_TIMEOUT = 300
-
-
-class TorchNotInstalledError(PtyEvidenceError, ImportError):
-    """PyTorch is needed for this operation and cannot be imported (exit code 2)."""
 
 
 def torch_available() -> bool:
@@ -290,10 +288,10 @@ class FixtureDataset:
                     self._arrays[m.key] = self._open_member(source, m)
         return self._arrays
 
-    def _open_member(self, source: Any, m: _Member) -> np.ndarray:
+    def _open_member(self, source: Source, m: _Member) -> np.ndarray:
         info = source.info(m.key)
-        offset = getattr(info, "data_offset", None)
-        if source.format == "npz" and offset is not None and not getattr(info, "compressed", True):
+        offset = info.data_offset
+        if offset is not None and not info.compressed:
             stored = info.shape[::-1] if info.fortran_order else info.shape
             if info.nbytes:
                 arr = np.memmap(self.path, info.dtype, "r", offset=offset, shape=stored)
@@ -488,11 +486,10 @@ class TorchCheckReport:
         for t in self.tensors:
             exact = "yes" if t.exact else f"no (max error {t.max_abs_error:.3g})"
             rows.append((
-                t.name, t.dtype, _shape_text(t.item_shape), _shape_text(t.batch_shape),
+                t.name, t.dtype, shape_text(t.item_shape), shape_text(t.batch_shape),
                 _yes(t.contiguous), exact, _yes(t.ok),
             ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines = aligned_rows(rows)
         lines += [f"problem: {t.name}: {p}" for t in self.tensors for p in t.problems]
         lines += [f"missing: {name} (required by {self.contract})" for name in self.missing]
         lines += [f"note: {n}" for n in self.notes]
@@ -638,7 +635,7 @@ def observed_torch_column(report: TorchCheckReport, key: str = "role") -> dict[s
     for t in report.tensors:
         where = "per item" if t.per_item else "with every item"
         values = "exact" if t.exact else f"rounded (max error {t.max_abs_error:.3g})"
-        cell = f"{t.dtype} {_shape_text(t.item_shape)} {where}; {values}"
+        cell = f"{t.dtype} {shape_text(t.item_shape)} {where}; {values}"
         if t.problems:
             cell += "; " + "; ".join(t.problems)
         column[t.role if key == "role" else t.name] = cell
@@ -742,11 +739,6 @@ def _max_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
 def _native_name(dtype: np.dtype) -> str:
     """Numpy name of ``dtype`` without byte order (``>f8`` -> ``float64``)."""
     return np.dtype(dtype).newbyteorder("=").name
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    inner = ", ".join(str(s) for s in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
 def _yes(flag: bool) -> str:

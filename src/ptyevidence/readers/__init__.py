@@ -3,16 +3,17 @@
 :func:`open_source` picks the reader from the file's first bytes or name:
 NPZ archives and CXI/HDF5 files are built in, :func:`register_reader` adds
 others. Every reader returns an object that implements the :class:`Source`
-protocol, so validation, fixtures and coverage never ask which format a file
-is. :class:`CxiSource` reads a CXI file lazily under the canonical keys
+protocol (:mod:`ptyevidence.readers.base`), so validation, fixtures and
+coverage never ask which format a file is. :class:`CxiSource` reads a CXI file lazily under the canonical keys
 (``diffraction``, ``xcoords``, ``ycoords``...), :func:`read_cxi` loads it
 whole into a dict.
 """
 
+from .base import ArrayInfo, IntegrityCheck, Source
 from .cxi import CxiSource, read_cxi
 from .layout import LAYOUTS, canonical_shape, read_frames, resolve_layout, source_layout
 from .metadata import METADATA_KEY, metadata_array, read_metadata_member
-from .npz import ArrayInfo, NpzSource
+from .npz import NpzSource
 from .registry import default_contract_for, open_source, register_reader
 
 __all__ = [
@@ -20,7 +21,9 @@ __all__ = [
     "METADATA_KEY",
     "ArrayInfo",
     "CxiSource",
+    "IntegrityCheck",
     "NpzSource",
+    "Source",
     "canonical_shape",
     "default_contract_for",
     "metadata_array",

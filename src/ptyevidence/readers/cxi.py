@@ -4,7 +4,7 @@ A CXI file stores photon counts at ``entry_1/instrument_1/detector_1/data``
 (often linked from ``entry_1/data_1/data``), one sample translation per frame
 in metres at ``entry_1/sample_1/geometry_1/translation``, and the geometry
 (detector distance, pixel sizes, photon energy) beside them. :class:`CxiSource`
-presents them with the interface of :class:`ptyevidence.readers.npz.NpzSource`, so
+implements :class:`ptyevidence.readers.base.Source`, like the NPZ reader, so
 validation, fixtures and coverage read a ``.cxi`` file like an NPZ:
 
 - ``diffraction``: the frames as stored (counts, shape ``(K, H, W)``), read
@@ -31,7 +31,8 @@ import numpy as np
 from .._memory import check_budget
 from .._progress import progress_bar
 from ..exceptions import InputError, UsageError
-from .npz import BLOCK_BYTES, ArrayInfo, _check_readable_file, _native, gather_indices
+from .base import ArrayInfo
+from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
 
 __all__ = [
     "FRAME_PATHS",
@@ -218,6 +219,8 @@ class CxiSource:
         ``(dx, dy)`` in metres, None when positions stay in metres.
     position_units : str
         ``"object pixels"`` or ``"m"``.
+    ignored_members : list of str
+        Empty: HDF5 objects other than those above are simply not presented.
     notes : list of str
         Every conversion and assumption, in words.
 
@@ -255,7 +258,7 @@ class CxiSource:
         sample_pixel_size: float | None = None,
     ) -> None:
         self.path = os.fspath(path)
-        _check_readable_file(self.path)
+        check_readable_file(self.path)
         if geometry not in GEOMETRIES:
             msg = f"geometry '{geometry}' is not one of {', '.join(GEOMETRIES)}"
             raise UsageError(msg)
@@ -266,6 +269,7 @@ class CxiSource:
             raise UsageError(msg)
         self.geometry = geometry
         self.notes: list[str] = []
+        self.ignored_members: list[str] = []
         self.hdf5_paths: dict[str, str] = {}
         self._summary: IntensitySummary | None = None
         h5py = _import_h5py()
@@ -567,7 +571,7 @@ class CxiSource:
             return (given, given)
         if self.geometry == "near-field":
             self.sample_pixel_rule = None
-            self.missing_geometry = ["--sample-pixel-size (near-field geometry)"]
+            self.missing_geometry = ["sample_pixel_size=METRES (near-field geometry)"]
             self.notes.append(
                 "near-field geometry without a sample pixel size: positions stay in metres"
             )
@@ -700,7 +704,7 @@ class CxiSource:
             "sample_pixel_size_rule": self.sample_pixel_rule,
             "position_units": self.position_units,
             "position_offset_px": list(self.position_offset),
-            "mask_rule": getattr(self, "mask_rule", None),
+            "mask_rule": self.mask_rule,
             "n_bad_pixels": int(np.count_nonzero(self.bad_pixels)) if self.bad_pixels is not None else 0,
             "notes": list(self.notes),
         }
@@ -734,6 +738,13 @@ class CxiSource:
         """Return the size of the file in bytes."""
         return os.path.getsize(self.path)
 
+    def full_check_bytes(self) -> int:
+        """Return the bytes a hashing pass processes: the file, once (HDF5 inflates nothing then)."""
+        return self.file_size()
+
+    def member_crc_check(self) -> None:
+        """Return None: HDF5 keeps no whole-dataset checksums a hashing pass could verify."""
+
     # -- data ------------------------------------------------------------------------
     def read(self, key: str) -> np.ndarray:
         """Read ``key`` whole, native byte order, C order."""
@@ -746,12 +757,14 @@ class CxiSource:
             self._frames.read_direct(out)
         return out
 
-    def iter_blocks(self, key: str, block_bytes: int = BLOCK_BYTES) -> Iterator[np.ndarray]:
+    def iter_blocks(self, key: str, block_bytes: int | None = None) -> Iterator[np.ndarray]:
         """Yield the values of ``key`` as flat native-order blocks, in storage order.
 
         Frame blocks hold whole frames (whole chunks when the dataset is
-        chunked), so each HDF5 chunk is read once.
+        chunked), so each HDF5 chunk is read once; ``block_bytes`` defaults
+        to :data:`BLOCK_BYTES`.
         """
+        block_bytes = BLOCK_BYTES if block_bytes is None else int(block_bytes)
         if key != "diffraction":
             flat = self._array(key).reshape(-1)
             step = max(1, block_bytes // max(1, flat.itemsize))
@@ -834,7 +847,7 @@ class CxiSource:
             else:  # a huge chunk: frame by frame, served by the chunk cache
                 for j in positions:
                     dset.read_direct(rows, source_sel=np.s_[uniq[j]], dest_sel=np.s_[j])
-        return _native(rows[inverse.reshape(-1)])
+        return native_byte_order(rows[inverse.reshape(-1)])
 
     def _take_columns(self, idx: np.ndarray) -> np.ndarray:
         dset = self._frames
@@ -903,7 +916,6 @@ class CxiSource:
         """
         return counts_to_amplitude(frames, self.bad_pixels, self.intensity_summary().scale)
 
-    @property
     def frame_transform_notes(self) -> list[str]:
         """Describe :meth:`frame_transform` and the position conversion, with values."""
         summary = self.intensity_summary()
@@ -1050,5 +1062,5 @@ def read_cxi(
             arrays["diffraction"] = source.frame_transform(arrays["diffraction"])
         attrs = source.metadata
         if amplitude:
-            attrs["amplitude_notes"] = source.frame_transform_notes
+            attrs["amplitude_notes"] = source.frame_transform_notes()
     return arrays, attrs

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..exceptions import InputError
+from .base import Source
+from .metadata import read_metadata_member
 
 __all__ = ["LAYOUTS", "canonical_shape", "read_frames", "resolve_layout", "source_layout"]
 
@@ -61,7 +63,7 @@ def resolve_layout(
         if first and last:
             msg = (
                 f"{prefix}stack shape {tuple(shape)} with {n_positions} positions is ambiguous: "
-                "both (N, H, W) and (H, W, N) fit; pass --layout canonical or --layout legacy"
+                "both (N, H, W) and (H, W, N) fit; pass layout='canonical' or layout='legacy'"
             )
             raise InputError(msg)
         if first:
@@ -83,28 +85,25 @@ def resolve_layout(
     msg = (
         f"{prefix}cannot tell whether stack shape {tuple(shape)} is (N, H, W) or (H, W, N)"
         + ("" if n_positions is None else f" (coordinates give N = {n_positions})")
-        + "; pass --layout canonical or --layout legacy"
+        + "; pass layout='canonical' or layout='legacy'"
     )
     raise InputError(msg)
 
 
 def source_layout(
-    source, key: str, n_positions: int | None, requested: str = "auto", where: str = ""
+    source: Source, key: str, n_positions: int | None, requested: str = "auto", where: str = ""
 ) -> str:
     """Resolve the layout of stack ``key`` in an open source.
 
     Like :func:`resolve_layout`, but under ``auto`` two pieces of evidence
     beyond the shape settle stacks that are otherwise ambiguous: a reader
-    whose format fixes the order (a ``layout`` attribute, as CXI frames are
+    whose format fixes the order (:attr:`Source.layout`, as CXI frames are
     always (N, H, W)), and a ``layout`` entry in the file's embedded
     ``_metadata`` record (written by ptyevidence).
     """
     if requested == "auto":
-        fixed = getattr(source, "layout", None)
-        if fixed in ("canonical", "legacy"):
-            return fixed
-        from .metadata import read_metadata_member
-
+        if source.layout in ("canonical", "legacy"):
+            return source.layout
         record = read_metadata_member(source) or {}
         hint = record.get("layout")
         if hint in ("canonical", "legacy"):
@@ -120,12 +119,12 @@ def canonical_shape(shape: Sequence[int], layout: str) -> tuple[int, ...]:
     return shape
 
 
-def read_frames(source, key: str, indices: Sequence[int] | np.ndarray, layout: str) -> np.ndarray:
+def read_frames(source: Source, key: str, indices: Sequence[int] | np.ndarray, layout: str) -> np.ndarray:
     """Gather frames ``indices`` of stack ``key`` as an (n, H, W) array.
 
     Parameters
     ----------
-    source : reader
+    source : Source
         An open source from :func:`ptyevidence.open_source`.
     key : str
         The stack's key in the file.

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .base import Source
+
 __all__ = ["METADATA_KEY", "metadata_array", "read_metadata_member"]
 
 #: Key of the embedded record.
@@ -36,7 +38,7 @@ def metadata_array(record: dict[str, Any]) -> np.ndarray:
     return np.array(json.dumps(record, sort_keys=True, separators=(",", ":")))
 
 
-def read_metadata_member(source: Any) -> dict[str, Any] | None:
+def read_metadata_member(source: Source) -> dict[str, Any] | None:
     """Return the ``_metadata`` record of an open source, or None.
 
     None when the member is absent, not a small unicode scalar, or not a

@@ -19,19 +19,16 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
 from .._memory import check_budget, memory_budget
 from ..exceptions import InputError
+from .base import ArrayInfo
+from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
 
-__all__ = ["ArrayInfo", "NpzSource"]
+__all__ = ["MemberCrcCheck", "NpzSource"]
 
-#: Size of the blocks streamed from a member, in bytes. Larger blocks are
-#: not faster (measured from 1 to 64 MiB): a full pass is bound by memory
-#: bandwidth and the CRC, and three blocks may be in flight at once.
-BLOCK_BYTES = 16 * 2**20
 #: Stored members at least this large are read ahead, and most of their CRC
 #: folded, on a second thread during a full pass.
 CRC_THREAD_BYTES = 8 * 2**20
@@ -47,57 +44,25 @@ _LOCAL_MAGIC = b"PK\x03\x04"
 _MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
 
 
-@dataclass(frozen=True)
-class ArrayInfo:
-    """What an array member's header says, read without loading data.
-
-    Attributes
-    ----------
-    name : str
-        Key of the array (member name without ``.npy``).
-    dtype : numpy.dtype
-        Stored dtype, byte order included.
-    shape : tuple of int
-        Stored shape.
-    fortran_order : bool
-        True when the data are stored column-major.
-    compressed : bool
-        True for deflated members (no random access).
-    data_offset : int or None
-        Byte offset of the first data byte in the file, for uncompressed
-        members; None otherwise.
-    """
-
-    name: str
-    dtype: np.dtype
-    shape: tuple[int, ...]
-    fortran_order: bool
-    compressed: bool
-    data_offset: int | None = None
-
-    @property
-    def nbytes(self) -> int:
-        """Number of data bytes the header promises."""
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
-
-    @property
-    def has_objects(self) -> bool:
-        """True for dtypes that would need unpickling (object fields)."""
-        return bool(self.dtype.hasobject)
-
-    @property
-    def is_structured(self) -> bool:
-        """True for record dtypes (named fields)."""
-        return self.dtype.names is not None
-
-
 class NpzSource:
-    """An NPZ archive opened for lazy reading.
+    """An NPZ archive opened for lazy reading; a :class:`~ptyevidence.readers.base.Source`.
 
     Parameters
     ----------
     path : str or os.PathLike
         The ``.npz`` file.
+
+    Attributes
+    ----------
+    path : str
+    format : str
+        ``"npz"``.
+    layout : None
+        The stack order is read from the shapes and the ``_metadata`` record.
+    position_units : str
+        ``"object pixels"``, the DATA-001 convention.
+    ignored_members : list of str
+        Zip members that are not ``.npy`` arrays.
 
     Raises
     ------
@@ -108,10 +73,12 @@ class NpzSource:
     """
 
     format = "npz"
+    layout: str | None = None
+    position_units = "object pixels"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
-        _check_readable_file(self.path)
+        check_readable_file(self.path)
         try:
             self._zip = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
@@ -244,7 +211,7 @@ class NpzSource:
         else:
             arr = arr.reshape(info.shape)
         # ascontiguousarray would turn a 0-d array into shape (1,).
-        return _native(arr if arr.flags.c_contiguous else arr.copy(order="C"))
+        return native_byte_order(arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
     def iter_blocks(self, key: str, block_bytes: int | None = None) -> Iterator[np.ndarray]:
         """Yield the values of ``key`` as flat native-order blocks, in storage order.
@@ -266,7 +233,7 @@ class NpzSource:
             # Drop this frame's references so the buffer can be reused once
             # the caller lets go of the block.
             del raw
-            yield _native(values)
+            yield native_byte_order(values)
             del values
 
     def _member_blocks(
@@ -437,7 +404,7 @@ class NpzSource:
             out = self._take_last(info, c_shape, idx)
         if info.fortran_order:
             out = out.T
-        return _native(np.ascontiguousarray(out))
+        return native_byte_order(np.ascontiguousarray(out))
 
     def _take_first(self, info: ArrayInfo, c_shape: tuple[int, ...], idx: np.ndarray) -> np.ndarray:
         uniq, inverse = np.unique(idx, return_inverse=True)
@@ -551,6 +518,14 @@ class NpzSource:
                 rows = buf[: min(rows_per_block, stop - r0)]
                 self._fill(fh, info.data_offset + r0 * row_bytes, rows, zinfo)
                 out[r0 : r0 + len(rows)] = rows[:, idx]
+
+    def frame_transform(self, frames: np.ndarray) -> np.ndarray:
+        """Return ``frames`` unchanged: an NPZ stores amplitudes already."""
+        return frames
+
+    def frame_transform_notes(self) -> list[str]:
+        """Return no notes: :meth:`frame_transform` is the identity."""
+        return []
 
     # -- lifetime ------------------------------------------------------------
     def close(self) -> None:
@@ -773,47 +748,6 @@ def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return _multmodp(shift, crc1) ^ crc2
 
 
-def gather_indices(
-    path: str, info: ArrayInfo, indices: Sequence[int] | np.ndarray, axis: int
-) -> tuple[int, np.ndarray]:
-    """Check a gather request against a header; return ``(axis, int64 indices)``.
-
-    Shared by every reader's ``take`` so they refuse the same requests the
-    same way: scalars, middle axes, non-integer indices, out-of-range ones.
-    """
-    key, ndim = info.name, len(info.shape)
-    if ndim == 0:
-        msg = f"'{path}': array '{key}' is a scalar; nothing to gather"
-        raise InputError(msg, path)
-    axis = axis % ndim
-    if axis not in (0, ndim - 1):
-        msg = f"gathering along axis {axis} of a {ndim}-D array is not supported"
-        raise ValueError(msg)
-    raw_idx = np.asarray(indices)
-    if raw_idx.size and raw_idx.dtype.kind not in "iu":
-        # A boolean mask or float positions would be silently cast to 0/1 or truncated.
-        msg = f"indices into '{key}' must be integers, not {raw_idx.dtype}"
-        raise TypeError(msg)
-    idx = raw_idx.astype(np.int64).reshape(-1)
-    length = info.shape[axis]
-    if idx.size and (idx.min() < 0 or idx.max() >= length):
-        msg = f"'{path}': index out of range for '{key}' axis {axis} (length {length})"
-        raise InputError(msg, path)
-    return axis, idx
-
-
-def _check_readable_file(path: str) -> None:
-    if not os.path.exists(path):
-        msg = f"'{path}' does not exist; check the path"
-        raise InputError(msg, path)
-    if os.path.isdir(path):
-        msg = f"'{path}' is a directory; a dataset file is expected"
-        raise InputError(msg, path)
-    if os.path.getsize(path) == 0:
-        msg = f"'{path}' is empty (0 bytes); it was not written completely"
-        raise InputError(msg, path)
-
-
 def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Parse a ``.npy`` header from ``fp`` without trusting it with pickles."""
     fmt = np.lib.format
@@ -830,13 +764,6 @@ def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool,
         msg = f"'{path}': member '{member}' is not a valid .npy array ({exc})"
         raise InputError(msg, path) from None
     return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
-
-
-def _native(arr: np.ndarray) -> np.ndarray:
-    """Return ``arr`` in native byte order (big-endian files are legal)."""
-    if arr.dtype.byteorder not in ("=", "|") and arr.dtype.fields is None:
-        return arr.astype(arr.dtype.newbyteorder("="))
-    return arr
 
 
 class MemberCrcCheck:

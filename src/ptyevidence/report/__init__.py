@@ -2,8 +2,10 @@
 
 :func:`render_report` is what ``ptyevidence report`` calls. The notebooks
 themselves use :func:`prepare_run` (resolve their ``source``/``out_dir``
-parameters) and :func:`write_artifact` (atomic text output that refuses to
-overwrite without ``force``). The orchestration lives in
+parameters), :func:`write_artifact` (atomic text output that refuses to
+overwrite without ``force``) and the records of
+:mod:`ptyevidence.report.summary` (:class:`CoverageRecord`), which the
+runner reads back into :class:`ReportSummary`. The orchestration lives in
 :mod:`ptyevidence.report.runner`.
 
 Examples
@@ -27,14 +29,34 @@ from .runner import (
     render_reports,
     write_artifact,
 )
+from .summary import (
+    ContractVerdict,
+    CoverageRecord,
+    CoverageVerdict,
+    FixtureRecord,
+    FixtureVerdict,
+    GapVerdict,
+    ReportSummary,
+    SourceRecord,
+    Verdicts,
+)
 
 __all__ = [
     "ARTIFACTS",
     "DEMO_NAME",
     "NOTEBOOKS",
     "NOTEBOOKS_ENV",
+    "ContractVerdict",
+    "CoverageRecord",
+    "CoverageVerdict",
+    "FixtureRecord",
+    "FixtureVerdict",
+    "GapVerdict",
     "NotebookExecutionError",
     "ReportResult",
+    "ReportSummary",
+    "SourceRecord",
+    "Verdicts",
     "default_out_dir",
     "find_notebooks",
     "prepare_run",

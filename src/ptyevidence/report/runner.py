@@ -5,7 +5,8 @@ papermill with the same parameters, in a kernel started with this
 interpreter, then renders each executed notebook to HTML and writes
 ``index.html`` (links to everything) and ``summary.json`` (tool version,
 source digest, parameters, verdicts, paths). The notebooks do the work by
-calling the library; this module only orchestrates and summarizes.
+calling the library; this module only orchestrates and summarizes, reading
+the notebooks' records through :mod:`ptyevidence.report.summary`.
 
 The notebooks run with the artifact folder as their working directory and
 ``out_dir = "."``, so the records they write (fixture notes, regeneration
@@ -14,21 +15,35 @@ commands) hold paths relative to that folder, and the folder can be moved.
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_output, check_output_path
 from .._version import __version__
-from ..exceptions import InputError, PtyEvidenceError, UsageError
+from ..exceptions import (
+    InputError,
+    NotebookExecutionError,
+    PtyEvidenceError,
+    UsageError,
+)
 from ..readers.registry import open_source
+from .summary import (
+    ContractVerdict,
+    CoverageRecord,
+    CoverageVerdict,
+    FixtureVerdict,
+    GapVerdict,
+    ReportSummary,
+    SourceRecord,
+    Verdicts,
+)
 
 __all__ = [
     "ARTIFACTS",
@@ -81,25 +96,6 @@ SUMMARY_NAME = "summary.json"
 KERNEL_NAME = "python3"
 
 
-class NotebookExecutionError(PtyEvidenceError):
-    """A notebook stopped with an error; the partial executed notebook is kept.
-
-    Attributes
-    ----------
-    notebook : str
-        Notebook file name.
-    cell : int or None
-        Execution count (``In [n]``) of the failing cell, when known.
-    executed : str
-        Path of the partial executed notebook.
-    """
-
-    def __init__(self, message: str, notebook: str = "", cell: int | None = None,
-                 executed: str = "") -> None:
-        super().__init__(message)
-        self.notebook, self.cell, self.executed = notebook, cell, executed
-
-
 @dataclass
 class ReportResult:
     """What :func:`render_report` wrote.
@@ -108,36 +104,40 @@ class ReportResult:
     ----------
     out_dir : str
         The artifact folder.
-    summary : dict
-        Content of ``summary.json``.
+    summary : ReportSummary
+        What ``summary.json`` holds.
     """
 
     out_dir: str
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: ReportSummary
 
     @property
     def ok(self) -> bool:
         """True when the source passes its data contract."""
-        return bool(self.summary["verdicts"]["data_contract"]["ok"])
+        return self.summary.verdicts.data_contract.ok
 
     @property
     def index(self) -> str:
         """Path of ``index.html``."""
         return os.path.join(self.out_dir, INDEX_NAME)
 
-    def format_summary(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
+        """Return the content of ``summary.json``."""
+        return self.summary.to_dict()
+
+    def to_text(self) -> str:
         """Return the verdicts in a few lines, ending with where the artifacts are."""
-        v = self.summary["verdicts"]
-        contract, fixture, cov, gap = v["data_contract"], v["fixture"], v["coverage"], v["gap_matrix"]
+        v = self.summary.verdicts
+        contract, fixture, cov, gap = v.data_contract, v.fixture, v.coverage, v.gap_matrix
         return "\n".join([
-            f"report for {self.summary['source']['path']}:",
-            (f"  contract  {contract['verdict']} ({contract['contract']}: "
-            f"{contract['errors']} errors, {contract['warnings']} warnings)"),
-            (f"  fixture   {fixture['contract_verdict']}: {fixture['subset_size']} of "
-            f"{fixture['source_positions']} positions ({fixture['strategy']}, seed {fixture['seed']})"),
-            (f"  coverage  occupancy {cov['occupancy']:.3f}, hull area {cov['hull_area_ratio']:.3f}, "
-            f"largest gap {cov['largest_gap']:.3g}"),
-            f"  gap       {gap['rows']} roles, {gap['left']} vs {gap['right']}",
+            f"report for {self.summary.source.path}:",
+            (f"  contract  {contract.verdict} ({contract.contract}: "
+            f"{contract.errors} errors, {contract.warnings} warnings)"),
+            (f"  fixture   {fixture.contract_verdict}: {fixture.subset_size} of "
+            f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"),
+            (f"  coverage  occupancy {cov.occupancy:.3f}, hull area {cov.hull_area_ratio:.3f}, "
+            f"largest gap {cov.largest_gap:.3g}"),
+            f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}",
             f"artifacts in {self.out_dir}{os.sep} (open {self.index})",
         ])
 
@@ -340,8 +340,8 @@ def _check_out_dir(out: Path, force: bool) -> None:
     present = [name for name in _report_files() if (out / name).exists()]
     if present:
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
-        msg = (f"output folder '{out}' already holds a report ({shown}); pass --force to "
-               "replace it, or choose another folder with --out")
+        msg = (f"output folder '{out}' already holds a report ({shown}); pass force=True to "
+               "replace it, or choose another folder with out_dir=...")
         raise UsageError(msg)
 
 
@@ -431,7 +431,7 @@ def render_report(
         _execute(folder / name, out, parameters, progress)
         _export_html(out / name, force=True)
     summary = _summary(source, out, parameters)
-    write_artifact(out / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n", force=True)
+    write_artifact(out / SUMMARY_NAME, summary.to_json(), force=True)
     write_artifact(out / INDEX_NAME, _index_html(summary), force=True)
     return ReportResult(os.fspath(out), summary)
 
@@ -537,92 +537,60 @@ def _export_html(executed: Path, force: bool) -> Path:
 # -- summary and index -------------------------------------------------------------
 
 
-def _summary(source: str | os.PathLike | None, out: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+def _summary(source: str | os.PathLike | None, out: Path, parameters: dict[str, Any]) -> ReportSummary:
     """Collect the verdicts from the notebooks' machine-readable artifacts."""
     from ..fixture.sidecar import file_sha256
 
     source_file = out / DEMO_NAME if source is None else Path(source)
-    contract = json.loads((out / "data_contract.json").read_text(encoding="utf-8"))
-    coverage = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
-    with open(out / "torch_gap_matrix.csv", encoding="utf-8", newline="") as fh:
-        gap_rows = list(csv.DictReader(fh))
-    kinds: dict[str, int] = {}
-    for row in gap_rows:
-        for kind in filter(None, row["kinds"].split(";")):
-            kinds[kind] = kinds.get(kind, 0) + 1
-    severities = [f["severity"] for f in contract.get("findings", [])]
-    fixture = coverage["fixture"]
-    metrics = coverage["metrics"]
+    coverage = CoverageRecord.read(out / "coverage.json")
     stems = [Path(name).stem for name in NOTEBOOKS]
-    return {
-        "tool": "ptyevidence",
-        "tool_version": __version__,
-        "source": {
-            "path": DEMO_NAME if source is None else os.fspath(source),
-            "demo": source is None,
-            "sha256": file_sha256(source_file),
-            "size": source_file.stat().st_size,
-        },
-        "parameters": {k: v for k, v in parameters.items() if k not in ("source", "out_dir", "force")},
-        "verdicts": {
-            "data_contract": {
-                "ok": bool(contract["ok"]),
-                "verdict": "PASS" if contract["ok"] else "FAIL",
-                "contract": contract["contract"],
-                "layout": contract.get("layout"),
-                "errors": severities.count("error"),
-                "warnings": severities.count("warning"),
-            },
-            "fixture": {
-                "contract_verdict": fixture["contract_verdict"],
-                "sha256": fixture["sha256"],
-                "subset_size": fixture["subset_size"],
-                "source_positions": metrics["n_source"],
-                "strategy": fixture["strategy"],
-                "seed": fixture["seed"],
-            },
-            "coverage": {k: metrics[k] for k in (
-                "x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap",
-                "cell_size")},
-            "gap_matrix": {
-                "left": parameters["left_contract"], "right": parameters["right_contract"],
-                "rows": len(gap_rows), "kinds": dict(sorted(kinds.items())),
-                "rows_with_observations": sum(bool(r["observed"]) for r in gap_rows),
-            },
-        },
-        "notebooks": {s: {"executed": f"{s}.ipynb", "html": f"{s}.html"} for s in stems},
-        "artifacts": {name: name for name in ARTIFACTS if (out / name).exists()},
-        "index": INDEX_NAME,
-    }
+    return ReportSummary(
+        tool_version=__version__,
+        source=SourceRecord(
+            path=DEMO_NAME if source is None else os.fspath(source), demo=source is None,
+            sha256=file_sha256(source_file), size=source_file.stat().st_size,
+        ),
+        parameters={k: v for k, v in parameters.items() if k not in ("source", "out_dir", "force")},
+        verdicts=Verdicts(
+            data_contract=ContractVerdict.read(out / "data_contract.json"),
+            fixture=FixtureVerdict.from_coverage(coverage),
+            coverage=CoverageVerdict.from_coverage(coverage),
+            gap_matrix=GapVerdict.read(out / "torch_gap_matrix.csv", parameters["left_contract"],
+                                       parameters["right_contract"]),
+        ),
+        notebooks={s: {"executed": f"{s}.ipynb", "html": f"{s}.html"} for s in stems},
+        artifacts={name: name for name in ARTIFACTS if (out / name).exists()},
+        index=INDEX_NAME,
+    )
 
 
-def _index_html(summary: dict[str, Any]) -> str:
+def _index_html(summary: ReportSummary) -> str:
     """Return the report's landing page: verdicts, notebooks, artifacts, the coverage plot."""
     e = html.escape
-    v = summary["verdicts"]
-    contract, fixture, cov, gap = v["data_contract"], v["fixture"], v["coverage"], v["gap_matrix"]
-    src = summary["source"]
+    v = summary.verdicts
+    contract, fixture, cov, gap = v.data_contract, v.fixture, v.coverage, v.gap_matrix
+    src = summary.source
 
     def badge(ok: bool, text: str) -> str:
         return f'<span class="{"pass" if ok else "fail"}">{e(text)}</span>'
 
     params = "".join(f"<tr><th>{e(k)}</th><td><code>{e(json.dumps(val))}</code></td></tr>"
-                     for k, val in summary["parameters"].items())
+                     for k, val in summary.parameters.items())
     verdict_rows = [
-        ("Data contract", badge(contract["ok"], contract["verdict"]),
-         (f"{e(contract['contract'])}: {contract['errors']} errors, {contract['warnings']} warnings; "
-         f"stack layout {e(str(contract['layout']))}"), "data_contract.md"),
-        ("Fixture", badge(fixture["contract_verdict"] == "PASS", fixture["contract_verdict"]),
-         (f"{fixture['subset_size']} of {fixture['source_positions']} positions, "
-         f"{e(fixture['strategy'])}, seed {fixture['seed']}; sha256 <code>{fixture['sha256'][:16]}…</code>"),
+        ("Data contract", badge(contract.ok, contract.verdict),
+         (f"{e(contract.contract)}: {contract.errors} errors, {contract.warnings} warnings; "
+         f"stack layout {e(str(contract.layout))}"), "data_contract.md"),
+        ("Fixture", badge(fixture.contract_verdict == "PASS", fixture.contract_verdict),
+         (f"{fixture.subset_size} of {fixture.source_positions} positions, "
+         f"{e(fixture.strategy)}, seed {fixture.seed}; sha256 <code>{fixture.sha256[:16]}…</code>"),
          "fixture_notes.md"),
         ("Coverage", "",
-         (f"range ratio x {cov['x_range_ratio']:.3f}, y {cov['y_range_ratio']:.3f}; occupancy "
-         f"{cov['occupancy']:.3f}; hull area {cov['hull_area_ratio']:.3f}; largest gap "
-         f"{cov['largest_gap']:.3g} px"), "coverage.json"),
+         (f"range ratio x {cov.x_range_ratio:.3f}, y {cov.y_range_ratio:.3f}; occupancy "
+         f"{cov.occupancy:.3f}; hull area {cov.hull_area_ratio:.3f}; largest gap "
+         f"{cov.largest_gap:.3g} px"), "coverage.json"),
         ("Gap matrix", "",
-         f"{gap['rows']} roles, <code>{e(gap['left'])}</code> vs <code>{e(gap['right'])}</code>; "
-         + ", ".join(f"{e(k)} {n}" for k, n in gap["kinds"].items()), "torch_gap_matrix.md"),
+         f"{gap.rows} roles, <code>{e(gap.left)}</code> vs <code>{e(gap.right)}</code>; "
+         + ", ".join(f"{e(k)} {n}" for k, n in gap.kinds.items()), "torch_gap_matrix.md"),
     ]
     verdicts = "".join(
         f'<tr><th>{name}</th><td>{mark}</td><td>{detail}</td><td><a href="{ref}">{ref}</a></td></tr>'
@@ -631,21 +599,21 @@ def _index_html(summary: dict[str, Any]) -> str:
     notebooks = "".join(
         f'<tr><td><a href="{e(n["html"])}">{e(stem)}</a> (<a href="{e(n["executed"])}">.ipynb</a>)'
         f"</td><td>{e(_NOTEBOOK_PURPOSES.get(stem, ''))}</td></tr>"
-        for stem, n in summary["notebooks"].items()
+        for stem, n in summary.notebooks.items()
     )
     artifacts = "".join(
         f'<tr><td><a href="{e(path)}">{e(name)}</a></td><td>{e(ARTIFACTS[name])}</td></tr>'
-        for name, path in summary["artifacts"].items()
+        for name, path in summary.artifacts.items()
     )
     artifacts += (f'<tr><td><a href="{SUMMARY_NAME}">{SUMMARY_NAME}</a></td>'
                   "<td>Tool version, source digest, parameters, verdicts, paths</td></tr>")
-    if src["demo"]:
+    if src.demo:
         artifacts += (f'<tr><td><a href="{DEMO_NAME}">{DEMO_NAME}</a></td>'
                       "<td>The simulated demo dataset this report was made from</td></tr>")
     figure = ('<figure><img src="coverage.png" alt="Scan coverage of the fixture" width="560">'
               "<figcaption>Scan coverage of the fixture (coverage.png)</figcaption></figure>"
-              if "coverage.png" in summary["artifacts"] else "")
-    title = f"Evidence report: {Path(src['path']).name}"
+              if "coverage.png" in summary.artifacts else "")
+    title = f"Evidence report: {Path(src.path).name}"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -669,8 +637,8 @@ img {{ max-width: 100%; border: 1px solid #eee; }}
 </head>
 <body>
 <h1>{e(title)}</h1>
-<p class="meta">ptyevidence {e(summary["tool_version"])} · source <code>{e(src["path"])}</code>
-({src["size"]:,} bytes{", simulated demo dataset" if src["demo"] else ""}) · sha256 <code>{e(src["sha256"])}</code></p>
+<p class="meta">ptyevidence {e(summary.tool_version)} · source <code>{e(src.path)}</code>
+({src.size:,} bytes{", simulated demo dataset" if src.demo else ""}) · sha256 <code>{e(src.sha256)}</code></p>
 <h2>Verdicts</h2>
 <table>{verdicts}</table>
 {figure}
@@ -721,7 +689,7 @@ def render_reports(
         If two sources would share an artifact folder or ``jobs`` < 1.
     """
     if jobs < 1:
-        msg = f"--jobs {jobs} is not a positive number of processes"
+        msg = f"jobs={jobs} is not a positive number of processes"
         raise UsageError(msg)
     folders = _output_folders(sources, out)
     labels = [os.fspath(s) if s is not None else DEMO_NAME for s in sources]
@@ -781,7 +749,7 @@ def _output_folders(sources: Sequence[str | os.PathLike | None], out: str | os.P
         label = os.fspath(src) if src is not None else DEMO_NAME
         if folder in seen:
             msg = (f"sources '{seen[folder]}' and '{label}' would share the artifact folder "
-                   f"'{folder}'; rename one, or render them in separate calls with --out")
+                   f"'{folder}'; rename one, or render them in separate calls with out=...")
             raise UsageError(msg)
         seen[folder] = label
     return folders

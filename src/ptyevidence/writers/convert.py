@@ -262,7 +262,7 @@ def convert_cxi(
             msg = (
                 f"object shape {object_shape[0]}x{object_shape[1]} is smaller than the scan "
                 f"needs: every frame placed at its position fits only in {needed[0]}x{needed[1]} "
-                f"or larger; pass --object-shape {needed[0]}x{needed[1]}"
+                f"or larger; pass object_shape='{needed[0]}x{needed[1]}'"
             )
             raise UsageError(msg)
         summary = src.intensity_summary(progress, block_bytes=CONVERT_BLOCK_BYTES)
@@ -275,7 +275,7 @@ def _check_positions(src: CxiSource) -> None:
     if src.position_units != "object pixels":
         if src.geometry == "near-field":
             msg = (
-                f"'{src.path}': near-field geometry needs --sample-pixel-size METRES (the "
+                f"'{src.path}': near-field geometry needs sample_pixel_size=METRES (the "
                 "sample-plane pixel size; the far-field formula wavelength * distance / "
                 "(frame size * detector pixel size) does not apply)"
             )
@@ -283,7 +283,7 @@ def _check_positions(src: CxiSource) -> None:
             msg = (
                 f"'{src.path}': cannot put positions in object pixels: the far-field sample "
                 f"pixel size needs {'; '.join(src.missing_geometry) or 'a usable geometry'}; "
-                "add them to the file or pass --sample-pixel-size METRES"
+                "add them to the file or pass sample_pixel_size=METRES"
             )
         raise UsageError(msg)
     x, y = src.read("xcoords"), src.read("ycoords")
@@ -326,12 +326,12 @@ def _check_complete(
     missing = []
     if probe is None:
         missing.append(
-            f"probeGuess (the file has none at {', '.join(PROBE_PATHS)}): pass --probe "
-            f"PROBE.npy holding a complex ({h}, {w}) array"
+            f"probeGuess (the file has none at {', '.join(PROBE_PATHS)}): pass probe='PROBE.npy' "
+            f"holding a complex ({h}, {w}) array"
         )
     if object_shape is None:
         missing.append(
-            f"objectGuess: pass --object-shape {needed[0]}x{needed[1]} (the smallest grid "
+            f"objectGuess: pass object_shape='{needed[0]}x{needed[1]}' (the smallest grid "
             "holding every frame at its position) for a placeholder of ones, or larger"
         )
     if missing:

@@ -14,6 +14,15 @@ Position ``(x, y)`` names the object pixel under the probe centre: column
 ``x``, row ``y``. Every random draw comes from ``numpy.random.SeedSequence(seed)``
 children (object, positions, noise), so the same arguments always give the
 same arrays, and turning noise off leaves the object and positions unchanged.
+
+:func:`make_demo_data` writes the scan as a deterministic DATA-001 NPZ, so
+every command and notebook has data to run on without a download.
+
+Examples
+--------
+>>> from ptyevidence.demo import DEMO_FRAME_SHAPE, DEMO_OBJECT_SHAPE, DEMO_POSITIONS
+>>> DEMO_POSITIONS, DEMO_FRAME_SHAPE, DEMO_OBJECT_SHAPE
+(1087, (64, 64), (227, 226))
 """
 
 from __future__ import annotations
@@ -22,9 +31,10 @@ import os
 
 import numpy as np
 
-from .._memory import check_budget
-from ..exceptions import UsageError
-from ..writers.npz import write_npz
+from ._atomic import check_output_path
+from ._memory import check_budget
+from .exceptions import UsageError
+from .writers.npz import write_npz
 
 __all__ = [
     "DEFAULT_PHOTONS",
@@ -32,8 +42,10 @@ __all__ = [
     "DEMO_OBJECT_SHAPE",
     "DEMO_POSITIONS",
     "DEMO_SCAN_REGION",
+    "LAYOUTS",
+    "NOISE_MODELS",
+    "make_demo_data",
     "simulate_demo_arrays",
-    "write_demo_file",
 ]
 
 #: Scan positions of the reference scan.
@@ -46,6 +58,10 @@ DEMO_OBJECT_SHAPE = (227, 226)
 DEMO_SCAN_REGION = (34.0, 79.0, 34.0, 78.0)
 #: Expected photons per frame when Poisson noise is on.
 DEFAULT_PHOTONS = 1e6
+#: Layouts :func:`make_demo_data` can write.
+LAYOUTS = ("canonical", "legacy")
+#: Noise models :func:`make_demo_data` can apply.
+NOISE_MODELS = ("poisson", "none")
 
 # Positioner jitter (standard deviation, object pixels) of the measured
 # positions around the commanded ones: the fast (x) axis of a fly scan
@@ -60,8 +76,6 @@ _DEFOCUS_PHASE = 6.0
 _ASTIGMATISM_PHASE = 1.0
 # Frames simulated per FFT batch (bounds the complex128 working set).
 _BATCH = 128
-_LAYOUTS = ("canonical", "legacy")
-_NOISE_MODELS = ("poisson", "none")
 
 
 def simulate_demo_arrays(
@@ -139,28 +153,70 @@ def simulate_demo_arrays(
     }
 
 
-def write_demo_file(path: str | os.PathLike, force: bool = False, **kwargs) -> str:
+def make_demo_data(
+    output: str | os.PathLike,
+    n_positions: int = DEMO_POSITIONS,
+    seed: int = 0,
+    layout: str = "canonical",
+    noise: str = "poisson",
+    photons: float = DEFAULT_PHOTONS,
+    force: bool = False,
+) -> str:
     """Simulate the demo scan and write it as an uncompressed NPZ.
+
+    The object is a procedural texture (weak absorption, phase up to about
+    1.4 rad), the probe an apodized circular aperture (radius 14 pixels)
+    with defocus and astigmatism, and each frame the far-field amplitude
+    ``|FFT2(probe . object patch)|`` at the exact, sub-pixel scan position,
+    with optional Poisson counting noise, scaled so that the brightest
+    pixel of the stack is 1. Equal arguments give byte-identical files.
 
     Parameters
     ----------
-    path : str or path
-        Destination ``.npz``; written atomically and byte-identically for
-        equal arguments.
+    output : str or path
+        Destination ``.npz``; its folder must exist. Written atomically.
+    n_positions : int
+        Number of scan positions N (at least 2) on serpentine lines over the
+        fixed region x 34..79, y 34..78 object pixels; more positions mean
+        a finer step. The reference scan has 1,087.
+    seed : int
+        Seed (non-negative) of the object texture, position jitter and noise.
+    layout : {"canonical", "legacy"}
+        ``canonical`` writes ``diffraction`` as (N, 64, 64) float32;
+        ``legacy`` as (64, 64, N) float64, the order of old PtychoPINN files
+        (valid under the ``legacy`` contract, not under ``data001``).
+    noise : {"poisson", "none"}
+        Poisson counting noise, or exact amplitudes.
+    photons : float
+        Expected photons per frame, averaged over the scan (Poisson only).
     force : bool
         Replace an existing file.
-    **kwargs
-        Passed to :func:`simulate_demo_arrays`.
 
     Returns
     -------
     str
         The path written.
-    """
-    from .._atomic import check_output_path
 
-    check_output_path(path, force=force)  # fail before simulating
-    return write_npz(path, simulate_demo_arrays(**kwargs), force=force)
+    Raises
+    ------
+    UsageError
+        If an argument is out of range, or ``output`` exists and ``force``
+        is False, or its folder is missing.
+    MemoryBudgetError
+        If the stack would exceed the memory budget (about 160 kB per position).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ptyevidence import validate_dataset
+    >>> path = make_demo_data(os.path.join(tempfile.mkdtemp(), "demo.npz"), n_positions=16)
+    >>> report = validate_dataset(path)
+    >>> report.ok, report.dims["N"], report.dims["H"], report.dims["M1"]
+    (True, 16, 64, 227)
+    """
+    check_output_path(output, force=force)  # fail before simulating
+    arrays = simulate_demo_arrays(n_positions, seed, layout, noise, photons)
+    return write_npz(output, arrays, force=force)
 
 
 def _check_arguments(n_positions: int, seed: int, layout: str, noise: str, photons: float) -> None:
@@ -170,11 +226,11 @@ def _check_arguments(n_positions: int, seed: int, layout: str, noise: str, photo
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         msg = f"seed = {seed!r}; give a non-negative integer"
         raise UsageError(msg)
-    if layout not in _LAYOUTS:
-        msg = f"layout '{layout}' is not one of {', '.join(_LAYOUTS)}"
+    if layout not in LAYOUTS:
+        msg = f"layout '{layout}' is not one of {', '.join(LAYOUTS)}"
         raise UsageError(msg)
-    if noise not in _NOISE_MODELS:
-        msg = f"noise '{noise}' is not one of {', '.join(_NOISE_MODELS)}"
+    if noise not in NOISE_MODELS:
+        msg = f"noise '{noise}' is not one of {', '.join(NOISE_MODELS)}"
         raise UsageError(msg)
     if not np.isfinite(photons) or photons <= 0:
         msg = f"photons = {photons!r}; give a positive number of photons per frame"

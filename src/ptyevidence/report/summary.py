@@ -1,0 +1,415 @@
+"""The records a report is made of: what the notebooks write and what ``summary.json`` holds.
+
+The notebooks write ``coverage.json`` as a :class:`CoverageRecord`,
+``data_contract.json`` with :meth:`ptyevidence.ValidationReport.to_json` and
+``torch_gap_matrix.csv`` with :meth:`ptyevidence.GapMatrix.to_csv`; the
+runner reads them back through :meth:`CoverageRecord.read`,
+:meth:`ContractVerdict.read` and :meth:`GapVerdict.read`, and writes
+``summary.json`` as a :class:`ReportSummary`. Every key of those files is
+named here or in the library class that writes it, never only in a notebook.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = [
+    "ContractVerdict",
+    "CoverageRecord",
+    "CoverageVerdict",
+    "FixtureRecord",
+    "FixtureVerdict",
+    "GapVerdict",
+    "ReportSummary",
+    "SourceRecord",
+    "Verdicts",
+]
+
+
+class _HasToDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def _read_json(path: str | os.PathLike) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+class _Record:
+    """``to_dict``/``from_dict`` of a dataclass record whose fields are JSON values."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data, fields in order."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """Inverse of :meth:`to_dict` (other entries of ``data`` are ignored)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class FixtureRecord(_Record):
+    """The fixture a coverage record measures (``coverage.json`` entry ``fixture``).
+
+    Attributes
+    ----------
+    path, sidecar, notes : str
+        The fixture NPZ, its JSON sidecar and its Markdown notes.
+    subset_size : int
+        Positions in the fixture.
+    strategy : str
+        Subset strategy that chose them.
+    seed : int
+        Seed of the strategy.
+    sha256 : str
+        SHA-256 of the fixture file.
+    contract_verdict : str
+        ``PASS`` or ``FAIL``: the fixture against its contract.
+    verified : bool
+        The fixture matched its sidecar and source when it was verified.
+    """
+
+    path: str
+    sidecar: str
+    notes: str
+    subset_size: int
+    strategy: str
+    seed: int
+    sha256: str
+    contract_verdict: str
+    verified: bool
+
+    @classmethod
+    def from_sidecar(
+        cls,
+        path: str | os.PathLike,
+        sidecar_path: str | os.PathLike,
+        notes: str | os.PathLike,
+        sidecar: Mapping[str, Any],
+        verified: bool,
+    ) -> FixtureRecord:
+        """Describe a fixture from its sidecar record (:func:`ptyevidence.fixture.read_sidecar`).
+
+        Parameters
+        ----------
+        path, sidecar_path, notes : str or path
+            The fixture NPZ, its sidecar and its notes.
+        sidecar : mapping
+            The sidecar's content.
+        verified : bool
+            Outcome of :func:`ptyevidence.verify_fixture`.
+
+        Returns
+        -------
+        FixtureRecord
+        """
+        return cls(
+            path=os.fspath(path), sidecar=os.fspath(sidecar_path), notes=os.fspath(notes),
+            subset_size=sidecar["subset_size"], strategy=sidecar["subset_strategy"],
+            seed=sidecar["seed"], sha256=sidecar["sha256_checksum"],
+            contract_verdict=sidecar["contract"]["verdict"], verified=bool(verified),
+        )
+
+
+@dataclass(frozen=True)
+class CoverageRecord(_Record):
+    """What ``coverage.json`` holds.
+
+    Attributes
+    ----------
+    source : str
+        The scanned dataset.
+    units : str
+        Units of the positions (``object pixels`` or ``m``).
+    fixture : FixtureRecord
+        The fixture measured.
+    scan : dict
+        :meth:`ptyevidence.coverage.ScanStats.to_dict` of the whole scan.
+    metrics : dict
+        :meth:`ptyevidence.CoverageMetrics.to_dict` of the fixture.
+    strategies : dict of str to dict
+        The same metrics for each subset strategy, by name.
+    plots : list of str
+        Figures written.
+    """
+
+    source: str
+    units: str
+    fixture: FixtureRecord
+    scan: dict[str, Any]
+    metrics: dict[str, Any]
+    strategies: dict[str, dict[str, Any]]
+    plots: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_results(
+        cls,
+        source: str | os.PathLike,
+        units: str,
+        fixture: FixtureRecord,
+        scan: _HasToDict,
+        metrics: _HasToDict,
+        strategies: Sequence[tuple[str, _HasToDict]],
+        plots: Sequence[str | os.PathLike] = (),
+    ) -> CoverageRecord:
+        """Collect the coverage results of a fixture.
+
+        Parameters
+        ----------
+        source : str or path
+            The scanned dataset.
+        units : str
+            :attr:`ptyevidence.readers.Source.position_units` of the source.
+        fixture : FixtureRecord
+            The fixture measured.
+        scan : ScanStats
+            From :func:`ptyevidence.coverage.describe_scan`.
+        metrics : CoverageMetrics
+            From :func:`ptyevidence.scan_coverage` on the fixture's indices.
+        strategies : sequence of (str, CoverageMetrics)
+            From :func:`ptyevidence.coverage.compare_subsets`.
+        plots : sequence of str or path
+            Figures written.
+
+        Returns
+        -------
+        CoverageRecord
+        """
+        return cls(
+            source=os.fspath(source), units=units, fixture=fixture, scan=scan.to_dict(),
+            metrics=metrics.to_dict(), strategies={name: m.to_dict() for name, m in strategies},
+            plots=[os.fspath(p) for p in plots],
+        )
+
+    def to_json(self) -> str:
+        """Return the content of ``coverage.json``: :meth:`to_dict` indented, one final newline."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CoverageRecord:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            source=data["source"], units=data["units"], fixture=FixtureRecord.from_dict(data["fixture"]),
+            scan=dict(data["scan"]), metrics=dict(data["metrics"]),
+            strategies={k: dict(v) for k, v in data["strategies"].items()}, plots=list(data["plots"]),
+        )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> CoverageRecord:
+        """Read a ``coverage.json``."""
+        return cls.from_dict(_read_json(path))
+
+
+@dataclass(frozen=True)
+class ContractVerdict(_Record):
+    """The data-contract verdict of a report (``summary.json`` entry ``verdicts.data_contract``).
+
+    Attributes
+    ----------
+    ok : bool
+        The source passes its contract.
+    verdict : str
+        ``PASS`` or ``FAIL``.
+    contract : str
+        Contract name.
+    layout : str or None
+        Stack layout found.
+    errors, warnings : int
+        Findings of each severity.
+    """
+
+    ok: bool
+    verdict: str
+    contract: str
+    layout: str | None
+    errors: int
+    warnings: int
+
+    @classmethod
+    def from_report(cls, report: Mapping[str, Any]) -> ContractVerdict:
+        """Summarize :meth:`ptyevidence.ValidationReport.to_dict` (the content of ``data_contract.json``)."""
+        severities = [f["severity"] for f in report.get("findings", [])]
+        ok = bool(report["ok"])
+        return cls(
+            ok=ok, verdict="PASS" if ok else "FAIL", contract=report["contract"],
+            layout=report.get("layout"), errors=severities.count("error"),
+            warnings=severities.count("warning"),
+        )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> ContractVerdict:
+        """Summarize a ``data_contract.json``."""
+        return cls.from_report(_read_json(path))
+
+
+@dataclass(frozen=True)
+class FixtureVerdict(_Record):
+    """The fixture of a report (``summary.json`` entry ``verdicts.fixture``)."""
+
+    contract_verdict: str
+    sha256: str
+    subset_size: int
+    source_positions: int
+    strategy: str
+    seed: int
+
+    @classmethod
+    def from_coverage(cls, coverage: CoverageRecord) -> FixtureVerdict:
+        """Take the fixture's verdict from its coverage record."""
+        fixture = coverage.fixture
+        return cls(
+            contract_verdict=fixture.contract_verdict, sha256=fixture.sha256,
+            subset_size=fixture.subset_size, source_positions=coverage.metrics["n_source"],
+            strategy=fixture.strategy, seed=fixture.seed,
+        )
+
+
+@dataclass(frozen=True)
+class CoverageVerdict(_Record):
+    """The headline coverage metrics of a report (``summary.json`` entry ``verdicts.coverage``)."""
+
+    x_range_ratio: float
+    y_range_ratio: float
+    occupancy: float
+    hull_area_ratio: float
+    largest_gap: float
+    cell_size: float
+
+    @classmethod
+    def from_coverage(cls, coverage: CoverageRecord) -> CoverageVerdict:
+        """Take the headline metrics from a coverage record."""
+        return cls.from_dict(coverage.metrics)
+
+
+@dataclass(frozen=True)
+class GapVerdict(_Record):
+    """The gap matrix of a report (``summary.json`` entry ``verdicts.gap_matrix``).
+
+    Attributes
+    ----------
+    left, right : str
+        The two pipeline contracts.
+    rows : int
+        Roles in the matrix.
+    kinds : dict of str to int
+        Rows carrying each kind of difference, kinds sorted.
+    rows_with_observations : int
+        Rows with an observed value.
+    """
+
+    left: str
+    right: str
+    rows: int
+    kinds: dict[str, int]
+    rows_with_observations: int
+
+    @classmethod
+    def from_csv(cls, text: str, left: str, right: str) -> GapVerdict:
+        """Summarize :meth:`ptyevidence.GapMatrix.to_csv` output."""
+        rows = list(csv.DictReader(io.StringIO(text)))
+        kinds: dict[str, int] = {}
+        for row in rows:
+            for kind in filter(None, row["kinds"].split(";")):
+                kinds[kind] = kinds.get(kind, 0) + 1
+        return cls(left=left, right=right, rows=len(rows), kinds=dict(sorted(kinds.items())),
+                   rows_with_observations=sum(bool(r["observed"]) for r in rows))
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, left: str, right: str) -> GapVerdict:
+        """Summarize a ``torch_gap_matrix.csv`` of the contracts ``left`` and ``right``."""
+        return cls.from_csv(Path(path).read_text(encoding="utf-8"), left, right)
+
+
+@dataclass(frozen=True)
+class Verdicts(_Record):
+    """One verdict per notebook (``summary.json`` entry ``verdicts``)."""
+
+    data_contract: ContractVerdict
+    fixture: FixtureVerdict
+    coverage: CoverageVerdict
+    gap_matrix: GapVerdict
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdicts:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            data_contract=ContractVerdict.from_dict(data["data_contract"]),
+            fixture=FixtureVerdict.from_dict(data["fixture"]),
+            coverage=CoverageVerdict.from_dict(data["coverage"]),
+            gap_matrix=GapVerdict.from_dict(data["gap_matrix"]),
+        )
+
+
+@dataclass(frozen=True)
+class SourceRecord(_Record):
+    """The dataset a report was made from (``summary.json`` entry ``source``)."""
+
+    path: str
+    demo: bool
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ReportSummary(_Record):
+    """What ``summary.json`` holds.
+
+    Attributes
+    ----------
+    tool_version : str
+        ptyevidence version that wrote the report.
+    source : SourceRecord
+        The dataset.
+    parameters : dict
+        The notebooks' parameters (paths and ``force`` left out).
+    verdicts : Verdicts
+        One per notebook.
+    notebooks : dict of str to dict
+        Executed notebook and HTML page, by notebook stem.
+    artifacts : dict of str to str
+        Path of each artifact written, by name.
+    index : str
+        The landing page.
+    tool : str
+        ``"ptyevidence"``.
+    """
+
+    tool_version: str
+    source: SourceRecord
+    parameters: dict[str, Any]
+    verdicts: Verdicts
+    notebooks: dict[str, dict[str, str]]
+    artifacts: dict[str, str]
+    index: str
+    tool: str = "ptyevidence"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready data, in the order of the file."""
+        data = asdict(self)
+        return {"tool": data.pop("tool"), **data}
+
+    def to_json(self) -> str:
+        """Return the content of ``summary.json``."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReportSummary:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            tool_version=data["tool_version"], source=SourceRecord.from_dict(data["source"]),
+            parameters=dict(data["parameters"]), verdicts=Verdicts.from_dict(data["verdicts"]),
+            notebooks=dict(data["notebooks"]),
+            artifacts=dict(data["artifacts"]), index=data["index"], tool=data["tool"],
+        )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> ReportSummary:
+        """Read a ``summary.json``."""
+        return cls.from_dict(_read_json(path))
