@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Sequence
 
 from . import commands
+from .commands._common import error_text
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
 from .exceptions import PtyEvidenceError
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PtyEvidenceError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {error_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
