@@ -19,9 +19,9 @@ import traceback
 from collections.abc import Sequence
 
 from . import commands
-from .commands._common import error_text
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
+from .commands._common import error_text
 from .exceptions import PtyEvidenceError
 
 __all__ = ["build_parser", "main", "run"]
