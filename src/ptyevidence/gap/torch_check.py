@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from .._memory import check_budget
+from ..contract.binding import bind
 from ..contract.model import DatasetContract, FieldSpec, load_contract
 from ..exceptions import InputError, PtyEvidenceError, UsageError
-from ..readers.layout import source_layout
 from ..readers.metadata import METADATA_KEY
 from ..readers.registry import open_source
 
@@ -50,14 +50,6 @@ __all__ = [
 TORCH_MISSING_MESSAGE = "PyTorch is not installed; install the `torch` extra"
 #: Dtypes a caller may ask for scan coordinates (``coords.*`` roles).
 COORDS_DTYPES = ("float64", "float32")
-#: Tensor dtype per contract role; coordinates are set by ``coords_dtype``.
-_ROLE_DTYPES = {
-    "diffraction": "float32",
-    "probe": "complex64",
-    "object": "complex64",
-    "ground_truth": "complex64",
-    "scan_index": "int64",
-}
 #: Batches that may wait in the queue of each worker (the DataLoader default).
 _PREFETCH = 2
 #: Seconds a worker may take for one batch before the check gives up.
@@ -104,8 +96,12 @@ def _import_torch() -> Any:
     return torch
 
 
-def expected_dtype(role: str, coords_dtype: str = "float64") -> str | None:
+def expected_dtype(role: str, coords_dtype: str = "float64",
+                   contract: str | os.PathLike | DatasetContract = "data001") -> str | None:
     """Return the numpy name of the tensor dtype a role is loaded as.
+
+    A role is loaded as the canonical (first) dtype of the contract's field
+    of that role; coordinates as ``coords_dtype``.
 
     Parameters
     ----------
@@ -113,12 +109,14 @@ def expected_dtype(role: str, coords_dtype: str = "float64") -> str | None:
         Contract role of a field (``diffraction``, ``probe``, ``coords.x`` ...).
     coords_dtype : {"float64", "float32"}
         Dtype of every ``coords*`` role.
+    contract : str, path or DatasetContract
+        Contract whose fields give the dtypes (default ``data001``).
 
     Returns
     -------
     str or None
         ``"float32"``, ``"complex64"``, ... or None when the role keeps the
-        file's dtype.
+        file's dtype (no such field, or one of any dtype or text).
 
     Examples
     --------
@@ -127,9 +125,15 @@ def expected_dtype(role: str, coords_dtype: str = "float64") -> str | None:
     >>> expected_dtype("coords.x", coords_dtype="float32")
     'float32'
     """
-    if role.startswith("coords"):
+    fields = load_contract(contract).fields_with_role(role)
+    return _tensor_dtype(fields[0], coords_dtype) if fields else None
+
+
+def _tensor_dtype(spec: FieldSpec, coords_dtype: str) -> str | None:
+    if spec.role.startswith("coords"):
         return coords_dtype
-    return _ROLE_DTYPES.get(role)
+    canonical = spec.dtypes[0] if spec.dtypes else None
+    return canonical if canonical not in (None, "any", "unicode", "structured") else None
 
 
 @dataclass(frozen=True)
@@ -208,64 +212,46 @@ class FixtureDataset:
         self._arrays: dict[str, np.ndarray] | None = None
 
     def _plan(self, source: Any, layout: str) -> None:
-        """Decide which keys load, per item or whole, and resolve the layout."""
+        """Decide which keys load, per item or whole, from the binding to the contract."""
         contract = self.contract
-        layout_field = (contract.layout or {}).get("field", "diffraction")
-        n_dim = ((contract.layout or {}).get("canonical") or ["N"])[0]
-        chosen: dict[str, tuple[str, FieldSpec]] = {}
-        notes = []
+        binding = bind(contract, source, layout)
         present = list(source.keys())
-        for key in present:
-            spec = contract.field_named(key)
-            if key == METADATA_KEY:
-                continue  # the file's embedded JSON record, not an array to load
-            if spec is None:
-                notes.append(f"'{key}' is not a field of contract {contract.name}; not loaded")
-            elif spec.name in chosen and chosen[spec.name][0] == spec.name:
-                notes.append(f"'{key}' repeats field '{spec.name}'; not loaded")
-            else:
-                if spec.name in chosen:
-                    notes.append(f"'{chosen[spec.name][0]}' repeats field '{spec.name}'; not loaded")
-                chosen[spec.name] = (key, spec)
-        if layout_field not in chosen:
+        stack = (contract.layout or {}).get("field", "diffraction")
+        if stack not in binding.fields:
             msg = (
-                f"'{self.path}' has no '{layout_field}' array (keys: {', '.join(present)}); "
+                f"'{self.path}' has no '{stack}' array (keys: {', '.join(present)}); "
                 "nothing to load; run `ptyevidence validate` on it for the full list of gaps"
             )
             raise InputError(msg, self.path)
-        self.missing = tuple(s.name for s in contract.fields if s.required and s.name not in chosen)
-        stack_key = chosen[layout_field][0]
-        stack_shape = source.info(stack_key).shape
-        n_pos = None
-        for key, spec in chosen.values():
-            if spec.role.startswith("coords") and len(source.info(key).shape) == 1:
-                n_pos = source.info(key).shape[0]
-                break
-        self.layout = source_layout(source, stack_key, n_pos, layout, where=f"{self.path}:{stack_key}")
+        notes = []
+        for key in binding.unknown:
+            if key == METADATA_KEY:
+                continue  # the file's embedded JSON record, not an array to load
+            spec = contract.field_named(key)
+            notes.append(f"'{key}' repeats field '{spec.name}'; not loaded" if spec is not None
+                         else f"'{key}' is not a field of contract {contract.name}; not loaded")
+        self.missing = tuple(s.name for s in contract.fields if s.required and s.name not in binding.fields)
+        # A stack that is not a readable 3-D array is read as stored.
+        self.layout = binding.layout or "canonical"
+        stack_key = binding.fields[stack].key
         if self.layout == "legacy":
             notes.append(f"'{stack_key}' is stored (H, W, N); item i is the frame [:, :, i]")
-        notes += [
-            f"'{key}' is loaded as field '{spec.name}' (an alias)"
-            for key, spec in chosen.values()
-            if key != spec.name
-        ]
-        self.n_items = stack_shape[-1] if self.layout == "legacy" else stack_shape[0]
+        loaded = sorted(binding.fields.values(), key=lambda f: present.index(f.key))
+        notes += [f"'{f.key}' is loaded as field '{f.name}' (an alias)" for f in loaded if f.alias_severity]
+        self.n_items = binding.fields[stack].shape[0]
         members = []
-        for key, spec in chosen.values():
-            per_item = bool(spec.shape) and spec.shape[0] == n_dim
-            legacy = key == stack_key and self.layout == "legacy"
-            shape = source.info(key).shape
-            length = shape[-1] if legacy else (shape[0] if shape else None)
-            if per_item and length != self.n_items:
+        for bound in loaded:
+            length = bound.shape[0] if bound.shape else None
+            if bound.per_scan and length != self.n_items:
                 msg = (
-                    f"'{self.path}': '{key}' has {length} entries but '{stack_key}' holds "
+                    f"'{self.path}': '{bound.key}' has {length} entries but '{stack_key}' holds "
                     f"{self.n_items} frames; run `ptyevidence validate` on it for the details"
                 )
                 raise InputError(msg, self.path)
-            dtype = expected_dtype(spec.role, self.coords_dtype) or _native_name(
-                source.info(key).dtype
-            )
-            members.append(_Member(key, spec.role, per_item, legacy, dtype))
+            spec = contract.field_named(bound.name)
+            dtype = _tensor_dtype(spec, self.coords_dtype) or _native_name(bound.dtype)
+            legacy = bound.name == stack and self.layout == "legacy"
+            members.append(_Member(bound.key, spec.role, bound.per_scan, legacy, dtype))
         self.members = tuple(members)
         self.notes = tuple(notes)
 
