@@ -113,7 +113,7 @@ def _make(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result.sidecar)
     else:
-        print(result.format_summary())
+        print(result.to_text())
     return 0
 
 
@@ -127,5 +127,5 @@ def _verify(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report.to_dict())
     else:
-        print(report.format_text())
+        print(report.to_text())
     return 0 if report.ok else 1

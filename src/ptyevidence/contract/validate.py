@@ -234,7 +234,13 @@ class ValidationReport:
         """Return :meth:`to_dict` as indented JSON."""
         return json.dumps(self.to_dict(), indent=2, default=_json_default)
 
-    def format_table(self) -> str:
+    def to_markdown(self, heading_level: int = 2) -> str:
+        """Return the report as Markdown (see :func:`~ptyevidence.contract.validation_markdown`)."""
+        from .render import validation_markdown
+
+        return validation_markdown(self, heading_level)
+
+    def to_text(self) -> str:
         """Return the findings as an aligned text table plus the verdict."""
         rows = [("SEVERITY", "RULE", "FIELD", "MESSAGE")]
         order = {"error": 0, "warning": 1, "info": 2}

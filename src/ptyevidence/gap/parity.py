@@ -382,7 +382,7 @@ class ParityReport:
             "results": [r.to_dict() for r in self.results.values()],
         }
 
-    def markdown_summary(self) -> str:
+    def to_markdown(self) -> str:
         """Return the dumps, tolerances and binding findings as Markdown."""
         lines = [
             (f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "

@@ -468,7 +468,7 @@ class TorchCheckReport:
             "notes": list(self.notes),
         }
 
-    def format_table(self) -> str:
+    def to_text(self) -> str:
         """Return one aligned row per tensor, the problems and notes, then the verdict."""
         rows = [("TENSOR", "DTYPE", "ITEM SHAPE", "BATCH SHAPE", "CONTIGUOUS", "EXACT", "OK")]
         for t in self.tensors:
@@ -521,7 +521,7 @@ def check_torch_loading(
     Returns
     -------
     TorchCheckReport
-        ``.ok``, ``.to_dict()``, ``.format_table()``.
+        ``.ok``, ``.to_dict()``, ``.to_text()``.
 
     Raises
     ------
