@@ -226,7 +226,7 @@ class FixtureDataset:
         notes = []
         for key in binding.unknown:
             if key == METADATA_KEY:
-                continue  # the file's embedded JSON record, not an array to load
+                continue
             spec = contract.field_named(key)
             notes.append(f"'{key}' repeats field '{spec.name}'; not loaded" if spec is not None
                          else f"'{key}' is not a field of contract {contract.name}; not loaded")
@@ -236,7 +236,9 @@ class FixtureDataset:
         stack_key = binding.fields[stack].key
         if self.layout == "legacy":
             notes.append(f"'{stack_key}' is stored (H, W, N); item i is the frame [:, :, i]")
-        loaded = sorted(binding.fields.values(), key=lambda f: present.index(f.key))
+        # The file's embedded JSON record is not an array to load.
+        loaded = sorted((f for f in binding.fields.values() if f.key != METADATA_KEY),
+                        key=lambda f: present.index(f.key))
         notes += [f"'{f.key}' is loaded as field '{f.name}' (an alias)" for f in loaded if f.alias_severity]
         self.n_items = binding.fields[stack].shape[0]
         members = []
