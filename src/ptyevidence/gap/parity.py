@@ -171,11 +171,14 @@ def _arrays_from_mapping(mapping: Mapping[str, Any]) -> dict[str, np.ndarray]:
 def _read_bound(source: Any, contract: DatasetContract) -> BoundDump:
     """Bind ``source`` to ``contract``, read the fields that fit, compute the derived ones."""
     binding = bind(contract, source)
+    # Every readable member is read, field or not: a damaged dump fails here, not halfway.
+    arrays = {key: source.read(key) for key in source.keys()  # noqa: SIM118 - readers are not iterable
+              if not (source.info(key).has_objects or source.info(key).is_structured)}
     bound = BoundDump(path=binding.path, contract=contract, dims=dict(binding.dims),
                       findings=list(binding.findings))
     for name, field_ in binding.fields.items():
         if field_.fits:
-            bound.arrays[name] = source.read(field_.key)
+            bound.arrays[name] = arrays[field_.key]
             bound.keys[name] = field_.key
     _derive(bound)
     return bound
