@@ -148,15 +148,17 @@ class _Member:
 
 
 class FixtureDataset:
-    """Map-style dataset over a DATA-001 style file, one item per scan position.
+    """Map-style dataset over a dataset file, one item per scan position.
 
-    Item ``i`` is a dict of tensors: every per-position field (first
-    contract dimension ``N``: diffraction frame ``(H, W)``, coordinates
-    ``()``, ``scan_index`` ``()``, ``Y`` ``(H, W)``) at row ``i``, plus the
-    dataset-wide fields (``probeGuess`` ``(H, W)``, ``objectGuess``
-    ``(M1, M2)``) repeated with every item, as PtychoPINN's loaders hand the
-    probe to every sample. Diffraction is float32, probe/object/ground truth
-    complex64, coordinates ``coords_dtype``, ``scan_index`` int64.
+    The file is bound to the contract (:func:`ptyevidence.contract.binding.bind`).
+    Item ``i`` is a dict of tensors: every per-position field (leading
+    dimension ``N``; in ``data001`` the diffraction frame ``(H, W)``,
+    coordinates ``()``, ``scan_index`` ``()``, ``Y`` ``(H, W)``) at row ``i``,
+    plus the dataset-wide fields (``probeGuess``, ``objectGuess``) repeated
+    with every item, as PtychoPINN's loaders hand the probe to every sample.
+    Each tensor has its field's canonical contract dtype (diffraction
+    float32, probe/object/ground truth complex64, ``scan_index`` int64);
+    coordinates have ``coords_dtype``.
 
     Uncompressed C-order or Fortran-order NPZ members are memory-mapped;
     compressed members and other formats are read whole once (budget
@@ -188,10 +190,11 @@ class FixtureDataset:
     Raises
     ------
     InputError
-        If the file has no diffraction stack or a per-position field
-        disagrees with it in length.
+        If the file has no stack (the contract's layout field) or a
+        per-position field disagrees with it in length.
     UsageError
-        If ``coords_dtype`` is not one of :data:`COORDS_DTYPES`.
+        If ``coords_dtype`` is not one of :data:`COORDS_DTYPES`, or the
+        contract has no layout field.
     """
 
     def __init__(
@@ -214,9 +217,13 @@ class FixtureDataset:
     def _plan(self, source: Any, layout: str) -> None:
         """Decide which keys load, per item or whole, from the binding to the contract."""
         contract = self.contract
+        if not contract.layout:
+            msg = (f"contract '{contract.name}' has no layout field (a stack with one frame per "
+                   "position) to index items by; pass a dataset contract such as data001")
+            raise UsageError(msg)
         binding = bind(contract, source, layout)
         present = list(source.keys())
-        stack = (contract.layout or {}).get("field", "diffraction")
+        stack = contract.layout["field"]
         if stack not in binding.fields:
             msg = (
                 f"'{self.path}' has no '{stack}' array (keys: {', '.join(present)}); "
