@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from ..readers.layout import canonical_shape, source_layout
+from ..readers.npz import ArrayInfo
 from .model import DatasetContract, FieldSpec, load_contract
 
-__all__ = ["Binding", "BoundField", "Finding", "bind", "shape_fits"]
+__all__ = ["ArraySource", "Binding", "BoundField", "Finding", "bind", "shape_fits"]
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,35 @@ class Binding:
         return not any(f.severity == "error" for f in self.findings)
 
 
+class ArraySource:
+    """Arrays in memory seen through the reader interface, so that :func:`bind` takes them.
+
+    Parameters
+    ----------
+    arrays : mapping of str to numpy.ndarray
+        Key -> array, e.g. a pipeline's tensor dump.
+    path : str
+        Name shown in findings.
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], path: str = "<mapping>") -> None:
+        self.arrays = dict(arrays)
+        self.path = path
+
+    def keys(self) -> list[str]:
+        """Return the keys, in mapping order."""
+        return list(self.arrays)
+
+    def info(self, key: str) -> ArrayInfo:
+        """Return the header of ``key``."""
+        arr = self.arrays[key]
+        return ArrayInfo(key, arr.dtype, arr.shape, fortran_order=False, compressed=False)
+
+    def read(self, key: str) -> np.ndarray:
+        """Return the array ``key``."""
+        return self.arrays[key]
+
+
 def bind(
     contract: str | os.PathLike | DatasetContract, source: Any, layout: str = "auto"
 ) -> Binding:
@@ -187,9 +217,9 @@ def bind(
         A dataset contract (binding a file) or a pipeline contract (binding
         a tensor dump).
     source : Source
-        An open reader (:func:`ptyevidence.open_source`) or anything with
-        ``path``, ``keys()`` and ``info(key)`` returning an
-        :class:`~ptyevidence.readers.ArrayInfo`.
+        An open reader (:func:`ptyevidence.open_source`), an
+        :class:`ArraySource`, or anything with ``path``, ``keys()`` and
+        ``info(key)`` returning an :class:`~ptyevidence.readers.ArrayInfo`.
     layout : {"auto", "canonical", "legacy"}
         Stored order of the layout field's stack; ``auto`` decides from the
         evidence and refuses when it is ambiguous.
@@ -206,15 +236,9 @@ def bind(
     Examples
     --------
     >>> import numpy as np
-    >>> from ptyevidence.readers import ArrayInfo
-    >>> class Headers:
-    ...     path = "scan.npz"
-    ...     shapes = {"diff3d": (8, 8, 20), "xcoords": (20,), "ycoords": (20,)}
-    ...     def keys(self):
-    ...         return list(self.shapes)
-    ...     def info(self, key):
-    ...         return ArrayInfo(key, np.dtype("float32"), self.shapes[key], False, False)
-    >>> binding = bind("legacy", Headers())
+    >>> arrays = {"diff3d": np.zeros((8, 8, 20), np.float32), "xcoords": np.arange(20.0),
+    ...           "ycoords": np.zeros(20)}
+    >>> binding = bind("legacy", ArraySource(arrays, "scan.npz"))
     >>> binding.keys["diffraction"], binding.layout, binding.n_positions
     ('diff3d', 'legacy', 20)
     >>> binding.per_scan

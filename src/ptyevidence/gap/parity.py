@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 
 from .._memory import check_budget
-from ..contract.binding import Finding, bind
+from ..contract.binding import ArraySource, Finding, bind
 from ..contract.model import DatasetContract, load_contract
 from ..contract.render import markdown_table
 from ..exceptions import UsageError
-from ..readers.npz import ArrayInfo
 from ..readers.registry import open_source
 from ..writers.npz import write_npz
 from .matrix import GapMatrix, GapRow
@@ -140,28 +139,9 @@ def bind_dump(
     """
     spec = load_contract(contract)
     if isinstance(dump, Mapping):
-        return _read_bound(_DumpSource(_arrays_from_mapping(dump)), spec)
+        return _read_bound(ArraySource(_arrays_from_mapping(dump)), spec)
     with open_source(dump) as source:
         return _read_bound(source, spec)
-
-
-class _DumpSource:
-    """In-memory arrays seen through the reader interface, so :func:`bind` takes them."""
-
-    path = "<mapping>"
-
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = arrays
-
-    def keys(self) -> list[str]:
-        return list(self.arrays)
-
-    def info(self, key: str) -> ArrayInfo:
-        arr = self.arrays[key]
-        return ArrayInfo(key, arr.dtype, arr.shape, fortran_order=False, compressed=False)
-
-    def read(self, key: str) -> np.ndarray:
-        return self.arrays[key]
 
 
 def _arrays_from_mapping(mapping: Mapping[str, Any]) -> dict[str, np.ndarray]:
