@@ -353,21 +353,17 @@ class _Validator:
 
     # -- values ------------------------------------------------------------------
     def _readable(self, name: str) -> bool:
-        key = self.keys.get(name)
-        if key is None:
-            return False
-        entry = self.report.fields.get(name, {})
-        return not entry.get("unreadable") and np.dtype(entry["dtype"]).kind in "biufc"
+        bound = self.binding.fields.get(name)
+        return bound is not None and bound.readable and bound.dtype.kind in "biufc"
 
     def _check_values(self) -> None:
-        # Every contract field is streamed, rule or not: its statistics go in the
+        # Every field found is streamed, rule or not: its statistics go in the
         # report, and reading each member to the end checks its zip CRC.
-        stat_fields = {spec.name for spec in self.contract.fields}
         stats: dict[str, ArrayStats] = {}
-        for spec in self.contract.fields:
-            if spec.name in stat_fields and self._readable(spec.name):
-                stats[spec.name] = self._stream_stats(spec.name)
-                self.report.stats[spec.name] = stats[spec.name].to_dict()
+        for name in self.binding.fields:
+            if self._readable(name):
+                stats[name] = self._stream_stats(name)
+                self.report.stats[name] = stats[name].to_dict()
         for rule in self.contract.rules:
             if rule.check.startswith("positions"):
                 self._check_positions(rule)
