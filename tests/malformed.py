@@ -947,11 +947,11 @@ for _defect in VALIDATE:
 for _defect in FIXTURE_MAKE:
     _register(f"fixture-make-{_defect}", _fixture_make_case(_defect))
 for _label, _size, _message in (
-    ("zero", "0", "subset size 0 is out of range: use 16 to 20"),
-    ("negative", "-3", "subset size -3 is out of range"),
-    ("above-n", "21", "subset size 21 is out of range: use 16 to 20"),
-    ("not-an-integer", "2.5", "subset size '2.5' is not an integer"),
-    ("text", "many", "subset size 'many' is not an integer"),
+    ("zero", "0", "--subset-size 0 is out of range: use 16 to 20"),
+    ("negative", "-3", "--subset-size -3 is out of range"),
+    ("above-n", "21", "--subset-size 21 is out of range: use 16 to 20"),
+    ("not-an-integer", "2.5", "--subset-size: '2.5' is not an integer"),
+    ("text", "many", "--subset-size: 'many' is not an integer"),
 ):
     _register(f"fixture-make-subset-size-{_label}", _subset_case(_label, _size, _message))
 for _where in ("missing-folder", "read-only-folder"):
@@ -986,8 +986,8 @@ _register("gap-dump-object-array", _gap_dump_object_array)
 for _defect in COVERAGE:
     _register(f"coverage-{_defect}", _coverage_case(_defect))
 for _label, _size, _message in (
-    ("zero", "0", "subset size 0 is out of range"),
-    ("above-n", "21", "subset size 21 is out of range"),
+    ("zero", "0", "--subset-size 0 is out of range"),
+    ("above-n", "21", "--subset-size 21 is out of range"),
     ("text", "many", "subset size 'many' is not an integer"),
 ):
     _register(f"coverage-compare-subset-size-{_label}", _coverage_compare_size(_label, _size, _message))

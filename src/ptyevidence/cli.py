@@ -26,6 +26,7 @@ from collections.abc import Collection, Sequence
 from . import commands
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
+from .commands._common import error_text
 from .exceptions import PtyEvidenceError
 
 __all__ = ["build_parser", "flag_hints", "main", "run"]
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PtyEvidenceError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {flag_hints(str(exc))}", file=sys.stderr)
+        print(f"{PROG}: error: {flag_hints(error_text(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -207,3 +207,20 @@ def test_source_hash_flags_conflict_in_one_line(cli, source, tmp_path):
     assert "not allowed with argument --source-hash" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert _outputs(tmp_path) == []
+
+
+def test_make_takes_its_fields_from_contract(cli, source, tmp_path):
+    """--contract legacy: the fixture carries legacy's fields and is validated against it."""
+    out = str(tmp_path / "fx.npz")
+    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "16",
+               "--contract", "legacy", "--legacy-alias")
+    assert done.returncode == 0, done.stderr
+    assert "contract  legacy: PASS" in done.stdout
+    side = json.loads((tmp_path / "fx.json").read_text())
+    assert "--contract legacy" in side["regenerate"]
+    assert cli("fixture", "verify", out, "--source", source).returncode == 0
+    unknown = cli("fixture", "make", "--source", source, "--output", str(tmp_path / "x.npz"),
+                  "--contract", "nonesuch")
+    assert unknown.returncode == 2
+    assert "unknown contract 'nonesuch'" in unknown.stderr
+    assert not (tmp_path / "x.npz").exists()

@@ -265,7 +265,7 @@ def test_contract_syntax_error_names_line_and_column(cli, make_npz, tmp_path):
 def test_contract_unknown_dtype_names_it(cli, make_npz, tmp_path):
     """An unknown dtype in a contract file exits 2 naming the dtype and the field."""
     data = load_contract("data001").to_dict()
-    data["fields"][2]["dtypes"] = ["complex65"]
+    data["fields"][1]["dtypes"] = ["complex65"]
     contract = _write_contract(tmp_path, json.dumps(data))
     proc = cli("validate", make_npz(), "--contract", contract)
     _assert_one_line_error(proc, "field 'probeGuess'", "unknown dtype 'complex65'")

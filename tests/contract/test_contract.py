@@ -236,7 +236,7 @@ def _drop(path: list):
 # (id, mutation of the data001 dict, words the message must contain)
 BAD_CONTRACTS = [
     ("unknown-dtype", _set(["fields", 0, "dtypes"], ["float33"]), "unknown dtype 'float33'"),
-    ("unknown-tolerated-dtype", _set(["fields", 1, "tolerated_dtypes"], {"complex7": "warning"}),
+    ("unknown-tolerated-dtype", _set(["fields", 2, "tolerated_dtypes"], {"complex7": "warning"}),
      "field 'objectGuess' lists unknown dtype 'complex7'"),
     ("dtype-not-a-string", _set(["fields", 0, "dtypes"], [None]), "lists dtype None"),
     ("unknown-check", _set(["rules", 0, "check"], "is_pretty"), "unknown check 'is_pretty'"),

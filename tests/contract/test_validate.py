@@ -196,7 +196,7 @@ def test_all_positions_identical_is_an_error(make_npz):
         ("positions-spread", "xcoords", "error"),
         ("positions-unique", "xcoords", "warning"),
     }
-    assert "all 20 positions are the same point (12.5, 7)" in report.format_table()
+    assert "all 20 positions are the same point (12.5, 7)" in report.to_text()
 
 
 def test_boundary_values_pass(make_npz):
@@ -521,7 +521,7 @@ def test_validation_never_modifies_the_source(make_npz):
 
 
 def test_report_api_on_a_failing_file(make_npz):
-    """verdict, errors/warnings, raise_if_failed, to_json and format_table agree."""
+    """verdict, errors/warnings, raise_if_failed, to_json and to_text agree."""
     arrays = _arrays()
     arrays["diffraction"][0, 0, 1] = -1.0
     _duplicate_positions(arrays)
@@ -541,7 +541,7 @@ def test_report_api_on_a_failing_file(make_npz):
         "rule": "diffraction-nonnegative", "field": "diffraction", "severity": "error",
         "message": "key 'diffraction': minimum -1 is below 0",
     }
-    table = report.format_table().splitlines()
+    table = report.to_text().splitlines()
     assert table[0].split() == ["SEVERITY", "RULE", "FIELD", "MESSAGE"]
     assert table[1].startswith("error ")  # errors sort first
     assert table[-1] == report.verdict
@@ -551,7 +551,7 @@ def test_report_api_on_a_passing_file(make_npz):
     """A clean file says so and raise_if_failed is silent."""
     report = validate_dataset(make_npz())
     report.raise_if_failed()
-    assert report.format_table() == f"no findings\n{report.verdict}"
+    assert report.to_text() == f"no findings\n{report.verdict}"
     assert report.verdict.startswith("PASS: ")
     assert report.errors == report.warnings == []
 

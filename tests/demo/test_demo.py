@@ -59,7 +59,7 @@ def test_noise_changes_frames_but_not_object_or_positions(exact_arrays):
 def test_demo_file_passes_data001(tmp_path, noise):
     path = make_demo_data(tmp_path / "demo.npz", n_positions=N_SMALL, noise=noise)
     report = validate_dataset(path)
-    assert report.ok, report.format_table()
+    assert report.ok, report.to_text()
     assert report.findings == []
     assert report.layout == "canonical"
     assert report.dims == {"N": N_SMALL, "H": 64, "W": 64, "M1": 227, "M2": 226}

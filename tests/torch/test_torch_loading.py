@@ -49,7 +49,7 @@ def _by_name(report):
 
 def test_check_torch_loading_passes_on_a_generated_fixture(fixture_npz, arrays):
     report = check_torch_loading(fixture_npz, batch_size=8, num_workers=(0, 2))
-    assert report.ok, report.format_table()
+    assert report.ok, report.to_text()
     assert report.num_workers == (0, 2)
     assert report.n_items == N_POSITIONS
     roles = {f.name: f.role for f in load_contract("data001").fields}
@@ -106,7 +106,7 @@ def test_compressed_fixture_gives_the_same_report(fixture_npz, tmp_path, arrays)
 
 def test_float32_coordinates_are_rounded_but_pass(fixture_npz, arrays):
     report = check_torch_loading(fixture_npz, coords_dtype="float32", num_workers=(0,))
-    assert report.ok, report.format_table()
+    assert report.ok, report.to_text()
     x = _by_name(report)["xcoords"]
     assert x.dtype == "torch.float32"
     assert not x.exact
@@ -123,7 +123,7 @@ def test_legacy_fortran_big_endian_file_loads_canonical_frames(tmp_path, arrays)
     odd["xcoords"] = arrays["xcoords"].astype(">f8")
     path = write_npz(os.path.join(tmp_path, "legacy.npz"), odd)
     report = check_torch_loading(path, num_workers=(0, 2))
-    assert report.ok, report.format_table()
+    assert report.ok, report.to_text()
     assert report.layout == "legacy"
     tensors = _by_name(report)
     assert tensors["diff3d"].role == "diffraction"

@@ -17,6 +17,7 @@ __all__ = [
     "add_json",
     "add_layout",
     "emit_json",
+    "error_text",
     "ratio_type",
     "real_number",
     "seed_type",
@@ -66,6 +67,27 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)
+
+
+def error_text(error: BaseException) -> str:
+    """Return an error's message for the command line: a library parameter it names becomes its flag.
+
+    Library errors that concern one parameter start with its name and carry
+    it as ``parameter`` (``subset_size 8 is out of range...``); the command
+    line prints the flag instead (``--subset-size 8 is out of range...``).
+
+    Examples
+    --------
+    >>> error = ValueError("subset_size 8 is out of range")
+    >>> error.parameter = "subset_size"
+    >>> error_text(error)
+    '--subset-size 8 is out of range'
+    """
+    text = str(error)
+    name = getattr(error, "parameter", None)
+    if isinstance(name, str) and text.startswith(f"{name} "):
+        text = "--" + name.replace("_", "-") + text[len(name):]
+    return text
 
 
 def whole_number(minimum: int, what: str) -> Callable[[str], int]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force, add_json, add_layout, emit_json, ratio_type, seed_type
+from ._common import (
+    add_force,
+    add_json,
+    add_layout,
+    emit_json,
+    ratio_type,
+    seed_type,
+)
 
 #: Kept here (not imported) so that building the parser stays light.
 _STRATEGIES = ("stratified-index", "grid", "farthest-point")
@@ -39,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--metadata-out", metavar="M", help="JSON sidecar (default: O with .json)")
     make.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
     make.add_argument("--legacy-alias", action="store_true",
-                      help="also write the frames under the legacy key diff3d")
+                      help="also write the frames under the legacy key (the stack's first alias "
+                      "in the contract: diff3d in data001)")
     hashing = make.add_mutually_exclusive_group()
     hashing.add_argument("--source-hash", choices=_HASH_MODES, default="auto",
                          help="record the source's SHA-256: full = one full read of the source, "
@@ -49,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     hashing.add_argument("--no-source-hash", dest="source_hash", action="store_const",
                          const="none", help="same as --source-hash none")
     add_layout(make)
+    make.add_argument("--contract", metavar="NAME|PATH",
+                      help="built-in contract name or contract JSON file whose fields the fixture "
+                      "carries (per-scan fields gathered, the others copied whole) and which it is "
+                      "validated against (default: data001's fields, validated against the file "
+                      "format's default contract, data001 for NPZ or raw for CXI)")
     add_force(make)
     add_json(make)
     make.set_defaults(func=_make)
@@ -75,10 +88,17 @@ def _subset_size(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        msg = f"subset size '{text}' is not an integer; give a whole number of positions (>= 16)"
-        raise argparse.ArgumentTypeError(msg) from None
+        pass
+    # The library's one check words the message; argparse names the flag before it.
+    from ..exceptions import UsageError
+    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
 
-
+    try:
+        check_subset_choice(text, minimum=MIN_SUBSET_SIZE)
+    except UsageError as exc:
+        # argparse names the flag before the message: drop the parameter's name.
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{exc.parameter} ")) from None
+    raise AssertionError(text)  # unreachable: text is not an integer
 
 
 def _make(args: argparse.Namespace) -> int:
@@ -88,12 +108,12 @@ def _make(args: argparse.Namespace) -> int:
         args.source, args.output, subset_size=args.subset_size, strategy=args.strategy,
         seed=args.seed, metadata_out=args.metadata_out, notes_out=args.notes_out,
         legacy_alias=args.legacy_alias, layout=args.layout, force=args.force,
-        source_hash=args.source_hash,
+        source_hash=args.source_hash, contract=args.contract,
     )
     if args.json:
         emit_json(result.sidecar)
     else:
-        print(result.format_summary())
+        print(result.to_text())
     return 0
 
 
@@ -107,5 +127,5 @@ def _verify(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report.to_dict())
     else:
-        print(report.format_text())
+        print(report.to_text())
     return 0 if report.ok else 1

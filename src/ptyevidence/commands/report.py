@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force, seed_type
+from ._common import add_force, error_text, seed_type
 from .fixture import _STRATEGIES, _subset_size
 
 
@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     code = 0
     for label, outcome in results:
         if isinstance(outcome, Exception):
-            print(f"ptyevidence: error: {flag_hints(str(outcome))}", file=sys.stderr)
+            print(f"ptyevidence: error: {flag_hints(error_text(outcome))}", file=sys.stderr)
             code = max(code, outcome.exit_code)
             continue
         print(outcome.to_text())

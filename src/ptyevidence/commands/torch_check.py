@@ -45,5 +45,5 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report.to_dict())
     else:
-        print(report.format_table())
+        print(report.to_text())
     return 0 if report.ok else 1

@@ -18,33 +18,11 @@ from .._format import aligned_rows
 from .._progress import progress_bar
 from ..exceptions import ContractError, UsageError
 from ..readers.base import Source
-from ..readers.layout import canonical_shape, source_layout
 from ..readers.registry import open_source
-from .model import DatasetContract, FieldSpec, list_contracts, load_contract
+from .binding import Binding, Finding, bind
+from .model import DatasetContract, list_contracts, load_contract
 
 __all__ = ["ArrayStats", "Finding", "ValidationReport", "validate_dataset"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One observation about a dataset.
-
-    Attributes
-    ----------
-    rule : str
-        Rule identifier (``required``, ``dtype``, ``shape``, or a contract rule id).
-    field : str
-        Field (or ``*`` for the whole file).
-    severity : {"error", "warning", "info"}
-        Errors fail validation.
-    message : str
-        What was found and, where useful, what to do.
-    """
-
-    rule: str
-    field: str
-    severity: str
-    message: str
 
 
 @dataclass
@@ -258,7 +236,13 @@ class ValidationReport:
         """Return :meth:`to_dict` as indented JSON."""
         return json.dumps(self.to_dict(), indent=2, default=_json_default)
 
-    def format_table(self) -> str:
+    def to_markdown(self, heading_level: int = 2) -> str:
+        """Return the report as Markdown (see :func:`~ptyevidence.contract.validation_markdown`)."""
+        from .render import validation_markdown
+
+        return validation_markdown(self, heading_level)
+
+    def to_text(self) -> str:
         """Return the findings as an aligned text table plus the verdict."""
         rows = [("SEVERITY", "RULE", "FIELD", "MESSAGE")]
         order = {"error": 0, "warning": 1, "info": 2}
@@ -337,198 +321,47 @@ def validate_dataset(
 
 
 class _Validator:
-    """One validation run: binds keys, dims and stats, collects findings."""
+    """One validation run: the binding's findings, then streamed value checks."""
 
     def __init__(self, source: Source, contract: DatasetContract, layout: str, progress: bool | None):
         self.source = source
         self.contract = contract
-        self.requested_layout = layout
         self.progress = progress
+        self.binding: Binding = bind(contract, source, layout)
+        self.keys = self.binding.keys  # contract field name -> key in file
         self.report = ValidationReport(
-            path=source.path, contract=contract.name, format=source.format
+            path=source.path, contract=contract.name, format=source.format,
+            layout=self.binding.layout, dims=dict(self.binding.dims),
+            findings=list(self.binding.findings),
         )
-        self.keys: dict[str, str] = {}  # contract field name -> key in file
-        self.bound_from: dict[str, str] = {}  # dim name -> field that bound it
-        self.layout_field = contract.layout["field"] if contract.layout else None
+        for name, bound in self.binding.fields.items():
+            entry = {"key": bound.key, "dtype": str(bound.dtype), "shape": list(bound.stored_shape)}
+            if bound.readable:
+                entry["canonical_shape"] = list(bound.shape)
+            else:
+                entry["unreadable"] = True
+            self.report.fields[name] = entry
 
     def add(self, rule: str, fld: str, severity: str, message: str) -> None:
         self.report.findings.append(Finding(rule, fld, severity, message))
 
     def run(self) -> ValidationReport:
-        self._bind_keys()
-        self._check_headers()
-        self._check_dims()
         self._check_values()
         return self.report
 
-    # -- keys ------------------------------------------------------------------
-    def _bind_keys(self) -> None:
-        present = set(self.source.keys())
-        for spec in self.contract.fields:
-            if spec.name in present:
-                self.keys[spec.name] = spec.name
-                continue
-            alias = next((a for a in spec.aliases if a in present), None)
-            if alias is not None:
-                self.keys[spec.name] = alias
-                sev = spec.aliases[alias]
-                self.add(
-                    "alias", spec.name, sev,
-                    f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'",
-                )
-            elif spec.required:
-                self.add(
-                    "required", spec.name, "error",
-                    f"required key '{spec.name}' is missing ({spec.description})",
-                )
-        used = set(self.keys.values())
-        for key in sorted(present - used):
-            if self.source.info(key).has_objects:
-                self.add(
-                    "object-array", key, "error",
-                    f"key '{key}' holds Python objects (dtype object) that only unpickling "
-                    "could read; it was not loaded. Store text as a string array, e.g. "
-                    "numpy.array(json.dumps(meta))",
-                )
-                continue
-            self.add("unknown-key", key, "info", f"key '{key}' is not part of {self.contract.name}")
-        for member in self.source.ignored_members:
-            self.add("foreign-member", member, "warning", f"member '{member}' is not a .npy array; ignored")
-
-    # -- headers ---------------------------------------------------------------
-    def _n_positions(self) -> int | None:
-        for name in ("xcoords", "ycoords"):
-            key = self.keys.get(name)
-            if key is not None:
-                shape = self.source.info(key).shape
-                if len(shape) == 1:
-                    return shape[0]
-        return None
-
-    def _check_headers(self) -> None:
-        where = f"'{self.source.path}'"
-        for spec in self.contract.fields:
-            key = self.keys.get(spec.name)
-            if key is None:
-                continue
-            info = self.source.info(key)
-            shape = info.shape
-            entry = {"key": key, "dtype": str(info.dtype), "shape": list(shape)}
-            self.report.fields[spec.name] = entry
-            if info.has_objects or info.is_structured:
-                kind = "Python objects (would need unpickling)" if info.has_objects else "named fields"
-                self.add(
-                    "dtype", spec.name, "error",
-                    f"key '{key}' has dtype {info.dtype} with {kind}; expected "
-                    f"{' or '.join(spec.dtypes)}; it was not loaded",
-                )
-                entry["unreadable"] = True
-                continue
-            sev = spec.dtype_severity(info.dtype)
-            if sev is not None:
-                self.add(
-                    "dtype", spec.name, sev,
-                    f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected "
-                    f"{' or '.join(spec.dtypes)}",
-                )
-            if spec.name == self.layout_field and len(shape) == 3:
-                layout = source_layout(
-                    self.source, key, self._n_positions(), self.requested_layout, f"{where} key '{key}'"
-                )
-                self.report.layout = layout
-                if layout == "legacy":
-                    self.add(
-                        "layout", spec.name, self.contract.layout.get("legacy_severity", "error"),
-                        f"key '{key}' is stored in legacy (H, W, N) order {tuple(shape)}; "
-                        "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)",
-                    )
-                shape = canonical_shape(shape, layout)
-            entry["canonical_shape"] = list(shape)
-            self._bind_shape(spec, key, tuple(shape))
-
-    def _bind_shape(self, spec: FieldSpec, key: str, shape: tuple[int, ...]) -> None:
-        if spec.shape is None:
-            return
-        candidates = [(spec.shape, None)] + [(s, sev) for s, sev in spec.alt_shapes]
-        for symbolic, sev in candidates:
-            if self._shape_fits(symbolic, shape):
-                if sev is not None:
-                    self.add(
-                        "shape", spec.name, sev,
-                        f"key '{key}' has non-canonical shape {shape}; canonical is "
-                        f"({', '.join(map(str, spec.shape))})",
-                    )
-                for sym, size in zip(symbolic, shape):
-                    if isinstance(sym, str) and sym not in self.report.dims:
-                        self.report.dims[sym] = size
-                        self.bound_from[sym] = spec.name
-                return
-        self.add("shape", spec.name, "error", self._shape_message(spec, key, shape))
-
-    def _shape_fits(self, symbolic: tuple, shape: tuple[int, ...]) -> bool:
-        if len(symbolic) != len(shape):
-            return False
-        local: dict[str, int] = {}
-        for sym, size in zip(symbolic, shape):
-            if isinstance(sym, int):
-                if sym != size:
-                    return False
-                continue
-            want = self.report.dims.get(sym, local.get(sym))
-            if want is not None and want != size:
-                return False
-            local[sym] = size
-        return True
-
-    def _shape_message(self, spec: FieldSpec, key: str, shape: tuple[int, ...]) -> str:
-        expected = f"({', '.join(map(str, spec.shape))}{',' if len(spec.shape) == 1 else ''})"
-        bound = [
-            f"{sym} = {self.report.dims[sym]} from {self.bound_from[sym]}"
-            for sym in spec.shape
-            if isinstance(sym, str) and sym in self.report.dims
-        ]
-        detail = f" with {', '.join(bound)}" if bound else ""
-        return f"key '{key}' has shape {shape}; expected {expected}{detail}"
-
-    def _check_dims(self) -> None:
-        dims = self.report.dims
-        for name, rule in self.contract.dims.items():
-            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]]:
-                other = rule["equals"]
-                self.add(
-                    "dims", self.bound_from.get(name, name), "error",
-                    f"dimension {name} = {dims[name]} differs from {other} = {dims[other]}; "
-                    f"they must be equal ({rule.get('description', '')})",
-                )
-            if name not in dims or "min" not in rule:
-                continue
-            lower = rule["min"]
-            bound = dims.get(lower) if isinstance(lower, str) else lower
-            if bound is not None and dims[name] < bound:
-                label = f"{lower} = {bound}" if isinstance(lower, str) else str(bound)
-                self.add(
-                    "dims", self.bound_from.get(name, name), "error",
-                    f"dimension {name} = {dims[name]} is below its minimum {label} "
-                    f"({rule.get('description', '')})",
-                )
-
     # -- values ------------------------------------------------------------------
     def _readable(self, name: str) -> bool:
-        key = self.keys.get(name)
-        if key is None:
-            return False
-        entry = self.report.fields.get(name, {})
-        return not entry.get("unreadable") and np.dtype(entry["dtype"]).kind in "biufc"
+        bound = self.binding.fields.get(name)
+        return bound is not None and bound.readable and bound.dtype.kind in "biufc"
 
     def _check_values(self) -> None:
-        # Every contract field is streamed, rule or not: its statistics go in the
+        # Every field found is streamed, rule or not: its statistics go in the
         # report, and reading each member to the end checks its zip CRC.
-        stat_fields = {spec.name for spec in self.contract.fields}
         stats: dict[str, ArrayStats] = {}
-        for spec in self.contract.fields:
-            if spec.name in stat_fields and self._readable(spec.name):
-                stats[spec.name] = self._stream_stats(spec.name)
-                self.report.stats[spec.name] = stats[spec.name].to_dict()
+        for name in self.binding.fields:
+            if self._readable(name):
+                stats[name] = self._stream_stats(name)
+                self.report.stats[name] = stats[name].to_dict()
         for rule in self.contract.rules:
             if rule.check.startswith("positions"):
                 self._check_positions(rule)

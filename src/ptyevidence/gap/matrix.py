@@ -425,7 +425,7 @@ class GapMatrix:
         ]
         out += [f"- {line}" for line in self.breaks()] or ["- Nothing: every row is the same."]
         if with_observed:
-            out += ["", f"{h}# Parity of the tensor dumps", "", self.parity.markdown_summary()]
+            out += ["", f"{h}# Parity of the tensor dumps", "", self.parity.to_markdown()]
         return "\n".join(out).rstrip() + "\n"
 
     def render(self, fmt: str = "markdown") -> str:

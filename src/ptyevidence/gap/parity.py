@@ -11,8 +11,7 @@ a constant ratio, or plain differences.
 from __future__ import annotations
 
 import os
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import permutations
 from typing import Any
@@ -21,12 +20,13 @@ import numpy as np
 
 from .._format import dims_text, markdown_table
 from .._memory import check_budget
-from ..contract.model import DatasetContract, FieldSpec, load_contract
-from ..contract.validate import Finding
+from ..contract.binding import Finding, bind
+from ..contract.model import DatasetContract, load_contract
 from ..exceptions import UsageError
+from ..readers.memory import ArraySource
 from ..readers.registry import open_source
 from ..writers.npz import write_npz
-from .matrix import GapMatrix, GapRow, format_axes
+from .matrix import GapMatrix, GapRow
 
 __all__ = [
     "DEFAULT_ATOL",
@@ -44,7 +44,7 @@ DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-8
 #: A derived ratio counts as one constant when every element agrees this well.
 _RATIO_TOLERANCE = 1e-4
-#: Layout checks try every axis order only up to this rank.
+#: Permutation checks try every axis order only up to this rank.
 _MAX_PERMUTED_RANK = 6
 
 
@@ -106,10 +106,11 @@ def bind_dump(
 ) -> BoundDump:
     """Match a tensor dump to a pipeline contract.
 
-    Keys are matched to fields by name or alias; dimensions are bound by
-    majority over the fields (so one wrongly laid out array is the one
-    reported); dtypes and shapes are checked; derived fields are computed.
-    Problems become findings, never exceptions.
+    Keys are matched to fields by :func:`ptyevidence.contract.binding.bind`:
+    by name or alias, dimensions bound by majority over the fields (so one
+    wrongly laid out array is the one reported), dtypes and shapes checked.
+    Fields that fit are read; derived fields are computed. Problems become
+    findings, never exceptions.
 
     Parameters
     ----------
@@ -139,186 +140,60 @@ def bind_dump(
     """
     spec = load_contract(contract)
     if isinstance(dump, Mapping):
-        return _Binder(spec, "<mapping>", _arrays_from_mapping(dump)).run()
+        return _read_bound(ArraySource(_arrays_from_mapping(dump)), spec)
     with open_source(dump) as source:
-        path = os.fspath(dump)
-        arrays: dict[str, np.ndarray] = {}
-        unreadable: dict[str, str] = {}
-        for key in list(source.keys()):
-            info = source.info(key)
-            if info.has_objects or info.is_structured:
-                unreadable[key] = f"dtype {info.dtype} (objects or named fields); it was not loaded"
-                continue
-            arrays[key] = source.read(key)
-        binder = _Binder(spec, path, arrays)
-        for key, why in unreadable.items():
-            binder.bound.add("unreadable", key, "error", f"dump '{path}': key '{key}' has {why}")
-        return binder.run()
+        return _read_bound(source, spec)
 
 
 def _arrays_from_mapping(mapping: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {str(k): _to_numpy(k, v) for k, v in mapping.items() if v is not None}
 
 
-class _Binder:
-    """One binding run: keys, dimensions, dtype/shape checks, derived fields."""
+def _read_bound(source: Any, contract: DatasetContract) -> BoundDump:
+    """Bind ``source`` to ``contract``, read the fields that fit, compute the derived ones."""
+    binding = bind(contract, source)
+    # Every readable member is read, field or not: a damaged dump fails here, not halfway.
+    arrays = {key: source.read(key) for key in source.keys()  # noqa: SIM118 - readers are not iterable
+              if not (source.info(key).has_objects or source.info(key).is_structured)}
+    bound = BoundDump(path=binding.path, contract=contract, dims=dict(binding.dims),
+                      findings=list(binding.findings))
+    for name, field_ in binding.fields.items():
+        if field_.fits:
+            bound.arrays[name] = arrays[field_.key]
+            bound.keys[name] = field_.key
+    _derive(bound)
+    return bound
 
-    def __init__(self, contract: DatasetContract, path: str, arrays: dict[str, np.ndarray]):
-        self.contract = contract
-        self.raw = arrays
-        self.bound = BoundDump(path=path, contract=contract)
-        self.where = f"dump '{path}'"
 
-    def run(self) -> BoundDump:
-        found = self._match_keys()
-        dims, voters = self._vote_dims(found)
-        for spec, key in found:
-            if self._check(spec, key, dims, voters):
-                self.bound.arrays[spec.name] = self.raw[key]
-                self.bound.keys[spec.name] = key
-        # Report only dimensions that a field matching the contract supports.
-        usable = set(self.bound.keys.values())
-        self.bound.dims = {
-            sym: size for sym, size in dims.items()
-            if "size" in self.contract.dims.get(sym, {}) or usable & set(voters.get(sym, []))
-        }
-        self._derive()
-        return self.bound
-
-    def _match_keys(self) -> list[tuple[FieldSpec, str]]:
-        found, used = [], set()
-        for spec in self.contract.fields:
-            if spec.presence != "stored":
-                continue
-            key = next((k for k in (spec.name, *spec.aliases) if k in self.raw), None)
-            if key is None:
-                # Partial dumps are normal: the role's observed cell says so.
-                self.bound.add(
-                    "missing", spec.name, "info",
-                    f"{self.where} has no key '{spec.name}' (role {spec.role}); not compared",
+def _derive(bound: BoundDump) -> None:
+    where = f"dump '{bound.path}'"
+    for spec in bound.contract.fields:
+        if spec.presence != "derived":
+            continue
+        inputs = spec.derive["of"]
+        if not all(name in bound.arrays for name in inputs):
+            continue
+        arrays = [bound.arrays[name] for name in inputs]
+        op = spec.derive["op"]
+        try:
+            value = _derive_value(op, arrays)
+        except ValueError as exc:
+            bound.add("derive", spec.name, "warning",
+                      f"{where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}")
+            continue
+        if op == "ratio":
+            spread = _ratio_spread(arrays[0], arrays[1], value)
+            if spread > _RATIO_TOLERANCE:
+                bound.add(
+                    "derive", spec.name, "warning",
+                    f"{where}: {inputs[0]} / {inputs[1]} is not one constant (largest "
+                    f"deviation {spread:.2g} of max |{inputs[0]}|); {spec.name} is a least-squares fit",
                 )
-                continue
-            found.append((spec, key))
-            used.add(key)
-        for key in self.raw:
-            if key not in used:
-                self.bound.add(
-                    "unknown-key", key, "info",
-                    f"{self.where}: key '{key}' is not a field of {self.contract.name}; ignored",
-                )
-        if self.raw and not found:
-            self.bound.add(
-                "no-match", "*", "error",
-                f"{self.where}: none of its keys ({', '.join(list(self.raw)[:6])}) is a field of "
-                f"{self.contract.name}; dump the pipeline that contract describes or pass another contract",
-            )
-        return found
-
-    def _vote_dims(self, found) -> tuple[dict[str, int], dict[str, list[str]]]:
-        votes: dict[str, Counter] = {}
-        for spec, key in found:
-            shape = self.raw[key].shape
-            if spec.shape is None or len(spec.shape) != len(shape):
-                continue
-            for sym, size in zip(spec.shape, shape):
-                if isinstance(sym, str):
-                    votes.setdefault(sym, Counter())[size] += 1
-        dims = {sym: counter.most_common(1)[0][0] for sym, counter in votes.items()}
-        for sym, rule in self.contract.dims.items():
-            if "size" in rule:
-                dims[sym] = rule["size"]
-        voters: dict[str, list[str]] = {}
-        for spec, key in found:
-            shape = self.raw[key].shape
-            if spec.shape is None or len(spec.shape) != len(shape):
-                continue
-            for sym, size in zip(spec.shape, shape):
-                if isinstance(sym, str) and dims.get(sym) == size and key not in voters.get(sym, []):
-                    voters.setdefault(sym, []).append(key)
-        return dims, voters
-
-    def _check(self, spec: FieldSpec, key: str, dims, voters) -> bool:
-        arr = self.raw[key]
-        ok = True
-        if spec.dtypes and "any" not in spec.dtypes:
-            severity = spec.dtype_severity(arr.dtype)
-            if severity is not None:
-                self.bound.add(
-                    "dtype", spec.name, severity,
-                    f"{self.where}: key '{key}' has dtype {arr.dtype}; {self.contract.name} "
-                    f"expects {' or '.join(spec.dtypes)}",
-                )
-                # The values are still compared: the observed column shows the dtypes.
-        if spec.shape is not None and not _fits(spec.shape, arr.shape, dims):
-            # Judge the array by the dimensions the *other* fields bound.
-            others = {s: [k for k in voters.get(s, []) if k != key] for s in dims}
-            fixed = {s: n for s, n in dims.items()
-                     if others[s] or "size" in self.contract.dims.get(s, {})}
-            expected = tuple(fixed.get(s, s) if isinstance(s, str) else s for s in spec.shape)
-            bound = [f"{s} = {fixed[s]} from {', '.join(others[s][:2])}"
-                     for s in dict.fromkeys(spec.shape) if isinstance(s, str) and others.get(s)]
-            because = f" ({'; '.join(bound)})" if bound else ""
-            hint = _layout_hint(spec.shape, arr.shape, fixed)
-            self.bound.add(
-                "shape", spec.name, "error",
-                f"{self.where}: key '{key}' has shape {tuple(arr.shape)}; {self.contract.name} "
-                f"expects {format_axes(spec.shape)} = {format_axes(expected)}{because}; {hint}",
-            )
-            ok = False
-        return ok
-
-    def _derive(self) -> None:
-        for spec in self.contract.fields:
-            if spec.presence != "derived":
-                continue
-            inputs = spec.derive["of"]
-            if not all(name in self.bound.arrays for name in inputs):
-                continue
-            arrays = [self.bound.arrays[name] for name in inputs]
-            op = spec.derive["op"]
-            try:
-                value = _derive_value(op, arrays)
-            except ValueError as exc:
-                self.bound.add("derive", spec.name, "warning",
-                               f"{self.where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}")
-                continue
-            if op == "ratio":
-                spread = _ratio_spread(arrays[0], arrays[1], value)
-                if spread > _RATIO_TOLERANCE:
-                    self.bound.add(
-                        "derive", spec.name, "warning",
-                        f"{self.where}: {inputs[0]} / {inputs[1]} is not one constant (largest "
-                        f"deviation {spread:.2g} of max |{inputs[0]}|); {spec.name} is a least-squares fit",
-                    )
-            if spec.dtypes and np.dtype(spec.dtypes[0]).kind in "fc" and op != "copy":
-                # Report the dtype the pipeline would hold, not the float64 of the arithmetic.
-                value = value.astype(spec.dtypes[0])
-            self.bound.arrays[spec.name] = value
-            self.bound.keys[spec.name] = "derived"
-
-
-def _layout_hint(symbolic, shape: tuple[int, ...], dims: Mapping[str, int]) -> str:
-    """Say which axis order would make ``shape`` fit, if one does."""
-    if len(symbolic) == len(shape) and len(shape) <= _MAX_PERMUTED_RANK:
-        for perm in permutations(range(len(shape))):
-            if perm != tuple(range(len(shape))) and _fits(symbolic, tuple(shape[i] for i in perm), dims):
-                order = ",".join(map(str, perm))
-                return (f"it fits after permute({order}): the pipeline was probably dumped in "
-                        "another axis order")
-    return "check the layout and the group/channel counts the pipeline was dumped with"
-
-
-def _fits(symbolic: Sequence[str | int], shape: tuple[int, ...], dims: Mapping[str, int]) -> bool:
-    if len(symbolic) != len(shape):
-        return False
-    local: dict[str, int] = {}
-    for sym, size in zip(symbolic, shape):
-        want = sym if isinstance(sym, int) else dims.get(sym, local.get(sym))
-        if want is not None and want != size:
-            return False
-        if isinstance(sym, str):
-            local[sym] = size
-    return True
+        if spec.dtypes and np.dtype(spec.dtypes[0]).kind in "fc" and op != "copy":
+            # Report the dtype the pipeline would hold, not the float64 of the arithmetic.
+            value = value.astype(spec.dtypes[0])
+        bound.arrays[spec.name] = value
+        bound.keys[spec.name] = "derived"
 
 
 def _derive_value(op: str, arrays: list[np.ndarray]) -> np.ndarray:
@@ -491,7 +366,7 @@ class ParityReport:
             "results": [r.to_dict() for r in self.results.values()],
         }
 
-    def markdown_summary(self) -> str:
+    def to_markdown(self) -> str:
         """Return the dumps, tolerances and binding findings as Markdown."""
         lines = [
             (f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "

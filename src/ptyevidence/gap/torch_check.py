@@ -28,10 +28,10 @@ import numpy as np
 
 from .._format import aligned_rows, shape_text
 from .._memory import check_budget
+from ..contract.binding import bind
 from ..contract.model import DatasetContract, FieldSpec, load_contract
 from ..exceptions import InputError, TorchNotInstalledError, UsageError
 from ..readers.base import Source
-from ..readers.layout import source_layout
 from ..readers.metadata import METADATA_KEY
 from ..readers.registry import open_source
 
@@ -52,14 +52,6 @@ __all__ = [
 TORCH_MISSING_MESSAGE = "PyTorch is not installed; install the `torch` extra"
 #: Dtypes a caller may ask for scan coordinates (``coords.*`` roles).
 COORDS_DTYPES = ("float64", "float32")
-#: Tensor dtype per contract role; coordinates are set by ``coords_dtype``.
-_ROLE_DTYPES = {
-    "diffraction": "float32",
-    "probe": "complex64",
-    "object": "complex64",
-    "ground_truth": "complex64",
-    "scan_index": "int64",
-}
 #: Batches that may wait in the queue of each worker (the DataLoader default).
 _PREFETCH = 2
 #: Seconds a worker may take for one batch before the check gives up.
@@ -102,8 +94,12 @@ def _import_torch() -> Any:
     return torch
 
 
-def expected_dtype(role: str, coords_dtype: str = "float64") -> str | None:
+def expected_dtype(role: str, coords_dtype: str = "float64",
+                   contract: str | os.PathLike | DatasetContract = "data001") -> str | None:
     """Return the numpy name of the tensor dtype a role is loaded as.
+
+    A role is loaded as the canonical (first) dtype of the contract's field
+    of that role; coordinates as ``coords_dtype``.
 
     Parameters
     ----------
@@ -111,12 +107,14 @@ def expected_dtype(role: str, coords_dtype: str = "float64") -> str | None:
         Contract role of a field (``diffraction``, ``probe``, ``coords.x`` ...).
     coords_dtype : {"float64", "float32"}
         Dtype of every ``coords*`` role.
+    contract : str, path or DatasetContract
+        Contract whose fields give the dtypes (default ``data001``).
 
     Returns
     -------
     str or None
         ``"float32"``, ``"complex64"``, ... or None when the role keeps the
-        file's dtype.
+        file's dtype (no such field, or one of any dtype or text).
 
     Examples
     --------
@@ -125,9 +123,15 @@ def expected_dtype(role: str, coords_dtype: str = "float64") -> str | None:
     >>> expected_dtype("coords.x", coords_dtype="float32")
     'float32'
     """
-    if role.startswith("coords"):
+    fields = load_contract(contract).fields_with_role(role)
+    return _tensor_dtype(fields[0], coords_dtype) if fields else None
+
+
+def _tensor_dtype(spec: FieldSpec, coords_dtype: str) -> str | None:
+    if spec.role.startswith("coords"):
         return coords_dtype
-    return _ROLE_DTYPES.get(role)
+    canonical = spec.dtypes[0] if spec.dtypes else None
+    return canonical if canonical not in (None, "any", "unicode", "structured") else None
 
 
 @dataclass(frozen=True)
@@ -142,15 +146,17 @@ class _Member:
 
 
 class FixtureDataset:
-    """Map-style dataset over a DATA-001 style file, one item per scan position.
+    """Map-style dataset over a dataset file, one item per scan position.
 
-    Item ``i`` is a dict of tensors: every per-position field (first
-    contract dimension ``N``: diffraction frame ``(H, W)``, coordinates
-    ``()``, ``scan_index`` ``()``, ``Y`` ``(H, W)``) at row ``i``, plus the
-    dataset-wide fields (``probeGuess`` ``(H, W)``, ``objectGuess``
-    ``(M1, M2)``) repeated with every item, as PtychoPINN's loaders hand the
-    probe to every sample. Diffraction is float32, probe/object/ground truth
-    complex64, coordinates ``coords_dtype``, ``scan_index`` int64.
+    The file is bound to the contract (:func:`ptyevidence.contract.binding.bind`).
+    Item ``i`` is a dict of tensors: every per-position field (leading
+    dimension ``N``; in ``data001`` the diffraction frame ``(H, W)``,
+    coordinates ``()``, ``scan_index`` ``()``, ``Y`` ``(H, W)``) at row ``i``,
+    plus the dataset-wide fields (``probeGuess``, ``objectGuess``) repeated
+    with every item, as PtychoPINN's loaders hand the probe to every sample.
+    Each tensor has its field's canonical contract dtype (diffraction
+    float32, probe/object/ground truth complex64, ``scan_index`` int64);
+    coordinates have ``coords_dtype``.
 
     Uncompressed C-order or Fortran-order NPZ members are memory-mapped;
     compressed members and other formats are read whole once (budget
@@ -182,10 +188,11 @@ class FixtureDataset:
     Raises
     ------
     InputError
-        If the file has no diffraction stack or a per-position field
-        disagrees with it in length.
+        If the file has no stack (the contract's layout field) or a
+        per-position field disagrees with it in length.
     UsageError
-        If ``coords_dtype`` is not one of :data:`COORDS_DTYPES`.
+        If ``coords_dtype`` is not one of :data:`COORDS_DTYPES`, or the
+        contract has no layout field.
     """
 
     def __init__(
@@ -206,64 +213,52 @@ class FixtureDataset:
         self._arrays: dict[str, np.ndarray] | None = None
 
     def _plan(self, source: Any, layout: str) -> None:
-        """Decide which keys load, per item or whole, and resolve the layout."""
+        """Decide which keys load, per item or whole, from the binding to the contract."""
         contract = self.contract
-        layout_field = (contract.layout or {}).get("field", "diffraction")
-        n_dim = ((contract.layout or {}).get("canonical") or ["N"])[0]
-        chosen: dict[str, tuple[str, FieldSpec]] = {}
-        notes = []
+        if not contract.layout:
+            msg = (f"contract '{contract.name}' has no layout field (a stack with one frame per "
+                   "position) to index items by; pass a dataset contract such as data001")
+            raise UsageError(msg)
+        binding = bind(contract, source, layout)
         present = list(source.keys())
-        for key in present:
-            spec = contract.field_named(key)
-            if key == METADATA_KEY:
-                continue  # the file's embedded JSON record, not an array to load
-            if spec is None:
-                notes.append(f"'{key}' is not a field of contract {contract.name}; not loaded")
-            elif spec.name in chosen and chosen[spec.name][0] == spec.name:
-                notes.append(f"'{key}' repeats field '{spec.name}'; not loaded")
-            else:
-                if spec.name in chosen:
-                    notes.append(f"'{chosen[spec.name][0]}' repeats field '{spec.name}'; not loaded")
-                chosen[spec.name] = (key, spec)
-        if layout_field not in chosen:
+        stack = contract.layout["field"]
+        if stack not in binding.fields:
             msg = (
-                f"'{self.path}' has no '{layout_field}' array (keys: {', '.join(present)}); "
+                f"'{self.path}' has no '{stack}' array (keys: {', '.join(present)}); "
                 "nothing to load; run `ptyevidence validate` on it for the full list of gaps"
             )
             raise InputError(msg, self.path)
-        self.missing = tuple(s.name for s in contract.fields if s.required and s.name not in chosen)
-        stack_key = chosen[layout_field][0]
-        stack_shape = source.info(stack_key).shape
-        n_pos = None
-        for key, spec in chosen.values():
-            if spec.role.startswith("coords") and len(source.info(key).shape) == 1:
-                n_pos = source.info(key).shape[0]
-                break
-        self.layout = source_layout(source, stack_key, n_pos, layout, where=f"{self.path}:{stack_key}")
+        notes = []
+        for key in binding.unknown:
+            if key == METADATA_KEY:
+                continue
+            spec = contract.field_named(key)
+            notes.append(f"'{key}' repeats field '{spec.name}'; not loaded" if spec is not None
+                         else f"'{key}' is not a field of contract {contract.name}; not loaded")
+        self.missing = tuple(s.name for s in contract.fields if s.required and s.name not in binding.fields)
+        # A stack that is not a readable 3-D array is read as stored.
+        self.layout = binding.layout or "canonical"
+        stack_key = binding.fields[stack].key
         if self.layout == "legacy":
             notes.append(f"'{stack_key}' is stored (H, W, N); item i is the frame [:, :, i]")
-        notes += [
-            f"'{key}' is loaded as field '{spec.name}' (an alias)"
-            for key, spec in chosen.values()
-            if key != spec.name
-        ]
-        self.n_items = stack_shape[-1] if self.layout == "legacy" else stack_shape[0]
+        # The file's embedded JSON record is not an array to load.
+        loaded = sorted((f for f in binding.fields.values() if f.key != METADATA_KEY),
+                        key=lambda f: present.index(f.key))
+        notes += [f"'{f.key}' is loaded as field '{f.name}' (an alias)" for f in loaded if f.alias_severity]
+        self.n_items = binding.fields[stack].shape[0]
         members = []
-        for key, spec in chosen.values():
-            per_item = bool(spec.shape) and spec.shape[0] == n_dim
-            legacy = key == stack_key and self.layout == "legacy"
-            shape = source.info(key).shape
-            length = shape[-1] if legacy else (shape[0] if shape else None)
-            if per_item and length != self.n_items:
+        for bound in loaded:
+            length = bound.shape[0] if bound.shape else None
+            if bound.per_scan and length != self.n_items:
                 msg = (
-                    f"'{self.path}': '{key}' has {length} entries but '{stack_key}' holds "
+                    f"'{self.path}': '{bound.key}' has {length} entries but '{stack_key}' holds "
                     f"{self.n_items} frames; run `ptyevidence validate` on it for the details"
                 )
                 raise InputError(msg, self.path)
-            dtype = expected_dtype(spec.role, self.coords_dtype) or _native_name(
-                source.info(key).dtype
-            )
-            members.append(_Member(key, spec.role, per_item, legacy, dtype))
+            spec = contract.field_named(bound.name)
+            dtype = _tensor_dtype(spec, self.coords_dtype) or _native_name(bound.dtype)
+            legacy = bound.name == stack and self.layout == "legacy"
+            members.append(_Member(bound.key, spec.role, bound.per_scan, legacy, dtype))
         self.members = tuple(members)
         self.notes = tuple(notes)
 
@@ -480,7 +475,7 @@ class TorchCheckReport:
             "notes": list(self.notes),
         }
 
-    def format_table(self) -> str:
+    def to_text(self) -> str:
         """Return one aligned row per tensor, the problems and notes, then the verdict."""
         rows = [("TENSOR", "DTYPE", "ITEM SHAPE", "BATCH SHAPE", "CONTIGUOUS", "EXACT", "OK")]
         for t in self.tensors:
@@ -532,7 +527,7 @@ def check_torch_loading(
     Returns
     -------
     TorchCheckReport
-        ``.ok``, ``.to_dict()``, ``.format_table()``.
+        ``.ok``, ``.to_dict()``, ``.to_text()``.
 
     Raises
     ------

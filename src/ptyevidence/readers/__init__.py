@@ -13,6 +13,7 @@ from .base import ArrayInfo, IntegrityCheck, Source
 from .cxi import CxiSource, read_cxi
 from .layout import LAYOUTS, canonical_shape, read_frames, resolve_layout, source_layout
 from .metadata import METADATA_KEY, metadata_array, read_metadata_member
+from .memory import ArraySource
 from .npz import NpzSource
 from .registry import default_contract_for, open_source, register_reader
 
@@ -20,6 +21,7 @@ __all__ = [
     "LAYOUTS",
     "METADATA_KEY",
     "ArrayInfo",
+    "ArraySource",
     "CxiSource",
     "IntegrityCheck",
     "NpzSource",

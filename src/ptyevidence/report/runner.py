@@ -310,18 +310,9 @@ def _check_source(source: str | os.PathLike) -> None:
 
 
 def _check_parameters(subset_size: int, strategy: str, seed: int) -> None:
-    from ..fixture.make import MIN_SUBSET_SIZE
-    from ..fixture.strategies import STRATEGIES
+    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
 
-    if isinstance(subset_size, bool) or not isinstance(subset_size, int) or subset_size < MIN_SUBSET_SIZE:
-        msg = f"subset size {subset_size!r} is too small; give at least {MIN_SUBSET_SIZE} positions"
-        raise UsageError(msg)
-    if strategy not in STRATEGIES:
-        msg = f"subset strategy '{strategy}' is not one of {', '.join(STRATEGIES)}"
-        raise UsageError(msg)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        msg = f"seed {seed!r} is not a non-negative integer"
-        raise UsageError(msg)
+    check_subset_choice(subset_size, strategy, seed, minimum=MIN_SUBSET_SIZE)
 
 
 def _report_files() -> list[str]:
