@@ -12,8 +12,8 @@ whole into a dict.
 from .base import ArrayInfo, IntegrityCheck, Source
 from .cxi import CxiSource, read_cxi
 from .layout import LAYOUTS, canonical_shape, read_frames, resolve_layout, source_layout
-from .metadata import METADATA_KEY, metadata_array, read_metadata_member
 from .memory import ArraySource
+from .metadata import METADATA_KEY, metadata_array, read_metadata_member
 from .npz import NpzSource
 from .registry import default_contract_for, open_source, register_reader
 
