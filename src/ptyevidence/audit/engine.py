@@ -36,8 +36,9 @@ __all__ = ["ALLOWED_FAILURES", "DEFAULT_OUT", "audit"]
 DEFAULT_OUT = "ptyevidence-audit"
 #: Worker deaths a task may survive before it is recorded as a crash: a second death ends it.
 ALLOWED_FAILURES = 1
-#: Seconds to wait for an existing cluster's scheduler to answer, and for a first worker.
-CONNECT_TIMEOUT = 30
+#: Seconds to wait for an existing cluster's scheduler to answer, then for its first worker.
+CONNECT_TIMEOUT = 10
+WORKER_TIMEOUT = 60
 _CRASH_REASON = (
     "its worker process died twice while checking it (a crash in a reader, or out of memory); "
     "check it alone with `ptyevidence validate`"
@@ -272,9 +273,9 @@ def _check_workers(client: Any, scheduler: str) -> None:
     from .._version import __version__
 
     try:
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
     except TimeoutError:
-        msg = (f"no worker joined the scheduler '{scheduler}' within {CONNECT_TIMEOUT} s; "
+        msg = (f"no worker joined the scheduler '{scheduler}' within {WORKER_TIMEOUT} s; "
                f"start some with `dask worker {scheduler}`")
         raise UsageError(msg) from None
     try:
