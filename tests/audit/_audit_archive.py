@@ -49,8 +49,9 @@ def make_archive(root: str) -> dict[str, str]:
 
 
 def rewrite(path: str, seed: int) -> None:
-    """Replace a DATA-001 file by another one with the same name (new fingerprint)."""
-    np.savez(path, **dataset_arrays(seed=seed, n=25))
+    """Write a DATA-001 file at exactly ``path`` (replacing one there: new fingerprint)."""
+    with open(path, "wb") as fh:  # a file object: numpy.savez would add ".npz" to other names
+        np.savez(fh, **dataset_arrays(seed=seed, n=25))
 
 
 def audit_command(*args: str) -> list[str]:
