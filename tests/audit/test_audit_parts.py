@@ -265,3 +265,17 @@ def test_no_dataset_or_a_pipeline_contract_is_one_line_and_exit_2(tmp_path, caps
     assert main(["audit", str(empty), "--contract", "ptychopinn-tf-container", "--out", str(tmp_path / "o")]) == 2
     assert "not a dataset file" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_an_audit_that_cannot_start_leaves_no_output(archive, tmp_path, monkeypatch):
+    from ptyevidence.audit import audit, engine
+
+    def no_cluster(workers, scheduler):
+        msg = "cannot reach the dask scheduler 'tcp://h:1'"
+        raise UsageError(msg)
+
+    monkeypatch.setattr(engine, "_client", no_cluster)
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="cannot reach"):
+        audit([os.path.dirname(archive["good_a.npz"])], out=out, scheduler="tcp://h:1")
+    assert not out.exists()

@@ -39,6 +39,14 @@ ALLOWED_FAILURES = 1
 #: Seconds to wait for an existing cluster's scheduler to answer, then for its first worker.
 CONNECT_TIMEOUT = 10
 WORKER_TIMEOUT = 60
+#: dask settings of the local cluster (the workers get them too). One task at a time per
+#: worker: a worker that dies takes only the file it was checking with it, so a file queued
+#: behind a crashing one is not blamed for its crash. No statistical profiler: its samples,
+#: every 10 ms, take the GIL from the checks and add several ms to each task (benchmarks/audit.py).
+LOCAL_CONFIG = {
+    "distributed.scheduler.worker-saturation": 1.0,
+    "distributed.worker.profile.enabled": False,
+}
 _CRASH_REASON = (
     "its worker process died twice while checking it (a crash in a reader, or out of memory); "
     "check it alone with `ptyevidence validate`"
@@ -104,12 +112,15 @@ def audit(
     if resume and force:
         msg = "resume=True continues the audit in the folder and force=True discards it; choose one"
         raise UsageError(msg)
+    _require_dask()
     specs = _load_contracts(contracts)
     files = find_datasets(paths, recursive=recursive, patterns=patterns)
     if not files:
         msg = "no dataset files found; name files, or folders holding *.npz, *.cxi, *.h5 files"
         raise UsageError(msg + " (see recursive=True and patterns)")
+    created = not os.path.exists(os.path.abspath(os.fspath(out)))
     folder = _prepare_folder(out, resume, force)
+    new_db = not os.path.exists(os.path.join(folder, DB_NAME))
     key = contracts_key(specs)
     engine = scheduler or f"local:{workers or os.cpu_count() or 1}"
     started = time.perf_counter()
@@ -134,7 +145,11 @@ def audit(
             state, note = "cluster-lost", str(exc)
         finally:
             unfinished = sorted(set(todo) - set(done))
-            store.end_run(run, state, audited=len(done), unfinished=len(unfinished))
+            if state == "failed" and new_db and not done:  # e.g. no cluster: leave nothing behind
+                store.close()
+                _remove_new_output(folder, created)
+            else:
+                store.end_run(run, state, audited=len(done), unfinished=len(unfinished))
         rows = store.rows(files)
     summary = AuditSummary(
         folder=folder, files=files, rows=rows, audited=sorted(done), skipped=skipped,
@@ -182,6 +197,24 @@ def _prepare_folder(out: str | os.PathLike, resume: bool, force: bool) -> str:
     return folder
 
 
+def _remove_new_output(folder: str, created: bool) -> None:
+    """Remove the database this run created (and the folder, if it made it and it is empty)."""
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        if os.path.exists(os.path.join(folder, name)):
+            os.unlink(os.path.join(folder, name))
+    if created and not os.listdir(folder):
+        os.rmdir(folder)
+
+
+def _require_dask() -> None:
+    try:
+        import distributed  # noqa: F401 - only whether it imports
+    except ImportError as exc:
+        msg = (f"the audit runs on dask.distributed, which is not installed ({exc}); "
+               "install the extra: pip install 'ptyevidence[batch]'")
+        raise UsageError(msg) from None
+
+
 def _unchanged(store: AuditStore, files: list[str], key: str) -> list[str]:
     """Files whose recorded result is still valid: same fingerprint, same contracts, no crash."""
     out = []
@@ -208,16 +241,18 @@ def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, sche
         path_of = {future.key: path for future, path in zip(futures, todo)}
         counts = dict.fromkeys(("pass", "fail", "unusable", "error"), 0)
         with progress_bar(len(todo), "audit", progress, unit="file") as bar:
-            for future in as_completed(futures):
-                path = path_of[future.key]
-                try:
-                    row = future.result()
-                except KilledWorker:
+            # with_results: each result comes with its future, fetched on the client's event
+            # loop, instead of one blocking round trip per future.result() call.
+            for future, result in as_completed(futures, with_results=True, raise_errors=False):
+                path = path_of.pop(future.key)
+                if isinstance(result, KilledWorker):
                     row = crashed_row(path, _CRASH_REASON)
-                except FutureCancelledError as exc:
-                    raise _ClusterLost(_lost_message(scheduler, exc)) from None
-                except Exception as exc:  # noqa: BLE001 - e.g. a worker that cannot unpickle the task
-                    row = crashed_row(path, f"task failed on its worker: {type(exc).__name__}: {exc}")
+                elif isinstance(result, FutureCancelledError):
+                    raise _ClusterLost(_lost_message(scheduler, result))
+                elif isinstance(result, BaseException):  # e.g. a worker that cannot unpickle the task
+                    row = crashed_row(path, f"task failed on its worker: {type(result).__name__}: {result}")
+                else:
+                    row = result
                 future.release()
                 record(row)
                 counts[row["status"]] += 1
@@ -233,13 +268,9 @@ def _lost_message(scheduler: str | None, exc: BaseException) -> str:
 @contextmanager
 def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """Yield a dask Client: of a new local cluster, or connected to ``scheduler``."""
-    try:
-        import dask
-        from distributed import Client, LocalCluster
-    except ImportError as exc:
-        msg = (f"the audit runs on dask.distributed, which is not installed ({exc}); "
-               "install the extra: pip install 'ptyevidence[batch]'")
-        raise UsageError(msg) from None
+    import dask
+    from distributed import Client, LocalCluster
+
     with _quiet_dask():
         if scheduler:
             client = _connect(Client, scheduler)
@@ -249,9 +280,7 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             finally:
                 client.close()
             return
-        # One task at a time per worker: a worker that dies then takes only the file it
-        # was checking with it, so a file queued behind a crashing one is not blamed.
-        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}), LocalCluster(
+        with dask.config.set(LOCAL_CONFIG), LocalCluster(
             n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
             dashboard_address=None, silence_logs=logging.CRITICAL,
             scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
