@@ -128,11 +128,11 @@ class AuditSummary:
 
     def to_text(self) -> str:
         """Return a few lines for the terminal: counts, the files that did not pass, the outputs."""
-        rate = f", {len(self.audited) / self.seconds:.1f} files/s" if self.seconds and self.audited else ""
+        rate = f"; {len(self.audited) / self.seconds:.1f} files/s" if self.seconds and self.audited else ""
         lines = [
             (f"audit of {len(self.files)} file(s) against {self._against()} on {self.engine}: "
              f"{len(self.audited)} checked, {len(self.skipped)} unchanged since an earlier run, "
-             f"{len(self.unfinished)} unfinished ({self.seconds:.1f} s{rate})"),
+             f"{len(self.unfinished)} unfinished ({self.seconds:.1f} s with cluster start-up{rate})"),
             "  " + ", ".join(f"{k} {v}" for k, v in self.counts().items()),
         ]
         bad = [r for r in self.table() if r["status"] != "pass"]
