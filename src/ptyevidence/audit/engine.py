@@ -233,7 +233,6 @@ def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, sche
              progress: bool | None, record: Any) -> None:
     """Submit one task per file and pass each finished row to ``record`` as it arrives."""
     from distributed import as_completed
-    from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
     with _client(workers, scheduler) as client:
@@ -245,14 +244,14 @@ def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, sche
             # loop, instead of one blocking round trip per future.result() call.
             for future, result in as_completed(futures, with_results=True, raise_errors=False):
                 path = path_of.pop(future.key)
-                if isinstance(result, KilledWorker):
-                    row = crashed_row(path, _CRASH_REASON)
-                elif isinstance(result, FutureCancelledError):
-                    raise _ClusterLost(_lost_message(scheduler, result))
-                elif isinstance(result, BaseException):  # e.g. a worker that cannot unpickle the task
-                    row = crashed_row(path, f"task failed on its worker: {type(result).__name__}: {result}")
-                else:
+                if future.status == "finished":
                     row = result
+                elif future.cancelled():
+                    raise _ClusterLost(_lost_message(scheduler))
+                elif isinstance(error := future.exception(), KilledWorker):
+                    row = crashed_row(path, _CRASH_REASON)
+                else:  # e.g. a worker that cannot unpickle the task
+                    row = crashed_row(path, f"task failed on its worker: {type(error).__name__}: {error}")
                 future.release()
                 record(row)
                 counts[row["status"]] += 1
@@ -260,9 +259,9 @@ def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, sche
                 bar.set_postfix_str(" ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def _lost_message(scheduler: str | None, exc: BaseException) -> str:
+def _lost_message(scheduler: str | None) -> str:
     where = f"scheduler '{scheduler}'" if scheduler else "the local cluster's scheduler"
-    return f"lost the connection to {where} ({exc}); rerun with resume=True to finish"
+    return f"lost the connection to {where}"
 
 
 @contextmanager
