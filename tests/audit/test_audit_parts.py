@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 
 import numpy as np
 import pytest
@@ -278,4 +279,14 @@ def test_an_audit_that_cannot_start_leaves_no_output(archive, tmp_path, monkeypa
     out = tmp_path / "out"
     with pytest.raises(UsageError, match="cannot reach"):
         audit([os.path.dirname(archive["good_a.npz"])], out=out, scheduler="tcp://h:1")
+    assert not out.exists()
+
+
+def test_without_dask_the_audit_names_the_extra_and_writes_nothing(archive, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` meets uninstalled
+    out = tmp_path / "out"
+    assert main(["audit", os.path.dirname(archive["good_a.npz"]), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "ptyevidence[batch]" in err
     assert not out.exists()
