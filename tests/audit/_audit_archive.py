@@ -29,7 +29,7 @@ RUN_TIMEOUT = 300
 
 
 def make_archive(root: str) -> dict[str, str]:
-    """Write the archive of :data:`EXPECTED` (plus an ignored text file) into ``root``; return name -> path."""
+    """Write the files of :data:`EXPECTED` and an ignored text file into ``root``; return name -> path."""
     os.makedirs(root, exist_ok=True)
     paths = {name: os.path.join(root, name) for name in EXPECTED}
     np.savez(paths["good_a.npz"], **dataset_arrays(seed=1))

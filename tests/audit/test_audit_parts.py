@@ -263,7 +263,8 @@ def test_no_dataset_or_a_pipeline_contract_is_one_line_and_exit_2(tmp_path, caps
     assert "--recursive" in err
     assert "--glob" in err
     rewrite(str(empty / "a.npz"), seed=1)
-    assert main(["audit", str(empty), "--contract", "ptychopinn-tf-container", "--out", str(tmp_path / "o")]) == 2
+    pipeline = ["--contract", "ptychopinn-tf-container"]
+    assert main(["audit", str(empty), *pipeline, "--out", str(tmp_path / "o")]) == 2
     assert "not a dataset file" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "o")
 
