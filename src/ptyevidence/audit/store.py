@@ -71,8 +71,12 @@ class AuditStore:
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.path = os.path.join(os.fspath(folder), DB_NAME)
-        # isolation_level=None: each statement commits unless wrapped in BEGIN/COMMIT.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            # isolation_level=None: each statement commits unless wrapped in BEGIN/COMMIT.
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            msg = f"cannot open the audit database '{self.path}' ({exc}); choose a writable folder"
+            raise UsageError(msg) from None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL with synchronous=NORMAL survives a crash of the process (not of the machine)
