@@ -42,7 +42,7 @@ WORKER_TIMEOUT = 60
 #: dask settings of the local cluster (the workers get them too). One task at a time per
 #: worker: a worker that dies takes only the file it was checking with it, so a file queued
 #: behind a crashing one is not blamed for its crash. No statistical profiler: its samples,
-#: every 10 ms, take the GIL from the checks and add several ms to each task (benchmarks/audit.py).
+#: every 10 ms, take the GIL from the checks and slow every task down (docs/audit.md, Performance).
 LOCAL_CONFIG = {
     "distributed.scheduler.worker-saturation": 1.0,
     "distributed.worker.profile.enabled": False,
