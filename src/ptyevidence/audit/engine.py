@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .._progress import progress_bar
-from ..exceptions import UsageError
+from ..exceptions import ClusterLostError, UsageError
 from .discover import find_datasets
 from .fingerprint import contracts_key, dataset_fingerprint
 from .store import DB_NAME, AuditStore
@@ -141,7 +141,7 @@ def audit(
             state = "complete"
         except KeyboardInterrupt:
             state, note = "interrupted", "interrupted before every file was checked"
-        except _ClusterLost as exc:
+        except ClusterLostError as exc:
             state, note = "cluster-lost", str(exc)
         finally:
             unfinished = sorted(set(todo) - set(done))
@@ -158,10 +158,6 @@ def audit(
     )
     write_summary(summary)
     return summary
-
-
-class _ClusterLost(Exception):
-    """The scheduler went away before every task finished."""
 
 
 def _load_contracts(contracts: Sequence[Any] | None) -> list[Any] | None:
@@ -247,7 +243,7 @@ def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, sche
                 if future.status == "finished":
                     row = result
                 elif future.cancelled():
-                    raise _ClusterLost(_lost_message(scheduler))
+                    raise ClusterLostError(_lost_message(scheduler))
                 elif isinstance(error := future.exception(), KilledWorker):
                     row = crashed_row(path, _CRASH_REASON)
                 else:  # e.g. a worker that cannot unpickle the task
