@@ -417,7 +417,6 @@ def _plot_stems(
     plot_dir: PathLike | None, names: Sequence[str], force: bool, inputs: Sequence[PathLike]
 ) -> list[str]:
     """Output stems in ``plot_dir``; refuse before any work if one cannot be written."""
-    from .._atomic import check_output_path
     from ..exceptions import UsageError
 
     if plot_dir is None:
@@ -432,10 +431,17 @@ def _plot_stems(
         raise UsageError(msg)
     stems = [os.path.join(plot_dir, name) for name in names]
     if os.path.isdir(plot_dir):
-        for stem in stems:
-            for ext in (".png", ".svg"):
-                check_output_path(stem + ext, force=force, inputs=[os.fspath(p) for p in inputs])
+        _check_stems(stems, force, inputs)
     return stems
+
+
+def _check_stems(stems: list[str], force: bool, inputs: Sequence[PathLike]) -> None:
+    """Every ``STEM.png``/``STEM.svg`` can be written and is none of the inputs."""
+    from .._atomic import check_output_path
+
+    for stem in stems:
+        for ext in (".png", ".svg"):
+            check_output_path(stem + ext, force=force, inputs=[os.fspath(p) for p in inputs])
 
 
 def _save_plots(
@@ -445,14 +451,11 @@ def _save_plots(
     """Draw the figures (only when there is somewhere to put them) and save them; return the paths."""
     if not stems:
         return []
-    from .._atomic import check_output_path
     from .plots import save_figure
 
     figures = draw()
     os.makedirs(os.fspath(plot_dir), exist_ok=True)
-    for stem in stems:
-        for ext in (".png", ".svg"):
-            check_output_path(stem + ext, force=force, inputs=[os.fspath(p) for p in inputs])
+    _check_stems(stems, force, inputs)
     written: list[str] = []
     for fig, stem in zip(figures, stems):
         written.extend(save_figure(fig, stem, force=force))
