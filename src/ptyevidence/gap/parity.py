@@ -192,10 +192,11 @@ class _Binder:
                 continue
             key = next((k for k in (spec.name, *spec.aliases) if k in self.raw), None)
             if key is None:
-                # Partial dumps are normal: the role's observed cell says so.
+                # Partial dumps of optional fields are normal; a required field is a warning.
                 self.bound.add(
-                    "missing", spec.name, "info",
-                    f"{self.where} has no key '{spec.name}' (role {spec.role}); not compared",
+                    "missing", spec.name, "warning" if spec.required else "info",
+                    f"{self.where} has no key '{spec.name}' (role {spec.role})"
+                    + ("; the contract requires it" if spec.required else "; not compared"),
                 )
                 continue
             found.append((spec, key))

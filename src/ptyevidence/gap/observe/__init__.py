@@ -151,7 +151,7 @@ def observe(
             "gridsizes": list(gridsizes),
             "config": settings,
             "interpreter": {"python": interpreter.python, "ptychopinn_path": interpreter.ptychopinn},
-            "environment": tf.get("environment", {}),
+            "environment": {**torch.get("environment", {}), **tf.get("environment", {})},
             "torch": torch,
             "tf": tf,
         }

@@ -163,6 +163,8 @@ def _plain(value):
         return value
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     return repr(value)
 
 
@@ -317,6 +319,7 @@ def _run_torch(fixture: str, out: str, work: str, gridsizes: list[int], config: 
         )
         runs[str(g)] = record
     return {"pipeline": "torch", "timings": timings, "runs": runs,
+            "overrides": {"DataConfig": _plain(data_kw), "ModelConfig": _plain(model_kw)},
             "defaults": {"DataConfig": _defaults(DataConfig), "ModelConfig": _defaults(ModelConfig)}}
 
 

@@ -292,11 +292,11 @@ def check_claim(claim: Claim, names: Mapping[str, Any], contract_fields: Sequenc
     -------
     ClaimResult
     """
-    if claim.field is not None and claim.field not in names:
-        return ClaimResult(claim, "untestable", f"'{claim.field}' is not in the dump")
     try:
         if claim.when is not None and not evaluate(claim.when, names):
             return ClaimResult(claim, "skipped", f"not applicable: {claim.when} is false")
+        if claim.field is not None and claim.field not in names:
+            return ClaimResult(claim, "untestable", f"'{claim.field}' is not in the dump")
         value = evaluate(claim.of, names) if claim.of else names[claim.field]
         expected = None if claim.check == "all_zero" else evaluate(claim.expect, names)
     except MissingName as exc:

@@ -146,7 +146,7 @@ def _judge(name: str, path: str, contract: DatasetContract, context: Mapping[str
     view = profile_view(contract, profile)
     bound = bind_dump(path, view)
     drift = binding_drift(bound, view, _layout(path), frameworks, profile, contract, g)
-    names = _names(context, bound, fixture)
+    names = {**_names(context, bound, fixture), "profile": profile.name if profile else None}
     fields = [f.name for f in contract.fields]
     results = [check_claim(c, names, fields) for c in claims_of(contract)]
     drift += claim_drift(results, contract.name, g)
@@ -193,6 +193,8 @@ def _gridsize(run_dir: str, record: Mapping[str, Any], g: int, contracts: Mappin
 def _side(claim: str, spec: FieldSpec | None, bound: BoundDump, frameworks: Mapping[str, str]) -> SideObservation:
     if spec is None:
         return SideObservation(claim)
+    if spec.presence == "absent":
+        return SideObservation(claim, spec.name, status="—")
     if not spec.is_array:
         return SideObservation(claim, spec.name, status="not a tensor")
     if spec.name not in bound.arrays:

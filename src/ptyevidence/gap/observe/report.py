@@ -17,7 +17,7 @@ __all__ = ["GridsizeResult", "ObserveReport", "ObservedRow", "SideObservation"]
 
 
 def _g(value: float) -> str:
-    return f"{value:.4g}"
+    return f"{value + 0.0:.4g}"  # + 0.0 prints -0.0 as 0
 
 
 @dataclass(frozen=True)
@@ -263,8 +263,9 @@ class ObserveReport:
         versions = ", ".join(f"{k} {env[k]}" for k in ("tensorflow", "torch", "numpy") if k in env)
         config = run.get("config", {})
         tf = ", ".join(f"{k}={v}" for k, v in config.get("tf", {}).items())
-        data = ", ".join(f"{k}={v!r}" for k, v in config.get("DataConfig", {}).items())
-        model = ", ".join(f"{k}={v!r}" for k, v in config.get("ModelConfig", {}).items())
+        overrides = run.get("torch", {}).get("overrides") or config
+        data = ", ".join(f"{k}={v!r}" for k, v in overrides.get("DataConfig", {}).items())
+        model = ", ".join(f"{k}={v!r}" for k, v in overrides.get("ModelConfig", {}).items())
         return [
             f"fixture {run['fixture']['path']} ({run['fixture']['positions']} positions, "
             f"sha256 {run['fixture']['sha256'][:16]}…)",
