@@ -179,12 +179,13 @@ def _gridsizes(values: Sequence[int]) -> tuple[int, ...]:
 
 
 def _fixture_facts(path: str) -> tuple[int, str]:
-    """Number of positions and the SHA-256 of the fixture (read to check it is an NPZ)."""
+    """Return the number of positions and the SHA-256 of the fixture (an NPZ with xcoords)."""
     if not os.path.isfile(path):
         msg = f"fixture '{path}' does not exist"
         raise InputError(msg, path)
     with open_source(path) as source:
-        if "xcoords" not in source.keys():
+        keys = source.keys()
+        if "xcoords" not in keys:
             msg = f"fixture '{path}' has no key 'xcoords'; pass a DATA-001 fixture"
             raise InputError(msg, path)
         positions = int(source.info("xcoords").shape[0])

@@ -101,7 +101,9 @@ def _check() -> dict:
     missing = []
     for module, label in REQUIRED:
         try:
-            found = importlib.util.find_spec(module) is not None
+            spec = importlib.util.find_spec(module)
+            # A folder without __init__.py (a namespace package) is not the library.
+            found = spec is not None and spec.origin is not None
         except (ImportError, ValueError):
             found = False
         if not found:
@@ -219,7 +221,7 @@ def _ptychopinn_origin() -> dict:
                                    capture_output=True, text=True, timeout=10, check=False)
             origin["modified"] = bool(dirty.stdout.strip())
     with contextlib.suppress(Exception):
-        import importlib.metadata as metadata
+        from importlib import metadata
 
         names = metadata.packages_distributions().get("ptycho", [])
         if names:
@@ -292,8 +294,8 @@ def _run_torch(fixture: str, out: str, work: str, gridsizes: list[int], config: 
         record: dict = {}
         data_config = DataConfig(**{**data_kw, "C": g * g, "grid_size": (g, g)})
         model_config = ModelConfig(**model_kw)
-        # patch_generator.sample_rows draws from numpy's global generator.
-        np.random.seed(seed)
+        # patch_generator.sample_rows draws from numpy's global generator, so seed that one.
+        np.random.seed(seed)  # noqa: NPY002
         with _timer(record, "seconds"):
             dataset = PtychoDataset(folder, model_config, data_config,
                                     data_dir=os.path.join(work, f"torch_g{g}", "memmap"),
@@ -325,7 +327,7 @@ def _run_torch(fixture: str, out: str, work: str, gridsizes: list[int], config: 
 
 # -- TensorFlow -------------------------------------------------------------------------
 def _tf_arguments(config: dict, generate) -> dict:
-    """The generate_grouped_data keywords: signature defaults, then the configured ones."""
+    """Return the generate_grouped_data keywords: signature defaults, then the configured ones."""
     arguments = dict(config.get("tf", {}))
     parameters = inspect.signature(generate).parameters
     unknown = sorted(set(arguments) - set(parameters) | ({"gridsize", "self"} & set(arguments)))
@@ -384,14 +386,14 @@ def _run_tf(fixture: str, out: str, gridsizes: list[int], config: dict, aligned_
         grouped_path = os.path.join(out, f"g{g}", "tf_grouped.npz")
         os.makedirs(os.path.dirname(grouped_path), exist_ok=True)
         record["grouped"] = {"dump": os.path.relpath(grouped_path, out),
-                             "groups": int(len(grouped["nn_indices"])),
+                             "groups": len(grouped["nn_indices"]),
                              "frameworks": _capture({**grouped, **source}, grouped_path)}
         with _timer(record, "load_seconds"):
             container = loader.load(lambda grouped=grouped: grouped, raw.probeGuess, which=None,
                                     create_split=False)
         container_path = os.path.join(out, f"g{g}", "tf_container.npz")
         record["container"] = {"dump": os.path.relpath(container_path, out),
-                               "groups": int(len(container.nn_indices)),
+                               "groups": len(container.nn_indices),
                                "frameworks": _capture(_container_arrays(container), container_path)}
         if aligned_from:
             with np.load(os.path.join(aligned_from, f"g{g}", "torch_mmap.npz")) as torch_dump:
@@ -400,7 +402,7 @@ def _run_tf(fixture: str, out: str, gridsizes: list[int], config: dict, aligned_
                 aligned = raw._generate_dataset_from_groups(groups, arguments["N"], arguments["K"], g)
             aligned_path = os.path.join(out, f"g{g}", "tf_aligned.npz")
             record["aligned"] = {
-                "dump": os.path.relpath(aligned_path, out), "groups": int(len(groups)),
+                "dump": os.path.relpath(aligned_path, out), "groups": len(groups),
                 "frameworks": _capture({**aligned, **source}, aligned_path),
                 "builder": "RawData._generate_dataset_from_groups(torch nn_indices, N, K, gridsize)",
             }

@@ -96,12 +96,13 @@ def evaluate_run(
 
 
 def _fixture_arrays(path: str) -> dict[str, np.ndarray]:
-    """The fixture's numeric arrays, for ``file.KEY`` in claims (empty if it is gone)."""
+    """Return the fixture's numeric arrays, for ``file.KEY`` in claims (empty if it is gone)."""
     if not os.path.isfile(path):
         return {}
     arrays = {}
     with open_source(path) as source:
-        for key in source.keys():
+        keys = source.keys()
+        for key in keys:
             info = source.info(key)
             if info.has_objects or info.is_structured or np.dtype(info.dtype).kind not in "biufc":
                 continue
@@ -111,8 +112,9 @@ def _fixture_arrays(path: str) -> dict[str, np.ndarray]:
 
 def _layout(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
     with open_source(path) as source:
+        keys = source.keys()
         return {k: (tuple(source.info(k).shape), np.dtype(source.info(k).dtype).newbyteorder("=").name)
-                for k in source.keys()}
+                for k in keys}
 
 
 def _names(base: Mapping[str, Any], bound: BoundDump, fixture: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -166,7 +168,7 @@ def _gridsize(run_dir: str, record: Mapping[str, Any], g: int, contracts: Mappin
         path = os.path.join(run_dir, entry["dump"])
         judged[pipeline] = (path, *_judge(pipeline, path, contracts[pipeline], context,
                                           entry["frameworks"], fixture, g))
-    left_path, left_view, left_bound = judged["tf_grouped"][:3]
+    left_view, left_bound = judged["tf_grouped"][1:3]
     right_path, right_view, right_bound = judged["torch_mmap"][:3]
     matrix = build_gap_matrix(left_view, right_view)
     aligned = os.path.join(run_dir, tf_run["aligned"]["dump"])

@@ -67,7 +67,8 @@ class Namespace(Mapping):
         try:
             return self._values[key]
         except KeyError:
-            raise MissingName(f"{self._name}.{key}", self._name) from None
+            name = f"{self._name}.{key}"
+            raise MissingName(name, self._name) from None
 
     def __iter__(self):
         return iter(self._values)
@@ -88,7 +89,8 @@ def in_bounds(x: Any, y: Any, x_bounds: Any, y_bounds: Any) -> np.ndarray:
 
     Examples
     --------
-    >>> in_bounds([0.0, 1.0, 5.0, 9.0, 10.0], [0.0] * 5, (0.1, 0.9), (0.1, 0.9)).tolist()
+    >>> x = [0.0, 1.0, 5.0, 9.0, 10.0]
+    >>> in_bounds(x, x, (0.1, 0.9), (0.1, 0.9)).tolist()
     [1, 2, 3]
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -177,7 +179,7 @@ def evaluate(expression: str, names: Mapping[str, Any]) -> Any:
     >>> try:
     ...     evaluate("__import__('os')", {})
     ... except ExpressionError as exc:
-    ...     print(str(exc)[:44])
+    ...     print(str(exc)[:43])
     function '__import__' is not available; use
     """
     try:

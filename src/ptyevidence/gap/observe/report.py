@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,9 +155,9 @@ class GridsizeResult:
     def summary(self) -> list[str]:
         """Short lines: groups, positions used, parity highlights, drift count."""
         g = self.groups
-        lines = [f"groups: TF {g.get('tf')} (generate_grouped_data), Torch {g.get('torch')} "
-                 f"(PtychoDataset), aligned {g.get('aligned')} (TF's group builder on the Torch "
-                 "nn_indices)"]
+        lines = [(f"groups: TF {g.get('tf')} (generate_grouped_data), Torch {g.get('torch')} "
+                  f"(PtychoDataset), aligned {g.get('aligned')} (TF's group builder on the Torch "
+                  "nn_indices)")]
         if "torch_used" in self.positions:
             lines.append(f"positions in a Torch group: {self.positions['torch_used']} of "
                          f"{self.positions['total']}")
@@ -267,13 +267,13 @@ class ObserveReport:
         data = ", ".join(f"{k}={v!r}" for k, v in overrides.get("DataConfig", {}).items())
         model = ", ".join(f"{k}={v!r}" for k, v in overrides.get("ModelConfig", {}).items())
         return [
-            f"fixture {run['fixture']['path']} ({run['fixture']['positions']} positions, "
-            f"sha256 {run['fixture']['sha256'][:16]}…)",
+            (f"fixture {run['fixture']['path']} ({run['fixture']['positions']} positions, "
+             f"sha256 {run['fixture']['sha256'][:16]}…)"),
             self.origin_note(),
             f"python {env.get('python', '?')} ({versions})",
             f"TF: RawData.from_file → generate_grouped_data({tf}, gridsize=g) → loader.load",
-            f"Torch: PtychoDataset with DataConfig({data}, C=g², grid_size=(g, g)), "
-            f"ModelConfig({model}), numpy seed {config.get('seed')}; batch dataset[0:len]",
+            (f"Torch: PtychoDataset with DataConfig({data}, C=g², grid_size=(g, g)), "
+             f"ModelConfig({model}), numpy seed {config.get('seed')}; batch dataset[0:len]"),
         ]
 
     def to_text(self) -> str:
@@ -292,8 +292,8 @@ class ObserveReport:
         else:
             lines.append("contract drift: none (every testable claim holds)")
         if self.out_dir:
-            lines.append(f"wrote {self.out_dir}: observed_gap_matrix.md, observe.json, run.json, "
-                         f"{len(self.results) * 4} dumps")
+            lines.append(f"artifacts in {self.out_dir}: observed_gap_matrix.md, observe.json, "
+                         f"run.json, {len(self.results) * 4} dumps, logs/")
         return "\n".join(lines) + "\n"
 
     def to_markdown(self, heading_level: int = 1) -> str:
@@ -302,9 +302,9 @@ class ObserveReport:
         fixture = self.run["fixture"]["path"]
         out = [f"{h} Observed gap matrix: PtychoPINN on `{fixture}`", ""]
         out += [f"- {line}" for line in self._setup_lines()]
-        out += ["- Aligned groups: TF's own group builder (`RawData._generate_dataset_from_groups`) "
-                "run on the Torch `nn_indices`, so the parity column compares the same groups "
-                "element by element.", ""]
+        out += [("- Aligned groups: TF's own group builder (`RawData._generate_dataset_from_groups`) "
+                 "run on the Torch `nn_indices`, so the parity column compares the same groups "
+                 "element by element."), ""]
         for result in self.results:
             out += [f"{h}# Gridsize {result.gridsize}", ""]
             out += [f"- {line}" for line in result.summary()] + [""]
@@ -334,7 +334,7 @@ def _drift_table(items: Sequence[Drift]) -> str:
 
 
 def _version_commit(version: str | None) -> str | None:
-    """The commit hash a version such as ``0.0.0+712c23f`` carries, if any."""
+    """Return the commit hash a version such as ``0.0.0+712c23f`` carries, if any."""
     if not version or "+" not in version:
         return None
     local = version.split("+", 1)[1].split(".")[0].lstrip("g")
