@@ -221,6 +221,7 @@ def _write(path: str, text: str) -> None:
 
 def _publish(staging: str, target: str) -> None:
     """Move the finished staging folder to ``target``, replacing an old one last."""
+    os.chmod(staging, 0o755)  # mkdtemp made it private
     old = None
     if os.path.exists(target):
         old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
