@@ -47,7 +47,8 @@ def _tf_grouped(f: dict, nn: np.ndarray, n: int = N) -> dict[str, np.ndarray]:
     start_nn = np.moveaxis(start[nn], 1, 2)[:, None]
     offsets = np.mean(coords_nn, axis=3)[..., None]
     start_offsets = np.mean(start_nn, axis=3)[..., None]
-    scale = np.float32(np.sqrt((n / 2) ** 2 / np.mean(np.sum(diffraction.astype(np.float64) ** 2, axis=(1, 2)))))
+    energy = np.mean(np.sum(diffraction.astype(np.float64) ** 2, axis=(1, 2)))
+    scale = np.float32(np.sqrt((n / 2) ** 2 / energy))
     return {
         "diffraction": diffraction, "X_full": scale * diffraction.astype(np.float32),
         "Y": np.ones(diffraction.shape, np.complex64), "coords_nn": coords_nn,
@@ -165,7 +166,8 @@ def write_run(folder, gridsizes=(1, 2), ci: bool = False, nsamples: int = 24,
         }
         dumps["tf_container"]["frameworks"] = _frameworks(
             dumps["tf_container"]["arrays"], "tensorflow", **{k: "numpy" for k in _TF_CONTAINER_NUMPY})
-        dumps["tf_aligned"]["frameworks"] = _frameworks(dumps["tf_aligned"]["arrays"], "numpy", Y="tensorflow")
+        dumps["tf_aligned"]["frameworks"] = _frameworks(
+            dumps["tf_aligned"]["arrays"], "numpy", Y="tensorflow")
         if mutate is not None:
             mutate(g, dumps)
         entries = {}

@@ -120,8 +120,10 @@ def _contract(tmp_path, **extra):
     ("extra", "match"),
     [
         ({"observations": [{"check": "equal"}]}, "has no 'id'"),
-        ({"observations": [{"id": "x", "check": "bigger", "field": "images", "expect": "1"}]}, "check 'bigger'"),
-        ({"observations": [{"id": "x", "check": "equal", "field": "nope", "expect": "1"}]}, "names field 'nope'"),
+        ({"observations": [{"id": "x", "check": "bigger", "field": "images", "expect": "1"}]},
+         "check 'bigger'"),
+        ({"observations": [{"id": "x", "check": "equal", "field": "nope", "expect": "1"}]},
+         "names field 'nope'"),
         ({"observations": [{"id": "x", "check": "equal", "field": "images"}]}, "needs an 'expect'"),
         ({"observations": {"id": "x"}}, "must be a list of objects"),
         ({"profiles": [{"name": "p", "when": "True", "absent": ["nope"]}]}, "not fields of the contract"),

@@ -56,7 +56,7 @@ def _in_bounds_count(path) -> int:
 
 
 def test_default_fixture_shows_no_drift_at_gridsize_1_and_2(default_run, fixture_path):
-    out, data = default_run
+    _, data = default_run
     assert data["ok"] is True, data["drift"]
     assert [g["gridsize"] for g in data["gridsizes"]] == [1, 2]
     n_inside = _in_bounds_count(fixture_path)
@@ -79,7 +79,8 @@ def test_aligned_groups_make_the_raw_diffraction_parity_exact(default_run):
         assert parity["diffraction.grouped"].relation == "equal"
         assert parity["nn_indices"].relation == "equal"
         g = result.gridsize
-        with np.load(out / f"g{g}" / "tf_aligned.npz") as tf, np.load(out / f"g{g}" / "torch_mmap.npz") as torch:
+        with np.load(out / f"g{g}" / "tf_aligned.npz") as tf, \
+                np.load(out / f"g{g}" / "torch_mmap.npz") as torch:
             assert np.array_equal(np.moveaxis(tf["diffraction"], 3, 1), torch["images"])
 
 

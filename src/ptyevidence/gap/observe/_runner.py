@@ -254,7 +254,8 @@ def _torch_configs(config: dict):
                    "for a TF generate_grouped_data argument write tf.NAME=")
             raise ConfigUsageError(msg)
         if len(homes) > 1:
-            msg = f"--config key '{key}' is a field of both DataConfig and ModelConfig; write DataConfig.{key}= or ModelConfig.{key}="
+            msg = (f"--config key '{key}' is a field of both DataConfig and ModelConfig; "
+                   f"write DataConfig.{key}= or ModelConfig.{key}=")
             raise ConfigUsageError(msg)
         (data if homes[0] == "DataConfig" else model)[key] = value
     for cls, values, fields in ((DataConfig, data, data_fields), (ModelConfig, model, model_fields)):

@@ -192,7 +192,8 @@ def _gridsize(run_dir: str, record: Mapping[str, Any], g: int, contracts: Mappin
     )
 
 
-def _side(claim: str, spec: FieldSpec | None, bound: BoundDump, frameworks: Mapping[str, str]) -> SideObservation:
+def _side(claim: str, spec: FieldSpec | None, bound: BoundDump,
+          frameworks: Mapping[str, str]) -> SideObservation:
     if spec is None:
         return SideObservation(claim)
     if spec.presence == "absent":
@@ -201,7 +202,8 @@ def _side(claim: str, spec: FieldSpec | None, bound: BoundDump, frameworks: Mapp
         return SideObservation(claim, spec.name, status="not a tensor")
     if spec.name not in bound.arrays:
         broken = any(f.field == spec.name and f.severity == "error" for f in bound.findings)
-        return SideObservation(claim, spec.name, status="breaks its contract" if broken else "not in the dump")
+        status = "breaks its contract" if broken else "not in the dump"
+        return SideObservation(claim, spec.name, status=status)
     value = np.asarray(bound.arrays[spec.name])
     key = bound.keys[spec.name]
     axes = format_axes(spec.shape) if spec.shape is not None else "any"

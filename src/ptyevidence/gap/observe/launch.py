@@ -30,8 +30,10 @@ __all__ = [
     "Interpreter",
     "PipelineError",
     "PipelineUnavailableError",
+    "Workspace",
     "check_interpreter",
     "run_pipeline",
+    "workspace",
 ]
 
 #: Seconds one pipeline subprocess may take before it is stopped.
@@ -69,8 +71,16 @@ class Interpreter:
 
 
 @dataclass
-class _Workspace:
-    """Private folder of one observe run: the package link and the working directory."""
+class Workspace:
+    """Private folder of one observe run: the package link and the working directory.
+
+    Attributes
+    ----------
+    root : str
+        The folder (remove it when done).
+    paths : list of str
+        Entries the runner puts first on its ``sys.path``.
+    """
 
     root: str
     paths: list[str] = field(default_factory=list)
@@ -161,12 +171,17 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def workspace(interpreter: Interpreter) -> _Workspace:
+def workspace(interpreter: Interpreter) -> Workspace:
     """Make the private run folder with a link to this ptyevidence package.
+
+    Parameters
+    ----------
+    interpreter : Interpreter
+        From :func:`check_interpreter`; its checkout is added to the paths.
 
     Returns
     -------
-    _Workspace
+    Workspace
         Remove ``root`` when done.
     """
     import ptyevidence
@@ -182,11 +197,11 @@ def workspace(interpreter: Interpreter) -> _Workspace:
                         ignore=shutil.ignore_patterns("__pycache__"))
     paths = [links] + ([interpreter.ptychopinn] if interpreter.ptychopinn else [])
     os.makedirs(os.path.join(root, "work"))
-    return _Workspace(root, paths)
+    return Workspace(root, paths)
 
 
 def run_pipeline(
-    interpreter: Interpreter, space: _Workspace, pipeline: str, fixture: str, out: str,
+    interpreter: Interpreter, space: Workspace, pipeline: str, fixture: str, out: str,
     gridsizes: Sequence[int], config: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
     aligned_from: str | None = None,
 ) -> dict[str, Any]:
@@ -196,7 +211,7 @@ def run_pipeline(
     ----------
     interpreter : Interpreter
         From :func:`check_interpreter`.
-    space : _Workspace
+    space : Workspace
         From :func:`workspace`; the subprocess works and logs there.
     pipeline : {"torch", "tf"}
         Which pipeline.
