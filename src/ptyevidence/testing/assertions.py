@@ -19,6 +19,8 @@ from ..fixture.sidecar import default_metadata_path
 __all__ = ["assert_fixture", "recorded_thresholds", "verify_table"]
 
 _SHA = re.compile(r"\b[0-9a-f]{64}\b")
+# A fingerprint shown as a dict ({'method': ..., 'bytes': ..., 'sha256': ...}): its hash says enough.
+_FINGERPRINT = re.compile(r"\{[^{}]*'sha256': '([0-9a-f]{64})'[^{}]*\}")
 
 
 def recorded_thresholds(record: Mapping[str, Any]) -> dict[str, float]:
@@ -74,6 +76,7 @@ def _recorded(name: str, record: Mapping[str, Any] | None) -> Any:
 
 def _cell(value: Any) -> str:
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    text = _FINGERPRINT.sub(lambda m: m.group(1), text)
     # Digests are 64 hex digits; 16 tell two apart and keep the table on a screen.
     return _SHA.sub(lambda m: m.group(0)[:16] + "...", text)
 
@@ -81,7 +84,7 @@ def _cell(value: Any) -> str:
 def verify_table(
     report: VerifyReport, record: Mapping[str, Any] | None = None, failures_only: bool = True
 ) -> str:
-    """Render a verify report as a table of check, recorded and found, then the verdict.
+    """Render a verify report as its verdict, then a table of check, recorded and found.
 
     Parameters
     ----------
@@ -110,11 +113,13 @@ def verify_table(
             # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
             found = check.detail.split(" != recorded ")[0]
         rows.append([check.name, _cell(recorded), _cell(found)])
-    lines = [text_table(["CHECK", "RECORDED", "FOUND"], rows)] if rows else []
+    lines = [report.verdict]
+    if rows:
+        lines.append(text_table(["CHECK", "RECORDED", "FOUND"], rows))
     passed = len(report.checks) - len(report.mismatches)
     if failures_only and passed:
         lines.append(f"({passed} other checks passed)")
-    return "\n".join(lines + [report.verdict])
+    return "\n".join(lines)
 
 
 def assert_fixture(
@@ -184,14 +189,13 @@ def assert_fixture(
     ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    AssertionError:
+    AssertionError: FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 22 checks failed
     CHECK                    RECORDED                         FOUND
     sha256_checksum          ...
     content_digests.ycoords  ...
     rows.ycoords             16 rows at the recorded indices  1 of 16 rows differ from the source
                                                               (first: fixture row 5, source index 12)
     (19 other checks passed)
-    FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 22 checks failed
     """
     metadata_path = os.fspath(metadata) if metadata is not None else None
     record = read_sidecar(metadata_path or default_metadata_path(path))
@@ -204,7 +208,7 @@ def assert_fixture(
     if profile is not None:
         _check_profile(report, os.fspath(path), profile)
     if not report.ok:
-        raise AssertionError("\n" + verify_table(report, record))
+        raise AssertionError(verify_table(report, record))
     return report
 
 

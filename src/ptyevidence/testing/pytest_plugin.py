@@ -139,8 +139,12 @@ class FixtureItem(pytest.Item):
         from ..fixture.regenerate import find_source
         from ..fixture.sidecar import default_metadata_path
 
-        fixture = str(self.path)
+        # Reports name the fixture as the user would type it, from where pytest was started.
+        fixture = os.path.relpath(self.path, self.config.invocation_params.dir)
         sidecar = default_metadata_path(fixture)
+        if not os.path.isfile(sidecar):
+            msg = f"fixture '{fixture}' has no sidecar '{sidecar}' (its name with .json)"
+            raise FixtureUnusable(msg)
         record = read_sidecar(sidecar)
         config = self.config
         source = find_source(record, sidecar, config.getoption("ptyevidence_source"),
@@ -166,13 +170,19 @@ class FixtureItem(pytest.Item):
 
     def _regenerate(self, fixture: str, sidecar: str, source: str) -> None:
         from ..fixture.regenerate import regenerate_fixture
+        from ..fixture.sidecar import file_sha256
 
+        # Cut into a temporary folder first: a fixture that is reproduced as it is on disk
+        # is left alone (rewriting it would only change the sidecar's timestamp).
+        check = regenerate_fixture(sidecar, source=source, progress=False)
+        if check.reproduced and file_sha256(fixture, progress=False) == check.fresh["sha256_checksum"]:
+            self._note(f"{self.nodeid}: re-cut from '{source}' reproduces it; left as it is")
+            self._verify(fixture, sidecar, source)  # thresholds and contract still apply
+            return
         result = regenerate_fixture(sidecar, source=source, output=fixture, metadata_out=sidecar,
                                     force=True, progress=False)
-        if result.reproduced:
-            self._note(f"{self.nodeid}: regenerated from '{source}', reproduces the record")
-            return
-        self._note(f"{self.nodeid}: regenerated from '{source}': {result.verdict}")
+        change = result.verdict if not result.reproduced else result.replaced_text()
+        self._note(f"{self.nodeid}: regenerated from '{source}': {change}")
         msg = f"fixture regenerated in place (--ptyevidence-regen); review and commit it:\n{result.to_text()}"
         raise FixtureCheckFailed(msg)
 
