@@ -194,7 +194,8 @@ def test_relaxing_a_dimension_is_compatible_and_the_reverse_breaking(datasets):
 
 def test_identical_contracts_are_the_same():
     result = diff_contracts("data001", "data001")
-    assert result.same and result.changes == []
+    assert result.same
+    assert result.changes == []
     assert result.verdict == "SAME: 'data001' and 'data001' do not differ"
 
 

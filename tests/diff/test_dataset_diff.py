@@ -55,7 +55,8 @@ def test_identical_files_are_the_same_and_report_each_digest(tmp_path, arrays):
         # Independent route: numpy reads the file, the fixture digest hashes it.
         assert key(result, name).a.digest == key(result, name).b.digest == content_digest(arr)
     assert result.positions == {"compared": 24, "moved": 0, "first_moved": None, "max_shift": 0.0}
-    assert result.metadata == [] and result.notes == []
+    assert result.metadata == []
+    assert result.notes == []
     assert result.verdict.startswith("SAME:")
 
 

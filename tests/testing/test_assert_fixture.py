@@ -11,7 +11,12 @@ from conftest import dataset_arrays
 from ptyevidence.contract import load_contract
 from ptyevidence.exceptions import InputError
 from ptyevidence.fixture import VerifyCheck, VerifyReport, make_fixture
-from ptyevidence.testing import assert_fixture, load_fixture, recorded_thresholds, verify_table
+from ptyevidence.testing import (
+    assert_fixture,
+    load_fixture,
+    recorded_thresholds,
+    verify_table,
+)
 
 
 @pytest.fixture
@@ -46,7 +51,8 @@ def test_a_tampered_fixture_fails_with_the_verify_table(tmp_path, made, source):
     with pytest.raises(AssertionError) as caught:
         assert_fixture(tampered, metadata=made.metadata_path, source=source)
     lines = str(caught.value).splitlines()
-    assert lines[0].startswith("FAIL: ") and "3 of" in lines[0]
+    assert lines[0].startswith("FAIL: ")
+    assert "3 of" in lines[0]
     assert lines[1].split() == ["CHECK", "RECORDED", "FOUND"]
     rows = {line.split()[0]: line for line in lines[2:5]}
     assert set(rows) == {"sha256_checksum", "content_digests.ycoords", "rows.ycoords"}

@@ -25,7 +25,7 @@ from ..exceptions import InputError, UsageError
 from ..readers.layout import canonical_shape, read_frames, source_layout
 from ..readers.metadata import read_metadata_member
 from ..readers.registry import open_source
-from .streaming import StreamDigest, aligned_blocks, member_digest
+from .streaming import BackgroundDigest, StreamDigest, aligned_blocks, member_digest
 from .values import ValueDifferences, comparable
 
 __all__ = ["ArraySide", "DatasetDiff", "KeyDiff", "MetadataChange", "diff_datasets"]
@@ -427,13 +427,13 @@ def _compare_same_shape(
         diffs = ValueDifferences(a.shape, a.order == "F", result.rtol, result.atol)
         if a.order == "C":
             dig_a = StreamDigest(src_a.info(key).dtype, a.shape)
-            dig_b = StreamDigest(src_b.info(key).dtype, b.shape)
-            for x, y in aligned_blocks(src_a.iter_blocks(key), src_b.iter_blocks(key)):
-                dig_a.update(x)
-                dig_b.update(y)
-                diffs.update(x, y)
-            out.values = diffs.finish()
-            return dig_a.hexdigest(), dig_b.hexdigest()
+            with BackgroundDigest(src_b.info(key).dtype, b.shape) as dig_b:
+                for x, y in aligned_blocks(src_a.iter_blocks(key), src_b.iter_blocks(key)):
+                    dig_b.update(y)
+                    dig_a.update(x)
+                    diffs.update(x, y)
+                out.values = diffs.finish()
+                return dig_a.hexdigest(), dig_b.hexdigest()
         for x, y in aligned_blocks(src_a.iter_blocks(key), src_b.iter_blocks(key)):
             diffs.update(x, y)
         out.values = diffs.finish()

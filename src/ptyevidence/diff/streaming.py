@@ -18,7 +18,7 @@ import numpy as np
 
 from .._memory import check_budget
 
-__all__ = ["StreamDigest", "aligned_blocks", "member_digest"]
+__all__ = ["BackgroundDigest", "StreamDigest", "aligned_blocks", "member_digest"]
 
 
 def aligned_blocks(
@@ -106,6 +106,57 @@ class StreamDigest:
     def hexdigest(self) -> str:
         """Return the digest of every value fed so far (64 hexadecimal characters)."""
         return self._hash.hexdigest()
+
+
+class BackgroundDigest:
+    """A :class:`StreamDigest` fed on a worker thread, at most one block behind.
+
+    SHA-256 runs at a few hundred MB/s here, slower than reading from the
+    page cache; hashing one file's blocks on a second core while the caller
+    hashes the other's halves the time of a two-file pass. hashlib releases
+    the GIL for large updates. The caller's block is hashed before the next
+    one is accepted, so memory stays at one block in flight. Use as a
+    context manager so the thread ends on errors too.
+
+    Examples
+    --------
+    >>> from ptyevidence.fixture import content_digest
+    >>> a = np.arange(10.0)
+    >>> with BackgroundDigest(a.dtype, a.shape) as d:
+    ...     d.update(a[:4])
+    ...     d.update(a[4:])
+    ...     digest = d.hexdigest()
+    >>> digest == content_digest(a)
+    True
+    """
+
+    def __init__(self, dtype: Any, shape: Sequence[int]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._digest = StreamDigest(dtype, shape)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="ptyevidence-digest")
+        self._pending: Any = None
+
+    def update(self, block: np.ndarray) -> None:
+        """Queue the next block; wait for the previous one first."""
+        self._wait()
+        self._pending = self._pool.submit(self._digest.update, block)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def hexdigest(self) -> str:
+        """Return the digest of every block fed so far."""
+        self._wait()
+        return self._digest.hexdigest()
+
+    def __enter__(self) -> BackgroundDigest:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def member_digest(source: Any, key: str) -> str:
