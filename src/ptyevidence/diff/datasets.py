@@ -12,6 +12,7 @@ two multi-GB scans are compared in O(block) memory.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -349,7 +350,7 @@ def diff_datasets(
 def _side(source: Any, key: str, digest: str | None) -> ArraySide:
     info = source.info(key)
     dtype = np.dtype(info.dtype)
-    byteorder = {"<": "little", ">": "big", "=": _native_order(), "|": "-"}[dtype.byteorder]
+    byteorder = {"<": "little", ">": "big", "=": sys.byteorder, "|": "-"}[dtype.byteorder]
     if dtype.names is not None:
         name = str(dtype)
     elif dtype.kind in "US":
@@ -361,12 +362,6 @@ def _side(source: Any, key: str, digest: str | None) -> ArraySide:
         "F" if getattr(info, "fortran_order", False) and len(info.shape) > 1 else "C",
         byteorder, bool(getattr(info, "compressed", False)), digest,
     )
-
-
-def _native_order() -> str:
-    import sys
-
-    return sys.byteorder
 
 
 def _diff_key(src_a: Any, src_b: Any, key: str, result: DatasetDiff, bar: Any) -> KeyDiff:

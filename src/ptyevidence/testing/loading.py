@@ -17,7 +17,7 @@ from ..readers.registry import open_source
 __all__ = ["LoadedFixture", "load_fixture"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LoadedFixture(Mapping[str, np.ndarray]):
     """A fixture read whole: a read-only mapping of key to array, plus its record.
 

@@ -161,7 +161,7 @@ class FixtureItem(pytest.Item):
         from ..fixture import read_sidecar, verify_fixture
         from .assertions import recorded_thresholds, verify_table
 
-        record = read_sidecar(sidecar)
+        record = read_sidecar(sidecar)  # again: a regeneration may have rewritten it
         report = verify_fixture(fixture, metadata=sidecar, source=source, progress=False,
                                 **recorded_thresholds(record))
         self.user_properties.append(("ptyevidence_checks", len(report.checks)))
