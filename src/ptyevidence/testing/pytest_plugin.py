@@ -204,6 +204,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """List fixtures not checked against a source and fixtures regenerated."""
     notes = config.stash.get(_NOTES, [])
     if notes and _enabled(config):
+        terminalreporter.ensure_newline()  # end the progress line before the section
         terminalreporter.section("ptyevidence")
         for line in notes:
             terminalreporter.write_line(line)
