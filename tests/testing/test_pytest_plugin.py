@@ -18,6 +18,7 @@ import pytest
 
 from conftest import dataset_arrays
 from ptyevidence.fixture import make_fixture
+from ptyevidence.testing import pytest_plugin
 
 pytest_plugins = ["pytester"]
 
@@ -25,10 +26,14 @@ PLUGIN = "ptyevidence.testing.pytest_plugin"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "pytest.md"
 
 
+def _installed() -> bool:
+    """True when the installed package registers the plugin as a pytest11 entry point."""
+    return PLUGIN in {ep.value for ep in entry_points(group="pytest11")}
+
+
 def _plugin_args() -> list[str]:
-    """``-p PLUGIN`` unless the installed package already registers it as an entry point."""
-    installed = {ep.value for ep in entry_points(group="pytest11")}
-    return [] if PLUGIN in installed else ["-p", PLUGIN]
+    """``-p PLUGIN`` for a fresh interpreter, unless the entry point loads it anyway."""
+    return [] if _installed() else ["-p", PLUGIN]
 
 
 SETTINGS = """
@@ -70,7 +75,10 @@ def project(pytester) -> Path:
 
 
 def run(pytester, *args):
-    return pytester.runpytest(*_plugin_args(), *args)
+    # In this process the module may be imported already (--doctest-modules src): hand pytest
+    # the module itself, as `-p` would warn that it cannot rewrite its asserts.
+    plugins = [] if _installed() else [pytest_plugin]
+    return pytester.runpytest(*args, plugins=plugins)
 
 
 def test_each_fixture_is_one_item_and_failures_show_the_verify_table(pytester, project):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,7 @@ class ArraySide:
     order : {"C", "F"}
         Storage order.
     byteorder : {"little", "big", "-"}
-        Stored byte order (``-`` for single-byte and text dtypes).
+        Stored byte order (``-`` for single-byte dtypes).
     compressed : bool
         Whether the member is compressed.
     digest : str or None
@@ -85,7 +85,8 @@ class KeyDiff:
     ----------
     key : str
     status : {"same", "close", "changed", "added", "removed"}
-        ``close``: values differ, all within the tolerance.
+        ``close``: the values agree within the tolerance but the content
+        digests differ.
     a, b : ArraySide or None
         The key in A and B (None where absent).
     changes : list of str
@@ -389,18 +390,13 @@ def _diff_key(src_a: Any, src_b: Any, key: str, result: DatasetDiff, bar: Any) -
             out.changes.insert(0, f"shape {_shape(a.shape)} -> {_shape(b.shape)}")
     if digests is None:
         digests = (member_digest(src_a, key), member_digest(src_b, key))
-    out.a = _with_digest(a, digests[0])
-    out.b = _with_digest(b, digests[1])
+    out.a, out.b = replace(a, digest=digests[0]), replace(b, digest=digests[1])
     bar.update(info_a.nbytes + info_b.nbytes)
     if out.changes or (out.values is not None and out.values.values):
         out.status = "changed"
     elif digests[0] != digests[1]:
         out.status = "close"
     return out
-
-
-def _with_digest(side: ArraySide, digest: str) -> ArraySide:
-    return ArraySide(side.dtype, side.shape, side.order, side.byteorder, side.compressed, digest)
 
 
 def _storage_notes(a: ArraySide, b: ArraySide) -> list[str]:
