@@ -12,7 +12,6 @@ contract, without PtychoPINN.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from ..._atomic import atomic_output
 from ..._version import __version__
 from ...contract.model import DatasetContract
 from ...exceptions import InputError, UsageError
+from ...fixture.sidecar import file_sha256
 from ...readers.registry import open_source
 from .claims import Claim, ClaimResult, Profile
 from .config import DEFAULTS, parse_config, runner_config
@@ -184,16 +184,11 @@ def _fixture_facts(path: str) -> tuple[int, str]:
         msg = f"fixture '{path}' does not exist"
         raise InputError(msg, path)
     with open_source(path) as source:
-        keys = source.keys()
-        if "xcoords" not in keys:
+        if "xcoords" not in source:
             msg = f"fixture '{path}' has no key 'xcoords'; pass a DATA-001 fixture"
             raise InputError(msg, path)
         positions = int(source.info("xcoords").shape[0])
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return positions, digest.hexdigest()
+    return positions, file_sha256(path, progress=False)
 
 
 def _default_out(fixture: str) -> str:

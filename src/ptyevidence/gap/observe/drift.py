@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from itertools import permutations
 from typing import Any
 
+from ..._format import shape_text
 from ...contract.binding import shape_fits
 from ...contract.model import DatasetContract, FieldSpec
 from ..matrix import format_axes
@@ -64,10 +65,6 @@ class Drift:
         return {"contract": self.contract, "field": self.field, "check": self.check,
                 "claim": self.claim, "observed": self.observed, "source": list(self.source),
                 "gridsize": self.gridsize}
-
-
-def _described_keys(contract: DatasetContract) -> set[str]:
-    return {k for f in contract.fields for k in (f.name, *f.aliases)}
 
 
 def binding_drift(
@@ -160,7 +157,7 @@ def _key_of(spec: FieldSpec, layout: Mapping[str, Any]) -> str:
 
 
 def _layout_text(info: tuple[tuple[int, ...], str] | None) -> str:
-    return "" if info is None else f"{tuple(info[0])} {info[1]}"
+    return "" if info is None else f"{shape_text(info[0])} {info[1]}"
 
 
 def _shape_drift(spec: FieldSpec, shape: Sequence[int], dims: Mapping[str, int]) -> tuple[str, str, str]:

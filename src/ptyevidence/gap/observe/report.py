@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...contract.render import markdown_table
+from ..._format import markdown_table
 from ..matrix import GapMatrix
 from .claims import ClaimResult
 from .drift import Drift
