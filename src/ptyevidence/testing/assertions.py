@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._format import text_table
+from .._format import number_text, text_table
 from ..fixture import VerifyReport, read_sidecar, verify_fixture
 from ..fixture.sidecar import default_metadata_path
 
@@ -75,8 +75,7 @@ def _recorded(name: str, record: Mapping[str, Any] | None) -> Any:
 
 
 def _cell(value: Any) -> str:
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    text = _FINGERPRINT.sub(lambda m: m.group(1), text)
+    text = _FINGERPRINT.sub(lambda m: m.group(1), number_text(value))
     # Digests are 64 hex digits; 16 tell two apart and keep the table on a screen.
     return _SHA.sub(lambda m: m.group(0)[:16] + "...", text)
 
@@ -104,15 +103,11 @@ def verify_table(
         record = read_sidecar(report.metadata)
     checks = report.mismatches if failures_only else report.checks
     rows = []
-    for check in checks:
-        recorded = getattr(check, "recorded", None)
-        found = getattr(check, "found", None)
-        if recorded is None:
-            recorded = _recorded(check.name, record)
-        if found is None:
-            # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
-            found = check.detail.split(" != recorded ")[0]
-        rows.append([check.name, _cell(recorded), _cell(found)])
+    for check in checks:  # a check may carry its own recorded and found values
+        recorded, found = getattr(check, "recorded", None), getattr(check, "found", None)
+        # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
+        rows.append([check.name, _cell(_recorded(check.name, record) if recorded is None else recorded),
+                     _cell(check.detail.split(" != recorded ")[0] if found is None else found)])
     lines = [report.verdict]
     if rows:
         lines.append(text_table(["CHECK", "RECORDED", "FOUND"], rows))
