@@ -163,15 +163,9 @@ def assert_fixture(
     Examples
     --------
     >>> import numpy as np, os, tempfile
-    >>> from ptyevidence.fixture import make_fixture
-    >>> rng = np.random.default_rng(0)
+    >>> from ptyevidence import make_demo_data, make_fixture
     >>> folder = tempfile.mkdtemp()
-    >>> src = os.path.join(folder, "scan.npz")
-    >>> gy, gx = np.divmod(np.arange(40), 8)
-    >>> np.savez(src, diffraction=rng.random((40, 8, 8), dtype=np.float32),
-    ...          probeGuess=np.ones((8, 8), np.complex64),
-    ...          objectGuess=np.ones((32, 32), np.complex64),
-    ...          xcoords=gx * 2.0, ycoords=gy * 2.0)
+    >>> src = make_demo_data(os.path.join(folder, "scan.npz"), n_positions=40)
     >>> made = make_fixture(src, os.path.join(folder, "fixture.npz"), subset_size=16)
     >>> assert_fixture(made.path, source=src).ok
     True
@@ -184,13 +178,13 @@ def assert_fixture(
     ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    AssertionError: FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 22 checks failed
+    AssertionError: FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 28 checks failed
     CHECK                    RECORDED                         FOUND
     sha256_checksum          ...
     content_digests.ycoords  ...
     rows.ycoords             16 rows at the recorded indices  1 of 16 rows differ from the source
                                                               (first: fixture row 5, source index 12)
-    (19 other checks passed)
+    (25 other checks passed)
     """
     metadata_path = os.fspath(metadata) if metadata is not None else None
     record = read_sidecar(metadata_path or default_metadata_path(path))
