@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ class ContractChange:
 
     def to_dict(self) -> dict[str, str]:
         """Return the change as JSON-ready data."""
-        return {"impact": self.impact, "where": self.where, "change": self.change}
+        return asdict(self)
 
 
 @dataclass

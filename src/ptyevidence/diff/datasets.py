@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,10 +67,7 @@ class ArraySide:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the side as JSON-ready data."""
-        return {
-            "dtype": self.dtype, "shape": list(self.shape), "order": self.order,
-            "byteorder": self.byteorder, "compressed": self.compressed, "digest": self.digest,
-        }
+        return {**asdict(self), "shape": list(self.shape)}
 
     def label(self) -> str:
         """Return ``dtype (shape)``, e.g. ``float32 (20, 8, 8)``."""

@@ -12,7 +12,7 @@ profile (fields it requires or rules out) and from the contract's claims
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import permutations
 from typing import Any
 
@@ -62,9 +62,7 @@ class Drift:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the item as JSON-serializable data."""
-        return {"contract": self.contract, "field": self.field, "check": self.check,
-                "claim": self.claim, "observed": self.observed, "source": list(self.source),
-                "gridsize": self.gridsize}
+        return {**asdict(self), "source": list(self.source)}
 
 
 def binding_drift(

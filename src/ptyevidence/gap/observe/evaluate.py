@@ -107,22 +107,14 @@ def _fixture_arrays(path: str) -> dict[str, np.ndarray]:
     """Return the fixture's numeric arrays, for ``file.KEY`` in claims (empty if it is gone)."""
     if not os.path.isfile(path):
         return {}
-    arrays = {}
-    with open_source(path) as source:
-        keys = source.keys()
-        for key in keys:
-            info = source.info(key)
-            if info.has_objects or info.is_structured or np.dtype(info.dtype).kind not in "biufc":
-                continue
-            arrays[key] = source.read(key)
-    return arrays
+    with open_source(path) as source:  # numbers only: records and objects are never read
+        return {k: source.read(k) for k in source.keys() if source.info(k).dtype.kind in "biufc"}
 
 
 def _layout(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
     with open_source(path) as source:
-        keys = source.keys()
-        return {k: (tuple(source.info(k).shape), np.dtype(source.info(k).dtype).newbyteorder("=").name)
-                for k in keys}
+        return {k: (source.info(k).shape, source.info(k).dtype.newbyteorder("=").name)
+                for k in source.keys()}
 
 
 def _contexts(record: Mapping[str, Any], g: int) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -73,9 +73,7 @@ class SideObservation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the side as JSON-serializable data."""
-        return {"claim": self.claim, "field": self.field, "key": self.key, "status": self.status,
-                "shape": list(self.shape) if self.shape is not None else None, "dtype": self.dtype,
-                "framework": self.framework, "axes": self.axes, "stats": dict(self.stats),
+        return {**dataclasses.asdict(self), "shape": list(self.shape) if self.shape is not None else None,
                 "observed": self.text}
 
 
