@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._atomic import atomic_output
 from .._format import markdown_table
+from ..report.runner import write_artifact
 from .html import summary_page
 
 __all__ = ["STATUSES", "SUMMARY_FILES", "AuditSummary", "write_summary"]
@@ -135,7 +135,8 @@ class AuditSummary:
         rate = f"; {len(self.audited) / self.seconds:.1f} files/s" if self.seconds and self.audited else ""
         lines = [
             (f"audit of {self._intro()}: {len(self.audited)} checked, {len(self.skipped)} unchanged "
-             f"since an earlier run, {len(self.unfinished)} unfinished ({self.seconds:.1f} s with cluster start-up{rate})"),
+             f"since an earlier run, {len(self.unfinished)} unfinished "
+             f"({self.seconds:.1f} s with cluster start-up{rate})"),
             "  " + self._counts_text(),
         ]
         bad = [r for r in self.table() if r["status"] != "pass"]
@@ -188,13 +189,8 @@ def write_summary(summary: AuditSummary) -> list[str]:
         "summary.csv": summary.to_csv(), "summary.jsonl": summary.to_jsonl(),
         "summary.md": summary.to_markdown(), "summary.html": summary.to_html(),
     }
-    paths = []
-    for name, text in texts.items():
-        path = os.path.join(summary.folder, name)
-        with atomic_output(path, "w") as fh:
-            fh.write(text)
-        paths.append(path)
-    return paths
+    return [write_artifact(os.path.join(summary.folder, name), text, force=True)
+            for name, text in texts.items()]
 
 
 def _display_columns(contracts: list[str]) -> list[tuple[str, str]]:

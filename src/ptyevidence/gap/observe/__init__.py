@@ -18,12 +18,12 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 
-from ..._atomic import atomic_output
 from ..._version import __version__
 from ...contract.model import DatasetContract
 from ...exceptions import InputError, UsageError
 from ...fixture.sidecar import file_sha256
 from ...readers.registry import open_source
+from ...report.runner import write_artifact
 from .claims import Claim, ClaimResult, Profile
 from .config import DEFAULTS, parse_config, runner_config
 from .drift import Drift
@@ -155,11 +155,11 @@ def observe(
             "torch": torch,
             "tf": tf,
         }
-        _write(os.path.join(staging, RUN_FILE), json.dumps(record, indent=2, default=str) + "\n")
+        write_artifact(os.path.join(staging, RUN_FILE), json.dumps(record, indent=2, default=str) + "\n")
         report = evaluate_run(staging, contracts, run=record)
         report.out_dir = target
-        _write(os.path.join(staging, MATRIX_FILE), report.to_markdown())
-        _write(os.path.join(staging, REPORT_FILE), report.to_json())
+        write_artifact(os.path.join(staging, MATRIX_FILE), report.to_markdown())
+        write_artifact(os.path.join(staging, REPORT_FILE), report.to_json())
         _publish(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -207,11 +207,6 @@ def _check_target(target: str, force: bool) -> None:
     if os.path.isdir(target) and os.listdir(target) and not force:
         msg = f"output folder '{target}' is not empty; pass --force to replace it"
         raise UsageError(msg)
-
-
-def _write(path: str, text: str) -> None:
-    with atomic_output(path, "w") as fh:
-        fh.write(text)
 
 
 def _publish(staging: str, target: str) -> None:

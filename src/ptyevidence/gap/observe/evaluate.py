@@ -108,13 +108,14 @@ def _fixture_arrays(path: str) -> dict[str, np.ndarray]:
     if not os.path.isfile(path):
         return {}
     with open_source(path) as source:  # numbers only: records and objects are never read
-        return {k: source.read(k) for k in source.keys() if source.info(k).dtype.kind in "biufc"}
+        keys = source.keys()  # a source is not iterable
+        return {k: source.read(k) for k in keys if source.info(k).dtype.kind in "biufc"}
 
 
 def _layout(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
     with open_source(path) as source:
-        return {k: (source.info(k).shape, source.info(k).dtype.newbyteorder("=").name)
-                for k in source.keys()}
+        infos = {k: source.info(k) for k in source.keys()}  # noqa: SIM118 - a source is not iterable
+    return {k: (i.shape, i.dtype.newbyteorder("=").name) for k, i in infos.items()}
 
 
 def _contexts(record: Mapping[str, Any], g: int) -> tuple[dict[str, Any], dict[str, Any]]:
