@@ -214,9 +214,14 @@ class DatasetDiff:
             "same": self.same, "verdict": self.verdict, "counts": self._counts(),
             "keys": [k.to_dict() for k in self.keys],
             "positions": self.positions,
-            "metadata": [{"path": m.path, "a": m.a, "b": m.b} for m in self.metadata],
+            "metadata": [asdict(m) for m in self.metadata],
             "notes": list(self.notes),
         }
+
+    def _rows(self, key: str) -> list[list[str]]:
+        """One table row per key, the key written as ``key.format(name)``."""
+        return [[key.format(k.key), k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-",
+                 k.detail()] for k in self.keys]
 
     def _summary_lines(self) -> list[tuple[str, str]]:
         lines = []
@@ -235,21 +240,13 @@ class DatasetDiff:
         """Return the key table, the positions, metadata and notes, and the verdict."""
         tol = "exact" if not (self.rtol or self.atol) else f"rtol {self.rtol:g}, atol {self.atol:g}"
         head = f"A {self.a} ({self.formats[0]})\nB {self.b} ({self.formats[1]})\ntolerance {tol}"
-        table = text_table(
-            ["KEY", "STATUS", "A", "B", "DETAIL"],
-            [[k.key, k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-", k.detail()]
-             for k in self.keys],
-        )
+        table = text_table(["KEY", "STATUS", "A", "B", "DETAIL"], self._rows("{}"))
         summary = [f"{name:<9s} {text}" for name, text in self._summary_lines()]
         return "\n".join([head, "", table, "", *summary, self.verdict])
 
     def to_markdown(self) -> str:
         """Return the comparison as a Markdown table with the summary below."""
-        table = markdown_table(
-            ["Key", "Status", "A", "B", "Detail"],
-            [[f"`{k.key}`", k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-",
-              k.detail()] for k in self.keys],
-        )
+        table = markdown_table(["Key", "Status", "A", "B", "Detail"], self._rows("`{}`"))
         summary = [f"- {name}: {text}" for name, text in self._summary_lines()]
         return "\n".join([f"A `{self.a}`, B `{self.b}`", "", table, "", *summary, "",
                           f"**{self.verdict}**"]) + "\n"
