@@ -29,10 +29,15 @@ from typing import Any
 import numpy as np
 
 from .._memory import check_budget
-from .._progress import progress_bar
 from ..exceptions import InputError, UsageError
 from .base import ArrayInfo
 from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
+from .counts import (
+    IntensitySummary,
+    counts_notes,
+    counts_to_amplitude,
+    summarize_counts,
+)
 
 __all__ = [
     "FRAME_PATHS",
@@ -113,70 +118,6 @@ def photon_wavelength(energy_joule: float) -> float:
     1.5498
     """
     return PLANCK_J_S * SPEED_OF_LIGHT_M_S / energy_joule
-
-
-def counts_to_amplitude(
-    counts: np.ndarray, bad_pixels: np.ndarray | None, scale: float
-) -> np.ndarray:
-    """Convert photon counts to normalized amplitude: ``sqrt(max(counts, 0)) * scale``.
-
-    Non-finite counts and pixels flagged in ``bad_pixels`` become 0.
-
-    Parameters
-    ----------
-    counts : numpy.ndarray
-        ``(n, H, W)`` frames of photon counts, any real dtype.
-    bad_pixels : numpy.ndarray or None
-        ``(H, W)`` bool, True for pixels to zero in every frame.
-    scale : float
-        Factor applied to the square root.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, H, W)`` float32 amplitude.
-
-    Examples
-    --------
-    >>> counts = np.array([[[4, 16], [-1, 9]]])
-    >>> counts_to_amplitude(counts, np.array([[False, False], [False, True]]), 0.25).tolist()
-    [[[0.5, 1.0], [0.0, 0.0]]]
-    """
-    values = np.array(counts, dtype=np.float64)
-    values[~np.isfinite(values)] = 0.0
-    np.maximum(values, 0.0, out=values)
-    if bad_pixels is not None:
-        values[:, bad_pixels] = 0.0
-    np.sqrt(values, out=values)
-    values *= scale
-    return values.astype(np.float32)
-
-
-@dataclass(frozen=True)
-class IntensitySummary:
-    """What one streaming pass over all frames learned, for the amplitude scale.
-
-    Attributes
-    ----------
-    n_frames : int
-        Frames scanned.
-    max_count : float
-        Largest finite count outside the mask (0 if none).
-    n_negative : int
-        Finite negative counts outside the mask (clipped to 0).
-    n_nonfinite : int
-        NaN or infinite counts outside the mask (set to 0).
-    """
-
-    n_frames: int
-    max_count: float
-    n_negative: int
-    n_nonfinite: int
-
-    @property
-    def scale(self) -> float:
-        """Amplitude scale ``1 / sqrt(max_count)`` (1 when every count is 0)."""
-        return 1.0 / math.sqrt(self.max_count) if self.max_count > 0 else 1.0
 
 
 @dataclass
@@ -876,24 +817,10 @@ class CxiSource:
         -------
         IntensitySummary
         """
-        if self._summary is not None:
-            return self._summary
-        info = self.info("diffraction")
-        good = None if self.bad_pixels is None else ~self.bad_pixels
-        peak, negative, nonfinite = 0.0, 0, 0
-        with progress_bar(info.nbytes, "scan counts", progress) as bar:
-            for _, frames in self.iter_frames(block_bytes):
-                values = frames if good is None else frames[:, good]
-                if values.dtype.kind == "f":
-                    finite = np.isfinite(values)
-                    nonfinite += int(values.size - np.count_nonzero(finite))
-                    values = values[finite]
-                if values.size:
-                    peak = max(peak, float(values.max()))
-                    if values.dtype.kind != "u":
-                        negative += int(np.count_nonzero(values < 0))
-                bar.update(frames.nbytes)
-        self._summary = IntensitySummary(info.shape[0], peak, negative, nonfinite)
+        if self._summary is None:
+            self._summary = summarize_counts(
+                self.iter_frames(block_bytes), self.info("diffraction"), self.bad_pixels, progress
+            )
         return self._summary
 
     def frame_transform(self, frames: np.ndarray) -> np.ndarray:
@@ -918,20 +845,7 @@ class CxiSource:
 
     def frame_transform_notes(self) -> list[str]:
         """Describe :meth:`frame_transform` and the position conversion, with values."""
-        summary = self.intensity_summary()
-        notes = [
-            "diffraction: photon counts -> amplitude = sqrt(max(counts, 0)) * scale (float32)",
-            (
-                f"scale = 1/sqrt(max count) = {summary.scale:.9g}, max count "
-                f"{summary.max_count:.9g} over all {summary.n_frames} frames of "
-                f"'{self.frames_path}' (bad pixels excluded), so it does not depend on the subset"
-            ),
-        ]
-        if summary.n_negative:
-            notes.append(f"{summary.n_negative} negative count values (whole file) clipped to 0")
-        if summary.n_nonfinite:
-            notes.append(f"{summary.n_nonfinite} NaN/Inf count values (whole file) set to 0")
-        return notes + list(self.notes)
+        return counts_notes(self.intensity_summary(), f"'{self.frames_path}'") + list(self.notes)
 
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:
