@@ -146,6 +146,10 @@ class CxiSource:
         ``sample_pixel_size``.
     sample_pixel_size : float or None
         Sample-plane pixel size in metres; overrides the far-field formula.
+    require_positions : bool
+        False accepts a file of frames without translations (as ptychodus
+        writes ``diffraction.cxi``): it then has no ``xcoords``/``ycoords``, and
+        is paired with the file holding them (``open_source(positions_from=...)``).
 
     Attributes
     ----------
@@ -197,8 +201,10 @@ class CxiSource:
         path: str | os.PathLike,
         geometry: str = "far-field",
         sample_pixel_size: float | None = None,
+        require_positions: bool = True,
     ) -> None:
         self.path = os.fspath(path)
+        self.require_positions = require_positions
         check_readable_file(self.path)
         if geometry not in GEOMETRIES:
             msg = f"geometry '{geometry}' is not one of {', '.join(GEOMETRIES)}"
@@ -236,18 +242,23 @@ class CxiSource:
         self.bad_pixels = self._read_mask(h, w)
         self._geo = self._read_geometry(n)
         self.sample_pixel_size = self._sample_pixel_size(sample_pixel_size, h, w)
-        x, y = self._positions(translation, h, w)
         self._arrays: dict[str, np.ndarray] = {}
         probe = self._read_probe(h, w)
         if probe is not None:
             self._arrays["probeGuess"] = probe
-        self._arrays.update(
-            {"xcoords": x, "ycoords": y, "xcoords_start": x.copy(), "ycoords_start": y.copy()}
-        )
-        self.notes.append(
-            "xcoords_start/ycoords_start: copies of xcoords/ycoords (CXI stores one "
-            "translation per frame, no separate commanded position)"
-        )
+        if translation is None:
+            # Frames only (require_positions=False): the positions come from another file.
+            self.position_units, self.position_offset = "m", (0.0, 0.0)
+            self.notes.append(f"no scan positions in '{self.path}': they come from another file")
+        else:
+            x, y = self._positions(translation, h, w)
+            self._arrays.update(
+                {"xcoords": x, "ycoords": y, "xcoords_start": x.copy(), "ycoords_start": y.copy()}
+            )
+            self.notes.append(
+                "xcoords_start/ycoords_start: copies of xcoords/ycoords (CXI stores one "
+                "translation per frame, no separate commanded position)"
+            )
         if self.bad_pixels is not None:
             self._arrays["mask"] = self.bad_pixels
 
@@ -304,18 +315,22 @@ class CxiSource:
             raise InputError(msg, self.path)
         return _with_chunk_cache(dset)
 
-    def _read_translation(self, n_frames: int) -> np.ndarray:
+    def _read_translation(self, n_frames: int) -> np.ndarray | None:
         dset, found = None, None
         for candidate in TRANSLATION_PATHS:
             dset = self._get(candidate)
             if dset is not None:
                 found = candidate
                 break
+        if dset is None and not self.require_positions:
+            self.translation_path = None
+            return None
         if dset is None:
             msg = (
                 f"'{self.path}' holds no scan positions: neither '{TRANSLATION_PATHS[0]}' "
                 f"nor '{TRANSLATION_PATHS[1]}' exists; a ptychography CXI file stores one "
-                "(x, y, z) sample translation per frame, in metres"
+                "(x, y, z) sample translation per frame, in metres (ptychodus writes them to "
+                "its product file instead: pass positions_from=PRODUCT)"
             )
             raise InputError(msg, self.path)
         self.translation_path = found
