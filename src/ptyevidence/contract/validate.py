@@ -264,6 +264,8 @@ def validate_dataset(
     contract: str | os.PathLike | DatasetContract = "data001",
     layout: str = "auto",
     progress: bool | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
 ) -> ValidationReport:
     """Check a dataset file against a contract.
 
@@ -282,6 +284,11 @@ def validate_dataset(
         evidence and refuses when it is ambiguous.
     progress : bool or None
         Show a progress bar for long passes; None shows one on a terminal.
+    reader : str or None
+        Reader of the file (:func:`ptyevidence.readers.open_source`); None
+        recognizes the format.
+    positions_from : str, path or None
+        File holding the positions of a diffraction-only ``path``.
 
     Returns
     -------
@@ -313,7 +320,7 @@ def validate_dataset(
             f"{', '.join(list_contracts('dataset'))}"
         )
         raise UsageError(msg)
-    source = open_source(path)
+    source = open_source(path, reader, positions_from)
     try:
         return _Validator(source, spec, layout, progress).run()
     finally:

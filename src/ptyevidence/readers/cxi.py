@@ -594,9 +594,11 @@ class CxiSource:
             if dset is None:
                 continue
             shape = dset.shape
-            if len(shape) < 2 or shape[-2:] != (h, w) or len(shape) > 3:
+            # ptychodus writes (coherent, incoherent, H, W) probe modes (plugins/cxi_file.py).
+            if len(shape) < 2 or shape[-2:] != (h, w) or len(shape) > 4:
                 self.notes.append(
-                    f"probe candidate '{path}' has shape {shape}, not ({h}, {w}) or (modes, {h}, {w}); ignored"
+                    f"probe candidate '{path}' has shape {shape}, not ({h}, {w}) or (modes, {h}, {w}) "
+                    f"or (coherent, incoherent, {h}, {w}); ignored"
                 )
                 continue
             if dset.dtype.kind not in "biufc":
@@ -607,6 +609,10 @@ class CxiSource:
             if probe.ndim == 3:
                 self.notes.append(f"probe '{path}' holds {shape[0]} modes; the first is used")
                 probe = probe[0]
+            elif probe.ndim == 4:
+                self.notes.append(f"probe '{path}' holds {shape[0]} x {shape[1]} (coherent x incoherent) "
+                                  "modes; the first of each is used")
+                probe = probe[0, 0]
             if probe.dtype.kind != "c":
                 self.notes.append(f"probe '{path}' is real ({probe.dtype}); stored as complex64")
             self.hdf5_paths["probe"] = path
