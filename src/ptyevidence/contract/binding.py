@@ -413,6 +413,10 @@ class _FileBinder(_Binder):
                  f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}")
         return False
 
+    def _bound_by(self, dim: str) -> str:
+        field = self.fields.get(self.dim_fields.get(dim, ""))
+        return f" (key '{field.key}')" if field is not None else ""
+
     def _check_dims(self) -> None:
         dims = self.dims
         for name, rule in self.contract.dims.items():
@@ -422,8 +426,9 @@ class _FileBinder(_Binder):
                 shifted = f"{other} {'+' if offset > 0 else '-'} {abs(offset)}" if offset else other
                 self.add(
                     "dims", self.dim_fields.get(name, name), "error",
-                    f"dimension {name} = {dims[name]} differs from {shifted} = {dims[other] + offset}; "
-                    f"they must be equal ({rule.get('description', '')})",
+                    f"dimension {name} = {dims[name]}{self._bound_by(name)} differs from {shifted} = "
+                    f"{dims[other] + offset}{self._bound_by(other)}; they must be equal "
+                    f"({rule.get('description', '')})",
                 )
             if name not in dims or "min" not in rule:
                 continue

@@ -64,8 +64,8 @@ __all__ = [
 PTYCHODUS_FORMAT = "ptychodus"
 #: What to do when the extra is missing (quoted in every message that needs it).
 EXTRA_HINT = (
-    "install the `ptychodus` extra to read this format (pip install --no-deps ptychodus==1.7.0 "
-    "-r requirements/ptychodus.txt; see docs/formats.md)"
+    "install the `ptychodus` extra to read this format (pip install --no-deps -r "
+    "requirements/ptychodus.txt; see docs/formats.md)"
 )
 #: Reader kinds asked, in order: (label, registry attribute).
 KINDS = (
@@ -85,7 +85,6 @@ def available() -> bool:
     return importlib.util.find_spec("ptychodus") is not None
 
 
-@functools.lru_cache(maxsize=1)
 def load_registry() -> Any:
     """Return ptychodus's plugin registry, loaded once per process.
 
@@ -100,6 +99,11 @@ def load_registry() -> Any:
     if not available():
         msg = f"ptychodus is not installed: {EXTRA_HINT}"
         raise MissingExtraError(msg, extra="ptychodus")
+    return _registry()
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> Any:
     with _quiet():
         from ptychodus.api.plugins import PluginRegistry
 

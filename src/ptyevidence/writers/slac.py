@@ -3,11 +3,12 @@
 ptychodus 1.7.0 reads a SLAC NPZ's ``diffraction`` as ``(H, W, N)`` and
 always transposes it by ``[2, 0, 1]`` (``plugins/slac_npz_file.py:50``), so a
 canonical ``(N, H, W)`` stack loads as the wrong frames, silently when
-``N == H == W``. This writer stores the frames ``(H, W, N)``; positions in
-object pixels as ``xcoords_start``/``ycoords_start`` (which that reader
-scales to metres by ``wavelength * distance / (W * detector pixel)``, l.94-105)
-and ``xcoords``/``ycoords``; the probe and object; and the three scalars that
-reader would otherwise default. The ``_metadata`` record says the stack is
+``N == H == W``. This writer stores the frames ``(H, W, N)``; the positions in
+object pixels as ``xcoords``/``ycoords`` and, since that reader takes its
+positions from them alone (scaled to metres by ``wavelength * distance / (W *
+detector pixel)``, l.94-105), as ``xcoords_start``/``ycoords_start`` too (a
+fixture's nominal start positions are not carried); the probe and object; and
+the three scalars that reader would otherwise default. The ``_metadata`` record says the stack is
 legacy ``(H, W, N)``: without it a stack with ``N == H`` or ``N == W`` could
 not be told from a canonical one, so writing one unrecorded is refused.
 """
@@ -54,8 +55,7 @@ def slac_arrays(
     ----------
     arrays : mapping
         ``diffraction`` ``(N, H, W)``, ``xcoords``, ``ycoords``, ``probeGuess``,
-        ``objectGuess`` (and optionally ``xcoords_start``/``ycoords_start``,
-        ``scan_index``).
+        ``objectGuess`` (and optionally ``scan_index``).
     geometry : Geometry
         Written as ``photon_energy_eV``, ``detector_distance_m`` and ``detector_pixel_size_m``
         (see :func:`reader_pixel_size`).
@@ -97,8 +97,10 @@ def slac_arrays(
         "diffraction": np.ascontiguousarray(np.moveaxis(frames, 0, -1)),
         "xcoords": x,
         "ycoords": y,
-        "xcoords_start": np.asarray(arrays.get("xcoords_start", x), dtype=np.float64),
-        "ycoords_start": np.asarray(arrays.get("ycoords_start", y), dtype=np.float64),
+        # ptychodus takes its positions from the _start keys alone (l.77-78): they hold the
+        # positions the frames were measured at, as ptychodus's own PtychoPINN export writes them.
+        "xcoords_start": x,
+        "ycoords_start": y,
         "probeGuess": np.asarray(arrays["probeGuess"]),
         "objectGuess": np.asarray(arrays["objectGuess"]),
     }
