@@ -384,7 +384,8 @@ class ProductSource(FlatSource):
             key = name.removeprefix(f"{RAW_DATA_GROUP}/")
             if key in self.arrays or key in self._lazy:
                 key = name  # a raw_data member shadowing a root dataset keeps its path
-            if dset.dtype.kind in "biufc" and dset.size * dset.dtype.itemsize > _EAGER_BYTES:
+            if dset.size * dset.dtype.itemsize > _EAGER_BYTES:
+                # Large members are read on demand; one of objects or records is never read.
                 self._lazy[key] = dset
             else:
                 self.arrays[key] = self._read_small(name, dset)

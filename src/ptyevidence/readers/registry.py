@@ -226,25 +226,19 @@ def open_source(
 
         positions_path = os.fspath(positions_from)
         check_readable_file(positions_path)
-        frames = _checked(_open_one(path, reader, frames_only=True), reader or "auto", path)
+        frames = _checked(_open_one(path, reader, frames_only=True), reader, path)
         try:
-            positions = _checked(_open_one(positions_path, None), "auto", positions_path)
+            positions = _checked(_open_one(positions_path, None), None, positions_path)
             return PairedSource(frames, positions)
         except BaseException:
             frames.close()
             raise
-    return _checked(_open_one(path, reader), reader or _reader_name(path), path)
+    return _checked(_open_one(path, reader), reader, path)
 
 
-def _reader_name(path: str) -> str:
-    try:
-        return _reader_for(path)[0]
-    except InputError:
-        return PTYCHODUS_READER
-
-
-def _checked(source: object, name: str, path: str) -> Source:
+def _checked(source: object, reader: str | None, path: str) -> Source:
     if not isinstance(source, Source):
+        name = reader or _reader_for(path)[0]
         missing = [m for m in _SOURCE_MEMBERS if not hasattr(source, m)]
         msg = (
             f"reader '{name}' returned a {type(source).__name__} for '{path}', which is not a "
