@@ -19,6 +19,7 @@ __all__ = [
     "add_reader",
     "emit_json",
     "error_text",
+    "print_report",
     "ratio_type",
     "real_number",
     "seed_type",
@@ -73,6 +74,14 @@ def emit_json(data: Any) -> None:
     """Print ``data`` as indented JSON on standard output."""
     json.dump(data, sys.stdout, indent=2, default=_default)
     sys.stdout.write("\n")
+
+
+def print_report(report: Any, as_json: bool) -> None:
+    """Print a report as JSON (its ``to_dict()``) or as text (its ``to_text()``)."""
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        print(report.to_text())
 
 
 def _default(obj: Any) -> Any:

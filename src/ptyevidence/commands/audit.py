@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_json, emit_json, whole_number
+from ._common import add_json, print_report, whole_number
 
 #: Library words that are no ``name=value`` hint, as the command says them (cli.flag_hints does the rest).
 _FLAGS = {"patterns": "--glob", "leave out the scheduler": "leave out --scheduler"}
@@ -58,10 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     except UsageError as exc:
         raise UsageError(_cli_words(str(exc))) from None
-    if args.json:
-        emit_json(summary.to_dict())
-    else:
-        print(summary.to_text())
+    print_report(summary, args.json)
     if summary.unfinished:
         print(f"ptyevidence: {_cli_words(summary.note)}: {len(summary.unfinished)} file(s) not "
               f"finished (listed in {args.out}/summary.csv); rerun with --resume to finish them",

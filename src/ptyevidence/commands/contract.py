@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, emit_json
+from ._common import add_json, emit_json, print_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,8 +61,5 @@ def _diff(args: argparse.Namespace) -> int:
     from ..diff.contracts import diff_contracts
 
     result = diff_contracts(args.old, args.new)
-    if args.json:
-        emit_json(result.to_dict())
-    else:
-        print(result.to_text())
+    print_report(result, args.json)
     return 1 if result.breaking else 0

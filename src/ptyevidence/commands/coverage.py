@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..exceptions import PtyEvidenceError
-from ._common import add_force, add_json, add_reader, emit_json, ratio_type, seed_type
+from ._common import (
+    add_force,
+    add_json,
+    add_reader,
+    print_report,
+    ratio_type,
+    seed_type,
+)
 
 #: Kept here (not imported from ptyevidence.coverage.reports) so that building
 #: the parser stays light.
@@ -112,10 +119,7 @@ def _run(args: argparse.Namespace) -> int:
             report = reports.scan_report(args.source, **common)
     except PtyEvidenceError as exc:
         raise _in_flags(exc) from None
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print(report.to_text())
+    print_report(report, args.json)
     return 0 if report.ok else 1
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, emit_json, real_number
+from ._common import add_json, print_report, real_number
 
 _tolerance = real_number("tolerance", 0.0, low_open=False)
 
@@ -35,8 +35,5 @@ def _diff(args: argparse.Namespace) -> int:
     from ..diff.datasets import diff_datasets
 
     result = diff_datasets(args.a, args.b, rtol=args.rtol, atol=args.atol)
-    if args.json:
-        emit_json(result.to_dict())
-    else:
-        print(result.to_text())
+    print_report(result, args.json)
     return 0 if result.same else 1

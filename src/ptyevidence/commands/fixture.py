@@ -10,6 +10,7 @@ from ._common import (
     add_layout,
     add_reader,
     emit_json,
+    print_report,
     ratio_type,
     seed_type,
 )
@@ -152,10 +153,7 @@ def _verify(args: argparse.Namespace) -> int:
         args.fixture, metadata=args.metadata, source=args.source,
         min_range_ratio=args.min_range_ratio, min_occupancy=args.min_occupancy,
     )
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print(report.to_text())
+    print_report(report, args.json)
     return 0 if report.ok else 1
 
 
@@ -170,8 +168,5 @@ def _regenerate(args: argparse.Namespace) -> int:
         args.sidecar, source=args.source, output=args.output, metadata_out=args.metadata_out,
         notes_out=args.notes_out, force=args.force,
     )
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print(report.to_text())
+    print_report(report, args.json)
     return 0 if report.reproduced else 1

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_contract, add_json, add_layout, add_reader, emit_json
+from ._common import (
+    add_contract,
+    add_json,
+    add_layout,
+    add_reader,
+    print_report,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +36,5 @@ def _run(args: argparse.Namespace) -> int:
     contract = args.contract or default_contract_for(args.path, args.reader, args.positions_from)
     report = validate_dataset(args.path, contract, layout=args.layout, reader=args.reader,
                               positions_from=args.positions_from)
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print(report.to_text())
+    print_report(report, args.json)
     return 0 if report.ok else 1
