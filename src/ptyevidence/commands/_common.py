@@ -100,6 +100,8 @@ def error_text(error: BaseException) -> str:
     Library errors that concern one parameter start with its name and carry
     it as ``parameter`` (``subset_size 8 is out of range...``); the command
     line prints the flag instead (``--subset-size 8 is out of range...``).
+    Hints of the form ``force=True`` elsewhere in the message become flags
+    through :func:`ptyevidence.cli.flag_hints`.
 
     Examples
     --------
@@ -107,12 +109,16 @@ def error_text(error: BaseException) -> str:
     >>> error.parameter = "subset_size"
     >>> error_text(error)
     '--subset-size 8 is out of range'
+    >>> error_text(ValueError("output 'a.npz' exists; pass force=True to overwrite it"))
+    "output 'a.npz' exists; pass --force to overwrite it"
     """
+    from ..cli import flag_hints  # the parser that knows the flags imports this module
+
     text = str(error)
     name = getattr(error, "parameter", None)
     if isinstance(name, str) and text.startswith(f"{name} "):
         text = "--" + name.replace("_", "-") + text[len(name):]
-    return text
+    return flag_hints(text)
 
 
 def whole_number(minimum: int, what: str) -> Callable[[str], int]:

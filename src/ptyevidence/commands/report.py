@@ -56,7 +56,6 @@ def _jobs(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..cli import flag_hints
     from ..report.runner import render_reports
 
     sources = args.source or [None]
@@ -68,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     code = 0
     for label, outcome in results:
         if isinstance(outcome, Exception):
-            print(f"ptyevidence: error: {flag_hints(error_text(outcome))}", file=sys.stderr)
+            print(f"ptyevidence: error: {error_text(outcome)}", file=sys.stderr)
             code = max(code, outcome.exit_code)
             continue
         print(outcome.to_text())
