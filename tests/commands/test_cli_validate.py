@@ -190,7 +190,11 @@ def test_json_report_structure_and_statistics(cli, make_npz):
     report = json.loads(proc.stdout)
     assert set(report) == {
         "path", "contract", "format", "layout", "ok", "verdict", "dims", "fields", "stats", "findings",
+        "checked",
     }
+    # What each applicable rule measured, beside the findings it raised.
+    assert report["checked"]["diffraction-finite"] == "1 non-finite of 1280"
+    assert report["checked"]["positions-unique"] == "20 distinct of 20"
     assert (report["path"], report["contract"], report["format"]) == (path, "data001", "npz")
     assert report["ok"] is False
     assert report["layout"] == "canonical"
