@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._format import shape_text
+from ..exceptions import InputError
 from ..readers.base import Source
 from ..readers.layout import canonical_shape, source_layout
 from ..readers.memory import ArraySource
@@ -402,7 +403,14 @@ class _FileBinder(_Binder):
         shape = tuple(int(s) for s in info.shape)
         if spec.name == self.layout_field and len(shape) == len(self.contract.layout["canonical"]):
             where = f"'{self.path}' key '{key}'"
-            self.layout = source_layout(self.source, key, hint, self.requested_layout, where)
+            try:
+                self.layout = source_layout(self.source, key, hint, self.requested_layout, where)
+            except InputError:
+                # A consumer that reads ambiguous stacks one way is described as doing so.
+                fallback = self.contract.layout.get("ambiguous")
+                if self.requested_layout != "auto" or fallback is None:
+                    raise
+                self.layout = fallback
             if self.layout == "legacy":
                 self.header(
                     "layout", spec.name, "layout", spec.name, self.contract.layout.get("legacy_severity", "error"),

@@ -154,6 +154,8 @@ class FieldSpec:
         name = np.dtype(dtype).newbyteorder("=").name if np.dtype(dtype).names is None else "structured"
         if "unicode" in self.dtypes and np.dtype(dtype).kind == "U":
             return None  # text of any length, e.g. the JSON ``_metadata`` record
+        if "bytes" in self.dtypes and np.dtype(dtype).kind == "S":
+            return None
         if not self.dtypes or name in self.dtypes or "any" in self.dtypes:
             return None
         return self.tolerated_dtypes.get(name, "error")
@@ -235,7 +237,8 @@ class DatasetContract:
         "description": str}`` (``equals``: the two sizes must match, e.g. square frames).
     layout : dict or None
         Stack-order description for dataset contracts (``field``, ``canonical``,
-        ``legacy``, ``legacy_severity``, ``note``).
+        ``legacy``, ``legacy_severity``, ``note``, and ``ambiguous``: the order a
+        consumer reads when the shape cannot tell, instead of refusing).
     origin : str
         Where the contract was read from (``builtin:NAME`` or a path).
     axis_aliases : dict
@@ -526,6 +529,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
             if key not in layout:
                 fail(f"layout is missing '{key}'")
         _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
+        if layout.get("ambiguous", "canonical") not in ("canonical", "legacy"):
+            fail("layout 'ambiguous' must be 'canonical' or 'legacy'")
     for name, spec in dims.items():
         if not isinstance(spec, dict):
             fail(f"dimension '{name}' must be an object")
@@ -570,7 +575,7 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
 
 def _check_dtype(name: Any, where: str, fail) -> str:
     """Return the canonical numpy name of ``name`` (``"f4"`` -> ``"float32"``)."""
-    if name in ("structured", "any", "unicode"):
+    if name in ("structured", "any", "unicode", "bytes"):
         return name
     if not isinstance(name, str):
         fail(f"{where} lists dtype {name!r}; expected a numpy dtype name such as 'float32'")
