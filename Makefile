@@ -1,5 +1,5 @@
 # One command each on a fresh machine: `make report`, `make test`.
-# Both create .venv (python3 -m venv + pip install -e ".[test]") when missing.
+# Both create .venv (python3 -m venv + pip install -e ".[test,batch]") when missing.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +12,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,batch]"
 	touch $(STAMP)
 
 # Evidence set for the embedded demo dataset, under artifacts/demo/ (replaced on each run).

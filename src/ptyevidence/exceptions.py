@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ClusterLostError",
     "ContractError",
     "InputError",
     "MemoryBudgetError",
@@ -97,3 +98,7 @@ class NotebookExecutionError(PtyEvidenceError):
                  executed: str = "") -> None:
         super().__init__(message)
         self.notebook, self.cell, self.executed = notebook, cell, executed
+
+
+class ClusterLostError(PtyEvidenceError, ConnectionError):
+    """The dask scheduler went away before every audit task finished."""

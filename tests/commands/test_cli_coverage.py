@@ -271,22 +271,12 @@ def test_cxi_source_works(cli, tmp_path):
                                                        "strategy_comparison.svg"]
 
 
-def test_positions_match_exactly_in_any_row_order_with_duplicates():
-    from ptyevidence.commands.coverage import _match_positions, _Positions
-    from ptyevidence.exceptions import InputError
 
-    def positions(x, y, path):
-        return _Positions(path, "npz", "pixels", np.asarray(x, float), np.asarray(y, float))
-
-    #            0    1    2    3    4    5
-    sx = [0.0, 1.0, 1.0, 2.0, 1.0, -0.0]
-    sy = [0.0, 5.0, 5.0, 3.0, 5.0, 7.0]
-    source = positions(sx, sy, "s.npz")
-    fixture = positions([2.0, 1.0, 0.0, 1.0], [3.0, 5.0, 0.0, 5.0], "f.npz")
-    assert _match_positions(fixture, source).tolist() == [3, 1, 0, 2]
-    too_many = positions([1.0] * 4, [5.0] * 4, "f.npz")
-    with pytest.raises(InputError, match="has 4 positions at \\(1, 5\\) but 's.npz' has 3"):
-        _match_positions(too_many, source)
-    stranger = positions([0.0, 2.0], [0.0, 3.5], "f.npz")
-    with pytest.raises(InputError, match="row 1 at \\(2, 3.5\\), nearest source position 3 at distance 0.5"):
-        _match_positions(stranger, source)
+def test_library_errors_name_the_flags(cli, source, make_npz, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    assert_one_line_error(cli("coverage", source, "--plot-dir", str(taken)),
+                          f"error: --plot-dir '{taken}' is a file; give a folder")
+    other = make_npz("other.npz", n=20, h=8, w=8, seed=5)
+    assert_one_line_error(cli("coverage", source, "--subset", other),
+                          "; pass the source it was cut from, or its sidecar with --indices-from")

@@ -1,4 +1,4 @@
-"""``ptyevidence fixture make|verify``: cut a regression fixture, check one."""
+"""``ptyevidence fixture make|verify|regenerate``: cut a regression fixture, check one, re-cut one."""
 
 from __future__ import annotations
 
@@ -83,6 +83,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(verify)
     verify.set_defaults(func=_verify)
 
+    regen = inner.add_parser(
+        "regenerate", help="re-cut a fixture from its sidecar's recorded parameters",
+        description="Re-cut a fixture from the source, subset size, strategy, seed, layout and "
+        "legacy alias its sidecar records, and say whether the result reproduces the recorded "
+        "file hash and content digests (and which keys differ if not). Without --output the "
+        "re-cut goes to a temporary folder and nothing is kept. Exit 0: reproduced; 1: "
+        "different; 2: unusable input.",
+    )
+    regen.add_argument("sidecar", metavar="SIDECAR", help="the fixture's JSON sidecar")
+    regen.add_argument("--source", metavar="S",
+                       help="dataset to cut from (default: the recorded source_dataset)")
+    regen.add_argument("--output", metavar="O",
+                       help="write the re-cut fixture here (its sidecar and notes beside it)")
+    regen.add_argument("--metadata-out", metavar="M", help="JSON sidecar (default: O with .json)")
+    regen.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
+    add_force(regen)
+    add_json(regen)
+    regen.set_defaults(func=_regenerate)
+
 
 def _subset_size(text: str) -> int:
     try:
@@ -129,3 +148,21 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         print(report.to_text())
     return 0 if report.ok else 1
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    from ..exceptions import UsageError
+    from ..fixture.regenerate import regenerate_fixture
+
+    if args.output is None and (args.metadata_out or args.notes_out or args.force):
+        msg = "--metadata-out, --notes-out and --force need --output (without it nothing is written)"
+        raise UsageError(msg)
+    report = regenerate_fixture(
+        args.sidecar, source=args.source, output=args.output, metadata_out=args.metadata_out,
+        notes_out=args.notes_out, force=args.force,
+    )
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        print(report.to_text())
+    return 0 if report.reproduced else 1

@@ -486,9 +486,10 @@ class _DumpBinder(_Binder):
         self.where = f"dump '{self.path}'"
 
     def missing(self, spec: FieldSpec) -> None:
-        # Partial dumps are normal: the role's observed cell says so.
-        self.add("missing", spec.name, "info",
-                 f"{self.where} has no key '{spec.name}' (role {spec.role}); not compared")
+        # Partial dumps of optional fields are normal; a required field is a warning.
+        self.add("missing", spec.name, "warning" if spec.required else "info",
+                 f"{self.where} has no key '{spec.name}' (role {spec.role})"
+                 + ("; the contract requires it" if spec.required else "; not compared"))
 
     def run(self) -> Binding:
         present = []
