@@ -375,16 +375,17 @@ def _canvas_fits(ctx: CheckContext, rule: Rule) -> str | None:
     finite = np.isfinite(x) & np.isfinite(y)
     if not finite.any():
         return None
-    reach = max(np.abs(x[finite] - x[finite].mean()).max(), np.abs(y[finite] - y[finite].mean()).max())
-    need = max(frame) + 2 * float(reach)
-    side = min(ctx.binding.fields[obj].shape)
-    if side < need:
+    # Per axis: the rows must hold the y extent plus a frame, the columns the x
+    # extent plus a frame (the spec's square canvas, axis by axis; offsets from
+    # the middle of the scanned range, the centring that needs the least room).
+    need = (frame[0] + float(np.ptp(y[finite])), frame[1] + float(np.ptp(x[finite])))
+    have = ctx.binding.fields[obj].shape
+    if have[0] < need[0] or have[1] < need[1]:
         _report(ctx, rule, obj, (
-            f"object side {side} < N + 2*max(|dx|, |dy|) = {max(frame)} + 2*{reach:.4g} = {need:.4g} "
-            "(offsets from the positions' centre of mass): patches placed at the scan positions "
-            "would be clipped"
+            f"object {have[0]}x{have[1]} cannot hold every patch: it needs H + y range = {need[0]:.4g} rows "
+            f"and W + x range = {need[1]:.4g} columns, or patches placed at the scan positions are clipped"
         ))
-    return f"min side {side} vs {max(frame)} + 2*{reach:.4g} = {need:.4g}"
+    return f"{have[0]}x{have[1]} vs needed {need[0]:.4g}x{need[1]:.4g}"
 
 
 # -- metadata and records ------------------------------------------------------------------

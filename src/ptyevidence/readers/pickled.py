@@ -66,8 +66,8 @@ class _Call:
         return f"{self.func!r}(...)"
 
 
-class _Refused(pickle.UnpicklingError):
-    """An opcode or a name that the restricted unpickler never honours."""
+#: Raised for an opcode or a name the restricted unpickler never honours.
+_Refused = pickle.UnpicklingError
 
 
 _OPCODE = {name: getattr(pickle, name)[0] for name in (
@@ -173,7 +173,7 @@ def object_scalar(payload: bytes, where: str = "pickle") -> Any:
         raise InputError(msg)
     try:
         tree = RestrictedUnpickler(io.BytesIO(payload)).load()
-    except _Refused as exc:
+    except pickle.UnpicklingError as exc:
         msg = f"{where}: refusing to unpickle it ({exc}); only a 0-d object array of plain data is read"
         raise InputError(msg) from None
     except Exception as exc:  # noqa: BLE001 - any malformed stream is unusable input
