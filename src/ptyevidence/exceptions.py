@@ -15,9 +15,15 @@ from typing import Any
 __all__ = [
     "ClusterLostError",
     "ContractError",
+    "ExpressionError",
+    "FixtureCheckFailed",
+    "FixtureUnusable",
     "InputError",
     "MemoryBudgetError",
+    "MissingName",
     "NotebookExecutionError",
+    "PipelineError",
+    "PipelineUnavailableError",
     "PtyEvidenceError",
     "TorchNotInstalledError",
     "UsageError",
@@ -102,3 +108,41 @@ class NotebookExecutionError(PtyEvidenceError):
 
 class ClusterLostError(PtyEvidenceError, ConnectionError):
     """The dask scheduler went away before every audit task finished."""
+
+
+class PipelineUnavailableError(InputError):
+    """The interpreter cannot import PtychoPINN, TensorFlow or PyTorch."""
+
+
+class PipelineError(InputError):
+    """A pipeline raised, crashed or ran out of time on the fixture."""
+
+
+class ExpressionError(ValueError):
+    """The expression is not valid in this language, or failed to evaluate."""
+
+
+class MissingName(ExpressionError):
+    """A name (or ``namespace.name``) the expression uses is not defined.
+
+    Attributes
+    ----------
+    name : str
+        The dotted name, e.g. ``file.diffraction``.
+    namespace : str
+        The namespace it was looked up in (empty for top-level names).
+    """
+
+    def __init__(self, name: str, namespace: str = "") -> None:
+        where = f" in '{namespace}'" if namespace else ""
+        super().__init__(f"'{name}' is not defined{where}")
+        self.name = name
+        self.namespace = namespace
+
+
+class FixtureCheckFailed(AssertionError):
+    """A fixture does not match its record (or was regenerated); the message is the table."""
+
+
+class FixtureUnusable(Exception):
+    """A fixture or its sidecar cannot be used at all; the message says why."""

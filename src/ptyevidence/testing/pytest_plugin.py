@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from ..exceptions import FixtureCheckFailed, FixtureUnusable
+
 __all__ = ["FixtureFile", "FixtureItem", "ptyevidence_fixture"]
 
 #: Name of the one item collected per fixture file.
@@ -114,12 +116,8 @@ class FixtureFile(pytest.File):
         yield FixtureItem.from_parent(self, name=ITEM_NAME)
 
 
-class FixtureCheckFailed(AssertionError):
-    """A fixture does not match its record (or was regenerated); the message is the table."""
 
 
-class FixtureUnusable(Exception):
-    """A fixture or its sidecar cannot be used at all; the message says why."""
 
 
 class FixtureItem(pytest.Item):

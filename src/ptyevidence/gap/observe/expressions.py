@@ -20,29 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from ...exceptions import ExpressionError, MissingName
+
 __all__ = ["FUNCTIONS", "ExpressionError", "MissingName", "Namespace", "evaluate", "in_bounds"]
 
 
-class ExpressionError(ValueError):
-    """The expression is not valid in this language, or failed to evaluate."""
 
 
-class MissingName(ExpressionError):
-    """A name (or ``namespace.name``) the expression uses is not defined.
-
-    Attributes
-    ----------
-    name : str
-        The dotted name, e.g. ``file.diffraction``.
-    namespace : str
-        The namespace it was looked up in (empty for top-level names).
-    """
-
-    def __init__(self, name: str, namespace: str = "") -> None:
-        where = f" in '{namespace}'" if namespace else ""
-        super().__init__(f"'{name}' is not defined{where}")
-        self.name = name
-        self.namespace = namespace
 
 
 class Namespace(Mapping):

@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...exceptions import InputError, UsageError
+from ...exceptions import (
+    PipelineError,
+    PipelineUnavailableError,
+    UsageError,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -43,12 +47,8 @@ _RUNNER = Path(__file__).with_name("_runner.py")
 _QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
-class PipelineUnavailableError(InputError):
-    """The interpreter cannot import PtychoPINN, TensorFlow or PyTorch."""
 
 
-class PipelineError(InputError):
-    """A pipeline raised, crashed or ran out of time on the fixture."""
 
 
 @dataclass(frozen=True)
