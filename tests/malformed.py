@@ -232,7 +232,15 @@ def _legacy_ambiguous(folder: str) -> tuple[str, dict]:
 
 
 def _object_metadata(folder: str) -> tuple[str, dict]:
-    # What PtychoPINN's own writer stores: a pickled dict under _metadata.
+    # What PtychoPINN's own writer stores (ptycho/metadata.py:112-114): JSON text in a
+    # pickled 0-d object array. Read by the restricted unpickler, never by pickle.
+    arrays = _arrays()
+    stored = dict(arrays, _metadata=np.array(json.dumps({"source": "beamline"}), dtype=object))
+    return _save(folder, stored), arrays
+
+
+def _object_metadata_dict(folder: str) -> tuple[str, dict]:
+    # A pickled dict: plain data, but not the JSON text PtychoPINN's reader parses.
     arrays = _arrays()
     stored = dict(arrays, _metadata=np.array({"source": "beamline"}, dtype=object))
     return _save(folder, stored), arrays
@@ -290,6 +298,7 @@ DATASETS: dict[str, Callable[[str], tuple[str, dict]]] = {
     "foreign-member": _foreign_member,
     "object-diffraction": _with(diffraction=lambda a: a["diffraction"].astype(object)),
     "object-metadata": _object_metadata,
+    "object-metadata-dict": _object_metadata_dict,
     "structured-diffraction": _with(diffraction=_structured),
     "zero-positions": _scan(0),
     "one-position": _scan(1),
@@ -366,7 +375,8 @@ VALIDATE = {
     "header-lies-about-shape": (2, "header promises shape"),
     "foreign-member": (0, "member 'README.txt' is not a .npy array; ignored"),
     "object-diffraction": (1, "Python objects"),
-    "object-metadata": (1, "key '_metadata' has dtype object"),
+    "object-metadata": (0, "PASS"),
+    "object-metadata-dict": (1, "holds a pickled dict, not JSON text"),
     "structured-diffraction": (1, "named fields"),
     "zero-positions": (1, "dimension N = 0 is below its minimum"),
     "one-position": (0, "PASS"),
@@ -405,6 +415,7 @@ FIXTURE_MAKE = {
     "header-lies-about-shape": (2, "header promises shape"),
     "object-diffraction": (2, "refusing to unpickle"),
     "object-metadata": (0, "wrote"),
+    "object-metadata-dict": (0, "wrote"),
     "structured-diffraction": (2, "named fields"),
     "zero-positions": (2, "has only 0 positions"),
     "one-position": (2, "has only 1 positions"),

@@ -133,19 +133,35 @@ def _integer_squares_fit(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str
 # -- frame content ------------------------------------------------------------------
 
 
-def _sample(ctx: CheckContext, rule: Rule, name: str) -> np.ndarray | None:
-    """Up to ``params.sample_frames`` frames of stack ``name``, evenly spaced, as float64 (n, H, W)."""
+#: Frames read at a time from the sample, so a check holds a few frames, not the sample.
+_CHUNK_FRAMES = 8
+
+
+def _sample(ctx: CheckContext, rule: Rule, name: str) -> list[np.ndarray] | None:
+    """Index chunks of up to ``params.sample_frames`` frames of stack ``name``, evenly spaced along the scan."""
     bound = ctx.binding.fields.get(name)
-    if bound is None or not ctx.readable(name) or len(bound.stored_shape) != 3:
+    if bound is None or not ctx.readable(name) or len(bound.stored_shape) != 3 or not bound.shape[0]:
         return None
     n = bound.shape[0]
     limit = int(rule.params.get("sample_frames", _DEFAULT_SAMPLE_FRAMES))
-    indices = np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(np.int64)) if n else []
-    if not len(indices):
-        return None
-    frames = read_frames(ctx.source, bound.key, indices, ctx.binding.layout or "canonical")
-    frames = np.abs(frames) if np.iscomplexobj(frames) else frames
-    return np.asarray(frames, dtype=np.float64)
+    indices = np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(np.int64))
+    return [indices[i:i + _CHUNK_FRAMES] for i in range(0, indices.size, _CHUNK_FRAMES)]
+
+
+def _frames(ctx: CheckContext, name: str, indices: np.ndarray) -> np.ndarray:
+    """Frames ``indices`` of stack ``name`` as float64 (moduli of complex values)."""
+    frames = read_frames(ctx.source, ctx.binding.fields[name].key, indices, ctx.binding.layout or "canonical")
+    return np.asarray(np.abs(frames) if np.iscomplexobj(frames) else frames, dtype=np.float64)
+
+
+def _lattice_counts(values: np.ndarray, quantum: float, tolerance: float, max_quanta: float) -> tuple[int, int, int]:
+    """(values on the lattice of ``quantum``, squares on it, values counted); see :func:`lattice_fractions`."""
+    ratio = values[values > 0] / quantum
+    used = ratio[(ratio > 1.5) & (ratio <= max_quanta)]
+    square = used * used
+    on = np.abs(used - np.round(used)) <= tolerance
+    on_square = np.abs(square - np.round(square)) <= tolerance * np.maximum(1.0, square / max_quanta)
+    return int(on.sum()), int(on_square.sum()), int(used.size)
 
 
 def lattice_fractions(values: np.ndarray, tolerance: float, max_quanta: float) -> tuple[float, float, int, float]:
@@ -170,39 +186,41 @@ def lattice_fractions(values: np.ndarray, tolerance: float, max_quanta: float) -
     >>> lattice_fractions(counts * 0.5, 0.05, 1e4)[:3]
     (1.0, 1.0, 6)
     >>> lattice_fractions(np.sqrt(counts), 0.05, 1e4)[:3]
-    (0.0, 1.0, 6)
+    (0.0, 1.0, 5)
     """
     positive = values[values > 0]
     if positive.size == 0:
         return 0.0, 0.0, 0, 0.0
     quantum = float(positive.min())
-    ratio = positive / quantum
-    used = ratio[(ratio > 1.5) & (ratio <= max_quanta)]
-    if used.size == 0:
+    on, on_square, used = _lattice_counts(positive, quantum, tolerance, max_quanta)
+    if used == 0:
         return 0.0, 0.0, 0, quantum
-    on = np.abs(used - np.round(used)) <= tolerance
-    square = used * used
-    on_square = np.abs(square - np.round(square)) <= tolerance * np.maximum(1.0, square / max_quanta)
-    return float(on.mean()), float(on_square.mean()), int(used.size), quantum
+    return on / used, on_square / used, used, quantum
 
 
 def _counting_lattice(ctx: CheckContext, rule: Rule) -> str | None:
     p = rule.params
     seen = []
     for name in rule.fields:
-        frames = _sample(ctx, rule, name)
-        if frames is None:
+        chunks = _sample(ctx, rule, name)
+        if chunks is None:
             continue
-        on, on_square, used, quantum = lattice_fractions(frames.reshape(-1), p["tolerance"], p["max_quanta"])
-        minimum = int(p.get("min_values", 100))
-        if used < minimum:
+        # Two passes over the sample, a few frames at a time: the quantum, then the counts.
+        lows = [f[f > 0].min(initial=np.inf) for f in (_frames(ctx, name, c) for c in chunks)]
+        quantum = float(min(lows))
+        on = on_square = used = 0
+        if np.isfinite(quantum):
+            for chunk in chunks:
+                counts = _lattice_counts(_frames(ctx, name, chunk), quantum, p["tolerance"], p["max_quanta"])
+                on, on_square, used = on + counts[0], on_square + counts[1], used + counts[2]
+        if used < int(p.get("min_values", 100)):
             seen.append(f"{used} values above 1.5 quanta: too few to tell")
             continue
-        seen.append(f"{on:.3f} of {used} values and {on_square:.3f} of their squares on the lattice "
-                    f"of q = {quantum:.6g}")
-        if on >= p["fraction"]:
+        seen.append(f"{on / used:.3f} of {used} values and {on_square / used:.3f} of their squares on the "
+                    f"lattice of q = {quantum:.6g}")
+        if on / used >= p["fraction"]:
             _report(ctx, rule, name, (
-                f"{100 * on:.1f}% of {used} sampled values are whole multiples of {quantum:.6g} (the "
+                f"{100 * on / used:.1f}% of {used} sampled values are whole multiples of {quantum:.6g} (the "
                 "smallest positive value): photon counts (intensity), not amplitude; store "
                 "numpy.sqrt(counts), scaled so the maximum is below 10"
             ))
@@ -238,10 +256,14 @@ def peak_corner_ratio(mean_frame: np.ndarray, box_fraction: float) -> float:
 def _peak_centred(ctx: CheckContext, rule: Rule) -> str | None:
     seen = []
     for name in rule.fields:
-        frames = _sample(ctx, rule, name)
-        if frames is None:
+        chunks = _sample(ctx, rule, name)
+        if chunks is None:
             continue
-        ratio = peak_corner_ratio(np.nan_to_num(frames).mean(axis=0), rule.params["box_fraction"])
+        total, count = 0.0, 0
+        for chunk in chunks:
+            frames = np.nan_to_num(_frames(ctx, name, chunk))
+            total, count = total + frames.sum(axis=0), count + frames.shape[0]
+        ratio = peak_corner_ratio(total / count, rule.params["box_fraction"])
         seen.append(f"corner/centre {ratio:.3g}")
         if ratio > rule.params["ratio"]:
             _report(ctx, rule, name, (
