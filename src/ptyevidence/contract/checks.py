@@ -114,6 +114,21 @@ def _max_mean_ratio_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, st
     )
 
 
+def _positive(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
+    if st.min is None:
+        return "no finite value", None
+    return f"min {st.min:.6g}", f"minimum {st.min:.6g} is not positive" if st.min <= 0 else None
+
+
+def _max_abs_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
+    if st.min is None:
+        return "no finite value", None
+    largest = max(abs(st.min), abs(st.max))
+    return f"max |value| {largest:.6g}", (
+        f"largest magnitude {largest:.6g} is not below {rule.value:g}" if largest >= rule.value else None
+    )
+
+
 def _not_all_zero(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
     return f"{st.nonzero} nonzero", "every value is zero" if st.finite and st.nonzero == 0 else None
 
@@ -128,6 +143,39 @@ def _integer_squares_fit(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str
         f"(max {limit:g}), so a reader that squares them in their own dtype gets wrapped values; "
         "store float32" if square > limit else None
     )
+
+
+def _index_range(ctx: CheckContext, rule: Rule) -> str | None:
+    bound = ctx.binding.dims.get(rule.dim) if rule.dim else None
+    if bound is None and rule.value is None:
+        return None
+    size = bound if bound is not None else int(rule.value)
+    seen = []
+    for name in rule.fields:
+        st = ctx.stats.get(name)
+        if st is None or st.min is None:
+            continue
+        seen.append(f"{st.min:.6g} to {st.max:.6g} in [0, {size - 1}]")
+        if st.min < 0 or st.max > size - 1:
+            label = f"{rule.dim} = {size}" if bound is not None else (
+                f"{rule.dim} not in the file, taken as {size}" if rule.dim else f"{size} entries")
+            # Which range applies is the rule's point: say it.
+            _report(ctx, rule, name, f"values {st.min:.6g} to {st.max:.6g} leave [0, {size - 1}] ({label}): "
+                    f"{rule.description}")
+    return "; ".join(seen) or None
+
+
+def _unique(ctx: CheckContext, rule: Rule) -> str | None:
+    seen = []
+    for name in rule.fields:
+        if not ctx.readable(name):
+            continue
+        flat = ctx.source.read(_key(ctx, name)).reshape(-1)
+        repeated = flat.size - np.unique(flat).size
+        seen.append(f"{flat.size - repeated} distinct of {flat.size}")
+        if repeated:
+            _report(ctx, rule, name, f"{repeated} of {flat.size} values repeat an earlier one")
+    return "; ".join(seen) or None
 
 
 # -- frame content ------------------------------------------------------------------
@@ -544,6 +592,10 @@ CHECK_TABLE: dict[str, Callable[[CheckContext, Rule], str | None]] = {
     "max_below": _stats_check(_max_below),
     "max_mean_ratio_below": _stats_check(_max_mean_ratio_below),
     "not_all_zero": _stats_check(_not_all_zero),
+    "positive": _stats_check(_positive),
+    "max_abs_below": _stats_check(_max_abs_below),
+    "index_range": _index_range,
+    "unique": _unique,
     "integer_squares_fit": _stats_check(_integer_squares_fit),
     "positions_not_all_identical": _positions_not_all_identical,
     "positions_unique": _positions_unique,

@@ -48,10 +48,13 @@ HEADER_CHECKS = ("required", "dtype", "rank", "size", "dims", "layout")
 #: their thresholds and parameters come from the rule (``value``, ``params``).
 VALUE_CHECKS = (
     "finite",
+    "index_range",
+    "max_abs_below",
     "min_at_least",
     "max_below",
     "max_mean_ratio_below",
     "not_all_zero",
+    "positive",
     "positions_not_all_identical",
     "positions_unique",
     "alias_copy_equal",
@@ -65,11 +68,14 @@ VALUE_CHECKS = (
     "layout_declared",
     "record_matches_dims",
     "record_above",
+    "unique",
 )
 #: Every check a rule may name.
 CHECKS = HEADER_CHECKS + VALUE_CHECKS
 #: Checks whose ``value`` is a required numeric threshold.
-_THRESHOLD_CHECKS = ("min_at_least", "max_below", "max_mean_ratio_below", "record_above", "positions_in_window")
+_THRESHOLD_CHECKS = (
+    "min_at_least", "max_below", "max_mean_ratio_below", "max_abs_below", "record_above", "positions_in_window",
+)
 #: Parameters each check requires in ``params`` (others are optional, see validate.py).
 _REQUIRED_PARAMS = {
     "dims": ("dims",),
@@ -110,6 +116,11 @@ class FieldSpec:
         Other dtypes that are accepted with a finding of the given severity.
     aliases : dict
         Other keys accepted for the field, with the severity of using them.
+    written_by : dict
+        Alias -> the writer (and version) known to write it, e.g.
+        ``"ptychodus 1.7.0"``: using the alias is reported as that writer's
+        drift from the field's name (rule ``version-drift``). In JSON an alias
+        maps to ``{"severity": ..., "written_by": ...}``.
     alt_shapes : tuple of (shape, severity)
         Non-canonical shapes accepted with a finding of that severity.
     description : str
@@ -135,6 +146,7 @@ class FieldSpec:
     shape: tuple[str | int, ...] | None = None
     tolerated_dtypes: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
+    written_by: Mapping[str, str] = field(default_factory=dict)
     alt_shapes: tuple[tuple[tuple[str | int, ...], str], ...] = ()
     description: str = ""
     framework: str | None = None
@@ -177,7 +189,8 @@ class Rule:
     severity : str
         One of :data:`SEVERITIES`.
     value : float or None
-        Threshold for the comparison checks.
+        Threshold for the comparison checks; for ``index_range``, the number
+        of entries when ``dim`` is not bound.
     description : str
         The rule in words.
     source : tuple of str
@@ -186,6 +199,9 @@ class Rule:
     params : dict
         Further parameters of the check (``dims`` of a ``dims`` rule, the
         tolerances of ``counting_lattice``...).
+    dim : str or None
+        ``index_range`` only: the dimension whose size bounds the values,
+        which must lie in ``[0, size - 1]``.
     """
 
     id: str
@@ -196,6 +212,7 @@ class Rule:
     description: str = ""
     source: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+    dim: str | None = None
 
     @property
     def is_header(self) -> bool:
@@ -234,7 +251,9 @@ class DatasetContract:
         Value rules.
     dims : dict
         Symbolic dimension name -> ``{"min": int or dim name, "equals": dim name,
-        "description": str}`` (``equals``: the two sizes must match, e.g. square frames).
+        "offset": int, "description": str}`` (``equals``: the two sizes must
+        match, e.g. square frames; ``offset`` is added to the other size first,
+        e.g. ``-1`` for one layer spacing fewer than layers).
     layout : dict or None
         Stack-order description for dataset contracts (``field``, ``canonical``,
         ``legacy``, ``legacy_severity``, ``note``, and ``ambiguous``: the order a
@@ -315,6 +334,8 @@ def _rule_to_dict(rule: Rule) -> dict[str, Any]:
         "value": rule.value,
         "description": rule.description,
     }
+    if rule.dim:
+        out["dim"] = rule.dim
     if rule.params:
         out["params"] = dict(rule.params)
     if rule.source:
@@ -334,7 +355,10 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
     if spec.tolerated_dtypes:
         out["tolerated_dtypes"] = dict(spec.tolerated_dtypes)
     if spec.aliases:
-        out["aliases"] = dict(spec.aliases)
+        out["aliases"] = {
+            a: {"severity": sev, "written_by": spec.written_by[a]} if a in spec.written_by else sev
+            for a, sev in spec.aliases.items()
+        }
     if spec.alt_shapes:
         out["alt_shapes"] = [{"shape": list(s), "severity": sev} for s, sev in spec.alt_shapes]
     if spec.framework:
@@ -544,6 +568,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         one_of = spec.get("one_of")
         if one_of is not None and not (isinstance(one_of, list) and all(isinstance(v, int) for v in one_of)):
             fail(f"dimension '{name}' has one_of {one_of!r}; expected a list of integers")
+        if not isinstance(spec.get("offset", 0), int) or ("offset" in spec and "equals" not in spec):
+            fail(f"dimension '{name}' has offset {spec['offset']!r}; expected an integer beside 'equals'")
     aliases = data.get("axis_aliases", {})
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
@@ -611,8 +637,13 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     }
     for sev in tolerated.values():
         _check_severity(sev, where, fail)
-    for sev in item.get("aliases", {}).values():
-        _check_severity(sev, where, fail)
+    aliases, written_by = {}, {}
+    for alias, entry in item.get("aliases", {}).items():
+        if isinstance(entry, dict):
+            written_by[alias] = str(entry.get("written_by", ""))
+            entry = entry.get("severity", "warning")
+        _check_severity(entry, where, fail)
+        aliases[alias] = entry
     shape = item.get("shape")
     if shape is not None:
         shape = _check_shape(shape, where, fail)
@@ -649,7 +680,8 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
         dtypes=tuple(dtypes),
         shape=shape,
         tolerated_dtypes=dict(tolerated),
-        aliases=dict(item.get("aliases", {})),
+        aliases=aliases,
+        written_by={a: w for a, w in written_by.items() if w},
         alt_shapes=tuple(alt),
         description=str(item.get("description", "")),
         framework=item.get("framework"),
@@ -693,6 +725,9 @@ def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, 
     value = item.get("value")
     if check in _THRESHOLD_CHECKS and not isinstance(value, (int, float)):
         fail(f"{where} needs a numeric 'value'")
+    dim = item.get("dim")
+    if check == "index_range" and not (isinstance(dim, str) or isinstance(value, (int, float))):
+        fail(f"{where} needs a 'dim' (the dimension whose size bounds the indexes) or a numeric 'value'")
     params = item.get("params", {})
     if not isinstance(params, dict):
         fail(f"{where} 'params' must be an object")
@@ -719,4 +754,5 @@ def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, 
         description=str(item.get("description", "")),
         source=tuple(str(s) for s in source),
         params=dict(params),
+        dim=None if dim is None else str(dim),
     )

@@ -271,6 +271,8 @@ def validate_dataset(
     layout: str = "auto",
     progress: bool | None = None,
     record: str | os.PathLike | dict[str, Any] | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
 ) -> ValidationReport:
     """Check a dataset file against a contract.
 
@@ -292,6 +294,11 @@ def validate_dataset(
     record : str, path, dict or None
         The record the contract's ``record_*`` rules read (a fixture's
         sidecar); None reads the ``.json`` file beside ``path`` if there is one.
+    reader : str or None
+        Reader of the file (:func:`ptyevidence.readers.open_source`); None
+        recognizes the format.
+    positions_from : str, path or None
+        File holding the positions of a diffraction-only ``path``.
 
     Returns
     -------
@@ -323,7 +330,7 @@ def validate_dataset(
             f"{', '.join(list_contracts('dataset'))}"
         )
         raise UsageError(msg)
-    source = open_source(path)
+    source = open_source(path, reader, positions_from)
     try:
         return _Validator(source, spec, layout, progress, record).run()
     finally:

@@ -209,7 +209,8 @@ def default_out_dir(source: str | os.PathLike | None) -> Path:
 
 
 def prepare_run(
-    source: str | os.PathLike, out_dir: str | os.PathLike, simulate: bool = True
+    source: str | os.PathLike, out_dir: str | os.PathLike, simulate: bool = True,
+    reader: str = "", positions_from: str | os.PathLike = "",
 ) -> tuple[str, Path]:
     """Resolve a notebook's ``source`` and ``out_dir`` parameters.
 
@@ -226,6 +227,9 @@ def prepare_run(
     simulate : bool
         False returns ``""`` for an empty ``source`` instead of the demo
         dataset (for notebooks that need a dataset only sometimes).
+    reader, positions_from : str
+        How ``source`` is read (see :func:`ptyevidence.readers.open_source`);
+        ``""`` for the defaults.
 
     Returns
     -------
@@ -249,7 +253,7 @@ def prepare_run(
     out = Path(out_dir) if str(out_dir) else Path(tempfile.mkdtemp(prefix="ptyevidence-report-"))
     out.mkdir(parents=True, exist_ok=True)
     if str(source):
-        _check_source(source)
+        _check_source(source, reader or None, positions_from or None)
         return os.fspath(source), out
     if not simulate:
         return "", out
@@ -296,7 +300,8 @@ def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> s
     return path
 
 
-def _check_source(source: str | os.PathLike) -> None:
+def _check_source(source: str | os.PathLike, reader: str | None = None,
+                  positions_from: str | os.PathLike | None = None) -> None:
     path = os.fspath(source)
     if not os.path.exists(path):
         msg = (f"source '{path}' does not exist; give a dataset file (NPZ or CXI), "
@@ -306,7 +311,7 @@ def _check_source(source: str | os.PathLike) -> None:
         msg = f"source '{path}' is not a file; give a dataset file (NPZ or CXI)"
         raise InputError(msg, path)
     # Headers only: an unreadable file fails here, before any artifact is written.
-    open_source(path).close()
+    open_source(path, reader, positions_from).close()
 
 
 def _check_parameters(subset_size: int, strategy: str, seed: int) -> None:
@@ -349,6 +354,8 @@ def render_report(
     progress: bool | None = None,
     notebooks: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
 ) -> ReportResult:
     """Execute the evidence notebooks on ``source`` and write the artifact folder.
 
@@ -374,6 +381,8 @@ def render_report(
         Folder of the notebooks (default: :func:`find_notebooks`).
     log : callable, optional
         Receives one line per step (default: print to standard error).
+    reader, positions_from : optional
+        How ``source`` is read (see :func:`ptyevidence.readers.open_source`).
 
     Returns
     -------
@@ -397,7 +406,7 @@ def render_report(
         progress = sys.stderr.isatty()
     _check_parameters(subset_size, strategy, seed)
     if source is not None:
-        _check_source(source)
+        _check_source(source, reader, positions_from)
     folder = find_notebooks(notebooks)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
     _check_out_dir(out, force)
@@ -417,6 +426,11 @@ def render_report(
         "strategy": strategy, "seed": seed, "left_contract": DEFAULT_LEFT,
         "right_contract": DEFAULT_RIGHT, "left_dump": "", "right_dump": "", "force": force,
     }
+    # Passed only when given, so the summaries of plain reports keep their parameters.
+    if reader is not None:
+        parameters["reader"] = reader
+    if positions_from is not None:
+        parameters["positions_from"] = os.path.abspath(positions_from)
     for number, name in enumerate(NOTEBOOKS, 1):
         log(f"[{number}/{len(NOTEBOOKS)}] {name} ({out.name})")
         _execute(folder / name, out, parameters, progress)
