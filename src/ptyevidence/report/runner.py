@@ -134,7 +134,8 @@ class ReportResult:
             (f"  contract  {contract.verdict} ({contract.contract}: "
             f"{contract.errors} errors, {contract.warnings} warnings)"),
             (f"  fixture   {fixture.contract_verdict}: {fixture.subset_size} of "
-            f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"),
+            f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"
+            + ("" if fixture.acceptance_verdict is None else f"; acceptance {fixture.acceptance_verdict}")),
             (f"  coverage  occupancy {cov.occupancy:.3f}, hull area {cov.hull_area_ratio:.3f}, "
             f"largest gap {cov.largest_gap:.3g}"),
             f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}",
@@ -585,7 +586,9 @@ def _index_html(summary: ReportSummary) -> str:
         ("Data contract", badge(contract.ok, contract.verdict),
          (f"{e(contract.contract)}: {contract.errors} errors, {contract.warnings} warnings; "
          f"stack layout {e(str(contract.layout))}"), "data_contract.md"),
-        ("Fixture", badge(fixture.contract_verdict == "PASS", fixture.contract_verdict),
+        ("Fixture", badge(fixture.contract_verdict == "PASS", fixture.contract_verdict)
+         + ("" if fixture.acceptance_verdict is None else
+            " " + badge(fixture.acceptance_verdict == "PASS", f"acceptance {fixture.acceptance_verdict}")),
          (f"{fixture.subset_size} of {fixture.source_positions} positions, "
          f"{e(fixture.strategy)}, seed {fixture.seed}; sha256 <code>{fixture.sha256[:16]}…</code>"),
          "fixture_notes.md"),
