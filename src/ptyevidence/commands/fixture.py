@@ -7,10 +7,12 @@ import sys
 
 from ._common import (
     add_force,
+    add_geometry,
     add_json,
     add_layout,
     add_reader,
     emit_json,
+    geometry_options,
     ratio_type,
     seed_type,
 )
@@ -73,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          const="none", help="same as --source-hash none")
     add_layout(make)
     add_reader(make)
+    add_geometry(make)
     make.add_argument("--format", choices=_FORMATS, default="data001",
                       help="fixture file: data001 (NPZ), slac-npz (the SLAC NPZ ptychodus's SLAC_NPZ "
                       "reader reads: frames (H, W, N)), ptychodus-product (a ptychodus product HDF5 "
@@ -151,6 +154,7 @@ def _make(args: argparse.Namespace) -> int:
         legacy_alias=args.legacy_alias, layout=args.layout, force=args.force,
         source_hash=args.source_hash, contract=args.contract, reader=args.reader,
         positions_from=args.positions_from, format=args.format, compress=args.compress,
+        **geometry_options(args),
     )
     if args.json:
         emit_json(result.sidecar)

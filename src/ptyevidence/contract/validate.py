@@ -270,9 +270,11 @@ def validate_dataset(
     contract: str | os.PathLike | DatasetContract = "data001",
     layout: str = "auto",
     progress: bool | None = None,
-    record: str | os.PathLike | dict[str, Any] | None = None,
     reader: str | None = None,
     positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
+    record: str | os.PathLike | dict[str, Any] | None = None,
 ) -> ValidationReport:
     """Check a dataset file against a contract.
 
@@ -291,14 +293,18 @@ def validate_dataset(
         evidence and refuses when it is ambiguous.
     progress : bool or None
         Show a progress bar for long passes; None shows one on a terminal.
-    record : str, path, dict or None
-        The record the contract's ``record_*`` rules read (a fixture's
-        sidecar); None reads the ``.json`` file beside ``path`` if there is one.
     reader : str or None
         Reader of the file (:func:`ptyevidence.readers.open_source`); None
         recognizes the format.
     positions_from : str, path or None
         File holding the positions of a diffraction-only ``path``.
+    geometry, sample_pixel_size : optional
+        How a CXI file's translations become pixels (see
+        :func:`ptyevidence.readers.open_source`); None: far-field assumed,
+        with a ``geometry`` warning saying so.
+    record : str, path, dict or None
+        The record the contract's ``record_*`` rules read (a fixture's
+        sidecar); None reads the ``.json`` file beside ``path`` if there is one.
 
     Returns
     -------
@@ -330,7 +336,7 @@ def validate_dataset(
             f"{', '.join(list_contracts('dataset'))}"
         )
         raise UsageError(msg)
-    source = open_source(path, reader, positions_from)
+    source = open_source(path, reader, positions_from, geometry, sample_pixel_size)
     try:
         return _Validator(source, spec, layout, progress, record).run()
     finally:
@@ -355,6 +361,11 @@ class _Validator:
             layout=self.binding.layout, dims=dict(self.binding.dims),
             findings=list(self.binding.findings),
         )
+        statement = getattr(source, "position_statement", None)
+        if callable(statement):
+            # Positions converted from metres: say how, and warn when the geometry was assumed.
+            assumed = bool(getattr(source, "geometry_assumed", False))
+            self.add("geometry", "*", "warning" if assumed else "info", statement())
         for name, bound in self.binding.fields.items():
             entry = {"key": bound.key, "dtype": str(bound.dtype), "shape": list(bound.stored_shape)}
             if bound.readable:
