@@ -576,6 +576,11 @@ def read_only_folder() -> str | None:
 def _output_folder(where: str, folder: str) -> str:
     if where == "missing-folder":
         return os.path.join(folder, "no-such-folder")
+    if where == "file-as-folder":
+        # A parent that is a file: no folder can be made there.
+        blocker = os.path.join(folder, "not-a-folder")
+        Path(blocker).write_text("a file")
+        return os.path.join(blocker, "sub")
     ro = read_only_folder()
     if ro is None:
         msg = "no read-only folder on this machine"
@@ -583,7 +588,8 @@ def _output_folder(where: str, folder: str) -> str:
     return ro
 
 
-OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable"}
+OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable",
+                   "file-as-folder": "is a file"}
 
 
 def _fixture_output_case(where: str) -> Callable[[str], Case]:
@@ -597,13 +603,14 @@ def _fixture_output_case(where: str) -> Callable[[str], Case]:
     return build
 
 
-def _fixture_sidecar_in_missing_folder(folder: str) -> Case:
+def _fixture_sidecar_under_a_file(folder: str) -> Case:
+    # fixture make makes missing folders, but not under a file.
     path, _ = _scan(N_SCAN)(folder)
     out = os.path.join(folder, "fixture.npz")
-    meta = os.path.join(folder, "no-such-folder", "fixture.json")
+    meta = os.path.join(_output_folder("file-as-folder", folder), "fixture.json")
     argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
             "--metadata-out", meta]
-    return Case("fixture-make-sidecar-in-missing-folder", argv, 2, "does not exist",
+    return Case("fixture-make-sidecar-under-a-file", argv, 2, "is a file",
                 inputs=[path], absent=[*_fixture_outputs(out), meta])
 
 
@@ -966,12 +973,13 @@ for _label, _size, _message in (
 ):
     _register(f"fixture-make-subset-size-{_label}", _subset_case(_label, _size, _message))
 for _where in ("missing-folder", "read-only-folder"):
-    _register(f"fixture-make-output-in-{_where}", _fixture_output_case(_where))
     _register(f"convert-output-{_where}", _convert_output_case(_where))
     _register(f"gap-output-{_where}", _gap_output_case(_where))
+for _where in ("file-as-folder", "read-only-folder"):
+    _register(f"fixture-make-output-in-{_where}", _fixture_output_case(_where))
 _register("convert-output-is-source", _convert_output_case("is-source"))
 _register("gap-output-is-source", _gap_output_case("is-source"))
-_register("fixture-make-sidecar-in-missing-folder", _fixture_sidecar_in_missing_folder)
+_register("fixture-make-sidecar-under-a-file", _fixture_sidecar_under_a_file)
 _register("fixture-make-output-is-source", _fixture_output_is_source)
 _register("fixture-make-sidecar-is-source", _fixture_sidecar_is_source)
 _register("fixture-make-output-exists", _fixture_output_exists)

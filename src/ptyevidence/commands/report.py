@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force, add_geometry, add_reader, error_text, geometry_options, seed_type
+from ._common import (
+    add_force,
+    add_geometry,
+    add_reader,
+    error_text,
+    geometry_options,
+    seed_type,
+)
 from .fixture import _STRATEGIES, _subset_size
 
 
