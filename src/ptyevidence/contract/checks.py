@@ -532,8 +532,8 @@ def _layout_declared(ctx: CheckContext, rule: Rule) -> str | None:
             inferred = resolve_layout(bound.stored_shape, n_positions)
         except InputError:
             inferred = None
-        if declared == "canonical" or (declared is None and inferred == "canonical"):
-            seen.append(f"canonical ({'declared' if declared else 'from the shape'})")
+        if inferred is not None or declared == "canonical":
+            seen.append(f"{inferred or declared} ({'from the shape' if inferred else 'declared'})")
             continue
         why = ("its _metadata declares it legacy (H, W, N)" if declared == "legacy"
                else "its shape cannot tell (N, H, W) from (H, W, N)")

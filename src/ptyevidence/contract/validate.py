@@ -395,7 +395,17 @@ class _Validator:
                 self.stats[name] = self._stream_stats(name)
                 self.report.stats[name] = self.stats[name].to_dict()
         for rule in self.contract.rules:
-            observed = self._observe_header(rule) if rule.is_header else CHECK_TABLE[rule.check](self, rule)
+            if rule.is_header:
+                observed = self._observe_header(rule)
+            else:
+                before = len(self.report.findings)
+                observed = CHECK_TABLE[rule.check](self, rule)
+                if rule.source:
+                    # Each finding says where its rule comes from (file:line of the consumer or spec).
+                    cite = f" ({'; '.join(rule.source)})"
+                    self.report.findings[before:] = [
+                        Finding(f.rule, f.field, f.severity, f.message + cite) for f in self.report.findings[before:]
+                    ]
             if observed is not None:
                 self.report.checked[rule.id] = observed
 
