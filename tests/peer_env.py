@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-#: The peer's interpreter, or None.
-PEER = os.environ.get("PTYEVIDENCE_PEER_PYTHON") or None
+#: The peer's interpreter, or None; a relative path is taken from the working directory pytest started in.
+PEER = os.path.abspath(os.environ["PTYEVIDENCE_PEER_PYTHON"]) if os.environ.get("PTYEVIDENCE_PEER_PYTHON") else None
 _REPO = Path(__file__).resolve().parent.parent
 _SNAPSHOTS = (
     _REPO.parent / ".." / "shared" / "peers" / "PtychoPINN",
