@@ -202,20 +202,24 @@ def _frames(ctx: CheckContext, name: str, indices: np.ndarray) -> np.ndarray:
     return np.asarray(np.abs(frames) if np.iscomplexobj(frames) else frames, dtype=np.float64)
 
 
-def _lattice_counts(values: np.ndarray, quantum: float, tolerance: float, max_quanta: float) -> tuple[int, int, int]:
-    """(values on the lattice of ``quantum``, squares on it, values counted); see :func:`lattice_fractions`."""
+def _lattice_counts(
+    values: np.ndarray, quantum: float, tolerance: float, max_quanta: float
+) -> tuple[int, int, int, int]:
+    """(values on the lattice of ``quantum``, squares on it, values counted, values above 1.5 quanta)."""
     ratio = values[values > 0] / quantum
-    used = ratio[(ratio > 1.5) & (ratio <= max_quanta)]
+    above = ratio[ratio > 1.5]
+    used = above[above <= max_quanta]
     square = used * used
     on = np.abs(used - np.round(used)) <= tolerance
     on_square = np.abs(square - np.round(square)) <= tolerance * np.maximum(1.0, square / max_quanta)
-    return int(on.sum()), int(on_square.sum()), int(used.size)
+    return int(on.sum()), int(on_square.sum()), int(used.size), int(above.size)
 
 
 def lattice_fractions(values: np.ndarray, tolerance: float, max_quanta: float) -> tuple[float, float, int, float]:
     """How much of ``values`` lies on a lattice of whole quanta, and how much of their squares.
 
-    The quantum ``q`` is the smallest positive value. Photon counts, and
+    The quantum ``q`` is the smallest positive value (the check also tries
+    the smallest step between distinct values). Photon counts, and
     counts times one scale factor, are whole multiples of ``q``; amplitudes
     made from them (``scale * sqrt(counts)``) are not, but their squares
     are. Only values of more than 1.5 quanta and at most ``max_quanta``
@@ -240,10 +244,19 @@ def lattice_fractions(values: np.ndarray, tolerance: float, max_quanta: float) -
     if positive.size == 0:
         return 0.0, 0.0, 0, 0.0
     quantum = float(positive.min())
-    on, on_square, used = _lattice_counts(positive, quantum, tolerance, max_quanta)
+    on, on_square, used, _ = _lattice_counts(positive, quantum, tolerance, max_quanta)
     if used == 0:
         return 0.0, 0.0, 0, quantum
     return on / used, on_square / used, used, quantum
+
+
+def _quanta(frames: np.ndarray) -> tuple[float, float]:
+    """(smallest positive value, smallest gap between distinct positive values) of ``frames``."""
+    positive = np.unique(frames[frames > 0])
+    if positive.size == 0:
+        return np.inf, np.inf
+    gaps = np.diff(positive)
+    return float(positive[0]), float(gaps.min()) if gaps.size else np.inf
 
 
 def _counting_lattice(ctx: CheckContext, rule: Rule) -> str | None:
@@ -253,24 +266,31 @@ def _counting_lattice(ctx: CheckContext, rule: Rule) -> str | None:
         chunks = _sample(ctx, rule, name)
         if chunks is None:
             continue
-        # Two passes over the sample, a few frames at a time: the quantum, then the counts.
-        lows = [f[f > 0].min(initial=np.inf) for f in (_frames(ctx, name, c) for c in chunks)]
-        quantum = float(min(lows))
-        on = on_square = used = 0
-        if np.isfinite(quantum):
-            for chunk in chunks:
-                counts = _lattice_counts(_frames(ctx, name, chunk), quantum, p["tolerance"], p["max_quanta"])
-                on, on_square, used = on + counts[0], on_square + counts[1], used + counts[2]
-        if used < int(p.get("min_values", 100)):
-            seen.append(f"{used} values above 1.5 quanta: too few to tell")
+        # Two passes over the sample, a few frames at a time. The quantum of counts is one
+        # count: the smallest value when single photons occur, else the smallest step
+        # between distinct values (a background lifts the smallest value, not the step).
+        lows = np.array([_quanta(_frames(ctx, name, c)) for c in chunks]).min(axis=0)
+        candidates = sorted({float(q) for q in lows if np.isfinite(q) and q > 0})
+        counts = {q: np.zeros(4, np.int64) for q in candidates}
+        for chunk in chunks:
+            frames = _frames(ctx, name, chunk)
+            for q in candidates:
+                counts[q] += _lattice_counts(frames, q, p["tolerance"], p["max_quanta"])
+        # A quantum counts when enough values, and most of those above 1.5 quanta, lie within
+        # max_quanta of it: the float32 grid near zero is a lattice too, of the tiniest values only.
+        minimum, share = int(p.get("min_values", 100)), float(p.get("min_share", 0.5))
+        judged = {q: c for q, c in counts.items() if c[2] >= minimum and c[2] >= share * c[3]}
+        if not judged:
+            seen.append("too few values on any candidate lattice to tell")
             continue
+        quantum, (on, on_square, used, _) = max(judged.items(), key=lambda item: item[1][0] / item[1][2])
         seen.append(f"{on / used:.3f} of {used} values and {on_square / used:.3f} of their squares on the "
                     f"lattice of q = {quantum:.6g}")
         if on / used >= p["fraction"]:
             _report(ctx, rule, name, (
-                f"{100 * on / used:.1f}% of {used} sampled values are whole multiples of {quantum:.6g} (the "
-                "smallest positive value): photon counts (intensity), not amplitude; store "
-                "numpy.sqrt(counts), scaled so the maximum is below 10"
+                f"{100 * on / used:.1f}% of {used} sampled values are whole multiples of {quantum:.6g}: "
+                "photon counts (intensity), not amplitude; store numpy.sqrt(counts), scaled so the "
+                "maximum is below 10"
             ))
     return "; ".join(seen) or None
 
