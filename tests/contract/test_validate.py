@@ -656,3 +656,52 @@ def test_validation_markdown_shows_verdict_stats_and_findings(make_npz):
     assert "| `diffraction` | `diffraction` | float32 | (20, 8, 8) |" in text
     assert "| Field | min | max | mean | finite fraction | values |" in text
     assert "| error | `diffraction-normalized` | `diffraction` |" in text
+
+
+def test_integer_counts_whose_squares_overflow_their_dtype_are_a_warning(make_npz):
+    """NORMALIZE-DATA-UINT16-001: uint16 300**2 wraps to 24464 in a reader that squares in place."""
+    arrays = _arrays()
+    counts = np.random.default_rng(2).poisson(40.0, size=(N, H, W)).astype(np.uint16)
+    counts[3, 2, 2] = 300
+    arrays["diffraction"] = counts
+    report = validate_dataset(make_npz(arrays=arrays), "legacy")
+    (finding,) = [f for f in report.findings if f.rule == "diffraction-integer-squares-fit"]
+    assert finding.severity == "warning"
+    assert "overflow uint16" in finding.message
+    assert "findings.md:99" in finding.message
+    arrays["diffraction"] = np.minimum(counts, 255)
+    report = validate_dataset(make_npz("small.npz", arrays=arrays), "legacy")
+    assert "diffraction-integer-squares-fit" not in {f.rule for f in report.findings}
+    assert report.checked["diffraction-integer-squares-fit"] == "max 255, max^2 6.502e+04 vs uint16 max 65535"
+
+
+def test_record_rules_read_the_record_given_or_beside_the_file(tmp_path, cli, make_npz):
+    path = make_npz(arrays=_arrays())
+    missing = validate_dataset(path, "fixture-acceptance")
+    assert "record entry 'coverage.x_range_ratio' cannot be checked" in " ".join(f.message for f in missing.errors)
+    record = {"subset_size": N, "source_frame_shape": [H, W], "coverage": {"x_range_ratio": 0.9, "y_range_ratio": 0.4}}
+    given = validate_dataset(path, "fixture-acceptance", record=record)
+    failing = {f.rule for f in given.errors}
+    assert {"acceptance-y-coverage", "acceptance-object-size"} <= failing
+    assert "acceptance-x-coverage" not in failing and "acceptance-subset-size" not in failing  # noqa: PT018
+    side = tmp_path / "record.json"
+    side.write_text(json.dumps(record))
+    done = cli("validate", "--contract", "fixture-acceptance", "--record", str(side), path, "--json")
+    assert {f["rule"] for f in json.loads(done.stdout)["findings"] if f["severity"] == "error"} == failing
+
+
+def test_a_contract_extends_a_builtin(tmp_path):
+    from ptyevidence.contract import load_contract
+
+    child = {"name": "data001-strict", "extends": "data001", "dims": {"N": {"min": 100}},
+             "rules": [{"id": "diffraction-normalized", "check": "max_below", "value": 2.0,
+                        "fields": ["diffraction"]}]}
+    path = tmp_path / "strict.json"
+    path.write_text(json.dumps(child))
+    spec = load_contract(str(path))
+    base = load_contract("data001")
+    assert [f.name for f in spec.fields] == [f.name for f in base.fields]
+    assert [r.id for r in spec.rules] == [r.id for r in base.rules]
+    assert next(r for r in spec.rules if r.id == "diffraction-normalized").value == 2.0
+    assert spec.dims["N"]["min"] == 100
+    assert spec.dims["H"] == base.dims["H"]
