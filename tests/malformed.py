@@ -232,7 +232,15 @@ def _legacy_ambiguous(folder: str) -> tuple[str, dict]:
 
 
 def _object_metadata(folder: str) -> tuple[str, dict]:
-    # What PtychoPINN's own writer stores: a pickled dict under _metadata.
+    # What PtychoPINN's own writer stores (ptycho/metadata.py:112-114): JSON text in a
+    # pickled 0-d object array. Read by the restricted unpickler, never by pickle.
+    arrays = _arrays()
+    stored = dict(arrays, _metadata=np.array(json.dumps({"source": "beamline"}), dtype=object))
+    return _save(folder, stored), arrays
+
+
+def _object_metadata_dict(folder: str) -> tuple[str, dict]:
+    # A pickled dict: plain data, but not the JSON text PtychoPINN's reader parses.
     arrays = _arrays()
     stored = dict(arrays, _metadata=np.array({"source": "beamline"}, dtype=object))
     return _save(folder, stored), arrays
@@ -290,6 +298,7 @@ DATASETS: dict[str, Callable[[str], tuple[str, dict]]] = {
     "foreign-member": _foreign_member,
     "object-diffraction": _with(diffraction=lambda a: a["diffraction"].astype(object)),
     "object-metadata": _object_metadata,
+    "object-metadata-dict": _object_metadata_dict,
     "structured-diffraction": _with(diffraction=_structured),
     "zero-positions": _scan(0),
     "one-position": _scan(1),
@@ -366,7 +375,8 @@ VALIDATE = {
     "header-lies-about-shape": (2, "header promises shape"),
     "foreign-member": (0, "member 'README.txt' is not a .npy array; ignored"),
     "object-diffraction": (1, "Python objects"),
-    "object-metadata": (1, "key '_metadata' has dtype object"),
+    "object-metadata": (0, "PASS"),
+    "object-metadata-dict": (1, "holds a pickled dict, not JSON text"),
     "structured-diffraction": (1, "named fields"),
     "zero-positions": (1, "dimension N = 0 is below its minimum"),
     "one-position": (0, "PASS"),
@@ -405,6 +415,7 @@ FIXTURE_MAKE = {
     "header-lies-about-shape": (2, "header promises shape"),
     "object-diffraction": (2, "refusing to unpickle"),
     "object-metadata": (0, "wrote"),
+    "object-metadata-dict": (0, "wrote"),
     "structured-diffraction": (2, "named fields"),
     "zero-positions": (2, "has only 0 positions"),
     "one-position": (2, "has only 1 positions"),
@@ -565,6 +576,11 @@ def read_only_folder() -> str | None:
 def _output_folder(where: str, folder: str) -> str:
     if where == "missing-folder":
         return os.path.join(folder, "no-such-folder")
+    if where == "file-as-folder":
+        # A parent that is a file: no folder can be made there.
+        blocker = os.path.join(folder, "not-a-folder")
+        Path(blocker).write_text("a file")
+        return os.path.join(blocker, "sub")
     ro = read_only_folder()
     if ro is None:
         msg = "no read-only folder on this machine"
@@ -572,7 +588,8 @@ def _output_folder(where: str, folder: str) -> str:
     return ro
 
 
-OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable"}
+OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable",
+                   "file-as-folder": "is a file"}
 
 
 def _fixture_output_case(where: str) -> Callable[[str], Case]:
@@ -586,13 +603,14 @@ def _fixture_output_case(where: str) -> Callable[[str], Case]:
     return build
 
 
-def _fixture_sidecar_in_missing_folder(folder: str) -> Case:
+def _fixture_sidecar_under_a_file(folder: str) -> Case:
+    # fixture make makes missing folders, but not under a file.
     path, _ = _scan(N_SCAN)(folder)
     out = os.path.join(folder, "fixture.npz")
-    meta = os.path.join(folder, "no-such-folder", "fixture.json")
+    meta = os.path.join(_output_folder("file-as-folder", folder), "fixture.json")
     argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
             "--metadata-out", meta]
-    return Case("fixture-make-sidecar-in-missing-folder", argv, 2, "does not exist",
+    return Case("fixture-make-sidecar-under-a-file", argv, 2, "is a file",
                 inputs=[path], absent=[*_fixture_outputs(out), meta])
 
 
@@ -955,12 +973,13 @@ for _label, _size, _message in (
 ):
     _register(f"fixture-make-subset-size-{_label}", _subset_case(_label, _size, _message))
 for _where in ("missing-folder", "read-only-folder"):
-    _register(f"fixture-make-output-in-{_where}", _fixture_output_case(_where))
     _register(f"convert-output-{_where}", _convert_output_case(_where))
     _register(f"gap-output-{_where}", _gap_output_case(_where))
+for _where in ("file-as-folder", "read-only-folder"):
+    _register(f"fixture-make-output-in-{_where}", _fixture_output_case(_where))
 _register("convert-output-is-source", _convert_output_case("is-source"))
 _register("gap-output-is-source", _gap_output_case("is-source"))
-_register("fixture-make-sidecar-in-missing-folder", _fixture_sidecar_in_missing_folder)
+_register("fixture-make-sidecar-under-a-file", _fixture_sidecar_under_a_file)
 _register("fixture-make-output-is-source", _fixture_output_is_source)
 _register("fixture-make-sidecar-is-source", _fixture_sidecar_is_source)
 _register("fixture-make-output-exists", _fixture_output_exists)

@@ -129,7 +129,7 @@ def test_regen_rewrites_changed_fixtures_fails_them_and_leaves_good_ones(pyteste
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines([
         "*fixture regenerated in place (--ptyevidence-regen); review and commit it:*",
-        "*replaced tests/fixtures/stale.npz, which differed: keys diffraction changed*",
+        "*replaced tests/fixtures/stale.npz, which differed: keys diffraction, diff3d changed*",
         "*DIFFERENT: the re-cut of 'data/scan_b.npz' does not match 'tests/fixtures/stale.json'*",
         "*replaced tests/fixtures/tampered.npz, which differed: keys ycoords changed*",
         "*REPRODUCED*tampered.json*",

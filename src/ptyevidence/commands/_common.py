@@ -14,11 +14,13 @@ from ..readers.layout import LAYOUTS
 __all__ = [
     "add_contract",
     "add_force",
+    "add_geometry",
     "add_json",
     "add_layout",
     "add_reader",
     "emit_json",
     "error_text",
+    "geometry_options",
     "print_report",
     "ratio_type",
     "real_number",
@@ -49,6 +51,25 @@ def add_reader(parser: argparse.ArgumentParser) -> None:
         help="file holding the positions of a diffraction-only file (e.g. the ptychodus product "
         "written with its diffraction.cxi); the counts must agree",
     )
+
+
+def add_geometry(parser: argparse.ArgumentParser) -> None:
+    """Add ``--geometry far-field|near-field`` and ``--sample-pixel-size METRES`` (CXI input)."""
+    parser.add_argument(
+        "--geometry", choices=("far-field", "near-field"), default=None,
+        help="CXI input: the propagation geometry its translations are converted to object pixels "
+        "for; near-field needs --sample-pixel-size (default: far-field, assumed and said so, as "
+        "CXI files do not record it)",
+    )
+    parser.add_argument(
+        "--sample-pixel-size", metavar="METRES", type=real_number("sample pixel size in metres"),
+        help="CXI input: sample-plane pixel size in metres; overrides the far-field formula",
+    )
+
+
+def geometry_options(args: argparse.Namespace) -> dict[str, object]:
+    """Return the ``geometry``/``sample_pixel_size`` keywords the command line gave (None for each not given)."""
+    return {"geometry": args.geometry, "sample_pixel_size": args.sample_pixel_size}
 
 
 def add_contract(parser: argparse.ArgumentParser, default: str | None = "data001") -> None:

@@ -7,8 +7,10 @@ import argparse
 from ..exceptions import PtyEvidenceError
 from ._common import (
     add_force,
+    add_geometry,
     add_json,
     add_reader,
+    geometry_options,
     print_report,
     ratio_type,
     seed_type,
@@ -69,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"{PLOT_STRATEGIES} with --compare-strategies")
     add_force(p)
     add_reader(p)
+    add_geometry(p)
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -99,11 +102,13 @@ def _run(args: argparse.Namespace) -> int:
     _check_flags(args, has_subset)
     common = {"probe_diameter": args.probe_diameter, "plot_dir": args.plot_dir, "force": args.force}
     try:
-        if args.reader is not None or args.positions_from is not None:
+        geometry = geometry_options(args)
+        if args.reader is not None or args.positions_from is not None or any(geometry.values()):
             from ..coverage.matching import read_positions
 
             # Read once with the options; the reports take the positions for the path.
-            args.source = read_positions(args.source, reader=args.reader, positions_from=args.positions_from)
+            args.source = read_positions(args.source, reader=args.reader, positions_from=args.positions_from,
+                                         **geometry)
         if args.compare_strategies:
             report = reports.strategies_report(
                 args.source,

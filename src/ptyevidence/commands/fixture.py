@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ._common import (
     add_force,
+    add_geometry,
     add_json,
     add_layout,
     add_reader,
     emit_json,
+    geometry_options,
     print_report,
     ratio_type,
     seed_type,
@@ -33,8 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "make", help="cut a fixture NPZ with its JSON sidecar and Markdown notes",
         description="Select SUBSET_SIZE scan positions, gather every per-scan array at the "
         "same indices, and write a canonical, byte-for-byte reproducible NPZ plus a JSON "
-        "sidecar and Markdown notes. Exit 0: written; 1: the fixture would break its "
-        "contract (nothing written); 2: unusable input or usage error.",
+        "sidecar and Markdown notes (missing folders are made). The fixture carries both "
+        "diffraction and its legacy copy diff3d, so PtychoPINN's TF and PyTorch loaders both read "
+        "it. Its verdict is its validation against the contract it carries (data001: what "
+        "'ptyevidence validate' says) and against fixture-acceptance. Exit 0: written, verdict "
+        "PASS; 1: the fixture would break its source's contract (nothing written), or was "
+        "written with the verdict FAIL (the notes say why); 2: unusable input or usage error.",
     )
     make.add_argument("--source", required=True, metavar="S", help="dataset to cut from")
     make.add_argument("--output", required=True, metavar="O", help="fixture NPZ to write")
@@ -48,9 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="seed of the farthest-point start (default: 0)")
     make.add_argument("--metadata-out", metavar="M", help="JSON sidecar (default: O with .json)")
     make.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
-    make.add_argument("--legacy-alias", action="store_true",
-                      help="also write the frames under the legacy key (the stack's first alias "
-                      "in the contract: diff3d in data001)")
+    alias = make.add_mutually_exclusive_group()
+    alias.add_argument("--legacy-alias", dest="legacy_alias", action="store_const", const=True,
+                       help="write the frames also under the legacy key, the stack's first alias in "
+                       "the contract (diff3d in data001); the default for data001 fixtures, kept so "
+                       "older command lines work")
+    alias.add_argument("--no-legacy-alias", dest="legacy_alias", action="store_const", const=False,
+                       help="leave the legacy copy diff3d out (PtychoPINN's TF RawData.from_file "
+                       "then cannot read the fixture)")
+    make.add_argument("--compress", action="store_true",
+                      help="deflate the NPZ members (smaller; reproducible for one zlib build, "
+                      "whose version the sidecar records; readers cannot memory-map them)")
     hashing = make.add_mutually_exclusive_group()
     hashing.add_argument("--source-hash", choices=_HASH_MODES, default="auto",
                          help="record the source's SHA-256: full = one full read of the source, "
@@ -61,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          const="none", help="same as --source-hash none")
     add_layout(make)
     add_reader(make)
+    add_geometry(make)
     make.add_argument("--format", choices=_FORMATS, default="data001",
                       help="fixture file: data001 (NPZ), slac-npz (the SLAC NPZ ptychodus's SLAC_NPZ "
                       "reader reads: frames (H, W, N)), ptychodus-product (a ptychodus product HDF5 "
@@ -85,8 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("fixture", metavar="O", help="fixture NPZ")
     verify.add_argument("--metadata", metavar="M", help="JSON sidecar (default: O with .json)")
     verify.add_argument("--source", metavar="S", help="dataset the fixture was cut from")
-    verify.add_argument("--min-range-ratio", type=ratio_type, default=0.5, metavar="R",
-                        help="x and y range coverage must exceed R (default: 0.5)")
+    verify.add_argument("--min-range-ratio", type=ratio_type, default=None, metavar="R",
+                        help="x and y range coverage must exceed R (default: the thresholds of the "
+                        "fixture-acceptance contract's coverage rules, 0.5)")
     verify.add_argument("--min-occupancy", type=ratio_type, default=None, metavar="R",
                         help="occupancy must be at least R (default: not checked)")
     add_json(verify)
@@ -137,13 +154,19 @@ def _make(args: argparse.Namespace) -> int:
         seed=args.seed, metadata_out=args.metadata_out, notes_out=args.notes_out,
         legacy_alias=args.legacy_alias, layout=args.layout, force=args.force,
         source_hash=args.source_hash, contract=args.contract, reader=args.reader,
-        positions_from=args.positions_from, format=args.format,
+        positions_from=args.positions_from, format=args.format, compress=args.compress,
+        **geometry_options(args),
     )
     if args.json:
         emit_json(result.sidecar)
     else:
         print(result.to_text())
-    return 0
+    if result.ok:
+        return 0
+    contract = result.sidecar["contract"]
+    print(f"ptyevidence: {result.path} was written, but it fails contract {contract['name']} "
+          f"({contract['errors']} error(s)); see {result.notes_path}", file=sys.stderr)
+    return 1
 
 
 def _verify(args: argparse.Namespace) -> int:

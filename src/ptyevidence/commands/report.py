@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force, add_reader, error_text, seed_type
+from ._common import (
+    add_force,
+    add_geometry,
+    add_reader,
+    error_text,
+    geometry_options,
+    seed_type,
+)
 from .fixture import _STRATEGIES, _subset_size
 
 
@@ -40,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=_jobs, default=1, metavar="K",
                    help="render K sources at a time, each in its own process (default: 1)")
     add_reader(p)
+    add_geometry(p)
     add_force(p)
     p.set_defaults(func=_run)
 
@@ -62,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
     results = render_reports(
         sources, args.out, jobs=args.jobs, subset_size=args.subset_size,
         strategy=args.strategy, seed=args.seed, force=args.force,
-        **{k: v for k, v in {"reader": args.reader, "positions_from": args.positions_from}.items() if v},
+        **{k: v for k, v in {"reader": args.reader, "positions_from": args.positions_from,
+                             **geometry_options(args)}.items() if v},
     )
     code = 0
     for label, outcome in results:

@@ -54,6 +54,9 @@ class ScanPositions:
         Unit of the positions (``"object pixels"``, or metres for some CXI files).
     x, y : numpy.ndarray
         ``(N,)`` float64 positions, all finite.
+    geometry : str or None
+        For positions converted from metres (CXI): the geometry and sample
+        pixel size used, and whether the geometry was assumed.
     """
 
     path: str
@@ -61,6 +64,7 @@ class ScanPositions:
     units: str
     x: np.ndarray
     y: np.ndarray
+    geometry: str | None = None
 
     def __fspath__(self) -> str:
         """Return the file: positions already read stand wherever its path is taken."""
@@ -90,7 +94,8 @@ class Subset:
 
 
 def read_positions(
-    path: PathLike, minimum: int = 2, reader: str | None = None, positions_from: PathLike | None = None
+    path: PathLike, minimum: int = 2, reader: str | None = None, positions_from: PathLike | None = None,
+    geometry: str | None = None, sample_pixel_size: float | None = None,
 ) -> ScanPositions:
     """Read the ``xcoords``/``ycoords`` of a dataset (NPZ or CXI) as float64.
 
@@ -100,7 +105,7 @@ def read_positions(
         The dataset; only its positions are read.
     minimum : int
         Fewest positions accepted.
-    reader, positions_from
+    reader, positions_from, geometry, sample_pixel_size
         As for :func:`ptyevidence.readers.open_source`.
 
     Returns
@@ -119,13 +124,16 @@ def read_positions(
     if isinstance(path, ScanPositions):
         return path
     path = os.fspath(path)
-    options = {k: v for k, v in {"reader": reader, "positions_from": positions_from}.items() if v is not None}
-    with open_source(path, **options) as src:
+    options = {"reader": reader, "positions_from": positions_from, "geometry": geometry,
+               "sample_pixel_size": sample_pixel_size}
+    with open_source(path, **{k: v for k, v in options.items() if v is not None}) as src:
         x = np.asarray(src.read("xcoords"), dtype=np.float64)
         y = np.asarray(src.read("ycoords"), dtype=np.float64)
         fmt, units = src.format, src.position_units
+        statement = getattr(src, "position_statement", None)
+        statement = statement() if callable(statement) else None
     x, y = _check_positions(x, y, minimum, path)
-    return ScanPositions(path, fmt, units, x, y)
+    return ScanPositions(path, fmt, units, x, y, statement)
 
 
 def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> Subset:

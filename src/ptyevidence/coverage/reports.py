@@ -97,7 +97,8 @@ class ScanReport:
     def to_text(self) -> str:
         """Return the report as aligned plain text."""
         scan = self.stats.to_dict()
-        lines = [f"{self.source.path}: scan positions in {self.source.units} (no subset given)", "",
+        lines = [f"{self.source.path}: scan positions in {self.source.units} (no subset given)",
+                 *_geometry_lines(self.source), "",
                  *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr")]
         return _with_plots(lines, self.plots)
 
@@ -150,6 +151,7 @@ class SubsetReport:
         lines = [
             (f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
              f"{self.source.path} ({how}); lengths in {self.source.units}"),
+            *_geometry_lines(self.source),
             "",
             *aligned_rows([["metric", "value"], *([k, number_text(v)] for k, v in metrics.items())], "lr"),
         ]
@@ -209,6 +211,7 @@ class StrategiesReport:
             (f"{self.source.path}: {self.source.x.size} positions; subsets of "
              f"{self.subset_size}, seed {self.seed}, occupancy cells "
              f"{self.rows[0][1].cell_size:.4g} {_short(self.source.units)}"),
+            *_geometry_lines(self.source),
             "",
             *aligned_rows([columns, *body], "lr"),
         ]
@@ -464,7 +467,13 @@ def _save_plots(
 
 
 def _source_dict(source: ScanPositions) -> dict[str, Any]:
-    return {"source": source.path, "format": source.format, "units": source.units}
+    out = {"source": source.path, "format": source.format, "units": source.units}
+    return {**out, "geometry": source.geometry} if source.geometry else out
+
+
+def _geometry_lines(source: ScanPositions) -> list[str]:
+    """How positions converted from metres were converted (CXI), when they were."""
+    return [source.geometry] if source.geometry else []
 
 
 def _with_plots(lines: list[str], plots: list[str]) -> str:

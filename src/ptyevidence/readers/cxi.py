@@ -199,13 +199,16 @@ class CxiSource:
     def __init__(
         self,
         path: str | os.PathLike,
-        geometry: str = "far-field",
+        geometry: str | None = "far-field",
         sample_pixel_size: float | None = None,
         require_positions: bool = True,
     ) -> None:
         self.path = os.fspath(path)
         self.require_positions = require_positions
         check_readable_file(self.path)
+        # CXI records no propagation geometry: None means the caller did not say either.
+        self.geometry_assumed = geometry is None
+        geometry = "far-field" if geometry is None else geometry
         if geometry not in GEOMETRIES:
             msg = f"geometry '{geometry}' is not one of {', '.join(GEOMETRIES)}"
             raise UsageError(msg)
@@ -657,6 +660,7 @@ class CxiSource:
             "frame_shape": [h, w],
             "frames_dtype": str(self._frames.dtype),
             "geometry": self.geometry,
+            "geometry_assumed": self.geometry_assumed,
             "energy_J": geo.energy_J,
             "wavelength_m": geo.wavelength_m,
             "distance_m": geo.distance_m,
@@ -670,6 +674,33 @@ class CxiSource:
             "n_bad_pixels": int(np.count_nonzero(self.bad_pixels)) if self.bad_pixels is not None else 0,
             "notes": list(self.notes),
         }
+
+    def position_statement(self) -> str:
+        """Say in which units the positions are, for which geometry and sample pixel size, and why.
+
+        Examples
+        --------
+        >>> import h5py, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.cxi")
+        >>> with h5py.File(path, "w") as f:
+        ...     f["entry_1/instrument_1/detector_1/data"] = np.ones((2, 4, 4), np.uint16)
+        ...     f["entry_1/sample_1/geometry_1/translation"] = np.zeros((2, 3))
+        >>> with CxiSource(path, geometry=None) as src:
+        ...     print(src.position_statement())  # doctest: +ELLIPSIS
+        positions in m: far-field geometry assumed (the file does not say which); ...
+        """
+        if self.geometry_assumed:
+            how = (f"{self.geometry} geometry assumed (the file does not say which); a near-field scan "
+                   "needs geometry near-field and its sample pixel size (--geometry near-field "
+                   "--sample-pixel-size METRES)")
+        else:
+            how = f"{self.geometry} geometry (given)"
+        if self.sample_pixel_size is None:
+            missing = "; ".join(self.missing_geometry) or "no sample pixel size"
+            return f"positions in {self.position_units}: {how}; not converted to pixels (missing {missing})"
+        dx, dy = self.sample_pixel_size
+        return (f"positions in {self.position_units}: {how}; sample pixel {dx:.6g} x {dy:.6g} m "
+                f"({self.sample_pixel_rule})")
 
     # -- mapping-like access ---------------------------------------------------------
     def keys(self) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from ..exceptions import InputError, UsageError
 from .base import Source
@@ -32,11 +33,16 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _HDF5_SUFFIXES = (".cxi", ".h5", ".hdf5")
 
 
-def _open_cxi(path: str, require_positions: bool = True) -> Source:
-    """Open a CXI/HDF5 file; the reader (and h5py) load only when needed."""
+def _open_cxi(path: str, require_positions: bool = True, geometry: str | None = None,
+              sample_pixel_size: float | None = None) -> Source:
+    """Open a CXI/HDF5 file; the reader (and h5py) load only when needed.
+
+    ``geometry`` None: the caller did not say, and far-field is assumed (and said).
+    """
     from .cxi import CxiSource
 
-    return CxiSource(path, require_positions=require_positions)
+    return CxiSource(path, geometry=geometry, sample_pixel_size=sample_pixel_size,
+                     require_positions=require_positions)
 
 
 def _hdf5_layout_is(kind: str) -> Callable[[str, bytes], bool]:
@@ -137,21 +143,33 @@ def _ptychodus_plugin(reader: str | None) -> str | None | bool:
     return reader.partition(":")[2].strip()
 
 
-def _open_one(path: str, reader: str | None, frames_only: bool = False) -> Source:
+def _open_one(path: str, reader: str | None, frames_only: bool = False, **geometry: Any) -> Source:
     plugin = _ptychodus_plugin(reader)
+    given = {k: v for k, v in geometry.items() if v is not None}
     if plugin is not False:
         from .ptychodus_plugins import PtychodusSource
 
+        _no_geometry(path, "ptychodus", given)
         return PtychodusSource(path, plugin or None)
     try:
         name, factory, _ = _reader_for(path, reader)
-        if name == "cxi" and frames_only:
-            return _open_cxi(path, require_positions=False)
+        if name == "cxi":
+            return _open_cxi(path, require_positions=not frames_only, **geometry)
+        _no_geometry(path, name, given)
         return factory(path)
     except InputError as exc:
         if reader is not None or path.endswith(".npz"):
             raise
         return _fall_back(path, exc)
+
+
+def _no_geometry(path: str, reader: str, given: dict[str, Any]) -> None:
+    """Refuse geometry options for a file whose positions are not converted from metres."""
+    if given:
+        names = " and ".join(f"{k}={v!r}" for k, v in given.items())
+        msg = (f"{names} applies to CXI files, whose translations are converted to pixels; "
+               f"'{path}' is read by the {reader} reader, which takes its positions as stored")
+        raise UsageError(msg)
 
 
 def _fall_back(path: str, refusal: InputError) -> Source:
@@ -176,14 +194,15 @@ def _fall_back(path: str, refusal: InputError) -> Source:
 
 
 def default_contract_for(
-    path: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None
+    path: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None, sample_pixel_size: float | None = None,
 ) -> str:
     """Return the contract a file is checked against when none is named.
 
     ``raw`` for frames read through ptychodus or paired with ``positions_from``;
     ``ptychodus-product`` for a product read through ptychodus.
     """
-    with open_source(path, reader, positions_from) as source:
+    with open_source(path, reader, positions_from, geometry, sample_pixel_size) as source:
         name = next((c for n, _, _, c in _READERS if n == source.format), None)
         if name is not None:
             return name
@@ -191,7 +210,8 @@ def default_contract_for(
 
 
 def open_source(
-    path: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None
+    path: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None, sample_pixel_size: float | None = None,
 ) -> Source:
     """Open ``path`` with the first registered reader that recognizes it.
 
@@ -207,6 +227,13 @@ def open_source(
     positions_from : str, path or None
         The file holding the positions of a diffraction-only ``path`` (a
         ptychodus product, say); the two are read as one pair.
+    geometry : {"far-field", "near-field"} or None
+        CXI only: the propagation geometry its translations are converted to
+        pixels for. None: not stated, far-field is assumed, and the source
+        says so (``position_statement()``, ``geometry_assumed``).
+    sample_pixel_size : float or None
+        CXI only: the sample-plane pixel size in metres (near-field needs it;
+        it overrides the far-field formula).
 
     Raises
     ------
@@ -226,14 +253,15 @@ def open_source(
 
         positions_path = os.fspath(positions_from)
         check_readable_file(positions_path)
-        frames = _checked(_open_one(path, reader, frames_only=True), reader, path)
+        frames = _checked(_open_one(path, reader, frames_only=True, geometry=geometry,
+                                    sample_pixel_size=sample_pixel_size), reader, path)
         try:
             positions = _checked(_open_one(positions_path, None), None, positions_path)
             return PairedSource(frames, positions)
         except BaseException:
             frames.close()
             raise
-    return _checked(_open_one(path, reader), reader, path)
+    return _checked(_open_one(path, reader, geometry=geometry, sample_pixel_size=sample_pixel_size), reader, path)
 
 
 def _checked(source: object, reader: str | None, path: str) -> Source:

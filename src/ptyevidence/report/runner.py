@@ -134,7 +134,8 @@ class ReportResult:
             (f"  contract  {contract.verdict} ({contract.contract}: "
             f"{contract.errors} errors, {contract.warnings} warnings)"),
             (f"  fixture   {fixture.contract_verdict}: {fixture.subset_size} of "
-            f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"),
+            f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"
+            + ("" if fixture.acceptance_verdict is None else f"; acceptance {fixture.acceptance_verdict}")),
             (f"  coverage  occupancy {cov.occupancy:.3f}, hull area {cov.hull_area_ratio:.3f}, "
             f"largest gap {cov.largest_gap:.3g}"),
             f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}",
@@ -211,6 +212,7 @@ def default_out_dir(source: str | os.PathLike | None) -> Path:
 def prepare_run(
     source: str | os.PathLike, out_dir: str | os.PathLike, simulate: bool = True,
     reader: str = "", positions_from: str | os.PathLike = "",
+    geometry: str = "", sample_pixel_size: float = 0.0,
 ) -> tuple[str, Path]:
     """Resolve a notebook's ``source`` and ``out_dir`` parameters.
 
@@ -227,9 +229,9 @@ def prepare_run(
     simulate : bool
         False returns ``""`` for an empty ``source`` instead of the demo
         dataset (for notebooks that need a dataset only sometimes).
-    reader, positions_from : str
+    reader, positions_from, geometry, sample_pixel_size : str or float
         How ``source`` is read (see :func:`ptyevidence.readers.open_source`);
-        ``""`` for the defaults.
+        ``""`` (0 for the pixel size) for the defaults.
 
     Returns
     -------
@@ -253,7 +255,8 @@ def prepare_run(
     out = Path(out_dir) if str(out_dir) else Path(tempfile.mkdtemp(prefix="ptyevidence-report-"))
     out.mkdir(parents=True, exist_ok=True)
     if str(source):
-        _check_source(source, reader or None, positions_from or None)
+        _check_source(source, reader or None, positions_from or None, geometry or None,
+                      sample_pixel_size or None)
         return os.fspath(source), out
     if not simulate:
         return "", out
@@ -301,7 +304,8 @@ def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> s
 
 
 def _check_source(source: str | os.PathLike, reader: str | None = None,
-                  positions_from: str | os.PathLike | None = None) -> None:
+                  positions_from: str | os.PathLike | None = None, geometry: str | None = None,
+                  sample_pixel_size: float | None = None) -> None:
     path = os.fspath(source)
     if not os.path.exists(path):
         msg = (f"source '{path}' does not exist; give a dataset file (NPZ or CXI), "
@@ -311,7 +315,7 @@ def _check_source(source: str | os.PathLike, reader: str | None = None,
         msg = f"source '{path}' is not a file; give a dataset file (NPZ or CXI)"
         raise InputError(msg, path)
     # Headers only: an unreadable file fails here, before any artifact is written.
-    open_source(path, reader, positions_from).close()
+    open_source(path, reader, positions_from, geometry, sample_pixel_size).close()
 
 
 def _check_parameters(subset_size: int, strategy: str, seed: int) -> None:
@@ -356,6 +360,8 @@ def render_report(
     log: Callable[[str], None] | None = None,
     reader: str | None = None,
     positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
 ) -> ReportResult:
     """Execute the evidence notebooks on ``source`` and write the artifact folder.
 
@@ -381,7 +387,7 @@ def render_report(
         Folder of the notebooks (default: :func:`find_notebooks`).
     log : callable, optional
         Receives one line per step (default: print to standard error).
-    reader, positions_from : optional
+    reader, positions_from, geometry, sample_pixel_size : optional
         How ``source`` is read (see :func:`ptyevidence.readers.open_source`).
 
     Returns
@@ -406,7 +412,7 @@ def render_report(
         progress = sys.stderr.isatty()
     _check_parameters(subset_size, strategy, seed)
     if source is not None:
-        _check_source(source, reader, positions_from)
+        _check_source(source, reader, positions_from, geometry, sample_pixel_size)
     folder = find_notebooks(notebooks)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
     _check_out_dir(out, force)
@@ -431,6 +437,10 @@ def render_report(
         parameters["reader"] = reader
     if positions_from is not None:
         parameters["positions_from"] = os.path.abspath(positions_from)
+    if geometry is not None:
+        parameters["geometry"] = geometry
+    if sample_pixel_size is not None:
+        parameters["sample_pixel_size"] = float(sample_pixel_size)
     for number, name in enumerate(NOTEBOOKS, 1):
         log(f"[{number}/{len(NOTEBOOKS)}] {name} ({out.name})")
         _execute(folder / name, out, parameters, progress)
@@ -585,7 +595,9 @@ def _index_html(summary: ReportSummary) -> str:
         ("Data contract", badge(contract.ok, contract.verdict),
          (f"{e(contract.contract)}: {contract.errors} errors, {contract.warnings} warnings; "
          f"stack layout {e(str(contract.layout))}"), "data_contract.md"),
-        ("Fixture", badge(fixture.contract_verdict == "PASS", fixture.contract_verdict),
+        ("Fixture", badge(fixture.contract_verdict == "PASS", fixture.contract_verdict)
+         + ("" if fixture.acceptance_verdict is None else
+            " " + badge(fixture.acceptance_verdict == "PASS", f"acceptance {fixture.acceptance_verdict}")),
          (f"{fixture.subset_size} of {fixture.source_positions} positions, "
          f"{e(fixture.strategy)}, seed {fixture.seed}; sha256 <code>{fixture.sha256[:16]}…</code>"),
          "fixture_notes.md"),

@@ -16,9 +16,11 @@ import io
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
+
+from ..fixture.verdict import recorded_verdicts
 
 __all__ = [
     "ContractVerdict",
@@ -50,8 +52,8 @@ class _Record:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
-        """Inverse of :meth:`to_dict` (other entries of ``data`` are ignored)."""
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        """Inverse of :meth:`to_dict` (other entries of ``data`` are ignored; fields with defaults may be absent)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or f.default is MISSING})
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,11 @@ class FixtureRecord(_Record):
     sha256 : str
         SHA-256 of the fixture file.
     contract_verdict : str
-        ``PASS`` or ``FAIL``: the fixture against its contract.
+        ``PASS`` or ``FAIL``: the fixture against its contract, as its sidecar records it.
     verified : bool
         The fixture matched its sidecar and source when it was verified.
+    acceptance_verdict : str or None
+        ``PASS`` or ``FAIL``: the fixture against ``fixture-acceptance``, as its sidecar records it.
     """
 
     path: str
@@ -85,6 +89,7 @@ class FixtureRecord(_Record):
     sha256: str
     contract_verdict: str
     verified: bool
+    acceptance_verdict: str | None = None
 
     @classmethod
     def from_sidecar(
@@ -115,6 +120,7 @@ class FixtureRecord(_Record):
             subset_size=sidecar["subset_size"], strategy=sidecar["subset_strategy"],
             seed=sidecar["seed"], sha256=sidecar["sha256_checksum"],
             contract_verdict=sidecar["contract"]["verdict"], verified=bool(verified),
+            acceptance_verdict=recorded_verdicts(sidecar)["acceptance"],
         )
 
 
@@ -259,15 +265,16 @@ class FixtureVerdict(_Record):
     source_positions: int
     strategy: str
     seed: int
+    acceptance_verdict: str | None = None
 
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> FixtureVerdict:
-        """Take the fixture's verdict from its coverage record."""
+        """Take the fixture's verdicts (as its sidecar records them) from its coverage record."""
         fixture = coverage.fixture
         return cls(
             contract_verdict=fixture.contract_verdict, sha256=fixture.sha256,
             subset_size=fixture.subset_size, source_positions=coverage.metrics["n_source"],
-            strategy=fixture.strategy, seed=fixture.seed,
+            strategy=fixture.strategy, seed=fixture.seed, acceptance_verdict=fixture.acceptance_verdict,
         )
 
 

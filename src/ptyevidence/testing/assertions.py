@@ -178,13 +178,13 @@ def assert_fixture(
     ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    AssertionError: FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 28 checks failed
+    AssertionError: FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 31 checks failed
     CHECK                    RECORDED                         FOUND
     sha256_checksum          ...
     content_digests.ycoords  ...
     rows.ycoords             16 rows at the recorded indices  1 of 16 rows differ from the source
                                                               (first: fixture row 5, source index 12)
-    (25 other checks passed)
+    (28 other checks passed)
     """
     metadata_path = os.fspath(metadata) if metadata is not None else None
     record = read_sidecar(metadata_path or default_metadata_path(path))
