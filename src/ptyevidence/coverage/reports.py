@@ -41,7 +41,7 @@ from .matching import (
     read_positions,
     subset_from_sidecar,
 )
-from .plots import _short
+from .judge import unit_label as _short
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
