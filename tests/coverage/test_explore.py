@@ -31,8 +31,11 @@ def test_update_measures_the_chosen_subset_like_the_library(scan):
     gaps = {name: m.largest_gap for name, m in view.comparison}
     assert gaps[view.best] == min(gaps.values())
     text = view.to_text()
-    assert "occupancy" in text and "of at most" in text and "probe diameters" in text
-    assert f"{view.best:17}" in text and "<- best coverage" in text
+    assert "occupancy" in text
+    assert "of at most" in text
+    assert "probe diameters" in text
+    assert f"{view.best:17}" in text
+    assert "<- best coverage" in text
     assert view.figure.axes[0].get_title().startswith("farthest-point, seed 4: 20 of 144 positions")
 
 
@@ -41,7 +44,8 @@ def test_probe_diameter_zero_draws_no_footprints(scan):
 
     explorer = CoverageExplorer(*scan, probe_diameter=5.0)
     without = explorer.update(16, "grid", probe_diameter=0)
-    assert without.probe_diameter is None and without.metrics.probe_diameter is None
+    assert without.probe_diameter is None
+    assert without.metrics.probe_diameter is None
     assert not [c for c in without.figure.axes[0].collections if isinstance(c, EllipseCollection)]
     larger = explorer.update(16, "grid", probe_diameter=9.0)
     assert larger.metrics.probe_diameter == 9.0
@@ -65,7 +69,8 @@ def test_widget_replots_and_remeasures_on_every_change(scan):
     assert first_image[:8] == PNG_MAGIC
     box.controls["subset_size"].value = 40
     assert box.view.metrics.n_subset == 40
-    assert box.image.value != first_image and box.report.value != first_report
+    assert box.image.value != first_image
+    assert box.report.value != first_report
     box.controls["strategy"].value = "stratified-index"
     assert box.view.strategy == "stratified-index"
     box.controls["probe_diameter"].value = 0.0

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from ptyevidence.coverage.probe import PROBE_FRACTION, measure_probe, probe_modes, source_probe
+from ptyevidence.coverage.probe import (
+    PROBE_FRACTION,
+    measure_probe,
+    probe_modes,
+    source_probe,
+)
 from ptyevidence.exceptions import InputError, UsageError
 from ptyevidence.readers import ArraySource
 

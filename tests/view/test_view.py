@@ -42,7 +42,8 @@ def titles(fig) -> list[str]:
 def test_scene_holds_positions_object_probe_and_the_measured_diameter(demo):
     scene = read_scene(demo)
     data = arrays(demo)
-    assert np.array_equal(scene.x, data["xcoords"]) and np.array_equal(scene.y, data["ycoords"])
+    assert np.array_equal(scene.x, data["xcoords"])
+    assert np.array_equal(scene.y, data["ycoords"])
     assert np.array_equal(scene.object, data["objectGuess"])
     assert np.array_equal(scene.probe[0], data["probeGuess"])
     assert scene.probe_diameter == measure_probe(data["probeGuess"]).diameter
@@ -92,8 +93,7 @@ def test_frames_figure_shows_the_mean_then_each_frame_on_a_log_scale(demo):
     scene, sample = read_scene(demo), read_frame_sample(demo)
     fig = plot_frames(sample, scene)
     first = sample.indices[1]
-    assert titles(fig)[:3] == ["mean of all 120 frames", "frame 0 at x "
-                               f"{scene.x[0]:.1f}, y {scene.y[0]:.1f}",
+    assert titles(fig)[:3] == ["mean of all 120 frames", f"frame 0 at x {scene.x[0]:.1f}, y {scene.y[0]:.1f}",
                                f"frame {first} at x {scene.x[first]:.1f}, y {scene.y[first]:.1f}"]
     panels = [ax for ax in fig.axes if ax.get_images()]
     assert len(panels) == 1 + sample.indices.size
@@ -134,7 +134,7 @@ def test_object_figure_puts_the_subset_and_footprints_over_the_object(demo, tmp_
         (circles,) = [c for c in ax.collections if isinstance(c, EllipseCollection)]
         assert np.allclose(circles.get_offsets(), np.column_stack([scene.x[subset], scene.y[subset]]))
         assert [t.get_text() for t in ax.texts] == ["0", "5"]
-    left, right = amplitude.get_xlim()
+    left, _ = amplitude.get_xlim()
     assert left == pytest.approx(scene.x.min() - scene.probe_diameter)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["source, 120 positions", "subset, 16 positions",

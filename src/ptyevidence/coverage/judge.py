@@ -67,7 +67,7 @@ def reference_criterion(min_range_ratio: float | None = None) -> str:
 
 
 def meets_reference(metrics: CoverageMetrics, min_range_ratio: float | None = None) -> bool:
-    """True when both range ratios exceed the reference threshold (as ``fixture verify`` checks)."""
+    """Return True when both range ratios exceed the reference threshold (as ``fixture verify`` checks)."""
     threshold = _threshold(min_range_ratio)
     return metrics.x_range_ratio > threshold and metrics.y_range_ratio > threshold
 
@@ -89,7 +89,7 @@ def best_strategy(comparison: Sequence[tuple[str, CoverageMetrics]]) -> str:
 
 
 def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> list[str]:
-    """Return what the metrics of one subset mean, one statement per line.
+    r"""Return what the metrics of one subset mean, one statement per line.
 
     The reference criterion, occupancy against its ceiling, the largest gap
     (in probe diameters when the metrics carry one) and the overlap of
@@ -101,7 +101,7 @@ def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> li
     >>> from ptyevidence.coverage import scan_coverage
     >>> gx, gy = np.meshgrid(np.arange(4.0), np.arange(4.0))
     >>> m = scan_coverage(gx.ravel(), gy.ravel(), [0, 3, 12, 15], cell_size=1.0, probe_diameter=2.0)
-    >>> print("\\n".join(coverage_lines(m)))
+    >>> print("\n".join(coverage_lines(m)))
     reference criterion (x and y range ratios > 0.5): met (x 1.000, y 1.000)
     occupancy 0.25 of at most 0.25 (4 positions on 16 occupied 1-px cells)
     largest gap 1.41 px = 0.71 probe diameters (2 px)
@@ -111,10 +111,10 @@ def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> li
     m = metrics
     met = "met" if meets_reference(m) else "NOT met"
     lines = [
-        f"reference criterion ({reference_criterion()}): {met} "
-        f"(x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})",
-        f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({m.n_subset} positions "
-        f"on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells)",
+        (f"reference criterion ({reference_criterion()}): {met} "
+         f"(x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})"),
+        (f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({m.n_subset} positions "
+         f"on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells)"),
     ]
     gap = f"largest gap {m.largest_gap:.3g} {u}"
     if m.probe_diameter:

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 __all__ = [
     "LARGE_SCAN_POINTS",
     "draw_footprints",
-    "draw_scan",
     "draw_image",
+    "draw_scan",
     "plot_occupancy",
     "plot_scan_coverage",
     "plot_strategy_comparison",
@@ -379,7 +379,8 @@ def save_figure(
         check_output_path(path, force=force)
     # Constrained layout settles only after a first draw of the text (multi-line
     # titles, outside legends): saving straight away overlaps titles and labels.
-    fig.draw_without_rendering()
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
         for fmt, path in zip(formats, paths):
             with atomic_output(path, "wb") as fh:
@@ -391,18 +392,19 @@ def save_figure(
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    """Return ``fig`` as PNG bytes (for a widget or an inline display).
+    r"""Return ``fig`` as PNG bytes (for a widget or an inline display).
 
     Examples
     --------
     >>> import numpy as np
     >>> figure_png(plot_scan_coverage(np.arange(3.0), np.zeros(3), None))[:4]
-    b'\\x89PNG'
+    b'\x89PNG'
     """
     import io
 
     buffer = io.BytesIO()
-    fig.draw_without_rendering()
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._format import aligned_rows, number_text
+from .judge import BEST_CRITERION, best_strategy, coverage_lines, unit_label
 from .matching import (
     PathLike,
     ScanPositions,
@@ -43,7 +44,6 @@ from .matching import (
     read_positions,
     subset_from_sidecar,
 )
-from .judge import BEST_CRITERION, best_strategy, coverage_lines, unit_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -426,7 +426,7 @@ def strategies_report(
 
 
 def _probe(source: PathLike, given: float | None) -> tuple[float | None, dict[str, Any] | None]:
-    """The probe diameter to use and how it was found: given, or measured from the file's probe."""
+    """Return the probe diameter to use and how it was found: given, or measured from the file's probe."""
     if given is not None:
         return given, {"diameter": float(given), "from": "given"}
     from ..readers.registry import open_source
@@ -447,7 +447,7 @@ def _probe_lines(probe: dict[str, Any] | None, units: str) -> list[str]:
 
 
 def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
-    """The metrics with their occupancy ceiling (kept out of the sidecar's coverage block)."""
+    """Return the metrics with their occupancy ceiling (kept out of the sidecar's coverage block)."""
     out = metrics.to_dict()
     keys = list(out)
     at = keys.index("occupancy") + 1
@@ -456,7 +456,7 @@ def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
 
 
 def _background(source: PathLike, units: str) -> Any:
-    """The object's amplitude to draw positions over, when both are in object pixels."""
+    """Return the object's amplitude to draw positions over, when both are in object pixels."""
     import numpy as np
 
     from ..readers.registry import open_source
