@@ -10,8 +10,9 @@ refused unless ``force`` is True.
 
 An empty ``out_dir`` is a temporary folder kept for the kernel's lifetime
 (re-running the notebook in the same kernel reuses it, demo dataset
-included) and removed when the kernel exits: nothing is left behind unless
-an ``out_dir`` is given. In an IPython kernel, a ptyevidence error shows as
+included) and removed when the kernel exits, or, for a kernel that was
+killed, by the next notebook that starts a temporary folder: nothing is
+left behind unless an ``out_dir`` is given. In an IPython kernel, a ptyevidence error shows as
 one line naming the notebook's parameters instead of a traceback.
 """
 
@@ -42,6 +43,9 @@ MANIFEST_DIR = ".ptyevidence"
 DEMO_NAME = "demo.npz"
 # Temporary folders of this process, by notebook: reused by re-runs, removed at exit.
 _TEMPORARY: dict[str, Path] = {}
+# A temporary folder is ptyevidence-<notebook>-<pid>-<random>, marked inside as ours.
+_TEMPORARY_NAME = re.compile(r"^ptyevidence-[a-z0-9_]+-(\d+)-[A-Za-z0-9_]+$")
+_TEMPORARY_MARK = "temporary"
 
 
 class NotebookRun:
@@ -203,8 +207,8 @@ def start_run(
     if temporary:
         out = _TEMPORARY.get(notebook)
         if out is None or not out.is_dir():
-            out = _TEMPORARY[notebook] = Path(tempfile.mkdtemp(prefix=f"ptyevidence-{notebook}-"))
-            atexit.register(shutil.rmtree, out, ignore_errors=True)
+            _remove_orphans()
+            out = _TEMPORARY[notebook] = _temporary_folder(notebook)
     else:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -221,6 +225,30 @@ def start_run(
                 make_demo_data(demo)
         run.source = os.fspath(demo)
     return run
+
+
+def _temporary_folder(notebook: str) -> Path:
+    """A new temporary folder, named after its owner process, removed when that process exits."""
+    out = Path(tempfile.mkdtemp(prefix=f"ptyevidence-{notebook}-{os.getpid()}-"))
+    (out / MANIFEST_DIR).mkdir()
+    (out / MANIFEST_DIR / _TEMPORARY_MARK).write_text(f"{os.getpid()}\n", encoding="utf-8")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    return out
+
+
+def _remove_orphans() -> None:
+    """Remove the temporary folders of notebook kernels that were killed (no exit handler ran)."""
+    for folder in Path(tempfile.gettempdir()).glob("ptyevidence-*-*-*"):
+        match = _TEMPORARY_NAME.match(folder.name)
+        if not match or not (folder / MANIFEST_DIR / _TEMPORARY_MARK).is_file():
+            continue
+        pid = int(match.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # alive, owned by another user
 
 
 def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> str:
@@ -292,9 +320,9 @@ def notebook_hints(message: str) -> str:
 
     def hint(match: re.Match) -> str:
         name, value = match.groups()
-        value = {"...": '"..."'}.get(value, value)
-        shown = value.strip("'")
-        return f"`{name} = {value}` in the parameters cell (papermill: -p {name} {shown})"
+        if value == "...":
+            return f"`{name}` in the parameters cell (papermill: -p {name} VALUE)"
+        return f"`{name} = {value}` in the parameters cell (papermill: -p {name} {value.strip(chr(39))})"
 
     return PARAMETER_HINT.sub(hint, re.sub(r"\bpass (?=[a-z_]+=)", "set ", message))
 
@@ -310,6 +338,10 @@ def _show_errors_in_one_line() -> None:
         return
 
     def one_line(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
-        return [f"{etype.__name__}: {notebook_hints(str(value))}"]
+        stb = [f"{etype.__name__}: {notebook_hints(str(value))}"]
+        # IPython leaves showing the error to the handler; the kernel's own
+        # _showtraceback sends it as the cell's error (name, value, these lines).
+        shell._showtraceback(etype, value, stb)
+        return stb
 
     shell.set_custom_exc((PtyEvidenceError,), one_line)

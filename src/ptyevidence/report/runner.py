@@ -430,10 +430,14 @@ def _execute_all(folder: Path, names: list[str], out: Path, parameters: dict[str
         return None
 
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        errors = list(pool.map(one, range(len(names)), names))
-    for error in errors:
-        if error is not None:
-            raise error
+        outcomes = list(pool.map(one, range(len(names)), names))
+    failed = [(name, error) for name, error in zip(names, outcomes) if error is not None]
+    if failed:
+        first = failed[0][1]
+        if len(failed) > 1:
+            others = ", ".join(name for name, _ in failed[1:])
+            first.args = (f"{first}; {others} failed too", *first.args[1:])
+        raise first
 
 
 def _log_stderr(line: str) -> None:
