@@ -320,9 +320,9 @@ def test_report_contract_flag_refuses_an_unknown_contract_before_running(tmp_pat
 @pytest.mark.notebook
 def test_notebook_reruns_into_the_same_folder_replace_their_own_artifacts(tmp_path, small_source):
     """papermill twice into one out_dir with another subset_size, then an interactive re-run."""
+    import nbformat
     import papermill
     from nbclient import NotebookClient
-    import nbformat
 
     notebook = str(REPO_NOTEBOOKS / "scan_coverage.ipynb")
     out = tmp_path / "explore"

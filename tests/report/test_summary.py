@@ -93,7 +93,8 @@ def test_verdicts_from_the_coverage_record(run):
     assert headline.occupancy_ceiling == min(1.0, m["n_subset"] / m["n_source_cells"])
     assert headline.meets_reference == (m["x_range_ratio"] > 0.5 and m["y_range_ratio"] > 0.5)
     assert (headline.strategy, headline.best_strategy) == ("stratified-index", coverage.best_strategy)
-    assert headline.probe_diameter is None and headline.gap_in_diameters is None
+    assert headline.probe_diameter is None
+    assert headline.gap_in_diameters is None
 
 
 def test_older_summaries_read_with_defaults_for_the_new_entries(run):
@@ -202,7 +203,8 @@ def test_runner_summary_of_a_large_source_has_its_fingerprint_only(run, tmp_path
                                               encoding="utf-8")
 
     def no_hashing(*args, **kwargs):
-        raise AssertionError("the report hashed the source")
+        msg = "the report hashed the source"
+        raise AssertionError(msg)
 
     monkeypatch.setattr("ptyevidence.fixture.sidecar.file_sha256", no_hashing)
     parameters = {"left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT, "source_hash": "auto"}

@@ -228,7 +228,7 @@ def start_run(
 
 
 def _temporary_folder(notebook: str) -> Path:
-    """A new temporary folder, named after its owner process, removed when that process exits."""
+    """Return a new temporary folder, named after its owner process, removed when that process exits."""
     out = Path(tempfile.mkdtemp(prefix=f"ptyevidence-{notebook}-{os.getpid()}-"))
     (out / MANIFEST_DIR).mkdir()
     (out / MANIFEST_DIR / _TEMPORARY_MARK).write_text(f"{os.getpid()}\n", encoding="utf-8")
