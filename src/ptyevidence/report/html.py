@@ -44,7 +44,7 @@ pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; }
 .info { background: #e2e8f0; color: #1a365d; }
 .meta { color: #555; }
 figure { margin: 1.2rem 0; }
-figure img { width: 100%; height: auto; border: 1px solid #eee; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.95rem; }
 ul.statements { margin: 0.2rem 0; padding-left: 1.2rem; }
 """
@@ -120,7 +120,7 @@ def export_notebook_html(executed: Path) -> Path:
 
 
 def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes: Mapping[str, str],
-               figures: Sequence[tuple[str, str]]) -> str:
+               figures: Sequence[tuple[str, str]], folder: Path | None = None) -> str:
     """Return a source's landing page: verdicts, figures, notebooks, artifacts, parameters.
 
     Parameters
@@ -133,6 +133,9 @@ def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes
         One line per notebook, by stem.
     figures : sequence of (str, str)
         Image file and caption, shown in this order when the report has them.
+    folder : pathlib.Path, optional
+        The report folder: each figure is shown as wide as it would be printed
+        at 96 dots per inch (its text at its point size), at most the page's width.
     """
     v = summary.verdicts
     contract, fixture, cov, gap = v.data_contract, v.fixture, v.coverage, v.gap_matrix
@@ -157,7 +160,7 @@ def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes
     rows = "".join(f"<tr><th>{name}</th><td>{mark}</td><td>{detail}</td><td>{ref}</td></tr>"
                    for name, mark, detail, ref in verdicts)
     shown = "".join(
-        f'<figure><a href="{e(name)}"><img src="{e(name)}" alt="{e(caption)}"></a>'
+        f'<figure><a href="{e(name)}"><img src="{e(name)}" alt="{e(caption)}"{_width(folder, name)}></a>'
         f"<figcaption>{e(caption)} (<a href=\"{e(name)}\">{e(name)}</a>, full size)</figcaption></figure>"
         for name, caption in figures if name in summary.artifacts
     )
@@ -208,7 +211,7 @@ def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]], gap: 
         v = outcome.verdicts
         cov = v.coverage
         lines.append(
-            f"<tr><td><a href=\"{e(folder)}/index.html\">{e(label)}</a></td>"
+            f"<tr><td><a href=\"{e(folder)}/index.html\" title=\"{e(label)}\">{e(Path(label).name)}</a></td>"
             f"<td>{_badge(v.data_contract.ok, v.data_contract.verdict)} {e(v.data_contract.contract)}</td>"
             f"<td>{_badge(v.fixture.contract_verdict == 'PASS', v.fixture.contract_verdict)} "
             f"{v.fixture.subset_size} of {v.fixture.source_positions}</td>"
@@ -224,6 +227,23 @@ def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]], gap: 
 <p><a href="{e(gap['html'])}">torch_gap_matrix notebook</a> · <a href="{e(gap['md'])}">the matrix</a>:
 TF vs Torch pipeline contracts by role; it depends on the contracts, not on the data.</p>"""
     return _page("Evidence reports", body)
+
+
+def _width(folder: Path | None, name: str) -> str:
+    """Return a ``width`` attribute: the PNG's width at 96 dpi (it was drawn at ``PNG_DPI``)."""
+    from ..coverage.plots import PNG_DPI
+
+    if folder is None:
+        return ""
+    try:
+        with open(folder / name, "rb") as fh:
+            header = fh.read(24)
+    except OSError:
+        return ""
+    if header[:8] != b"\x89PNG\r\n\x1a\n":
+        return ""
+    pixels = int.from_bytes(header[16:20], "big")
+    return f' width="{round(pixels * 96 / PNG_DPI)}"'
 
 
 def _coverage_statements(cov: Any) -> str:

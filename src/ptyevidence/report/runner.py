@@ -369,7 +369,7 @@ def render_report(
     summary = _summary(source, out, gap, parameters, pages)
     write_artifact(out / SUMMARY_NAME, summary.to_json(), force=True)
     descriptions = {**ARTIFACTS, DEMO_NAME: "The simulated demo dataset this report was made from"}
-    write_artifact(out / INDEX_NAME, index_html(summary, descriptions, _NOTEBOOK_PURPOSES, _FIGURES), force=True)
+    write_artifact(out / INDEX_NAME, index_html(summary, descriptions, _NOTEBOOK_PURPOSES, _FIGURES, out), force=True)
     return ReportResult(_shown(out), summary)
 
 
