@@ -202,7 +202,7 @@ def plot_object(
         left, right = max(-0.5, scene.x.min() - pad), min(cols - 0.5, scene.x.max() + pad)
         top, bottom = max(-0.5, scene.y.min() - pad), min(rows - 0.5, scene.y.max() + pad)
     aspect = (bottom - top) / max(right - left, 1e-12)
-    fig = Figure(figsize=(13.0, 5.6 * aspect + 1.8), layout="constrained")
+    fig = Figure(figsize=(13.0, 5.3 * aspect + 1.3), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     layers = [("amplitude", np.abs(obj), "gray", {}), ("phase (rad)", np.angle(obj), _PHASE_CMAP, {})]
     handles: list[Any] = []
