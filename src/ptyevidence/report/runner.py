@@ -509,6 +509,23 @@ def _first_line(text: str) -> str:
     return lines[0].strip() if lines else "(no message)"
 
 
+def _ipc_address() -> str | None:
+    """Return a new Unix socket path prefix in Jupyter's runtime folder, or None to keep TCP."""
+    import uuid
+
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    if os.name != "posix":
+        return None
+    folder = jupyter_runtime_dir()
+    address = os.path.join(folder, f"ptyevidence-{uuid.uuid4().hex}-ipc")
+    # A socket path holds at most 107 bytes; the kernel appends "-<port>".
+    if len(os.fsencode(address)) > 100:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    return address
+
+
 def _kernel_manager_class() -> type:
     """Return a kernel manager class that starts ipykernel with this interpreter.
 
@@ -535,7 +552,13 @@ def _kernel_manager_class() -> type:
 
     class CurrentInterpreterKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
+            # Unix sockets named after the kernel's connection file: kernels
+            # started at the same time (notebooks of one report, reports of
+            # several sources) cannot pick the same free TCP port.
             super().__init__(**kwargs)
+            address = _ipc_address()
+            if address is not None:
+                self.transport, self.ip = "ipc", address
             if encrypt:
                 self.transport_encryption = "auto"
 
