@@ -33,8 +33,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _inputs import write_source  # noqa: E402
-from run import FRAME, GB, measure  # noqa: E402
+from _inputs import write_source
+from run import FRAME, GB, measure
 
 PY = sys.executable
 
