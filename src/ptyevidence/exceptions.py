@@ -1,8 +1,8 @@
 """Every exception ptyevidence raises on purpose.
 
 The command line maps them to exit codes: :class:`InputError`,
-:class:`UsageError`, :class:`NotebookExecutionError` and
-:class:`TorchNotInstalledError` give 2 (the input or the environment cannot
+:class:`UsageError`, :class:`NotebookExecutionError`,
+:class:`TorchNotInstalledError` and :class:`MissingExtraError` give 2 (the input or the environment cannot
 be used), :class:`ContractError` gives 1 (the input was read and breaks its
 contract). Suspicious but legal input is not an exception: it is a finding
 of severity ``"warning"`` in the report that found it.
@@ -20,6 +20,7 @@ __all__ = [
     "FixtureUnusable",
     "InputError",
     "MemoryBudgetError",
+    "MissingExtraError",
     "MissingName",
     "NotebookExecutionError",
     "PipelineError",
@@ -85,6 +86,20 @@ class ContractError(PtyEvidenceError, ValueError):
 
 class TorchNotInstalledError(PtyEvidenceError, ImportError):
     """PyTorch is needed for this operation and cannot be imported (exit code 2)."""
+
+
+class MissingExtraError(PtyEvidenceError, ImportError):
+    """An optional extra (``ptychodus``) is needed to read a format and is not installed (exit code 2).
+
+    Attributes
+    ----------
+    extra : str
+        Name of the extra.
+    """
+
+    def __init__(self, message: str, extra: str = "") -> None:
+        super().__init__(message)
+        self.extra = extra
 
 
 class NotebookExecutionError(PtyEvidenceError):

@@ -105,15 +105,12 @@ def test_a_worker_killed_mid_file_is_retried_and_the_file_checked_once(archive, 
     out = str(tmp_path / "out")
     proc = start_audit(os.path.dirname(archive["good_a.npz"]), "--workers", "2", "--out", out,
                        "--json", env=env)
-    try:
-        worker = wait_for_pid(pidfile, proc)
+
+    def kill(worker: int) -> None:
         assert worker != proc.pid
         os.kill(worker, signal.SIGKILL)
-        stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+
+    worker, stdout, stderr = _stop_when_held(proc, pidfile, kill)
     assert proc.returncode == 1, stderr
     assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == psutil.STATUS_ZOMBIE
     assert statuses(out) == EXPECTED
@@ -142,16 +139,8 @@ def test_resume_after_ctrl_c_checks_only_the_unfinished_and_the_changed_files(ar
     root = os.path.dirname(archive["good_a.npz"])
     first_env = dict(env, PTYEVIDENCE_AUDIT_TEST_HOLD=f"good_b.npz={pidfile}")
     proc = start_audit(root, "--workers", "2", "--out", out, "--json", env=first_env)
-    try:
-        wait_for_pid(pidfile, proc)
-        # Two results: at least one of them is a readable file to change before resuming.
-        _wait_for_results(os.path.join(out, "audit.sqlite"), 2, proc)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    # Two results: at least one of them is a readable file to change before resuming.
+    _, stdout, stderr = _stop_when_held(proc, pidfile, lambda _: proc.send_signal(signal.SIGINT), out, 2)
     assert proc.returncode == 130, stderr
     first = json.loads(stdout)
     assert first["state"] == "interrupted"
@@ -177,6 +166,24 @@ def test_resume_after_ctrl_c_checks_only_the_unfinished_and_the_changed_files(ar
     assert refused.stderr.count("\n") == 1
     assert "--resume" in refused.stderr
     assert "--force" in refused.stderr
+
+
+def _stop_when_held(proc: subprocess.Popen, pidfile: str, stop, out: str | None = None,
+                    results: int = 0) -> tuple[int, str, str]:
+    """Wait for the held task (and ``results`` recorded rows), call ``stop(worker pid)``.
+
+    Returns the worker's pid and the audit's output; the audit never outlives the call.
+    """
+    try:
+        worker = wait_for_pid(pidfile, proc)
+        if results:
+            _wait_for_results(os.path.join(out, "audit.sqlite"), results, proc)
+        stop(worker)
+        return (worker, *proc.communicate(timeout=RUN_TIMEOUT))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def _wait_for_results(db_path: str, count: int, proc: subprocess.Popen) -> None:
@@ -252,15 +259,7 @@ def test_a_lost_scheduler_keeps_the_finished_results(archive, tmp_path, env, ext
     out = str(tmp_path / "out")
     proc = start_audit(os.path.dirname(archive["good_a.npz"]), "--scheduler", address, "--out", out,
                        "--json", env=env)
-    try:
-        wait_for_pid(pidfile, proc)
-        _wait_for_results(os.path.join(out, "audit.sqlite"), 1, proc)
-        scheduler.kill()
-        stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    _, stdout, stderr = _stop_when_held(proc, pidfile, lambda _: scheduler.kill(), out, 1)
     assert proc.returncode == 2, stderr
     report = json.loads(stdout)
     assert report["state"] == "cluster-lost"

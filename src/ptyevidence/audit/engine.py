@@ -187,17 +187,19 @@ def _prepare_folder(out: str | os.PathLike, resume: bool, force: bool) -> str:
                "continue it or force=True to start over")
         raise UsageError(msg)
     if force:
-        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-            if os.path.exists(os.path.join(folder, name)):
-                os.unlink(os.path.join(folder, name))
+        _remove_database(folder)
     return folder
+
+
+def _remove_database(folder: str) -> None:
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        if os.path.exists(os.path.join(folder, name)):
+            os.unlink(os.path.join(folder, name))
 
 
 def _remove_new_output(folder: str, created: bool) -> None:
     """Remove the database this run created (and the folder, if it made it and it is empty)."""
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-        if os.path.exists(os.path.join(folder, name)):
-            os.unlink(os.path.join(folder, name))
+    _remove_database(folder)
     if created and not os.listdir(folder):
         os.rmdir(folder)
 

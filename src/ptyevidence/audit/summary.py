@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._atomic import atomic_output
-from ..contract.render import markdown_table
+from .._format import markdown_table
+from ..report.runner import write_artifact
 from .html import summary_page
 
 __all__ = ["STATUSES", "SUMMARY_FILES", "AuditSummary", "write_summary"]
@@ -113,8 +113,12 @@ class AuditSummary:
             return 0
         return 2 if all(c is not None and c >= 2 for c in codes) else 1
 
-    def _against(self) -> str:
-        return "each file's default contract" if self.contracts == "by-format" else self.contracts
+    def _intro(self) -> str:
+        against = "each file's default contract" if self.contracts == "by-format" else self.contracts
+        return f"{len(self.files)} file(s) against {against} on {self.engine}"
+
+    def _counts_text(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self.counts().items())
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-serializable data (``rows`` as in :meth:`table`)."""
@@ -130,10 +134,10 @@ class AuditSummary:
         """Return a few lines for the terminal: counts, the files that did not pass, the outputs."""
         rate = f"; {len(self.audited) / self.seconds:.1f} files/s" if self.seconds and self.audited else ""
         lines = [
-            (f"audit of {len(self.files)} file(s) against {self._against()} on {self.engine}: "
-             f"{len(self.audited)} checked, {len(self.skipped)} unchanged since an earlier run, "
-             f"{len(self.unfinished)} unfinished ({self.seconds:.1f} s with cluster start-up{rate})"),
-            "  " + ", ".join(f"{k} {v}" for k, v in self.counts().items()),
+            (f"audit of {self._intro()}: {len(self.audited)} checked, {len(self.skipped)} unchanged "
+             f"since an earlier run, {len(self.unfinished)} unfinished "
+             f"({self.seconds:.1f} s with cluster start-up{rate})"),
+            "  " + self._counts_text(),
         ]
         bad = [r for r in self.table() if r["status"] != "pass"]
         for r in bad[:_TEXT_ROWS]:
@@ -148,15 +152,10 @@ class AuditSummary:
 
     def to_markdown(self) -> str:
         """Return the summary as a Markdown page: counts, then one table row per file."""
-        rows = self.table()
         head = _display_columns(self.contract_names())
-        body = [[_cell(key, r.get(key)) for key, _ in head] for r in rows]
-        counts = ", ".join(f"{k} {v}" for k, v in self.counts().items())
-        return (
-            f"# Dataset audit\n\n{len(self.files)} file(s) against {self._against()} on "
-            f"{self.engine}: {counts}. State: {self.state}.\n\n"
-            + markdown_table([label for _, label in head], body) + "\n"
-        )
+        body = [[_cell(key, r.get(key)) for key, _ in head] for r in self.table()]
+        return (f"# Dataset audit\n\n{self._intro()}: {self._counts_text()}. State: {self.state}.\n\n"
+                + markdown_table([label for _, label in head], body) + "\n")
 
     def to_csv(self) -> str:
         """Return :meth:`table` as CSV (``verdict:NAME`` columns per contract)."""
@@ -180,9 +179,7 @@ class AuditSummary:
         """Return a self-contained HTML page with a sortable, filterable table."""
         head = _display_columns(self.contract_names())
         cells = [[(_cell(key, r.get(key)), r.get(key)) for key, _ in head] for r in self.table()]
-        counts = ", ".join(f"{k} {v}" for k, v in self.counts().items())
-        intro = (f"{len(self.files)} file(s) against {self._against()} on {self.engine}: {counts}. "
-                 f"State: {self.state}.")
+        intro = f"{self._intro()}: {self._counts_text()}. State: {self.state}."
         return summary_page(intro, [label for _, label in head], cells, STATUSES)
 
 
@@ -192,13 +189,8 @@ def write_summary(summary: AuditSummary) -> list[str]:
         "summary.csv": summary.to_csv(), "summary.jsonl": summary.to_jsonl(),
         "summary.md": summary.to_markdown(), "summary.html": summary.to_html(),
     }
-    paths = []
-    for name, text in texts.items():
-        path = os.path.join(summary.folder, name)
-        with atomic_output(path, "w") as fh:
-            fh.write(text)
-        paths.append(path)
-    return paths
+    return [write_artifact(os.path.join(summary.folder, name), text, force=True)
+            for name, text in texts.items()]
 
 
 def _display_columns(contracts: list[str]) -> list[tuple[str, str]]:
@@ -216,10 +208,8 @@ def _first_finding(row: dict[str, Any], named: bool) -> str:
     """Return the reason of an unusable or crashed file, else the first contract's first finding."""
     if row.get("reason"):
         return row["reason"]
-    for v in row.get("verdicts", []):
-        if v["first_finding"] and v["verdict"] != "pass":
-            return f"{v['contract']}: {v['first_finding']}" if named else v["first_finding"]
-    for v in row.get("verdicts", []):
+    # A stable sort puts the verdicts that did not pass first, each group in contract order.
+    for v in sorted(row.get("verdicts", []), key=lambda v: v["verdict"] == "pass"):
         if v["first_finding"]:
             return f"{v['contract']}: {v['first_finding']}" if named else v["first_finding"]
     return ""

@@ -8,6 +8,7 @@ alone writes them to the results database).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -52,13 +53,14 @@ def audit_file(path: str, contracts: Sequence[Any] | None = None) -> dict[str, A
     >>> row["status"], row["exit_code"]
     ('unusable', 2)
     """
+    from ..readers.registry import default_contract_for
+
     start = time.perf_counter()
     row: dict[str, Any] = _empty_row(path)
     try:
-        row["fingerprint"] = dataset_fingerprint(path)
-        row["size"] = int(row["fingerprint"].split(":", 1)[0])
+        _fingerprint(row, path)
         _hooks.before_validation(path)
-        names = list(contracts) if contracts is not None else [_default_contract(path)]
+        names = list(contracts) if contracts is not None else [default_contract_for(path)]
         row["verdicts"] = [_check(path, contract, row) for contract in names]
         row["status"] = _STATUS_OF[max(STATUS_EXIT[v["verdict"]] for v in row["verdicts"])]
         if row["status"] == "unusable" and not row["reason"]:
@@ -89,11 +91,8 @@ def crashed_row(path: str, reason: str) -> dict[str, Any]:
         taken here when the file is still readable.
     """
     row = _empty_row(path)
-    try:
-        row["fingerprint"] = dataset_fingerprint(path)
-        row["size"] = int(row["fingerprint"].split(":", 1)[0])
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        _fingerprint(row, path)
     row.update(status="error", exit_code=STATUS_EXIT["error"], reason=reason)
     return row
 
@@ -106,10 +105,9 @@ def _empty_row(path: str) -> dict[str, Any]:
     }
 
 
-def _default_contract(path: str) -> str:
-    from ..readers.registry import default_contract_for
-
-    return default_contract_for(path)
+def _fingerprint(row: dict[str, Any], path: str) -> None:
+    row["fingerprint"] = dataset_fingerprint(path)
+    row["size"] = int(row["fingerprint"].split(":", 1)[0])
 
 
 def _check(path: str, contract: Any, row: dict[str, Any]) -> dict[str, Any]:

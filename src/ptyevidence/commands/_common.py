@@ -16,6 +16,7 @@ __all__ = [
     "add_force",
     "add_json",
     "add_layout",
+    "add_reader",
     "emit_json",
     "error_text",
     "ratio_type",
@@ -31,6 +32,21 @@ def add_layout(parser: argparse.ArgumentParser) -> None:
         "--layout", choices=LAYOUTS, default="auto",
         help="stored order of the diffraction stack: (N,H,W) canonical or (H,W,N) legacy; "
         "auto decides from the shapes and refuses when ambiguous (default: auto)",
+    )
+
+
+def add_reader(parser: argparse.ArgumentParser) -> None:
+    """Add ``--reader NAME`` and ``--positions-from FILE``."""
+    parser.add_argument(
+        "--reader", metavar="NAME",
+        help="reader of the file: npz, cxi, ptychodus-product, ptychodus-training, or ptychodus[:PLUGIN] "
+        "(a ptychodus reader plugin, with the ptychodus extra); default: recognized from the file, "
+        "ptychodus's plugins tried when no built-in reader can use it",
+    )
+    parser.add_argument(
+        "--positions-from", metavar="FILE",
+        help="file holding the positions of a diffraction-only file (e.g. the ptychodus product "
+        "written with its diffraction.cxi); the counts must agree",
     )
 
 

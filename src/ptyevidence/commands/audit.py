@@ -7,9 +7,8 @@ import sys
 
 from ._common import add_json, emit_json, whole_number
 
-#: Library parameter -> command-line flag, for messages raised by the library.
-_FLAGS = {"resume=True": "--resume", "force=True": "--force", "recursive=True": "--recursive",
-          "patterns": "--glob", "leave out the scheduler": "leave out --scheduler"}
+#: Library words that are no ``name=value`` hint, as the command says them (cli.flag_hints does the rest).
+_FLAGS = {"patterns": "--glob", "leave out the scheduler": "leave out --scheduler"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,6 +71,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _cli_words(text: str) -> str:
     """Say a library message in the command's flags (``resume=True`` -> ``--resume``)."""
+    from ..cli import flag_hints
+
     for param, flag in _FLAGS.items():
         text = text.replace(param, flag)
-    return text
+    return flag_hints(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..exceptions import PtyEvidenceError
-from ._common import add_force, add_json, emit_json, ratio_type, seed_type
+from ._common import add_force, add_json, add_reader, emit_json, ratio_type, seed_type
 
 #: Kept here (not imported from ptyevidence.coverage.reports) so that building
 #: the parser stays light.
@@ -63,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"{PLOT_SCAN} (plus {PLOT_OCCUPANCY} with a subset), or "
                    f"{PLOT_STRATEGIES} with --compare-strategies")
     add_force(p)
+    add_reader(p)
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -93,6 +94,11 @@ def _run(args: argparse.Namespace) -> int:
     _check_flags(args, has_subset)
     common = {"probe_diameter": args.probe_diameter, "plot_dir": args.plot_dir, "force": args.force}
     try:
+        if args.reader is not None or args.positions_from is not None:
+            from ..coverage.matching import read_positions
+
+            # Read once with the options; the reports take the positions for the path.
+            args.source = read_positions(args.source, reader=args.reader, positions_from=args.positions_from)
         if args.compare_strategies:
             report = reports.strategies_report(
                 args.source,

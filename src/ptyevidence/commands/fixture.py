@@ -8,6 +8,7 @@ from ._common import (
     add_force,
     add_json,
     add_layout,
+    add_reader,
     emit_json,
     ratio_type,
     seed_type,
@@ -16,6 +17,7 @@ from ._common import (
 #: Kept here (not imported) so that building the parser stays light.
 _STRATEGIES = ("stratified-index", "grid", "farthest-point")
 _HASH_MODES = ("auto", "full", "none")
+_FORMATS = ("data001", "slac-npz", "ptychodus-product")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     hashing.add_argument("--no-source-hash", dest="source_hash", action="store_const",
                          const="none", help="same as --source-hash none")
     add_layout(make)
+    add_reader(make)
+    make.add_argument("--format", choices=_FORMATS, default="data001",
+                      help="fixture file: data001 (NPZ), slac-npz (the SLAC NPZ ptychodus's SLAC_NPZ "
+                      "reader reads: frames (H, W, N)), ptychodus-product (a ptychodus product HDF5 "
+                      "file carrying its frames); the last two record the geometry used "
+                      "(default: data001)")
     make.add_argument("--contract", metavar="NAME|PATH",
                       help="built-in contract name or contract JSON file whose fields the fixture "
                       "carries (per-scan fields gathered, the others copied whole) and which it is "
@@ -127,7 +135,8 @@ def _make(args: argparse.Namespace) -> int:
         args.source, args.output, subset_size=args.subset_size, strategy=args.strategy,
         seed=args.seed, metadata_out=args.metadata_out, notes_out=args.notes_out,
         legacy_alias=args.legacy_alias, layout=args.layout, force=args.force,
-        source_hash=args.source_hash, contract=args.contract,
+        source_hash=args.source_hash, contract=args.contract, reader=args.reader,
+        positions_from=args.positions_from, format=args.format,
     )
     if args.json:
         emit_json(result.sidecar)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force, error_text, seed_type
+from ._common import add_force, add_reader, error_text, seed_type
 from .fixture import _HASH_MODES, _STRATEGIES, _subset_size
 
 
@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "reads): auto = up to 1 GiB, a fingerprint above; full; none (default: auto)")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="K",
                    help="render K sources at a time, each in its own process (default: 1)")
+    add_reader(p)
     add_force(p)
     p.set_defaults(func=_run)
 
@@ -72,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         sources, args.out, jobs=args.jobs, subset_size=args.subset_size,
         strategy=args.strategy, seed=args.seed, force=args.force, contract=args.contract,
         source_hash=args.source_hash,
+        **{k: v for k, v in {"reader": args.reader, "positions_from": args.positions_from}.items() if v},
     )
     code = 0
     for label, outcome in results:

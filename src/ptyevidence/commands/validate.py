@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_contract, add_json, add_layout, emit_json
+from ._common import add_contract, add_json, add_layout, add_reader, emit_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", help="dataset file")
     add_contract(p, default=None)
     add_layout(p)
+    add_reader(p)
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -26,8 +27,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..contract.validate import validate_dataset
     from ..readers.registry import default_contract_for
 
-    contract = args.contract or default_contract_for(args.path)
-    report = validate_dataset(args.path, contract, layout=args.layout)
+    contract = args.contract or default_contract_for(args.path, args.reader, args.positions_from)
+    report = validate_dataset(args.path, contract, layout=args.layout, reader=args.reader,
+                              positions_from=args.positions_from)
     if args.json:
         emit_json(report.to_dict())
     else:

@@ -317,6 +317,12 @@ class _FileBinder(_Binder):
                      f"required key '{spec.name}' is missing ({spec.description})")
 
     def found_alias(self, spec: FieldSpec, alias: str) -> None:
+        writer = spec.written_by.get(alias)
+        if writer:
+            cited = f" ({'; '.join(spec.source)})" if spec.source else ""
+            self.add("version-drift", spec.name, spec.aliases[alias],
+                     f"written by {writer}: {alias}; the spec names {spec.name}{cited}")
+            return
         self.add("alias", spec.name, spec.aliases[alias],
                  f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'")
 
@@ -407,15 +413,22 @@ class _FileBinder(_Binder):
                  f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}")
         return False
 
+    def _bound_by(self, dim: str) -> str:
+        field = self.fields.get(self.dim_fields.get(dim, ""))
+        return f" (key '{field.key}')" if field is not None else ""
+
     def _check_dims(self) -> None:
         dims = self.dims
         for name, rule in self.contract.dims.items():
-            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]]:
+            offset = rule.get("offset", 0)
+            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]] + offset:
                 other = rule["equals"]
+                shifted = f"{other} {'+' if offset > 0 else '-'} {abs(offset)}" if offset else other
                 self.add(
                     "dims", self.dim_fields.get(name, name), "error",
-                    f"dimension {name} = {dims[name]} differs from {other} = {dims[other]}; "
-                    f"they must be equal ({rule.get('description', '')})",
+                    f"dimension {name} = {dims[name]}{self._bound_by(name)} differs from {shifted} = "
+                    f"{dims[other] + offset}{self._bound_by(other)}; they must be equal "
+                    f"({rule.get('description', '')})",
                 )
             if name not in dims or "min" not in rule:
                 continue

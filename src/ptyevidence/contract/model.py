@@ -39,12 +39,16 @@ SEVERITIES = ("error", "warning", "info")
 #: Value checks a rule may name (implemented in ``_validate``).
 CHECKS = (
     "finite",
+    "index_range",
+    "max_abs_below",
     "min_at_least",
     "max_below",
     "max_mean_ratio_below",
     "not_all_zero",
+    "positive",
     "positions_not_all_identical",
     "positions_unique",
+    "unique",
 )
 #: How a pipeline-contract field exists: a stored array, a value computed from
 #: stored arrays, a behaviour (no tensor), or an explicit absence with notes.
@@ -76,6 +80,11 @@ class FieldSpec:
         Other dtypes that are accepted with a finding of the given severity.
     aliases : dict
         Other keys accepted for the field, with the severity of using them.
+    written_by : dict
+        Alias -> the writer (and version) known to write it, e.g.
+        ``"ptychodus 1.7.0"``: using the alias is reported as that writer's
+        drift from the field's name (rule ``version-drift``). In JSON an alias
+        maps to ``{"severity": ..., "written_by": ...}``.
     alt_shapes : tuple of (shape, severity)
         Non-canonical shapes accepted with a finding of that severity.
     description : str
@@ -101,6 +110,7 @@ class FieldSpec:
     shape: tuple[str | int, ...] | None = None
     tolerated_dtypes: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
+    written_by: Mapping[str, str] = field(default_factory=dict)
     alt_shapes: tuple[tuple[tuple[str | int, ...], str], ...] = ()
     description: str = ""
     framework: str | None = None
@@ -140,9 +150,13 @@ class Rule:
     severity : str
         One of :data:`SEVERITIES`.
     value : float or None
-        Threshold for the comparison checks.
+        Threshold for the comparison checks; for ``index_range``, the number
+        of entries when ``dim`` is not bound.
     description : str
         The rule in words.
+    dim : str or None
+        ``index_range`` only: the dimension whose size bounds the values,
+        which must lie in ``[0, size - 1]``.
     """
 
     id: str
@@ -151,6 +165,7 @@ class Rule:
     severity: str = "error"
     value: float | None = None
     description: str = ""
+    dim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +186,9 @@ class DatasetContract:
         Value rules.
     dims : dict
         Symbolic dimension name -> ``{"min": int or dim name, "equals": dim name,
-        "description": str}`` (``equals``: the two sizes must match, e.g. square frames).
+        "offset": int, "description": str}`` (``equals``: the two sizes must
+        match, e.g. square frames; ``offset`` is added to the other size first,
+        e.g. ``-1`` for one layer spacing fewer than layers).
     layout : dict or None
         Stack-order description for dataset contracts (``field``, ``canonical``,
         ``legacy``, ``legacy_severity``, ``note``).
@@ -240,6 +257,7 @@ class DatasetContract:
                     "severity": r.severity,
                     "value": r.value,
                     "description": r.description,
+                    **({"dim": r.dim} if r.dim else {}),
                 }
                 for r in self.rules
             ],
@@ -260,7 +278,10 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
     if spec.tolerated_dtypes:
         out["tolerated_dtypes"] = dict(spec.tolerated_dtypes)
     if spec.aliases:
-        out["aliases"] = dict(spec.aliases)
+        out["aliases"] = {
+            a: {"severity": sev, "written_by": spec.written_by[a]} if a in spec.written_by else sev
+            for a, sev in spec.aliases.items()
+        }
     if spec.alt_shapes:
         out["alt_shapes"] = [{"shape": list(s), "severity": sev} for s, sev in spec.alt_shapes]
     if spec.framework:
@@ -440,6 +461,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
             fail(f"dimension '{name}' has min {lower!r}; expected an integer or a dimension name")
         if "equals" in spec and spec["equals"] not in dims:
             fail(f"dimension '{name}' equals {spec['equals']!r}; expected another dimension name")
+        if not isinstance(spec.get("offset", 0), int) or ("offset" in spec and "equals" not in spec):
+            fail(f"dimension '{name}' has offset {spec['offset']!r}; expected an integer beside 'equals'")
     aliases = data.get("axis_aliases", {})
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
@@ -505,8 +528,13 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     }
     for sev in tolerated.values():
         _check_severity(sev, where, fail)
-    for sev in item.get("aliases", {}).values():
-        _check_severity(sev, where, fail)
+    aliases, written_by = {}, {}
+    for alias, entry in item.get("aliases", {}).items():
+        if isinstance(entry, dict):
+            written_by[alias] = str(entry.get("written_by", ""))
+            entry = entry.get("severity", "warning")
+        _check_severity(entry, where, fail)
+        aliases[alias] = entry
     shape = item.get("shape")
     if shape is not None:
         shape = _check_shape(shape, where, fail)
@@ -543,7 +571,8 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
         dtypes=tuple(dtypes),
         shape=shape,
         tolerated_dtypes=dict(tolerated),
-        aliases=dict(item.get("aliases", {})),
+        aliases=aliases,
+        written_by={a: w for a, w in written_by.items() if w},
         alt_shapes=tuple(alt),
         description=str(item.get("description", "")),
         framework=item.get("framework"),
@@ -583,10 +612,13 @@ def _rule_from_dict(item: Any, i: int, names: list[str], fail) -> Rule:
     if unknown:
         fail(f"{where} names unknown field(s) {', '.join(unknown)}")
     value = item.get("value")
-    if item["check"] in ("min_at_least", "max_below", "max_mean_ratio_below") and not isinstance(
+    if item["check"] in ("min_at_least", "max_below", "max_mean_ratio_below", "max_abs_below") and not isinstance(
         value, (int, float)
     ):
         fail(f"{where} needs a numeric 'value'")
+    dim = item.get("dim")
+    if item["check"] == "index_range" and not (isinstance(dim, str) or isinstance(value, (int, float))):
+        fail(f"{where} needs a 'dim' (the dimension whose size bounds the indexes) or a numeric 'value'")
     return Rule(
         id=str(item["id"]),
         check=item["check"],
@@ -594,4 +626,5 @@ def _rule_from_dict(item: Any, i: int, names: list[str], fail) -> Rule:
         severity=severity,
         value=None if value is None else float(value),
         description=str(item.get("description", "")),
+        dim=None if dim is None else str(dim),
     )

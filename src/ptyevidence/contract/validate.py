@@ -270,6 +270,8 @@ def validate_dataset(
     contract: str | os.PathLike | DatasetContract = "data001",
     layout: str = "auto",
     progress: bool | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
 ) -> ValidationReport:
     """Check a dataset file against a contract.
 
@@ -288,6 +290,11 @@ def validate_dataset(
         evidence and refuses when it is ambiguous.
     progress : bool or None
         Show a progress bar for long passes; None shows one on a terminal.
+    reader : str or None
+        Reader of the file (:func:`ptyevidence.readers.open_source`); None
+        recognizes the format.
+    positions_from : str, path or None
+        File holding the positions of a diffraction-only ``path``.
 
     Returns
     -------
@@ -319,7 +326,7 @@ def validate_dataset(
             f"{', '.join(list_contracts('dataset'))}"
         )
         raise UsageError(msg)
-    source = open_source(path)
+    source = open_source(path, reader, positions_from)
     try:
         return _Validator(source, spec, layout, progress).run()
     finally:
@@ -373,10 +380,14 @@ class _Validator:
                 self._check_positions(rule)
                 continue
             for name in rule.fields:
-                if name in stats:
-                    message = _evaluate(rule, stats[name])
-                    if message:
-                        self.add(rule.id, name, rule.severity, f"key '{self.keys[name]}': {message}")
+                if rule.check == "unique" and self._readable(name):
+                    message = _repeats(self.source.read(self.keys[name]))
+                elif name in stats:
+                    message = _evaluate(rule, stats[name], self.binding.dims)
+                else:
+                    continue
+                if message:
+                    self.add(rule.id, name, rule.severity, f"key '{self.keys[name]}': {message}")
 
     def _stream_stats(self, name: str) -> ArrayStats:
         key = self.keys[name]
@@ -418,7 +429,14 @@ class _Validator:
                 )
 
 
-def _evaluate(rule, st: ArrayStats) -> str | None:
+def _repeats(values: np.ndarray) -> str | None:
+    """Say how many entries repeat an earlier one, for the ``unique`` check."""
+    flat = values.reshape(-1)
+    repeated = flat.size - np.unique(flat).size
+    return f"{repeated} of {flat.size} values repeat an earlier one" if repeated else None
+
+
+def _evaluate(rule, st: ArrayStats, dims: dict[str, int] | None = None) -> str | None:
     """Return a message when ``rule`` fails on the statistics ``st``."""
     check, value = rule.check, rule.value
     if check == "finite":
@@ -437,5 +455,19 @@ def _evaluate(rule, st: ArrayStats) -> str | None:
             return f"max/mean = {ratio:.4g} (>= {value:g}); values look like intensity, not amplitude"
     if check == "not_all_zero" and st.nonzero == 0:
         return "every value is zero"
+    if check == "positive" and st.min is not None and st.min <= 0:
+        return f"minimum {st.min:.6g} is not positive"
+    if check == "max_abs_below" and max(abs(st.min), abs(st.max)) >= value:
+        return f"largest magnitude {max(abs(st.min), abs(st.max)):.6g} is not below {value:g}"
+    if check == "index_range":
+        bound = (dims or {}).get(rule.dim) if rule.dim else None
+        if bound is None and value is None:
+            return None
+        size = bound if bound is not None else int(value)
+        if st.min < 0 or st.max > size - 1:
+            label = f"{rule.dim} = {size}" if bound is not None else (
+                f"{rule.dim} not in the file, taken as {size}" if rule.dim else f"{size} entries")
+            # Which range applies is the rule's point: say it.
+            return f"values {st.min:.6g} to {st.max:.6g} leave [0, {size - 1}] ({label}): {rule.description}"
     return None
 

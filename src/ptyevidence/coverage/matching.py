@@ -62,6 +62,10 @@ class ScanPositions:
     x: np.ndarray
     y: np.ndarray
 
+    def __fspath__(self) -> str:
+        """Return the file: positions already read stand wherever its path is taken."""
+        return self.path
+
 
 @dataclass(frozen=True, eq=False)
 class Subset:
@@ -85,7 +89,9 @@ class Subset:
     sidecar: str | None
 
 
-def read_positions(path: PathLike, minimum: int = 2) -> ScanPositions:
+def read_positions(
+    path: PathLike, minimum: int = 2, reader: str | None = None, positions_from: PathLike | None = None
+) -> ScanPositions:
     """Read the ``xcoords``/``ycoords`` of a dataset (NPZ or CXI) as float64.
 
     Parameters
@@ -94,6 +100,8 @@ def read_positions(path: PathLike, minimum: int = 2) -> ScanPositions:
         The dataset; only its positions are read.
     minimum : int
         Fewest positions accepted.
+    reader, positions_from
+        As for :func:`ptyevidence.readers.open_source`.
 
     Returns
     -------
@@ -108,8 +116,11 @@ def read_positions(path: PathLike, minimum: int = 2) -> ScanPositions:
     """
     from ..readers.registry import open_source
 
+    if isinstance(path, ScanPositions):
+        return path
     path = os.fspath(path)
-    with open_source(path) as src:
+    options = {k: v for k, v in {"reader": reader, "positions_from": positions_from}.items() if v is not None}
+    with open_source(path, **options) as src:
         x = np.asarray(src.read("xcoords"), dtype=np.float64)
         y = np.asarray(src.read("ycoords"), dtype=np.float64)
         fmt, units = src.format, src.position_units

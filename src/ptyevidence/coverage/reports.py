@@ -30,7 +30,8 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -429,11 +430,10 @@ def _probe(source: PathLike, given: float | None) -> tuple[float | None, dict[st
     """Return the probe diameter to use and how it was found: given, or measured from the file's probe."""
     if given is not None:
         return given, {"diameter": float(given), "from": "given"}
-    from ..readers.registry import open_source
     from .probe import source_probe
 
-    with open_source(source) as src:
-        size = source_probe(src)[1]
+    with _opened(source) as src:
+        size = None if src is None else source_probe(src)[1]
     if size is None:
         return None, None
     return size.diameter, {**size.to_dict(), "from": "probe"}
@@ -459,14 +459,33 @@ def _background(source: PathLike, units: str) -> Any:
     """Return the object's amplitude to draw positions over, when both are in object pixels."""
     import numpy as np
 
-    from ..readers.registry import open_source
     from ..view.read import OBJECT_KEY
 
     if units != "object pixels":
         return None
-    with open_source(source) as src:
-        obj = src.read(OBJECT_KEY) if OBJECT_KEY in src else None
+    with _opened(source) as src:
+        obj = src.read(OBJECT_KEY) if src is not None and OBJECT_KEY in src else None
     return np.abs(obj) if obj is not None and obj.ndim == 2 else None
+
+
+@contextmanager
+def _opened(source: PathLike) -> Iterator[Any]:
+    """Open the file of ``source`` for its probe and object; None when it opens only with options.
+
+    The positions may have been read with a ``reader``/``positions_from`` pair
+    (the CLI passes :class:`ScanPositions` then): without those options the
+    file may not open, and the figures go without the probe and the object.
+    """
+    from ..exceptions import InputError
+    from ..readers.registry import open_source
+
+    try:
+        src = open_source(os.fspath(source))
+    except InputError:
+        yield None
+        return
+    with src:
+        yield src
 
 
 def _threshold_checks(

@@ -10,13 +10,13 @@ description).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .._format import text_table
+from .._format import markdown_table, number_text, shape_text, text_table
 from ..contract.model import DatasetContract, FieldSpec, Rule, load_contract
 
 __all__ = ["ContractChange", "ContractDiff", "diff_contracts"]
@@ -49,7 +49,7 @@ class ContractChange:
 
     def to_dict(self) -> dict[str, str]:
         """Return the change as JSON-ready data."""
-        return {"impact": self.impact, "where": self.where, "change": self.change}
+        return asdict(self)
 
 
 @dataclass
@@ -105,8 +105,6 @@ class ContractDiff:
 
     def to_markdown(self) -> str:
         """Return the changes as a Markdown table and the verdict."""
-        from ..contract.render import markdown_table
-
         rows = [[c.impact, c.where, c.change] for c in self.changes]
         table = markdown_table(["Impact", "Where", "Change"], rows) + "\n\n" if rows else ""
         return f"{table}**{self.verdict}**\n"
@@ -169,11 +167,15 @@ def _sev(value: str | None) -> str:
     return "accepted" if value is None else value
 
 
-def _shape_text(shape: Any) -> str:
-    if shape is None:
-        return "any shape"
-    inner = ", ".join(str(s) for s in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+def _pairs(old: Sequence[Any], new: Sequence[Any], key: str) -> Iterator[tuple[Any, Any]]:
+    """Yield ``(old item, new item)`` matched by attribute ``key``: OLD's order, then NEW's additions.
+
+    The missing side is None.
+    """
+    by_key = {getattr(item, key): item for item in new}
+    seen = {getattr(item, key) for item in old}
+    yield from ((item, by_key.get(getattr(item, key))) for item in old)
+    yield from ((None, item) for item in new if getattr(item, key) not in seen)
 
 
 # -- contract ---------------------------------------------------------------------
@@ -198,22 +200,16 @@ def _top_level(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
 
 def _fields(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     out = []
-    new = {f.name: f for f in b.fields}
-    old = {f.name: f for f in a.fields}
-    for spec in a.fields:
-        if spec.name not in new:
-            out.append(ContractChange(COMPATIBLE, f"field '{spec.name}'",
-                                      "removed: its key is no longer checked"))
+    for before, after in _pairs(a.fields, b.fields, "name"):
+        where = f"field '{(before or after).name}'"
+        if after is None:
+            out.append(ContractChange(COMPATIBLE, where, "removed: its key is no longer checked"))
+        elif before is not None:
+            out += _field(before, after)
+        elif after.required:
+            out.append(ContractChange(BREAKING, where, "added, required: a dataset that passed may lack it"))
         else:
-            out += _field(spec, new[spec.name])
-    for spec in b.fields:
-        if spec.name in old:
-            continue
-        if spec.required:
-            out.append(ContractChange(BREAKING, f"field '{spec.name}'",
-                                      "added, required: a dataset that passed may lack it"))
-        else:
-            out.append(ContractChange(COMPATIBLE, f"field '{spec.name}'",
+            out.append(ContractChange(COMPATIBLE, where,
                                       "added, optional: checked only where the key is present"))
     return out
 
@@ -294,7 +290,7 @@ def _shape_changes(a: FieldSpec, b: FieldSpec) -> list[tuple[str, str]]:
     if new is None:
         return [(COMPATIBLE, "shape no longer checked")]
     if old is None:
-        return [(BREAKING, f"shape now checked: {_shape_text(b.shape)}")]
+        return [(BREAKING, f"shape now checked: {shape_text(b.shape)}")]
     out = []
     for shape, before in old.items():
         after = new.get(shape, "error")
@@ -302,10 +298,10 @@ def _shape_changes(a: FieldSpec, b: FieldSpec) -> list[tuple[str, str]]:
             continue
         breaking = before != "error" and after == "error"
         what = "no longer accepted" if after == "error" else f"{_sev(before)} -> {_sev(after)}"
-        out.append((_impact(breaking), f"shape {_shape_text(shape)} {what}"))
+        out.append((_impact(breaking), f"shape {shape_text(shape)} {what}"))
     for shape, after in new.items():
         if shape not in old:
-            out.append((COMPATIBLE, f"shape {_shape_text(shape)} now accepted ({_sev(after)})"))
+            out.append((COMPATIBLE, f"shape {shape_text(shape)} now accepted ({_sev(after)})"))
     return out
 
 
@@ -376,19 +372,17 @@ def _min_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tup
 
 def _rules(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     out = []
-    new = {r.id: r for r in b.rules}
-    old = {r.id: r for r in a.rules}
-    for rule in a.rules:
-        if rule.id not in new:
-            out.append(ContractChange(COMPATIBLE, f"rule '{rule.id}'", f"removed ({rule.severity})"))
+    for before, after in _pairs(a.rules, b.rules, "id"):
+        where = f"rule '{(before or after).id}'"
+        if after is None:
+            out.append(ContractChange(COMPATIBLE, where, f"removed ({before.severity})"))
+        elif before is not None:
+            out += _rule(before, after)
         else:
-            out += _rule(rule, new[rule.id])
-    for rule in b.rules:
-        if rule.id not in old:
-            what = f"added: {rule.check} on {', '.join(rule.fields)}" + (
-                f" (value {rule.value:g})" if rule.value is not None else "")
-            out.append(ContractChange(_impact(rule.severity == "error"), f"rule '{rule.id}'",
-                                      f"{what}, severity {rule.severity}"))
+            value = f" (value {number_text(after.value, 6)})" if after.value is not None else ""
+            out.append(ContractChange(_impact(after.severity == "error"), where,
+                                      f"added: {after.check} on {', '.join(after.fields)}{value}, "
+                                      f"severity {after.severity}"))
     return out
 
 
@@ -414,15 +408,11 @@ def _rule(a: Rule, b: Rule) -> list[ContractChange]:
         else:
             stricter = (b.value - a.value) * direction > 0
         out.append(ContractChange(_impact(stricter and errors), where,
-                                  f"value {_num(a.value)} -> {_num(b.value)}"
+                                  f"value {number_text(a.value, 6)} -> {number_text(b.value, 6)}"
                                   f" ({'stricter' if stricter else 'looser'})"))
     if a.description != b.description:
         out.append(ContractChange(COMPATIBLE, where, "description changed"))
     return out
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 # -- layout --------------------------------------------------------------------------

@@ -14,22 +14,23 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from .._format import text_table
+from .._format import markdown_table, number_text, shape_text, text_table
 from .._memory import check_budget
 from .._progress import progress_bar
 from ..exceptions import InputError, UsageError
+from ..fixture.sidecar import content_digest
 from ..readers.layout import canonical_shape, read_frames, source_layout
 from ..readers.metadata import read_metadata_member
 from ..readers.registry import open_source
 from .streaming import BackgroundDigest, StreamDigest, aligned_blocks, member_digest
 from .values import ValueDifferences, comparable
 
-__all__ = ["ArraySide", "DatasetDiff", "KeyDiff", "MetadataChange", "diff_datasets"]
+__all__ = ["ArraySide", "DatasetDiff", "KeyDiff", "MetadataChange", "diff_datasets", "flatten_record"]
 
 #: Keys that may hold a diffraction stack in either (N, H, W) or (H, W, N) order.
 STACK_KEYS = ("diffraction", "diff3d")
@@ -66,15 +67,11 @@ class ArraySide:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the side as JSON-ready data."""
-        return {
-            "dtype": self.dtype, "shape": list(self.shape), "order": self.order,
-            "byteorder": self.byteorder, "compressed": self.compressed, "digest": self.digest,
-        }
+        return {**asdict(self), "shape": list(self.shape)}
 
     def label(self) -> str:
         """Return ``dtype (shape)``, e.g. ``float32 (20, 8, 8)``."""
-        inner = ", ".join(str(s) for s in self.shape)
-        return f"{self.dtype} ({inner}{',' if len(self.shape) == 1 else ''})"
+        return f"{self.dtype} {shape_text(self.shape)}"
 
 
 @dataclass
@@ -217,9 +214,14 @@ class DatasetDiff:
             "same": self.same, "verdict": self.verdict, "counts": self._counts(),
             "keys": [k.to_dict() for k in self.keys],
             "positions": self.positions,
-            "metadata": [{"path": m.path, "a": m.a, "b": m.b} for m in self.metadata],
+            "metadata": [asdict(m) for m in self.metadata],
             "notes": list(self.notes),
         }
+
+    def _rows(self, key: str) -> list[list[str]]:
+        """One table row per key, the key written as ``key.format(name)``."""
+        return [[key.format(k.key), k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-",
+                 k.detail()] for k in self.keys]
 
     def _summary_lines(self) -> list[tuple[str, str]]:
         lines = []
@@ -238,23 +240,13 @@ class DatasetDiff:
         """Return the key table, the positions, metadata and notes, and the verdict."""
         tol = "exact" if not (self.rtol or self.atol) else f"rtol {self.rtol:g}, atol {self.atol:g}"
         head = f"A {self.a} ({self.formats[0]})\nB {self.b} ({self.formats[1]})\ntolerance {tol}"
-        table = text_table(
-            ["KEY", "STATUS", "A", "B", "DETAIL"],
-            [[k.key, k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-", k.detail()]
-             for k in self.keys],
-        )
+        table = text_table(["KEY", "STATUS", "A", "B", "DETAIL"], self._rows("{}"))
         summary = [f"{name:<9s} {text}" for name, text in self._summary_lines()]
         return "\n".join([head, "", table, "", *summary, self.verdict])
 
     def to_markdown(self) -> str:
         """Return the comparison as a Markdown table with the summary below."""
-        from ..contract.render import markdown_table
-
-        table = markdown_table(
-            ["Key", "Status", "A", "B", "Detail"],
-            [[f"`{k.key}`", k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-",
-              k.detail()] for k in self.keys],
-        )
+        table = markdown_table(["Key", "Status", "A", "B", "Detail"], self._rows("`{}`"))
         summary = [f"- {name}: {text}" for name, text in self._summary_lines()]
         return "\n".join([f"A `{self.a}`, B `{self.b}`", "", table, "", *summary, "",
                           f"**{self.verdict}**"]) + "\n"
@@ -332,7 +324,7 @@ def diff_datasets(
     with open_source(path_a) as src_a, open_source(path_b) as src_b:
         result = DatasetDiff(
             path_a, path_b,
-            (getattr(src_a, "format", "?"), getattr(src_b, "format", "?")),
+            (src_a.format, src_b.format),
             float(rtol), float(atol),
         )
         keys_a, keys_b = list(src_a.keys()), list(src_b.keys())
@@ -360,13 +352,12 @@ def _side(source: Any, key: str, digest: str | None) -> ArraySide:
         name = dtype.newbyteorder("=").name
     return ArraySide(
         name, tuple(int(s) for s in info.shape),
-        "F" if getattr(info, "fortran_order", False) and len(info.shape) > 1 else "C",
-        byteorder, bool(getattr(info, "compressed", False)), digest,
+        "F" if info.fortran_order and len(info.shape) > 1 else "C", byteorder, info.compressed, digest,
     )
 
 
 def _diff_key(src_a: Any, src_b: Any, key: str, result: DatasetDiff, bar: Any) -> KeyDiff:
-    in_a, in_b = key in src_a.keys(), key in src_b.keys()  # noqa: SIM118 - readers are not iterable
+    in_a, in_b = key in src_a, key in src_b
     if not (in_a and in_b):
         src = src_a if in_a else src_b
         side = _side(src, key, member_digest(src, key))
@@ -387,7 +378,7 @@ def _diff_key(src_a: Any, src_b: Any, key: str, result: DatasetDiff, bar: Any) -
     else:
         digests = _compare_layouts(src_a, src_b, key, out, result)
         if digests is None:
-            out.changes.insert(0, f"shape {_shape(a.shape)} -> {_shape(b.shape)}")
+            out.changes.insert(0, f"shape {shape_text(a.shape)} -> {shape_text(b.shape)}")
     if digests is None:
         digests = (member_digest(src_a, key), member_digest(src_b, key))
     out.a, out.b = replace(a, digest=digests[0]), replace(b, digest=digests[1])
@@ -413,28 +404,34 @@ def _storage_notes(a: ArraySide, b: ArraySide) -> list[str]:
 def _compare_same_shape(
     src_a: Any, src_b: Any, key: str, a: ArraySide, b: ArraySide, out: KeyDiff, result: DatasetDiff
 ) -> tuple[str, str]:
-    """Compare values of one shape; return both digests, computed in the same pass."""
-    if a.order == b.order:
-        diffs = ValueDifferences(a.shape, a.order == "F", result.rtol, result.atol)
-        if a.order == "C":
-            dig_a = StreamDigest(src_a.info(key).dtype, a.shape)
-            with BackgroundDigest(src_b.info(key).dtype, b.shape) as dig_b:
-                for x, y in aligned_blocks(src_a.iter_blocks(key), src_b.iter_blocks(key)):
-                    dig_b.update(y)
-                    dig_a.update(x)
-                    diffs.update(x, y)
-                out.values = diffs.finish()
-                return dig_a.hexdigest(), dig_b.hexdigest()
-        for x, y in aligned_blocks(src_a.iter_blocks(key), src_b.iter_blocks(key)):
+    """Compare values of one shape; return both digests (of C-order members from the same pass)."""
+    diffs = ValueDifferences(a.shape, a.order == b.order == "F", result.rtol, result.atol)
+    if a.order != b.order:
+        # C order on one side, Fortran on the other: element orders differ, so read both whole.
+        nbytes = src_a.info(key).nbytes + src_b.info(key).nbytes
+        check_budget(2 * nbytes, f"comparing '{key}' stored in C order in one file and Fortran in the other")
+        x, y = src_a.read(key), src_b.read(key)
+        out.values = _whole_differences(diffs, x, y)
+        return content_digest(x), content_digest(y)
+    pairs = aligned_blocks(src_a.iter_blocks(key), src_b.iter_blocks(key))
+    if a.order == "F":
+        for x, y in pairs:
             diffs.update(x, y)
         out.values = diffs.finish()
         return member_digest(src_a, key), member_digest(src_b, key)
-    # C order on one side, Fortran on the other: element orders differ, so read both whole.
-    x, y = _read_both(src_a, src_b, key)
-    diffs = ValueDifferences(a.shape, False, result.rtol, result.atol)
+    dig_a = StreamDigest(src_a.info(key).dtype, a.shape)
+    with BackgroundDigest(src_b.info(key).dtype, b.shape) as dig_b:
+        for x, y in pairs:
+            dig_b.update(y)
+            dig_a.update(x)
+            diffs.update(x, y)
+        out.values = diffs.finish()
+        return dig_a.hexdigest(), dig_b.hexdigest()
+
+
+def _whole_differences(diffs: ValueDifferences, x: np.ndarray, y: np.ndarray) -> ValueDifferences:
     diffs.update(x.reshape(-1), y.reshape(-1))
-    out.values = diffs.finish()
-    return _digest(x), _digest(y)
+    return diffs.finish()
 
 
 def _compare_layouts(
@@ -461,30 +458,16 @@ def _compare_layouts(
     n = shapes[0][0]
     frames = [read_frames(src, key, np.arange(n), lay) for src, lay in zip((src_a, src_b), layouts)]
     out.changes.append(
-        f"layout {layouts[0]} -> {layouts[1]}: shape {_shape(src_a.info(key).shape)} -> "
-        f"{_shape(src_b.info(key).shape)}, frames compared in (N, H, W) order"
+        f"layout {layouts[0]} -> {layouts[1]}: shape {shape_text(src_a.info(key).shape)} -> "
+        f"{shape_text(src_b.info(key).shape)}, frames compared in (N, H, W) order"
     )
-    diffs = ValueDifferences(shapes[0], False, result.rtol, result.atol)
-    diffs.update(frames[0].reshape(-1), frames[1].reshape(-1))
-    out.values = diffs.finish()
+    out.values = _whole_differences(ValueDifferences(shapes[0], False, result.rtol, result.atol), *frames)
     del frames
     return member_digest(src_a, key), member_digest(src_b, key)
 
 
-def _read_both(src_a: Any, src_b: Any, key: str) -> tuple[np.ndarray, np.ndarray]:
-    nbytes = src_a.info(key).nbytes + src_b.info(key).nbytes
-    check_budget(2 * nbytes, f"comparing '{key}' stored in C order in one file and Fortran in the other")
-    return src_a.read(key), src_b.read(key)
-
-
-def _digest(arr: np.ndarray) -> str:
-    digest = StreamDigest(arr.dtype, arr.shape)
-    digest.update(arr.reshape(-1))
-    return digest.hexdigest()
-
-
 def _n_positions(src: Any) -> int | None:
-    if "xcoords" in src.keys():  # noqa: SIM118 - readers are not iterable
+    if "xcoords" in src:
         shape = src.info("xcoords").shape
         if len(shape) == 1:
             return int(shape[0])
@@ -495,8 +478,7 @@ def _diff_positions(src_a: Any, src_b: Any, rtol: float, atol: float) -> dict[st
     """Compare scan positions point by point; None unless both files hold N of them."""
     xy = []
     for src in (src_a, src_b):
-        keys = src.keys()
-        if "xcoords" not in keys or "ycoords" not in keys:
+        if "xcoords" not in src or "ycoords" not in src:
             return None
         infos = [src.info(k) for k in ("xcoords", "ycoords")]
         if any(len(i.shape) != 1 or np.dtype(i.dtype).kind not in "iuf" for i in infos):
@@ -525,25 +507,11 @@ def _diff_positions(src_a: Any, src_b: Any, rtol: float, atol: float) -> dict[st
 
 
 def _diff_metadata(src_a: Any, src_b: Any) -> list[MetadataChange]:
-    flat_a, flat_b = (_flatten(_metadata_of(src)) for src in (src_a, src_b))
-    changes = []
-    for path in list(flat_a) + [p for p in flat_b if p not in flat_a]:
-        va, vb = flat_a.get(path, _ABSENT), flat_b.get(path, _ABSENT)
-        if va != vb:
-            changes.append(MetadataChange(path, _plain(va), _plain(vb)))
-    return changes
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "(absent)"
-
-
-_ABSENT = _Absent()
-
-
-def _plain(value: Any) -> Any:
-    return None if value is _ABSENT else value
+    flat_a, flat_b = (flatten_record(_metadata_of(src)) for src in (src_a, src_b))
+    paths = list(flat_a) + [p for p in flat_b if p not in flat_a]
+    # An entry that is absent differs from one that holds None.
+    return [MetadataChange(p, flat_a.get(p), flat_b.get(p)) for p in paths
+            if (p in flat_a, flat_a.get(p)) != (p in flat_b, flat_b.get(p))]
 
 
 def _metadata_of(src: Any) -> dict[str, Any]:
@@ -555,28 +523,29 @@ def _metadata_of(src: Any) -> dict[str, Any]:
     return read_metadata_member(src) or {}
 
 
-def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_record(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return nested mappings as one level of dotted paths (lists and empty mappings stay values).
+
+    Examples
+    --------
+    >>> flatten_record({"a": {"b": 1, "c": {}}, "d": [2]})
+    {'a.b': 1, 'a.c': {}, 'd': [2]}
+    """
     out: dict[str, Any] = {}
     for key, value in record.items():
-        path = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
-            out.update(_flatten(value, path + "."))
+            out.update(flatten_record(value, f"{prefix}{key}."))
         else:
-            out[path] = value
+            out[f"{prefix}{key}"] = value
     return out
 
 
 # -- text ------------------------------------------------------------------------------
 
 
-def _shape(shape: tuple[int, ...]) -> str:
-    inner = ", ".join(str(s) for s in shape)
-    return f"({inner},)" if len(shape) == 1 else f"({inner})"
-
-
 def _value_text(v: ValueDifferences) -> str:
     rows = f"{v.rows} of {v.n_rows} rows differ (first: row {v.first_row})"
-    parts = [rows, f"max abs {v.max_abs:.4g}", f"max rel {v.max_rel:.4g}"]
+    parts = [rows, f"max abs {number_text(v.max_abs)}", f"max rel {number_text(v.max_rel)}"]
     if v.nonfinite:
         parts.append(f"{v.nonfinite} NaN/Inf mismatches")
     return ", ".join(parts)
@@ -586,7 +555,7 @@ def _positions_text(p: Mapping[str, Any]) -> str:
     if not p["moved"]:
         return f"{p['compared']} compared, none moved"
     return (f"{p['compared']} compared, {p['moved']} moved (first: index {p['first_moved']}), "
-            f"largest shift {p['max_shift']:.4g}")
+            f"largest shift {number_text(p['max_shift'])}")
 
 
 def _short(value: Any, width: int = 60) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._memory import check_budget
+from ..fixture.sidecar import content_digest
 
 __all__ = ["BackgroundDigest", "StreamDigest", "aligned_blocks", "member_digest"]
 
@@ -184,12 +185,9 @@ def member_digest(source: Any, key: str) -> str:
         For a Fortran-order member larger than the memory budget allows.
     """
     info = source.info(key)
-    if getattr(info, "fortran_order", False) and len(info.shape) > 1:
+    if info.fortran_order and len(info.shape) > 1:
         check_budget(2 * info.nbytes, f"hashing Fortran-order '{key}' of '{source.path}'")
-        arr = source.read(key)
-        digest = StreamDigest(arr.dtype, arr.shape)
-        digest.update(arr.reshape(-1))
-        return digest.hexdigest()
+        return content_digest(source.read(key))
     digest = StreamDigest(info.dtype, info.shape)
     for block in source.iter_blocks(key):
         digest.update(block)

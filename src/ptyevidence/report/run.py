@@ -63,14 +63,24 @@ class NotebookRun:
         Replace any file, its own or not.
     temporary : bool
         ``out`` is a temporary folder, removed when the process exits.
+    reader, positions_from : str
+        How ``source`` is read (``""``: recognized from the file, no positions file).
     """
 
-    def __init__(self, notebook: str, source: str, out: Path, force: bool, temporary: bool) -> None:
+    def __init__(self, notebook: str, source: str, out: Path, force: bool, temporary: bool,
+                 reader: str = "", positions_from: str = "") -> None:
         self.notebook = notebook
         self.source = source
         self.out = out
         self.force = bool(force)
         self.temporary = temporary
+        self.reader = reader
+        self.positions_from = positions_from
+
+    @property
+    def reading(self) -> dict[str, str]:
+        """The ``reader``/``positions_from`` given, as keyword arguments of the readers' callers."""
+        return {k: v for k, v in (("reader", self.reader), ("positions_from", self.positions_from)) if v}
 
     def __repr__(self) -> str:
         where = "temporary folder " if self.temporary else ""
@@ -164,6 +174,8 @@ def start_run(
     out_dir: str | os.PathLike = "",
     force: bool = False,
     simulate: bool = True,
+    reader: str = "",
+    positions_from: str | os.PathLike = "",
 ) -> NotebookRun:
     """Resolve a notebook's ``source`` and ``out_dir`` parameters and start its run.
 
@@ -184,6 +196,9 @@ def start_run(
         Replace files the notebook did not write.
     simulate : bool
         False leaves ``source`` empty instead of simulating the demo dataset.
+    reader, positions_from : str
+        How ``source`` is read (see :func:`ptyevidence.readers.open_source`);
+        empty: recognized from the file, no positions file.
 
     Returns
     -------
@@ -212,9 +227,9 @@ def start_run(
     else:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-    run = NotebookRun(notebook, "", out, force, temporary)
+    run = NotebookRun(notebook, "", out, force, temporary, reader, os.fspath(positions_from))
     if str(source):
-        check_source(source)
+        check_source(source, reader or None, positions_from or None)
         run.source = os.fspath(source)
     elif simulate:
         demo = out / DEMO_NAME
@@ -286,8 +301,11 @@ def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> s
     return path
 
 
-def check_source(source: str | os.PathLike) -> None:
+def check_source(source: str | os.PathLike, reader: str | None = None,
+                 positions_from: str | os.PathLike | None = None) -> None:
     """Refuse a missing or unreadable dataset before anything is written.
+
+    ``reader`` and ``positions_from`` are those of :func:`ptyevidence.readers.open_source`.
 
     Raises
     ------
@@ -305,7 +323,7 @@ def check_source(source: str | os.PathLike) -> None:
         msg = f"source '{path}' is not a file; give a dataset file (NPZ or CXI)"
         raise InputError(msg, path)
     # Headers only: an unreadable file fails here, before any artifact is written.
-    open_source(path).close()
+    open_source(path, reader, positions_from).close()
 
 
 def notebook_hints(message: str) -> str:

@@ -288,6 +288,8 @@ def render_report(
     contract: str = "",
     source_hash: str = "auto",
     gap_dir: str | os.PathLike | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
 ) -> ReportResult:
     """Execute the evidence notebooks on ``source`` and write the artifact folder.
 
@@ -322,6 +324,8 @@ def render_report(
     gap_dir : str or path, optional
         Folder holding a report-wide gap matrix (:func:`render_gap_matrix`)
         to link instead of running the gap notebook here.
+    reader, positions_from : optional
+        How ``source`` is read (see :func:`ptyevidence.readers.open_source`).
 
     Returns
     -------
@@ -344,7 +348,7 @@ def render_report(
         progress = sys.stderr.isatty()
     check_report_parameters(subset_size, strategy, seed, contract, source_hash)
     if source is not None:
-        check_source(source)
+        check_source(source, reader, positions_from)
     folder = find_notebooks(notebooks)
     out = (Path(out_dir) if out_dir is not None else default_out_dir(source)).absolute()
     check_out_dir(out, force)
@@ -358,6 +362,11 @@ def render_report(
     else:
         notebook_source = os.path.abspath(source)
     parameters = _parameters(notebook_source, subset_size, strategy, seed, force, contract, source_hash)
+    # Passed only when given, so the summaries of plain reports keep their parameters.
+    if reader is not None:
+        parameters["reader"] = reader
+    if positions_from is not None:
+        parameters["positions_from"] = os.path.abspath(positions_from)
     names = [n for n in NOTEBOOKS if gap_dir is None or n != GAP_NOTEBOOK]
     _execute_all(folder, names, out, parameters, progress, log)
     gap = Path(gap_dir).absolute() if gap_dir is not None else out

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._format import text_table
+from .._format import number_text, text_table
 from ..fixture import VerifyReport, read_sidecar, verify_fixture
 from ..fixture.sidecar import default_metadata_path
 
@@ -75,8 +75,7 @@ def _recorded(name: str, record: Mapping[str, Any] | None) -> Any:
 
 
 def _cell(value: Any) -> str:
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    text = _FINGERPRINT.sub(lambda m: m.group(1), text)
+    text = _FINGERPRINT.sub(lambda m: m.group(1), number_text(value))
     # Digests are 64 hex digits; 16 tell two apart and keep the table on a screen.
     return _SHA.sub(lambda m: m.group(0)[:16] + "...", text)
 
@@ -104,15 +103,11 @@ def verify_table(
         record = read_sidecar(report.metadata)
     checks = report.mismatches if failures_only else report.checks
     rows = []
-    for check in checks:
-        recorded = getattr(check, "recorded", None)
-        found = getattr(check, "found", None)
-        if recorded is None:
-            recorded = _recorded(check.name, record)
-        if found is None:
-            # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
-            found = check.detail.split(" != recorded ")[0]
-        rows.append([check.name, _cell(recorded), _cell(found)])
+    for check in checks:  # a check may carry its own recorded and found values
+        recorded, found = getattr(check, "recorded", None), getattr(check, "found", None)
+        # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
+        rows.append([check.name, _cell(_recorded(check.name, record) if recorded is None else recorded),
+                     _cell(check.detail.split(" != recorded ")[0] if found is None else found)])
     lines = [report.verdict]
     if rows:
         lines.append(text_table(["CHECK", "RECORDED", "FOUND"], rows))
@@ -168,15 +163,9 @@ def assert_fixture(
     Examples
     --------
     >>> import numpy as np, os, tempfile
-    >>> from ptyevidence.fixture import make_fixture
-    >>> rng = np.random.default_rng(0)
+    >>> from ptyevidence import make_demo_data, make_fixture
     >>> folder = tempfile.mkdtemp()
-    >>> src = os.path.join(folder, "scan.npz")
-    >>> gy, gx = np.divmod(np.arange(40), 8)
-    >>> np.savez(src, diffraction=rng.random((40, 8, 8), dtype=np.float32),
-    ...          probeGuess=np.ones((8, 8), np.complex64),
-    ...          objectGuess=np.ones((32, 32), np.complex64),
-    ...          xcoords=gx * 2.0, ycoords=gy * 2.0)
+    >>> src = make_demo_data(os.path.join(folder, "scan.npz"), n_positions=40)
     >>> made = make_fixture(src, os.path.join(folder, "fixture.npz"), subset_size=16)
     >>> assert_fixture(made.path, source=src).ok
     True
@@ -189,13 +178,13 @@ def assert_fixture(
     ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    AssertionError: FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 22 checks failed
+    AssertionError: FAIL: '...tampered.npz' does not match '...fixture.json': 3 of 28 checks failed
     CHECK                    RECORDED                         FOUND
     sha256_checksum          ...
     content_digests.ycoords  ...
     rows.ycoords             16 rows at the recorded indices  1 of 16 rows differ from the source
                                                               (first: fixture row 5, source index 12)
-    (19 other checks passed)
+    (25 other checks passed)
     """
     metadata_path = os.fspath(metadata) if metadata is not None else None
     record = read_sidecar(metadata_path or default_metadata_path(path))

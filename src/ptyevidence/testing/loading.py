@@ -81,20 +81,14 @@ def load_fixture(path: str | os.PathLike, metadata: str | os.PathLike | None = N
 
     Examples
     --------
-    >>> import numpy as np, os, tempfile
-    >>> from ptyevidence.fixture import make_fixture
-    >>> rng = np.random.default_rng(0)
+    >>> import os, tempfile
+    >>> from ptyevidence import make_demo_data, make_fixture
     >>> folder = tempfile.mkdtemp()
-    >>> src = os.path.join(folder, "scan.npz")
-    >>> gy, gx = np.divmod(np.arange(40), 8)
-    >>> np.savez(src, diffraction=rng.random((40, 8, 8), dtype=np.float32),
-    ...          probeGuess=np.ones((8, 8), np.complex64),
-    ...          objectGuess=np.ones((32, 32), np.complex64),
-    ...          xcoords=gx * 2.0, ycoords=gy * 2.0)
+    >>> src = make_demo_data(os.path.join(folder, "scan.npz"), n_positions=40)
     >>> made = make_fixture(src, os.path.join(folder, "fixture.npz"), subset_size=16)
     >>> fixture = load_fixture(made.path)
     >>> fixture["diffraction"].shape, fixture.metadata["layout"], fixture.indices[:3].tolist()
-    ((16, 8, 8), 'canonical', [0, 2, 5])
+    ((16, 64, 64), 'canonical', [0, 2, 5])
     """
     fixture_path = os.fspath(path)
     sidecar_path = os.fspath(metadata) if metadata is not None else default_metadata_path(fixture_path)

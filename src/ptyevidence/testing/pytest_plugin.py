@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from ..exceptions import FixtureCheckFailed, FixtureUnusable
+from ..exceptions import FixtureCheckFailed, FixtureUnusable, PtyEvidenceError
 
 __all__ = ["FixtureFile", "FixtureItem", "ptyevidence_fixture"]
 
@@ -116,26 +116,21 @@ class FixtureFile(pytest.File):
         yield FixtureItem.from_parent(self, name=ITEM_NAME)
 
 
-
-
-
-
 class FixtureItem(pytest.Item):
     """Verify one fixture against its sidecar (and source); regenerate it when asked."""
 
     def runtest(self) -> None:
         """Verify, or with ``--ptyevidence-regen`` re-cut and compare."""
-        from ..exceptions import PtyEvidenceError
-
         try:
             self._run()
         except PtyEvidenceError as exc:
             raise FixtureUnusable(str(exc)) from None
 
     def _run(self) -> None:
-        from ..fixture import read_sidecar
+        from ..fixture import read_sidecar, verify_fixture
         from ..fixture.regenerate import find_source
         from ..fixture.sidecar import default_metadata_path
+        from .assertions import recorded_thresholds, verify_table
 
         # Reports name the fixture as the user would type it, from where pytest was started.
         fixture = os.path.relpath(self.path, self.config.invocation_params.dir)
@@ -148,18 +143,11 @@ class FixtureItem(pytest.Item):
         source = find_source(record, sidecar, config.getoption("ptyevidence_source"),
                              roots=[str(config.rootpath)])
         if config.getoption("ptyevidence_regen") and source is not None:
-            self._regenerate(fixture, sidecar, source)
-            return
-        if source is None:
+            self._regenerate(fixture, sidecar, source)  # returns only when the fixture is unchanged
+        elif source is None:
             self._note(f"{self.nodeid}: source '{record.get('source_dataset')}' not found; "
                        "rows not checked against it")
-        self._verify(fixture, sidecar, source)
-
-    def _verify(self, fixture: str, sidecar: str, source: str | None) -> None:
-        from ..fixture import read_sidecar, verify_fixture
-        from .assertions import recorded_thresholds, verify_table
-
-        record = read_sidecar(sidecar)  # again: a regeneration may have rewritten it
+        # Thresholds and contract apply to a reproduced fixture too.
         report = verify_fixture(fixture, metadata=sidecar, source=source, progress=False,
                                 **recorded_thresholds(record))
         self.user_properties.append(("ptyevidence_checks", len(report.checks)))
@@ -175,7 +163,6 @@ class FixtureItem(pytest.Item):
         check = regenerate_fixture(sidecar, source=source, progress=False)
         if check.reproduced and file_sha256(fixture, progress=False) == check.fresh["sha256_checksum"]:
             self._note(f"{self.nodeid}: re-cut from '{source}' reproduces it; left as it is")
-            self._verify(fixture, sidecar, source)  # thresholds and contract still apply
             return
         result = regenerate_fixture(sidecar, source=source, output=fixture, metadata_out=sidecar,
                                     force=True, progress=False)
@@ -216,7 +203,6 @@ def ptyevidence_fixture(request: pytest.FixtureRequest) -> Any:
     test, class or module (``pytestmark``), or parametrize
     ``ptyevidence_fixture`` indirectly with paths. Each test gets fresh arrays.
     """
-    from ..exceptions import PtyEvidenceError
     from .loading import load_fixture
 
     metadata = None

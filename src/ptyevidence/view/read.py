@@ -127,13 +127,17 @@ def shown_frame_indices(n_frames: int, count: int = SHOWN_FRAMES) -> np.ndarray:
     return np.unique(np.linspace(0, n_frames - 1, min(count, n_frames)).round().astype(np.int64))
 
 
-def read_scene(source: str | os.PathLike) -> Scene:
+def read_scene(
+    source: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None
+) -> Scene:
     """Read the positions, object and probe of a dataset (NPZ or CXI).
 
     Parameters
     ----------
     source : str or path
         The dataset.
+    reader, positions_from : optional
+        How ``source`` is read (see :func:`ptyevidence.readers.open_source`).
 
     Returns
     -------
@@ -147,8 +151,8 @@ def read_scene(source: str | os.PathLike) -> Scene:
     from ..coverage.matching import read_positions
     from ..readers.registry import open_source
 
-    positions = read_positions(source, minimum=1)
-    with open_source(source) as src:
+    positions = read_positions(source, minimum=1, reader=reader, positions_from=positions_from)
+    with open_source(source, reader, positions_from) as src:
         obj = src.read(OBJECT_KEY) if OBJECT_KEY in src else None
         probe, size = source_probe(src)
     if obj is not None and obj.ndim != 2:
@@ -163,6 +167,8 @@ def read_frame_sample(
     mean_frames: int = MEAN_FRAMES,
     layout: str = "auto",
     contract: str | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
 ) -> FrameSample:
     """Gather the representative frames of a dataset and its mean frame.
 
@@ -178,6 +184,8 @@ def read_frame_sample(
         Stored order of the stack.
     contract : str, optional
         Contract whose layout field is the stack (default: the file format's).
+    reader, positions_from : optional
+        How ``source`` is read (see :func:`ptyevidence.readers.open_source`).
 
     Returns
     -------
@@ -194,8 +202,8 @@ def read_frame_sample(
     from ..readers.registry import default_contract_for, open_source
 
     path = os.fspath(source)
-    with open_source(path) as src:
-        binding = bind(contract or default_contract_for(path), src, layout)
+    with open_source(path, reader, positions_from) as src:
+        binding = bind(contract or default_contract_for(path, reader, positions_from), src, layout)
         stack = (binding.contract.layout or {}).get("field")
         bound = binding.fields.get(stack) if stack else None
         if bound is None or binding.layout is None or len(bound.shape) != 3 or not bound.readable:

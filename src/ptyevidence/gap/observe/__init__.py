@@ -12,18 +12,18 @@ contract, without PtychoPINN.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 
-from ..._atomic import atomic_output
 from ..._version import __version__
 from ...contract.model import DatasetContract
 from ...exceptions import InputError, UsageError
+from ...fixture.sidecar import file_sha256
 from ...readers.registry import open_source
+from ...report.runner import write_artifact
 from .claims import Claim, ClaimResult, Profile
 from .config import DEFAULTS, parse_config, runner_config
 from .drift import Drift
@@ -155,11 +155,11 @@ def observe(
             "torch": torch,
             "tf": tf,
         }
-        _write(os.path.join(staging, RUN_FILE), json.dumps(record, indent=2, default=str) + "\n")
+        write_artifact(os.path.join(staging, RUN_FILE), json.dumps(record, indent=2, default=str) + "\n")
         report = evaluate_run(staging, contracts, run=record)
         report.out_dir = target
-        _write(os.path.join(staging, MATRIX_FILE), report.to_markdown())
-        _write(os.path.join(staging, REPORT_FILE), report.to_json())
+        write_artifact(os.path.join(staging, MATRIX_FILE), report.to_markdown())
+        write_artifact(os.path.join(staging, REPORT_FILE), report.to_json())
         _publish(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -184,16 +184,11 @@ def _fixture_facts(path: str) -> tuple[int, str]:
         msg = f"fixture '{path}' does not exist"
         raise InputError(msg, path)
     with open_source(path) as source:
-        keys = source.keys()
-        if "xcoords" not in keys:
+        if "xcoords" not in source:
             msg = f"fixture '{path}' has no key 'xcoords'; pass a DATA-001 fixture"
             raise InputError(msg, path)
         positions = int(source.info("xcoords").shape[0])
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return positions, digest.hexdigest()
+    return positions, file_sha256(path, progress=False)
 
 
 def _default_out(fixture: str) -> str:
@@ -212,11 +207,6 @@ def _check_target(target: str, force: bool) -> None:
     if os.path.isdir(target) and os.listdir(target) and not force:
         msg = f"output folder '{target}' is not empty; pass --force to replace it"
         raise UsageError(msg)
-
-
-def _write(path: str, text: str) -> None:
-    with atomic_output(path, "w") as fh:
-        fh.write(text)
 
 
 def _publish(staging: str, target: str) -> None:

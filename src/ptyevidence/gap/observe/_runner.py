@@ -152,8 +152,6 @@ def _framework(value) -> str:
 
 
 def _jsonable(value):
-    if isinstance(value, tuple):
-        return list(value)
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         return value.item()
     return repr(value)

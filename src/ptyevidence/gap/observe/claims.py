@@ -175,6 +175,22 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or ())
 
 
+def _claim_problem(entry: Mapping[str, Any], names: set[str]) -> str | None:
+    """Return what is wrong with an ``observations`` entry, or None."""
+    field = entry.get("field")
+    if "id" not in entry:
+        return "has no 'id'"
+    if entry.get("check") not in CHECKS:
+        return f"has check {entry.get('check')!r}; expected one of {', '.join(CHECKS)}"
+    if field is not None and field not in names:
+        return f"names field '{field}', which the contract does not have"
+    if field is None and entry.get("of") is None:
+        return "needs a 'field' or an 'of' expression"
+    if entry["check"] != "all_zero" and not entry.get("expect"):
+        return "needs an 'expect' expression"
+    return None
+
+
 def claims_of(contract: DatasetContract) -> list[Claim]:
     """Return the contract's ``observations`` as claims, checking each entry.
 
@@ -187,24 +203,12 @@ def claims_of(contract: DatasetContract) -> list[Claim]:
     names = {f.name for f in contract.fields}
     claims = []
     for i, entry in enumerate(_entries(contract, "observations")):
-        where = f"contract '{contract.origin}': observation #{i + 1}"
-        if "id" not in entry:
-            msg = f"{where} has no 'id'"
-            raise InputError(msg, contract.origin)
-        where = f"contract '{contract.origin}': observation '{entry['id']}'"
-        if entry.get("check") not in CHECKS:
-            msg = f"{where} has check {entry.get('check')!r}; expected one of {', '.join(CHECKS)}"
+        problem = _claim_problem(entry, names)
+        if problem:
+            label = f"'{entry['id']}'" if "id" in entry else f"#{i + 1}"
+            msg = f"contract '{contract.origin}': observation {label} {problem}"
             raise InputError(msg, contract.origin)
         field = entry.get("field")
-        if field is not None and field not in names:
-            msg = f"{where} names field '{field}', which the contract does not have"
-            raise InputError(msg, contract.origin)
-        if field is None and entry.get("of") is None:
-            msg = f"{where} needs a 'field' or an 'of' expression"
-            raise InputError(msg, contract.origin)
-        if entry["check"] != "all_zero" and not entry.get("expect"):
-            msg = f"{where} needs an 'expect' expression"
-            raise InputError(msg, contract.origin)
         claims.append(Claim(
             id=str(entry["id"]), check=entry["check"], role=str(entry.get("role", "")), field=field,
             of=entry.get("of"), expect=str(entry.get("expect", "")), when=entry.get("when"),

@@ -12,10 +12,11 @@ profile (fields it requires or rules out) and from the contract's claims
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import permutations
 from typing import Any
 
+from ..._format import shape_text
 from ...contract.binding import shape_fits
 from ...contract.model import DatasetContract, FieldSpec
 from ..matrix import format_axes
@@ -61,13 +62,7 @@ class Drift:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the item as JSON-serializable data."""
-        return {"contract": self.contract, "field": self.field, "check": self.check,
-                "claim": self.claim, "observed": self.observed, "source": list(self.source),
-                "gridsize": self.gridsize}
-
-
-def _described_keys(contract: DatasetContract) -> set[str]:
-    return {k for f in contract.fields for k in (f.name, *f.aliases)}
+        return {**asdict(self), "source": list(self.source)}
 
 
 def binding_drift(
@@ -160,7 +155,7 @@ def _key_of(spec: FieldSpec, layout: Mapping[str, Any]) -> str:
 
 
 def _layout_text(info: tuple[tuple[int, ...], str] | None) -> str:
-    return "" if info is None else f"{tuple(info[0])} {info[1]}"
+    return "" if info is None else f"{shape_text(info[0])} {info[1]}"
 
 
 def _shape_drift(spec: FieldSpec, shape: Sequence[int], dims: Mapping[str, int]) -> tuple[str, str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -21,7 +21,15 @@ from ...exceptions import InputError
 from ...readers.registry import open_source
 from ..matrix import build_gap_matrix, format_axes
 from ..parity import BoundDump, bind_dump, compare_dumps
-from .claims import active_profile, check_claim, claims_of, profile_view, upstream_of
+from .claims import (
+    ClaimResult,
+    Profile,
+    active_profile,
+    check_claim,
+    claims_of,
+    profile_view,
+    upstream_of,
+)
 from .drift import Drift, binding_drift, claim_drift
 from .expressions import Namespace
 from .report import GridsizeResult, ObservedRow, ObserveReport, SideObservation
@@ -99,37 +107,21 @@ def _fixture_arrays(path: str) -> dict[str, np.ndarray]:
     """Return the fixture's numeric arrays, for ``file.KEY`` in claims (empty if it is gone)."""
     if not os.path.isfile(path):
         return {}
-    arrays = {}
-    with open_source(path) as source:
-        keys = source.keys()
-        for key in keys:
-            info = source.info(key)
-            if info.has_objects or info.is_structured or np.dtype(info.dtype).kind not in "biufc":
-                continue
-            arrays[key] = source.read(key)
-    return arrays
+    with open_source(path) as source:  # numbers only: records and objects are never read
+        keys = source.keys()  # a source is not iterable
+        return {k: source.read(k) for k in keys if source.info(k).dtype.kind in "biufc"}
 
 
 def _layout(path: str) -> dict[str, tuple[tuple[int, ...], str]]:
     with open_source(path) as source:
-        keys = source.keys()
-        return {k: (tuple(source.info(k).shape), np.dtype(source.info(k).dtype).newbyteorder("=").name)
-                for k in keys}
+        infos = {k: source.info(k) for k in source.keys()}  # noqa: SIM118 - a source is not iterable
+    return {k: (i.shape, i.dtype.newbyteorder("=").name) for k, i in infos.items()}
 
 
-def _names(base: Mapping[str, Any], bound: BoundDump, fixture: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    names = dict(base)
-    names.update(bound.arrays)
-    names["file"] = Namespace("file", fixture)
-    names["dims"] = Namespace("dims", bound.dims)
-    return names
-
-
-def _contexts(record: Mapping[str, Any], g: int, fixture: Mapping[str, np.ndarray]):
+def _contexts(record: Mapping[str, Any], g: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Expression variables of each pipeline at gridsize ``g`` (configuration, not data)."""
     tf_run, torch_run = record["tf"]["runs"][str(g)], record["torch"]["runs"][str(g)]
-    positions = int(record["fixture"]["positions"])
-    common = {"gridsize": g, "M": positions}
+    common = {"gridsize": g, "M": int(record["fixture"]["positions"])}
     tf = {**common, **tf_run["config"]["generate_grouped_data"],
           "params_cfg": Namespace("params_cfg", tf_run["config"]["params_cfg"]),
           "defaults": Namespace("defaults", record["tf"].get("defaults", {}))}
@@ -141,54 +133,62 @@ def _contexts(record: Mapping[str, Any], g: int, fixture: Mapping[str, np.ndarra
     return tf, torch
 
 
-def _judge(name: str, path: str, contract: DatasetContract, context: Mapping[str, Any],
-           frameworks: Mapping[str, str], fixture, g: int):
-    """Bind one dump and collect its drift and claim results."""
+class _Judged(NamedTuple):
+    """One dump bound to its contract's profile view, with its drift and claim results."""
+
+    path: str
+    view: DatasetContract
+    bound: BoundDump
+    drift: list[Drift]
+    claims: list[ClaimResult]
+    profile: Profile | None
+
+
+def _judge(path: str, contract: DatasetContract, context: Mapping[str, Any],
+           frameworks: Mapping[str, str], fixture: Mapping[str, np.ndarray], g: int) -> _Judged:
     profile = active_profile(contract, context)
     view = profile_view(contract, profile)
     bound = bind_dump(path, view)
     drift = binding_drift(bound, view, _layout(path), frameworks, profile, contract, g)
-    names = {**_names(context, bound, fixture), "profile": profile.name if profile else None}
+    names = {**context, **bound.arrays, "file": Namespace("file", fixture),
+             "dims": Namespace("dims", bound.dims), "profile": profile.name if profile else None}
     fields = [f.name for f in contract.fields]
     results = [check_claim(c, names, fields) for c in claims_of(contract)]
-    drift += claim_drift(results, contract.name, g)
-    return view, bound, drift, results, profile
+    return _Judged(path, view, bound, drift + claim_drift(results, contract.name, g), results, profile)
 
 
 def _gridsize(run_dir: str, record: Mapping[str, Any], g: int, contracts: Mapping[str, DatasetContract],
               fixture: Mapping[str, np.ndarray]) -> GridsizeResult:
     tf_run, torch_run = record["tf"]["runs"][str(g)], record["torch"]["runs"][str(g)]
-    tf_context, torch_context = _contexts(record, g, fixture)
-    judged = {}
-    for pipeline, entry, context in (
-        ("tf_grouped", tf_run["grouped"], tf_context),
-        ("tf_container", tf_run["container"], tf_context),
-        ("torch_mmap", torch_run, torch_context),
-    ):
-        path = os.path.join(run_dir, entry["dump"])
-        judged[pipeline] = (path, *_judge(pipeline, path, contracts[pipeline], context,
-                                          entry["frameworks"], fixture, g))
-    left_view, left_bound = judged["tf_grouped"][1:3]
-    right_path, right_view, right_bound = judged["torch_mmap"][:3]
-    matrix = build_gap_matrix(left_view, right_view)
+    tf_context, torch_context = _contexts(record, g)
+    judged = {
+        pipeline: _judge(os.path.join(run_dir, entry["dump"]), contracts[pipeline], context,
+                         entry["frameworks"], fixture, g)
+        for pipeline, entry, context in (
+            ("tf_grouped", tf_run["grouped"], tf_context),
+            ("tf_container", tf_run["container"], tf_context),
+            ("torch_mmap", torch_run, torch_context),
+        )
+    }
+    left, right = judged["tf_grouped"], judged["torch_mmap"]
+    matrix = build_gap_matrix(left.view, right.view)
     aligned = os.path.join(run_dir, tf_run["aligned"]["dump"])
-    matrix = matrix.with_parity(compare_dumps(matrix, aligned, right_path))
+    matrix = matrix.with_parity(compare_dumps(matrix, aligned, right.path))
     rows = [ObservedRow(
         row.role, row.label, row.kinds,
-        _side(row.side_text("left"), row.left_primary, left_bound, tf_run["grouped"]["frameworks"]),
-        _side(row.side_text("right"), row.right_primary, right_bound, torch_run["frameworks"]),
+        _side(row.side_text("left"), row.left_primary, left.bound, tf_run["grouped"]["frameworks"]),
+        _side(row.side_text("right"), row.right_primary, right.bound, torch_run["frameworks"]),
         row.observed,
     ) for row in matrix.rows]
-    drift: list[Drift] = [d for j in judged.values() for d in j[3]]
-    used = np.unique(right_bound.arrays["nn_indices"]).size if "nn_indices" in right_bound.arrays else None
+    nn_indices = right.bound.arrays.get("nn_indices")
+    used = {} if nn_indices is None else {"torch_used": int(np.unique(nn_indices).size)}
     return GridsizeResult(
-        gridsize=g, matrix=matrix, rows=rows, drift=drift,
-        claims={contracts[p].name: j[4] for p, j in judged.items()},
-        profiles={contracts[p].name: (j[5].name if j[5] else None) for p, j in judged.items()},
+        gridsize=g, matrix=matrix, rows=rows, drift=[d for j in judged.values() for d in j.drift],
+        claims={contracts[p].name: j.claims for p, j in judged.items()},
+        profiles={contracts[p].name: (j.profile.name if j.profile else None) for p, j in judged.items()},
         groups={"tf": tf_run["grouped"]["groups"], "tf_container": tf_run["container"]["groups"],
                 "torch": torch_run["groups"], "aligned": tf_run["aligned"]["groups"]},
-        positions={"total": int(record["fixture"]["positions"]),
-                   **({"torch_used": int(used)} if used is not None else {})},
+        positions={"total": int(record["fixture"]["positions"]), **used},
     )
 
 

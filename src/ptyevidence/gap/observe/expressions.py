@@ -25,10 +25,6 @@ from ...exceptions import ExpressionError, MissingName
 __all__ = ["FUNCTIONS", "ExpressionError", "MissingName", "Namespace", "evaluate", "in_bounds"]
 
 
-
-
-
-
 class Namespace(Mapping):
     """A read-only mapping whose entries are reached as attributes (``file.xcoords``).
 
@@ -131,6 +127,13 @@ _COMPARE = {
 }
 
 
+def _operator(table: Mapping[type, Callable[..., Any]], op: ast.AST) -> Callable[..., Any]:
+    if type(op) not in table:
+        msg = f"operator '{type(op).__name__}' is not allowed"
+        raise ExpressionError(msg)
+    return table[type(op)]
+
+
 def evaluate(expression: str, names: Mapping[str, Any]) -> Any:
     """Evaluate ``expression`` with ``names`` as its variables.
 
@@ -195,8 +198,6 @@ class _Evaluator(ast.NodeVisitor):
         return node.value
 
     def visit_Name(self, node: ast.Name) -> Any:
-        if node.id in ("True", "False", "None"):
-            return {"True": True, "False": False, "None": None}[node.id]
         if node.id not in self.names:
             raise MissingName(node.id)
         return self.names[node.id]
@@ -215,31 +216,17 @@ class _Evaluator(ast.NodeVisitor):
         return [self.visit(e) for e in node.elts]
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        op = _BINARY.get(type(node.op))
-        if op is None:
-            msg = f"operator '{type(node.op).__name__}' is not allowed"
-            raise ExpressionError(msg)
-        return op(self.visit(node.left), self.visit(node.right))
+        return _operator(_BINARY, node.op)(self.visit(node.left), self.visit(node.right))
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
-        op = _UNARY.get(type(node.op))
-        if op is None:
-            msg = f"operator '{type(node.op).__name__}' is not allowed"
-            raise ExpressionError(msg)
-        return op(self.visit(node.operand))
+        return _operator(_UNARY, node.op)(self.visit(node.operand))
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
-        if isinstance(node.op, ast.And):
-            value = True
-            for item in node.values:
-                value = self.visit(item)
-                if not value:
-                    return value
-            return value
-        value = False
+        # As Python: ``and`` stops at the first false value, ``or`` at the first true one.
+        stop = isinstance(node.op, ast.Or)
         for item in node.values:
             value = self.visit(item)
-            if value:
+            if bool(value) is stop:
                 return value
         return value
 
@@ -247,7 +234,7 @@ class _Evaluator(ast.NodeVisitor):
         left = self.visit(node.left)
         for op, comparator in zip(node.ops, node.comparators):
             right = self.visit(comparator)
-            if not _COMPARE[type(op)](left, right):
+            if not _operator(_COMPARE, op)(left, right):
                 return False
             left = right
         return True

@@ -23,11 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...exceptions import (
-    PipelineError,
-    PipelineUnavailableError,
-    UsageError,
-)
+from ...exceptions import PipelineError, PipelineUnavailableError, UsageError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -45,10 +41,6 @@ DEFAULT_TIMEOUT = 600.0
 _RUNNER = Path(__file__).with_name("_runner.py")
 #: Environment defaults for the subprocess (kept when the caller set them).
 _QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
-
-
-
-
 
 
 @dataclass(frozen=True)

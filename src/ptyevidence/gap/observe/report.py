@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...contract.render import markdown_table
+from ..._format import markdown_table
 from ..matrix import GapMatrix
 from .claims import ClaimResult
 from .drift import Drift
@@ -73,9 +73,7 @@ class SideObservation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the side as JSON-serializable data."""
-        return {"claim": self.claim, "field": self.field, "key": self.key, "status": self.status,
-                "shape": list(self.shape) if self.shape is not None else None, "dtype": self.dtype,
-                "framework": self.framework, "axes": self.axes, "stats": dict(self.stats),
+        return {**dataclasses.asdict(self), "shape": list(self.shape) if self.shape is not None else None,
                 "observed": self.text}
 
 
