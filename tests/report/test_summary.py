@@ -214,3 +214,31 @@ def test_runner_summary_of_a_large_source_has_its_fingerprint_only(run, tmp_path
     from ptyevidence.report.html import _digest
 
     assert "not hashed in full" in _digest(summary.source)
+
+
+def test_a_warm_report_reuses_the_demo_only_as_this_version_simulated_it(run, tmp_path):
+    import dataclasses
+    import hashlib
+
+    from ptyevidence._version import __version__
+
+    demo = make_demo_data(tmp_path / "demo.npz", n_positions=30)
+    digest = hashlib.sha256((tmp_path / "demo.npz").read_bytes()).hexdigest()
+    summary = dataclasses.replace(
+        _summary(run[-1]), tool_version=__version__,
+        source=SourceRecord("demo.npz", True, digest, (tmp_path / "demo.npz").stat().st_size),
+    )
+    (tmp_path / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    assert _runner._same_demo(tmp_path)
+    older = dataclasses.replace(summary, tool_version="0.0.0")
+    (tmp_path / "summary.json").write_text(older.to_json(), encoding="utf-8")
+    assert not _runner._same_demo(tmp_path)
+    (tmp_path / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    with open(demo, "r+b") as fh:  # changed in place, same size
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 1]))
+    assert not _runner._same_demo(tmp_path)
+    (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
+    assert not _runner._same_demo(tmp_path)
