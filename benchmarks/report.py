@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         demo_cmd = [PY, "-m", "ptyevidence", "report", "--force", "--out", os.path.join(workdir, "demo")]
         measure("warm-up", demo_cmd, 1)
         demo = measure("report, demo (make report)", demo_cmd, args.repeat)
-        rows.append((demo, "18 MB demo source, simulated into the folder each run"))
+        rows.append((demo, "18 MB demo source, simulated by the warm-up run and reused"))
         if args.size_gb > 0:
             frames = int(args.size_gb * GB / (FRAME * FRAME * 4))
             need = frames * FRAME * FRAME * 4 * 1.1
