@@ -128,13 +128,21 @@ def _full_page_screenshot(browser, path: Path) -> None:
     browser.set_window_size(size["width"], size["height"])
 
 
-def _figures_screenshot(browser, page: Path, selector: str, path: Path) -> list[int]:
-    """Scroll the first element of ``selector`` to the top, screenshot; return the shown image widths."""
+def _figures_screenshot(browser, page: Path, selector: str, path: Path, height: int | None = None) -> list[int]:
+    """Scroll the first element of ``selector`` to the top, screenshot; return the shown image widths.
+
+    ``height`` makes the window that tall for the screenshot (several figures in one picture).
+    """
+    size = browser.get_window_size()
+    if height:
+        browser.set_window_size(size["width"], height)
     browser.get(page.as_uri())
     browser.execute_script(f"document.querySelector({selector!r}).scrollIntoView();")
     browser.save_screenshot(str(path))
-    return browser.execute_script(
+    widths = browser.execute_script(
         "return Array.from(document.images).map(i => i.getBoundingClientRect().width);")
+    browser.set_window_size(size["width"], size["height"])
+    return widths
 
 
 def test_index_and_notebook_pages_render_whole(report_dir, browser, tmp_path):
@@ -171,7 +179,7 @@ def test_figures_are_shown_at_the_page_width(report_dir, browser, tmp_path):
         "return Array.from(document.querySelectorAll('figure a')).map(a => a.getAttribute('href'));")
     assert {"dataset_object.png", "dataset_frames.png", "dataset_probe.png", "coverage.png"} <= set(links)
     widths = _figures_screenshot(browser, report_dir / "dataset.html", ".jp-RenderedImage",
-                                 shots / "dataset-figures.png")
+                                 shots / "dataset-figures.png", height=1900)
     assert len(widths) == 3
     assert min(widths) > 900, widths  # the notebook page's content width
 
