@@ -18,6 +18,7 @@ from ptyevidence.coverage import (
     subset_report,
 )
 from ptyevidence.coverage import reports as _reports
+from ptyevidence.coverage.probe import measure_probe
 from ptyevidence.exceptions import UsageError
 from ptyevidence.fixture import make_fixture
 from ptyevidence.fixture.strategies import STRATEGIES
@@ -40,6 +41,17 @@ def xy(path: str) -> tuple[np.ndarray, np.ndarray]:
         return f["xcoords"], f["ycoords"]
 
 
+def probe_diameter(path: str) -> float:
+    with np.load(path) as f:
+        return measure_probe(f["probeGuess"]).diameter
+
+
+def without_probe(metrics: dict) -> dict:
+    """The metrics as the sidecar records them (no probe keys, no ceiling)."""
+    dropped = ("probe_diameter", "overlap_ratio", "source_overlap_ratio", "occupancy_ceiling")
+    return {k: v for k, v in metrics.items() if k not in dropped}
+
+
 def test_scan_report_holds_the_scan_statistics(source):
     report = scan_report(source, probe_diameter=6.0)
     x, y = xy(source)
@@ -50,15 +62,43 @@ def test_scan_report_holds_the_scan_statistics(source):
     assert report.ok
     lines = report.to_text().splitlines()
     assert lines[0] == f"{source}: scan positions in object pixels (no subset given)"
-    assert lines[2].split() == ["statistic", "value"]
-    assert {line.split()[0] for line in lines[3:]} == set(data["scan"])
+    assert lines[1] == "probe diameter 6 px (given)"
+    assert lines[3].split() == ["statistic", "value"]
+    assert {line.split()[0] for line in lines[4:]} == set(data["scan"])
+
+
+def test_reports_measure_the_probe_of_the_file_unless_given(source):
+    measured = probe_diameter(source)
+    x, y = xy(source)
+    scan = scan_report(source)
+    assert scan.to_dict()["scan"] == describe_scan(x, y, probe_diameter=measured).to_dict()
+    assert scan.probe["from"] == "probe"
+    assert scan.probe["diameter"] == measured
+    assert scan.to_text().splitlines()[1] == (f"probe diameter {measured:.4g} px (measured: "
+                                              f"{scan.probe['definition']})")
+    rows = strategies_report(source, subset_size=16).rows
+    assert rows == compare_strategies(x, y, 16, probe_diameter=measured)
+
+
+def test_a_file_without_a_probe_gets_no_overlap(make_npz):
+    from conftest import dataset_arrays
+
+    arrays = dataset_arrays(n=40)
+    del arrays["probeGuess"]
+    path = make_npz("noprobe.npz", arrays=arrays)
+    report = scan_report(path)
+    assert report.probe is None
+    assert "probe_diameter" not in report.to_dict()["scan"]
+    assert report.to_text().splitlines()[1].startswith("probe diameter: none")
 
 
 def test_subset_report_of_a_fixture_matches_its_recorded_coverage(source, fixture_npz, tmp_path):
     report = subset_report(source, fixture=fixture_npz)
     recorded = json.loads((tmp_path / "fx.json").read_text())["coverage"]
     data = report.to_dict()
-    assert data["metrics"] == recorded
+    assert without_probe(data["metrics"]) == recorded
+    assert data["metrics"]["probe_diameter"] == probe_diameter(source)
+    assert data["metrics"]["occupancy_ceiling"] == report.metrics.occupancy_ceiling
     assert data["subset"] == {"path": fixture_npz, "indices_from": "sidecar",
                               "sidecar": str(tmp_path / "fx.json"), "n_positions": 20}
     assert (data["checks"], data["ok"], report.ok) == ([], True, True)
@@ -81,7 +121,9 @@ def test_subset_report_thresholds(source, fixture_npz):
     assert failing.to_dict()["ok"] is False
     assert failing.to_text().splitlines()[-1].startswith("FAIL  occupancy ")
     x, y = xy(source)
-    assert failing.metrics == scan_coverage(x, y, failing.subset.indices, cell_size=0.5)
+    assert failing.metrics == scan_coverage(x, y, failing.subset.indices, cell_size=0.5,
+                                            probe_diameter=probe_diameter(source))
+    assert "reference criterion (x and y range ratios > 0.5)" in failing.to_text()
 
 
 def test_strategies_report_rows_are_the_library_comparison(source):
@@ -93,9 +135,15 @@ def test_strategies_report_rows_are_the_library_comparison(source):
     data = report.to_dict()
     assert (data["n_positions"], data["subset_size"], data["seed"]) == (80, 16, 3)
     assert data["cell_size"] == expected[0][1].cell_size
+    best = min(expected, key=lambda row: (row[1].largest_gap, -row[1].occupancy))[0]
+    assert data["best_strategy"] == report.best == best
+    for name, m in expected:
+        assert data["strategies"][name]["occupancy_ceiling"] == m.occupancy_ceiling
     lines = report.to_text().splitlines()
-    assert lines[2].split() == ["strategy", *_reports.TABLE_METRICS, "overlap_ratio"]
-    assert {len(line) for line in lines[2:]} == {len(lines[2])}
+    assert lines[3].split() == ["strategy", *_reports.TABLE_METRICS, "overlap_ratio"]
+    table = lines[3:4 + len(STRATEGIES)]
+    assert {len(line) for line in table} == {len(lines[3])}
+    assert lines[-1] == f"best coverage: {best} ({data['best_criterion']})"
 
 
 def test_subset_report_needs_exactly_one_subset(source, fixture_npz):

@@ -57,8 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="occupancy cell edge in position units (default: the source's median "
                    "nearest-neighbour spacing x sqrt(N/n), x N/n for a line scan)")
     p.add_argument("--probe-diameter", type=_length, default=None, metavar="D",
-                   help="probe diameter in position units; adds the overlap ratio "
-                   "max(0, 1 - spacing/D) of neighbouring positions")
+                   help="probe diameter in position units, for the overlap ratio "
+                   "max(0, 1 - spacing/D) of neighbouring positions and the footprints "
+                   "(default: measured from the file's probe, the diameter of the disc with "
+                   "the area where its amplitude is at least 0.5 of the maximum)")
     p.add_argument("--min-range-ratio", type=ratio_type, default=None, metavar="R",
                    help="with a subset: x and y range ratios must exceed R, else exit 1 "
                    "(default: not checked)")

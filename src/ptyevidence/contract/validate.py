@@ -217,6 +217,12 @@ class ValidationReport:
             f"{len(self.warnings)} warning(s)"
         )
 
+    def __repr__(self) -> str:
+        return f"<ValidationReport {self.verdict}>"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
     def raise_if_failed(self) -> None:
         """Raise :class:`ContractError` listing the error findings, if any."""
         if not self.ok:

@@ -118,6 +118,22 @@ class CoverageMetrics:
     overlap_ratio: float | None = None
     source_overlap_ratio: float | None = None
 
+    @property
+    def occupancy_ceiling(self) -> float:
+        """Highest occupancy ``n_subset`` positions can reach on these cells: ``min(1, n / cells)``."""
+        return min(1.0, self.n_subset / self.n_source_cells)
+
+    def __repr__(self) -> str:
+        return (f"<CoverageMetrics {self.n_subset} of {self.n_source} positions: occupancy "
+                f"{self.occupancy:.3g} (ceiling {self.occupancy_ceiling:.3g}), hull "
+                f"{self.hull_area_ratio:.3g}, largest gap {self.largest_gap:.3g}>")
+
+    def _repr_markdown_(self) -> str:
+        from .._format import markdown_table, number_text
+
+        values = {**self.to_dict(), "occupancy_ceiling": self.occupancy_ceiling}
+        return markdown_table(["metric", "value"], [[k, number_text(v)] for k, v in values.items()])
+
     def to_dict(self) -> dict[str, Any]:
         """Return the metrics as JSON-ready Python numbers.
 

@@ -9,7 +9,9 @@ Three reports, one per question:
   each fixture strategy.
 
 Each reads the positions of the files, measures them with
-:mod:`ptyevidence.coverage.metrics`, optionally writes the figures into a
+:mod:`ptyevidence.coverage.metrics` (overlap ratios with the probe diameter
+given, else the one measured from the file's probe,
+:func:`~ptyevidence.coverage.probe.measure_probe`), optionally writes the figures into a
 folder (PNG and SVG, atomically; existing files need ``force``) and
 returns a report with ``to_dict()`` (JSON-ready) and ``to_text()``.
 
@@ -28,11 +30,13 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._format import aligned_rows, number_text
+from .judge import BEST_CRITERION, best_strategy, coverage_lines, unit_label
 from .matching import (
     PathLike,
     ScanPositions,
@@ -41,7 +45,6 @@ from .matching import (
     read_positions,
     subset_from_sidecar,
 )
-from .plots import _short
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -66,7 +69,7 @@ PLOT_OCCUPANCY = "occupancy"
 PLOT_STRATEGIES = "strategy_comparison"
 #: Columns of the strategy table, by metric name.
 TABLE_METRICS = (
-    "x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio",
+    "x_range_ratio", "y_range_ratio", "occupancy", "occupancy_ceiling", "hull_area_ratio",
     "largest_gap", "subset_nn_median", "source_nn_median",
 )
 
@@ -88,17 +91,20 @@ class ScanReport:
     source: ScanPositions
     stats: ScanStats
     plots: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
     ok = True
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
-        return {**_source_dict(self.source), "scan": self.stats.to_dict(), "plots": self.plots}
+        return {**_source_dict(self.source), "scan": self.stats.to_dict(), "probe": self.probe,
+                "plots": self.plots}
 
     def to_text(self) -> str:
         """Return the report as aligned plain text."""
         scan = self.stats.to_dict()
         lines = [f"{self.source.path}: scan positions in {self.source.units} (no subset given)",
-                 *_geometry_lines(self.source), "",
+                 *_geometry_lines(self.source),
+                 *_probe_lines(self.probe, self.source.units), "",
                  *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr")]
         return _with_plots(lines, self.plots)
 
@@ -126,6 +132,7 @@ class SubsetReport:
     metrics: CoverageMetrics
     checks: list[dict[str, Any]] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -139,21 +146,24 @@ class SubsetReport:
             **_source_dict(self.source),
             "subset": {"path": s.path, "indices_from": s.origin, "sidecar": s.sidecar,
                        "n_positions": int(s.indices.size)},
-            "metrics": self.metrics.to_dict(), "checks": self.checks, "ok": self.ok,
-            "plots": self.plots,
+            "metrics": _metrics_dict(self.metrics), "probe": self.probe, "checks": self.checks,
+            "ok": self.ok, "plots": self.plots,
         }
 
     def to_text(self) -> str:
         """Return the report as aligned plain text, then PASS/FAIL per check."""
         s = self.subset
         how = f"indices from '{s.sidecar}'" if s.origin == "sidecar" else "indices by exact position match"
-        metrics = self.metrics.to_dict()
+        metrics = _metrics_dict(self.metrics)
         lines = [
             (f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
              f"{self.source.path} ({how}); lengths in {self.source.units}"),
             *_geometry_lines(self.source),
+            *_probe_lines(self.probe, self.source.units),
             "",
             *aligned_rows([["metric", "value"], *([k, number_text(v)] for k, v in metrics.items())], "lr"),
+            "",
+            *coverage_lines(self.metrics, self.source.units),
         ]
         if self.checks:
             lines.append("")
@@ -188,7 +198,13 @@ class StrategiesReport:
     probe_diameter: float | None
     rows: list[tuple[str, CoverageMetrics]]
     plots: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
     ok = True
+
+    @property
+    def best(self) -> str:
+        """The strategy with the best coverage, by :data:`~ptyevidence.coverage.judge.BEST_CRITERION`."""
+        return best_strategy(self.rows)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (``strategies.<name>.<metric>``)."""
@@ -196,7 +212,8 @@ class StrategiesReport:
             **_source_dict(self.source), "n_positions": int(self.source.x.size),
             "subset_size": self.subset_size, "seed": self.seed,
             "cell_size": self.rows[0][1].cell_size, "probe_diameter": self.probe_diameter,
-            "strategies": {name: m.to_dict() for name, m in self.rows},
+            "probe": self.probe, "best_strategy": self.best, "best_criterion": BEST_CRITERION,
+            "strategies": {name: _metrics_dict(m) for name, m in self.rows},
             "plots": self.plots,
         }
 
@@ -210,10 +227,13 @@ class StrategiesReport:
         lines = [
             (f"{self.source.path}: {self.source.x.size} positions; subsets of "
              f"{self.subset_size}, seed {self.seed}, occupancy cells "
-             f"{self.rows[0][1].cell_size:.4g} {_short(self.source.units)}"),
+             f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"),
             *_geometry_lines(self.source),
+            *_probe_lines(self.probe, self.source.units),
             "",
             *aligned_rows([columns, *body], "lr"),
+            "",
+            f"best coverage: {self.best} ({BEST_CRITERION})",
         ]
         return _with_plots(lines, self.plots)
 
@@ -231,7 +251,8 @@ def scan_report(
     source : str or path
         The scan (NPZ or CXI); only its positions are read.
     probe_diameter : float, optional
-        Probe diameter in position units; adds the overlap ratio.
+        Probe diameter in position units, for the overlap ratio; default the
+        diameter measured from the file's probe (none without one).
     plot_dir : str or path, optional
         Folder (created if missing, its parent must exist) for ``scan_coverage.png/.svg``.
     force : bool
@@ -253,7 +274,8 @@ def scan_report(
 
     stems = _plot_stems(plot_dir, [PLOT_SCAN], force, [source])
     positions = read_positions(source)
-    stats = describe_scan(positions.x, positions.y, probe_diameter)
+    diameter, probe = _probe(source, probe_diameter)
+    stats = describe_scan(positions.x, positions.y, diameter)
 
     def draw() -> list[Figure]:
         from .plots import plot_scan_coverage
@@ -261,7 +283,7 @@ def scan_report(
         return [plot_scan_coverage(positions.x, positions.y, None,
                                    title=os.path.basename(positions.path), units=positions.units)]
 
-    return ScanReport(positions, stats, _save_plots(plot_dir, stems, draw, force, [source]))
+    return ScanReport(positions, stats, _save_plots(plot_dir, stems, draw, force, [source]), probe)
 
 
 def subset_report(
@@ -289,7 +311,8 @@ def subset_report(
     cell_size : float, optional
         Occupancy cell edge; default :func:`~ptyevidence.coverage.default_cell_size`.
     probe_diameter : float, optional
-        Probe diameter in position units; adds the overlap ratios.
+        Probe diameter in position units, for the overlap ratios and the
+        footprints; default the diameter measured from the source's probe.
     min_range_ratio : float, optional
         Check that the x and y range ratios exceed this.
     min_occupancy : float, optional
@@ -324,7 +347,8 @@ def subset_report(
         subset = subset_from_sidecar(positions, sidecar)
     else:
         subset = match_subset(positions, fixture)
-    metrics = scan_coverage(positions.x, positions.y, subset.indices, cell_size, probe_diameter)
+    diameter, probe = _probe(source, probe_diameter)
+    metrics = scan_coverage(positions.x, positions.y, subset.indices, cell_size, diameter)
     checks = _threshold_checks(metrics, min_range_ratio, min_occupancy)
 
     def draw() -> list[Figure]:
@@ -333,11 +357,13 @@ def subset_report(
         x, y, idx = positions.x, positions.y, subset.indices
         title = f"{os.path.basename(subset.path)} in {os.path.basename(positions.path)}"
         grid = occupancy_grid(x, y, idx, metrics.cell_size)
-        return [plot_scan_coverage(x, y, idx, metrics, title=title, units=positions.units),
+        return [plot_scan_coverage(x, y, idx, metrics, title=title, units=positions.units,
+                                   background=_background(source, positions.units),
+                                   probe_diameter=diameter),
                 plot_occupancy(grid, metrics, x[idx], y[idx], units=positions.units)]
 
     plots = _save_plots(plot_dir, stems, draw, force, inputs)
-    return SubsetReport(positions, subset, metrics, checks, plots)
+    return SubsetReport(positions, subset, metrics, checks, plots, probe)
 
 
 def strategies_report(
@@ -362,7 +388,8 @@ def strategies_report(
     cell_size : float, optional
         Occupancy cell edge, shared by every strategy.
     probe_diameter : float, optional
-        Probe diameter in position units; adds the overlap ratios.
+        Probe diameter in position units, for the overlap ratios; default the
+        diameter measured from the source's probe.
     plot_dir : str or path, optional
         Folder for ``strategy_comparison`` (PNG and SVG).
     force : bool
@@ -385,19 +412,83 @@ def strategies_report(
     stems = _plot_stems(plot_dir, [PLOT_STRATEGIES], force, [source])
     positions = read_positions(source)
     subsets = select_strategy_subsets(positions.x, positions.y, subset_size, seed)
-    rows = compare_subsets(positions.x, positions.y, subsets, cell_size, probe_diameter)
+    diameter, probe = _probe(source, probe_diameter)
+    rows = compare_subsets(positions.x, positions.y, subsets, cell_size, diameter)
 
     def draw() -> list[Figure]:
         from .plots import plot_strategy_comparison
 
         return [plot_strategy_comparison(positions.x, positions.y, subsets, rows,
-                                         units=positions.units)]
+                                         units=positions.units,
+                                         background=_background(source, positions.units))]
 
     plots = _save_plots(plot_dir, stems, draw, force, [source])
-    return StrategiesReport(positions, subset_size, seed, probe_diameter, rows, plots)
+    return StrategiesReport(positions, subset_size, seed, diameter, rows, plots, probe)
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _probe(source: PathLike, given: float | None) -> tuple[float | None, dict[str, Any] | None]:
+    """Return the probe diameter to use and how it was found: given, or measured from the file's probe."""
+    if given is not None:
+        return given, {"diameter": float(given), "from": "given"}
+    from .probe import source_probe
+
+    with _opened(source) as src:
+        size = None if src is None else source_probe(src)[1]
+    if size is None:
+        return None, None
+    return size.diameter, {**size.to_dict(), "from": "probe"}
+
+
+def _probe_lines(probe: dict[str, Any] | None, units: str) -> list[str]:
+    if probe is None:
+        return ["probe diameter: none (no probe in object pixels in the file; give one for the overlap)"]
+    how = "given" if probe["from"] == "given" else f"measured: {probe['definition']}"
+    return [f"probe diameter {probe['diameter']:.4g} {unit_label(units)} ({how})"]
+
+
+def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
+    """Return the metrics with their occupancy ceiling (kept out of the sidecar's coverage block)."""
+    out = metrics.to_dict()
+    keys = list(out)
+    at = keys.index("occupancy") + 1
+    items = list(out.items())
+    return dict([*items[:at], ("occupancy_ceiling", metrics.occupancy_ceiling), *items[at:]])
+
+
+def _background(source: PathLike, units: str) -> Any:
+    """Return the object's amplitude to draw positions over, when both are in object pixels."""
+    import numpy as np
+
+    from ..view.read import OBJECT_KEY
+
+    if units != "object pixels":
+        return None
+    with _opened(source) as src:
+        obj = src.read(OBJECT_KEY) if src is not None and OBJECT_KEY in src else None
+    return np.abs(obj) if obj is not None and obj.ndim == 2 else None
+
+
+@contextmanager
+def _opened(source: PathLike) -> Iterator[Any]:
+    """Open the file of ``source`` for its probe and object; None when it opens only with options.
+
+    The positions may have been read with a ``reader``/``positions_from`` pair
+    (the CLI passes :class:`ScanPositions` then): without those options the
+    file may not open, and the figures go without the probe and the object.
+    """
+    from ..exceptions import InputError
+    from ..readers.registry import open_source
+
+    try:
+        src = open_source(os.fspath(source))
+    except InputError:
+        yield None
+        return
+    with src:
+        yield src
 
 
 def _threshold_checks(

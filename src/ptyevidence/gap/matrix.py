@@ -262,6 +262,13 @@ class GapMatrix:
     rows: tuple[GapRow, ...]
     parity: Any = field(default=None, compare=False)
 
+    def __repr__(self) -> str:
+        kinds = ", ".join(f"{k} {n}" for k, n in self.summary().items() if n)
+        return f"<GapMatrix {self.left.name} vs {self.right.name}: {len(self.rows)} roles ({kinds})>"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
     def row(self, role: str) -> GapRow:
         """Return the row of ``role``.
 
