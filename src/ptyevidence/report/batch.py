@@ -32,6 +32,7 @@ from .runner import (
     INDEX_NAME,
     ReportResult,
     _log_stderr,
+    _shown,
     check_out_dir,
     default_out_dir,
     render_gap_matrix,
@@ -40,8 +41,8 @@ from .runner import (
 
 __all__ = ["read_source_list", "render_reports"]
 
-# Options of render_report naming files: absolute before they travel to a worker whose
-# working directory may be another one (the workers see the files at the same paths).
+# Options of render_report naming files: absolute before they travel to a worker of an existing
+# cluster, whose working directory may be another one (its workers see the files at the same paths).
 _PATH_OPTIONS = ("positions_from", "notebooks", "python", "ptychopinn", "contract")
 _Outcome = tuple[str, "ReportResult | PtyEvidenceError"]
 
@@ -50,7 +51,9 @@ def read_source_list(path: str | os.PathLike) -> list[str]:
     r"""Return the sources a list file names, one per line, relative ones resolved against its folder.
 
     Blank lines and lines starting with ``#`` are skipped; every other line,
-    stripped, is a dataset path.
+    stripped, is a dataset path. A relative entry is joined to the list's
+    folder as given (so a relative list gives paths relative to the working
+    directory, as a user wrote them).
 
     Parameters
     ----------
@@ -60,7 +63,7 @@ def read_source_list(path: str | os.PathLike) -> list[str]:
     Returns
     -------
     list of str
-        The sources, in the list's order.
+        The sources, in the list's order, normalized (``a/../b.npz`` is ``b.npz``).
 
     Raises
     ------
@@ -90,13 +93,13 @@ def read_source_list(path: str | os.PathLike) -> list[str]:
     except OSError as exc:
         msg = f"source list '{name}' cannot be read ({exc.strerror or exc}); check its permissions"
         raise InputError(msg, name) from None
-    folder = os.path.dirname(os.path.abspath(name))
+    folder = os.path.dirname(name)
     sources = []
     for number, line in enumerate(text.splitlines(), 1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        source = os.path.abspath(os.path.join(folder, os.path.expanduser(entry)))
+        source = os.path.normpath(os.path.join(folder, os.path.expanduser(entry)))
         if not os.path.isfile(source) or not os.access(source, os.R_OK):
             what = "does not exist" if not os.path.exists(source) else "is not a readable file"
             msg = (f"source list '{name}' line {number}: '{entry}' {what} (as '{source}'); "
@@ -219,7 +222,7 @@ def _engine(jobs: int, scheduler: str | None,
     from .._cluster import dask_client
 
     with dask_client(None if scheduler else jobs, scheduler) as client:
-        yield partial(_render_on_cluster, client, log=log)
+        yield partial(_render_on_cluster, client, log=log, absolute=scheduler is not None)
 
 
 def _render_one(label: str, source: Any, folder: Path, kwargs: dict[str, Any],
@@ -231,17 +234,23 @@ def _render_one(label: str, source: Any, folder: Path, kwargs: dict[str, Any],
 
 
 def _render_on_cluster(client: Any, labels: list[str], sources: Sequence[Any], folders: list[Path],
-                       kwargs: dict[str, Any], log: Callable[[str], None]) -> list[_Outcome]:
-    """Submit one task per report; collect the outcomes as they arrive, return them in order."""
+                       kwargs: dict[str, Any], log: Callable[[str], None], absolute: bool) -> list[_Outcome]:
+    """Submit one task per report; collect the outcomes as they arrive, return them in order.
+
+    With ``absolute``, paths travel absolute (the workers of a local cluster
+    share this working directory: the reports record the paths as given).
+    """
     from distributed import as_completed
 
     kwargs = {**kwargs, "progress": False}
-    for key in _PATH_OPTIONS:
-        if isinstance(kwargs.get(key), (str, os.PathLike)) and os.path.exists(kwargs[key]):
-            kwargs[key] = os.path.abspath(kwargs[key])
-    futures = [client.submit(_render_in_worker, label, None if src is None else os.path.abspath(src),
-                             folder.absolute(), kwargs, pure=False)
-               for label, src, folder in zip(labels, sources, folders)]
+    targets = folders
+    if absolute:
+        kwargs.update({k: os.path.abspath(v) for k, v in kwargs.items()
+                       if k in _PATH_OPTIONS and isinstance(v, (str, os.PathLike)) and os.path.exists(v)})
+        sources = [None if src is None else os.path.abspath(src) for src in sources]
+        targets = [folder.absolute() for folder in folders]
+    futures = [client.submit(_render_in_worker, label, src, folder, kwargs, pure=False)
+               for label, src, folder in zip(labels, sources, targets)]
     for label in labels:
         log(f"[{label}] queued")
     position = {future.key: i for i, future in enumerate(futures)}
@@ -251,6 +260,8 @@ def _render_on_cluster(client: Any, labels: list[str], sources: Sequence[Any], f
         if future.status == "finished":
             report, error = result
             outcomes[i] = report if error is None else _rebuild_error(*error)
+            if report is not None:  # as seen from here, not from the worker's directory
+                report.out_dir = _shown(folders[i].absolute())
         else:
             outcomes[i] = _rebuild_error(_task_failure(future, labels[i]), 3)
         future.release()
