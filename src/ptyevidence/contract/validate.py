@@ -18,6 +18,7 @@ from .._format import aligned_rows
 from .._progress import progress_bar
 from ..exceptions import ContractError, UsageError
 from ..readers.base import Source
+from ..readers.common import map_blocks
 from ..readers.registry import open_source
 from .binding import Binding, Finding, bind
 from .checks import CHECK_TABLE
@@ -123,6 +124,22 @@ class ArrayStats:
         if nonzero is None:
             nonzero = values.size if lo > 0 or hi < 0 else int(np.count_nonzero(values))
         self.nonzero += nonzero
+
+    def merge(self, other: ArrayStats) -> None:
+        """Fold in the statistics of values that follow these ones.
+
+        Merging the statistics of each block, in storage order, gives exactly
+        what :meth:`update` on those blocks gives: counts add, extremes keep
+        the first of equal values, and the block sums are added in the same
+        order. Merging partials of several blocks each can change ``sum`` by
+        float64 rounding only.
+        """
+        for name in ("count", "finite", "nan", "inf", "nonzero"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.min is not None:
+            self.min = other.min if self.min is None else min(self.min, other.min)
+            self.max = other.max if self.max is None else max(self.max, other.max)
+        self.sum += other.sum
 
     @property
     def mean(self) -> float | None:
@@ -281,6 +298,7 @@ def validate_dataset(
     geometry: str | None = None,
     sample_pixel_size: float | None = None,
     record: str | os.PathLike | dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> ValidationReport:
     """Check a dataset file against a contract.
 
@@ -311,6 +329,11 @@ def validate_dataset(
     record : str, path, dict or None
         The record the contract's ``record_*`` rules read (a fixture's
         sidecar); None reads the ``.json`` file beside ``path`` if there is one.
+    jobs : int
+        Threads that read and fold the blocks of an array the reader can
+        split (uncompressed NPZ members; see
+        :func:`ptyevidence.readers.common.map_blocks`); at most ``jobs``
+        blocks are in memory at once. The report is the same for any ``jobs``.
 
     Returns
     -------
@@ -320,6 +343,9 @@ def validate_dataset(
     ------
     InputError
         If the file cannot be read at all, or its layout is ambiguous.
+    UsageError
+        If ``jobs`` is not a whole number >= 1, or ``contract`` is not a
+        dataset contract.
 
     Examples
     --------
@@ -334,6 +360,9 @@ def validate_dataset(
     >>> report.ok, report.dims["N"]
     (True, 4)
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        msg = f"jobs={jobs!r} is not a positive whole number of threads"
+        raise UsageError(msg)
     spec = load_contract(contract)
     if spec.kind != "dataset":
         msg = (
@@ -344,7 +373,7 @@ def validate_dataset(
         raise UsageError(msg)
     source = open_source(path, reader, positions_from, geometry, sample_pixel_size)
     try:
-        return _Validator(source, spec, layout, progress, record).run()
+        return _Validator(source, spec, layout, progress, record, int(jobs)).run()
     finally:
         source.close()
 
@@ -353,10 +382,11 @@ class _Validator:
     """One validation run: the binding's findings, then streamed value checks."""
 
     def __init__(self, source: Source, contract: DatasetContract, layout: str, progress: bool | None,
-                 record: Any = None):
+                 record: Any = None, jobs: int = 1):
         self.source = source
         self.contract = contract
         self.progress = progress
+        self.jobs = jobs
         self.binding: Binding = bind(contract, source, layout)
         self.keys = self.binding.keys  # contract field name -> key in file
         needs_record = any(r.check.startswith("record_") for r in contract.rules)
@@ -431,14 +461,22 @@ class _Validator:
         return ", ".join(f"{n} {tuple(fields[n].stored_shape)}" for n in present) or None
 
     def _stream_stats(self, name: str) -> ArrayStats:
+        # Each block gets statistics of its own, merged in storage order: the
+        # same fold whichever thread read the block (see ArrayStats.merge).
         key = self.keys[name]
         info = self.source.info(key)
         acc = ArrayStats()
         with progress_bar(info.nbytes, f"validate {key}", self.progress) as bar:
-            for block in self.source.iter_blocks(key):
-                acc.update(block)
-                bar.update(block.nbytes)
+            for part in map_blocks(self.source, key, _block_stats, self.jobs):
+                acc.merge(part)
+                bar.update(part.count * info.dtype.itemsize)
         return acc
+
+
+def _block_stats(block: np.ndarray) -> ArrayStats:
+    stats = ArrayStats()
+    stats.update(block)
+    return stats
 
 
 def _load_record(record: Any, path: str) -> tuple[dict[str, Any] | None, str | None]:

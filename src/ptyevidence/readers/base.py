@@ -97,6 +97,11 @@ class Source(Protocol):
     Members are plain methods, not properties: on Python < 3.12 an
     ``isinstance`` check evaluates every attribute it looks for, and working
     out a transform's notes may need a pass over every frame.
+
+    A reader may also offer ``map_blocks(key, func, jobs=1, block_bytes=None)``,
+    yielding ``func(block)`` for the blocks of :meth:`iter_blocks` in order
+    while it reads and folds them on up to ``jobs`` threads;
+    :func:`ptyevidence.readers.common.map_blocks` uses it when present.
     """
 
     path: str

@@ -1,16 +1,29 @@
-"""Helpers every reader shares: the block size, file checks, byte order, gather requests."""
+"""Helpers every reader shares: the block size, file checks, byte order, gather requests, block maps."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
+from .._memory import memory_budget
 from ..exceptions import InputError
-from .base import ArrayInfo
+from .base import ArrayInfo, Source
 
-__all__ = ["BLOCK_BYTES", "check_readable_file", "gather_indices", "native_byte_order"]
+__all__ = [
+    "BLOCK_BYTES",
+    "check_readable_file",
+    "gather_indices",
+    "map_blocks",
+    "native_byte_order",
+    "ordered_map",
+    "thread_count",
+]
+
+T = TypeVar("T")
 
 #: Size of the blocks streamed from an array, in bytes. Larger blocks are
 #: not faster (measured from 1 to 64 MiB): a full pass is bound by memory
@@ -79,3 +92,58 @@ def gather_indices(
         msg = f"'{path}': index out of range for '{key}' axis {axis} (length {length})"
         raise InputError(msg, path)
     return axis, idx
+
+
+def map_blocks(
+    source: Source, key: str, func: Callable[[np.ndarray], T], jobs: int = 1, block_bytes: int | None = None
+) -> Iterator[T]:
+    """Yield ``func(block)`` for each block of ``source.iter_blocks(key, block_bytes)``, in storage order.
+
+    With ``jobs`` > 1, a reader that offers ``map_blocks(key, func, jobs,
+    block_bytes)`` (uncompressed NPZ members and CXI frame stacks) reads and
+    folds its blocks on up to ``jobs`` threads; the blocks are the same
+    either way, so the results do not depend on ``jobs``. Other readers, and
+    compressed data, are read and folded on the caller's thread. ``func``
+    must not keep its block, and should return a small summary: results
+    wait until every earlier one is yielded.
+    """
+    split = getattr(source, "map_blocks", None)
+    if jobs > 1 and callable(split):
+        return split(key, func, jobs, block_bytes)
+    return (func(block) for block in source.iter_blocks(key, block_bytes))
+
+
+def thread_count(jobs: int, blocks: int, block_bytes: int) -> int:
+    """Return the threads worth starting for ``blocks`` blocks: at most ``jobs``, one per block.
+
+    Each thread holds its block of ``block_bytes`` and its fold's temporaries
+    (up to about two blocks more), so the threads stay within the memory budget.
+
+    Examples
+    --------
+    >>> thread_count(4, blocks=3, block_bytes=2**20)
+    3
+    """
+    return max(1, min(jobs, blocks, memory_budget() // (3 * max(1, block_bytes))))
+
+
+def ordered_map(task: Callable[[int], T], items: Iterable[int], jobs: int) -> Iterator[T]:
+    """Yield ``task(item)`` for each item, in order, computed on ``jobs`` threads.
+
+    Threads take the items in order, so results arrive about in order. The
+    first failure is raised here, in order; closing the iterator early
+    cancels the items not started and waits for the running ones.
+
+    Examples
+    --------
+    >>> list(ordered_map(lambda k: k * k, range(5), jobs=2))
+    [0, 1, 4, 9, 16]
+    """
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        futures = [pool.submit(task, item) for item in items]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()

@@ -22,16 +22,24 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .._memory import check_budget
 from ..exceptions import InputError, UsageError
 from .base import ArrayInfo
-from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
+from .common import (
+    BLOCK_BYTES,
+    check_readable_file,
+    gather_indices,
+    native_byte_order,
+    ordered_map,
+    thread_count,
+)
 from .counts import (
     IntensitySummary,
     counts_notes,
@@ -49,6 +57,8 @@ __all__ = [
     "photon_wavelength",
     "read_cxi",
 ]
+
+T = TypeVar("T")
 
 #: Planck constant (J s), speed of light (m/s), electron volt (J): exact SI values.
 PLANCK_J_S = 6.62607015e-34
@@ -766,6 +776,36 @@ class CxiSource:
             return
         for _, frames in self.iter_frames(block_bytes):
             yield frames.reshape(-1)
+
+    def map_blocks(
+        self, key: str, func: Callable[[np.ndarray], T], jobs: int = 1, block_bytes: int | None = None
+    ) -> Iterator[T]:
+        """Yield ``func(block)`` for the blocks :meth:`iter_blocks` yields, in storage order.
+
+        The blocks of an uncompressed frame stack are read and folded on up
+        to ``jobs`` threads, each with one buffer of its own: HDF5 reads one
+        block at a time, the folds (numpy, which releases the GIL) run side
+        by side. Other arrays, and compressed stacks, are read in order on
+        the caller's thread. ``func`` must not keep its block.
+        """
+        block_bytes = BLOCK_BYTES if block_bytes is None else int(block_bytes)
+        dset = self._frames
+        rows = _rows_per_block(dset, block_bytes)
+        frame_shape = tuple(dset.shape[1:])
+        frame_bytes = int(np.prod(frame_shape, dtype=np.int64)) * dset.dtype.itemsize
+        jobs = thread_count(jobs, -(-dset.shape[0] // rows), rows * frame_bytes)
+        if key != "diffraction" or jobs <= 1 or _is_compressed(dset):
+            return (func(block) for block in self.iter_blocks(key, block_bytes))
+        local = threading.local()  # each thread's buffer, reused for its blocks
+
+        def task(start: int) -> T:
+            if getattr(local, "buffer", None) is None:
+                local.buffer = np.empty((rows, *frame_shape), dset.dtype.newbyteorder("="))
+            out = local.buffer[: min(rows, dset.shape[0] - start)]
+            dset.read_direct(out, source_sel=np.s_[start : start + len(out)])
+            return func(out.reshape(-1))
+
+        return ordered_map(task, range(0, dset.shape[0], rows), jobs)
 
     def iter_frames(self, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_index, frames)`` blocks of whole frames, chunk-aligned.

@@ -17,15 +17,23 @@ import sys
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
 from .._memory import check_budget, memory_budget
 from ..exceptions import InputError
 from .base import ArrayInfo
-from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
+from .common import (
+    BLOCK_BYTES,
+    check_readable_file,
+    gather_indices,
+    native_byte_order,
+    ordered_map,
+    thread_count,
+)
 
 __all__ = ["MemberCrcCheck", "NpzSource"]
 
@@ -36,6 +44,8 @@ CRC_THREAD_BYTES = 8 * 2**20
 #: about as many compressed bytes ahead and joins the pieces it inflates, so
 #: one large read costs several times its size in memory.
 INFLATE_PIECE_BYTES = 2**20
+
+T = TypeVar("T")
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_MAGIC = b"PK\x03\x04"
@@ -224,10 +234,7 @@ class NpzSource:
         """
         info = self.info(key)
         self._check_plain(info)
-        itemsize = max(info.dtype.itemsize, 1)
-        block_bytes = BLOCK_BYTES if block_bytes is None else int(block_bytes)
-        block_bytes = min(block_bytes, memory_budget() // 4)
-        block_bytes = max(itemsize, block_bytes - block_bytes % itemsize)
+        block_bytes = _block_size(info, block_bytes)
         for raw in self._member_blocks(info, block_bytes):
             values = raw.view(info.dtype)
             # Drop this frame's references so the buffer can be reused once
@@ -235,6 +242,65 @@ class NpzSource:
             del raw
             yield native_byte_order(values)
             del values
+
+    def map_blocks(
+        self, key: str, func: Callable[[np.ndarray], T], jobs: int = 1, block_bytes: int | None = None
+    ) -> Iterator[T]:
+        """Yield ``func(block)`` for the blocks :meth:`iter_blocks` yields, in storage order.
+
+        A stored member of several blocks is read and folded on up to
+        ``jobs`` threads (file reads, zlib and numpy reductions release the
+        GIL), each with one buffer of its own (see
+        :func:`~ptyevidence.readers.common.thread_count`). The zip CRC is folded per
+        block and combined, and checked at the end of the stream, as in
+        :meth:`iter_blocks`. Deflated members are inflated in order, on the
+        caller's thread. ``func`` must not keep its block.
+        """
+        info = self.info(key)
+        self._check_plain(info)
+        block_bytes = _block_size(info, block_bytes)
+        jobs = thread_count(jobs, -(-info.nbytes // block_bytes), block_bytes)
+        if jobs <= 1 or info.compressed:
+            return (func(block) for block in self.iter_blocks(key, block_bytes))
+        return self._map_stored(info, func, jobs, block_bytes)
+
+    def _map_stored(
+        self, info: ArrayInfo, func: Callable[[np.ndarray], T], jobs: int, block_bytes: int
+    ) -> Iterator[T]:
+        zinfo = self._members[info.name]
+        start = self._data_start(zinfo)
+        head = info.data_offset - start
+        tail = zinfo.file_size - head - info.nbytes
+        local = threading.local()  # each thread's buffer, reused for its blocks
+
+        def task(pos: int) -> tuple[T, int, int]:
+            if getattr(local, "buffer", None) is None:
+                local.buffer = np.empty(block_bytes, np.uint8)
+            raw = local.buffer[: min(block_bytes, info.nbytes - pos)]
+            with open(self.path, "rb", buffering=0) as fh:
+                self._fill(fh, info.data_offset + pos, raw, zinfo)
+            crc = zlib.crc32(raw)
+            values = raw.view(info.dtype)
+            values.flags.writeable = False
+            return func(native_byte_order(values)), crc, raw.nbytes
+
+        with open(self.path, "rb", buffering=0) as fh:
+            crc = zlib.crc32(self._read_span(fh, start, head, zinfo))
+        for value, piece, length in ordered_map(task, range(0, info.nbytes, block_bytes), jobs):
+            crc = _crc32_combine(crc, piece, length)
+            yield value
+        if tail > 0:
+            with open(self.path, "rb", buffering=0) as fh:
+                crc = zlib.crc32(self._read_span(fh, info.data_offset + info.nbytes, tail, zinfo), crc)
+        self._check_crc(zinfo, crc)
+
+    def _check_crc(self, zinfo: zipfile.ZipInfo, crc: int) -> None:
+        if crc != zinfo.CRC:
+            msg = (
+                f"'{self.path}': member '{zinfo.filename}' is corrupt (Bad CRC-32: "
+                f"stored {zinfo.CRC:08x}, computed {crc:08x})"
+            )
+            raise InputError(msg, self.path)
 
     def _member_blocks(
         self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
@@ -294,12 +360,7 @@ class NpzSource:
             if tail > 0:
                 reader.submit(np.empty(tail, np.uint8), info.data_offset + info.nbytes)
             crc = reader.finish()
-        if crc != zinfo.CRC:
-            msg = (
-                f"'{self.path}': member '{zinfo.filename}' is corrupt (Bad CRC-32: "
-                f"stored {zinfo.CRC:08x}, computed {crc:08x})"
-            )
-            raise InputError(msg, self.path)
+        self._check_crc(zinfo, crc)
 
     def _fill(self, fh, offset: int, out: np.ndarray, zinfo: zipfile.ZipInfo) -> None:
         got = _read_exact_into(fh, offset, out)
@@ -570,6 +631,14 @@ class _BufferRing:
         if len(self._buffers) < self._keep:
             self._buffers.append(buf)
         return buf
+
+
+def _block_size(info: ArrayInfo, block_bytes: int | None) -> int:
+    """Return the bytes per block: ``block_bytes`` (default :data:`BLOCK_BYTES`), whole items, <= budget/4."""
+    itemsize = max(info.dtype.itemsize, 1)
+    block_bytes = BLOCK_BYTES if block_bytes is None else int(block_bytes)
+    block_bytes = min(block_bytes, memory_budget() // 4)
+    return max(itemsize, block_bytes - block_bytes % itemsize)
 
 
 def _read_exact_into(fh, offset: int, out: np.ndarray) -> int:

@@ -12,15 +12,19 @@ the notes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from ..exceptions import InputError
 from .base import ArrayInfo, IntegrityCheck, Source
+from .common import map_blocks
 from .layout import canonical_shape, source_layout
 
 __all__ = ["PairedSource"]
+
+T = TypeVar("T")
 
 #: Keys the frames file provides; every other key comes from the positions file.
 FRAME_KEYS = ("diffraction", "mask", "indexes")
@@ -126,6 +130,14 @@ class PairedSource:
             yield self.read(key).reshape(-1)
             return
         yield from self._owner(key).iter_blocks(key, block_bytes)
+
+    def map_blocks(
+        self, key: str, func: Callable[[np.ndarray], T], jobs: int = 1, block_bytes: int | None = None
+    ) -> Iterator[T]:
+        """Yield ``func(block)`` for the blocks of ``key``, on up to ``jobs`` threads where its file's reader can."""
+        if self._order is not None and self._owner(key) is self.positions:
+            return (func(block) for block in self.iter_blocks(key, block_bytes))
+        return map_blocks(self._owner(key), key, func, jobs, block_bytes)
 
     def take(self, key: str, indices: Sequence[int] | np.ndarray, axis: int = 0) -> np.ndarray:
         """Gather entries ``indices`` of ``key``."""
