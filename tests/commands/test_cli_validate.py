@@ -146,6 +146,10 @@ def test_unrecognized_file_without_npz_suffix_exits_2(cli, tmp_path):
         pytest.param(["validate", "x.npz", "--colour"], "unrecognized arguments", id="unknown-option"),
         pytest.param(["--memory-budget", "lots", "validate", "x.npz"], "not a number", id="bad-budget"),
         pytest.param(["frobnicate"], "invalid choice", id="unknown-command"),
+        pytest.param(["validate", "x.npz", "--jobs", "0"], "--jobs: jobs '0' is not a whole number >= 1",
+                     id="zero-jobs"),
+        pytest.param(["validate", "x.npz", "--jobs", "1.5"], "--jobs: jobs '1.5'", id="fractional-jobs"),
+        pytest.param(["validate", "x.npz", "--jobs", "two"], "--jobs: jobs 'two'", id="word-jobs"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(cli, args, words):
@@ -231,6 +235,23 @@ def test_json_reports_of_compressed_and_stored_files_are_identical(cli, make_npz
     deflated = report(make_npz("deflated.npz", arrays=arrays, compressed=True))
     assert stored == deflated
     assert stored["findings"]  # the comparison includes a finding
+
+
+def test_jobs_2_prints_what_jobs_1_prints(cli, make_npz):
+    """A stack of three 16 MiB blocks: --jobs 2 gives the same table, verdict and JSON as --jobs 1."""
+    arrays = dataset_arrays(n=2200, h=64, w=64, object_shape=(128, 128))
+    arrays["diffraction"][5, 3, 3] = np.nan
+    arrays["diffraction"][1500:] *= 40  # intensity-like scale in the last block
+    path = make_npz(arrays=arrays)
+    runs = {jobs: (cli("validate", path, "--jobs", jobs), cli("validate", path, "--jobs", jobs, "--json"))
+            for jobs in ("1", "2")}
+    (text1, json1), (text2, json2) = runs["1"], runs["2"]
+    assert text1.returncode == text2.returncode == json1.returncode == json2.returncode == 1
+    assert _table_rows(text1.stdout) >= {("error", "diffraction-finite", "diffraction"),
+                                         ("error", "diffraction-normalized", "diffraction")}
+    assert text2.stdout == text1.stdout
+    assert json2.stdout == json1.stdout
+    assert json.loads(json1.stdout)["stats"]["diffraction"]["count"] == 2200 * 64 * 64
 
 
 # -- user contracts -------------------------------------------------------------------------

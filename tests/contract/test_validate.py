@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import numpy.testing as npt
@@ -12,9 +15,11 @@ import pytest
 
 import npz_damage
 from conftest import dataset_arrays
+from ptyevidence.contract import validate as validate_module
 from ptyevidence.contract.render import validation_markdown
 from ptyevidence.contract.validate import ArrayStats, validate_dataset
-from ptyevidence.exceptions import ContractError, InputError
+from ptyevidence.exceptions import ContractError, InputError, UsageError
+from ptyevidence.readers import npz as _npz
 
 N, H, W = 20, 8, 8
 
@@ -346,6 +351,148 @@ def test_array_stats_of_complex_values_use_the_modulus():
     acc = ArrayStats()
     acc.update(z)
     assert (acc.min, acc.max, acc.nan, acc.finite) == (1.0, 5.0, 1, 2)
+
+
+def _merge_cases() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(21)
+    f32 = rng.normal(size=50_000).astype(np.float32)  # negatives and positives
+    f32[rng.integers(0, f32.size, 40)] = 0
+    f32[rng.integers(0, f32.size, 30)] = np.nan
+    f32[rng.integers(0, f32.size, 20)] = np.inf
+    f32[rng.integers(0, f32.size, 20)] = -np.inf
+    f32[30_000:34_000] = np.nan  # a block may hold no finite value at all
+    amplitude = np.abs(f32[:20_000])
+    amplitude[~np.isfinite(amplitude)] = 0
+    z = np.empty(f32.size, np.complex64)
+    z.real, z.imag = f32, f32[::-1]
+    return {
+        "float32": f32,
+        "float32-non-negative": amplitude,
+        "float64": f32.astype(np.float64) * 1e3,
+        "complex64": z,
+        "int16": rng.integers(-3000, 3000, 20_000).astype(np.int16),
+    }
+
+
+MERGE_CASES = _merge_cases()
+
+
+def _fold(blocks) -> ArrayStats:
+    acc = ArrayStats()
+    for block in blocks:
+        acc.update(block)
+    return acc
+
+
+@pytest.mark.parametrize("values", MERGE_CASES.values(), ids=MERGE_CASES.keys())
+def test_merged_partial_stats_equal_the_serial_fold(values):
+    """Per-block stats merged in order are the serial fold exactly; merged ranges differ in sum by rounding only."""
+    rng = np.random.default_rng(3)
+    cuts = np.sort(rng.choice(np.arange(1, values.size), 24, replace=False))
+    blocks = np.split(values, cuts)
+    serial = _fold(blocks)
+    per_block = ArrayStats()
+    for block in blocks:
+        per_block.merge(_fold([block]))
+    assert dataclasses.asdict(per_block) == dataclasses.asdict(serial)
+    assert per_block.to_dict() == serial.to_dict()
+    finite = values[np.isfinite(values)]
+    magnitude = float(np.abs(finite).astype(np.float64).sum())
+    for parts in (2, 3, 7):
+        ranges = np.array_split(np.arange(len(blocks)), parts)
+        merged = ArrayStats()
+        for r in ranges:
+            merged.merge(_fold(blocks[i] for i in r))
+        exact = {k: v for k, v in dataclasses.asdict(merged).items() if k != "sum"}
+        assert exact == {k: v for k, v in dataclasses.asdict(serial).items() if k != "sum"}
+        assert abs(merged.sum - serial.sum) <= 1e-12 * magnitude
+
+
+def test_merging_empty_stats_changes_nothing():
+    """Stats of no values (or of no finite value) merge as the identity, on either side."""
+    acc = _fold([np.array([np.nan, -2.0, 5.0])])
+    before = dataclasses.asdict(acc)
+    acc.merge(ArrayStats())
+    assert dataclasses.asdict(acc) == before
+    empty = ArrayStats()
+    empty.merge(acc)
+    assert dataclasses.asdict(empty) == before
+    acc.merge(_fold([np.array([np.nan, np.inf])]))
+    assert (acc.min, acc.max, acc.count, acc.nan, acc.inf) == (-2.0, 5.0, 5, 2, 1)
+
+
+def _several_block_file(make_npz, monkeypatch) -> str:
+    """A file whose stack spans many 4 KiB blocks, with values several rules flag."""
+    monkeypatch.setattr(_npz, "BLOCK_BYTES", 4096)
+    arrays = dataset_arrays(n=200, h=8, w=8)
+    diff = arrays["diffraction"]
+    diff[3, 2, 2], diff[150, 1, 1], diff[77, 0, 5] = np.nan, np.inf, -0.25
+    diff[120:] *= 30  # intensity-like scale
+    return make_npz(arrays=arrays)
+
+
+def test_validate_on_threads_reports_what_one_thread_reports(make_npz, monkeypatch):
+    """jobs=2 and 3 give the report of jobs=1, byte for byte, run after run; findings included."""
+    path = _several_block_file(make_npz, monkeypatch)
+    serial = validate_dataset(path, jobs=1)
+    assert {f.rule for f in serial.errors} >= {"diffraction-finite", "diffraction-normalized"}
+    for jobs in (2, 2, 3):
+        report = validate_dataset(path, jobs=jobs)
+        assert report.to_json() == serial.to_json()
+        assert report.to_text() == serial.to_text()
+        assert report.verdict == serial.verdict
+
+
+def test_jobs_fold_the_stack_off_the_callers_thread(make_npz, monkeypatch):
+    """With jobs=2 the stack's blocks are folded by worker threads; with jobs=1 by the caller."""
+    path = _several_block_file(make_npz, monkeypatch)
+    threads: dict[int, set[int]] = {1: set(), 2: set()}
+    real_update = ArrayStats.update
+    jobs = 1
+
+    def recording(self, block):
+        if block.size > 1000:  # a block of the stack
+            threads[jobs].add(threading.get_ident())
+        return real_update(self, block)
+
+    monkeypatch.setattr(ArrayStats, "update", recording)
+    validate_dataset(path, jobs=1)
+    jobs = 2
+    validate_dataset(path, jobs=2)
+    assert threads[1] == {threading.get_ident()}
+    assert threads[2]
+    assert threading.get_ident() not in threads[2]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_advances_block_by_block_to_the_whole_stack(make_npz, monkeypatch, jobs):
+    """The bar of the stack's pass gets one update per block, adding up to its bytes."""
+    path = _several_block_file(make_npz, monkeypatch)
+    updates: dict[str, tuple[int, list[int]]] = {}
+
+    @contextmanager
+    def recording(total, description, enabled=None):
+        seen: list[int] = []
+
+        class Bar:
+            def update(self, n):
+                seen.append(n)
+
+        yield Bar()
+        updates[description] = (total, seen)
+
+    monkeypatch.setattr(validate_module, "progress_bar", recording)
+    validate_dataset(path, jobs=jobs)
+    total, seen = updates["validate diffraction"]
+    assert total == sum(seen) == 200 * 8 * 8 * 4
+    assert len(seen) == -(-total // 4096)
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, "2", True])
+def test_jobs_must_be_a_whole_number_of_at_least_one(make_npz, jobs):
+    """Bad jobs values are refused before the file is read, naming the parameter."""
+    with pytest.raises(UsageError, match=r"^jobs=.* is not a positive whole number of threads"):
+        validate_dataset(make_npz(), jobs=jobs)
 
 
 # -- layouts, aliases and profiles ----------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import h5py
 import numpy as np
@@ -119,6 +120,29 @@ def test_iter_blocks_concatenate_to_the_whole_stack(cxi, storage):
     assert len(blocks) > 1
     npt.assert_array_equal(np.concatenate(blocks), written["counts"].ravel())
     npt.assert_array_equal(np.concatenate(x_blocks), x)
+
+
+@pytest.mark.parametrize("storage", LAYOUTS)
+def test_map_blocks_on_threads_sees_the_blocks_iter_blocks_yields(cxi, storage):
+    """map_blocks(jobs=2) folds the blocks of iter_blocks in order, on threads unless compressed."""
+    path, _ = cxi(**storage)
+    threads = set()
+
+    def copy(block):
+        threads.add(threading.get_ident())
+        return block.copy()
+
+    with CxiSource(path) as src:
+        for key, block_bytes in (("diffraction", 1500), ("xcoords", 24)):
+            want = list(src.iter_blocks(key, block_bytes))
+            got = list(src.map_blocks(key, copy, 2, block_bytes))
+            assert len(got) == len(want) > 1
+            for a, b in zip(got, want):
+                npt.assert_array_equal(a, b)
+                assert a.dtype == b.dtype
+    caller = threading.get_ident()
+    assert caller in threads  # xcoords: an array in memory, folded by the caller
+    assert (threads == {caller}) == ("compression" in storage)
 
 
 def test_take_reads_each_chunk_once(cxi):

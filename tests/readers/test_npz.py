@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
 import zipfile
 from pathlib import Path
 
@@ -180,6 +181,33 @@ def test_iter_blocks_covers_storage_order_in_bounded_blocks(stored, storage, com
             npt.assert_array_equal(np.concatenate(blocks), logical.ravel(order=order))
 
 
+@pytest.mark.parametrize(("storage", "compressed"), STORAGES)
+@pytest.mark.parametrize("block_bytes", [7, 64, 1000], ids=lambda b: f"block{b}")
+def test_map_blocks_on_threads_sees_the_blocks_iter_blocks_yields(stored, storage, compressed, block_bytes):
+    """map_blocks(jobs=3) hands func the blocks of iter_blocks, in order; on threads for stored multi-block members."""
+    threads: set[int] = set()
+
+    def copy(block):
+        threads.add(threading.get_ident())
+        return block.copy()
+
+    caller = {threading.get_ident()}
+    with NpzSource(stored(storage, compressed)) as src:
+        for key in LOGICAL:
+            want = list(src.iter_blocks(key, block_bytes))
+            threads.clear()
+            got = list(src.map_blocks(key, copy, jobs=3, block_bytes=block_bytes))
+            assert len(got) == len(want)
+            for a, b in zip(got, want):
+                assert a.dtype == b.dtype
+                npt.assert_array_equal(a, b)
+            if compressed or len(want) == 1:
+                assert threads == caller
+            else:
+                assert threads
+                assert not threads & caller
+
+
 def test_read_matches_numpy_load(make_npz):
     """An independent route: numpy.load (pickles off) reads the same values."""
     path = make_npz(compressed=True)
@@ -345,6 +373,7 @@ def _read_every_member(path: str) -> None:
 FULL_PASSES = [
     pytest.param(lambda src: src.read("diffraction"), id="read"),
     pytest.param(lambda src: list(src.iter_blocks("diffraction", 256)), id="iter_blocks"),
+    pytest.param(lambda src: list(src.map_blocks("diffraction", len, 2, 256)), id="map_blocks-threads"),
 ]
 
 

@@ -104,6 +104,9 @@ def test_permuted_indexes_reorder_the_positions_to_the_frames(scene, tmp_path):
     with open_source(files["diffraction.cxi"], positions_from=shuffled) as pair:
         np.testing.assert_allclose(pair.read("xcoords"), truth["x_px"], atol=1e-9)
         np.testing.assert_allclose(pair.take("xcoords", [3, 1]), truth["x_px"][[3, 1]], atol=1e-9)
+        for key in ("xcoords", "diffraction"):  # reordered positions, frames on threads
+            mapped = list(pair.map_blocks(key, np.copy, 2, 1000))
+            np.testing.assert_array_equal(np.concatenate(mapped), pair.read(key).reshape(-1))
 
 
 def test_the_plugin_backend_reads_a_product_cxi_and_says_how(scene):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import tracemalloc
 import zipfile
 
@@ -198,14 +199,15 @@ def test_validate_streams_the_stack_in_blocks_of_the_block_size(big_stack, monke
     assert len(seen) >= 2048 * FRAME_BYTES // (64 * 2**10)
 
 
-def test_validate_peak_memory_is_a_few_blocks_not_the_file(big_stack, monkeypatch):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_validate_peak_memory_is_a_few_blocks_not_the_file(big_stack, monkeypatch, jobs):
     """Python-visible allocations during validation stay near two blocks for an 8 MiB stack."""
     monkeypatch.setattr(_npz, "BLOCK_BYTES", 64 * 2**10)
     monkeypatch.setattr(_npz, "CRC_THREAD_BYTES", 0)  # the threaded CRC path too
-    validate_dataset(big_stack)  # warm caches (contract files, imports)
+    validate_dataset(big_stack, jobs=jobs)  # warm caches (contract files, imports)
     tracemalloc.start()
     try:
-        report = validate_dataset(big_stack)
+        report = validate_dataset(big_stack, jobs=jobs)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -219,6 +221,30 @@ def test_blocks_kept_by_the_caller_are_never_overwritten(big_stack, monkeypatch)
     with NpzSource(big_stack) as src, np.load(big_stack) as ref:
         kept = list(src.iter_blocks("diffraction"))
         npt.assert_array_equal(np.concatenate(kept), ref["diffraction"].ravel())
+
+
+def test_threads_fold_blocks_side_by_side_each_reusing_one_buffer(big_stack, monkeypatch):
+    """map_blocks(jobs=2): two threads fold at once, each always in its own single buffer."""
+    monkeypatch.setattr(_npz, "BLOCK_BYTES", 64 * 2**10)
+    both_running = threading.Barrier(2, timeout=30)  # broken unless a second thread joins in
+    lock = threading.Lock()
+    seen: list[tuple[int, int]] = []
+
+    def fold(block):
+        me = threading.get_ident()
+        with lock:
+            first = all(t != me for t, _ in seen)
+            seen.append((me, block.__array_interface__["data"][0]))
+        if first:
+            both_running.wait()
+        return block.size
+
+    with NpzSource(big_stack) as src:
+        sizes = list(src.map_blocks("diffraction", fold, jobs=2))
+        assert sizes == [b.size for b in src.iter_blocks("diffraction")]
+    assert len(sizes) == 8 * 2**20 // (64 * 2**10)
+    assert len({t for t, _ in seen}) == 2
+    assert len(set(seen)) == 2  # one buffer address per thread: two blocks in flight at most
 
 
 def test_bad_crc_is_found_when_checked_on_a_second_thread(tmp_path, monkeypatch):
