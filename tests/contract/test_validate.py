@@ -386,7 +386,7 @@ def _fold(blocks) -> ArrayStats:
 
 @pytest.mark.parametrize("values", MERGE_CASES.values(), ids=MERGE_CASES.keys())
 def test_merged_partial_stats_equal_the_serial_fold(values):
-    """Per-block stats merged in order are the serial fold exactly; merged ranges differ in sum by rounding."""
+    """Per-block stats merged in order equal the serial fold; merged ranges differ in sum by rounding."""
     rng = np.random.default_rng(3)
     cuts = np.sort(rng.choice(np.arange(1, values.size), 24, replace=False))
     blocks = np.split(values, cuts)

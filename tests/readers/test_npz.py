@@ -184,7 +184,7 @@ def test_iter_blocks_covers_storage_order_in_bounded_blocks(stored, storage, com
 @pytest.mark.parametrize(("storage", "compressed"), STORAGES)
 @pytest.mark.parametrize("block_bytes", [7, 64, 1000], ids=lambda b: f"block{b}")
 def test_map_blocks_on_threads_sees_the_blocks_iter_blocks_yields(stored, storage, compressed, block_bytes):
-    """map_blocks(jobs=3) folds the blocks of iter_blocks, in order; on threads for stored multi-block members."""
+    """map_blocks(jobs=3) folds the blocks of iter_blocks in order; stored multi-block members on threads."""
     threads: set[int] = set()
 
     def copy(block):

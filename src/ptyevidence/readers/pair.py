@@ -134,7 +134,7 @@ class PairedSource:
     def map_blocks(
         self, key: str, func: Callable[[np.ndarray], T], jobs: int = 1, block_bytes: int | None = None
     ) -> Iterator[T]:
-        """Yield ``func(block)`` for the blocks of ``key``, on up to ``jobs`` threads where its file's reader can."""
+        """Yield ``func(block)`` for the blocks of ``key``, on threads where the reader of its file can."""
         if self._order is not None and self._owner(key) is self.positions:
             return (func(block) for block in self.iter_blocks(key, block_bytes))
         return map_blocks(self._owner(key), key, func, jobs, block_bytes)
