@@ -24,6 +24,7 @@ from ptyevidence._memory import set_memory_budget
 from ptyevidence.contract.validate import ArrayStats, validate_dataset
 from ptyevidence.exceptions import InputError, MemoryBudgetError
 from ptyevidence.readers import npz as _npz
+from ptyevidence.readers.common import ordered_map
 from ptyevidence.readers.npz import NpzSource
 
 FRAME_BYTES = 32 * 32 * 4  # one 32 x 32 float32 frame
@@ -245,6 +246,36 @@ def test_threads_fold_blocks_side_by_side_each_reusing_one_buffer(big_stack, mon
     assert len(sizes) == 8 * 2**20 // (64 * 2**10)
     assert len({t for t, _ in seen}) == 2
     assert len(set(seen)) == 2  # one buffer address per thread: two blocks in flight at most
+
+
+def test_ordered_map_runs_few_items_ahead_and_stops_when_closed():
+    """At most 2 * jobs items are started ahead of the caller; closing the map starts no more."""
+    started: list[int] = []
+
+    def task(k):
+        started.append(k)
+        return k
+
+    results = ordered_map(task, range(1000), jobs=2)
+    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    results.close()
+    assert len(started) <= 3 + 4
+    assert sorted(started) == list(range(len(started)))
+
+
+def test_ordered_map_raises_the_first_failure_after_the_results_before_it():
+    """A failing item raises in its place in the order; earlier results are yielded first."""
+
+    def task(k):
+        if k in (3, 5):
+            msg = f"item {k}"
+            raise ValueError(msg)
+        return k
+
+    results = ordered_map(task, range(10), jobs=3)
+    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(ValueError, match="item 3"):
+        next(results)
 
 
 def test_bad_crc_is_found_when_checked_on_a_second_thread(tmp_path, monkeypatch):

@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="record the contract's record rules read, e.g. a fixture's sidecar for "
                    "--contract fixture-acceptance (default: PATH with .json, if present)")
     p.add_argument("--jobs", type=whole_number(1, "jobs"), default=1, metavar="K",
-                   help="read and check the blocks of a large uncompressed NPZ member on K threads "
-                   "(default: 1); the report is the same for any K")
+                   help="read and check the blocks of a large uncompressed NPZ member or CXI frame "
+                   "stack on K threads (default: 1); the report is the same for any K")
     add_json(p)
     p.set_defaults(func=_run)
 

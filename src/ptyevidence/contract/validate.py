@@ -331,9 +331,9 @@ def validate_dataset(
         sidecar); None reads the ``.json`` file beside ``path`` if there is one.
     jobs : int
         Threads that read and fold the blocks of an array the reader can
-        split (uncompressed NPZ members; see
-        :func:`ptyevidence.readers.common.map_blocks`); at most ``jobs``
-        blocks are in memory at once. The report is the same for any ``jobs``.
+        split (uncompressed NPZ members, CXI frame stacks; see
+        :func:`ptyevidence.readers.common.map_blocks`), each with one block
+        in memory. The report is the same for any ``jobs``.
 
     Returns
     -------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -130,7 +132,8 @@ def thread_count(jobs: int, blocks: int, block_bytes: int) -> int:
 def ordered_map(task: Callable[[int], T], items: Iterable[int], jobs: int) -> Iterator[T]:
     """Yield ``task(item)`` for each item, in order, computed on ``jobs`` threads.
 
-    Threads take the items in order, so results arrive about in order. The
+    Threads take the items in order, and at most ``2 * jobs`` are submitted
+    ahead of the caller, so results arrive about in order and few wait. The
     first failure is raised here, in order; closing the iterator early
     cancels the items not started and waits for the running ones.
 
@@ -139,11 +142,15 @@ def ordered_map(task: Callable[[int], T], items: Iterable[int], jobs: int) -> It
     >>> list(ordered_map(lambda k: k * k, range(5), jobs=2))
     [0, 1, 4, 9, 16]
     """
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = [pool.submit(task, item) for item in items]
+    jobs = max(1, jobs)
+    todo = iter(items)
+    with ThreadPoolExecutor(jobs) as pool:
+        pending = deque(pool.submit(task, item) for item in itertools.islice(todo, 2 * jobs))
         try:
-            for future in futures:
-                yield future.result()
+            while pending:
+                result = pending.popleft().result()
+                pending.extend(pool.submit(task, item) for item in itertools.islice(todo, 1))
+                yield result
         finally:
-            for future in futures:
+            for future in pending:
                 future.cancel()
