@@ -142,7 +142,7 @@ def test_success_replaces_the_previous_file(tmp_path):
     """A completed write replaces the destination in one rename."""
     out = tmp_path / "out.json"
     out.write_text("previous")
-    with atomic_output(out, "w") as fh:
+    with atomic_output(out, "w", force=True) as fh:
         fh.write("new")
     assert out.read_text() == "new"
     assert _listing(tmp_path) == ["out.json"]

@@ -10,7 +10,6 @@ reads contracts through :func:`load_contract`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .._json import parse_json, read_json
 from ..exceptions import InputError
 
 __all__ = [
@@ -53,6 +53,8 @@ PRESENCES = ("stored", "derived", "behaviour", "absent")
 DERIVE_OPS = ("copy", "product", "ratio")
 #: Package folders holding built-in contracts, searched in this order.
 _BUILTIN_DIRS = (("ptyevidence.contract", "builtin"), ("ptyevidence.gap", "pipelines"))
+#: Largest contract file read, in bytes (the built-ins are about 15 KiB).
+_CONTRACT_MAX_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
@@ -346,24 +348,12 @@ def load_contract(name_or_path: str | os.PathLike | DatasetContract) -> DatasetC
         problem = "is a directory" if os.path.isdir(text_name) else "does not exist"
         msg = f"contract file '{text_name}' {problem}"
         raise InputError(msg, text_name)
-    try:
-        with open(text_name, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        msg = f"contract file '{text_name}' cannot be read ({exc})"
-        raise InputError(msg, text_name) from None
-    return contract_from_dict(_parse_json(text, text_name), origin=text_name)
+    data = read_json(text_name, f"contract file '{text_name}'", max_bytes=_CONTRACT_MAX_BYTES)
+    return contract_from_dict(data, origin=text_name)
 
 
 def _parse_json(text: str, origin: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = (
-            f"contract file '{origin}' is not valid JSON: {exc.msg} at line "
-            f"{exc.lineno} column {exc.colno}"
-        )
-        raise InputError(msg, origin) from None
+    return parse_json(text, f"contract file '{origin}'", origin)
 
 
 def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:

@@ -7,7 +7,6 @@ choose between :attr:`ValidationReport.ok` and
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._format import aligned_rows
+from .._json import dumps_strict
 from .._progress import progress_bar
 from ..exceptions import ContractError, UsageError
 from ..readers.base import Source
@@ -234,7 +234,7 @@ class ValidationReport:
 
     def to_json(self) -> str:
         """Return :meth:`to_dict` as indented JSON."""
-        return json.dumps(self.to_dict(), indent=2, default=_json_default)
+        return dumps_strict(self.to_dict(), indent=2)
 
     def to_markdown(self, heading_level: int = 2) -> str:
         """Return the report as Markdown (see :func:`~ptyevidence.contract.validation_markdown`)."""
@@ -251,12 +251,6 @@ class ValidationReport:
         if len(rows) == 1:
             return f"no findings\n{self.verdict}"
         return "\n".join(aligned_rows(rows) + [self.verdict])
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return str(obj)
 
 
 def validate_dataset(

@@ -270,9 +270,9 @@ def save_figure(fig: Figure, stem: str | os.PathLike, force: bool = False) -> tu
     # titles, outside legends): saving straight away overlaps titles and labels.
     fig.draw_without_rendering()
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
-        with atomic_output(paths[0], "wb") as fh:
+        with atomic_output(paths[0], "wb", force=force) as fh:
             fig.savefig(fh, format="png", dpi=PNG_DPI)
-        with atomic_output(paths[1], "wb") as fh:
+        with atomic_output(paths[1], "wb", force=force) as fh:
             fig.savefig(fh, format="svg", metadata={"Date": None})
     return paths
 

@@ -9,11 +9,11 @@ fixture of 64x64 frames cannot tell its layout from its shape alone).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
+from .._json import dumps_strict, parse_json
 from .base import Source
 
 __all__ = ["METADATA_KEY", "metadata_array", "read_metadata_member"]
@@ -35,7 +35,7 @@ def metadata_array(record: dict[str, Any]) -> np.ndarray:
     >>> arr.dtype.kind, arr.shape
     ('U', ())
     """
-    return np.array(json.dumps(record, sort_keys=True, separators=(",", ":")))
+    return np.array(dumps_strict(record, sort_keys=True, separators=(",", ":")))
 
 
 def read_metadata_member(source: Source) -> dict[str, Any] | None:
@@ -51,7 +51,7 @@ def read_metadata_member(source: Source) -> dict[str, Any] | None:
         return None
     try:
         value = source.read(METADATA_KEY)
-        record = json.loads(str(value.reshape(-1)[0]) if value.size else "")
-    except (ValueError, IndexError):
+        record = parse_json(str(value.reshape(-1)[0]) if value.size else "", METADATA_KEY)
+    except (ValueError, IndexError):  # InputError is a ValueError
         return None
     return record if isinstance(record, dict) else None

@@ -10,6 +10,7 @@ bounded block at a time.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import struct
@@ -37,6 +38,8 @@ CRC_THREAD_BYTES = 8 * 2**20
 #: one large read costs several times its size in memory.
 INFLATE_PIECE_BYTES = 2**20
 
+#: Largest data size a header may promise (int64 byte offsets): more cannot be in a file.
+_MAX_HEADER_BYTES = 2**62
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_MAGIC = b"PK\x03\x04"
 #: What zipfile raises on a damaged member; NotImplementedError comes from a
@@ -91,6 +94,7 @@ class NpzSource:
         self._members: dict[str, zipfile.ZipInfo] = {}
         self.ignored_members: list[str] = []
         try:
+            self._check_member_names()
             for zinfo in self._zip.infolist():
                 if not zinfo.filename.endswith(".npy"):
                     if not zinfo.is_dir():
@@ -104,6 +108,24 @@ class NpzSource:
             raise
 
     # -- headers -----------------------------------------------------------
+    def _check_member_names(self) -> None:
+        """Refuse names a reader could take two ways: repeated, cut at a NUL, or holding a path."""
+        seen: set[str] = set()
+        for zinfo in self._zip.infolist():
+            raw = zinfo.orig_filename
+            problem = None
+            if "\x00" in raw:
+                problem = f"holds a NUL character (zipfile would read it as '{zinfo.filename}')"
+            elif "/" in raw.rstrip("/") or "\\" in raw:
+                problem = "holds a path separator; NPZ members are plain names"
+            elif zinfo.filename in seen:
+                problem = "appears twice; which copy is the array?"
+            seen.add(zinfo.filename)
+            if problem:
+                msg = (f"'{self.path}': member name {raw!r} {problem}; the archive is ambiguous, "
+                       "rewrite it with numpy.savez")
+                raise InputError(msg, self.path)
+
     def _read_info(self, key: str, zinfo: zipfile.ZipInfo) -> ArrayInfo:
         if zinfo.flag_bits & 0x1:
             msg = f"'{self.path}': member '{zinfo.filename}' is encrypted; cannot read it"
@@ -760,10 +782,31 @@ def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool,
         else:
             msg = f"unsupported .npy format version {version}"
             raise ValueError(msg)
-    except ValueError as exc:
-        msg = f"'{path}': member '{member}' is not a valid .npy array ({exc})"
+    except (ValueError, TypeError, OverflowError, SyntaxError, MemoryError, RecursionError) as exc:
+        msg = f"'{path}': member '{member}' is not a valid .npy array ({type(exc).__name__}: {exc})"
         raise InputError(msg, path) from None
-    return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in shape)
+    problem = _header_problem(shape, dtype)
+    if problem:
+        msg = f"'{path}': member '{member}' is not a valid .npy array ({problem})"
+        raise InputError(msg, path)
+    return shape, bool(fortran), dtype
+
+
+def _header_problem(shape: tuple[int, ...], dtype: np.dtype) -> str | None:
+    """Return what makes a parsed header unusable as one array's description, or None."""
+    if dtype.subdtype is not None:
+        # A sub-array descr ('<f4', (3,)) would silently add axes to the shape.
+        return f"its descr {dtype.str}{dtype.shape} is a sub-array type; the header's shape must hold every axis"
+    if any(s < 0 for s in shape):
+        return f"shape {shape} has a negative length"
+    count = math.prod(shape)
+    if count * max(dtype.itemsize, 1) > _MAX_HEADER_BYTES:
+        return f"shape {shape} of {dtype} promises {count} elements, more than any file holds"
+    if dtype.itemsize == 0 and count and not dtype.hasobject:
+        return f"dtype {dtype} has items of 0 bytes, so {count} elements would hold no data"
+    return None
 
 
 class MemberCrcCheck:

@@ -291,7 +291,7 @@ def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> s
     '# Note'
     """
     path = check_output_path(path, force=force)
-    with atomic_output(path, "w") as fh:
+    with atomic_output(path, "w", force=force) as fh:
         fh.write(text)
     return path
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
+
+from .._json import dumps_strict, read_json
 
 __all__ = [
     "ContractVerdict",
@@ -38,7 +39,7 @@ class _HasToDict(Protocol):
 
 
 def _read_json(path: str | os.PathLike) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return read_json(path, f"record '{os.fspath(path)}'")
 
 
 class _Record:
@@ -190,7 +191,7 @@ class CoverageRecord(_Record):
 
     def to_json(self) -> str:
         """Return the content of ``coverage.json``: :meth:`to_dict` indented, one final newline."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps_strict(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CoverageRecord:
@@ -397,7 +398,7 @@ class ReportSummary(_Record):
 
     def to_json(self) -> str:
         """Return the content of ``summary.json``."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps_strict(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReportSummary:

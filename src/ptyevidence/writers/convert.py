@@ -364,6 +364,7 @@ def _metadata(
             "n_frames": n,
             "frame_shape": [h, w],
             "frames_dtype": meta["frames_dtype"],
+            **({"linked_files": meta["linked_files"]} if meta.get("linked_files") else {}),
         },
         "geometry": {
             key: meta[key]
