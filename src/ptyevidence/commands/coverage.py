@@ -176,12 +176,13 @@ def _read_positions(path: str, minimum: int = 2) -> _Positions:
     """Read ``xcoords``/``ycoords`` of ``path`` as float64; check there are ``minimum``, finite."""
     import numpy as np
 
+    from ..coverage.metrics import position_range_problem
     from ..exceptions import InputError
+    from ..readers.common import read_real
     from ..readers.registry import open_source
 
     with open_source(path) as src:
-        x = np.asarray(src.read("xcoords"), dtype=np.float64)
-        y = np.asarray(src.read("ycoords"), dtype=np.float64)
+        x, y = read_real(src, "xcoords"), read_real(src, "ycoords")
         fmt, units = src.format, src.position_units
     if x.ndim != 1 or x.shape != y.shape:
         msg = (f"'{path}': xcoords has shape {x.shape} and ycoords {y.shape}; expected two "
@@ -195,6 +196,10 @@ def _read_positions(path: str, minimum: int = 2) -> _Positions:
         first = int(bad[0])
         msg = (f"'{path}': xcoords/ycoords hold {bad.size} non-finite position(s), first at "
                f"index {first} ({x[first]}, {y[first]}); coverage needs every position finite")
+        raise InputError(msg, path)
+    problem = position_range_problem(x, y)
+    if problem:
+        msg = f"'{path}': {problem}; check the position units"
         raise InputError(msg, path)
     return _Positions(path, fmt, units, x, y)
 

@@ -378,7 +378,9 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
     """
     try:
         return _build_contract(data, origin)
-    except (TypeError, AttributeError, KeyError) as exc:
+    except InputError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError, OverflowError) as exc:
         # A list where an object belongs (or similar) in a hand-written file.
         msg = (
             f"contract '{origin}' has an entry of the wrong type ({type(exc).__name__}: "
@@ -419,6 +421,12 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         for key in ("field", "canonical", "legacy"):
             if key not in layout:
                 fail(f"layout is missing '{key}'")
+        for key in ("canonical", "legacy"):
+            axes = layout[key]
+            if not (isinstance(axes, list) and axes and all(isinstance(a, str) for a in axes)):
+                fail(f"layout '{key}' must be a non-empty list of dimension names, e.g. [\"N\", \"H\", \"W\"]")
+        if sorted(layout["canonical"]) != sorted(layout["legacy"]):
+            fail("layout 'canonical' and 'legacy' must order the same dimension names")
         _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
     for name, spec in dims.items():
         if not isinstance(spec, dict):

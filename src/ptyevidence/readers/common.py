@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..exceptions import InputError
-from .base import ArrayInfo
+from .base import ArrayInfo, Source
 
-__all__ = ["BLOCK_BYTES", "check_readable_file", "gather_indices", "native_byte_order"]
+__all__ = ["BLOCK_BYTES", "check_readable_file", "gather_indices", "native_byte_order", "read_real"]
 
 #: Size of the blocks streamed from an array, in bytes. Larger blocks are
 #: not faster (measured from 1 to 64 MiB): a full pass is bound by memory
@@ -37,6 +37,26 @@ def check_readable_file(path: str) -> None:
     if os.path.getsize(path) == 0:
         msg = f"'{path}' is empty (0 bytes); it was not written completely"
         raise InputError(msg, path)
+
+
+def read_real(source: Source, key: str) -> np.ndarray:
+    """Read ``key`` of an open source as float64; refuse what is not real numbers.
+
+    Records, text, complex values and objects cannot be cast to positions
+    without losing or inventing values, so they are refused by dtype before
+    anything is read.
+
+    Raises
+    ------
+    InputError
+        If the key is missing or its dtype is not a real number type.
+    """
+    info = source.info(key)
+    if info.dtype.kind not in "biuf" or info.is_structured:
+        msg = (f"'{source.path}': '{key}' has dtype {info.dtype}; expected real numbers "
+               "(integer or float)")
+        raise InputError(msg, source.path)
+    return np.asarray(source.read(key), dtype=np.float64)
 
 
 def native_byte_order(arr: np.ndarray) -> np.ndarray:

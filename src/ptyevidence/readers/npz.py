@@ -28,7 +28,7 @@ from ..exceptions import InputError
 from .base import ArrayInfo
 from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
 
-__all__ = ["MemberCrcCheck", "NpzSource"]
+__all__ = ["MemberCrcCheck", "NpzSource", "read_member"]
 
 #: Stored members at least this large are read ahead, and most of their CRC
 #: folded, on a second thread during a full pass.
@@ -43,8 +43,8 @@ _MAX_HEADER_BYTES = 2**62
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_MAGIC = b"PK\x03\x04"
 #: What zipfile raises on a damaged member; NotImplementedError comes from a
-#: corrupted compression-method or version field.
-_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
+#: corrupted compression-method or version field, RuntimeError from an encryption flag.
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError)
 
 
 class NpzSource:
@@ -770,6 +770,44 @@ def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return _multmodp(shift, crc1) ^ crc2
 
 
+def read_member(archive: zipfile.ZipFile, zinfo: zipfile.ZipInfo, path: str) -> np.ndarray:
+    """Read one ``.npy`` member of an open archive on its own, with :class:`NpzSource`'s checks.
+
+    For archives :class:`NpzSource` refuses as a whole (one damaged member
+    stops it): the header is checked, the data it promises against the
+    member's size, and the memory budget before anything is read.
+
+    Raises
+    ------
+    InputError
+        For a corrupt, encrypted, object or mis-sized member.
+    MemoryBudgetError
+        If the member does not fit the budget.
+    """
+    if zinfo.flag_bits & 0x1:
+        msg = f"'{path}': member '{zinfo.filename}' is encrypted; cannot read it"
+        raise InputError(msg, path)
+    try:
+        with archive.open(zinfo) as fp:
+            shape, fortran, dtype = _read_npy_header(fp, path, zinfo.filename)
+            info = ArrayInfo(zinfo.filename, dtype, shape, fortran, True)
+            if info.has_objects:
+                msg = f"'{path}': member '{zinfo.filename}' holds Python objects; refusing to unpickle it"
+                raise InputError(msg, path)
+            if zinfo.file_size - fp.tell() != info.nbytes:
+                msg = (f"'{path}': member '{zinfo.filename}' header promises {info.nbytes} data bytes "
+                       f"but the member holds {zinfo.file_size - fp.tell()}")
+                raise InputError(msg, path)
+        check_budget(2 * info.nbytes, f"reading '{zinfo.filename}' from '{path}'")
+        with archive.open(zinfo) as fp:
+            return np.lib.format.read_array(fp, allow_pickle=False)
+    except _MEMBER_ERRORS + (ValueError,) as exc:
+        if isinstance(exc, InputError):
+            raise
+        msg = f"'{path}': member '{zinfo.filename}' is corrupt ({exc})"
+        raise InputError(msg, path) from None
+
+
 def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Parse a ``.npy`` header from ``fp`` without trusting it with pickles."""
     fmt = np.lib.format
@@ -782,7 +820,9 @@ def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool,
         else:
             msg = f"unsupported .npy format version {version}"
             raise ValueError(msg)
-    except (ValueError, TypeError, OverflowError, SyntaxError, MemoryError, RecursionError) as exc:
+    except _MEMBER_ERRORS:
+        raise  # the zip member itself is damaged: reported by the caller
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many kinds
         msg = f"'{path}': member '{member}' is not a valid .npy array ({type(exc).__name__}: {exc})"
         raise InputError(msg, path) from None
     dtype = np.dtype(dtype)
