@@ -109,7 +109,8 @@ class Base:
         result = make_fixture(self.source, os.path.join(folder, "fixture.npz"), subset_size=16,
                               progress=False)
         self.fixture, self.sidecar, self.notes = result.path, result.metadata_path, result.notes_path
-        self.sidecar_data = json.loads(open(self.sidecar, encoding="utf-8").read())
+        with open(self.sidecar, encoding="utf-8") as fh:
+            self.sidecar_data = json.load(fh)
         with np.load(self.fixture, allow_pickle=False) as f:
             self.fixture_arrays = {k: f[k] for k in f.files}
         self.contract_data = load_contract("data001").to_dict()
@@ -421,7 +422,8 @@ def write_zip(path: str, members: list[Member]) -> None:
                 zf.writestr(info, m.payload)
                 info.flag_bits |= m.flag_bits
     if patches:
-        blob = open(path, "rb").read()
+        with open(path, "rb") as fh:
+            blob = fh.read()
         for old, new in patches:
             blob = blob.replace(old, new)
         with open(path, "wb") as fh:
@@ -550,7 +552,8 @@ def mutate_cxi(draw: Draw, path: str, folder: str) -> None:
             elif op == "group":
                 f.create_group(target)
         if op == "filter":
-            blob = bytearray(open(path, "rb").read())
+            with open(path, "rb") as fh:
+                blob = bytearray(fh.read())
             at = blob.find(b"lzf\x00")
             if at >= 8:
                 blob[at - 8 : at - 6] = struct.pack("<H", 32099)  # a filter id nobody registers

@@ -245,6 +245,8 @@ def _path_at_depth(text: str, limit: int) -> str:
             except ValueError:
                 stack[-1][1] = tok
     parts = [frame[1] for frame in stack if frame[1] is not None]
+    if len(parts) > 8:  # the path into a deep nest is mostly [0][0]...: name where it starts
+        return f"{_key_path(parts[:6])}... ({len(stack)} levels down)"
     return _key_path(parts)
 
 

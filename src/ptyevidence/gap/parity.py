@@ -538,7 +538,12 @@ def _check_permutation(a: np.ndarray, b: np.ndarray, perm: tuple[int, ...]):
 
 
 def _misfit(a: np.ndarray, b: np.ndarray) -> float:
-    """Relative residual of the best fit ``b ≈ k a`` (0 for a perfect fit)."""
+    """Relative residual of the best fit ``b ≈ k a`` (0 for a perfect fit); NaN without finite pairs."""
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not finite.all():
+        if not finite.any():
+            return float("nan")
+        a, b = a[finite], b[finite]
     norm_b = float(np.linalg.norm(b.ravel()))
     aa = float(np.vdot(a, a).real)
     if aa == 0:

@@ -100,7 +100,7 @@ class LinkedFile:
                 trail.append(f"'{here}' -> '{link.path}'")
                 if hops > MAX_SOFT_LINKS:
                     msg = (f"{self._where(hdf5_path)} goes through soft links that loop "
-                           f"({', '.join(trail[:4])}{', ...' if len(trail) > 4 else ''}); repair the links")
+                           f"({', '.join(trail[:2])}, ...); repair the links")
                     raise InputError(msg, self.path)
                 target = posixpath.normpath(posixpath.join(current, link.path))
                 parts = [p for p in target.split("/") if p] + parts[i + 1:]
