@@ -52,7 +52,8 @@ def read_real(source: Source, key: str) -> np.ndarray:
         If the key is missing or its dtype is not a real number type.
     """
     info = source.info(key)
-    if info.dtype.kind not in "biuf" or info.is_structured:
+    # Objects are left to the reader, which refuses to unpickle them in its own words.
+    if not info.has_objects and (info.dtype.kind not in "biuf" or info.is_structured):
         msg = (f"'{source.path}': '{key}' has dtype {info.dtype}; expected real numbers "
                "(integer or float)")
         raise InputError(msg, source.path)
