@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 from .exceptions import OutputError, UsageError
@@ -167,13 +167,22 @@ class OutputSet:
         path = os.fspath(path)
         tmp = self.temp(path)
         text = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
-        with open(tmp, mode, **text) as fh:
+        fh = open(tmp, mode, **text)  # noqa: SIM115 - closed below, its errors named
+        try:
             yield _NamedWrites(fh, path)
             try:
                 fh.flush()
                 os.fsync(fh.fileno())
             except OSError as exc:
                 raise _output_error(exc, "write", path) from None
+        except BaseException:
+            with suppress(OSError):  # closing flushes again: keep the first error, not its echo
+                fh.close()
+            raise
+        try:
+            fh.close()
+        except OSError as exc:
+            raise _output_error(exc, "write", path) from None
 
     def commit(self) -> None:
         """Publish every temporary under the lock: check the outputs again, then rename each.
