@@ -9,7 +9,7 @@ the sidecar renders, and nothing else is left beside them. No-force rounds:
 two ``fixture make`` without ``--force`` race for a fresh output; one must win
 with a complete set and the other fail without touching it. Kill rounds: a
 ``fixture make`` of a larger cut is killed (SIGKILL or SIGTERM) at a random
-moment, then run again; afterwards only the source and the three outputs may
+moment while it writes its temporary files, then run again; afterwards only the source and the three outputs may
 be in the folder.
 """
 
@@ -103,6 +103,10 @@ def no_force_rounds(folder: str, source: str, rounds: int, size: int) -> tuple[i
     return bad, notes
 
 
+def _temporaries(folder: str) -> list[str]:
+    return [n for n in os.listdir(folder) if n.endswith((".part", ".lock"))]
+
+
 def kill_rounds(folder: str, source: str, rounds: int, size: int, rng: random.Random) -> dict:
     out = os.path.join(folder, "out.npz")
     alone = time.perf_counter()
@@ -111,8 +115,11 @@ def kill_rounds(folder: str, source: str, rounds: int, size: int, rng: random.Ra
     leftovers, during_write, notes = 0, 0, []
     for k in range(rounds):
         proc = _make(source, out, k + 1, size, force=True)
-        time.sleep(rng.uniform(0.5, 1.0) * duration)  # the outputs are written in the second half
-        temps = [n for n in os.listdir(folder) if n.endswith((".part", ".lock"))]
+        # Wait until the run writes its temporaries, then kill it somewhere inside the write.
+        while proc.poll() is None and not _temporaries(folder):
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.1) * duration)
+        temps = _temporaries(folder)
         proc.send_signal(signal.SIGKILL if k % 2 == 0 else signal.SIGTERM)
         proc.wait()
         during_write += bool(temps)
@@ -157,7 +164,7 @@ def main() -> None:
         source = _source(killed, 600, 128)
         result = kill_rounds(killed, source, args.kill_rounds, 500, rng)
         print(f"kill: {args.kill_rounds} rounds of a run killed (SIGKILL/SIGTERM alternating) at a random "
-              f"moment of its {result['seconds_per_run']:.1f} s, then rerun: {result['leftover_rounds']} "
+              f"moment of its write (a run takes {result['seconds_per_run']:.1f} s), then rerun: {result['leftover_rounds']} "
               f"rounds with leftover or broken files; temporaries existed at the kill in "
               f"{result['killed_while_temporaries_existed']} rounds")
         for line in result["notes"][:10]:

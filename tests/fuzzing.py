@@ -522,7 +522,7 @@ def mutate_cxi(draw: Draw, path: str, folder: str) -> None:
                 f[target] = h5py.SoftLink("/nowhere/" + target)
             elif op == "external":
                 other = os.path.join(folder, "other.h5")
-                if draw.boolean():
+                if draw.boolean() and not os.path.exists(other):
                     with h5py.File(other, "w") as g:
                         g["d"] = current if current is not None else np.ones((N_SCAN, 3))
                 f[target] = h5py.ExternalLink(draw.choice(["other.h5", other, "missing.h5"]), "/d")
@@ -530,6 +530,9 @@ def mutate_cxi(draw: Draw, path: str, folder: str) -> None:
                 src = _numbers(current)
                 name = draw.choice(["part.h5", "missing-part.h5"])
                 if name == "part.h5":
+                    fd, part = tempfile.mkstemp(prefix="part-", suffix=".h5", dir=folder)
+                    os.close(fd)
+                    name = os.path.basename(part)
                     with h5py.File(os.path.join(folder, name), "w") as g:
                         g["d"] = src
                 layout = h5py.VirtualLayout(shape=src.shape, dtype=src.dtype)
@@ -736,7 +739,9 @@ def run_example(
     """Build and run one example in a scratch folder; return it, its result and the problems."""
     folder = tempfile.mkdtemp(prefix="fuzz-", dir=base.folder)
     try:
-        example = build_example(draw, base, folder, kind)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # building hostile values (casts that overflow) on purpose
+            example = build_example(draw, base, folder, kind)
         code, stdout, stderr = run_cli(example.argv, example.fault)
         return example, code, stdout, stderr, check_property(example, code, stdout, stderr)
     finally:
