@@ -11,6 +11,7 @@ reads contracts through :func:`load_contract`.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -472,9 +473,12 @@ def _check_dtype(name: Any, where: str, fail) -> str:
     if not isinstance(name, str):
         fail(f"{where} lists dtype {name!r}; expected a numpy dtype name such as 'float32'")
     try:
-        # Files are compared by canonical name, so "f4" must become "float32".
-        return np.dtype(name).name
-    except TypeError:
+        # Files are compared by canonical name, so "f4" must become "float32". A deprecated
+        # alias ("a") is refused rather than warned about.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return np.dtype(name).name
+    except (TypeError, ValueError, SyntaxError, Warning):
         fail(f"{where} lists unknown dtype '{name}'")
 
 

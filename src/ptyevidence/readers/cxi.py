@@ -331,7 +331,10 @@ class CxiSource:
         if not isinstance(obj, h5py.Dataset):
             msg = f"{self._where(hdf5_path)} is a group; a dataset is expected there"
             raise InputError(msg, self.path)
-        self._links.check_dataset(obj, hdf5_path)
+        with self._reading(hdf5_path):
+            # A damaged header fails here, whichever error h5py turns it into.
+            obj.dtype, obj.shape, obj.chunks  # noqa: B018
+            self._links.check_dataset(obj, hdf5_path)
         return obj
 
     def linked_files(self) -> list[str]:
@@ -343,8 +346,12 @@ class CxiSource:
         """Name the file and dataset of an HDF5 read error (h5py names neither)."""
         try:
             yield
-        except OSError as exc:
-            msg = f"{self._where(hdf5_path)} cannot be read ({exc}); the file is damaged or truncated"
+        except InputError:
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+            # h5py reports damaged metadata and data as any of these, naming neither file nor path.
+            msg = (f"{self._where(hdf5_path)} cannot be read ({type(exc).__name__}: {exc}); "
+                   "the file is damaged or truncated")
             raise InputError(msg, self.path) from None
 
     def _open_frames(self) -> Any:
