@@ -121,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_external_links(bool(args.allow_external_links))
         with _terminate_cleanly(), warnings.catch_warnings():
             # A numeric warning means a value out of range; printed, it would pass unnoticed.
-            warnings.simplefilter("error", RuntimeWarning)
+            # (Only ours and numpy's: the notebook machinery's own runtime warnings are not data.)
+            warnings.filterwarnings("error", category=RuntimeWarning, module=r"(ptyevidence|numpy)(\.|$)")
             return int(args.func(args) or 0)
     except PtyEvidenceError as exc:
         if debug:
