@@ -1,5 +1,6 @@
 # One command each on a fresh machine: `make report`, `make test`.
-# Both create .venv (python3 -m venv + pip install -e ".[test]") when missing.
+# Both create .venv (python3 -m venv + pip install -e ".[test,batch]", then the ptychodus extra
+# with --no-deps from requirements/ptychodus.txt) when missing.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,9 +11,10 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/ptychodus.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,batch]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/ptychodus.txt
 	touch $(STAMP)
 
 # Evidence set for the embedded demo dataset, under artifacts/demo/ (replaced on each run).

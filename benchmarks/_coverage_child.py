@@ -15,7 +15,8 @@ import time
 t0 = time.perf_counter()
 from _inputs import scan_positions
 
-from ptyevidence.coverage import scan_coverage
+from ptyevidence.coverage import nearest_neighbour_distances, scan_coverage
+from ptyevidence.coverage.metrics import _nearest_other, _spacing_sample
 from ptyevidence.fixture.strategies import select_indices
 
 t_package = time.perf_counter() - t0
@@ -43,6 +44,10 @@ def main() -> None:
             {"case": "grid+metrics", "positions": n_grid, "subset": n,
              "grid_s": t_grid, "metrics_s": t_metrics, "total_s": t_grid + t_metrics}
         )
+    # What the source spacing sample saves: every position's nearest other, or the sample's.
+    _, t_all = timed(nearest_neighbour_distances, x, y)
+    _, t_sample = timed(_nearest_other, x, y, _spacing_sample(x.size))
+    out["spacing"] = {"positions": n_grid, "every_position_s": t_all, "sample_s": t_sample}
     x, y = scan_positions(n_far)
     for n in sizes:
         _, t_far = timed(select_indices, x, y, n, "farthest-point", seed=0)

@@ -238,7 +238,15 @@ def _legacy_ambiguous(folder: str) -> tuple[str, dict]:
 
 
 def _object_metadata(folder: str) -> tuple[str, dict]:
-    # What PtychoPINN's own writer stores: a pickled dict under _metadata.
+    # What PtychoPINN's own writer stores (ptycho/metadata.py:112-114): JSON text in a
+    # pickled 0-d object array. Read by the restricted unpickler, never by pickle.
+    arrays = _arrays()
+    stored = dict(arrays, _metadata=np.array(json.dumps({"source": "beamline"}), dtype=object))
+    return _save(folder, stored), arrays
+
+
+def _object_metadata_dict(folder: str) -> tuple[str, dict]:
+    # A pickled dict: plain data, but not the JSON text PtychoPINN's reader parses.
     arrays = _arrays()
     stored = dict(arrays, _metadata=np.array({"source": "beamline"}, dtype=object))
     return _save(folder, stored), arrays
@@ -296,6 +304,7 @@ DATASETS: dict[str, Callable[[str], tuple[str, dict]]] = {
     "foreign-member": _foreign_member,
     "object-diffraction": _with(diffraction=lambda a: a["diffraction"].astype(object)),
     "object-metadata": _object_metadata,
+    "object-metadata-dict": _object_metadata_dict,
     "structured-diffraction": _with(diffraction=_structured),
     "zero-positions": _scan(0),
     "one-position": _scan(1),
@@ -372,7 +381,8 @@ VALIDATE = {
     "header-lies-about-shape": (2, "header promises shape"),
     "foreign-member": (0, "member 'README.txt' is not a .npy array; ignored"),
     "object-diffraction": (1, "Python objects"),
-    "object-metadata": (1, "key '_metadata' has dtype object"),
+    "object-metadata": (0, "PASS"),
+    "object-metadata-dict": (1, "holds a pickled dict, not JSON text"),
     "structured-diffraction": (1, "named fields"),
     "zero-positions": (1, "dimension N = 0 is below its minimum"),
     "one-position": (0, "PASS"),
@@ -411,6 +421,7 @@ FIXTURE_MAKE = {
     "header-lies-about-shape": (2, "header promises shape"),
     "object-diffraction": (2, "refusing to unpickle"),
     "object-metadata": (0, "wrote"),
+    "object-metadata-dict": (0, "wrote"),
     "structured-diffraction": (2, "named fields"),
     "zero-positions": (2, "has only 0 positions"),
     "one-position": (2, "has only 1 positions"),
@@ -571,6 +582,11 @@ def read_only_folder() -> str | None:
 def _output_folder(where: str, folder: str) -> str:
     if where == "missing-folder":
         return os.path.join(folder, "no-such-folder")
+    if where == "file-as-folder":
+        # A parent that is a file: no folder can be made there.
+        blocker = os.path.join(folder, "not-a-folder")
+        Path(blocker).write_text("a file")
+        return os.path.join(blocker, "sub")
     ro = read_only_folder()
     if ro is None:
         msg = "no read-only folder on this machine"
@@ -578,7 +594,8 @@ def _output_folder(where: str, folder: str) -> str:
     return ro
 
 
-OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable"}
+OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable",
+                   "file-as-folder": "is a file"}
 
 
 def _fixture_output_case(where: str) -> Callable[[str], Case]:
@@ -592,13 +609,14 @@ def _fixture_output_case(where: str) -> Callable[[str], Case]:
     return build
 
 
-def _fixture_sidecar_in_missing_folder(folder: str) -> Case:
+def _fixture_sidecar_under_a_file(folder: str) -> Case:
+    # fixture make makes missing folders, but not under a file.
     path, _ = _scan(N_SCAN)(folder)
     out = os.path.join(folder, "fixture.npz")
-    meta = os.path.join(folder, "no-such-folder", "fixture.json")
+    meta = os.path.join(_output_folder("file-as-folder", folder), "fixture.json")
     argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
             "--metadata-out", meta]
-    return Case("fixture-make-sidecar-in-missing-folder", argv, 2, "does not exist",
+    return Case("fixture-make-sidecar-under-a-file", argv, 2, "is a file",
                 inputs=[path], absent=[*_fixture_outputs(out), meta])
 
 
@@ -1031,9 +1049,11 @@ HELDOUT = {
     "text-xcoords": ((1, "key 'xcoords' has dtype str"), (2, "expected real numbers"),
                      (2, "expected real numbers")),
     "huge-positions": ((0, "PASS"), (2, "lies beyond +-1e+150"), (2, "lies beyond +-1e+150")),
-    "metadata-deep-json": ((0, "PASS"), (0, "wrote"), (0, "")),
-    "metadata-huge-int": ((0, "PASS"), (0, "wrote"), (0, "")),
-    "metadata-nan": ((0, "PASS"), (0, "wrote"), (0, "")),
+    # The contract's metadata-json-object rule reports what the bounded reader refuses;
+    # the cut and coverage do not need the record.
+    "metadata-deep-json": ((1, "nests arrays/objects deeper than 64 levels"), (0, "wrote"), (0, "")),
+    "metadata-huge-int": ((1, "n is an integer of 5000 digits, beyond int64"), (0, "wrote"), (0, "")),
+    "metadata-nan": ((1, "scale is the non-standard literal NaN"), (0, "wrote"), (0, "")),
 }
 
 
@@ -1262,7 +1282,8 @@ def _fixture_make_through_external_link(folder: str) -> Case:
     argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
             "--allow-external-links", "--source-hash", "full"]
     other = os.path.join(folder, "frames.h5")
-    return Case("fixture-make-cxi-external-link-allowed", argv, 0, "wrote", "stdout", inputs=[path, other],
+    # Written with its FAIL verdict (exit 1): the CXI holds no object, which data001 requires.
+    return Case("fixture-make-cxi-external-link-allowed", argv, 1, "wrote", "stdout", inputs=[path, other],
                 check=check_linked_files, data={"sidecar": os.path.join(folder, "out.json"), "linked": other})
 
 
@@ -1347,12 +1368,13 @@ for _label, _size, _message in (
 ):
     _register(f"fixture-make-subset-size-{_label}", _subset_case(_label, _size, _message))
 for _where in ("missing-folder", "read-only-folder"):
-    _register(f"fixture-make-output-in-{_where}", _fixture_output_case(_where))
     _register(f"convert-output-{_where}", _convert_output_case(_where))
     _register(f"gap-output-{_where}", _gap_output_case(_where))
+for _where in ("file-as-folder", "read-only-folder"):
+    _register(f"fixture-make-output-in-{_where}", _fixture_output_case(_where))
 _register("convert-output-is-source", _convert_output_case("is-source"))
 _register("gap-output-is-source", _gap_output_case("is-source"))
-_register("fixture-make-sidecar-in-missing-folder", _fixture_sidecar_in_missing_folder)
+_register("fixture-make-sidecar-under-a-file", _fixture_sidecar_under_a_file)
 _register("fixture-make-output-is-source", _fixture_output_is_source)
 _register("fixture-make-sidecar-is-source", _fixture_sidecar_is_source)
 _register("fixture-make-output-exists", _fixture_output_exists)

@@ -70,3 +70,27 @@ def test_no_bar_when_standard_error_is_not_a_terminal(monkeypatch):
     with _progress.progress_bar(1000, "validate diffraction") as bar:
         bar.update(1000)
     assert buffer.getvalue() == ""
+
+
+def test_a_bar_of_files_counts_files_and_shows_the_status_text(pty_stderr, monkeypatch):
+    master, slave, use = pty_stderr
+    use()
+    _resize(slave, 120)
+    monkeypatch.setattr(_progress, "PROGRESS_DELAY", 0.0)
+    with _progress.progress_bar(10, "audit", unit="file") as bar:
+        bar.update(3)
+        bar.set_postfix_str("pass 2 fail 1")
+    drawn = _drain(master)
+    assert "3/10" in drawn
+    assert "file/s" in drawn
+    assert "pass 2 fail 1" in drawn
+    assert "KiB" not in drawn
+
+
+def test_the_silent_bar_takes_status_text(monkeypatch):
+    buffer = io.StringIO()
+    monkeypatch.setattr(_progress.sys, "stderr", buffer)
+    with _progress.progress_bar(10, "audit", unit="file") as bar:
+        bar.update(1)
+        bar.set_postfix_str("pass 1")
+    assert buffer.getvalue() == ""

@@ -2,9 +2,9 @@
 
 Import public names from here (or from the public modules ``fixture``,
 ``coverage``, ``gap``, ``io``, ``demo``, ``report``, ``torch_compat``); modules with a
-leading underscore are private. Names from the heavier modules (SciPy,
-Matplotlib) load on first use, so ``import ptyevidence`` stays quick and
-never imports PyTorch.
+leading underscore are private. Names from the heavier modules load on first
+use, and SciPy and Matplotlib only inside the functions that need them, so
+``import ptyevidence`` stays quick and never imports PyTorch.
 """
 
 from importlib import import_module
@@ -24,6 +24,7 @@ from .exceptions import (
     ContractError,
     InputError,
     MemoryBudgetError,
+    MissingExtraError,
     NotebookExecutionError,
     OutputError,
     PtyEvidenceError,
@@ -68,6 +69,7 @@ __all__ = [
     "GapMatrix",
     "InputError",
     "MemoryBudgetError",
+    "MissingExtraError",
     "NotebookExecutionError",
     "OutputError",
     "PtyEvidenceError",

@@ -29,7 +29,15 @@ try:  # POSIX only; elsewhere sets are still written atomically, one file at a t
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["OutputSet", "atomic_output", "check_output_path", "output_set", "reading_lock"]
+__all__ = [
+    "OutputSet",
+    "atomic_output",
+    "check_output_path",
+    "make_folders",
+    "output_set",
+    "reading_lock",
+    "remove_folders",
+]
 
 #: Temporary names: ``.<name>.<pid>.<token>.part`` (the pid tells a dead writer's leftovers).
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.part$")
@@ -37,15 +45,20 @@ _PROBE_PREFIX = ".ptyevidence-probe"
 
 
 def check_output_path(
-    path: str | os.PathLike, force: bool = False, inputs: Iterable[str | os.PathLike] = ()
+    path: str | os.PathLike, force: bool = False, inputs: Iterable[str | os.PathLike] = (),
+    create: bool = False,
 ) -> str:
     """Check that ``path`` can be written; return it as a string.
+
+    With ``create``, a missing folder is fine when its nearest existing
+    ancestor is a writable folder (:func:`make_folders` creates it later).
 
     Raises
     ------
     UsageError
-        If the folder is missing or not writable, the path is a folder,
-        it exists and ``force`` is False, or it is one of ``inputs``.
+        If the folder is missing (without ``create``) or not writable, a
+        parent is a file, the path is a folder, it exists and ``force`` is
+        False, or it is one of ``inputs``.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -56,9 +69,17 @@ def check_output_path(
         if src is not None and os.path.abspath(os.fspath(src)) == os.path.abspath(path):
             msg = f"output '{path}' is the input '{os.fspath(src)}'; choose another output path"
             raise UsageError(msg)
-    if not os.path.isdir(folder):
+    existing = folder
+    while create and not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if os.path.exists(existing) and not os.path.isdir(existing):
+        msg = f"output folder '{folder}' cannot be made: '{existing}' is a file; choose another path"
+        raise UsageError(msg)
+    if not os.path.isdir(existing):
         msg = f"output folder '{folder}' does not exist; create it first"
         raise UsageError(msg)
+    if existing != folder:
+        return path if _creation_problem(existing) is None else _unwritable(existing)
     problem = _creation_problem(folder)
     if problem:
         msg = f"output folder '{folder}' is not writable ({problem}); choose another folder"
@@ -70,6 +91,39 @@ def check_output_path(
         msg = f"output '{path}' exists; pass force=True to overwrite it"
         raise UsageError(msg)
     return path
+
+
+def _unwritable(folder: str) -> str:
+    msg = f"output folder '{folder}' is not writable ({_creation_problem(folder)}); choose another folder"
+    raise UsageError(msg)
+
+
+def make_folders(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Create the missing folders of ``paths``; return those created, deepest first.
+
+    The caller removes them again (:func:`remove_folders`) when its output
+    set fails, so a failure leaves nothing behind.
+    """
+    made: list[str] = []
+    for path in paths:
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        missing = []
+        while not os.path.exists(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for new in reversed(missing):
+            os.mkdir(new)
+            made.insert(0, new)
+    return made
+
+
+def remove_folders(folders: Iterable[str]) -> None:
+    """Remove folders made by :func:`make_folders` that are still empty, deepest first."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
 
 
 def _creation_problem(folder: str) -> str | None:

@@ -6,7 +6,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["aligned_rows", "dims_text", "extent_text", "markdown_table", "number_text", "shape_text"]
+__all__ = ["aligned_rows", "dims_text", "extent_text", "markdown_table", "number_text", "shape_text", "text_table"]
 
 
 def shape_text(shape: Sequence[Any] | None, sep: str = ", ") -> str:
@@ -105,3 +105,16 @@ def aligned_rows(rows: Sequence[Sequence[str]], align: str = "l") -> list[str]:
                   for cell, w, side in zip(row, widths, sides)).rstrip()
         for row in rows
     ]
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Return ``rows`` under ``header`` as left-aligned columns two spaces apart.
+
+    Examples
+    --------
+    >>> print(text_table(["KEY", "STATUS"], [["xcoords", "same"], ["Y", "added"]]))
+    KEY      STATUS
+    xcoords  same
+    Y        added
+    """
+    return "\n".join(aligned_rows([[str(c) for c in header], *([str(c) for c in row] for row in rows)]))

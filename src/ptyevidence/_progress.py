@@ -19,19 +19,27 @@ class _Silent:
     def update(self, n: int = 1) -> None:
         """Ignore progress."""
 
+    def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+        """Ignore the status text."""
+
 
 @contextmanager
-def progress_bar(total: int, description: str, enabled: bool | None = None) -> Iterator[Any]:
-    """Yield an object with ``update(nbytes)``; draws a bar on a terminal.
+def progress_bar(
+    total: int, description: str, enabled: bool | None = None, unit: str = "B"
+) -> Iterator[Any]:
+    """Yield an object with ``update(n)`` and ``set_postfix_str(text)``; draws a bar on a terminal.
 
     Parameters
     ----------
     total : int
-        Total bytes the pass will process.
+        Total bytes (or other units) the pass will process.
     description : str
         Label shown left of the bar.
     enabled : bool or None
         Force on/off; None means "when standard error is a terminal".
+    unit : str
+        ``"B"`` counts bytes (scaled to KiB, MiB...); any other unit, such as
+        ``"file"``, is counted as it is, with its rate per second.
     """
     if enabled is None:
         enabled = sys.stderr.isatty()
@@ -40,8 +48,9 @@ def progress_bar(total: int, description: str, enabled: bool | None = None) -> I
         return
     from tqdm.auto import tqdm
 
+    scale = {"unit_scale": True, "unit_divisor": 1024} if unit == "B" else {}
     with tqdm(
-        total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
+        total=total, desc=description, unit=unit, **scale,
         delay=PROGRESS_DELAY, leave=False, file=sys.stderr, **_fallback_size(),
     ) as bar:
         yield bar

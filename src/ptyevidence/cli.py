@@ -40,7 +40,7 @@ PROG = "ptyevidence"
 #: Library parameters whose flag is not the parameter's name with dashes.
 _RENAMED_PARAMETERS = {"out_dir": "--out"}
 #: ``name=value`` starting a word: ``True`` or ``...`` (a flag alone), a quoted word, a bare word.
-_HINT = re.compile(r"(?<![^\s(])([a-z][a-z0-9_]*)=(True|\.\.\.|'[^'\s]*'|[^\s'(),;]+)")
+PARAMETER_HINT = re.compile(r"(?<![^\s(])([a-z][a-z0-9_]*)=(True|\.\.\.|'[^'\s]*'|[^\s'(),;]+)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PtyEvidenceError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {flag_hints(error_text(exc))}", file=sys.stderr)
+        print(f"{PROG}: error: {error_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -238,7 +238,7 @@ def flag_hints(message: str, flags: Collection[str] | None = None) -> str:
         return option if value in ("True", "...") else f"{option} {value.strip(chr(39))}"
 
     parts = re.split(r"(`[^`]*`)", message)
-    return "".join(part if i % 2 else _HINT.sub(flag, part) for i, part in enumerate(parts))
+    return "".join(part if i % 2 else PARAMETER_HINT.sub(flag, part) for i, part in enumerate(parts))
 
 
 @functools.lru_cache(maxsize=1)

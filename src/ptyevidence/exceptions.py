@@ -1,8 +1,8 @@
 """Every exception ptyevidence raises on purpose.
 
 The command line maps them to exit codes: :class:`InputError`,
-:class:`UsageError`, :class:`OutputError`, :class:`NotebookExecutionError` and
-:class:`TorchNotInstalledError` give 2 (the input or the environment cannot
+:class:`UsageError`, :class:`OutputError`, :class:`NotebookExecutionError`,
+:class:`TorchNotInstalledError` and :class:`MissingExtraError` give 2 (the input or the environment cannot
 be used), :class:`ContractError` gives 1 (the input was read and breaks its
 contract). Suspicious but legal input is not an exception: it is a finding
 of severity ``"warning"`` in the report that found it.
@@ -13,11 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ClusterLostError",
     "ContractError",
+    "ExpressionError",
+    "FixtureCheckFailed",
+    "FixtureUnusable",
     "InputError",
     "MemoryBudgetError",
+    "MissingExtraError",
+    "MissingName",
     "NotebookExecutionError",
     "OutputError",
+    "PipelineError",
+    "PipelineUnavailableError",
     "PtyEvidenceError",
     "TorchNotInstalledError",
     "UsageError",
@@ -104,6 +112,20 @@ class TorchNotInstalledError(PtyEvidenceError, ImportError):
     """PyTorch is needed for this operation and cannot be imported (exit code 2)."""
 
 
+class MissingExtraError(PtyEvidenceError, ImportError):
+    """An optional extra (``ptychodus``) is needed to read a format and is not installed (exit code 2).
+
+    Attributes
+    ----------
+    extra : str
+        Name of the extra.
+    """
+
+    def __init__(self, message: str, extra: str = "") -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
 class NotebookExecutionError(PtyEvidenceError):
     """A notebook stopped with an error; the partial executed notebook is kept.
 
@@ -121,3 +143,45 @@ class NotebookExecutionError(PtyEvidenceError):
                  executed: str = "") -> None:
         super().__init__(message)
         self.notebook, self.cell, self.executed = notebook, cell, executed
+
+
+class ClusterLostError(PtyEvidenceError, ConnectionError):
+    """The dask scheduler went away before every audit task finished."""
+
+
+class PipelineUnavailableError(InputError):
+    """The interpreter cannot import PtychoPINN, TensorFlow or PyTorch."""
+
+
+class PipelineError(InputError):
+    """A pipeline raised, crashed or ran out of time on the fixture."""
+
+
+class ExpressionError(ValueError):
+    """The expression is not valid in this language, or failed to evaluate."""
+
+
+class MissingName(ExpressionError):
+    """A name (or ``namespace.name``) the expression uses is not defined.
+
+    Attributes
+    ----------
+    name : str
+        The dotted name, e.g. ``file.diffraction``.
+    namespace : str
+        The namespace it was looked up in (empty for top-level names).
+    """
+
+    def __init__(self, name: str, namespace: str = "") -> None:
+        where = f" in '{namespace}'" if namespace else ""
+        super().__init__(f"'{name}' is not defined{where}")
+        self.name = name
+        self.namespace = namespace
+
+
+class FixtureCheckFailed(AssertionError):
+    """A fixture does not match its record (or was regenerated); the message is the table."""
+
+
+class FixtureUnusable(Exception):
+    """A fixture or its sidecar cannot be used at all; the message says why."""

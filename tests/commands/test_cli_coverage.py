@@ -12,6 +12,7 @@ from numpy.testing import assert_allclose
 
 from conftest import dataset_arrays
 from ptyevidence.coverage import compare_strategies, scan_coverage
+from ptyevidence.coverage.probe import measure_probe
 from ptyevidence.fixture.strategies import STRATEGIES
 
 METRICS = ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap",
@@ -35,6 +36,18 @@ def fixture_npz(cli, source, tmp_path) -> str:
 def positions(path: str) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as f:
         return f["xcoords"], f["ycoords"]
+
+
+def probe_diameter(path: str) -> float:
+    with np.load(path) as f:
+        return measure_probe(f["probeGuess"]).diameter
+
+
+def recorded_part(metrics: dict, recorded: dict) -> dict:
+    """The metrics the sidecar records (the report adds the probe's and the ceiling)."""
+    assert set(metrics) - set(recorded) == {"probe_diameter", "overlap_ratio", "source_overlap_ratio",
+                                           "occupancy_ceiling"}
+    return {k: metrics[k] for k in recorded}
 
 
 def write_sidecar(path, indices, n_source: int) -> str:
@@ -63,16 +76,21 @@ def test_compare_strategies_prints_an_aligned_table(cli, source):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("strategy"))
-    assert lines[header].split() == ["strategy", *METRICS]
+    columns = [*METRICS[:3], "occupancy_ceiling", *METRICS[3:], "overlap_ratio"]
+    assert lines[header].split() == ["strategy", *columns]
     rows = lines[header + 1 : header + 1 + len(STRATEGIES)]
     assert [r.split()[0] for r in rows] == list(STRATEGIES)
     # Aligned: every row as wide as the header, numbers right-aligned under it.
     assert {len(r) for r in rows} == {len(lines[header])}
-    # The numbers are the library's, rounded to 4 significant digits.
+    # The numbers are the library's, rounded to 4 significant digits; the
+    # overlap comes from the probe in the file.
     x, y = positions(source)
-    for row, (name, m) in zip(rows, compare_strategies(x, y, 16)):
+    comparison = compare_strategies(x, y, 16, probe_diameter=probe_diameter(source))
+    for row, (name, m) in zip(rows, comparison):
         values = [float(v) for v in row.split()[1:]]
-        assert_allclose(values, [getattr(m, k) for k in METRICS], rtol=1e-3)
+        assert_allclose(values, [getattr(m, k) for k in columns], rtol=1e-3)
+    assert lines[1].startswith(f"probe diameter {probe_diameter(source):.4g} px (measured: ")
+    assert lines[-1].startswith("best coverage: ")
 
 
 def test_compare_strategies_json_has_every_strategy_and_metric(cli, source):
@@ -103,7 +121,9 @@ def test_subset_from_fixture_uses_its_sidecar_and_matches_the_recorded_coverage(
     assert report["subset"]["indices_from"] == "sidecar"
     assert report["subset"]["sidecar"] == str(tmp_path / "fx.json")
     recorded = json.loads((tmp_path / "fx.json").read_text())["coverage"]
-    assert report["metrics"] == recorded  # fixture make measured the same subset
+    # fixture make measured the same subset
+    assert recorded_part(report["metrics"], recorded) == recorded
+    assert report["metrics"]["probe_diameter"] == report["probe"]["diameter"] == probe_diameter(source)
     assert report["ok"] is True
     assert report["checks"] == []
 
@@ -115,7 +135,7 @@ def test_subset_without_sidecar_is_matched_by_position(cli, source, fixture_npz,
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["subset"]["indices_from"] == "positions"
-    assert report["metrics"] == record["coverage"]
+    assert recorded_part(report["metrics"], record["coverage"]) == record["coverage"]
 
 
 def test_subset_text_lists_every_metric(cli, source, fixture_npz):
@@ -131,7 +151,8 @@ def test_indices_from_a_sidecar(cli, source, tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     x, y = positions(source)
-    assert report["metrics"] == scan_coverage(x, y, [0, 9, 70, 79]).to_dict()
+    expected = scan_coverage(x, y, [0, 9, 70, 79], probe_diameter=probe_diameter(source))
+    assert report["metrics"] == {**expected.to_dict(), "occupancy_ceiling": expected.occupancy_ceiling}
 
 
 def test_thresholds_fail_with_exit_1_and_name_the_metric(cli, source, tmp_path):
@@ -271,22 +292,12 @@ def test_cxi_source_works(cli, tmp_path):
                                                        "strategy_comparison.svg"]
 
 
-def test_positions_match_exactly_in_any_row_order_with_duplicates():
-    from ptyevidence.commands.coverage import _match_positions, _Positions
-    from ptyevidence.exceptions import InputError
 
-    def positions(x, y, path):
-        return _Positions(path, "npz", "pixels", np.asarray(x, float), np.asarray(y, float))
-
-    #            0    1    2    3    4    5
-    sx = [0.0, 1.0, 1.0, 2.0, 1.0, -0.0]
-    sy = [0.0, 5.0, 5.0, 3.0, 5.0, 7.0]
-    source = positions(sx, sy, "s.npz")
-    fixture = positions([2.0, 1.0, 0.0, 1.0], [3.0, 5.0, 0.0, 5.0], "f.npz")
-    assert _match_positions(fixture, source).tolist() == [3, 1, 0, 2]
-    too_many = positions([1.0] * 4, [5.0] * 4, "f.npz")
-    with pytest.raises(InputError, match="has 4 positions at \\(1, 5\\) but 's.npz' has 3"):
-        _match_positions(too_many, source)
-    stranger = positions([0.0, 2.0], [0.0, 3.5], "f.npz")
-    with pytest.raises(InputError, match="row 1 at \\(2, 3.5\\), nearest source position 3 at distance 0.5"):
-        _match_positions(stranger, source)
+def test_library_errors_name_the_flags(cli, source, make_npz, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    assert_one_line_error(cli("coverage", source, "--plot-dir", str(taken)),
+                          f"error: --plot-dir '{taken}' is a file; give a folder")
+    other = make_npz("other.npz", n=20, h=8, w=8, seed=5)
+    assert_one_line_error(cli("coverage", source, "--subset", other),
+                          "; pass the source it was cut from, or its sidecar with --indices-from")

@@ -101,7 +101,7 @@ def test_ambiguous_layout_exits_2_unless_given(cli, make_npz):
 
 
 def test_object_array_exits_1_without_unpickling(make_npz, monkeypatch, capsys):
-    """An object member is a contract error; main() never unpickles it."""
+    """A pickled dict as _metadata is read as plain data (no pickle loader, no global), then refused."""
 
     def forbidden(*args, **kwargs):
         msg = "validate tried to unpickle"
@@ -115,7 +115,8 @@ def test_object_array_exits_1_without_unpickling(make_npz, monkeypatch, capsys):
     monkeypatch.setattr(pickle, "Unpickler", forbidden)
     assert main(["validate", path]) == 1
     out = capsys.readouterr().out
-    assert _table_rows(out) == {("error", "dtype", "_metadata")}
+    assert _table_rows(out) == {("error", "metadata-json-object", "_metadata")}
+    assert "holds a pickled dict, not JSON text" in out
 
 
 @pytest.mark.parametrize(
@@ -190,7 +191,11 @@ def test_json_report_structure_and_statistics(cli, make_npz):
     report = json.loads(proc.stdout)
     assert set(report) == {
         "path", "contract", "format", "layout", "ok", "verdict", "dims", "fields", "stats", "findings",
+        "checked",
     }
+    # What each applicable rule measured, beside the findings it raised.
+    assert report["checked"]["diffraction-finite"] == "1 non-finite of 1280"
+    assert report["checked"]["positions-unique"] == "20 distinct of 20"
     assert (report["path"], report["contract"], report["format"]) == (path, "data001", "npz")
     assert report["ok"] is False
     assert report["layout"] == "canonical"

@@ -317,7 +317,7 @@ def test_contract_markdown_lists_fields_rules_and_notes(name):
     text = contract_markdown(contract)
     assert text.startswith(f"# Contract `{name}`")
     assert "| Field | Role | Required | dtype |" in text
-    assert "| Rule | Fields | Check | Value | Severity | Meaning |" in text
+    assert "| Rule | Fields | Check | Value | Severity | Meaning | Source |" in text
     assert "## Layout and alias notes" in text
     for spec in contract.fields:
         assert f"| `{spec.name}` |" in text

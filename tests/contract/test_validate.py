@@ -74,6 +74,23 @@ def _intensity_like(a):
     return frames
 
 
+def _counts_scaled(a):
+    # Poisson counts times one scale: whole multiples of the smallest value.
+    counts = np.random.default_rng(3).poisson(8.0, (N, H, W))
+    return (counts * 0.01).astype(np.float32)
+
+
+def _unshifted(a):
+    # A centred peak moved to the corners, as numpy.fft.fft2 leaves it.
+    yy, xx = np.mgrid[:H, :W]
+    peak = np.exp(-((yy - H // 2) ** 2 + (xx - W // 2) ** 2) / 2.0).astype(np.float32)
+    return np.ascontiguousarray(np.broadcast_to(np.fft.ifftshift(peak), (N, H, W)))
+
+
+def _record(**entries):
+    return np.array(json.dumps({"layout": "canonical", **entries}))
+
+
 def _all_at(x, y):
     def mutate(a):
         a["xcoords"] = np.full(N, float(x))
@@ -100,7 +117,8 @@ VIOLATIONS = [
     # dtypes
     ("diffraction-float16", _retype("diffraction", np.float16), ("dtype", "diffraction", "error")),
     ("diffraction-float64", _retype("diffraction", np.float64), ("dtype", "diffraction", "error")),
-    ("diffraction-uint16", _replace("diffraction", lambda a: (a["diffraction"] * 5).astype(np.uint16)),
+    # Counts of 0 and 1 only: too few values above 1.5 quanta to call them counts.
+    ("diffraction-uint16", _replace("diffraction", lambda a: (a["diffraction"] * 2).astype(np.uint16)),
      ("dtype", "diffraction", "error")),
     ("object-real", _replace("objectGuess", lambda a: a["objectGuess"].real.copy()),
      ("dtype", "objectGuess", "error")),
@@ -116,7 +134,9 @@ VIOLATIONS = [
     ("scan_index-float64", _retype("scan_index", np.float64), ("dtype", "scan_index", "error")),
     ("scan_index-int32", _retype("scan_index", np.int32), ("dtype", "scan_index", "warning")),
     ("Y-float32", _replace("Y", lambda a: np.ones((N, H, W), np.float32)),
-     ("dtype", "Y", "error")),
+     ("ground-truth-complex64", "Y", "error")),
+    ("Y-complex128", _replace("Y", lambda a: np.ones((N, H, W), np.complex128)),
+     ("ground-truth-complex64", "Y", "error")),
     # ranks and shapes, with dimensions bound across fields
     ("diffraction-2d", _replace("diffraction", lambda a: a["diffraction"][0]),
      ("shape", "diffraction", "error")),
@@ -144,7 +164,7 @@ VIOLATIONS = [
      ("shape", "scan_index", "error")),
     ("Y-N-minus-1", _ground_truth((N - 1, H, W)), ("shape", "Y", "error")),
     ("Y-frame-size", _ground_truth((N, H, W + 1)), ("shape", "Y", "error")),
-    ("Y-trailing-channel", _ground_truth((N, H, W, 1)), ("shape", "Y", "error")),
+    ("Y-trailing-channel", _ground_truth((N, H, W, 1)), ("ground-truth-3d", "Y", "error")),
     # values
     ("diffraction-nan", _poke("diffraction", (3, 2, 2), np.nan),
      ("diffraction-finite", "diffraction", "error")),
@@ -169,6 +189,24 @@ VIOLATIONS = [
     ("Y-nan", _replace("Y", lambda a: np.full((N, H, W), np.nan, np.complex64)),
      ("ground-truth-finite", "Y", "error")),
     ("positions-duplicated", _duplicate_positions, ("positions-unique", "xcoords", "warning")),
+    ("diffraction-counts", _replace("diffraction", _counts_scaled), ("diffraction-not-counts", "diffraction", "error")),
+    ("diffraction-not-fftshifted", _replace("diffraction", _unshifted),
+     ("diffraction-centred", "diffraction", "warning")),
+    ("diff3d-copy-differs", _replace("diff3d", lambda a: a["diffraction"][::-1].copy()),
+     ("diffraction-alias-copy", "diff3d", "error")),
+    ("diff3d-copy-float64", _replace("diff3d", lambda a: a["diffraction"].astype(np.float64)),
+     ("diffraction-alias-copy", "diff3d", "error")),
+    ("object-too-small-for-the-scan", _replace("objectGuess", lambda a: np.ones((H + 2, W + 2), np.complex64)),
+     ("object-canvas-fits", "objectGuess", "warning")),
+    ("metadata-json-list", _replace("_metadata", lambda a: np.array(json.dumps([{"layout": "canonical"}]))),
+     ("metadata-json-object", "_metadata", "error")),
+    ("metadata-not-json", _replace("_metadata", lambda a: np.array("layout=canonical")),
+     ("metadata-json-object", "_metadata", "error")),
+    ("scale-pair-one-sided", _replace("_metadata", lambda a: _record(scale_contract_version="ci_intensity_v2")),
+     ("scale-pair", "_metadata", "error")),
+    ("scale-pair-unknown", _replace("_metadata", lambda a: _record(
+        physics_parameters={"scale_contract_version": "ci_intensity_v2", "measurement_domain": "amplitude"})),
+     ("scale-pair", "_metadata", "error")),
 ]
 
 
@@ -179,7 +217,11 @@ def test_each_rule_violated_on_its_own(make_npz, mutate, expected):
     """Breaking one rule gives that finding, with the right severity, and no other error."""
     arrays = _arrays()
     arrays["Y"] = np.ones((N, H, W), np.complex64)
+    arrays["_metadata"] = _record()
     mutate(arrays)
+    if "diffraction" in arrays and "diff3d" not in arrays:
+        # The declared alias copy beside the frames, as fixtures carry it.
+        arrays["diff3d"] = arrays["diffraction"]
     report = validate_dataset(make_npz(arrays=arrays))
     assert expected in _findings(report)
     other_errors = _findings(report, "error") - {expected}
@@ -368,6 +410,8 @@ def test_legacy_profile_accepts_old_files_with_warnings(make_npz):
         ("dtype", "diffraction", "warning"),
         ("shape", "probeGuess", "warning"),
         ("diffraction-normalized", "diffraction", "warning"),
+        # Counts around 40 have no single photons; their steps of one count give them away.
+        ("diffraction-not-counts", "diffraction", "warning"),
     }
     npt.assert_allclose(report.stats["diffraction"]["max"], counts.max())
 
@@ -442,7 +486,8 @@ def test_storage_variants_give_the_same_report(tmp_path, store):
 
 @pytest.fixture
 def no_unpickling(monkeypatch):
-    """Make the pickle module's loaders raise, so unpickling fails the test."""
+    """Make pickle's own loaders raise and record every global the restricted unpickler is asked for."""
+    from ptyevidence.readers.pickled import RestrictedUnpickler
 
     def forbidden(*args, **kwargs):
         msg = "validation tried to unpickle"
@@ -451,10 +496,19 @@ def no_unpickling(monkeypatch):
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(pickle, "load", forbidden)
     monkeypatch.setattr(pickle, "Unpickler", forbidden)
+    resolved: list[tuple[str, str]] = []
+    real = RestrictedUnpickler.find_class
+
+    def recording(self, module, name):
+        resolved.append((module, name))
+        return real(self, module, name)
+
+    monkeypatch.setattr(RestrictedUnpickler, "find_class", recording)
+    return resolved
 
 
 def test_object_arrays_are_reported_not_unpickled(tmp_path, no_unpickling):
-    """An object array, as a contract field or as an extra key, is an error and never loaded."""
+    """An object objectGuess is never loaded; a pickled dict as _metadata is read as data, never run."""
     arrays = _arrays()
     arrays["objectGuess"] = np.array([None, {"a": 1}], dtype=object)
     arrays["_metadata"] = np.array({"pixel_size": 1e-8}, dtype=object)
@@ -463,11 +517,47 @@ def test_object_arrays_are_reported_not_unpickled(tmp_path, no_unpickling):
     report = validate_dataset(path)
     assert _findings(report, "error") == {
         ("dtype", "objectGuess", "error"),
-        ("dtype", "_metadata", "error"),
+        ("metadata-json-object", "_metadata", "error"),
     }
     assert report.fields["objectGuess"]["unreadable"] is True
     assert "objectGuess" not in report.stats
-    assert all("not loaded" in f.message for f in report.errors)
+    by_field = {f.field: f.message for f in report.errors}
+    assert "not loaded" in by_field["objectGuess"]
+    assert "holds a pickled dict, not JSON text" in by_field["_metadata"]
+    assert no_unpickling == []  # no global was ever resolved
+
+
+def test_ptychopinn_pickled_metadata_is_read_without_resolving_a_global(tmp_path, no_unpickling):
+    """PtychoPINN's _metadata, a pickled 0-d object array of JSON text, passes (metadata.py:112-114)."""
+    arrays = _arrays()
+    arrays["_metadata"] = np.array(json.dumps({"schema_version": "1.0.0",
+                                               "physics_parameters": {"nphotons": 1e9}}, indent=2), dtype=object)
+    path = os.path.join(tmp_path, "ptychopinn.npz")
+    np.savez_compressed(path, **arrays)
+    report = validate_dataset(path)
+    assert _findings(report) == set()
+    assert report.checked["metadata-json-object"] == "a JSON object with 2 entries"
+    assert no_unpickling == []
+
+
+def test_a_pickle_that_would_run_code_is_refused_and_never_run(tmp_path, no_unpickling):
+    """A _metadata whose pickle calls os.system is an error; the command never runs."""
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    arrays = _arrays()
+    arrays["_metadata"] = np.empty((), dtype=object)
+    arrays["_metadata"][()] = Payload()
+    path = os.path.join(tmp_path, "evil.npz")
+    np.savez(path, **arrays)
+    report = validate_dataset(path)
+    assert _findings(report, "error") == {("metadata-json-object", "_metadata", "error")}
+    assert "an object made by" in report.errors[0].message
+    assert not marker.exists()
+    assert no_unpickling == []
 
 
 def test_string_metadata_is_fine(make_npz):
@@ -566,3 +656,52 @@ def test_validation_markdown_shows_verdict_stats_and_findings(make_npz):
     assert "| `diffraction` | `diffraction` | float32 | (20, 8, 8) |" in text
     assert "| Field | min | max | mean | finite fraction | values |" in text
     assert "| error | `diffraction-normalized` | `diffraction` |" in text
+
+
+def test_integer_counts_whose_squares_overflow_their_dtype_are_a_warning(make_npz):
+    """NORMALIZE-DATA-UINT16-001: uint16 300**2 wraps to 24464 in a reader that squares in place."""
+    arrays = _arrays()
+    counts = np.random.default_rng(2).poisson(40.0, size=(N, H, W)).astype(np.uint16)
+    counts[3, 2, 2] = 300
+    arrays["diffraction"] = counts
+    report = validate_dataset(make_npz(arrays=arrays), "legacy")
+    (finding,) = [f for f in report.findings if f.rule == "diffraction-integer-squares-fit"]
+    assert finding.severity == "warning"
+    assert "overflow uint16" in finding.message
+    assert "findings.md:99" in finding.message
+    arrays["diffraction"] = np.minimum(counts, 255)
+    report = validate_dataset(make_npz("small.npz", arrays=arrays), "legacy")
+    assert "diffraction-integer-squares-fit" not in {f.rule for f in report.findings}
+    assert report.checked["diffraction-integer-squares-fit"] == "max 255, max^2 6.502e+04 vs uint16 max 65535"
+
+
+def test_record_rules_read_the_record_given_or_beside_the_file(tmp_path, cli, make_npz):
+    path = make_npz(arrays=_arrays())
+    missing = validate_dataset(path, "fixture-acceptance")
+    assert "record entry 'coverage.x_range_ratio' cannot be checked" in " ".join(f.message for f in missing.errors)
+    record = {"subset_size": N, "source_frame_shape": [H, W], "coverage": {"x_range_ratio": 0.9, "y_range_ratio": 0.4}}
+    given = validate_dataset(path, "fixture-acceptance", record=record)
+    failing = {f.rule for f in given.errors}
+    assert {"acceptance-y-coverage", "acceptance-object-size"} <= failing
+    assert "acceptance-x-coverage" not in failing and "acceptance-subset-size" not in failing  # noqa: PT018
+    side = tmp_path / "record.json"
+    side.write_text(json.dumps(record))
+    done = cli("validate", "--contract", "fixture-acceptance", "--record", str(side), path, "--json")
+    assert {f["rule"] for f in json.loads(done.stdout)["findings"] if f["severity"] == "error"} == failing
+
+
+def test_a_contract_extends_a_builtin(tmp_path):
+    from ptyevidence.contract import load_contract
+
+    child = {"name": "data001-strict", "extends": "data001", "dims": {"N": {"min": 100}},
+             "rules": [{"id": "diffraction-normalized", "check": "max_below", "value": 2.0,
+                        "fields": ["diffraction"]}]}
+    path = tmp_path / "strict.json"
+    path.write_text(json.dumps(child))
+    spec = load_contract(str(path))
+    base = load_contract("data001")
+    assert [f.name for f in spec.fields] == [f.name for f in base.fields]
+    assert [r.id for r in spec.rules] == [r.id for r in base.rules]
+    assert next(r for r in spec.rules if r.id == "diffraction-normalized").value == 2.0
+    assert spec.dims["N"]["min"] == 100
+    assert spec.dims["H"] == base.dims["H"]

@@ -18,7 +18,8 @@ from ptyevidence.coverage import (
     scan_coverage,
     select_strategy_subsets,
 )
-from ptyevidence.coverage.plots import LARGE_SCAN_POINTS
+from ptyevidence.coverage.judge import best_strategy
+from ptyevidence.coverage.plots import LARGE_SCAN_POINTS, figure_png
 from ptyevidence.exceptions import UsageError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -48,13 +49,35 @@ def test_scan_coverage_figure_has_labels_title_metrics_and_legend():
     (ax,) = fig.axes
     assert ax.get_xlabel() == "x (object pixels)"
     assert ax.get_ylabel() == "y (object pixels)"
-    first, second = ax.get_title().splitlines()
+    first, second, third = ax.get_title().splitlines()
     assert first == f"fx.npz in scan.npz: {idx.size} of 100 positions"
-    assert f"occupancy {m.occupancy:.2f}" in second
-    assert f"largest gap {m.largest_gap:.3g} px" in second
+    assert f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f}" in second
+    assert third == f"largest gap {m.largest_gap:.3g} px"
     assert legend_texts(fig.legends[0]) == ["source, 100 positions", f"subset, {idx.size} positions"]
     assert ax.get_aspect() == 1.0
+    assert ax.yaxis_inverted(), "y is a row coordinate: it grows downward"
 
+
+def test_scan_coverage_over_an_image_with_probe_footprints():
+    from matplotlib.collections import EllipseCollection
+
+    x, y = raster(10)
+    idx = np.arange(0, 100, 9)
+    m = scan_coverage(x, y, idx, probe_diameter=6.0)
+    image = np.arange(20.0 * 24).reshape(20, 24)
+    fig = plot_scan_coverage(x, y, idx, m, background=image, probe_diameter=6.0)
+    ax = fig.axes[0]
+    (shown,) = ax.get_images()
+    # Pixel (r, c) is centred on x = c, y = r, with rows growing downward.
+    assert shown.get_extent() == [-0.5, 23.5, 19.5, -0.5]
+    assert np.array_equal(shown.get_array(), image)
+    (circles,) = [c for c in ax.collections if isinstance(c, EllipseCollection)]
+    assert np.allclose(circles.get_offsets(), np.column_stack([x[idx], y[idx]]))
+    assert legend_texts(fig.legends[0])[-1] == "probe footprint, diameter 6 px"
+    assert ax.get_title().splitlines()[2] == f"largest gap {m.largest_gap:.3g} px ({m.largest_gap / 6:.2f} probe diameters)"
+    # The view is the scan, widened by half a probe, rows downward.
+    assert ax.get_xlim() == (x.min() - 3, x.max() + 3)
+    assert ax.get_ylim() == (y.max() + 3, y.min() - 3)
 
 def test_scan_coverage_without_subset_draws_the_source_alone():
     x, y = raster(5)
@@ -95,6 +118,10 @@ def test_occupancy_figure_legend_counts_the_cells():
     ]
     assert ax.get_title() == "Occupancy 0.25 on 2-px cells"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x (object pixels)", "y (object pixels)")
+    assert ax.yaxis_inverted()
+    m = scan_coverage(x, y, corners, cell_size=2.0)
+    titled = plot_occupancy(grid, m).axes[0].get_title()
+    assert titled == "Occupancy 0.25 (at most 1.00 for 16 positions) on 2-px cells"
 
 
 def test_strategy_comparison_has_one_titled_panel_per_strategy():
@@ -102,12 +129,15 @@ def test_strategy_comparison_has_one_titled_panel_per_strategy():
     subsets = select_strategy_subsets(x, y, 16)
     rows = compare_subsets(x, y, subsets)
     fig = plot_strategy_comparison(x, y, subsets, rows)
-    assert [ax.get_title().splitlines()[0] for ax in fig.axes] == list(subsets)
+    best = best_strategy(rows)
+    names = [name + (" (best coverage)" if name == best else "") for name in subsets]
+    assert [ax.get_title().splitlines()[0] for ax in fig.axes] == names
     for ax, (_, m) in zip(fig.axes, rows):
-        assert f"occupancy {m.occupancy:.2f}" in ax.get_title()
+        assert f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f}" in ax.get_title()
         assert ax.get_xlabel() == "x (object pixels)"
+        assert ax.yaxis_inverted()
     assert fig.axes[0].get_ylabel() == "y (object pixels)"
-    assert fig.get_suptitle() == "Subset strategies, 16 of 144 positions"
+    assert fig.get_suptitle() == "Subset strategies, 16 of 144 positions; best coverage: smallest largest gap"
     assert legend_texts(fig.legends[0]) == ["source, 144 positions", "subset, 16 positions"]
 
 
@@ -137,3 +167,16 @@ def test_save_figure_refuses_to_overwrite_and_writes_nothing(tmp_path):
     assert (tmp_path / "cov.svg").read_text() == "keep"
     png, svg = save_figure(plot_scan_coverage(x, y, [0, 35]), tmp_path / "cov", force=True)
     assert_png_and_svg(png, svg)
+
+
+def test_save_figure_writes_only_the_formats_asked_for(tmp_path):
+    x, y = raster(6)
+    (png,) = save_figure(plot_scan_coverage(x, y, [0, 35]), tmp_path / "cov", formats=("png",))
+    assert sorted(os.listdir(tmp_path)) == ["cov.png"]
+    with open(png, "rb") as fh:
+        assert fh.read()[:8] == PNG_MAGIC
+
+
+def test_figure_png_returns_the_png_bytes_of_a_figure():
+    x, y = raster(6)
+    assert figure_png(plot_scan_coverage(x, y, [0, 35]))[:8] == PNG_MAGIC

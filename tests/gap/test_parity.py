@@ -117,6 +117,19 @@ def test_different_group_counts_are_not_compared(matrix):
     assert "differ" in result.text
 
 
+def test_grouped_roles_say_when_the_dumps_hold_other_groups(matrix):
+    torch = torch_mmap_dump()
+    order = np.roll(np.arange(len(torch["nn_indices"])), 1)  # same groups, shifted by one
+    torch = {k: v[order] if k not in ("objectGuess",) else v for k, v in torch.items()}
+    report = compare_dumps(matrix, tf_grouped_dump(), torch)
+    assert report.results["nn_indices"].relation == "differ"
+    grouped = report.results["diffraction.grouped"]
+    assert grouped.relation == "differ"
+    assert "other groups: nn_indices differ" in grouped.text
+    assert "other groups" not in report.results["object"].text
+    assert "other groups" not in _compare(matrix).results["diffraction.grouped"].text
+
+
 def test_derived_ratio_that_is_not_constant_warns(matrix):
     tf = tf_grouped_dump()
     tf["X_full"] = tf["X_full"] + np.float32(0.5)

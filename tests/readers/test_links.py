@@ -147,7 +147,11 @@ def test_fixture_sidecar_hashes_every_file_read_and_verify_checks_them(tmp_path)
         result = make_fixture(path, tmp_path / "fx.npz", subset_size=16, source_hash="full", progress=False)
         linked = result.sidecar["source_linked_files"]
         assert [entry["path"] for entry in linked] == [os.path.realpath(tmp_path / "frames.h5")]
-        assert verify_fixture(result.path, source=path, progress=False).ok
+        first = verify_fixture(result.path, source=path, progress=False)
+        # The CXI holds no object, which data001 requires: the fixture carries that FAIL verdict;
+        # every other check, the linked file's among them, matches.
+        assert [c.name for c in first.mismatches] == ["contract"]
+        assert "source_linked_files[0]" in [c.name for c in first.checks if c.ok]
         with h5py.File(tmp_path / "frames.h5", "a") as other:
             other["d"][0, 0, 0] += 1
         report = verify_fixture(result.path, source=path, progress=False)

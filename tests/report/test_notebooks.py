@@ -18,15 +18,19 @@ FOLDER = Path(__file__).resolve().parents[2] / "notebooks"
 
 #: Parameters each notebook must declare, with their defaults (as literals).
 EXPECTED_PARAMETERS = {
-    "data_contract.ipynb": {"source": "", "out_dir": "", "force": False},
+    "data_contract.ipynb": {"source": "", "out_dir": "", "contract": "", "force": False},
+    "dataset.ipynb": {
+        "source": "", "out_dir": "", "subset_size": 64, "strategy": "stratified-index",
+        "seed": 0, "layout": "auto", "force": False,
+    },
     "scan_coverage.ipynb": {
         "source": "", "out_dir": "", "subset_size": 64, "strategy": "stratified-index",
-        "seed": 0, "force": False,
+        "seed": 0, "probe_diameter": 0.0, "source_hash": "auto", "interactive": True, "force": False,
     },
     "torch_gap_matrix.ipynb": {
         "source": "", "out_dir": "", "left_contract": "ptychopinn-tf-grouped",
         "right_contract": "ptychopinn-torch-mmap", "left_dump": "", "right_dump": "",
-        "force": False,
+        "observe_torch": True, "force": False,
     },
 }
 
@@ -117,8 +121,9 @@ def test_every_code_cell_says_whether_nbval_checks_it(name):
 def test_report_passes_only_parameters_the_notebooks_declare():
     import papermill
 
-    passed = {"source", "out_dir", "subset_size", "strategy", "seed", "left_contract",
-              "right_contract", "left_dump", "right_dump", "force"}
+    from ptyevidence.report.runner import _parameters
+
+    passed = set(_parameters("", 64, "grid", 0, False, "", "auto")) | {"observe_torch"}
     declared = set()
     for name in NOTEBOOKS:
         declared |= set(papermill.inspect_notebook(str(FOLDER / name)))

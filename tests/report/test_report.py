@@ -12,6 +12,7 @@ import pytest
 
 from ptyevidence.demo import make_demo_data
 from ptyevidence.exceptions import InputError, UsageError
+from ptyevidence.report.batch import render_reports
 from ptyevidence.report.runner import (
     ARTIFACTS,
     NOTEBOOKS,
@@ -19,7 +20,6 @@ from ptyevidence.report.runner import (
     default_out_dir,
     find_notebooks,
     render_report,
-    render_reports,
 )
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -146,11 +146,14 @@ def test_report_writes_every_artifact_and_the_right_verdicts(tmp_path, cli, smal
     assert result.returncode == 0, result.stderr
     out = tmp_path / "artifacts" / "small"
     assert f"artifacts in {os.path.join('artifacts', 'small')}" in result.stdout
-    for stem in ("data_contract", "scan_coverage", "torch_gap_matrix"):
+    for stem in ("data_contract", "dataset", "scan_coverage", "torch_gap_matrix"):
         assert f"{stem}.ipynb" in result.stderr  # progress names each notebook
         assert (out / f"{stem}.ipynb").is_file()
         assert (out / f"{stem}.html").is_file()
-        assert "<html" in (out / f"{stem}.html").read_text(encoding="utf-8")[:500].lower()
+        page = (out / f"{stem}.html").read_text(encoding="utf-8")
+        assert "<html" in page[:500].lower()
+        assert "NBVAL_" not in page  # markers for the test suite, stripped for readers
+        assert "NBVAL_" in (out / f"{stem}.ipynb").read_text(encoding="utf-8")
     for name in ARTIFACTS:
         assert (out / name).is_file(), name
 
@@ -190,9 +193,30 @@ def test_report_writes_every_artifact_and_the_right_verdicts(tmp_path, cli, smal
     assert summary["verdicts"]["gap_matrix"]["rows"] == len(rows)
 
     index = (out / "index.html").read_text(encoding="utf-8")
-    for link in ("data_contract.html", "scan_coverage.html", "torch_gap_matrix.html",
-                 "data_contract.md", "coverage.png", "torch_gap_matrix.csv", "summary.json"):
+    for link in ("data_contract.html", "dataset.html", "scan_coverage.html", "torch_gap_matrix.html",
+                 "data_contract.md", "coverage.png", "torch_gap_matrix.csv", "summary.json",
+                 "data_contract.md.html", "fixture_notes.md.html", "torch_gap_matrix.md.html",
+                 "dataset_object.png", "dataset_frames.png", "dataset_probe.png"):
         assert f'href="{link}"' in index, link
+    # Every Markdown artifact has its rendered page, with the tables as HTML.
+    for name in ("data_contract.md", "fixture_notes.md", "torch_gap_matrix.md"):
+        page = (out / f"{name}.html").read_text(encoding="utf-8")
+        assert "<table>" in page
+        assert "|---|" not in page
+    assert summary["pages"] == {n: f"{n}.html" for n in ("data_contract.md", "fixture_notes.md",
+                                                           "torch_gap_matrix.md")}
+    # Coverage is read against its ceiling and the probe, and the best strategy is named.
+    cov = summary["verdicts"]["coverage"]
+    metrics = coverage["metrics"]
+    assert cov["occupancy_ceiling"] == min(1.0, metrics["n_subset"] / metrics["n_source_cells"])
+    assert cov["probe_diameter"] == coverage["probe"]["diameter"] == metrics["probe_diameter"]
+    assert cov["meets_reference"] is True
+    gaps = {name: m["largest_gap"] for name, m in coverage["strategies"].items()}
+    assert gaps[cov["best_strategy"]] == min(gaps.values())
+    assert "Reference criterion" in index
+    assert f"of at most {cov['occupancy_ceiling']:.2f}" in index
+    assert f"best coverage: {cov['best_strategy']}" in index
+    assert "probe diameters" in result.stdout
 
     # The fixture notes record paths relative to the artifact folder.
     notes = (out / "fixture_notes.md").read_text(encoding="utf-8")
@@ -213,6 +237,23 @@ def test_report_batch_in_parallel_flags_a_contract_failure(tmp_path, cli):
                  "--subset-size", "16")
     assert result.returncode == 1, result.stderr
     assert "old.npz breaks its data contract" in result.stderr
+    # Progress lines are whole and name their source.
+    progress = [line for line in result.stderr.splitlines() if ".ipynb" in line]
+    assert progress
+    assert all(line.startswith((f"[{good}]", f"[{legacy}]", "[report-wide]")) for line in progress)
+    assert sum(line.count(".ipynb (") for line in progress) == len(progress)
+    # One gap matrix for the report, linked from each source; one row per source on top.
+    assert (out / "torch_gap_matrix.md").is_file()
+    assert (out / "torch_gap_matrix.md.html").is_file()
+    top = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="good/index.html"' in top
+    assert 'href="old/index.html"' in top
+    assert top.count("<tr><td><a href=") == 2
+    for stem in ("good", "old"):
+        assert not (out / stem / "torch_gap_matrix.md").exists()
+        index = (out / stem / "index.html").read_text(encoding="utf-8")
+        assert 'href="../torch_gap_matrix.md.html"' in index
+        assert 'href="../torch_gap_matrix.html"' in index
     good_summary = json.loads((out / "good" / "summary.json").read_text(encoding="utf-8"))
     old_summary = json.loads((out / "old" / "summary.json").read_text(encoding="utf-8"))
     assert good_summary["verdicts"]["data_contract"]["verdict"] == "PASS"
@@ -227,17 +268,19 @@ def test_report_batch_in_parallel_flags_a_contract_failure(tmp_path, cli):
 @pytest.mark.notebook
 def test_report_failing_notebook_names_notebook_and_cell_and_keeps_it(tmp_path, cli):
     # A readable NPZ without scan positions: the contract notebook reports the
-    # missing fields, the coverage notebook cannot cut a fixture and stops.
+    # missing fields, the dataset and coverage notebooks stop (the first named).
     bad = tmp_path / "frames_only.npz"
     np.savez(bad, diffraction=np.ones((20, 8, 8), np.float32))
     out = tmp_path / "out"
     result = cli("report", "--source", str(bad), "--out", str(out))
     assert result.returncode == 2
     error = result.stderr.strip().splitlines()[-1]
-    assert error.startswith("ptyevidence: error: notebook 'scan_coverage.ipynb' failed in cell In [")
+    assert error.startswith("ptyevidence: error: notebook 'dataset.ipynb' failed in cell In [")
     assert "xcoords" in error
     assert "Traceback" not in result.stderr
-    assert f"the partial executed notebook is '{out / 'scan_coverage.ipynb'}'" in error
+    assert f"the partial executed notebook is '{out / 'dataset.ipynb'}'" in error
+    assert error.endswith("; scan_coverage.ipynb failed too")
+    assert (out / "dataset.ipynb").is_file()
     assert (out / "scan_coverage.ipynb").is_file()
     assert "FAIL" in (out / "data_contract.md").read_text(encoding="utf-8")
     assert not (out / "summary.json").exists()
@@ -253,3 +296,63 @@ def test_cli_report_unreadable_source_is_one_line_exit_2(tmp_path, cli):
     assert len(lines) == 1
     assert "broken.npz" in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.notebook
+def test_report_contract_flag_validates_a_legacy_file_against_its_contract(tmp_path, cli):
+    legacy = make_demo_data(tmp_path / "old.npz", n_positions=120, seed=2, layout="legacy")
+    result = cli("report", "--source", legacy, "--contract", "legacy", "--out", str(tmp_path / "o"),
+                 "--subset-size", "16")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["verdicts"]["data_contract"]["contract"] == "legacy"
+    assert summary["verdicts"]["data_contract"]["verdict"] == "PASS"
+    assert summary["parameters"]["contract"] == "legacy"
+
+
+def test_report_contract_flag_refuses_an_unknown_contract_before_running(tmp_path, cli):
+    result = cli("report", "--contract", "nosuch", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "nosuch" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.notebook
+def test_notebook_reruns_into_the_same_folder_replace_their_own_artifacts(tmp_path, small_source):
+    """papermill twice into one out_dir with another subset_size, then an interactive re-run."""
+    import nbformat
+    import papermill
+    from nbclient import NotebookClient
+
+    notebook = str(REPO_NOTEBOOKS / "scan_coverage.ipynb")
+    out = tmp_path / "explore"
+    for size in (32, 16):
+        papermill.execute_notebook(notebook, str(tmp_path / f"run{size}.ipynb"), progress_bar=False,
+                                   parameters={"source": small_source, "out_dir": str(out),
+                                               "subset_size": size, "interactive": False})
+        assert json.loads((out / "fixture.json").read_text(encoding="utf-8"))["subset_size"] == size
+    # In Jupyter: run every cell, change subset_size, run the fixture cell again (same kernel).
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(nb, resources={"metadata": {"path": str(tmp_path)}})
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)
+        folder = _cell_value(client, nb, "print(run.out)")
+        fixture_cell = next(i for i, c in enumerate(nb.cells) if "make_fixture(" in c.source)
+        _cell_value(client, nb, "subset_size = 24")
+        client.execute_cell(nb.cells[fixture_cell], fixture_cell)
+        assert not [o for o in nb.cells[fixture_cell].outputs if o.output_type == "error"]
+        assert " 24 of 1087 positions " in "".join(o.get("text", "") for o in nb.cells[fixture_cell].outputs)
+        assert os.path.isdir(folder)
+    # The kernel stopped: its temporary folder is gone.
+    assert not os.path.exists(folder)
+
+
+def _cell_value(client, nb, code: str) -> str:
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(code)
+    nb.cells.append(cell)
+    client.execute_cell(cell, len(nb.cells) - 1)
+    return "".join(o.get("text", "") for o in cell.outputs).strip()

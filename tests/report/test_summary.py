@@ -61,12 +61,15 @@ def run(tmp_path_factory):
 def test_coverage_record_holds_the_fixture_and_every_metric(run):
     _, _, record, metrics, comparison, coverage = run
     data = json.loads(coverage.to_json())
-    assert list(data) == ["source", "units", "fixture", "scan", "metrics", "strategies", "plots"]
+    assert list(data) == ["source", "units", "fixture", "scan", "metrics", "strategies", "plots", "probe",
+                          "best_strategy"]
     assert data["fixture"]["sha256"] == record["sha256_checksum"]
     assert data["fixture"]["strategy"] == record["subset_strategy"]
     assert data["fixture"]["verified"] is True
     assert data["metrics"] == metrics.to_dict()
     assert list(data["strategies"]) == [name for name, _ in comparison]
+    gaps = {name: m.largest_gap for name, m in comparison}
+    assert gaps[data["best_strategy"]] == min(gaps.values())
     assert data["units"] == "object pixels"
     assert coverage.to_json().endswith("}\n")
 
@@ -86,6 +89,21 @@ def test_verdicts_from_the_coverage_record(run):
     headline = CoverageVerdict.from_coverage(coverage)
     assert headline.occupancy == coverage.metrics["occupancy"]
     assert headline.cell_size == coverage.metrics["cell_size"]
+    m = coverage.metrics
+    assert headline.occupancy_ceiling == min(1.0, m["n_subset"] / m["n_source_cells"])
+    assert headline.meets_reference == (m["x_range_ratio"] > 0.5 and m["y_range_ratio"] > 0.5)
+    assert (headline.strategy, headline.best_strategy) == ("stratified-index", coverage.best_strategy)
+    assert headline.probe_diameter is None
+    assert headline.gap_in_diameters is None
+
+
+def test_older_summaries_read_with_defaults_for_the_new_entries(run):
+    coverage = run[-1]
+    old = {k: v for k, v in CoverageVerdict.from_coverage(coverage).to_dict().items()
+           if k in ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap", "cell_size")}
+    verdict = CoverageVerdict.from_dict(old)
+    assert verdict.occupancy == old["occupancy"]
+    assert verdict.best_strategy is None
 
 
 def test_contract_verdict_counts_findings_by_severity(tmp_path):
@@ -122,7 +140,7 @@ def test_report_summary_round_trips_and_keeps_the_file_order(run, tmp_path):
     summary = _summary(run[-1])
     data = json.loads(summary.to_json())
     assert list(data) == ["tool", "tool_version", "source", "parameters", "verdicts", "notebooks",
-                          "artifacts", "index"]
+                          "artifacts", "index", "pages"]
     assert list(data["verdicts"]) == ["data_contract", "fixture", "coverage", "gap_matrix"]
     path = tmp_path / "summary.json"
     path.write_text(summary.to_json(), encoding="utf-8")
@@ -146,15 +164,81 @@ def test_runner_summary_reads_the_notebook_records(run, tmp_path):
     out = tmp_path / "report"
     out.mkdir()
     (out / "coverage.json").write_text(coverage.to_json(), encoding="utf-8")
+    (out / "fixture.json").write_bytes((folder / "fixture.json").read_bytes())
     (out / "data_contract.json").write_text(validate_dataset(source).to_json(), encoding="utf-8")
     (out / "torch_gap_matrix.csv").write_text(build_gap_matrix(DEFAULT_LEFT, DEFAULT_RIGHT).to_csv(),
                                               encoding="utf-8")
     parameters = {"source": source, "out_dir": ".", "subset_size": 24, "strategy": "stratified-index",
-                  "seed": 0, "left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT, "force": False}
-    summary = _runner._summary(source, out, parameters)
+                  "seed": 0, "left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT, "force": False,
+                  "source_hash": "auto", "interactive": False}
+    summary = _runner._summary(source, out, out, parameters, {"data_contract.md": "data_contract.md.html"})
     assert summary.verdicts.fixture == FixtureVerdict.from_coverage(coverage)
     assert summary.verdicts.data_contract.verdict == "PASS"
     assert summary.parameters == {"subset_size": 24, "strategy": "stratified-index", "seed": 0,
-                                  "left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT}
-    assert set(summary.artifacts) == {"coverage.json", "data_contract.json", "torch_gap_matrix.csv"}
+                                  "left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT,
+                                  "source_hash": "auto"}
+    assert set(summary.artifacts) == {"coverage.json", "data_contract.json", "torch_gap_matrix.csv",
+                                      "fixture.json"}
     assert summary.source.size == (folder / "scan.npz").stat().st_size
+    # The source digest is the fixture's record: the report reads no byte of the source.
+    import hashlib
+
+    record = json.loads((folder / "fixture.json").read_text(encoding="utf-8"))
+    assert summary.source.sha256 == record["source_sha256"] == hashlib.sha256(
+        (folder / "scan.npz").read_bytes()).hexdigest()
+    assert summary.source.fingerprint == record["source_fingerprint"]
+    assert summary.pages == {"data_contract.md": "data_contract.md.html"}
+
+
+def test_runner_summary_of_a_large_source_has_its_fingerprint_only(run, tmp_path, monkeypatch):
+    folder, source, _, _, _, coverage = run
+    out = tmp_path / "report"
+    out.mkdir()
+    record = json.loads((folder / "fixture.json").read_text(encoding="utf-8"))
+    record["source_sha256"] = None  # what source_hash="auto" records above 1 GiB
+    (out / "fixture.json").write_text(json.dumps(record), encoding="utf-8")
+    (out / "coverage.json").write_text(coverage.to_json(), encoding="utf-8")
+    (out / "data_contract.json").write_text(validate_dataset(source).to_json(), encoding="utf-8")
+    (out / "torch_gap_matrix.csv").write_text(build_gap_matrix(DEFAULT_LEFT, DEFAULT_RIGHT).to_csv(),
+                                              encoding="utf-8")
+
+    def no_hashing(*args, **kwargs):
+        msg = "the report hashed the source"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr("ptyevidence.fixture.sidecar.file_sha256", no_hashing)
+    parameters = {"left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT, "source_hash": "auto"}
+    summary = _runner._summary(source, out, out, parameters, {})
+    assert summary.source.sha256 is None
+    assert summary.source.fingerprint["sha256"] == record["source_fingerprint"]["sha256"]
+    from ptyevidence.report.html import _digest
+
+    assert "not hashed in full" in _digest(summary.source)
+
+
+def test_a_warm_report_reuses_the_demo_only_as_this_version_simulated_it(run, tmp_path):
+    import dataclasses
+    import hashlib
+
+    from ptyevidence._version import __version__
+
+    demo = make_demo_data(tmp_path / "demo.npz", n_positions=30)
+    digest = hashlib.sha256((tmp_path / "demo.npz").read_bytes()).hexdigest()
+    summary = dataclasses.replace(
+        _summary(run[-1]), tool_version=__version__,
+        source=SourceRecord("demo.npz", True, digest, (tmp_path / "demo.npz").stat().st_size),
+    )
+    (tmp_path / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    assert _runner._same_demo(tmp_path)
+    older = dataclasses.replace(summary, tool_version="0.0.0")
+    (tmp_path / "summary.json").write_text(older.to_json(), encoding="utf-8")
+    assert not _runner._same_demo(tmp_path)
+    (tmp_path / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    with open(demo, "r+b") as fh:  # changed in place, same size
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 1]))
+    assert not _runner._same_demo(tmp_path)
+    (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
+    assert not _runner._same_demo(tmp_path)

@@ -15,10 +15,14 @@ from ..readers.layout import LAYOUTS
 __all__ = [
     "add_contract",
     "add_force",
+    "add_geometry",
     "add_json",
     "add_layout",
+    "add_reader",
     "emit_json",
     "error_text",
+    "geometry_options",
+    "print_report",
     "ratio_type",
     "real_number",
     "seed_type",
@@ -33,6 +37,40 @@ def add_layout(parser: argparse.ArgumentParser) -> None:
         help="stored order of the diffraction stack: (N,H,W) canonical or (H,W,N) legacy; "
         "auto decides from the shapes and refuses when ambiguous (default: auto)",
     )
+
+
+def add_reader(parser: argparse.ArgumentParser) -> None:
+    """Add ``--reader NAME`` and ``--positions-from FILE``."""
+    parser.add_argument(
+        "--reader", metavar="NAME",
+        help="reader of the file: npz, cxi, ptychodus-product, ptychodus-training, or ptychodus[:PLUGIN] "
+        "(a ptychodus reader plugin, with the ptychodus extra); default: recognized from the file, "
+        "ptychodus's plugins tried when no built-in reader can use it",
+    )
+    parser.add_argument(
+        "--positions-from", metavar="FILE",
+        help="file holding the positions of a diffraction-only file (e.g. the ptychodus product "
+        "written with its diffraction.cxi); the counts must agree",
+    )
+
+
+def add_geometry(parser: argparse.ArgumentParser) -> None:
+    """Add ``--geometry far-field|near-field`` and ``--sample-pixel-size METRES`` (CXI input)."""
+    parser.add_argument(
+        "--geometry", choices=("far-field", "near-field"), default=None,
+        help="CXI input: the propagation geometry its translations are converted to object pixels "
+        "for; near-field needs --sample-pixel-size (default: far-field, assumed and said so, as "
+        "CXI files do not record it)",
+    )
+    parser.add_argument(
+        "--sample-pixel-size", metavar="METRES", type=real_number("sample pixel size in metres"),
+        help="CXI input: sample-plane pixel size in metres; overrides the far-field formula",
+    )
+
+
+def geometry_options(args: argparse.Namespace) -> dict[str, object]:
+    """Return the ``geometry``/``sample_pixel_size`` keywords the command line gave (None for each not given)."""
+    return {"geometry": args.geometry, "sample_pixel_size": args.sample_pixel_size}
 
 
 def add_contract(parser: argparse.ArgumentParser, default: str | None = "data001") -> None:
@@ -74,12 +112,22 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def print_report(report: Any, as_json: bool) -> None:
+    """Print a report as JSON (its ``to_dict()``) or as text (its ``to_text()``)."""
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        print(report.to_text())
+
+
 def error_text(error: BaseException) -> str:
     """Return an error's message for the command line: a library parameter it names becomes its flag.
 
     Library errors that concern one parameter start with its name and carry
     it as ``parameter`` (``subset_size 8 is out of range...``); the command
     line prints the flag instead (``--subset-size 8 is out of range...``).
+    Hints of the form ``force=True`` elsewhere in the message become flags
+    through :func:`ptyevidence.cli.flag_hints`.
 
     Examples
     --------
@@ -87,12 +135,16 @@ def error_text(error: BaseException) -> str:
     >>> error.parameter = "subset_size"
     >>> error_text(error)
     '--subset-size 8 is out of range'
+    >>> error_text(ValueError("output 'a.npz' exists; pass force=True to overwrite it"))
+    "output 'a.npz' exists; pass --force to overwrite it"
     """
+    from ..cli import flag_hints  # the parser that knows the flags imports this module
+
     text = str(error)
     name = getattr(error, "parameter", None)
     if isinstance(name, str) and text.startswith(f"{name} "):
         text = "--" + name.replace("_", "-") + text[len(name):]
-    return text
+    return flag_hints(text)
 
 
 def whole_number(minimum: int, what: str) -> Callable[[str], int]:

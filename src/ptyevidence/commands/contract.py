@@ -1,16 +1,17 @@
-"""``ptyevidence contract show|list``: render contracts."""
+"""``ptyevidence contract show|list|diff``: render, list and compare contracts."""
 
 from __future__ import annotations
 
 import argparse
 
-from ._common import emit_json
+from ._common import add_json, emit_json, print_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``contract`` subcommand group."""
-    p = sub.add_parser("contract", help="show or list contracts",
-                       description="Show a contract as Markdown or JSON, or list the built-ins.")
+    p = sub.add_parser("contract", help="show, list or compare contracts",
+                       description="Show a contract as Markdown or JSON, list the built-ins, or "
+                       "compare two contracts.")
     inner = p.add_subparsers(dest="contract_command", metavar="ACTION", required=True)
     show = inner.add_parser("show", help="render a contract",
                             description="Render a built-in contract or a contract file.")
@@ -22,6 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst = inner.add_parser("list", help="list built-in contracts",
                            description="List the built-in contracts with their kind and title.")
     lst.set_defaults(func=_list)
+    diff = inner.add_parser(
+        "diff", help="compare two contracts: what changed, breaking or compatible",
+        description="List the fields, dtypes, shapes, aliases, dimensions, rules and layout "
+        "that differ between OLD and NEW, each classed breaking (a dataset that passed OLD can "
+        "fail NEW) or compatible. Exit 0: no breaking change; 1: breaking changes; 2: a "
+        "contract cannot be read.",
+    )
+    diff.add_argument("old", metavar="OLD", help="built-in name or JSON file")
+    diff.add_argument("new", metavar="NEW", help="built-in name or JSON file")
+    add_json(diff)
+    diff.set_defaults(func=_diff)
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -43,3 +55,11 @@ def _list(args: argparse.Namespace) -> int:
         c = load_contract(name)
         print(f"{name:28s} {c.kind:9s} {c.title}")
     return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from ..diff.contracts import diff_contracts
+
+    result = diff_contracts(args.old, args.new)
+    print_report(result, args.json)
+    return 1 if result.breaking else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force, real_number
+from ._common import add_force, add_reader, real_number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,10 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sqrt(counts) * scale (scale = 1/sqrt(max count), bad pixels of the detector mask set "
         "to 0), positions in object pixels (far-field: pixel = wavelength * distance / (frame "
         "size * detector pixel size)), probeGuess from --probe or the file, objectGuess a "
-        "placeholder from --object-shape. Every step is recorded in the '_metadata' member. "
-        "Exit 0: written; 2: unusable input or missing information.",
+        "placeholder from --object-shape. Other files of photon counts with positions in object "
+        "pixels (ptychodus product, training and PtychoPINN-export files, a diffraction file "
+        "with --positions-from, any file --reader reads) are converted with the same formula, "
+        "their probe and object taken from the file. Every step is recorded in the '_metadata' "
+        "member. Exit 0: written; 2: unusable input or missing information.",
     )
-    p.add_argument("input", metavar="IN.cxi", help="CXI / HDF5 file")
+    p.add_argument("input", metavar="IN.cxi", help="CXI / HDF5 file (or any file a reader reads)")
     p.add_argument("output", metavar="OUT.npz", help="NPZ to write")
     p.add_argument(
         "--geometry", choices=("far-field", "near-field"), default="far-field",
@@ -37,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--object-shape", metavar="M1xM2",
         help="write a placeholder objectGuess of ones with this shape (rows x columns)",
     )
+    add_reader(p)
     add_force(p)
     p.set_defaults(func=_run)
 
@@ -46,11 +50,19 @@ def _run(args: argparse.Namespace) -> int:
     from ..writers.convert import convert_cxi, parse_object_shape
 
     object_shape = parse_object_shape(args.object_shape) if args.object_shape else None
-    record = convert_cxi(
-        args.input, args.output, geometry=args.geometry,
-        sample_pixel_size=args.sample_pixel_size, probe=args.probe,
-        object_shape=object_shape, force=args.force,
-    )
+    if args.reader is None and args.positions_from is None and _native_cxi(args.input):
+        record = convert_cxi(
+            args.input, args.output, geometry=args.geometry,
+            sample_pixel_size=args.sample_pixel_size, probe=args.probe,
+            object_shape=object_shape, force=args.force,
+        )
+    else:
+        from ..writers.convert_source import convert_source
+
+        record = convert_source(
+            args.input, args.output, reader=args.reader, positions_from=args.positions_from,
+            probe=args.probe, object_shape=object_shape, force=args.force,
+        )
     diffraction, positions, _, probe, obj = record["steps"]
     n, h, w = diffraction["shape"]
     print(f"wrote {args.output}: {n} frames of {h}x{w}")
@@ -60,12 +72,23 @@ def _run(args: argparse.Namespace) -> int:
         f"{diffraction['negative_counts_clipped']} negative and "
         f"{diffraction['nonfinite_counts_zeroed']} non-finite counts set to 0"
     )
-    print(
-        f"  positions: object pixels, dx = {positions['dx_m']:.6g} m, dy = {positions['dy_m']:.6g} m "
-        f"({record['geometry']['sample_pixel_size_rule']}), offset "
-        f"({positions['offset_px'][0]:.6g}, {positions['offset_px'][1]:.6g}) px"
-    )
+    if "dx_m" in positions:
+        print(
+            f"  positions: object pixels, dx = {positions['dx_m']:.6g} m, dy = {positions['dy_m']:.6g} m "
+            f"({record['geometry']['sample_pixel_size_rule']}), offset "
+            f"({positions['offset_px'][0]:.6g}, {positions['offset_px'][1]:.6g}) px"
+        )
+    else:
+        print(f"  positions: object pixels, {positions['rule']}")
     print(f"  probeGuess: {probe['origin']}")
     print(f"  objectGuess: {obj['origin']}, shape {obj['shape'][0]}x{obj['shape'][1]}")
     print("  every step is recorded in the '_metadata' member (JSON text)")
     return 0
+
+
+def _native_cxi(path: str) -> bool:
+    """Return True when the built-in CXI reader reads ``path`` whole (frames and positions)."""
+    from ..readers.registry import open_source
+
+    with open_source(path) as source:
+        return source.format == "cxi"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_contract, add_json, add_layout, emit_json, whole_number
+from ._common import (
+    add_contract,
+    add_json,
+    add_layout,
+    print_report,
+    whole_number,
+)
 
 #: Kept here (not imported from torch_compat) so that building the parser stays light.
 _COORDS_DTYPES = ("float64", "float32")
@@ -42,8 +48,5 @@ def _run(args: argparse.Namespace) -> int:
         args.fixture, contract=args.contract, batch_size=args.batch_size,
         coords_dtype=args.coords_dtype, layout=args.layout,
     )
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print(report.to_text())
+    print_report(report, args.json)
     return 0 if report.ok else 1

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_contract, add_json, add_layout, emit_json
+from ._common import (
+    add_contract,
+    add_geometry,
+    add_json,
+    add_layout,
+    add_reader,
+    geometry_options,
+    print_report,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,12 +20,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate",
         help="check a dataset file against a contract",
-        description="Check a dataset (NPZ, or CXI/HDF5) against a contract. Exit 0: no error "
-        "findings; 1: contract violations; 2: unusable input.",
+        description="Check a dataset (NPZ, or CXI/HDF5) against a contract: a dataset contract "
+        "(data001, legacy, raw...) or a consumer profile (ptychopinn-tf: will PtychoPINN's "
+        "RawData.from_file load it, and if not, why; ptychopinn-torch: the same for its "
+        "PtychoDataset). Exit 0: no error findings; 1: contract violations; 2: unusable input.",
     )
     p.add_argument("path", help="dataset file")
     add_contract(p, default=None)
     add_layout(p)
+    add_reader(p)
+    add_geometry(p)
+    p.add_argument("--record", metavar="JSON",
+                   help="record the contract's record rules read, e.g. a fixture's sidecar for "
+                   "--contract fixture-acceptance (default: PATH with .json, if present)")
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -26,10 +41,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..contract.validate import validate_dataset
     from ..readers.registry import default_contract_for
 
-    contract = args.contract or default_contract_for(args.path)
-    report = validate_dataset(args.path, contract, layout=args.layout)
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print(report.to_text())
+    geometry = geometry_options(args)
+    contract = args.contract or default_contract_for(args.path, args.reader, args.positions_from, **geometry)
+    report = validate_dataset(args.path, contract, layout=args.layout, reader=args.reader,
+                              positions_from=args.positions_from, record=args.record, **geometry)
+    print_report(report, args.json)
     return 0 if report.ok else 1

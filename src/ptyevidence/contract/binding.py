@@ -22,13 +22,14 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import permutations
 from typing import Any
 
 import numpy as np
 
 from .._format import shape_text
+from ..exceptions import InputError
 from ..readers.base import Source
 from ..readers.layout import canonical_shape, source_layout
 from ..readers.memory import ArraySource
@@ -119,6 +120,10 @@ class Binding:
         The positions dimension (``N``), from the contract's layout.
     unknown : tuple of str
         Keys of the file that no field took, in file order.
+    alias_copies : dict
+        Field name -> alias keys stored *beside* the field's own key (e.g.
+        ``diff3d`` next to ``diffraction``): copies kept for readers of the
+        alias, which the contract's ``alias_copy_equal`` rules compare.
     findings : tuple of Finding
         Alias, required, unknown-key, object-array, dtype, layout, shape and
         dimension findings, in the order they were met.
@@ -133,6 +138,7 @@ class Binding:
     positions_dim: str | None
     unknown: tuple[str, ...]
     findings: tuple[Finding, ...]
+    alias_copies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def keys(self) -> dict[str, str]:
@@ -261,9 +267,22 @@ class _Binder:
         lay = contract.layout or {}
         self.layout_field = lay.get("field")
         self.positions_dim = (lay.get("canonical") or [None])[0]
+        self.alias_copies: dict[str, tuple[str, ...]] = {}
 
     def add(self, rule: str, fld: str, severity: str, message: str) -> None:
         self.findings.append(Finding(rule, fld, severity, message))
+
+    def header(self, check: str, name: str, generic: str, fld: str, severity: str, message: str) -> None:
+        """Record a header finding under the contract rule that names it, else under ``generic``.
+
+        ``check`` is one of :data:`~ptyevidence.contract.model.HEADER_CHECKS`
+        and ``name`` the field (or, for ``dims``, the dimension) it concerns.
+        """
+        rule = self.contract.claim(check, name)
+        if rule is None:
+            self.add(generic, fld, severity, message)
+        else:
+            self.add(rule.id, fld, rule.severity, rule.cited(message))
 
     def match(self, present: Sequence[str]) -> dict[str, tuple[FieldSpec, str, str | None]]:
         """Field name -> (spec, key, alias severity) for each stored field found."""
@@ -273,6 +292,9 @@ class _Binder:
                 continue
             if spec.name in present:
                 matched[spec.name] = (spec, spec.name, None)
+                copies = tuple(a for a in spec.aliases if a in present)
+                if copies:
+                    self.alias_copies[spec.name] = copies
                 continue
             alias = next((a for a in spec.aliases if a in present), None)
             if alias is None:
@@ -295,16 +317,16 @@ class _Binder:
         info = self.source.info(key)
         stored = tuple(int(s) for s in info.shape)
         values = {"shape": stored, "readable": not (info.has_objects or info.is_structured), **facts}
-        field = BoundField(spec.name, key, alias_severity, info.dtype, stored,
+        bound = BoundField(spec.name, key, alias_severity, info.dtype, stored,
                            per_scan=self.per_scan(spec), **values)
-        self.fields[spec.name] = field
-        return field
+        self.fields[spec.name] = bound
+        return bound
 
     def result(self, unknown: Sequence[str]) -> Binding:
         return Binding(
             contract=self.contract, path=self.path, fields=dict(self.fields), dims=dict(self.dims),
             dim_fields=dict(self.dim_fields), layout=self.layout, positions_dim=self.positions_dim,
-            unknown=tuple(unknown), findings=tuple(self.findings),
+            unknown=tuple(unknown), findings=tuple(self.findings), alias_copies=dict(self.alias_copies),
         )
 
 
@@ -313,10 +335,16 @@ class _FileBinder(_Binder):
 
     def missing(self, spec: FieldSpec) -> None:
         if spec.required:
-            self.add("required", spec.name, "error",
-                     f"required key '{spec.name}' is missing ({spec.description})")
+            self.header("required", spec.name, "required", spec.name, "error",
+                        f"required key '{spec.name}' is missing ({spec.description})")
 
     def found_alias(self, spec: FieldSpec, alias: str) -> None:
+        writer = spec.written_by.get(alias)
+        if writer:
+            cited = f" ({'; '.join(spec.source)})" if spec.source else ""
+            self.add("version-drift", spec.name, spec.aliases[alias],
+                     f"written by {writer}: {alias}; the spec names {spec.name}{cited}")
+            return
         self.add("alias", spec.name, spec.aliases[alias],
                  f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'")
 
@@ -324,6 +352,12 @@ class _FileBinder(_Binder):
         present = list(self.source.keys())
         matched = self.match(present)
         used = {key for _, key, _ in matched.values()}
+        for name, copies in self.alias_copies.items():
+            for key in copies:
+                self.add("alias", key, "info",
+                         f"key '{key}' is {self.contract.name}'s declared alias of '{name}', stored beside "
+                         f"it as a copy for readers of '{key}'")
+            used.update(copies)
         for key in sorted(set(present) - used):
             if self.source.info(key).has_objects:
                 self.add(
@@ -352,10 +386,14 @@ class _FileBinder(_Binder):
 
     def _header(self, spec: FieldSpec, key: str, alias_severity: str | None, hint: int | None) -> None:
         info = self.source.info(key)
+        if info.has_objects and "object" in spec.dtypes:
+            # Only the field's own rules read it, through the restricted unpickler.
+            self.bound(spec, key, alias_severity)
+            return
         if info.has_objects or info.is_structured:
             kind = "Python objects (would need unpickling)" if info.has_objects else "named fields"
-            self.add(
-                "dtype", spec.name, "error",
+            self.header(
+                "dtype", spec.name, "dtype", spec.name, "error",
                 f"key '{key}' has dtype {info.dtype} with {kind}; expected "
                 f"{' or '.join(spec.dtypes)}; it was not loaded",
             )
@@ -363,18 +401,25 @@ class _FileBinder(_Binder):
             return
         sev = spec.dtype_severity(info.dtype)
         if sev is not None:
-            self.add(
-                "dtype", spec.name, sev,
+            self.header(
+                "dtype", spec.name, "dtype", spec.name, sev,
                 f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected "
                 f"{' or '.join(spec.dtypes)}",
             )
         shape = tuple(int(s) for s in info.shape)
         if spec.name == self.layout_field and len(shape) == len(self.contract.layout["canonical"]):
             where = f"'{self.path}' key '{key}'"
-            self.layout = source_layout(self.source, key, hint, self.requested_layout, where)
+            try:
+                self.layout = source_layout(self.source, key, hint, self.requested_layout, where)
+            except InputError:
+                # A consumer that reads ambiguous stacks one way is described as doing so.
+                fallback = self.contract.layout.get("ambiguous")
+                if self.requested_layout != "auto" or fallback is None:
+                    raise
+                self.layout = fallback
             if self.layout == "legacy":
-                self.add(
-                    "layout", spec.name, self.contract.layout.get("legacy_severity", "error"),
+                self.header(
+                    "layout", spec.name, "layout", spec.name, self.contract.layout.get("legacy_severity", "error"),
                     f"key '{key}' is stored in legacy (H, W, N) order {shape}; "
                     "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)",
                 )
@@ -403,19 +448,35 @@ class _FileBinder(_Binder):
             if isinstance(sym, str) and sym in self.dims
         ]
         detail = f" with {', '.join(bound)}" if bound else ""
-        self.add("shape", spec.name, "error",
-                 f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}")
+        ranks = {len(symbolic) for symbolic, _ in [(spec.shape, None), *spec.alt_shapes]}
+        check = "size" if len(shape) in ranks else "rank"
+        self.header(check, spec.name, "shape", spec.name, "error",
+                    f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}")
         return False
+
+    def _bound_by(self, dim: str) -> str:
+        field = self.fields.get(self.dim_fields.get(dim, ""))
+        return f" (key '{field.key}')" if field is not None else ""
 
     def _check_dims(self) -> None:
         dims = self.dims
         for name, rule in self.contract.dims.items():
-            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]]:
+            where = self.dim_fields.get(name, name)
+            offset = rule.get("offset", 0)
+            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]] + offset:
                 other = rule["equals"]
-                self.add(
-                    "dims", self.dim_fields.get(name, name), "error",
-                    f"dimension {name} = {dims[name]} differs from {other} = {dims[other]}; "
-                    f"they must be equal ({rule.get('description', '')})",
+                shifted = f"{other} {'+' if offset > 0 else '-'} {abs(offset)}" if offset else other
+                self.header(
+                    "dims", name, "dims", where, "error",
+                    f"dimension {name} = {dims[name]}{self._bound_by(name)} differs from {shifted} = "
+                    f"{dims[other] + offset}{self._bound_by(other)}; they must be equal "
+                    f"({rule.get('description', '')})",
+                )
+            if name in dims and "one_of" in rule and dims[name] not in rule["one_of"]:
+                self.header(
+                    "dims", name, "dims", where, "error",
+                    f"dimension {name} = {dims[name]} is not one of {', '.join(map(str, rule['one_of']))} "
+                    f"({rule.get('description', '')})",
                 )
             if name not in dims or "min" not in rule:
                 continue
@@ -423,8 +484,8 @@ class _FileBinder(_Binder):
             least = dims.get(lower) if isinstance(lower, str) else lower
             if least is not None and dims[name] < least:
                 label = f"{lower} = {least}" if isinstance(lower, str) else str(least)
-                self.add(
-                    "dims", self.dim_fields.get(name, name), "error",
+                self.header(
+                    "dims", name, "dims", where, "error",
                     f"dimension {name} = {dims[name]} is below its minimum {label} "
                     f"({rule.get('description', '')})",
                 )
@@ -438,9 +499,10 @@ class _DumpBinder(_Binder):
         self.where = f"dump '{self.path}'"
 
     def missing(self, spec: FieldSpec) -> None:
-        # Partial dumps are normal: the role's observed cell says so.
-        self.add("missing", spec.name, "info",
-                 f"{self.where} has no key '{spec.name}' (role {spec.role}); not compared")
+        # Partial dumps of optional fields are normal; a required field is a warning.
+        self.add("missing", spec.name, "warning" if spec.required else "info",
+                 f"{self.where} has no key '{spec.name}' (role {spec.role})"
+                 + ("; the contract requires it" if spec.required else "; not compared"))
 
     def run(self) -> Binding:
         present = []

@@ -25,8 +25,10 @@ from ..exceptions import InputError
 __all__ = [
     "CHECKS",
     "DERIVE_OPS",
+    "HEADER_CHECKS",
     "PRESENCES",
     "SEVERITIES",
+    "VALUE_CHECKS",
     "DatasetContract",
     "FieldSpec",
     "Rule",
@@ -37,16 +39,54 @@ __all__ = [
 
 #: Finding severities, most serious first.
 SEVERITIES = ("error", "warning", "info")
-#: Value checks a rule may name (implemented in ``_validate``).
-CHECKS = (
+#: Checks the binding makes from the fields' own specs (presence, dtype, shape,
+#: dimensions, stack order). A rule naming one of them gives those findings its
+#: id, severity and citation instead of the generic ``required``/``dtype``/
+#: ``shape``/``dims``/``layout``: ``rank`` is a shape whose number of axes fits
+#: no accepted shape, ``size`` one whose axes fit but whose sizes conflict.
+HEADER_CHECKS = ("required", "dtype", "rank", "size", "dims", "layout")
+#: Value checks a rule may name, implemented in ``contract/validate.py``;
+#: their thresholds and parameters come from the rule (``value``, ``params``).
+VALUE_CHECKS = (
     "finite",
+    "index_range",
+    "max_abs_below",
     "min_at_least",
     "max_below",
     "max_mean_ratio_below",
     "not_all_zero",
+    "positive",
     "positions_not_all_identical",
     "positions_unique",
+    "alias_copy_equal",
+    "counting_lattice",
+    "peak_centred",
+    "integer_squares_fit",
+    "json_object",
+    "scale_pair",
+    "canvas_fits",
+    "positions_in_window",
+    "layout_declared",
+    "record_matches_dims",
+    "record_above",
+    "unique",
 )
+#: Every check a rule may name.
+CHECKS = HEADER_CHECKS + VALUE_CHECKS
+#: Checks whose ``value`` is a required numeric threshold.
+_THRESHOLD_CHECKS = (
+    "min_at_least", "max_below", "max_mean_ratio_below", "max_abs_below", "record_above", "positions_in_window",
+)
+#: Parameters each check requires in ``params`` (others are optional, see validate.py).
+_REQUIRED_PARAMS = {
+    "dims": ("dims",),
+    "counting_lattice": ("tolerance", "fraction", "max_quanta"),
+    "peak_centred": ("box_fraction", "ratio"),
+    "scale_pair": ("keys", "pairs"),
+    "positions_in_window": ("window",),
+    "record_matches_dims": ("key", "dims"),
+    "record_above": ("key",),
+}
 #: How a pipeline-contract field exists: a stored array, a value computed from
 #: stored arrays, a behaviour (no tensor), or an explicit absence with notes.
 PRESENCES = ("stored", "derived", "behaviour", "absent")
@@ -79,6 +119,11 @@ class FieldSpec:
         Other dtypes that are accepted with a finding of the given severity.
     aliases : dict
         Other keys accepted for the field, with the severity of using them.
+    written_by : dict
+        Alias -> the writer (and version) known to write it, e.g.
+        ``"ptychodus 1.7.0"``: using the alias is reported as that writer's
+        drift from the field's name (rule ``version-drift``). In JSON an alias
+        maps to ``{"severity": ..., "written_by": ...}``.
     alt_shapes : tuple of (shape, severity)
         Non-canonical shapes accepted with a finding of that severity.
     description : str
@@ -104,6 +149,7 @@ class FieldSpec:
     shape: tuple[str | int, ...] | None = None
     tolerated_dtypes: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
+    written_by: Mapping[str, str] = field(default_factory=dict)
     alt_shapes: tuple[tuple[tuple[str | int, ...], str], ...] = ()
     description: str = ""
     framework: str | None = None
@@ -123,6 +169,8 @@ class FieldSpec:
         name = np.dtype(dtype).newbyteorder("=").name if np.dtype(dtype).names is None else "structured"
         if "unicode" in self.dtypes and np.dtype(dtype).kind == "U":
             return None  # text of any length, e.g. the JSON ``_metadata`` record
+        if "bytes" in self.dtypes and np.dtype(dtype).kind == "S":
+            return None
         if not self.dtypes or name in self.dtypes or "any" in self.dtypes:
             return None
         return self.tolerated_dtypes.get(name, "error")
@@ -130,22 +178,33 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class Rule:
-    """A value rule over one or more fields.
+    """A rule over one or more fields.
 
     Attributes
     ----------
     id : str
         Stable identifier shown in findings.
     check : str
-        One of :data:`CHECKS`.
+        One of :data:`CHECKS`: a value check, or a header check of
+        :data:`HEADER_CHECKS` whose findings the rule names.
     fields : tuple of str
         Fields the rule looks at (absent optional fields are skipped).
     severity : str
         One of :data:`SEVERITIES`.
     value : float or None
-        Threshold for the comparison checks.
+        Threshold for the comparison checks; for ``index_range``, the number
+        of entries when ``dim`` is not bound.
     description : str
         The rule in words.
+    source : tuple of str
+        Where the rule comes from: ``file:line`` of the consumer code or
+        specification it states.
+    params : dict
+        Further parameters of the check (``dims`` of a ``dims`` rule, the
+        tolerances of ``counting_lattice``...).
+    dim : str or None
+        ``index_range`` only: the dimension whose size bounds the values,
+        which must lie in ``[0, size - 1]``.
     """
 
     id: str
@@ -154,6 +213,27 @@ class Rule:
     severity: str = "error"
     value: float | None = None
     description: str = ""
+    source: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    dim: str | None = None
+
+    @property
+    def is_header(self) -> bool:
+        """True for rules that name a check the binding makes."""
+        return self.check in HEADER_CHECKS
+
+    def claims(self, check: str, name: str) -> bool:
+        """Return True when the binding's ``check`` finding about field or dimension ``name`` is this rule's."""
+        if self.check != check:
+            return False
+        return name in (self.params.get("dims", ()) if check == "dims" else self.fields)
+
+    def cited(self, message: str) -> str:
+        """Return ``message`` followed by the rule's meaning and citation."""
+        why = self.description
+        if self.source:
+            why += f" ({'; '.join(self.source)})"
+        return f"{message}; {why}" if why else message
 
 
 @dataclass(frozen=True)
@@ -174,10 +254,13 @@ class DatasetContract:
         Value rules.
     dims : dict
         Symbolic dimension name -> ``{"min": int or dim name, "equals": dim name,
-        "description": str}`` (``equals``: the two sizes must match, e.g. square frames).
+        "offset": int, "description": str}`` (``equals``: the two sizes must
+        match, e.g. square frames; ``offset`` is added to the other size first,
+        e.g. ``-1`` for one layer spacing fewer than layers).
     layout : dict or None
         Stack-order description for dataset contracts (``field``, ``canonical``,
-        ``legacy``, ``legacy_severity``, ``note``).
+        ``legacy``, ``legacy_severity``, ``note``, and ``ambiguous``: the order a
+        consumer reads when the shape cannot tell, instead of refusing).
     origin : str
         Where the contract was read from (``builtin:NAME`` or a path).
     axis_aliases : dict
@@ -211,6 +294,10 @@ class DatasetContract:
         """
         return tuple(self.axis_aliases.get(a, a) if isinstance(a, str) else a for a in shape)
 
+    def claim(self, check: str, name: str) -> Rule | None:
+        """Return the rule that names the binding's ``check`` finding about ``name``, if any."""
+        return next((r for r in self.rules if r.claims(check, name)), None)
+
     def fields_with_role(self, role: str) -> tuple[FieldSpec, ...]:
         """Return the fields that carry ``role``, in contract order."""
         return tuple(f for f in self.fields if f.role == role)
@@ -235,20 +322,28 @@ class DatasetContract:
             "layout": dict(self.layout) if self.layout else None,
             "dims": {k: dict(v) for k, v in self.dims.items()},
             "fields": [_field_to_dict(f) for f in self.fields],
-            "rules": [
-                {
-                    "id": r.id,
-                    "check": r.check,
-                    "fields": list(r.fields),
-                    "severity": r.severity,
-                    "value": r.value,
-                    "description": r.description,
-                }
-                for r in self.rules
-            ],
+            "rules": [_rule_to_dict(r) for r in self.rules],
             **({"axis_aliases": dict(self.axis_aliases)} if self.axis_aliases else {}),
             **dict(self.extra),
         }
+
+
+def _rule_to_dict(rule: Rule) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": rule.id,
+        "check": rule.check,
+        "fields": list(rule.fields),
+        "severity": rule.severity,
+        "value": rule.value,
+        "description": rule.description,
+    }
+    if rule.dim:
+        out["dim"] = rule.dim
+    if rule.params:
+        out["params"] = dict(rule.params)
+    if rule.source:
+        out["source"] = list(rule.source)
+    return out
 
 
 def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
@@ -263,7 +358,10 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
     if spec.tolerated_dtypes:
         out["tolerated_dtypes"] = dict(spec.tolerated_dtypes)
     if spec.aliases:
-        out["aliases"] = dict(spec.aliases)
+        out["aliases"] = {
+            a: {"severity": sev, "written_by": spec.written_by[a]} if a in spec.written_by else sev
+            for a, sev in spec.aliases.items()
+        }
     if spec.alt_shapes:
         out["alt_shapes"] = [{"shape": list(s), "severity": sev} for s, sev in spec.alt_shapes]
     if spec.framework:
@@ -378,6 +476,8 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
         missing name...).
     """
     try:
+        if isinstance(data, dict) and "extends" in data:
+            data = _extended(data, origin)
         return _build_contract(data, origin)
     except InputError:
         raise
@@ -388,6 +488,27 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
             f"{exc}); compare it with 'ptyevidence contract show data001 --format json'"
         )
         raise InputError(msg, origin) from None
+
+
+def _extended(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Merge a contract with the built-in it ``extends``.
+
+    Fields replace the base's fields of the same name (others are appended),
+    rules replace the base's rules of the same id, dimensions replace the
+    base's dimensions of the same name; other entries replace the base's.
+    """
+    base_name = data["extends"]
+    if not isinstance(base_name, str) or base_name == data.get("name"):
+        msg = f"contract '{origin}': 'extends' must name another built-in contract"
+        raise InputError(msg, origin)
+    base = load_contract(base_name).to_dict()
+    merged = {**base, **{k: v for k, v in data.items() if k not in ("fields", "rules", "dims")}}
+    for key, ident in (("fields", "name"), ("rules", "id")):
+        own = {item[ident]: item for item in data.get(key, [])}
+        items = [own.pop(item[ident], item) for item in base[key]]
+        merged[key] = items + list(own.values())
+    merged["dims"] = {**base["dims"], **data.get("dims", {})}
+    return merged
 
 
 def _build_contract(data: Any, origin: str) -> DatasetContract:
@@ -408,7 +529,9 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
     if duplicates:
         fail(f"field names repeat: {', '.join(duplicates)}")
     _check_derivations(fields, fail)
-    rules = tuple(_rule_from_dict(item, i, names, fail) for i, item in enumerate(data.get("rules", [])))
+    rules = tuple(
+        _rule_from_dict(item, i, fields, data.get("dims", {}), fail) for i, item in enumerate(data.get("rules", []))
+    )
     kind = data.get("kind", "dataset")
     if kind not in ("dataset", "pipeline"):
         fail(f"kind '{kind}' is not 'dataset' or 'pipeline'")
@@ -429,6 +552,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         if sorted(layout["canonical"]) != sorted(layout["legacy"]):
             fail("layout 'canonical' and 'legacy' must order the same dimension names")
         _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
+        if layout.get("ambiguous", "canonical") not in ("canonical", "legacy"):
+            fail("layout 'ambiguous' must be 'canonical' or 'legacy'")
     for name, spec in dims.items():
         if not isinstance(spec, dict):
             fail(f"dimension '{name}' must be an object")
@@ -439,6 +564,11 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
             fail(f"dimension '{name}' has min {lower!r}; expected an integer or a dimension name")
         if "equals" in spec and spec["equals"] not in dims:
             fail(f"dimension '{name}' equals {spec['equals']!r}; expected another dimension name")
+        one_of = spec.get("one_of")
+        if one_of is not None and not (isinstance(one_of, list) and all(isinstance(v, int) for v in one_of)):
+            fail(f"dimension '{name}' has one_of {one_of!r}; expected a list of integers")
+        if not isinstance(spec.get("offset", 0), int) or ("offset" in spec and "equals" not in spec):
+            fail(f"dimension '{name}' has offset {spec['offset']!r}; expected an integer beside 'equals'")
     aliases = data.get("axis_aliases", {})
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
@@ -448,6 +578,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         "name", "title", "kind", "version", "description", "fields", "rules",
         "dims", "layout", "sources", "framework", "axis_aliases",
     }
+    if rules and any(r.id == other.id for i, r in enumerate(rules) for other in rules[:i]):
+        fail("rule ids repeat")
     return DatasetContract(
         name=str(data["name"]),
         title=str(data.get("title", "")),
@@ -468,7 +600,7 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
 
 def _check_dtype(name: Any, where: str, fail) -> str:
     """Return the canonical numpy name of ``name`` (``"f4"`` -> ``"float32"``)."""
-    if name in ("structured", "any", "unicode"):
+    if name in ("structured", "any", "unicode", "bytes"):
         return name
     if not isinstance(name, str):
         fail(f"{where} lists dtype {name!r}; expected a numpy dtype name such as 'float32'")
@@ -507,8 +639,13 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     }
     for sev in tolerated.values():
         _check_severity(sev, where, fail)
-    for sev in item.get("aliases", {}).values():
-        _check_severity(sev, where, fail)
+    aliases, written_by = {}, {}
+    for alias, entry in item.get("aliases", {}).items():
+        if isinstance(entry, dict):
+            written_by[alias] = str(entry.get("written_by", ""))
+            entry = entry.get("severity", "warning")
+        _check_severity(entry, where, fail)
+        aliases[alias] = entry
     shape = item.get("shape")
     if shape is not None:
         shape = _check_shape(shape, where, fail)
@@ -545,7 +682,8 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
         dtypes=tuple(dtypes),
         shape=shape,
         tolerated_dtypes=dict(tolerated),
-        aliases=dict(item.get("aliases", {})),
+        aliases=aliases,
+        written_by={a: w for a, w in written_by.items() if w},
         alt_shapes=tuple(alt),
         description=str(item.get("description", "")),
         framework=item.get("framework"),
@@ -570,30 +708,53 @@ def _check_derivations(fields: tuple[FieldSpec, ...], fail) -> None:
             )
 
 
-def _rule_from_dict(item: Any, i: int, names: list[str], fail) -> Rule:
+def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, fail) -> Rule:
     if not isinstance(item, dict) or "id" not in item or "check" not in item:
         fail(f"rule #{i + 1} must be an object with 'id' and 'check'")
     where = f"rule '{item['id']}'"
-    if item["check"] not in CHECKS:
-        fail(f"{where} has unknown check '{item['check']}'; known: {', '.join(CHECKS)}")
+    check = item["check"]
+    if check not in CHECKS:
+        fail(f"{where} has unknown check '{check}'; known: {', '.join(CHECKS)}")
     severity = item.get("severity", "error")
     _check_severity(severity, where, fail)
     fields = item.get("fields", [])
     if isinstance(fields, str):
         fields = [fields]
-    unknown = [f for f in fields if f not in names]
+    by_name = {f.name: f for f in specs}
+    unknown = [f for f in fields if f not in by_name]
     if unknown:
         fail(f"{where} names unknown field(s) {', '.join(unknown)}")
     value = item.get("value")
-    if item["check"] in ("min_at_least", "max_below", "max_mean_ratio_below") and not isinstance(
-        value, (int, float)
-    ):
+    if check in _THRESHOLD_CHECKS and not isinstance(value, (int, float)):
         fail(f"{where} needs a numeric 'value'")
+    dim = item.get("dim")
+    if check == "index_range" and not (isinstance(dim, str) or isinstance(value, (int, float))):
+        fail(f"{where} needs a 'dim' (the dimension whose size bounds the indexes) or a numeric 'value'")
+    params = item.get("params", {})
+    if not isinstance(params, dict):
+        fail(f"{where} 'params' must be an object")
+    missing = [p for p in _REQUIRED_PARAMS.get(check, ()) if p not in params]
+    if missing:
+        fail(f"{where} (check {check}) needs params {', '.join(missing)}")
+    if check == "dims":
+        odd = [d for d in params["dims"] if d not in dims]
+        if odd:
+            fail(f"{where} names unknown dimension(s) {', '.join(map(str, odd))}")
+    if check == "required" and any(not by_name[f].required for f in fields):
+        fail(f"{where} names optional field(s); a 'required' rule names required fields")
+    if check in ("rank", "size") and any(by_name[f].shape is None for f in fields):
+        fail(f"{where} names field(s) without a shape")
+    source = item.get("source", [])
+    if isinstance(source, str):
+        source = [source]
     return Rule(
         id=str(item["id"]),
-        check=item["check"],
+        check=check,
         fields=tuple(fields),
         severity=severity,
         value=None if value is None else float(value),
         description=str(item.get("description", "")),
+        source=tuple(str(s) for s in source),
+        params=dict(params),
+        dim=None if dim is None else str(dim),
     )

@@ -50,20 +50,23 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
     ]
     if contract.dims:
         dim_rows = [
-            [name, spec.get("min", "-"), spec.get("description", "")]
+            [name, spec.get("min", "-"), _dim_relations(spec), spec.get("description", "")]
             for name, spec in contract.dims.items()
         ]
-        out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Minimum", "Meaning"], dim_rows), ""]
+        out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Minimum", "Also", "Meaning"], dim_rows), ""]
     if contract.rules:
         rule_rows = [
-            [f"`{r.id}`", ", ".join(f"`{x}`" for x in r.fields), r.check,
-             "-" if r.value is None else f"{r.value:g}", r.severity, r.description]
+            [f"`{r.id}`", ", ".join(f"`{x}`" for x in r.fields) or "-", r.check, _rule_value(r), r.severity,
+             r.description, "; ".join(r.source) or "-"]
             for r in contract.rules
         ]
         out += [
-            f"{h}# Value rules",
+            f"{h}# Rules",
             "",
-            markdown_table(["Rule", "Fields", "Check", "Value", "Severity", "Meaning"], rule_rows),
+            ("Value rules check the values; rules of check required, dtype, rank, size, dims or layout "
+             "name the binding's findings about those fields or dimensions."),
+            "",
+            markdown_table(["Rule", "Fields", "Check", "Value", "Severity", "Meaning", "Source"], rule_rows),
             "",
         ]
     notes = []
@@ -83,6 +86,26 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
         out += [f"- Source: {s}" for s in contract.sources]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _dim_relations(spec: dict) -> str:
+    """Return the dimension's relations besides its minimum: equals, offset, one_of."""
+    parts = []
+    if "equals" in spec:
+        offset = spec.get("offset", 0)
+        parts.append(f"= {spec['equals']}" + (f" {'+' if offset > 0 else '-'} {abs(offset)}" if offset else ""))
+    if "one_of" in spec:
+        parts.append("one of " + ", ".join(map(str, spec["one_of"])))
+    return "; ".join(parts) or "-"
+
+
+def _rule_value(rule) -> str:
+    """Return a rule's threshold and parameters, briefly."""
+    parts = [] if rule.value is None else [f"{rule.value:g}"]
+    if rule.dim:
+        parts.append(f"dim {rule.dim}")
+    parts += [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in rule.params.items()]
+    return "; ".join(parts) or "-"
 
 
 def _pipeline_markdown(contract: DatasetContract, h: str, out: list[str]) -> str:

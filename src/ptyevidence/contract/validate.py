@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 
 from .._format import aligned_rows
-from .._json import dumps_strict
+from .._json import dumps_strict, read_json
 from .._progress import progress_bar
-from ..exceptions import ContractError, UsageError
+from ..exceptions import ContractError, InputError, UsageError
 from ..readers.base import Source
 from ..readers.registry import open_source
 from .binding import Binding, Finding, bind
+from .checks import CHECK_TABLE
 from .model import DatasetContract, list_contracts, load_contract
 
 __all__ = ["ArrayStats", "Finding", "ValidationReport", "validate_dataset"]
@@ -177,6 +178,9 @@ class ValidationReport:
     stats : dict
         Field name -> :class:`ArrayStats` as a dict.
     findings : list of Finding
+    checked : dict
+        Rule id -> what the rule measured, for every rule that applied (its
+        fields were present); a rule is met when no error finding carries its id.
     """
 
     path: str
@@ -187,6 +191,7 @@ class ValidationReport:
     dims: dict[str, int] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -212,6 +217,12 @@ class ValidationReport:
             f"{len(self.warnings)} warning(s)"
         )
 
+    def __repr__(self) -> str:
+        return f"<ValidationReport {self.verdict}>"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
     def raise_if_failed(self) -> None:
         """Raise :class:`ContractError` listing the error findings, if any."""
         if not self.ok:
@@ -230,6 +241,7 @@ class ValidationReport:
             "fields": self.fields,
             "stats": self.stats,
             "findings": [asdict(f) for f in self.findings],
+            "checked": dict(self.checked),
         }
 
     def to_json(self) -> str:
@@ -258,6 +270,11 @@ def validate_dataset(
     contract: str | os.PathLike | DatasetContract = "data001",
     layout: str = "auto",
     progress: bool | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
+    record: str | os.PathLike | dict[str, Any] | None = None,
 ) -> ValidationReport:
     """Check a dataset file against a contract.
 
@@ -276,6 +293,18 @@ def validate_dataset(
         evidence and refuses when it is ambiguous.
     progress : bool or None
         Show a progress bar for long passes; None shows one on a terminal.
+    reader : str or None
+        Reader of the file (:func:`ptyevidence.readers.open_source`); None
+        recognizes the format.
+    positions_from : str, path or None
+        File holding the positions of a diffraction-only ``path``.
+    geometry, sample_pixel_size : optional
+        How a CXI file's translations become pixels (see
+        :func:`ptyevidence.readers.open_source`); None: far-field assumed,
+        with a ``geometry`` warning saying so.
+    record : str, path, dict or None
+        The record the contract's ``record_*`` rules read (a fixture's
+        sidecar); None reads the ``.json`` file beside ``path`` if there is one.
 
     Returns
     -------
@@ -307,9 +336,9 @@ def validate_dataset(
             f"{', '.join(list_contracts('dataset'))}"
         )
         raise UsageError(msg)
-    source = open_source(path)
+    source = open_source(path, reader, positions_from, geometry, sample_pixel_size)
     try:
-        return _Validator(source, spec, layout, progress).run()
+        return _Validator(source, spec, layout, progress, record).run()
     finally:
         source.close()
 
@@ -317,17 +346,26 @@ def validate_dataset(
 class _Validator:
     """One validation run: the binding's findings, then streamed value checks."""
 
-    def __init__(self, source: Source, contract: DatasetContract, layout: str, progress: bool | None):
+    def __init__(self, source: Source, contract: DatasetContract, layout: str, progress: bool | None,
+                 record: Any = None):
         self.source = source
         self.contract = contract
         self.progress = progress
         self.binding: Binding = bind(contract, source, layout)
         self.keys = self.binding.keys  # contract field name -> key in file
+        needs_record = any(r.check.startswith("record_") for r in contract.rules)
+        self.record, self.record_problem = _load_record(record, source.path) if needs_record else (None, None)
+        self.stats: dict[str, ArrayStats] = {}
         self.report = ValidationReport(
             path=source.path, contract=contract.name, format=source.format,
             layout=self.binding.layout, dims=dict(self.binding.dims),
             findings=list(self.binding.findings),
         )
+        statement = getattr(source, "position_statement", None)
+        if callable(statement):
+            # Positions converted from metres: say how, and warn when the geometry was assumed.
+            assumed = bool(getattr(source, "geometry_assumed", False))
+            self.add("geometry", "*", "warning" if assumed else "info", statement())
         for name, bound in self.binding.fields.items():
             entry = {"key": bound.key, "dtype": str(bound.dtype), "shape": list(bound.stored_shape)}
             if bound.readable:
@@ -344,27 +382,47 @@ class _Validator:
         return self.report
 
     # -- values ------------------------------------------------------------------
-    def _readable(self, name: str) -> bool:
+    def readable(self, name: str) -> bool:
+        """Return True for a numeric field found in the file."""
         bound = self.binding.fields.get(name)
         return bound is not None and bound.readable and bound.dtype.kind in "biufc"
 
     def _check_values(self) -> None:
         # Every field found is streamed, rule or not: its statistics go in the
         # report, and reading each member to the end checks its zip CRC.
-        stats: dict[str, ArrayStats] = {}
         for name in self.binding.fields:
-            if self._readable(name):
-                stats[name] = self._stream_stats(name)
-                self.report.stats[name] = stats[name].to_dict()
+            if self.readable(name):
+                self.stats[name] = self._stream_stats(name)
+                self.report.stats[name] = self.stats[name].to_dict()
         for rule in self.contract.rules:
-            if rule.check.startswith("positions"):
-                self._check_positions(rule)
-                continue
-            for name in rule.fields:
-                if name in stats:
-                    message = _evaluate(rule, stats[name])
-                    if message:
-                        self.add(rule.id, name, rule.severity, f"key '{self.keys[name]}': {message}")
+            if rule.is_header:
+                observed = self._observe_header(rule)
+            else:
+                before = len(self.report.findings)
+                observed = CHECK_TABLE[rule.check](self, rule)
+                if rule.source:
+                    # Each finding says where its rule comes from (file:line of the consumer or spec).
+                    cite = f" ({'; '.join(rule.source)})"
+                    self.report.findings[before:] = [
+                        Finding(f.rule, f.field, f.severity, f.message + cite) for f in self.report.findings[before:]
+                    ]
+            if observed is not None:
+                self.report.checked[rule.id] = observed
+
+    def _observe_header(self, rule) -> str | None:
+        """Return what the binding saw for a header rule's fields or dimensions; None when none is present."""
+        fields = self.binding.fields
+        if rule.check == "dims":
+            dims = [d for d in rule.params["dims"] if d in self.binding.dims]
+            return ", ".join(f"{d} = {self.binding.dims[d]}" for d in dims) or None
+        if rule.check == "required":
+            return ", ".join(f"{n} {'present' if n in fields else 'absent'}" for n in rule.fields)
+        present = [n for n in rule.fields if n in fields]
+        if rule.check == "dtype":
+            return ", ".join(f"{n} {fields[n].dtype.newbyteorder('=').name}" for n in present) or None
+        if rule.check == "layout":
+            return self.binding.layout if present else None
+        return ", ".join(f"{n} {tuple(fields[n].stored_shape)}" for n in present) or None
 
     def _stream_stats(self, name: str) -> ArrayStats:
         key = self.keys[name]
@@ -376,54 +434,20 @@ class _Validator:
                 bar.update(block.nbytes)
         return acc
 
-    def _check_positions(self, rule) -> None:
-        names = [n for n in rule.fields if self._readable(n)]
-        if len(names) != 2:
-            return
-        x = self.source.read(self.keys[names[0]])
-        y = self.source.read(self.keys[names[1]])
-        if x.ndim != 1 or x.shape != y.shape or x.size == 0:
-            return
-        pts = np.stack([x, y], axis=1)
-        pts = pts[np.isfinite(pts).all(axis=1)]
-        if pts.size == 0:
-            return
-        if rule.check == "positions_not_all_identical":
-            if x.size > 1 and np.all(pts == pts[0]):
-                self.add(
-                    rule.id, names[0], rule.severity,
-                    f"all {x.size} positions are the same point ({pts[0, 0]:g}, {pts[0, 1]:g})",
-                )
-        elif rule.check == "positions_unique":
-            # Sorting rows with lexsort counts the same distinct points as
-            # numpy.unique(axis=0), several times faster on 10^5+ positions.
-            ordered = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
-            n_unique = 1 + int(np.count_nonzero((ordered[1:] != ordered[:-1]).any(axis=1)))
-            if n_unique < pts.shape[0]:
-                self.add(
-                    rule.id, names[0], rule.severity,
-                    f"{pts.shape[0] - n_unique} of {pts.shape[0]} positions repeat an earlier one",
-                )
 
+def _load_record(record: Any, path: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Return the record (a fixture's sidecar) that record rules read: given, or the JSON file beside ``path``."""
+    if isinstance(record, dict):
+        return record, None
+    where = os.fspath(record) if record is not None else os.path.splitext(path)[0] + ".json"
+    if not os.path.isfile(where):
+        return None, f"no record '{where}' (a fixture's JSON sidecar); pass record=PATH"
+    try:
+        data = read_json(where, f"record '{where}'")
+    except InputError as exc:
+        return None, f"record '{where}' cannot be read ({exc})"
+    if not isinstance(data, dict):
+        return None, f"record '{where}' is not a JSON object"
+    return data, None
 
-def _evaluate(rule, st: ArrayStats) -> str | None:
-    """Return a message when ``rule`` fails on the statistics ``st``."""
-    check, value = rule.check, rule.value
-    if check == "finite":
-        if st.finite < st.count:
-            return f"{st.nan} NaN and {st.inf} Inf of {st.count} values"
-        return None
-    if st.finite == 0:
-        return None
-    if check == "min_at_least" and st.min is not None and st.min < value:
-        return f"minimum {st.min:.6g} is below {value:g}"
-    if check == "max_below" and st.max is not None and st.max >= value:
-        return f"maximum {st.max:.6g} is not below {value:g}; normalize amplitudes (is it intensity?)"
-    if check == "max_mean_ratio_below" and st.mean:
-        ratio = st.max / st.mean
-        if ratio >= value:
-            return f"max/mean = {ratio:.4g} (>= {value:g}); values look like intensity, not amplitude"
-    if check == "not_all_zero" and st.nonzero == 0:
-        return "every value is zero"
-    return None
 

@@ -1,7 +1,13 @@
 """Scan coverage: how well a subset of scan positions spans its source scan.
 
-Public entry points for the coverage metrics and their plots; the maths lives
-in :mod:`ptyevidence.coverage.metrics`, the drawing in :mod:`ptyevidence.coverage.plots`.
+Public entry points for the coverage metrics, their plots and reports; the maths
+lives in :mod:`ptyevidence.coverage.metrics`, what they mean (ceiling,
+reference criterion, best strategy) in :mod:`ptyevidence.coverage.judge`, the
+probe diameter in :mod:`ptyevidence.coverage.probe`, the drawing in
+:mod:`ptyevidence.coverage.plots`, the interactive explorer in
+:mod:`ptyevidence.coverage.explore`, finding a fixture's source indices in
+:mod:`ptyevidence.coverage.matching`, and the reports of a dataset file
+(what ``ptyevidence coverage`` prints) in :mod:`ptyevidence.coverage.reports`.
 
 Examples
 --------
@@ -15,6 +21,16 @@ Examples
 
 from __future__ import annotations
 
+from .explore import CoverageExplorer, ExplorerView
+from .judge import BEST_CRITERION, best_strategy, coverage_lines, meets_reference
+from .matching import (
+    ScanPositions,
+    Subset,
+    match_positions,
+    match_subset,
+    read_positions,
+    subset_from_sidecar,
+)
 from .metrics import (
     CoverageMetrics,
     OccupancyGrid,
@@ -29,26 +45,57 @@ from .metrics import (
     select_strategy_subsets,
 )
 from .plots import (
+    figure_png,
     plot_occupancy,
     plot_scan_coverage,
     plot_strategy_comparison,
     save_figure,
 )
+from .probe import ProbeSize, measure_probe
+from .reports import (
+    ScanReport,
+    StrategiesReport,
+    SubsetReport,
+    scan_report,
+    strategies_report,
+    subset_report,
+)
 
 __all__ = [
+    "BEST_CRITERION",
+    "CoverageExplorer",
     "CoverageMetrics",
+    "ExplorerView",
     "OccupancyGrid",
+    "ProbeSize",
+    "ScanPositions",
+    "ScanReport",
     "ScanStats",
+    "StrategiesReport",
+    "Subset",
+    "SubsetReport",
+    "best_strategy",
     "compare_strategies",
     "compare_subsets",
+    "coverage_lines",
     "default_cell_size",
     "describe_scan",
+    "figure_png",
+    "match_positions",
+    "match_subset",
+    "measure_probe",
+    "meets_reference",
     "nearest_neighbour_distances",
     "occupancy_grid",
     "plot_occupancy",
     "plot_scan_coverage",
     "plot_strategy_comparison",
+    "read_positions",
     "save_figure",
     "scan_coverage",
+    "scan_report",
     "select_strategy_subsets",
+    "strategies_report",
+    "subset_from_sidecar",
+    "subset_report",
 ]

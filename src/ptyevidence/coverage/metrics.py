@@ -3,11 +3,12 @@
 The reference acceptance criterion for a fixture subset only compares
 coordinate ranges, which two far corners already pass. The metrics here add
 occupancy of a coarse grid, convex-hull area, nearest-neighbour spacing and the
-largest distance from any source position to the subset. Everything is
-vectorized numpy (the exact planar geometry lives in :mod:`._geometry`), so
-coverage never pays for importing SciPy and a scan of 10^6 positions takes
-about a second. Above :data:`NN_SAMPLE_SIZE` source positions, the source's
-spacing statistics come from an evenly strided sample of that many positions.
+largest distance from any source position to the subset. The hull is
+:class:`scipy.spatial.ConvexHull`, the neighbour searches
+:class:`scipy.spatial.cKDTree`; SciPy is imported by the functions that use
+it, so importing this module stays cheap. Above :data:`NN_SAMPLE_SIZE` source
+positions, the source's spacing statistics come from an evenly strided sample
+of that many positions.
 
 Positions are ``xcoords``/``ycoords`` in object pixels; every length reported
 here is in the same unit.
@@ -23,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputError, UsageError
-from .geometry import convex_hull_area, nearest_distances
 
 __all__ = [
     "CoverageMetrics",
@@ -121,6 +121,22 @@ class CoverageMetrics:
     probe_diameter: float | None = None
     overlap_ratio: float | None = None
     source_overlap_ratio: float | None = None
+
+    @property
+    def occupancy_ceiling(self) -> float:
+        """Highest occupancy ``n_subset`` positions can reach on these cells: ``min(1, n / cells)``."""
+        return min(1.0, self.n_subset / self.n_source_cells)
+
+    def __repr__(self) -> str:
+        return (f"<CoverageMetrics {self.n_subset} of {self.n_source} positions: occupancy "
+                f"{self.occupancy:.3g} (ceiling {self.occupancy_ceiling:.3g}), hull "
+                f"{self.hull_area_ratio:.3g}, largest gap {self.largest_gap:.3g}>")
+
+    def _repr_markdown_(self) -> str:
+        from .._format import markdown_table, number_text
+
+        values = {**self.to_dict(), "occupancy_ceiling": self.occupancy_ceiling}
+        return markdown_table(["metric", "value"], [[k, number_text(v)] for k, v in values.items()])
 
     def to_dict(self) -> dict[str, Any]:
         """Return the metrics as JSON-ready Python numbers.
@@ -485,9 +501,7 @@ def nearest_neighbour_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """
     if np.size(x) < 2:
         return np.empty(0)
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    return nearest_distances(x, y, x, y, exclude=np.arange(x.size))
+    return _nearest_other(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
 
 
 def _spacing_sample(n: int) -> np.ndarray | None:
@@ -617,11 +631,7 @@ class _SourceGeometry:
         self.x, self.y = _check_positions(x, y)
         self.n = self.x.size
         self.nn_sample = _spacing_sample(self.n)
-        if self.nn_sample is None:
-            self.nn = nearest_neighbour_distances(self.x, self.y)
-        else:
-            s = self.nn_sample
-            self.nn = nearest_distances(self.x[s], self.y[s], self.x, self.y, exclude=s)
+        self.nn = _nearest_other(self.x, self.y, self.nn_sample)
         self.hull_area, self.hull_dim, self.hull_axis = _hull_measure(self.x, self.y)
         self._cells: dict[float, tuple[np.ndarray, int]] = {}
 
@@ -634,7 +644,10 @@ class _SourceGeometry:
 
     def gaps(self, idx: np.ndarray) -> np.ndarray:
         """Distance from each source position to its nearest subset position."""
-        return nearest_distances(self.x, self.y, self.x[idx], self.y[idx])
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(np.column_stack([self.x[idx], self.y[idx]]))
+        return tree.query(np.column_stack([self.x, self.y]))[0]
 
     def hull_comparison(self, idx: np.ndarray) -> tuple[float, float]:
         """Subset hull area and subset/source hull ratio (segment lengths for a line)."""
@@ -690,30 +703,38 @@ class _SourceGeometry:
         )
 
 
-def _check_positions(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_positions(
+    x: Any, y: Any, minimum: int = 2, path: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the positions as float64; refuse shapes, counts below ``minimum``, non-finite values.
+
+    With ``path``, messages name the file the positions were read from.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
+    where = "" if path is None else f"'{path}': "
+    if x.ndim != 1 or x.shape != y.shape:
         msg = (
-            f"scan positions have shapes x {x.shape} and y {y.shape}; "
-            "expected two 1-D arrays of equal length (xcoords, ycoords)"
+            f"{where}xcoords has shape {x.shape} and ycoords {y.shape}; expected two "
+            "1-D arrays of equal length, one entry per scan position"
         )
-        raise InputError(msg)
-    if x.size < 2:
-        msg = f"scan has {x.size} position(s); coverage needs at least 2"
-        raise InputError(msg)
-    bad = ~(np.isfinite(x) & np.isfinite(y))
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+        raise InputError(msg, path)
+    if x.size < minimum:
+        subject = "the scan" if path is None else f"'{path}'"
+        msg = f"{subject} has {x.size} scan position(s); coverage needs at least {minimum}"
+        raise InputError(msg, path)
+    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+    if bad.size:
+        first = int(bad[0])
         msg = (
-            f"scan positions contain {int(bad.sum())} non-finite value(s), first at "
-            f"index {first} ({x[first]}, {y[first]}); remove or fix those positions"
+            f"{where}xcoords/ycoords hold {bad.size} non-finite position(s), first at "
+            f"index {first} ({x[first]}, {y[first]}); coverage needs every position finite"
         )
-        raise InputError(msg)
+        raise InputError(msg, path)
     problem = position_range_problem(x, y)
     if problem:
-        msg = f"scan {problem}"
-        raise InputError(msg)
+        msg = f"scan {problem}" if path is None else f"{where}{problem}; check the position units"
+        raise InputError(msg, path)
     return x, y
 
 
@@ -811,12 +832,31 @@ def _hull_measure(x: np.ndarray, y: np.ndarray) -> tuple[float, int, np.ndarray 
     principal axis is returned so segment lengths can be compared). Dimension 0:
     all points coincide.
     """
+    from scipy.spatial import ConvexHull, QhullError
+
     dim, axis = _principal_axes(x, y)
     if dim < 2 or x.size < 3:
         return 0.0, min(dim, 1), axis
-    area = convex_hull_area(x, y)
-    # Nearly collinear sets can pass the eigenvalue test yet enclose no area.
+    try:
+        # Centred, so that Qhull's orientation tests keep their precision at
+        # large offsets. In 2-D, a hull's "volume" is its area.
+        area = float(ConvexHull(np.column_stack([x - x.mean(), y - y.mean()])).volume)
+    except QhullError:
+        # Nearly collinear sets can pass the eigenvalue test, yet Qhull finds
+        # no initial triangle ("initial simplex is flat"): they enclose no area.
+        area = 0.0
     return (area, 2, axis) if area > 0 else (0.0, 1, axis)
+
+
+def _nearest_other(x: np.ndarray, y: np.ndarray, sample: np.ndarray | None = None) -> np.ndarray:
+    """Distance from each position (or each of ``sample``) to its nearest other position."""
+    from scipy.spatial import cKDTree
+
+    points = np.column_stack([x, y])
+    queries = points if sample is None else points[sample]
+    # One of the two nearest hits is the query itself (distance 0), so the
+    # farther one is its nearest other position (also 0 when a position repeats).
+    return cKDTree(points).query(queries, k=2)[0][:, 1]
 
 
 def _principal_axes(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray | None]:

@@ -6,6 +6,14 @@ switch), so they render with Agg in scripts and display inline in notebooks.
 :func:`save_figure` writes PNG and SVG atomically and reproducibly (no date
 in the SVG, fixed SVG ids).
 
+One image convention everywhere: y grows downward, as the rows of the
+object do (``ycoords`` are rows, ``xcoords`` columns), so a scan drawn over
+its object lines up with it. With ``background`` the positions are drawn
+over an image in the positions' units (the object's amplitude, pixel
+``(r, c)`` centred at ``x = c``, ``y = r``); with ``probe_diameter``,
+probe footprints (circles of that diameter) mark what each subset position
+illuminates.
+
 Scans of :data:`LARGE_SCAN_POINTS` positions or more are drawn as a
 rasterized hexbin density instead of one marker per position: nothing is
 overplotted and the SVG stays small.
@@ -19,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._atomic import atomic_output, check_output_path
+from .._atomic import check_output_path, output_set
+from .judge import best_strategy, unit_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,6 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LARGE_SCAN_POINTS",
+    "draw_footprints",
+    "draw_image",
+    "draw_scan",
     "plot_occupancy",
     "plot_scan_coverage",
     "plot_strategy_comparison",
@@ -39,9 +51,14 @@ __all__ = [
 LARGE_SCAN_POINTS = 20_000
 #: Resolution of the PNG files, dots per inch.
 PNG_DPI = 150
+#: Files :func:`save_figure` writes by default.
+FORMATS = ("png", "svg")
 
 _SOURCE_COLOUR = "#b0b0b0"
+# Over a grey image, the source must stand out from it.
+_SOURCE_ON_IMAGE = "#3b8fd1"
 _SUBSET_COLOUR = "#c0392b"
+_FOOTPRINT_COLOUR = "#f39c12"
 _HEX_COLOURS = ("#f0f0f0", "#8c8c8c")
 # Occupancy map categories: no source position, missed by the subset, hit.
 _CELL_COLOURS = ("#ffffff", "#f5c26b", "#2c7bb6")
@@ -56,13 +73,16 @@ def plot_scan_coverage(
     metrics: CoverageMetrics | None = None,
     title: str | None = None,
     units: str = "object pixels",
+    background: np.ndarray | None = None,
+    probe_diameter: float | None = None,
 ) -> Figure:
-    """Draw the source scan (light) and the subset positions (bold).
+    """Draw the source scan and the subset positions, optionally over an image with probe footprints.
 
     Parameters
     ----------
     x, y : numpy.ndarray
-        ``(N,)`` float64 source positions in ``units`` (x is the column axis).
+        ``(N,)`` float64 source positions in ``units`` (x is the column axis,
+        y the row axis: y grows downward).
     indices : numpy.ndarray or None
         ``(n,)`` integer source indices of the subset; None draws the
         source scan alone.
@@ -72,35 +92,48 @@ def plot_scan_coverage(
         First title line (default: "Scan coverage").
     units : str
         Unit of the positions, for the axis labels.
+    background : numpy.ndarray, optional
+        ``(rows, cols)`` real image in position units (the object's
+        amplitude), drawn in grey under the positions.
+    probe_diameter : float, optional
+        Draw a probe footprint of this diameter (position units) around
+        every subset position (every source position without a subset).
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes with equal aspect, a legend, and for large scans a colour
-        bar of the source density.
+        One axes with equal aspect and y growing downward, a legend, and for
+        large scans a colour bar of the source density. The view is the
+        scan's bounding box, widened by half a probe diameter.
 
     Examples
     --------
     >>> import numpy as np
     >>> fig = plot_scan_coverage(np.arange(4.0), np.arange(4.0), [0, 3])
-    >>> fig.axes[0].get_xlabel()
-    'x (object pixels)'
+    >>> fig.axes[0].get_xlabel(), bool(fig.axes[0].yaxis_inverted())
+    ('x (object pixels)', True)
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.0, 6.4), layout="constrained")
+    fig = Figure(figsize=(8.0, 7.4), layout="constrained")
     ax = fig.add_subplot()
     idx = None if indices is None else np.asarray(indices)
-    handles, hexbin = _draw_scan(ax, x, y, idx, marker_scale=1.0)
+    if background is not None:
+        draw_image(ax, background, cmap="gray", label="object amplitude")
+    handles, hexbin = draw_scan(ax, x, y, idx, marker_scale=1.0, on_image=background is not None)
+    if probe_diameter:
+        at = idx if idx is not None else slice(None)
+        handles.append(draw_footprints(ax, np.asarray(x)[at], np.asarray(y)[at], probe_diameter, units))
     if hexbin is not None:
         fig.colorbar(hexbin, ax=ax, shrink=0.8, label="source positions per hexagon")
     ax.set_xlabel(f"x ({units})")
     ax.set_ylabel(f"y ({units})")
+    _view_scan(ax, x, y, probe_diameter)
     heading = title or ("Scan coverage" if idx is not None else "Scan positions")
     count = f"{np.size(x)} positions" if idx is None else f"{idx.size} of {np.size(x)} positions"
     ax.set_title(f"{heading}: {count}"
                  + (f"\n{_metrics_line(metrics, units)}" if metrics else ""))
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
     return fig
 
 
@@ -118,7 +151,7 @@ def plot_occupancy(
     grid : OccupancyGrid
         Count maps from :func:`ptyevidence.coverage.metrics.occupancy_grid`.
     metrics : CoverageMetrics, optional
-        Metrics of the subset, for the title.
+        Metrics of the subset: the title gives the occupancy against its ceiling.
     subset_x, subset_y : numpy.ndarray, optional
         ``(n,)`` subset positions, drawn as dots over the cells.
     units : str
@@ -127,7 +160,7 @@ def plot_occupancy(
     Returns
     -------
     matplotlib.figure.Figure
-        One axes with the cell map and a legend with the cell counts.
+        One axes (y growing downward) with the cell map and a legend with the cell counts.
 
     Examples
     --------
@@ -142,7 +175,7 @@ def plot_occupancy(
     from matplotlib.patches import Patch
 
     # Wide and low: a square map with the legend on its right.
-    fig = Figure(figsize=(8.4, 5.4), layout="constrained")
+    fig = Figure(figsize=(9.6, 6.0), layout="constrained")
     ax = fig.add_subplot()
     category = np.where(grid.source_counts > 0, 1, 0) + (grid.subset_counts > 0)
     cmap = ListedColormap(_CELL_COLOURS)
@@ -162,16 +195,17 @@ def plot_occupancy(
         Patch(facecolor=_CELL_COLOURS[0], edgecolor="0.6", label=_cells_label("no source position", np.sum(category == 0))),
     ]
     if subset_x is not None and subset_y is not None:
-        handles.append(ax.scatter(subset_x, subset_y, s=6, c="black", linewidths=0,
+        handles.append(ax.scatter(subset_x, subset_y, s=10, c="black", linewidths=0,
                                   rasterized=np.size(subset_x) >= LARGE_SCAN_POINTS,
                                   label="subset positions"))
     ax.set_aspect("equal")
+    _rows_down(ax)
     ax.set_xlabel(f"x ({units})")
     ax.set_ylabel(f"y ({units})")
     occupancy = grid.occupancy if metrics is None else metrics.occupancy
-    ax.set_title(f"Occupancy {occupancy:.2f} on {grid.cell_size:.3g}-{_short(units)} cells")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              frameon=False, fontsize="small")
+    ceiling = "" if metrics is None else f" (at most {metrics.occupancy_ceiling:.2f} for {metrics.n_subset} positions)"
+    ax.set_title(f"Occupancy {occupancy:.2f}{ceiling} on {grid.cell_size:.3g}-{unit_label(units)} cells")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
@@ -181,8 +215,9 @@ def plot_strategy_comparison(
     subsets: Mapping[str, np.ndarray],
     comparison: Sequence[tuple[str, CoverageMetrics]],
     units: str = "object pixels",
+    background: np.ndarray | None = None,
 ) -> Figure:
-    """Draw one panel per subset strategy, side by side on shared axes.
+    """Draw one panel per subset strategy, side by side on shared axes; name the best.
 
     Parameters
     ----------
@@ -196,11 +231,14 @@ def plot_strategy_comparison(
         sets the panel order.
     units : str
         Unit of the positions, for the axis labels.
+    background : numpy.ndarray, optional
+        Image under every panel, as in :func:`plot_scan_coverage`.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes per strategy, titled with its key metrics, and one legend.
+        One axes per strategy, titled with its key metrics (the best by
+        :data:`~ptyevidence.coverage.judge.BEST_CRITERION` marked), and one legend.
 
     Examples
     --------
@@ -210,34 +248,105 @@ def plot_strategy_comparison(
     >>> subsets = {"even": np.array([0, 2, 4]), "left": np.array([0, 1, 2])}
     >>> fig = plot_strategy_comparison(x, y, subsets, compare_subsets(x, y, subsets))
     >>> [ax.get_title().splitlines()[0] for ax in fig.axes]
-    ['even', 'left']
+    ['even (best coverage)', 'left']
     """
     from matplotlib.figure import Figure
 
     k = len(comparison)
-    fig = Figure(figsize=(3.6 * k + 0.4, 4.6), layout="constrained")
+    fig = Figure(figsize=(4.8 * k + 0.4, 6.0), layout="compressed")
     axes = fig.subplots(1, k, sharex=True, sharey=True, squeeze=False)[0]
     handles: list[Any] = []
+    best = best_strategy(comparison) if comparison else None
+    u = unit_label(units)
     for ax, (name, metrics) in zip(axes, comparison):
-        handles, _ = _draw_scan(ax, x, y, np.asarray(subsets[name]), marker_scale=0.7)
+        if background is not None:
+            draw_image(ax, background, cmap="gray", label="object amplitude")
+        handles, _ = draw_scan(ax, x, y, np.asarray(subsets[name]), marker_scale=0.8,
+                                on_image=background is not None)
         ax.set_title(
-            f"{name}\noccupancy {metrics.occupancy:.2f} · hull {metrics.hull_area_ratio:.2f}"
-            f"\nlargest gap {metrics.largest_gap:.3g} {_short(units)}",
-            fontsize="medium",
+            f"{name}{' (best coverage)' if name == best else ''}\n"
+            f"occupancy {metrics.occupancy:.2f} of at most {metrics.occupancy_ceiling:.2f}\n"
+            f"hull {metrics.hull_area_ratio:.2f} · largest gap {metrics.largest_gap:.3g} {u}",
+            fontweight="bold" if name == best else "normal",
         )
         ax.set_xlabel(f"x ({units})")
     axes[0].set_ylabel(f"y ({units})")
+    _view_scan(axes[0], x, y, None)
     n = comparison[0][1].n_subset if comparison else 0
-    fig.suptitle(f"Subset strategies, {n} of {np.size(x)} positions")
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False,
-               fontsize="small")
+    fig.suptitle(f"Subset strategies, {n} of {np.size(x)} positions; best coverage: "
+                 "smallest largest gap", fontsize="large")
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
-def save_figure(fig: Figure, stem: str | os.PathLike, force: bool = False) -> tuple[str, str]:
-    """Write ``fig`` to ``STEM.png`` and ``STEM.svg``, atomically and reproducibly.
+def draw_image(ax: Axes, image: np.ndarray, cmap: str = "gray", label: str | None = None,
+               norm: Any = None, vmin: float | None = None, vmax: float | None = None) -> Any:
+    """Draw a 2-D image with pixel ``(r, c)`` centred at ``x = c``, ``y = r``, rows downward.
 
-    Both paths are checked before either is written, so a refusal leaves
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    image : numpy.ndarray
+        ``(rows, cols)`` real values.
+    cmap : str
+        Colour map.
+    label : str, optional
+        Label of the image (for a colour bar).
+    norm, vmin, vmax
+        Passed to ``imshow``.
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> draw_image(ax, np.zeros((3, 4))).get_extent()
+    [-0.5, 3.5, 2.5, -0.5]
+    """
+    rows, cols = np.shape(image)
+    shown = ax.imshow(image, cmap=cmap, origin="upper", extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
+                      interpolation="nearest", norm=norm, vmin=vmin, vmax=vmax, label=label, zorder=0)
+    _rows_down(ax)
+    return shown
+
+
+def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float,
+                    units: str = "object pixels") -> Any:
+    """Draw a circle of ``diameter`` (in data units) around each position; return a legend handle.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> draw_footprints(ax, np.zeros(2), np.ones(2), 4.0).get_label()
+    'probe footprint, diameter 4 px'
+    """
+    from matplotlib.collections import EllipseCollection
+    from matplotlib.lines import Line2D
+
+    n = np.size(x)
+    ax.add_collection(EllipseCollection(
+        np.full(n, diameter), np.full(n, diameter), np.zeros(n), units="xy",
+        offsets=np.column_stack([x, y]), offset_transform=ax.transData, facecolors="none",
+        edgecolors=_FOOTPRINT_COLOUR, linewidths=0.7, alpha=0.7, zorder=2,
+    ))
+    return Line2D([], [], linestyle="", marker="o", markersize=11, markerfacecolor="none",
+                  markeredgecolor=_FOOTPRINT_COLOUR,
+                  label=f"probe footprint, diameter {diameter:.3g} {unit_label(units)}")
+
+
+def save_figure(
+    fig: Figure, stem: str | os.PathLike, force: bool = False, formats: Sequence[str] = FORMATS
+) -> tuple[str, ...]:
+    """Write ``fig`` to ``STEM.png`` and ``STEM.svg``, published together and reproducibly.
+
+    Every path is checked before any is written, so a refusal leaves
     nothing behind. The SVG carries no date and fixed element ids, so the same
     figure gives the same bytes.
 
@@ -249,11 +358,13 @@ def save_figure(fig: Figure, stem: str | os.PathLike, force: bool = False) -> tu
         Output path without extension; its folder must exist.
     force : bool
         Overwrite existing files.
+    formats : sequence of {"png", "svg"}
+        Files to write, in this order (images need no SVG: it would embed the same raster).
 
     Returns
     -------
     tuple of str
-        The PNG and SVG paths.
+        The paths written, one per format.
 
     Raises
     ------
@@ -263,49 +374,95 @@ def save_figure(fig: Figure, stem: str | os.PathLike, force: bool = False) -> tu
     import matplotlib
 
     stem = os.fspath(stem)
-    paths = (f"{stem}.png", f"{stem}.svg")
+    paths = tuple(f"{stem}.{fmt}" for fmt in formats)
     for path in paths:
         check_output_path(path, force=force)
     # Constrained layout settles only after a first draw of the text (multi-line
     # titles, outside legends): saving straight away overlaps titles and labels.
-    fig.draw_without_rendering()
-    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
-        with atomic_output(paths[0], "wb", force=force) as fh:
-            fig.savefig(fh, format="png", dpi=PNG_DPI)
-        with atomic_output(paths[1], "wb", force=force) as fh:
-            fig.savefig(fh, format="svg", metadata={"Date": None})
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()
+    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}), output_set(paths, force) as outputs:
+        # One set: a run that fails, or races another, leaves both formats old or both new.
+        for fmt, path in zip(formats, paths):
+            with outputs.open(path, "wb") as fh:
+                if fmt == "svg":
+                    fig.savefig(fh, format="svg", metadata={"Date": None})
+                else:
+                    fig.savefig(fh, format=fmt, dpi=PNG_DPI)
     return paths
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    r"""Return ``fig`` as PNG bytes (for a widget or an inline display).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> figure_png(plot_scan_coverage(np.arange(3.0), np.zeros(3), None))[:4]
+    b'\x89PNG'
+    """
+    import io
+
+    buffer = io.BytesIO()
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 # -- helpers -----------------------------------------------------------------
 
 
-def _draw_scan(
-    ax: Axes, x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, marker_scale: float
+def draw_scan(
+    ax: Axes, x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, marker_scale: float,
+    on_image: bool = False,
 ) -> tuple[list[Any], Any]:
-    """Source light, subset bold (if any); return the legend handles and the hexbin (or None)."""
+    """Draw source positions light and subset positions bold, y growing downward.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    x, y : numpy.ndarray
+        ``(N,)`` source positions.
+    idx : numpy.ndarray or None
+        Subset indices, or None for the source alone.
+    marker_scale : float
+        Scale of the marker areas.
+    on_image : bool
+        The positions lie over an image: the source gets a colour that stands out from grey.
+
+    Returns
+    -------
+    handles : list
+        Legend handles (source, then subset).
+    hexbin : matplotlib.collections.PolyCollection or None
+        The source density of a large scan, for a colour bar.
+    """
     from matplotlib.colors import LinearSegmentedColormap
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     n_source = np.size(x)
     hexbin = None
+    colour = _SOURCE_ON_IMAGE if on_image else _SOURCE_COLOUR
     if n_source >= LARGE_SCAN_POINTS:
         cmap = LinearSegmentedColormap.from_list("source_density", _HEX_COLOURS)
         # About 50 positions per hexagon: fewer makes a moire of a raster scan
         # (counts jump by one or two between neighbouring hexagons).
         gridsize = int(np.clip(np.sqrt(n_source / _POSITIONS_PER_HEXAGON), 20, 80))
         hexbin = ax.hexbin(x, y, gridsize=gridsize, mincnt=1, cmap=cmap, linewidths=0,
-                           rasterized=True, zorder=1)
+                           rasterized=True, zorder=1, alpha=0.7 if on_image else 1.0)
         source = Patch(facecolor=_HEX_COLOURS[1], label=f"source, {n_source} positions (density)")
     else:
         # Marker area shrinks with the number of positions so dense scans stay legible.
         size = float(np.clip(4000.0 / max(n_source, 1), 1.0, 30.0)) * marker_scale
-        ax.scatter(x, y, s=size, c=_SOURCE_COLOUR, linewidths=0, zorder=1)
+        ax.scatter(x, y, s=size, c=colour, linewidths=0, zorder=1)
         # A proxy: the real markers can be too small to see in the legend.
         source = Line2D([], [], linestyle="", marker="o", markersize=4,
-                        color=_SOURCE_COLOUR, label=f"source, {n_source} positions")
+                        color=colour, label=f"source, {n_source} positions")
     ax.set_aspect("equal")
+    _rows_down(ax)
     if idx is None:
         return [source], hexbin
     n_subset = idx.size
@@ -320,17 +477,31 @@ def _draw_scan(
     return [source, subset], hexbin
 
 
+def _rows_down(ax: Axes) -> None:
+    """Make y grow downward (once: inverting shared axes twice would undo it)."""
+    if not ax.yaxis_inverted():
+        ax.invert_yaxis()
+
+
+def _view_scan(ax: Axes, x: np.ndarray, y: np.ndarray, probe_diameter: float | None) -> None:
+    """Limit the view to the scan, widened by half a probe (or 5 % of its extent); rows downward."""
+    x0, x1, y0, y1 = float(np.min(x)), float(np.max(x)), float(np.min(y)), float(np.max(y))
+    pad = probe_diameter / 2 if probe_diameter else 0.05 * max(x1 - x0, y1 - y0, 1e-12)
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y1 + pad, y0 - pad)
+
+
 def _metrics_line(m: CoverageMetrics, units: str) -> str:
+    gap = f"largest gap {m.largest_gap:.3g} {unit_label(units)}"
+    if m.probe_diameter:
+        gap += f" ({m.largest_gap / m.probe_diameter:.2f} probe diameters)"
     return (
         f"range x {m.x_range_ratio:.2f}, y {m.y_range_ratio:.2f} · "
-        f"occupancy {m.occupancy:.2f} · hull {m.hull_area_ratio:.2f} · "
-        f"largest gap {m.largest_gap:.3g} {_short(units)}"
+        f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} · "
+        f"hull {m.hull_area_ratio:.2f}\n{gap}"
     )
 
 
 def _cells_label(what: str, count: int) -> str:
     return f"{what}: {int(count)} cell{'s' if count != 1 else ''}"
 
-
-def _short(units: str) -> str:
-    return "px" if units == "object pixels" else units

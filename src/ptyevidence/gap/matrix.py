@@ -30,6 +30,7 @@ __all__ = [
     "axis_permutation",
     "build_gap_matrix",
     "format_axes",
+    "upstream_text",
 ]
 
 #: Kinds of difference, in the order they are reported.
@@ -261,6 +262,13 @@ class GapMatrix:
     rows: tuple[GapRow, ...]
     parity: Any = field(default=None, compare=False)
 
+    def __repr__(self) -> str:
+        kinds = ", ".join(f"{k} {n}" for k, n in self.summary().items() if n)
+        return f"<GapMatrix {self.left.name} vs {self.right.name}: {len(self.rows)} roles ({kinds})>"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
     def row(self, role: str) -> GapRow:
         """Return the row of ``role``.
 
@@ -341,7 +349,8 @@ class GapMatrix:
         """Return the matrix as JSON-serializable data (same rows as the tables)."""
 
         def contract(c: DatasetContract) -> dict[str, Any]:
-            return {"name": c.name, "title": c.title, "origin": c.origin, "framework": c.framework}
+            return {"name": c.name, "title": c.title, "origin": c.origin, "framework": c.framework,
+                    "upstream": c.extra.get("upstream")}
 
         return {
             "left": contract(self.left),
@@ -364,7 +373,7 @@ class GapMatrix:
         writer.writerow([
             "role", "label", "left", "left_shape", "left_dtype", "right", "right_shape",
             "right_dtype", "kinds", "permutation", "details", "left_source", "right_source",
-            "observed",
+            "observed", "left_upstream", "right_upstream",
         ])
         for row in self.rows:
             lp, rp = row.left_primary, row.right_primary
@@ -376,7 +385,7 @@ class GapMatrix:
                 _format_permutation(row.permutation) if "axis-order" in row.kinds else "",
                 "; ".join(row.details),
                 "; ".join(row.left_sources), "; ".join(row.right_sources),
-                row.observed,
+                row.observed, upstream_text(self.left), upstream_text(self.right),
             ])
         return buffer.getvalue()
 
@@ -408,8 +417,8 @@ class GapMatrix:
         out = [
             f"{h} Gap matrix: `{self.left.name}` vs `{self.right.name}`",
             "",
-            f"- Left: {self.left.title} ({self.left.origin})",
-            f"- Right: {self.right.title} ({self.right.origin})",
+            f"- Left: {self.left.title} ({self.left.origin}){_cited_at(self.left)}",
+            f"- Right: {self.right.title} ({self.right.origin}){_cited_at(self.right)}",
             ("- Rows are aligned by role; shapes use each contract's own axis names, and the "
              "details give permutations in canonical axis names."),
             "",
@@ -435,6 +444,27 @@ class GapMatrix:
             msg = f"format '{fmt}' is not one of {', '.join(renderers)}"
             raise ValueError(msg)
         return renderers[fmt]()
+
+
+def upstream_text(contract: DatasetContract) -> str:
+    """Return ``repository@commit`` of the contract's citations, or an empty string.
+
+    Examples
+    --------
+    >>> from ptyevidence.contract import load_contract
+    >>> upstream_text(load_contract("ptychopinn-torch-mmap"))
+    'hoidn/PtychoPINN@712c23f3bb6581ee4300c5572e3817a3d931165e'
+    """
+    upstream = contract.extra.get("upstream")
+    if not isinstance(upstream, dict) or not upstream.get("commit"):
+        return ""
+    repository = upstream.get("repository")
+    return f"{repository}@{upstream['commit']}" if repository else str(upstream["commit"])
+
+
+def _cited_at(contract: DatasetContract) -> str:
+    text = upstream_text(contract)
+    return f"; citations at {text}" if text else ""
 
 
 def _dtype_name(spec: FieldSpec) -> str:

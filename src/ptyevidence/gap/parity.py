@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import permutations
 from typing import Any
 
@@ -442,7 +442,21 @@ def compare_dumps(
         if lp is None or rp is None or not (lp.is_array and rp.is_array):
             continue
         results[row.role] = _compare_role(row, left, right, rtol, atol)
+    _flag_other_groups(matrix, results)
     return ParityReport(left, right, results, rtol, atol)
+
+
+def _flag_other_groups(matrix: GapMatrix, results: dict[str, RoleParity]) -> None:
+    """Say so on per-group roles when the dumps hold different groups (nn_indices differ)."""
+    groups = results.get("nn_indices")
+    if groups is None or groups.status != "compared" or groups.relation in ("equal", "allclose"):
+        return
+    for row in matrix.rows:
+        result = results.get(row.role)
+        if (row.role != "nn_indices" and result is not None and result.status == "compared"
+                and "B" in (row.left_axes or ()) and "B" in (row.right_axes or ())):
+            note = "; ".join(n for n in (result.note, "other groups: nn_indices differ") if n)
+            results[row.role] = replace(result, note=note)
 
 
 def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, atol: float) -> RoleParity:

@@ -30,10 +30,15 @@ from typing import Any
 import numpy as np
 
 from .._memory import check_budget
-from .._progress import progress_bar
 from ..exceptions import InputError, UsageError
 from .base import ArrayInfo
 from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
+from .counts import (
+    IntensitySummary,
+    counts_notes,
+    counts_to_amplitude,
+    summarize_counts,
+)
 from .links import LinkedFile
 
 __all__ = [
@@ -117,70 +122,6 @@ def photon_wavelength(energy_joule: float) -> float:
     return PLANCK_J_S * SPEED_OF_LIGHT_M_S / energy_joule
 
 
-def counts_to_amplitude(
-    counts: np.ndarray, bad_pixels: np.ndarray | None, scale: float
-) -> np.ndarray:
-    """Convert photon counts to normalized amplitude: ``sqrt(max(counts, 0)) * scale``.
-
-    Non-finite counts and pixels flagged in ``bad_pixels`` become 0.
-
-    Parameters
-    ----------
-    counts : numpy.ndarray
-        ``(n, H, W)`` frames of photon counts, any real dtype.
-    bad_pixels : numpy.ndarray or None
-        ``(H, W)`` bool, True for pixels to zero in every frame.
-    scale : float
-        Factor applied to the square root.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, H, W)`` float32 amplitude.
-
-    Examples
-    --------
-    >>> counts = np.array([[[4, 16], [-1, 9]]])
-    >>> counts_to_amplitude(counts, np.array([[False, False], [False, True]]), 0.25).tolist()
-    [[[0.5, 1.0], [0.0, 0.0]]]
-    """
-    values = np.array(counts, dtype=np.float64)
-    values[~np.isfinite(values)] = 0.0
-    np.maximum(values, 0.0, out=values)
-    if bad_pixels is not None:
-        values[:, bad_pixels] = 0.0
-    np.sqrt(values, out=values)
-    values *= scale
-    return values.astype(np.float32)
-
-
-@dataclass(frozen=True)
-class IntensitySummary:
-    """What one streaming pass over all frames learned, for the amplitude scale.
-
-    Attributes
-    ----------
-    n_frames : int
-        Frames scanned.
-    max_count : float
-        Largest finite count outside the mask (0 if none).
-    n_negative : int
-        Finite negative counts outside the mask (clipped to 0).
-    n_nonfinite : int
-        NaN or infinite counts outside the mask (set to 0).
-    """
-
-    n_frames: int
-    max_count: float
-    n_negative: int
-    n_nonfinite: int
-
-    @property
-    def scale(self) -> float:
-        """Amplitude scale ``1 / sqrt(max_count)`` (1 when every count is 0)."""
-        return 1.0 / math.sqrt(self.max_count) if self.max_count > 0 else 1.0
-
-
 @dataclass
 class _Geometry:
     """Experimental geometry read from the file, SI units, None when missing."""
@@ -207,6 +148,14 @@ class CxiSource:
         ``sample_pixel_size``.
     sample_pixel_size : float or None
         Sample-plane pixel size in metres; overrides the far-field formula.
+    require_positions : bool
+        False accepts a file of frames without translations (as ptychodus
+        writes ``diffraction.cxi``): it then has no ``xcoords``/``ycoords``, and
+        is paired with the file holding them (``open_source(positions_from=...)``).
+    allow_external_links : bool or None
+        Follow external links, virtual datasets and external raw storage
+        (refused by default); None takes the process-wide policy
+        (:mod:`ptyevidence.readers.links`).
 
     Attributes
     ----------
@@ -256,12 +205,17 @@ class CxiSource:
     def __init__(
         self,
         path: str | os.PathLike,
-        geometry: str = "far-field",
+        geometry: str | None = "far-field",
         sample_pixel_size: float | None = None,
+        require_positions: bool = True,
         allow_external_links: bool | None = None,
     ) -> None:
         self.path = os.fspath(path)
+        self.require_positions = require_positions
         check_readable_file(self.path)
+        # CXI records no propagation geometry: None means the caller did not say either.
+        self.geometry_assumed = geometry is None
+        geometry = "far-field" if geometry is None else geometry
         if geometry not in GEOMETRIES:
             msg = f"geometry '{geometry}' is not one of {', '.join(GEOMETRIES)}"
             raise UsageError(msg)
@@ -299,18 +253,23 @@ class CxiSource:
         self.bad_pixels = self._read_mask(h, w)
         self._geo = self._read_geometry(n)
         self.sample_pixel_size = self._sample_pixel_size(sample_pixel_size, h, w)
-        x, y = self._positions(translation, h, w)
         self._arrays: dict[str, np.ndarray] = {}
         probe = self._read_probe(h, w)
         if probe is not None:
             self._arrays["probeGuess"] = probe
-        self._arrays.update(
-            {"xcoords": x, "ycoords": y, "xcoords_start": x.copy(), "ycoords_start": y.copy()}
-        )
-        self.notes.append(
-            "xcoords_start/ycoords_start: copies of xcoords/ycoords (CXI stores one "
-            "translation per frame, no separate commanded position)"
-        )
+        if translation is None:
+            # Frames only (require_positions=False): the positions come from another file.
+            self.position_units, self.position_offset = "m", (0.0, 0.0)
+            self.notes.append(f"no scan positions in '{self.path}': they come from another file")
+        else:
+            x, y = self._positions(translation, h, w)
+            self._arrays.update(
+                {"xcoords": x, "ycoords": y, "xcoords_start": x.copy(), "ycoords_start": y.copy()}
+            )
+            self.notes.append(
+                "xcoords_start/ycoords_start: copies of xcoords/ycoords (CXI stores one "
+                "translation per frame, no separate commanded position)"
+            )
         if self.bad_pixels is not None:
             self._arrays["mask"] = self.bad_pixels
 
@@ -384,18 +343,22 @@ class CxiSource:
             raise InputError(msg, self.path)
         return _with_chunk_cache(dset)
 
-    def _read_translation(self, n_frames: int) -> np.ndarray:
+    def _read_translation(self, n_frames: int) -> np.ndarray | None:
         dset, found = None, None
         for candidate in TRANSLATION_PATHS:
             dset = self._get(candidate)
             if dset is not None:
                 found = candidate
                 break
+        if dset is None and not self.require_positions:
+            self.translation_path = None
+            return None
         if dset is None:
             msg = (
                 f"'{self.path}' holds no scan positions: neither '{TRANSLATION_PATHS[0]}' "
                 f"nor '{TRANSLATION_PATHS[1]}' exists; a ptychography CXI file stores one "
-                "(x, y, z) sample translation per frame, in metres"
+                "(x, y, z) sample translation per frame, in metres (ptychodus writes them to "
+                "its product file instead: pass positions_from=PRODUCT)"
             )
             raise InputError(msg, self.path)
         self.translation_path = found
@@ -664,9 +627,11 @@ class CxiSource:
             if dset is None:
                 continue
             shape = dset.shape
-            if len(shape) < 2 or shape[-2:] != (h, w) or len(shape) > 3:
+            # ptychodus writes (coherent, incoherent, H, W) probe modes (plugins/cxi_file.py).
+            if len(shape) < 2 or shape[-2:] != (h, w) or len(shape) > 4:
                 self.notes.append(
-                    f"probe candidate '{path}' has shape {shape}, not ({h}, {w}) or (modes, {h}, {w}); ignored"
+                    f"probe candidate '{path}' has shape {shape}, not ({h}, {w}) or (modes, {h}, {w}) "
+                    f"or (coherent, incoherent, {h}, {w}); ignored"
                 )
                 continue
             if dset.dtype.kind not in "biufc":
@@ -678,6 +643,10 @@ class CxiSource:
             if probe.ndim == 3:
                 self.notes.append(f"probe '{path}' holds {shape[0]} modes; the first is used")
                 probe = probe[0]
+            elif probe.ndim == 4:
+                self.notes.append(f"probe '{path}' holds {shape[0]} x {shape[1]} (coherent x incoherent) "
+                                  "modes; the first of each is used")
+                probe = probe[0, 0]
             if probe.dtype.kind != "c":
                 self.notes.append(f"probe '{path}' is real ({probe.dtype}); stored as complex64")
             self.hdf5_paths["probe"] = path
@@ -722,6 +691,7 @@ class CxiSource:
             "frame_shape": [h, w],
             "frames_dtype": str(self._frames.dtype),
             "geometry": self.geometry,
+            "geometry_assumed": self.geometry_assumed,
             "energy_J": geo.energy_J,
             "wavelength_m": geo.wavelength_m,
             "distance_m": geo.distance_m,
@@ -736,6 +706,33 @@ class CxiSource:
             "notes": list(self.notes),
             **({"linked_files": self.linked_files()} if self.linked_files() else {}),
         }
+
+    def position_statement(self) -> str:
+        """Say in which units the positions are, for which geometry and sample pixel size, and why.
+
+        Examples
+        --------
+        >>> import h5py, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.cxi")
+        >>> with h5py.File(path, "w") as f:
+        ...     f["entry_1/instrument_1/detector_1/data"] = np.ones((2, 4, 4), np.uint16)
+        ...     f["entry_1/sample_1/geometry_1/translation"] = np.zeros((2, 3))
+        >>> with CxiSource(path, geometry=None) as src:
+        ...     print(src.position_statement())  # doctest: +ELLIPSIS
+        positions in m: far-field geometry assumed (the file does not say which); ...
+        """
+        if self.geometry_assumed:
+            how = (f"{self.geometry} geometry assumed (the file does not say which); a near-field scan "
+                   "needs geometry near-field and its sample pixel size (--geometry near-field "
+                   "--sample-pixel-size METRES)")
+        else:
+            how = f"{self.geometry} geometry (given)"
+        if self.sample_pixel_size is None:
+            missing = "; ".join(self.missing_geometry) or "no sample pixel size"
+            return f"positions in {self.position_units}: {how}; not converted to pixels (missing {missing})"
+        dx, dy = self.sample_pixel_size
+        return (f"positions in {self.position_units}: {how}; sample pixel {dx:.6g} x {dy:.6g} m "
+                f"({self.sample_pixel_rule})")
 
     # -- mapping-like access ---------------------------------------------------------
     def keys(self) -> list[str]:
@@ -910,24 +907,10 @@ class CxiSource:
         -------
         IntensitySummary
         """
-        if self._summary is not None:
-            return self._summary
-        info = self.info("diffraction")
-        good = None if self.bad_pixels is None else ~self.bad_pixels
-        peak, negative, nonfinite = 0.0, 0, 0
-        with progress_bar(info.nbytes, "scan counts", progress) as bar:
-            for _, frames in self.iter_frames(block_bytes):
-                values = frames if good is None else frames[:, good]
-                if values.dtype.kind == "f":
-                    finite = np.isfinite(values)
-                    nonfinite += int(values.size - np.count_nonzero(finite))
-                    values = values[finite]
-                if values.size:
-                    peak = max(peak, float(values.max()))
-                    if values.dtype.kind != "u":
-                        negative += int(np.count_nonzero(values < 0))
-                bar.update(frames.nbytes)
-        self._summary = IntensitySummary(info.shape[0], peak, negative, nonfinite)
+        if self._summary is None:
+            self._summary = summarize_counts(
+                self.iter_frames(block_bytes), self.info("diffraction"), self.bad_pixels, progress
+            )
         return self._summary
 
     def frame_transform(self, frames: np.ndarray) -> np.ndarray:
@@ -952,20 +935,7 @@ class CxiSource:
 
     def frame_transform_notes(self) -> list[str]:
         """Describe :meth:`frame_transform` and the position conversion, with values."""
-        summary = self.intensity_summary()
-        notes = [
-            "diffraction: photon counts -> amplitude = sqrt(max(counts, 0)) * scale (float32)",
-            (
-                f"scale = 1/sqrt(max count) = {summary.scale:.9g}, max count "
-                f"{summary.max_count:.9g} over all {summary.n_frames} frames of "
-                f"'{self.frames_path}' (bad pixels excluded), so it does not depend on the subset"
-            ),
-        ]
-        if summary.n_negative:
-            notes.append(f"{summary.n_negative} negative count values (whole file) clipped to 0")
-        if summary.n_nonfinite:
-            notes.append(f"{summary.n_nonfinite} NaN/Inf count values (whole file) set to 0")
-        return notes + list(self.notes)
+        return counts_notes(self.intensity_summary(), f"'{self.frames_path}'") + list(self.notes)
 
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:

@@ -1,33 +1,33 @@
 """The evidence report: run the notebooks on a dataset, collect the artifacts.
 
-:func:`render_report` is what ``ptyevidence report`` calls. The notebooks
-themselves use :func:`prepare_run` (resolve their ``source``/``out_dir``
-parameters), :func:`write_artifact` (atomic text output that refuses to
-overwrite without ``force``) and the records of
+:func:`render_reports` is what ``ptyevidence report`` calls (one source:
+:func:`render_report`). The notebooks themselves use :func:`start_run`
+(resolve their ``source``/``out_dir`` parameters; a :class:`NotebookRun`
+writes their artifacts and replaces its own on a re-run) and the records of
 :mod:`ptyevidence.report.summary` (:class:`CoverageRecord`), which the
 runner reads back into :class:`ReportSummary`. The orchestration lives in
-:mod:`ptyevidence.report.runner`.
+:mod:`ptyevidence.report.runner` and :mod:`ptyevidence.report.batch`, the
+pages in :mod:`ptyevidence.report.html`.
 
 Examples
 --------
 >>> from ptyevidence.report import NOTEBOOKS
 >>> NOTEBOOKS
-('data_contract.ipynb', 'scan_coverage.ipynb', 'torch_gap_matrix.ipynb')
+('data_contract.ipynb', 'dataset.ipynb', 'scan_coverage.ipynb', 'torch_gap_matrix.ipynb')
 """
 
+from .batch import render_reports
+from .run import DEMO_NAME, NotebookRun, start_run, write_artifact
 from .runner import (
     ARTIFACTS,
-    DEMO_NAME,
     NOTEBOOKS,
     NOTEBOOKS_ENV,
     NotebookExecutionError,
     ReportResult,
     default_out_dir,
     find_notebooks,
-    prepare_run,
+    render_gap_matrix,
     render_report,
-    render_reports,
-    write_artifact,
 )
 from .summary import (
     ContractVerdict,
@@ -53,14 +53,16 @@ __all__ = [
     "FixtureVerdict",
     "GapVerdict",
     "NotebookExecutionError",
+    "NotebookRun",
     "ReportResult",
     "ReportSummary",
     "SourceRecord",
     "Verdicts",
     "default_out_dir",
     "find_notebooks",
-    "prepare_run",
+    "render_gap_matrix",
     "render_report",
     "render_reports",
+    "start_run",
     "write_artifact",
 ]

@@ -1,39 +1,37 @@
 """Run the evidence notebooks on a dataset and collect the artifacts in one folder.
 
-:func:`render_report` executes every notebook of :data:`NOTEBOOKS` through
-papermill with the same parameters, in a kernel started with this
-interpreter, then renders each executed notebook to HTML and writes
-``index.html`` (links to everything) and ``summary.json`` (tool version,
-source digest, parameters, verdicts, paths). The notebooks do the work by
-calling the library; this module only orchestrates and summarizes, reading
-the notebooks' records through :mod:`ptyevidence.report.summary`.
+:func:`render_report` executes the notebooks of :data:`NOTEBOOKS` through
+papermill with the same parameters, all at once (each in its own kernel,
+started with this interpreter), then renders each executed notebook and
+each Markdown artifact to HTML and writes ``index.html`` (verdicts, the
+figures, links to everything) and ``summary.json`` (tool version, source
+digest, parameters, verdicts, paths). The notebooks do the work by calling
+the library; this module only orchestrates and summarizes, reading the
+notebooks' records through :mod:`ptyevidence.report.summary`. Several
+sources are :func:`ptyevidence.report.batch.render_reports`.
 
 The notebooks run with the artifact folder as their working directory and
 ``out_dir = "."``, so the records they write (fixture notes, regeneration
 commands) hold paths relative to that folder, and the folder can be moved.
+The source is read O(subset): its SHA-256 is the one the fixture recorded
+under the ``source_hash`` policy (above 1 GiB, a fingerprint unless ``full``).
 """
 
 from __future__ import annotations
 
-import html
-import json
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_output, check_output_path
 from .._version import __version__
-from ..exceptions import (
-    InputError,
-    NotebookExecutionError,
-    PtyEvidenceError,
-    UsageError,
-)
-from ..readers.registry import open_source
+from ..exceptions import NotebookExecutionError, PtyEvidenceError, UsageError
+from .html import export_notebook_html, index_html, page_name, write_markdown_pages
+from .run import DEMO_NAME, check_source, write_artifact
 from .summary import (
     ContractVerdict,
     CoverageRecord,
@@ -48,45 +46,62 @@ from .summary import (
 __all__ = [
     "ARTIFACTS",
     "DEMO_NAME",
+    "GAP_NOTEBOOK",
     "NOTEBOOKS",
     "NOTEBOOKS_ENV",
     "NotebookExecutionError",
     "ReportResult",
     "default_out_dir",
     "find_notebooks",
-    "prepare_run",
+    "render_gap_matrix",
     "render_report",
-    "render_reports",
-    "write_artifact",
 ]
 
-#: The evidence notebooks, in execution order.
-NOTEBOOKS = ("data_contract.ipynb", "scan_coverage.ipynb", "torch_gap_matrix.ipynb")
+#: The evidence notebooks, in reading order (they run at the same time).
+NOTEBOOKS = ("data_contract.ipynb", "dataset.ipynb", "scan_coverage.ipynb", "torch_gap_matrix.ipynb")
+#: The notebook whose results do not depend on the dataset: once per report.
+GAP_NOTEBOOK = "torch_gap_matrix.ipynb"
 #: Environment variable naming the folder that holds :data:`NOTEBOOKS`.
 NOTEBOOKS_ENV = "PTYEVIDENCE_NOTEBOOKS"
-#: File name of the demo dataset written into the artifact folder.
-DEMO_NAME = "demo.npz"
 #: Artifacts the notebooks write, with what each holds (for index.html).
 ARTIFACTS = {
     "data_contract.md": "The DATA-001 contract table, this dataset's findings and value statistics",
     "data_contract.json": "The validation report as JSON (verdict, findings, fields, statistics)",
+    "dataset_frames.png": "The mean diffraction frame and five frames spread over the scan (log scale)",
+    "dataset_probe.png": "Probe amplitude and phase per mode, with its measured diameter",
+    "dataset_object.png": "Object amplitude and phase with the scan, the fixture's subset and probe footprints",
     "fixture.npz": "Regression fixture: a contract-compliant subset of the scan",
     "fixture.json": "Fixture sidecar: indices, checksums, coverage, regeneration command",
     "fixture_notes.md": "Fixture notes for reviewers: acceptance properties, keys, sampling",
-    "coverage.png": "Scan positions with the fixture's subset highlighted",
+    "coverage.png": "The fixture's positions over the object, with probe footprints",
     "coverage.svg": "Same figure, vector graphics",
     "coverage_occupancy.png": "Occupancy cells hit and missed by the fixture's subset",
     "coverage_occupancy.svg": "Same figure, vector graphics",
-    "coverage_strategies.png": "The subset strategies side by side, with their metrics",
+    "coverage_strategies.png": "The subset strategies side by side, the best coverage named",
     "coverage_strategies.svg": "Same figure, vector graphics",
-    "coverage.json": "Coverage metrics of the fixture, scan statistics, strategy comparison",
+    "coverage.json": "Coverage metrics of the fixture, scan statistics, strategy comparison, probe",
     "torch_gap_matrix.md": "Gap matrix of the TF and Torch pipeline contracts, by role",
     "torch_gap_matrix.csv": "Same matrix, one CSV line per role",
 }
+#: Markdown artifacts that get an HTML page (``NAME.md.html``).
+MARKDOWN = tuple(name for name in ARTIFACTS if name.endswith(".md"))
+#: Artifacts of the gap notebook (report-wide for several sources).
+GAP_ARTIFACTS = ("torch_gap_matrix.md", "torch_gap_matrix.csv")
+GAP_MARKDOWN = ("torch_gap_matrix.md",)
+# Figures on index.html, in order, with their captions.
+_FIGURES = (
+    ("dataset_object.png", "The object with the scan positions, the fixture's subset and probe footprints"),
+    ("coverage.png", "The fixture's positions over the object: coverage metrics in the title"),
+    ("dataset_frames.png", "Diffraction frames: the mean frame and five frames spread over the scan"),
+    ("dataset_probe.png", "The probe: amplitude with its measured diameter, and phase"),
+    ("coverage_strategies.png", "The subset strategies compared on the same cells"),
+    ("coverage_occupancy.png", "Occupancy cells hit and missed by the fixture"),
+)
 # One line per notebook for index.html.
 _NOTEBOOK_PURPOSES = {
     "data_contract": "Validates the dataset against its contract; renders the contract and the findings",
-    "scan_coverage": "Cuts the fixture; coverage metrics, strategy comparison and plots",
+    "dataset": "Shows the data: frames, probe, object with the scan and probe footprints",
+    "scan_coverage": "Cuts the fixture; coverage metrics against their ceiling, strategy comparison, plots",
     "torch_gap_matrix": "TF vs Torch pipeline gap matrix (and value parity, given tensor dumps)",
 }
 #: Files the report itself writes.
@@ -129,17 +144,25 @@ class ReportResult:
         """Return the verdicts in a few lines, ending with where the artifacts are."""
         v = self.summary.verdicts
         contract, fixture, cov, gap = v.data_contract, v.fixture, v.coverage, v.gap_matrix
+        reference = "met" if cov.meets_reference else "NOT met"
+        ceiling = "" if cov.occupancy_ceiling is None else f" of at most {cov.occupancy_ceiling:.3f}"
+        diameters = "" if cov.gap_in_diameters is None else f" ({cov.gap_in_diameters:.2f} probe diameters)"
+        best = "" if not cov.best_strategy else f"; best coverage: {cov.best_strategy}"
         return "\n".join([
             f"report for {self.summary.source.path}:",
             (f"  contract  {contract.verdict} ({contract.contract}: "
-            f"{contract.errors} errors, {contract.warnings} warnings)"),
+             f"{contract.errors} errors, {contract.warnings} warnings)"),
             (f"  fixture   {fixture.contract_verdict}: {fixture.subset_size} of "
-            f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"),
-            (f"  coverage  occupancy {cov.occupancy:.3f}, hull area {cov.hull_area_ratio:.3f}, "
-            f"largest gap {cov.largest_gap:.3g}"),
+             f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"
+             + ("" if fixture.acceptance_verdict is None else f"; acceptance {fixture.acceptance_verdict}")),
+            (f"  coverage  reference criterion {reference}; occupancy {cov.occupancy:.3f}{ceiling}, "
+             f"hull area {cov.hull_area_ratio:.3f}, largest gap {cov.largest_gap:.3g}{diameters}{best}"),
             f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}",
             f"artifacts in {self.out_dir}{os.sep} (open {self.index})",
         ])
+
+    def __repr__(self) -> str:
+        return f"<ReportResult {self.summary.source.path} -> {self.index}>"
 
 
 # -- locating and preparing ------------------------------------------------------
@@ -208,111 +231,25 @@ def default_out_dir(source: str | os.PathLike | None) -> Path:
     return Path("artifacts") / stem
 
 
-def prepare_run(
-    source: str | os.PathLike, out_dir: str | os.PathLike, simulate: bool = True
-) -> tuple[str, Path]:
-    """Resolve a notebook's ``source`` and ``out_dir`` parameters.
-
-    An empty ``out_dir`` means a new temporary folder; an empty ``source``
-    means the demo dataset ``demo.npz`` in ``out_dir``, simulated unless it
-    is already there (the simulation is deterministic).
-
-    Parameters
-    ----------
-    source : str or path
-        Dataset file, or ``""`` for the demo dataset.
-    out_dir : str or path
-        Artifact folder (created if missing), or ``""``.
-    simulate : bool
-        False returns ``""`` for an empty ``source`` instead of the demo
-        dataset (for notebooks that need a dataset only sometimes).
-
-    Returns
-    -------
-    source : str
-        The dataset path to read (``""`` as said above).
-    out_dir : pathlib.Path
-        The artifact folder.
-
-    Raises
-    ------
-    InputError
-        If ``source`` is given but is missing or unreadable.
-
-    Examples
-    --------
-    >>> folder = tempfile.mkdtemp()
-    >>> src, out = prepare_run("", os.path.join(folder, "report"), simulate=False)
-    >>> src, out.is_dir()
-    ('', True)
-    """
-    out = Path(out_dir) if str(out_dir) else Path(tempfile.mkdtemp(prefix="ptyevidence-report-"))
-    out.mkdir(parents=True, exist_ok=True)
-    if str(source):
-        _check_source(source)
-        return os.fspath(source), out
-    if not simulate:
-        return "", out
-    demo = out / DEMO_NAME
-    if not demo.is_file():
-        from ..demo import make_demo_data
-
-        make_demo_data(demo)
-    return os.fspath(demo), out
-
-
-def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> str:
-    """Write a text artifact (Markdown, JSON, CSV) atomically, UTF-8, Unix line ends.
-
-    Parameters
-    ----------
-    path : str or path
-        Destination; its folder must exist.
-    text : str
-        Content.
-    force : bool
-        Replace an existing file.
-
-    Returns
-    -------
-    str
-        The path written.
+def check_report_parameters(subset_size: int, strategy: str, seed: int, contract: str, source_hash: str) -> None:
+    """Refuse parameters the notebooks would refuse, before anything runs.
 
     Raises
     ------
     UsageError
-        If the file exists and ``force`` is False, or the folder is missing.
-
-    Examples
-    --------
-    >>> folder = tempfile.mkdtemp()
-    >>> path = write_artifact(os.path.join(folder, "note.md"), "# Note")
-    >>> Path(path).read_text(encoding="utf-8")
-    '# Note'
+        Naming the parameter.
     """
-    path = check_output_path(path, force=force)
-    with atomic_output(path, "w", force=force) as fh:
-        fh.write(text)
-    return path
-
-
-def _check_source(source: str | os.PathLike) -> None:
-    path = os.fspath(source)
-    if not os.path.exists(path):
-        msg = (f"source '{path}' does not exist; give a dataset file (NPZ or CXI), "
-               "or leave the source out to use the demo dataset")
-        raise InputError(msg, path)
-    if not os.path.isfile(path):
-        msg = f"source '{path}' is not a file; give a dataset file (NPZ or CXI)"
-        raise InputError(msg, path)
-    # Headers only: an unreadable file fails here, before any artifact is written.
-    open_source(path).close()
-
-
-def _check_parameters(subset_size: int, strategy: str, seed: int) -> None:
+    from ..fixture.make import SOURCE_HASH_MODES
     from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
 
     check_subset_choice(subset_size, strategy, seed, minimum=MIN_SUBSET_SIZE)
+    if source_hash not in SOURCE_HASH_MODES:
+        msg = f"source_hash={source_hash!r} is not one of {', '.join(SOURCE_HASH_MODES)}"
+        raise UsageError(msg)
+    if contract:
+        from ..contract.model import load_contract
+
+        load_contract(contract)
 
 
 def _report_files() -> list[str]:
@@ -321,14 +258,14 @@ def _report_files() -> list[str]:
             INDEX_NAME, SUMMARY_NAME]
 
 
-def _check_out_dir(out: Path, force: bool) -> None:
+def check_out_dir(out: Path, force: bool, names: list[str] | None = None) -> None:
     """Refuse a folder that already holds report files, unless ``force``."""
     if out.exists() and not out.is_dir():
         msg = f"output folder '{out}' is a file; give a folder"
         raise UsageError(msg)
     if force or not out.is_dir():
         return
-    present = [name for name in _report_files() if (out / name).exists()]
+    present = [name for name in (names or _report_files()) if (out / name).exists()]
     if present:
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
         msg = (f"output folder '{out}' already holds a report ({shown}); pass force=True to "
@@ -349,6 +286,13 @@ def render_report(
     progress: bool | None = None,
     notebooks: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
+    contract: str = "",
+    source_hash: str = "auto",
+    gap_dir: str | os.PathLike | None = None,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
 ) -> ReportResult:
     """Execute the evidence notebooks on ``source`` and write the artifact folder.
 
@@ -369,16 +313,26 @@ def render_report(
     force : bool
         Replace the files of an earlier report in ``out_dir``.
     progress : bool or None
-        Papermill's cell progress bar (None: when standard error is a terminal).
+        Papermill's cell progress bars (None: when standard error is a terminal).
     notebooks : str or path, optional
         Folder of the notebooks (default: :func:`find_notebooks`).
     log : callable, optional
         Receives one line per step (default: print to standard error).
+    contract : str
+        Contract name or JSON file the data contract notebook validates
+        against; empty: the default for the file format (``data001`` for NPZ).
+    source_hash : {"auto", "full", "none"}
+        Whether the source is hashed in full (the fixture's policy, whose
+        record the report reads): ``auto`` skips sources above 1 GiB.
+    gap_dir : str or path, optional
+        Folder holding a report-wide gap matrix (:func:`render_gap_matrix`)
+        to link instead of running the gap notebook here.
+    reader, positions_from, geometry, sample_pixel_size : optional
+        How ``source`` is read (see :func:`ptyevidence.readers.open_source`).
 
     Returns
     -------
     ReportResult
-        The folder and the content of ``summary.json``.
 
     Raises
     ------
@@ -395,43 +349,160 @@ def render_report(
     log = log or _log_stderr
     if progress is None:
         progress = sys.stderr.isatty()
-    _check_parameters(subset_size, strategy, seed)
+    check_report_parameters(subset_size, strategy, seed, contract, source_hash)
     if source is not None:
-        _check_source(source)
+        check_source(source, reader, positions_from, geometry, sample_pixel_size)
     folder = find_notebooks(notebooks)
-    out = Path(out_dir) if out_dir is not None else default_out_dir(source)
-    _check_out_dir(out, force)
+    out = (Path(out_dir) if out_dir is not None else default_out_dir(source)).absolute()
+    check_out_dir(out, force)
     out.mkdir(parents=True, exist_ok=True)
     if source is None:
-        from ..demo import make_demo_data
+        if _same_demo(out):
+            log(f"reused the demo dataset in {_shown(out / DEMO_NAME)} (as simulated by this version)")
+        else:
+            from ..demo import make_demo_data
 
-        make_demo_data(out / DEMO_NAME, force=force)
-        log(f"simulated the demo dataset into {out / DEMO_NAME}")
+            make_demo_data(out / DEMO_NAME, force=force)
+            log(f"simulated the demo dataset into {_shown(out / DEMO_NAME)}")
         notebook_source = DEMO_NAME
     else:
         notebook_source = os.path.abspath(source)
+    parameters = _parameters(notebook_source, subset_size, strategy, seed, force, contract, source_hash)
+    # Passed only when given, so the summaries of plain reports keep their parameters.
+    if reader is not None:
+        parameters["reader"] = reader
+    if positions_from is not None:
+        parameters["positions_from"] = os.path.abspath(positions_from)
+    if geometry is not None:
+        parameters["geometry"] = geometry
+    if sample_pixel_size is not None:
+        parameters["sample_pixel_size"] = float(sample_pixel_size)
+    names = [n for n in NOTEBOOKS if gap_dir is None or n != GAP_NOTEBOOK]
+    _execute_all(folder, names, out, parameters, progress, log)
+    gap = Path(gap_dir).absolute() if gap_dir is not None else out
+    pages = write_markdown_pages(out, [n for n in MARKDOWN if n not in GAP_ARTIFACTS])
+    if gap == out:
+        pages.update(write_markdown_pages(out, GAP_MARKDOWN))
+    else:
+        pages.update(_relative(gap, out, {n: page_name(n) for n in GAP_MARKDOWN if (gap / page_name(n)).exists()}))
+    summary = _summary(source, out, gap, parameters, pages)
+    write_artifact(out / SUMMARY_NAME, summary.to_json(), force=True)
+    descriptions = {**ARTIFACTS, DEMO_NAME: "The simulated demo dataset this report was made from"}
+    write_artifact(out / INDEX_NAME, index_html(summary, descriptions, _NOTEBOOK_PURPOSES, _FIGURES, out), force=True)
+    return ReportResult(_shown(out), summary)
+
+
+def _same_demo(out: Path) -> bool:
+    """Return True when ``out`` holds the demo this version simulated for an earlier report, unchanged.
+
+    The simulation is deterministic: the previous report's ``summary.json``
+    recorded the file's SHA-256 and the tool version, so a matching file is
+    what simulating again would write (hashing it costs ~30 ms, simulating ~1 s).
+    """
+    from ..fixture.sidecar import file_sha256
+
+    demo, summary = out / DEMO_NAME, out / SUMMARY_NAME
+    if not demo.is_file() or not summary.is_file():
+        return False
+    try:
+        recorded = ReportSummary.read(summary)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    src = recorded.source
+    return (recorded.tool_version == __version__ and src.demo and bool(src.sha256)
+            and src.size == demo.stat().st_size and file_sha256(demo) == src.sha256)
+
+
+def render_gap_matrix(
+    out_dir: str | os.PathLike,
+    force: bool = False,
+    progress: bool | None = None,
+    notebooks: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Run the gap notebook once into ``out_dir`` (for a report of several sources).
+
+    The gap matrix compares the TF and Torch pipeline contracts; it does not
+    depend on the dataset (no DataLoader pass here), so several sources share one.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, holding ``torch_gap_matrix.{ipynb,html,md,csv}`` and ``torch_gap_matrix.md.html``.
+    """
+    log = log or _log_stderr
+    out = Path(out_dir).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    parameters = {**_parameters("", 64, "stratified-index", 0, force, "", "auto"), "observe_torch": False}
+    _execute_all(find_notebooks(notebooks), [GAP_NOTEBOOK], out, parameters,
+                 sys.stderr.isatty() if progress is None else progress, log)
+    write_markdown_pages(out, GAP_MARKDOWN)
+    return out
+
+
+def _parameters(source: str, subset_size: int, strategy: str, seed: int, force: bool, contract: str,
+                source_hash: str) -> dict[str, Any]:
     from ..gap import DEFAULT_LEFT, DEFAULT_RIGHT
 
-    parameters = {
-        "source": notebook_source, "out_dir": ".", "subset_size": subset_size,
-        "strategy": strategy, "seed": seed, "left_contract": DEFAULT_LEFT,
+    return {
+        "source": source, "out_dir": ".", "subset_size": subset_size, "strategy": strategy,
+        "seed": seed, "contract": contract, "source_hash": source_hash, "left_contract": DEFAULT_LEFT,
         "right_contract": DEFAULT_RIGHT, "left_dump": "", "right_dump": "", "force": force,
+        "interactive": False,
     }
-    for number, name in enumerate(NOTEBOOKS, 1):
-        log(f"[{number}/{len(NOTEBOOKS)}] {name} ({out.name})")
-        _execute(folder / name, out, parameters, progress)
-        _export_html(out / name, force=True)
-    summary = _summary(source, out, parameters)
-    write_artifact(out / SUMMARY_NAME, summary.to_json(), force=True)
-    write_artifact(out / INDEX_NAME, _index_html(summary), force=True)
-    return ReportResult(os.fspath(out), summary)
+
+
+def _execute_all(folder: Path, names: list[str], out: Path, parameters: dict[str, Any], progress: bool,
+                 log: Callable[[str], None]) -> None:
+    """Run the notebooks at the same time; export each; raise the first failure (in notebook order)."""
+    _load_papermill()
+    label = out.name
+    start = time.perf_counter()
+
+    def one(position: int, name: str) -> PtyEvidenceError | None:
+        try:
+            _execute(folder / name, out, parameters, progress, position)
+            export_notebook_html(out / name)
+        except PtyEvidenceError as exc:
+            log(f"[{position + 1}/{len(names)}] {name} ({label}) failed")
+            return exc
+        log(f"[{position + 1}/{len(names)}] {name} ({label}) done in {time.perf_counter() - start:.1f} s")
+        return None
+
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        outcomes = list(pool.map(one, range(len(names)), names))
+    failed = [(name, error) for name, error in zip(names, outcomes) if error is not None]
+    if failed:
+        first = failed[0][1]
+        if len(failed) > 1:
+            others = ", ".join(name for name, _ in failed[1:])
+            first.args = (f"{first}; {others} failed too", *first.args[1:])
+        raise first
 
 
 def _log_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    # One write per line: lines of reports rendered at the same time never run into each other.
+    sys.stderr.flush()
+    os.write(sys.stderr.fileno(), (line + "\n").encode())
 
 
-def _execute(notebook: Path, out: Path, parameters: dict[str, Any], progress: bool) -> None:
+def _load_papermill() -> None:
+    """Import papermill without jsonschema's IRI checker, which builds a grammar for seconds at import.
+
+    nbformat validates notebooks with jsonschema; its schema uses no ``iri``
+    format, so the optional ``rfc3987_syntax`` checker jsonschema imports when
+    installed only costs time. The block is lifted right after the import.
+    """
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+        try:
+            import jsonschema  # noqa: F401
+        finally:
+            del sys.modules["rfc3987_syntax"]
+    import papermill  # noqa: F401
+
+
+def _execute(notebook: Path, out: Path, parameters: dict[str, Any], progress: bool, position: int = 0) -> None:
     """Run one notebook with the parameters it declares; raise a clear error on failure."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -439,12 +510,15 @@ def _execute(notebook: Path, out: Path, parameters: dict[str, Any], progress: bo
     declared = papermill.inspect_notebook(os.fspath(notebook))
     executed = out / notebook.name
     try:
+        # The kernel starts in ``out`` (nbclient's resource path), not through
+        # papermill's cwd, which would change this process's directory under
+        # the notebooks running beside it.
         papermill.execute_notebook(
             os.fspath(notebook), os.fspath(executed),
             parameters={k: v for k, v in parameters.items() if k in declared},
             kernel_name=KERNEL_NAME, kernel_manager_class=_kernel_manager_class(),
-            progress_bar={"desc": f"  {notebook.stem}"} if progress else False,
-            cwd=os.fspath(out), log_output=False,
+            progress_bar={"desc": f"  {notebook.stem}", "position": position} if progress else False,
+            resources={"metadata": {"path": os.fspath(out)}}, log_output=False,
         )
     except PapermillExecutionError as exc:
         first = next((line for line in exc.source.splitlines()
@@ -452,7 +526,7 @@ def _execute(notebook: Path, out: Path, parameters: dict[str, Any], progress: bo
         where = f"cell In [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"
         msg = (f"notebook '{notebook.name}' failed in {where} (`{first.strip()[:60]}`): "
                f"{exc.ename}: {_first_line(exc.evalue)}; the partial executed notebook is "
-               f"'{executed}'")
+               f"'{_shown(executed)}'")
         raise NotebookExecutionError(msg, notebook.name, exc.exec_count, os.fspath(executed)) from None
     except PtyEvidenceError:
         raise
@@ -462,9 +536,34 @@ def _execute(notebook: Path, out: Path, parameters: dict[str, Any], progress: bo
         raise NotebookExecutionError(msg, notebook.name, None, os.fspath(executed)) from None
 
 
+def _shown(path: Path) -> str:
+    """Return a path as the user gave it: relative to the working directory when inside it."""
+    try:
+        return os.fspath(path.relative_to(Path.cwd()))
+    except ValueError:
+        return os.fspath(path)
+
+
 def _first_line(text: str) -> str:
     lines = [line for line in str(text).splitlines() if line.strip()]
     return lines[0].strip() if lines else "(no message)"
+
+
+def _ipc_address() -> str | None:
+    """Return a new Unix socket path prefix in Jupyter's runtime folder, or None to keep TCP."""
+    import uuid
+
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    if os.name != "posix":
+        return None
+    folder = jupyter_runtime_dir()
+    address = os.path.join(folder, f"ptyevidence-{uuid.uuid4().hex}-ipc")
+    # A socket path holds at most 107 bytes; the kernel appends "-<port>".
+    if len(os.fsencode(address)) > 100:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    return address
 
 
 def _kernel_manager_class() -> type:
@@ -493,7 +592,13 @@ def _kernel_manager_class() -> type:
 
     class CurrentInterpreterKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
+            # Unix sockets named after the kernel's connection file: kernels
+            # started at the same time (notebooks of one report, reports of
+            # several sources) cannot pick the same free TCP port.
             super().__init__(**kwargs)
+            address = _ipc_address()
+            if address is not None:
+                self.transport, self.ip = "ipc", address
             if encrypt:
                 self.transport_encryption = "auto"
 
@@ -504,243 +609,47 @@ def _kernel_manager_class() -> type:
     return CurrentInterpreterKernelManager
 
 
-# The lab template lays tables out with a fixed width and clips them: the gap
-# matrix's wide Markdown table would lose its right-hand columns. Let the columns
-# size to their content and wrap long cells (paths break anywhere, words stay whole).
-_HTML_EXTRA_STYLE = """<style>
-.jp-RenderedHTMLCommon table { table-layout: auto; max-width: 100%; }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; min-width: 6em; }
-</style>
-"""
+# -- summary ---------------------------------------------------------------------
 
 
-def _export_html(executed: Path, force: bool) -> Path:
-    """Render an executed notebook to a standalone HTML page beside it."""
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter(template_name="lab").from_filename(os.fspath(executed))
-    body = body.replace("</head>", f"{_HTML_EXTRA_STYLE}</head>", 1)
-    target = executed.with_suffix(".html")
-    write_artifact(target, body, force=force)
-    return target
+def _relative(folder: Path, out: Path, names: dict[str, str]) -> dict[str, str]:
+    """Paths of ``names`` (files in ``folder``) as seen from ``out``."""
+    return {k: os.path.relpath(folder / v, out) for k, v in names.items()}
 
 
-# -- summary and index -------------------------------------------------------------
-
-
-def _summary(source: str | os.PathLike | None, out: Path, parameters: dict[str, Any]) -> ReportSummary:
+def _summary(source: str | os.PathLike | None, out: Path, gap: Path, parameters: dict[str, Any],
+             pages: dict[str, str]) -> ReportSummary:
     """Collect the verdicts from the notebooks' machine-readable artifacts."""
-    from ..fixture.sidecar import file_sha256
+    from ..fixture.sidecar import read_sidecar
 
     source_file = out / DEMO_NAME if source is None else Path(source)
     coverage = CoverageRecord.read(out / "coverage.json")
+    # The fixture hashed the source under its policy already: read, do not re-hash.
+    sidecar = read_sidecar(out / "fixture.json")
     stems = [Path(name).stem for name in NOTEBOOKS]
+    notebooks = {s: {"executed": f"{s}.ipynb", "html": f"{s}.html"} for s in stems}
+    notebooks[Path(GAP_NOTEBOOK).stem] = _relative(gap, out, notebooks[Path(GAP_NOTEBOOK).stem])
+    artifacts = {name: name for name in ARTIFACTS if name not in GAP_ARTIFACTS and (out / name).exists()}
+    artifacts.update(_relative(gap, out, {n: n for n in GAP_ARTIFACTS if (gap / n).exists()}))
+    if source is None:
+        artifacts[DEMO_NAME] = DEMO_NAME
     return ReportSummary(
         tool_version=__version__,
         source=SourceRecord(
             path=DEMO_NAME if source is None else os.fspath(source), demo=source is None,
-            sha256=file_sha256(source_file), size=source_file.stat().st_size,
+            sha256=sidecar.get("source_sha256"), size=source_file.stat().st_size,
+            fingerprint=sidecar.get("source_fingerprint"), source_hash=parameters["source_hash"],
         ),
-        parameters={k: v for k, v in parameters.items() if k not in ("source", "out_dir", "force")},
+        parameters={k: v for k, v in parameters.items() if k not in ("source", "out_dir", "force", "interactive")},
         verdicts=Verdicts(
             data_contract=ContractVerdict.read(out / "data_contract.json"),
             fixture=FixtureVerdict.from_coverage(coverage),
             coverage=CoverageVerdict.from_coverage(coverage),
-            gap_matrix=GapVerdict.read(out / "torch_gap_matrix.csv", parameters["left_contract"],
+            gap_matrix=GapVerdict.read(gap / "torch_gap_matrix.csv", parameters["left_contract"],
                                        parameters["right_contract"]),
         ),
-        notebooks={s: {"executed": f"{s}.ipynb", "html": f"{s}.html"} for s in stems},
-        artifacts={name: name for name in ARTIFACTS if (out / name).exists()},
+        notebooks=notebooks,
+        artifacts=artifacts,
         index=INDEX_NAME,
+        pages=pages,
     )
-
-
-def _index_html(summary: ReportSummary) -> str:
-    """Return the report's landing page: verdicts, notebooks, artifacts, the coverage plot."""
-    e = html.escape
-    v = summary.verdicts
-    contract, fixture, cov, gap = v.data_contract, v.fixture, v.coverage, v.gap_matrix
-    src = summary.source
-
-    def badge(ok: bool, text: str) -> str:
-        return f'<span class="{"pass" if ok else "fail"}">{e(text)}</span>'
-
-    params = "".join(f"<tr><th>{e(k)}</th><td><code>{e(json.dumps(val))}</code></td></tr>"
-                     for k, val in summary.parameters.items())
-    verdict_rows = [
-        ("Data contract", badge(contract.ok, contract.verdict),
-         (f"{e(contract.contract)}: {contract.errors} errors, {contract.warnings} warnings; "
-         f"stack layout {e(str(contract.layout))}"), "data_contract.md"),
-        ("Fixture", badge(fixture.contract_verdict == "PASS", fixture.contract_verdict),
-         (f"{fixture.subset_size} of {fixture.source_positions} positions, "
-         f"{e(fixture.strategy)}, seed {fixture.seed}; sha256 <code>{fixture.sha256[:16]}…</code>"),
-         "fixture_notes.md"),
-        ("Coverage", "",
-         (f"range ratio x {cov.x_range_ratio:.3f}, y {cov.y_range_ratio:.3f}; occupancy "
-         f"{cov.occupancy:.3f}; hull area {cov.hull_area_ratio:.3f}; largest gap "
-         f"{cov.largest_gap:.3g} px"), "coverage.json"),
-        ("Gap matrix", "",
-         f"{gap.rows} roles, <code>{e(gap.left)}</code> vs <code>{e(gap.right)}</code>; "
-         + ", ".join(f"{e(k)} {n}" for k, n in gap.kinds.items()), "torch_gap_matrix.md"),
-    ]
-    verdicts = "".join(
-        f'<tr><th>{name}</th><td>{mark}</td><td>{detail}</td><td><a href="{ref}">{ref}</a></td></tr>'
-        for name, mark, detail, ref in verdict_rows
-    )
-    notebooks = "".join(
-        f'<tr><td><a href="{e(n["html"])}">{e(stem)}</a> (<a href="{e(n["executed"])}">.ipynb</a>)'
-        f"</td><td>{e(_NOTEBOOK_PURPOSES.get(stem, ''))}</td></tr>"
-        for stem, n in summary.notebooks.items()
-    )
-    artifacts = "".join(
-        f'<tr><td><a href="{e(path)}">{e(name)}</a></td><td>{e(ARTIFACTS[name])}</td></tr>'
-        for name, path in summary.artifacts.items()
-    )
-    artifacts += (f'<tr><td><a href="{SUMMARY_NAME}">{SUMMARY_NAME}</a></td>'
-                  "<td>Tool version, source digest, parameters, verdicts, paths</td></tr>")
-    if src.demo:
-        artifacts += (f'<tr><td><a href="{DEMO_NAME}">{DEMO_NAME}</a></td>'
-                      "<td>The simulated demo dataset this report was made from</td></tr>")
-    figure = ('<figure><img src="coverage.png" alt="Scan coverage of the fixture" width="560">'
-              "<figcaption>Scan coverage of the fixture (coverage.png)</figcaption></figure>"
-              if "coverage.png" in summary.artifacts else "")
-    title = f"Evidence report: {Path(src.path).name}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{e(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; padding: 0 1rem;
-       color: #222; line-height: 1.45; }}
-h1 {{ font-size: 1.6rem; margin-bottom: 0.2rem; }}
-h2 {{ font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; vertical-align: top; padding: 0.3rem 0.6rem; border-bottom: 1px solid #eee; }}
-th {{ white-space: nowrap; }}
-code {{ font-size: 0.9em; word-break: break-all; }}
-.pass, .fail {{ font-weight: bold; padding: 0.05rem 0.5rem; border-radius: 0.3rem; }}
-.pass {{ background: #d4edda; color: #155724; }}
-.fail {{ background: #f8d7da; color: #721c24; }}
-.meta {{ color: #555; }}
-img {{ max-width: 100%; border: 1px solid #eee; }}
-</style>
-</head>
-<body>
-<h1>{e(title)}</h1>
-<p class="meta">ptyevidence {e(summary.tool_version)} · source <code>{e(src.path)}</code>
-({src.size:,} bytes{", simulated demo dataset" if src.demo else ""}) · sha256 <code>{e(src.sha256)}</code></p>
-<h2>Verdicts</h2>
-<table>{verdicts}</table>
-{figure}
-<h2>Notebooks</h2>
-<table>{notebooks}</table>
-<h2>Artifacts</h2>
-<table>{artifacts}</table>
-<h2>Parameters</h2>
-<table>{params}</table>
-</body>
-</html>
-"""
-
-
-def render_reports(
-    sources: Sequence[str | os.PathLike | None],
-    out: str | os.PathLike | None = None,
-    jobs: int = 1,
-    log: Callable[[str], None] | None = None,
-    **kwargs: Any,
-) -> list[tuple[str, ReportResult | PtyEvidenceError]]:
-    """Render one report per source, ``jobs`` at a time in separate processes.
-
-    With one source, ``out`` is its artifact folder; with several, each
-    report goes to ``out/<source-stem>`` (default ``artifacts/<source-stem>``).
-
-    Parameters
-    ----------
-    sources : sequence of str, path or None
-        Dataset files (None: the demo dataset).
-    out : str or path, optional
-        Artifact folder (one source) or parent folder (several).
-    jobs : int
-        Reports rendered at the same time, each in its own process.
-    log : callable, optional
-        Receives progress lines.
-    **kwargs
-        Passed to :func:`render_report`.
-
-    Returns
-    -------
-    list of (str, ReportResult or PtyEvidenceError)
-        Per source, in the given order: the result, or the error it raised.
-
-    Raises
-    ------
-    UsageError
-        If two sources would share an artifact folder or ``jobs`` < 1.
-    """
-    if jobs < 1:
-        msg = f"jobs={jobs} is not a positive number of processes"
-        raise UsageError(msg)
-    folders = _output_folders(sources, out)
-    labels = [os.fspath(s) if s is not None else DEMO_NAME for s in sources]
-    if jobs == 1 or len(sources) == 1:
-        results: list[tuple[str, ReportResult | PtyEvidenceError]] = []
-        for label, src, folder in zip(labels, sources, folders):
-            try:
-                results.append((label, render_report(src, folder, log=log, **kwargs)))
-            except PtyEvidenceError as exc:
-                results.append((label, exc))
-        return results
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    log = log or _log_stderr
-    kwargs = {**kwargs, "progress": False}
-    # Spawned, not forked: a fresh interpreter per worker, so no thread or
-    # ZeroMQ state of this process leaks into the kernels the workers start.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_render_in_worker, src, folder, kwargs)
-                   for src, folder in zip(sources, folders)]
-        for label in labels:
-            log(f"queued {label}")
-        outcomes = [f.result() for f in futures]
-    results = []
-    for label, (result, error) in zip(labels, outcomes):
-        results.append((label, result if error is None else _rebuild_error(*error)))
-    return results
-
-
-def _render_in_worker(
-    source: str | os.PathLike | None, folder: Path, kwargs: dict[str, Any]
-) -> tuple[ReportResult | None, tuple[str, int] | None]:
-    """Run :func:`render_report` in a worker; return errors as plain data (picklable)."""
-    label = os.fspath(source) if source is not None else DEMO_NAME
-    try:
-        result = render_report(source, folder, log=lambda line: _log_stderr(f"{label}: {line}"),
-                               **kwargs)
-    except PtyEvidenceError as exc:
-        return None, (str(exc), exc.exit_code)
-    return result, None
-
-
-def _rebuild_error(message: str, exit_code: int) -> PtyEvidenceError:
-    error = PtyEvidenceError(message)
-    error.exit_code = exit_code
-    return error
-
-
-def _output_folders(sources: Sequence[str | os.PathLike | None], out: str | os.PathLike | None) -> list[Path]:
-    if len(sources) == 1:
-        return [Path(out) if out is not None else default_out_dir(sources[0])]
-    base = Path(out) if out is not None else Path("artifacts")
-    folders = [base / default_out_dir(s).name for s in sources]
-    seen: dict[Path, str] = {}
-    for src, folder in zip(sources, folders):
-        label = os.fspath(src) if src is not None else DEMO_NAME
-        if folder in seen:
-            msg = (f"sources '{seen[folder]}' and '{label}' would share the artifact folder "
-                   f"'{folder}'; rename one, or render them in separate calls with out=...")
-            raise UsageError(msg)
-        seen[folder] = label
-    return folders

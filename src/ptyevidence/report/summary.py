@@ -15,11 +15,12 @@ import csv
 import io
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 from .._json import dumps_strict, read_json
+from ..fixture.verdict import recorded_verdicts
 
 __all__ = [
     "ContractVerdict",
@@ -32,6 +33,10 @@ __all__ = [
     "SourceRecord",
     "Verdicts",
 ]
+
+
+def _has_default(f: Any) -> bool:
+    return f.default is not MISSING or f.default_factory is not MISSING
 
 
 class _HasToDict(Protocol):
@@ -51,8 +56,8 @@ class _Record:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
-        """Inverse of :meth:`to_dict` (other entries of ``data`` are ignored)."""
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        """Inverse of :meth:`to_dict` (other entries of ``data`` are ignored; missing ones take their defaults)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or not _has_default(f)})
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,11 @@ class FixtureRecord(_Record):
     sha256 : str
         SHA-256 of the fixture file.
     contract_verdict : str
-        ``PASS`` or ``FAIL``: the fixture against its contract.
+        ``PASS`` or ``FAIL``: the fixture against its contract, as its sidecar records it.
     verified : bool
         The fixture matched its sidecar and source when it was verified.
+    acceptance_verdict : str or None
+        ``PASS`` or ``FAIL``: the fixture against ``fixture-acceptance``, as its sidecar records it.
     """
 
     path: str
@@ -86,6 +93,7 @@ class FixtureRecord(_Record):
     sha256: str
     contract_verdict: str
     verified: bool
+    acceptance_verdict: str | None = None
 
     @classmethod
     def from_sidecar(
@@ -116,6 +124,7 @@ class FixtureRecord(_Record):
             subset_size=sidecar["subset_size"], strategy=sidecar["subset_strategy"],
             seed=sidecar["seed"], sha256=sidecar["sha256_checksum"],
             contract_verdict=sidecar["contract"]["verdict"], verified=bool(verified),
+            acceptance_verdict=recorded_verdicts(sidecar)["acceptance"],
         )
 
 
@@ -139,6 +148,12 @@ class CoverageRecord(_Record):
         The same metrics for each subset strategy, by name.
     plots : list of str
         Figures written.
+    probe : dict or None
+        :meth:`ptyevidence.coverage.ProbeSize.to_dict` of the probe whose
+        diameter the overlap ratios use; None without one.
+    best_strategy : str or None
+        The strategy with the best coverage
+        (:data:`ptyevidence.coverage.BEST_CRITERION`).
     """
 
     source: str
@@ -148,6 +163,8 @@ class CoverageRecord(_Record):
     metrics: dict[str, Any]
     strategies: dict[str, dict[str, Any]]
     plots: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
+    best_strategy: str | None = None
 
     @classmethod
     def from_results(
@@ -157,8 +174,9 @@ class CoverageRecord(_Record):
         fixture: FixtureRecord,
         scan: _HasToDict,
         metrics: _HasToDict,
-        strategies: Sequence[tuple[str, _HasToDict]],
+        strategies: Sequence[tuple[str, Any]],
         plots: Sequence[str | os.PathLike] = (),
+        probe: _HasToDict | None = None,
     ) -> CoverageRecord:
         """Collect the coverage results of a fixture.
 
@@ -178,15 +196,20 @@ class CoverageRecord(_Record):
             From :func:`ptyevidence.coverage.compare_subsets`.
         plots : sequence of str or path
             Figures written.
+        probe : ProbeSize, optional
+            The probe whose diameter the metrics use.
 
         Returns
         -------
         CoverageRecord
         """
+        from ..coverage.judge import best_strategy
+
         return cls(
             source=os.fspath(source), units=units, fixture=fixture, scan=scan.to_dict(),
             metrics=metrics.to_dict(), strategies={name: m.to_dict() for name, m in strategies},
-            plots=[os.fspath(p) for p in plots],
+            plots=[os.fspath(p) for p in plots], probe=None if probe is None else probe.to_dict(),
+            best_strategy=best_strategy(strategies) if strategies else None,
         )
 
     def to_json(self) -> str:
@@ -200,6 +223,7 @@ class CoverageRecord(_Record):
             source=data["source"], units=data["units"], fixture=FixtureRecord.from_dict(data["fixture"]),
             scan=dict(data["scan"]), metrics=dict(data["metrics"]),
             strategies={k: dict(v) for k, v in data["strategies"].items()}, plots=list(data["plots"]),
+            probe=data.get("probe"), best_strategy=data.get("best_strategy"),
         )
 
     @classmethod
@@ -260,21 +284,29 @@ class FixtureVerdict(_Record):
     source_positions: int
     strategy: str
     seed: int
+    acceptance_verdict: str | None = None
 
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> FixtureVerdict:
-        """Take the fixture's verdict from its coverage record."""
+        """Take the fixture's verdicts (as its sidecar records them) from its coverage record."""
         fixture = coverage.fixture
         return cls(
             contract_verdict=fixture.contract_verdict, sha256=fixture.sha256,
             subset_size=fixture.subset_size, source_positions=coverage.metrics["n_source"],
-            strategy=fixture.strategy, seed=fixture.seed,
+            strategy=fixture.strategy, seed=fixture.seed, acceptance_verdict=fixture.acceptance_verdict,
         )
 
 
 @dataclass(frozen=True)
 class CoverageVerdict(_Record):
-    """The headline coverage metrics of a report (``summary.json`` entry ``verdicts.coverage``)."""
+    """The headline coverage metrics of a report (``summary.json`` entry ``verdicts.coverage``).
+
+    Two statements kept apart: ``meets_reference`` (the fixtures' acceptance
+    criterion, x and y range ratios above the ``fixture-acceptance`` threshold) and
+    ``best_strategy`` (which strategy covers best, by
+    :data:`ptyevidence.coverage.BEST_CRITERION`), with occupancy next to its
+    ``occupancy_ceiling`` and the largest gap next to the ``probe_diameter``.
+    """
 
     x_range_ratio: float
     y_range_ratio: float
@@ -282,11 +314,31 @@ class CoverageVerdict(_Record):
     hull_area_ratio: float
     largest_gap: float
     cell_size: float
+    occupancy_ceiling: float | None = None
+    probe_diameter: float | None = None
+    meets_reference: bool | None = None
+    strategy: str | None = None
+    best_strategy: str | None = None
 
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> CoverageVerdict:
-        """Take the headline metrics from a coverage record."""
-        return cls.from_dict(coverage.metrics)
+        """Take the headline metrics from a coverage record and judge them."""
+        from ..coverage.judge import reference_range_ratio
+
+        m, threshold = coverage.metrics, reference_range_ratio()
+        return cls(
+            x_range_ratio=m["x_range_ratio"], y_range_ratio=m["y_range_ratio"], occupancy=m["occupancy"],
+            hull_area_ratio=m["hull_area_ratio"], largest_gap=m["largest_gap"], cell_size=m["cell_size"],
+            occupancy_ceiling=min(1.0, m["n_subset"] / m["n_source_cells"]),
+            probe_diameter=m.get("probe_diameter"),
+            meets_reference=m["x_range_ratio"] > threshold and m["y_range_ratio"] > threshold,
+            strategy=coverage.fixture.strategy, best_strategy=coverage.best_strategy,
+        )
+
+    @property
+    def gap_in_diameters(self) -> float | None:
+        """The largest gap in probe diameters, when the diameter is known."""
+        return self.largest_gap / self.probe_diameter if self.probe_diameter else None
 
 
 @dataclass(frozen=True)
@@ -350,12 +402,31 @@ class Verdicts(_Record):
 
 @dataclass(frozen=True)
 class SourceRecord(_Record):
-    """The dataset a report was made from (``summary.json`` entry ``source``)."""
+    """The dataset a report was made from (``summary.json`` entry ``source``).
+
+    Attributes
+    ----------
+    path : str
+        The dataset as given.
+    demo : bool
+        The simulated demo dataset.
+    sha256 : str or None
+        SHA-256 of the file, as the fixture's ``source_hash`` policy recorded
+        it; None when the policy skipped it (a large source under ``auto``).
+    size : int
+        File size in bytes.
+    fingerprint : dict or None
+        :func:`ptyevidence.fixture.sidecar.file_fingerprint` of the file.
+    source_hash : str
+        The policy: ``auto``, ``full`` or ``none``.
+    """
 
     path: str
     demo: bool
-    sha256: str
+    sha256: str | None
     size: int
+    fingerprint: dict[str, Any] | None = None
+    source_hash: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -375,11 +446,14 @@ class ReportSummary(_Record):
     notebooks : dict of str to dict
         Executed notebook and HTML page, by notebook stem.
     artifacts : dict of str to str
-        Path of each artifact written, by name.
+        Path of each artifact written, by name (a report-wide gap matrix is
+        in the parent folder: ``../torch_gap_matrix.md``).
     index : str
         The landing page.
     tool : str
         ``"ptyevidence"``.
+    pages : dict of str to str
+        HTML rendering of each Markdown artifact, by artifact name.
     """
 
     tool_version: str
@@ -390,6 +464,7 @@ class ReportSummary(_Record):
     artifacts: dict[str, str]
     index: str
     tool: str = "ptyevidence"
+    pages: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-ready data, in the order of the file."""
@@ -408,6 +483,7 @@ class ReportSummary(_Record):
             parameters=dict(data["parameters"]), verdicts=Verdicts.from_dict(data["verdicts"]),
             notebooks=dict(data["notebooks"]),
             artifacts=dict(data["artifacts"]), index=data["index"], tool=data["tool"],
+            pages=dict(data.get("pages", {})),
         )
 
     @classmethod

@@ -1,0 +1,338 @@
+"""Run an audit on dask.distributed: a local cluster of worker processes, or an existing one.
+
+The client (this process) finds the files, decides with the results database
+what ``--resume`` may skip, submits one task per file, and records each
+result as it arrives; workers only read files and return rows. Both engines
+share this code: a :class:`~distributed.LocalCluster` is just a scheduler
+address that this process started.
+
+Faults: the scheduler re-runs the task of a worker that died; a file whose
+task was on two workers that died (``allowed-failures`` = 1, dask's
+``KilledWorker``) is recorded as an error and the audit goes on. An
+interrupted audit (Ctrl-C) or one that loses its scheduler keeps every result
+recorded so far and lists the files it did not finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from .._progress import progress_bar
+from ..exceptions import ClusterLostError, UsageError
+from .discover import find_datasets
+from .fingerprint import contracts_key, dataset_fingerprint
+from .store import DB_NAME, AuditStore
+from .summary import SUMMARY_FILES, AuditSummary, write_summary
+from .task import audit_file, crashed_row
+
+__all__ = ["ALLOWED_FAILURES", "DEFAULT_OUT", "audit"]
+
+#: Output folder when none is given.
+DEFAULT_OUT = "ptyevidence-audit"
+#: Worker deaths a task may survive before it is recorded as a crash: a second death ends it.
+ALLOWED_FAILURES = 1
+#: Seconds to wait for an existing cluster's scheduler to answer, then for its first worker.
+CONNECT_TIMEOUT = 10
+WORKER_TIMEOUT = 60
+#: dask settings of the local cluster (the workers get them too). One task at a time per
+#: worker: a worker that dies takes only the file it was checking with it, so a file queued
+#: behind a crashing one is not blamed for its crash. No statistical profiler: its samples,
+#: every 10 ms, take the GIL from the checks and slow every task down (docs/audit.md, Performance).
+LOCAL_CONFIG = {
+    "distributed.scheduler.worker-saturation": 1.0,
+    "distributed.worker.profile.enabled": False,
+}
+_CRASH_REASON = (
+    "its worker process died twice while checking it (a crash in a reader, or out of memory); "
+    "check it alone with `ptyevidence validate`"
+)
+
+
+def audit(
+    paths: Sequence[str | os.PathLike],
+    contracts: Sequence[Any] | None = None,
+    out: str | os.PathLike = DEFAULT_OUT,
+    recursive: bool = False,
+    patterns: Sequence[str] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool | None = None,
+) -> AuditSummary:
+    """Validate every dataset under ``paths`` on a dask cluster and write the summary into ``out``.
+
+    Parameters
+    ----------
+    paths : sequence of str or path
+        Dataset files and folders (see :func:`~ptyevidence.audit.find_datasets`).
+    contracts : sequence of str, path or DatasetContract, or None
+        Contracts each file is checked against; None: each file's default
+        contract for its format.
+    out : str or path
+        Audit folder: results database ``audit.sqlite`` and the summary files.
+    recursive : bool
+        Descend into sub-folders.
+    patterns : sequence of str or None
+        File-name patterns for folders (default ``*.npz *.cxi *.h5 *.hdf5``).
+    workers : int or None
+        Worker processes of the local cluster (default: the number of cores).
+    scheduler : str or None
+        Address of an existing cluster's scheduler (``tcp://host:8786``)
+        instead of a local cluster; its workers must see the files at the
+        same paths and have ptyevidence installed.
+    resume : bool
+        Continue the audit in ``out``: skip files whose fingerprint and
+        contracts are those of a recorded result (files recorded as crashed
+        are checked again).
+    force : bool
+        Discard an earlier audit in ``out`` and start a new one.
+    progress : bool or None
+        Progress bar (None: on a terminal).
+
+    Returns
+    -------
+    AuditSummary
+        Also when the audit was interrupted (``state`` tells); its summary
+        files are written either way.
+
+    Raises
+    ------
+    UsageError
+        No dataset found, an earlier audit in ``out`` without ``resume`` or
+        ``force``, a dask installation or scheduler that cannot be used.
+    InputError
+        A contract that cannot be loaded.
+    """
+    if resume and force:
+        msg = "resume=True continues the audit in the folder and force=True discards it; choose one"
+        raise UsageError(msg)
+    _require_dask()
+    specs = _load_contracts(contracts)
+    files = find_datasets(paths, recursive=recursive, patterns=patterns)
+    if not files:
+        msg = "no dataset files found; name files, or folders holding *.npz, *.cxi, *.h5 files"
+        raise UsageError(msg + " (see recursive=True and patterns)")
+    created = not os.path.exists(os.path.abspath(os.fspath(out)))
+    folder = _prepare_folder(out, resume, force)
+    new_db = not os.path.exists(os.path.join(folder, DB_NAME))
+    key = contracts_key(specs)
+    engine = scheduler or f"local:{workers or os.cpu_count() or 1}"
+    started = time.perf_counter()
+    with AuditStore(folder) as store:
+        skipped = _unchanged(store, files, key) if resume else []
+        todo = sorted(set(files) - set(skipped))
+        run = store.start_run(key, engine, files=len(files), skipped=len(skipped))
+        done: list[str] = []
+
+        def record(row: dict[str, Any]) -> None:
+            store.record(row, run, key)
+            done.append(row["path"])
+
+        state, note = "failed", ""
+        try:
+            if todo:
+                _execute(todo, specs, workers, scheduler, progress, record)
+            state = "complete"
+        except KeyboardInterrupt:
+            state, note = "interrupted", "interrupted before every file was checked"
+        except ClusterLostError as exc:
+            state, note = "cluster-lost", str(exc)
+        finally:
+            unfinished = sorted(set(todo) - set(done))
+            if state == "failed" and new_db and not done:  # e.g. no cluster: leave nothing behind
+                store.close()
+                _remove_new_output(folder, created)
+            else:
+                store.end_run(run, state, audited=len(done), unfinished=len(unfinished))
+        rows = store.rows(files)
+    summary = AuditSummary(
+        folder=folder, files=files, rows=rows, audited=sorted(done), skipped=skipped,
+        unfinished=unfinished, state=state, note=note, engine=engine,
+        contracts=key.split(":", 1)[0], seconds=time.perf_counter() - started,
+    )
+    write_summary(summary)
+    return summary
+
+
+def _load_contracts(contracts: Sequence[Any] | None) -> list[Any] | None:
+    if not contracts:
+        return None
+    from ..contract.model import load_contract
+
+    specs = [load_contract(c) for c in contracts]
+    for spec in specs:
+        if spec.kind != "dataset":
+            msg = (f"contract '{spec.name}' describes a pipeline's in-memory data, not a dataset "
+                   "file; audit against a dataset contract (see list_contracts('dataset'))")
+            raise UsageError(msg)
+    return specs
+
+
+def _prepare_folder(out: str | os.PathLike, resume: bool, force: bool) -> str:
+    """Create the audit folder; refuse to reuse an earlier audit's without resume or force."""
+    folder = os.path.abspath(os.fspath(out))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        msg = f"audit folder '{os.fspath(out)}' is a file; give a folder"
+        raise UsageError(msg)
+    os.makedirs(folder, exist_ok=True)
+    ours = [n for n in (DB_NAME, *SUMMARY_FILES) if os.path.exists(os.path.join(folder, n))]
+    if ours and not (resume or force):
+        msg = (f"'{os.fspath(out)}' holds an earlier audit ({ours[0]}); pass resume=True to "
+               "continue it or force=True to start over")
+        raise UsageError(msg)
+    if force:
+        _remove_database(folder)
+    return folder
+
+
+def _remove_database(folder: str) -> None:
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        if os.path.exists(os.path.join(folder, name)):
+            os.unlink(os.path.join(folder, name))
+
+
+def _remove_new_output(folder: str, created: bool) -> None:
+    """Remove the database this run created (and the folder, if it made it and it is empty)."""
+    _remove_database(folder)
+    if created and not os.listdir(folder):
+        os.rmdir(folder)
+
+
+def _require_dask() -> None:
+    try:
+        import distributed  # noqa: F401 - only whether it imports
+    except ImportError as exc:
+        msg = (f"the audit runs on dask.distributed, which is not installed ({exc}); "
+               "install the extra: pip install 'ptyevidence[batch]'")
+        raise UsageError(msg) from None
+
+
+def _unchanged(store: AuditStore, files: list[str], key: str) -> list[str]:
+    """Files whose recorded result is still valid: same fingerprint, same contracts, no crash."""
+    out = []
+    for path, (fingerprint, recorded_key, status) in store.finished(files).items():
+        if recorded_key != key or status == "error" or fingerprint is None:
+            continue
+        try:
+            if dataset_fingerprint(path) == fingerprint:
+                out.append(path)
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, scheduler: str | None,
+             progress: bool | None, record: Any) -> None:
+    """Submit one task per file and pass each finished row to ``record`` as it arrives."""
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    with _client(workers, scheduler) as client:
+        futures = client.map(audit_file, todo, contracts=specs, pure=False)
+        path_of = {future.key: path for future, path in zip(futures, todo)}
+        counts = dict.fromkeys(("pass", "fail", "unusable", "error"), 0)
+        with progress_bar(len(todo), "audit", progress, unit="file") as bar:
+            # with_results: each result comes with its future, fetched on the client's event
+            # loop, instead of one blocking round trip per future.result() call.
+            for future, result in as_completed(futures, with_results=True, raise_errors=False):
+                path = path_of.pop(future.key)
+                if future.status == "finished":
+                    row = result
+                elif future.cancelled():
+                    raise ClusterLostError(_lost_message(scheduler))
+                elif isinstance(error := future.exception(), KilledWorker):
+                    row = crashed_row(path, _CRASH_REASON)
+                else:  # e.g. a worker that cannot unpickle the task
+                    row = crashed_row(path, f"task failed on its worker: {type(error).__name__}: {error}")
+                future.release()
+                record(row)
+                counts[row["status"]] += 1
+                bar.update(1)
+                bar.set_postfix_str(" ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _lost_message(scheduler: str | None) -> str:
+    where = f"scheduler '{scheduler}'" if scheduler else "the local cluster's scheduler"
+    return f"lost the connection to {where}"
+
+
+@contextmanager
+def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """Yield a dask Client: of a new local cluster, or connected to ``scheduler``."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with _quiet_dask():
+        if scheduler:
+            client = _connect(Client, scheduler)
+            try:
+                _check_workers(client, scheduler)
+                yield client
+            finally:
+                client.close()
+            return
+        with dask.config.set(LOCAL_CONFIG), LocalCluster(
+            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.CRITICAL,
+            scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
+        ) as cluster, Client(cluster) as client:
+            yield client
+
+
+def _connect(client_class: Any, scheduler: str) -> Any:
+    try:
+        return client_class(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        msg = (f"cannot reach the dask scheduler '{scheduler}' ({exc}); start one with "
+               "`dask scheduler` or leave out the scheduler to use this machine's cores")
+        raise UsageError(msg) from None
+
+
+def _check_workers(client: Any, scheduler: str) -> None:
+    """Refuse a cluster without workers, or whose workers run another ptyevidence."""
+    from .._version import __version__
+
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except TimeoutError:
+        msg = (f"no worker joined the scheduler '{scheduler}' within {WORKER_TIMEOUT} s; "
+               f"start some with `dask worker {scheduler}`")
+        raise UsageError(msg) from None
+    try:
+        versions = client.run(_worker_version)
+    except Exception as exc:  # noqa: BLE001 - whatever a worker raises, the answer is the same
+        msg = (f"the workers of '{scheduler}' cannot run ptyevidence ({type(exc).__name__}: {exc}); "
+               f"install ptyevidence {__version__} on every worker")
+        raise UsageError(msg) from None
+    other = sorted({v for v in versions.values() if v != __version__})
+    if other:
+        msg = (f"workers of '{scheduler}' run ptyevidence {', '.join(other)}, this client "
+               f"{__version__}; install the same version everywhere")
+        raise UsageError(msg)
+
+
+def _worker_version() -> str:
+    from .._version import __version__
+
+    return __version__
+
+
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Keep dask's own log lines (worker restarts, lost connections) off the terminal.
+
+    The audit reports every such event itself, in one line or in the summary.
+    """
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

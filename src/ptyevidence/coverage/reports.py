@@ -1,0 +1,573 @@
+"""Coverage reports of a dataset file: what ``ptyevidence coverage`` prints and plots.
+
+Three reports, one per question:
+
+* :func:`scan_report`: extent and spacing of a scan, no subset;
+* :func:`subset_report`: coverage of a fixture's positions (or a sidecar's
+  indices), with optional pass/fail thresholds;
+* :func:`strategies_report`: coverage of an ``n``-position subset chosen by
+  each fixture strategy.
+
+Each reads the positions of the files, measures them with
+:mod:`ptyevidence.coverage.metrics` (overlap ratios with the probe diameter
+given, else the one measured from the file's probe,
+:func:`~ptyevidence.coverage.probe.measure_probe`), optionally writes the figures into a
+folder (PNG and SVG, atomically; existing files need ``force``) and
+returns a report with ``to_dict()`` (JSON-ready) and ``to_text()``.
+
+Examples
+--------
+>>> import numpy as np, os, tempfile
+>>> folder = tempfile.mkdtemp()
+>>> path = os.path.join(folder, "scan.npz")
+>>> gx, gy = np.meshgrid(np.arange(4.0), np.arange(4.0))
+>>> np.savez(path, xcoords=gx.ravel(), ycoords=gy.ravel())
+>>> report = strategies_report(path, subset_size=4)
+>>> [name for name in report.to_dict()["strategies"]]
+['stratified-index', 'grid', 'farthest-point']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._format import aligned_rows, number_text
+from .judge import BEST_CRITERION, best_strategy, coverage_lines, unit_label
+from .matching import (
+    PathLike,
+    ScanPositions,
+    Subset,
+    match_subset,
+    read_positions,
+    subset_from_sidecar,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .metrics import CoverageMetrics, ScanStats
+
+__all__ = [
+    "DEFAULT_COMPARE_SIZE",
+    "ScanReport",
+    "StrategiesReport",
+    "SubsetReport",
+    "scan_report",
+    "strategies_report",
+    "subset_report",
+]
+
+#: Subset size of :func:`strategies_report` when none is given.
+DEFAULT_COMPARE_SIZE = 64
+#: File stems written into the plot folder (each as ``.png`` and ``.svg``).
+PLOT_SCAN = "scan_coverage"
+PLOT_OCCUPANCY = "occupancy"
+PLOT_STRATEGIES = "strategy_comparison"
+#: Columns of the strategy table, by metric name.
+TABLE_METRICS = (
+    "x_range_ratio", "y_range_ratio", "occupancy", "occupancy_ceiling", "hull_area_ratio",
+    "largest_gap", "subset_nn_median", "source_nn_median",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ScanReport:
+    """Extent and spacing of one scan (no subset).
+
+    Attributes
+    ----------
+    source : ScanPositions
+        The scan.
+    stats : ScanStats
+        Its statistics.
+    plots : list of str
+        Figure files written.
+    """
+
+    source: ScanPositions
+    stats: ScanStats
+    plots: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
+    ok = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        return {**_source_dict(self.source), "scan": self.stats.to_dict(), "probe": self.probe,
+                "plots": self.plots}
+
+    def to_text(self) -> str:
+        """Return the report as aligned plain text."""
+        scan = self.stats.to_dict()
+        lines = [f"{self.source.path}: scan positions in {self.source.units} (no subset given)",
+                 *_geometry_lines(self.source),
+                 *_probe_lines(self.probe, self.source.units), "",
+                 *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr")]
+        return _with_plots(lines, self.plots)
+
+
+@dataclass(frozen=True, eq=False)
+class SubsetReport:
+    """Coverage of a subset of a scan, with the threshold checks asked for.
+
+    Attributes
+    ----------
+    source : ScanPositions
+        The scan.
+    subset : Subset
+        The subset's source indices and where they came from.
+    metrics : CoverageMetrics
+        Its coverage.
+    checks : list of dict
+        One per threshold: ``metric``, ``value``, ``criterion``, ``threshold``, ``ok``.
+    plots : list of str
+        Figure files written.
+    """
+
+    source: ScanPositions
+    subset: Subset
+    metrics: CoverageMetrics
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every threshold check passed (or none was asked for)."""
+        return all(c["ok"] for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        s = self.subset
+        return {
+            **_source_dict(self.source),
+            "subset": {"path": s.path, "indices_from": s.origin, "sidecar": s.sidecar,
+                       "n_positions": int(s.indices.size)},
+            "metrics": _metrics_dict(self.metrics), "probe": self.probe, "checks": self.checks,
+            "ok": self.ok, "plots": self.plots,
+        }
+
+    def to_text(self) -> str:
+        """Return the report as aligned plain text, then PASS/FAIL per check."""
+        s = self.subset
+        how = f"indices from '{s.sidecar}'" if s.origin == "sidecar" else "indices by exact position match"
+        metrics = _metrics_dict(self.metrics)
+        lines = [
+            (f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
+             f"{self.source.path} ({how}); lengths in {self.source.units}"),
+            *_geometry_lines(self.source),
+            *_probe_lines(self.probe, self.source.units),
+            "",
+            *aligned_rows([["metric", "value"], *([k, number_text(v)] for k, v in metrics.items())], "lr"),
+            "",
+            *coverage_lines(self.metrics, self.source.units),
+        ]
+        if self.checks:
+            lines.append("")
+            for c in self.checks:
+                verdict = "PASS" if c["ok"] else "FAIL"
+                lines.append(f"{verdict}  {c['metric']} {number_text(c['value'])} "
+                             f"(must be {c['criterion']} {c['threshold']:g})")
+        return _with_plots(lines, self.plots)
+
+
+@dataclass(frozen=True, eq=False)
+class StrategiesReport:
+    """Coverage of the subset each strategy picks, all on the same occupancy cells.
+
+    Attributes
+    ----------
+    source : ScanPositions
+        The scan.
+    subset_size, seed : int
+        Positions per subset, and the seed given to every strategy.
+    probe_diameter : float or None
+        Probe diameter of the overlap ratios, if given.
+    rows : list of (str, CoverageMetrics)
+        One entry per strategy.
+    plots : list of str
+        Figure files written.
+    """
+
+    source: ScanPositions
+    subset_size: int
+    seed: int
+    probe_diameter: float | None
+    rows: list[tuple[str, CoverageMetrics]]
+    plots: list[str] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
+    ok = True
+
+    @property
+    def best(self) -> str:
+        """The strategy with the best coverage, by :data:`~ptyevidence.coverage.judge.BEST_CRITERION`."""
+        return best_strategy(self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data (``strategies.<name>.<metric>``)."""
+        return {
+            **_source_dict(self.source), "n_positions": int(self.source.x.size),
+            "subset_size": self.subset_size, "seed": self.seed,
+            "cell_size": self.rows[0][1].cell_size, "probe_diameter": self.probe_diameter,
+            "probe": self.probe, "best_strategy": self.best, "best_criterion": BEST_CRITERION,
+            "strategies": {name: _metrics_dict(m) for name, m in self.rows},
+            "plots": self.plots,
+        }
+
+    def to_text(self) -> str:
+        """Return a header line and one aligned row per strategy."""
+        columns = ["strategy", *TABLE_METRICS]
+        if self.probe_diameter is not None:
+            columns.append("overlap_ratio")
+        table = self.to_dict()["strategies"]
+        body = [[name, *(number_text(m[c]) for c in columns[1:])] for name, m in table.items()]
+        lines = [
+            (f"{self.source.path}: {self.source.x.size} positions; subsets of "
+             f"{self.subset_size}, seed {self.seed}, occupancy cells "
+             f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"),
+            *_geometry_lines(self.source),
+            *_probe_lines(self.probe, self.source.units),
+            "",
+            *aligned_rows([columns, *body], "lr"),
+            "",
+            f"best coverage: {self.best} ({BEST_CRITERION})",
+        ]
+        return _with_plots(lines, self.plots)
+
+
+def scan_report(
+    source: PathLike,
+    probe_diameter: float | None = None,
+    plot_dir: PathLike | None = None,
+    force: bool = False,
+) -> ScanReport:
+    """Describe the extent and spacing of a scan, and optionally plot it.
+
+    Parameters
+    ----------
+    source : str or path
+        The scan (NPZ or CXI); only its positions are read.
+    probe_diameter : float, optional
+        Probe diameter in position units, for the overlap ratio; default the
+        diameter measured from the file's probe (none without one).
+    plot_dir : str or path, optional
+        Folder (created if missing, its parent must exist) for ``scan_coverage.png/.svg``.
+    force : bool
+        Overwrite existing figures.
+
+    Returns
+    -------
+    ScanReport
+        The statistics (:func:`~ptyevidence.coverage.describe_scan`) and the files written.
+
+    Raises
+    ------
+    InputError
+        If the positions cannot be read or used.
+    UsageError
+        If ``plot_dir`` cannot be used, or a figure exists and ``force`` is False.
+    """
+    from .metrics import describe_scan
+
+    stems = _plot_stems(plot_dir, [PLOT_SCAN], force, [source])
+    positions = read_positions(source)
+    diameter, probe = _probe(source, probe_diameter)
+    stats = describe_scan(positions.x, positions.y, diameter)
+
+    def draw() -> list[Figure]:
+        from .plots import plot_scan_coverage
+
+        return [plot_scan_coverage(positions.x, positions.y, None,
+                                   title=os.path.basename(positions.path), units=positions.units)]
+
+    return ScanReport(positions, stats, _save_plots(plot_dir, stems, draw, force, [source]), probe)
+
+
+def subset_report(
+    source: PathLike,
+    fixture: PathLike | None = None,
+    sidecar: PathLike | None = None,
+    cell_size: float | None = None,
+    probe_diameter: float | None = None,
+    min_range_ratio: float | None = None,
+    min_occupancy: float | None = None,
+    plot_dir: PathLike | None = None,
+    force: bool = False,
+) -> SubsetReport:
+    """Measure the coverage of a fixture's (or a sidecar's) subset of a scan.
+
+    Parameters
+    ----------
+    source : str or path
+        The scan the subset was cut from.
+    fixture : str or path, optional
+        A fixture; its indices come from its sidecar, else by matching
+        positions (:func:`~ptyevidence.coverage.match_subset`).
+    sidecar : str or path, optional
+        A fixture sidecar whose ``indices`` select the subset (instead of ``fixture``).
+    cell_size : float, optional
+        Occupancy cell edge; default :func:`~ptyevidence.coverage.default_cell_size`.
+    probe_diameter : float, optional
+        Probe diameter in position units, for the overlap ratios and the
+        footprints; default the diameter measured from the source's probe.
+    min_range_ratio : float, optional
+        Check that the x and y range ratios exceed this.
+    min_occupancy : float, optional
+        Check that the occupancy is at least this.
+    plot_dir : str or path, optional
+        Folder for ``scan_coverage`` and ``occupancy`` (PNG and SVG).
+    force : bool
+        Overwrite existing figures.
+
+    Returns
+    -------
+    SubsetReport
+        Metrics, checks (``.ok`` is False when one failed) and the files written.
+
+    Raises
+    ------
+    InputError
+        If a file cannot be used or the subset does not belong to the source.
+    UsageError
+        If not exactly one of ``fixture`` and ``sidecar`` is given, or the plots cannot be written.
+    """
+    from ..exceptions import UsageError
+    from .metrics import occupancy_grid, scan_coverage
+
+    if (fixture is None) == (sidecar is None):
+        msg = "give one of fixture (a fixture file) and sidecar (its JSON sidecar)"
+        raise UsageError(msg)
+    inputs = [p for p in (source, fixture, sidecar) if p is not None]
+    stems = _plot_stems(plot_dir, [PLOT_SCAN, PLOT_OCCUPANCY], force, inputs)
+    positions = read_positions(source)
+    if sidecar is not None:
+        subset = subset_from_sidecar(positions, sidecar)
+    else:
+        subset = match_subset(positions, fixture)
+    diameter, probe = _probe(source, probe_diameter)
+    metrics = scan_coverage(positions.x, positions.y, subset.indices, cell_size, diameter)
+    checks = _threshold_checks(metrics, min_range_ratio, min_occupancy)
+
+    def draw() -> list[Figure]:
+        from .plots import plot_occupancy, plot_scan_coverage
+
+        x, y, idx = positions.x, positions.y, subset.indices
+        title = f"{os.path.basename(subset.path)} in {os.path.basename(positions.path)}"
+        grid = occupancy_grid(x, y, idx, metrics.cell_size)
+        return [plot_scan_coverage(x, y, idx, metrics, title=title, units=positions.units,
+                                   background=_background(source, positions.units),
+                                   probe_diameter=diameter),
+                plot_occupancy(grid, metrics, x[idx], y[idx], units=positions.units)]
+
+    plots = _save_plots(plot_dir, stems, draw, force, inputs)
+    return SubsetReport(positions, subset, metrics, checks, plots, probe)
+
+
+def strategies_report(
+    source: PathLike,
+    subset_size: int = DEFAULT_COMPARE_SIZE,
+    seed: int = 0,
+    cell_size: float | None = None,
+    probe_diameter: float | None = None,
+    plot_dir: PathLike | None = None,
+    force: bool = False,
+) -> StrategiesReport:
+    """Measure the subset of ``subset_size`` positions that each fixture strategy picks.
+
+    Parameters
+    ----------
+    source : str or path
+        The scan.
+    subset_size : int
+        Positions per subset, 1 to the scan's number of positions.
+    seed : int
+        Seed of the farthest-point start.
+    cell_size : float, optional
+        Occupancy cell edge, shared by every strategy.
+    probe_diameter : float, optional
+        Probe diameter in position units, for the overlap ratios; default the
+        diameter measured from the source's probe.
+    plot_dir : str or path, optional
+        Folder for ``strategy_comparison`` (PNG and SVG).
+    force : bool
+        Overwrite existing figures.
+
+    Returns
+    -------
+    StrategiesReport
+        One row of metrics per strategy and the files written.
+
+    Raises
+    ------
+    InputError
+        If the positions cannot be read or used.
+    UsageError
+        If ``subset_size`` is out of range, or the plots cannot be written.
+    """
+    from .metrics import compare_subsets, select_strategy_subsets
+
+    stems = _plot_stems(plot_dir, [PLOT_STRATEGIES], force, [source])
+    positions = read_positions(source)
+    subsets = select_strategy_subsets(positions.x, positions.y, subset_size, seed)
+    diameter, probe = _probe(source, probe_diameter)
+    rows = compare_subsets(positions.x, positions.y, subsets, cell_size, diameter)
+
+    def draw() -> list[Figure]:
+        from .plots import plot_strategy_comparison
+
+        return [plot_strategy_comparison(positions.x, positions.y, subsets, rows,
+                                         units=positions.units,
+                                         background=_background(source, positions.units))]
+
+    plots = _save_plots(plot_dir, stems, draw, force, [source])
+    return StrategiesReport(positions, subset_size, seed, diameter, rows, plots, probe)
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _probe(source: PathLike, given: float | None) -> tuple[float | None, dict[str, Any] | None]:
+    """Return the probe diameter to use and how it was found: given, or measured from the file's probe."""
+    if given is not None:
+        return given, {"diameter": float(given), "from": "given"}
+    from .probe import source_probe
+
+    with _opened(source) as src:
+        size = None if src is None else source_probe(src)[1]
+    if size is None:
+        return None, None
+    return size.diameter, {**size.to_dict(), "from": "probe"}
+
+
+def _probe_lines(probe: dict[str, Any] | None, units: str) -> list[str]:
+    if probe is None:
+        return ["probe diameter: none (no probe in object pixels in the file; give one for the overlap)"]
+    how = "given" if probe["from"] == "given" else f"measured: {probe['definition']}"
+    return [f"probe diameter {probe['diameter']:.4g} {unit_label(units)} ({how})"]
+
+
+def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
+    """Return the metrics with their occupancy ceiling (kept out of the sidecar's coverage block)."""
+    out = metrics.to_dict()
+    keys = list(out)
+    at = keys.index("occupancy") + 1
+    items = list(out.items())
+    return dict([*items[:at], ("occupancy_ceiling", metrics.occupancy_ceiling), *items[at:]])
+
+
+def _background(source: PathLike, units: str) -> Any:
+    """Return the object's amplitude to draw positions over, when both are in object pixels."""
+    import numpy as np
+
+    from ..view.read import OBJECT_KEY
+
+    if units != "object pixels":
+        return None
+    with _opened(source) as src:
+        obj = src.read(OBJECT_KEY) if src is not None and OBJECT_KEY in src else None
+    return np.abs(obj) if obj is not None and obj.ndim == 2 else None
+
+
+@contextmanager
+def _opened(source: PathLike) -> Iterator[Any]:
+    """Open the file of ``source`` for its probe and object; None when it opens only with options.
+
+    The positions may have been read with a ``reader``/``positions_from`` pair
+    (the CLI passes :class:`ScanPositions` then): without those options the
+    file may not open, and the figures go without the probe and the object.
+    """
+    from ..exceptions import InputError
+    from ..readers.registry import open_source
+
+    try:
+        src = open_source(os.fspath(source))
+    except InputError:
+        yield None
+        return
+    with src:
+        yield src
+
+
+def _threshold_checks(
+    metrics: CoverageMetrics, min_range_ratio: float | None, min_occupancy: float | None
+) -> list[dict[str, Any]]:
+    """Evaluate the thresholds, with the same criteria as ``fixture verify``."""
+    checks = []
+    if min_range_ratio is not None:
+        for axis in ("x", "y"):
+            value = getattr(metrics, f"{axis}_range_ratio")
+            checks.append({"metric": f"{axis}_range_ratio", "value": value, "criterion": ">",
+                           "threshold": min_range_ratio, "ok": value > min_range_ratio})
+    if min_occupancy is not None:
+        value = metrics.occupancy
+        checks.append({"metric": "occupancy", "value": value, "criterion": ">=",
+                       "threshold": min_occupancy, "ok": value >= min_occupancy})
+    return checks
+
+
+def _plot_stems(
+    plot_dir: PathLike | None, names: Sequence[str], force: bool, inputs: Sequence[PathLike]
+) -> list[str]:
+    """Output stems in ``plot_dir``; refuse before any work if one cannot be written."""
+    from ..exceptions import UsageError
+
+    if plot_dir is None:
+        return []
+    plot_dir = os.fspath(plot_dir)
+    if os.path.exists(plot_dir) and not os.path.isdir(plot_dir):
+        msg = f"plot_dir '{plot_dir}' is a file; give a folder"
+        raise UsageError(msg)
+    parent = os.path.dirname(os.path.abspath(plot_dir))
+    if not os.path.isdir(parent):
+        msg = f"plot_dir '{plot_dir}': its parent folder '{parent}' does not exist; create it first"
+        raise UsageError(msg)
+    stems = [os.path.join(plot_dir, name) for name in names]
+    if os.path.isdir(plot_dir):
+        _check_stems(stems, force, inputs)
+    return stems
+
+
+def _check_stems(stems: list[str], force: bool, inputs: Sequence[PathLike]) -> None:
+    """Every ``STEM.png``/``STEM.svg`` can be written and is none of the inputs."""
+    from .._atomic import check_output_path
+
+    for stem in stems:
+        for ext in (".png", ".svg"):
+            check_output_path(stem + ext, force=force, inputs=[os.fspath(p) for p in inputs])
+
+
+def _save_plots(
+    plot_dir: PathLike | None, stems: list[str], draw: Callable[[], list[Figure]],
+    force: bool, inputs: Sequence[PathLike],
+) -> list[str]:
+    """Draw the figures (only when there is somewhere to put them) and save them; return the paths."""
+    if not stems:
+        return []
+    from .plots import save_figure
+
+    figures = draw()
+    os.makedirs(os.fspath(plot_dir), exist_ok=True)
+    _check_stems(stems, force, inputs)
+    written: list[str] = []
+    for fig, stem in zip(figures, stems):
+        written.extend(save_figure(fig, stem, force=force))
+    return written
+
+
+def _source_dict(source: ScanPositions) -> dict[str, Any]:
+    out = {"source": source.path, "format": source.format, "units": source.units}
+    return {**out, "geometry": source.geometry} if source.geometry else out
+
+
+def _geometry_lines(source: ScanPositions) -> list[str]:
+    """How positions converted from metres were converted (CXI), when they were."""
+    return [source.geometry] if source.geometry else []
+
+
+def _with_plots(lines: list[str], plots: list[str]) -> str:
+    if plots:
+        lines += ["", *(f"wrote {p}" for p in plots)]
+    return "\n".join(lines)
