@@ -36,7 +36,7 @@ __all__ = [
     "coverage_lines",
     "meets_reference",
     "reference_criterion",
-    "reference_range_ratio",
+    "reference_thresholds",
     "unit_label",
 ]
 
@@ -57,20 +57,41 @@ def unit_label(units: str) -> str:
 
 
 def reference_criterion(min_range_ratio: float | None = None) -> str:
-    """Return the reference criterion in words (default threshold: :func:`reference_range_ratio`).
+    """Return the reference criterion in words (default thresholds: :func:`reference_thresholds`).
 
     Examples
     --------
     >>> reference_criterion()
     'x and y range ratios > 0.5'
     """
-    return f"x and y range ratios > {_threshold(min_range_ratio):g}"
+    tx, ty = reference_thresholds(min_range_ratio)
+    if tx == ty:
+        return f"x and y range ratios > {tx:g}"
+    return f"x range ratio > {tx:g}, y range ratio > {ty:g}"
 
 
 def meets_reference(metrics: CoverageMetrics, min_range_ratio: float | None = None) -> bool:
-    """Return True when both range ratios exceed the reference threshold (as ``fixture verify`` checks)."""
-    threshold = _threshold(min_range_ratio)
-    return metrics.x_range_ratio > threshold and metrics.y_range_ratio > threshold
+    """Return True when both range ratios exceed the reference thresholds (as ``fixture verify`` checks)."""
+    tx, ty = reference_thresholds(min_range_ratio)
+    return metrics.x_range_ratio > tx and metrics.y_range_ratio > ty
+
+
+def reference_thresholds(min_range_ratio: float | None = None) -> tuple[float, float]:
+    """Return the x and y range-ratio thresholds: ``min_range_ratio`` for both, or the acceptance contract's.
+
+    The criterion lives in the ``fixture-acceptance`` contract, so the
+    coverage statements and the fixture's acceptance verdict read one rule.
+
+    Examples
+    --------
+    >>> reference_thresholds(), reference_thresholds(0.3)
+    ((0.5, 0.5), (0.3, 0.3))
+    """
+    if min_range_ratio is not None:
+        return float(min_range_ratio), float(min_range_ratio)
+    from ..fixture.verdict import acceptance_threshold
+
+    return acceptance_threshold("coverage.x_range_ratio"), acceptance_threshold("coverage.y_range_ratio")
 
 
 def best_strategy(comparison: Sequence[tuple[str, CoverageMetrics]]) -> str:
@@ -125,26 +146,3 @@ def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> li
         lines.append(f"overlap of neighbouring probes: {m.overlap_ratio:.2g} in the subset, "
                      f"{m.source_overlap_ratio:.2g} in the scan")
     return lines
-
-
-def _threshold(min_range_ratio: float | None) -> float:
-    if min_range_ratio is not None:
-        return float(min_range_ratio)
-    return reference_range_ratio()
-
-
-def reference_range_ratio() -> float:
-    """Return the range-ratio threshold of the ``fixture-acceptance`` contract (its x rule; y has the same).
-
-    The criterion lives in the contract, so the coverage statements and the
-    fixture's acceptance verdict read one number.
-
-    Examples
-    --------
-    >>> reference_range_ratio()
-    0.5
-    """
-    from ..contract.model import load_contract
-
-    rules = {r.id: r for r in load_contract("fixture-acceptance").rules}
-    return float(rules["acceptance-x-coverage"].value)

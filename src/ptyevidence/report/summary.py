@@ -323,15 +323,15 @@ class CoverageVerdict(_Record):
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> CoverageVerdict:
         """Take the headline metrics from a coverage record and judge them."""
-        from ..coverage.judge import reference_range_ratio
+        from ..coverage.judge import reference_thresholds
 
-        m, threshold = coverage.metrics, reference_range_ratio()
+        m, (tx, ty) = coverage.metrics, reference_thresholds()
         return cls(
             x_range_ratio=m["x_range_ratio"], y_range_ratio=m["y_range_ratio"], occupancy=m["occupancy"],
             hull_area_ratio=m["hull_area_ratio"], largest_gap=m["largest_gap"], cell_size=m["cell_size"],
             occupancy_ceiling=min(1.0, m["n_subset"] / m["n_source_cells"]),
             probe_diameter=m.get("probe_diameter"),
-            meets_reference=m["x_range_ratio"] > threshold and m["y_range_ratio"] > threshold,
+            meets_reference=m["x_range_ratio"] > tx and m["y_range_ratio"] > ty,
             strategy=coverage.fixture.strategy, best_strategy=coverage.best_strategy,
         )
 
