@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,13 @@ import numpy as np
 from .._memory import check_budget
 from ..exceptions import InputError, UsageError
 from .base import ArrayInfo
-from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
+from .common import (
+    BLOCK_BYTES,
+    check_readable_file,
+    gather_indices,
+    hdf5_read_errors,
+    native_byte_order,
+)
 from .counts import (
     IntensitySummary,
     counts_notes,
@@ -300,18 +306,9 @@ class CxiSource:
         """Return the other files read through links so far (only with ``allow_external_links``)."""
         return list(self._links.linked)
 
-    @contextmanager
-    def _reading(self, hdf5_path: str) -> Iterator[None]:
+    def _reading(self, hdf5_path: str) -> AbstractContextManager[None]:
         """Name the file and dataset of an HDF5 read error (h5py names neither)."""
-        try:
-            yield
-        except InputError:
-            raise
-        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
-            # h5py reports damaged metadata and data as any of these, naming neither file nor path.
-            msg = (f"{self._where(hdf5_path)} cannot be read ({type(exc).__name__}: {exc}); "
-                   "the file is damaged or truncated")
-            raise InputError(msg, self.path) from None
+        return hdf5_read_errors(self._where(hdf5_path), self.path)
 
     def _open_frames(self) -> Any:
         dset, found = None, None

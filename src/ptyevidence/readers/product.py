@@ -38,7 +38,13 @@ import numpy as np
 from .._memory import check_budget
 from ..exceptions import InputError
 from .base import ArrayInfo
-from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
+from .common import (
+    BLOCK_BYTES,
+    check_readable_file,
+    gather_indices,
+    hdf5_read_errors,
+    native_byte_order,
+)
 from .counts import (
     IntensitySummary,
     counts_notes,
@@ -90,7 +96,7 @@ def product_layout(path: str | os.PathLike) -> str | None:
     try:
         with h5py.File(os.fspath(path), "r") as fh:
             names = set(fh.keys())
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):  # not HDF5, or damaged: the CXI reader says which
         return None
     if any(m in names for m in _PRODUCT_MARKS) or {"probe", "object", "loss_values"} <= names:
         return PRODUCT_FORMAT
@@ -375,13 +381,18 @@ class ProductSource(FlatSource):
             raise InputError(msg, path) from None
         self._links = LinkedFile(self._file, path, allow_external_links)
         try:
-            self._load(h5py)
+            with hdf5_read_errors(f"'{path}'", path):
+                self._read_members(h5py)
+            if self.format == TRAINING_FORMAT:
+                self._derive_training()
+            else:
+                self._derive_product()
         except Exception:
             self._file.close()
             raise
 
     # -- loading ----------------------------------------------------------------
-    def _load(self, h5py: Any) -> None:
+    def _read_members(self, h5py: Any) -> None:
         for name, value in self._file.attrs.items():
             self.arrays[attribute_key("", name)] = _text_or_array(value)
         datasets: list[tuple[str, Any]] = []
@@ -400,10 +411,6 @@ class ProductSource(FlatSource):
                 self.arrays[key] = self._read_small(name, dset)
             for attr, value in dset.attrs.items():
                 self.arrays[attribute_key(key, attr)] = _text_or_array(value)
-        if self.format == TRAINING_FORMAT:
-            self._derive_training()
-        else:
-            self._derive_product()
 
     def _read_small(self, name: str, dset: Any) -> np.ndarray:
         try:
