@@ -114,6 +114,8 @@ class Base:
         with np.load(self.fixture, allow_pickle=False) as f:
             self.fixture_arrays = {k: f[k] for k in f.files}
         self.contract_data = load_contract("data001").to_dict()
+        # A consumer profile: its rules go through the check table.
+        self.profile_data = load_contract("ptychopinn-tf").to_dict()
         self.cxi = os.path.join(folder, "scan.cxi")
         cxi_files.write_cxi(self.cxi, n=N_SCAN, h=SIDE, w=SIDE, probe=np.ones((SIDE, SIDE), np.complex64))
         self.dumps = (tf_grouped_dump(), torch_mmap_dump())
@@ -612,6 +614,9 @@ def build_example(draw: Draw, base: Base, folder: str, kind: str | None = None) 
             ["fixture", "verify", fixture, "--source", source, "--json"],
             ["coverage", source, "--subset", fixture, "--json"],
             ["torch-check", source],
+            ["validate", source, "--contract", "ptychopinn-tf", "--json"],
+            ["validate", source, "--contract", "ptychopinn-torch", "--json"],
+            ["fixture", "make", "--source", source, "--output", out, "--subset-size", SUBSET, "--compress"],
         ])
     elif kind == "fixture":
         write_mutated_npz(draw, fixture, base.fixture_arrays)
@@ -634,7 +639,7 @@ def build_example(draw: Draw, base: Base, folder: str, kind: str | None = None) 
     elif kind == "contract":
         contract = os.path.join(folder, "contract.json")
         with open(contract, "wb") as fh:
-            fh.write(mutate_json(draw, base.contract_data))
+            fh.write(mutate_json(draw, draw.choice([base.contract_data, base.profile_data])))
         shutil.copy(base.source, source)
         argv = draw.choice([
             ["contract", "show", contract], ["contract", "show", contract, "--format", "json"],
@@ -651,6 +656,8 @@ def build_example(draw: Draw, base: Base, folder: str, kind: str | None = None) 
             ["validate", cxi], ["validate", cxi, "--json"],
             ["fixture", "make", "--source", cxi, "--output", out, "--subset-size", SUBSET],
             ["coverage", cxi, "--json"], ["convert", cxi, out, "--object-shape", "64x64"],
+            ["validate", cxi, "--geometry", "near-field", "--sample-pixel-size", "1e-8", "--json"],
+            ["coverage", cxi, "--geometry", "near-field", "--sample-pixel-size", "1e-8", "--json"],
         ])
         if draw.integer(0, 2) == 0:
             argv = ["--allow-external-links", *argv]
