@@ -87,6 +87,16 @@ _REQUIRED_PARAMS = {
     "record_matches_dims": ("key", "dims"),
     "record_above": ("key",),
 }
+#: What a rule parameter must hold, checked when the contract is read (a check never meets one it
+#: cannot use); parameters not named here are not read by any check.
+_PARAM_KINDS = {
+    **dict.fromkeys(("tolerance", "fraction", "max_quanta", "min_values", "min_share", "sample_frames",
+                     "box_fraction", "ratio"), "a number"),
+    "window": "two numbers",
+    "key": "a name",
+    **dict.fromkeys(("keys", "dims", "frame_dims", "problems"), "a list of names"),
+    "pairs": "a list of lists of names",
+}
 #: How a pipeline-contract field exists: a stored array, a value computed from
 #: stored arrays, a behaviour (no tensor), or an explicit absence with notes.
 PRESENCES = ("stored", "derived", "behaviour", "absent")
@@ -554,6 +564,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
         if layout.get("ambiguous", "canonical") not in ("canonical", "legacy"):
             fail("layout 'ambiguous' must be 'canonical' or 'legacy'")
+        if not isinstance(layout.get("note", ""), str):
+            fail("layout 'note' must be text")
     for name, spec in dims.items():
         if not isinstance(spec, dict):
             fail(f"dimension '{name}' must be an object")
@@ -708,6 +720,26 @@ def _check_derivations(fields: tuple[FieldSpec, ...], fail) -> None:
             )
 
 
+def _param_fits(kind: str, value: Any) -> bool:
+    """Return whether ``value`` is of ``kind`` (a value of :data:`_PARAM_KINDS`)."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def names(v: Any) -> bool:
+        return isinstance(v, (list, tuple)) and all(isinstance(n, str) for n in v)
+
+    if kind == "a number":
+        return number(value)
+    if kind == "two numbers":
+        return isinstance(value, (list, tuple)) and len(value) == 2 and all(number(v) for v in value)
+    if kind == "a name":
+        return isinstance(value, str)
+    if kind == "a list of names":
+        return names(value)
+    return isinstance(value, (list, tuple)) and all(names(v) for v in value)
+
+
 def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, fail) -> Rule:
     if not isinstance(item, dict) or "id" not in item or "check" not in item:
         fail(f"rule #{i + 1} must be an object with 'id' and 'check'")
@@ -736,6 +768,10 @@ def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, 
     missing = [p for p in _REQUIRED_PARAMS.get(check, ()) if p not in params]
     if missing:
         fail(f"{where} (check {check}) needs params {', '.join(missing)}")
+    wrong = [f"'{k}' must be {_PARAM_KINDS[k]}" for k, v in params.items()
+             if k in _PARAM_KINDS and not _param_fits(_PARAM_KINDS[k], v)]
+    if wrong:
+        fail(f"{where} (check {check}): param {'; '.join(wrong)}")
     if check == "dims":
         odd = [d for d in params["dims"] if d not in dims]
         if odd:
