@@ -83,6 +83,16 @@ def test_an_os_error_without_a_file_names_the_commands_files(tmp_path, capsys, m
     assert err == f"ptyevidence: error: 'validate' failed on '{source}': Input/output error (EIO)\n"
 
 
+def test_control_characters_in_a_message_are_escaped_so_it_stays_one_line(tmp_path, capsys):
+    """A file name may hold any character; the error naming it is still one line."""
+    source = tmp_path / "scan\x1c\u2028\nname.npz"
+    source.write_bytes(b"not an archive")
+    code, _, err = _main(capsys, "validate", str(source))
+    assert code == 2
+    assert err.splitlines() == [err.rstrip("\n")]
+    assert "scan\\x1c\\u2028\\x0aname.npz" in err
+
+
 def test_json_output_is_strict_with_a_finding_per_non_finite_value(capsys):
     emit_json({"metrics": {"ratio": float("nan"), "gap": np.float64(np.inf), "n": 3}})
     out = capsys.readouterr().out

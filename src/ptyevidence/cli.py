@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PtyEvidenceError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {error_text(exc)}", file=sys.stderr)
+        _say("error", error_text(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -137,14 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {_os_error_text(exc, args)}", file=sys.stderr)
+        _say("error", _os_error_text(exc, args))
         return 2
     except RuntimeWarning as exc:
         if debug:
             traceback.print_exc()
         files = ", ".join(f"'{p}'" for p in _input_files(args)) or "the input"
-        print(f"{PROG}: error: values in {files} are out of range for '{args.command}' "
-              f"({exc}); check them for huge or non-finite numbers", file=sys.stderr)
+        _say("error", f"values in {files} are out of range for '{args.command}' ({exc}); check them "
+             "for huge or non-finite numbers")
         return 2
     except MemoryError:
         print(f"{PROG}: error: out of memory; lower --memory-budget or use a smaller subset",
@@ -153,15 +153,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: still no traceback
         if debug:
             traceback.print_exc()
-        print(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
-            "(rerun with PTYEVIDENCE_DEBUG=1 for details and report it)",
-            file=sys.stderr,
-        )
+        _say("internal error", f"{type(exc).__name__}: {exc} (rerun with PTYEVIDENCE_DEBUG=1 for details "
+             "and report it)")
         return 3
     finally:
         set_memory_budget(None)
         set_external_links(None)
+
+
+#: Characters that end a line for ``str.splitlines`` (or a terminal), besides other controls.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _say(kind: str, text: str) -> None:
+    r"""Print one ``ptyevidence: KIND: TEXT`` line; control characters (a file name may hold any) escaped.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     _say("error", "member 'o\x1cbject.npy' is corrupt")
+    >>> err.getvalue()
+    "ptyevidence: error: member 'o\\x1cbject.npy' is corrupt\n"
+    """
+
+    def escape(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+    print(f"{PROG}: {kind}: {_CONTROLS.sub(escape, text)}", file=sys.stderr)
 
 
 @contextlib.contextmanager
