@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from _audit_archive import EXPECTED, make_archive, rewrite
 
+from ptyevidence._cluster import _check_workers, _connect
 from ptyevidence.audit import (
     AuditStore,
     AuditSummary,
@@ -17,12 +18,7 @@ from ptyevidence.audit import (
     dataset_fingerprint,
     find_datasets,
 )
-from ptyevidence.audit.engine import (
-    _check_workers,
-    _connect,
-    _prepare_folder,
-    _unchanged,
-)
+from ptyevidence.audit.engine import _prepare_folder, _unchanged
 from ptyevidence.audit.fingerprint import contracts_key
 from ptyevidence.cli import main
 from ptyevidence.contract.model import load_contract
@@ -276,7 +272,7 @@ def test_an_audit_that_cannot_start_leaves_no_output(archive, tmp_path, monkeypa
         msg = "cannot reach the dask scheduler 'tcp://h:1'"
         raise UsageError(msg)
 
-    monkeypatch.setattr(engine, "_client", no_cluster)
+    monkeypatch.setattr(engine, "dask_client", no_cluster)
     out = tmp_path / "out"
     with pytest.raises(UsageError, match="cannot reach"):
         audit([os.path.dirname(archive["good_a.npz"])], out=out, scheduler="tcp://h:1")

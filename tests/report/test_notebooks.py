@@ -30,7 +30,8 @@ EXPECTED_PARAMETERS = {
     "torch_gap_matrix.ipynb": {
         "source": "", "out_dir": "", "left_contract": "ptychopinn-tf-grouped",
         "right_contract": "ptychopinn-torch-mmap", "left_dump": "", "right_dump": "",
-        "observe_torch": True, "force": False,
+        "observe_torch": True, "observe_fixture": "", "ptychopinn_python": "", "ptychopinn": "",
+        "force": False,
     },
 }
 
@@ -123,7 +124,9 @@ def test_report_passes_only_parameters_the_notebooks_declare():
 
     from ptyevidence.report.runner import _parameters
 
-    passed = set(_parameters("", 64, "grid", 0, False, "", "auto")) | {"observe_torch"}
+    # What render_report adds: observe_torch for a report-wide matrix, the observe_* with observe=True.
+    passed = set(_parameters("", 64, "grid", 0, False, "", "auto")) | {
+        "observe_torch", "observe_fixture", "ptychopinn_python", "ptychopinn"}
     declared = set()
     for name in NOTEBOOKS:
         declared |= set(papermill.inspect_notebook(str(FOLDER / name)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -121,6 +123,42 @@ def test_gap_verdict_counts_the_kinds_of_the_csv():
     assert verdict.rows == len(matrix.rows)
     assert verdict.kinds == {k: n for k, n in sorted(matrix.summary().items()) if n}
     assert verdict.rows_with_observations == 0
+
+
+def test_gap_verdict_of_an_observed_matrix_counts_its_columns_and_its_drift(tmp_path):
+    from _observe_runs import write_run
+    from ptyevidence.gap.observe import evaluate_run
+
+    def mutate(g, dumps):
+        arrays = dumps["torch_mmap"]["arrays"]
+        arrays["label_amp"] = arrays["label_amp"] + 1  # contradicts the labels-zero claim
+
+    report = evaluate_run(write_run(tmp_path / "run", mutate=mutate))
+    matrix = build_gap_matrix(DEFAULT_LEFT, DEFAULT_RIGHT)
+    text = matrix.to_csv(report.csv_columns())
+    (tmp_path / "matrix.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "observe.json").write_text(report.to_json(), encoding="utf-8")
+    verdict = GapVerdict.read(tmp_path / "matrix.csv", DEFAULT_LEFT, DEFAULT_RIGHT, tmp_path / "observe.json")
+    assert verdict.observed
+    assert verdict.drift == len(report.drift) == 2  # labels-zero at gridsizes 1 and 2
+    rows = {r["role"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert len(rows) == len(matrix.rows)
+    seen = {r.role for result in report.results for r in result.rows
+            if "observed" in (r.left.status, r.right.status)}
+    assert verdict.rows_with_observations == len(seen & set(rows)) > 0
+    grouped = rows["diffraction.grouped"]
+    assert grouped["left_observed_g2"].startswith("`diffraction` (B,N,N,C) = ")
+    assert "equal" in grouped["parity_g1"]
+    assert "equal" in grouped["parity_g2"]
+    assert grouped["drift_g1"] == ""
+    assert "label_amp (claim labels-zero)" in rows["ground_truth"]["drift_g1"]
+    assert GapVerdict.from_dict(verdict.to_dict()) == verdict
+
+    # Not observed: summary.json keeps the keys it had, and summaries written before read back.
+    plain = GapVerdict.from_csv(matrix.to_csv(), DEFAULT_LEFT, DEFAULT_RIGHT)
+    assert list(plain.to_dict()) == ["left", "right", "rows", "kinds", "rows_with_observations"]
+    assert GapVerdict.from_dict(plain.to_dict()) == plain
+    assert (plain.observed, plain.drift) == (False, 0)
 
 
 def _summary(coverage: CoverageRecord) -> ReportSummary:

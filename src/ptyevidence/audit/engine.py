@@ -15,13 +15,12 @@ recorded so far and lists the files it did not finish.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
+from .._cluster import ALLOWED_FAILURES, dask_client, require_dask
 from .._progress import progress_bar
 from ..exceptions import ClusterLostError, UsageError
 from .discover import find_datasets
@@ -34,19 +33,6 @@ __all__ = ["ALLOWED_FAILURES", "DEFAULT_OUT", "audit"]
 
 #: Output folder when none is given.
 DEFAULT_OUT = "ptyevidence-audit"
-#: Worker deaths a task may survive before it is recorded as a crash: a second death ends it.
-ALLOWED_FAILURES = 1
-#: Seconds to wait for an existing cluster's scheduler to answer, then for its first worker.
-CONNECT_TIMEOUT = 10
-WORKER_TIMEOUT = 60
-#: dask settings of the local cluster (the workers get them too). One task at a time per
-#: worker: a worker that dies takes only the file it was checking with it, so a file queued
-#: behind a crashing one is not blamed for its crash. No statistical profiler: its samples,
-#: every 10 ms, take the GIL from the checks and slow every task down (docs/audit.md, Performance).
-LOCAL_CONFIG = {
-    "distributed.scheduler.worker-saturation": 1.0,
-    "distributed.worker.profile.enabled": False,
-}
 _CRASH_REASON = (
     "its worker process died twice while checking it (a crash in a reader, or out of memory); "
     "check it alone with `ptyevidence validate`"
@@ -112,7 +98,7 @@ def audit(
     if resume and force:
         msg = "resume=True continues the audit in the folder and force=True discards it; choose one"
         raise UsageError(msg)
-    _require_dask()
+    require_dask("the audit")
     specs = _load_contracts(contracts)
     files = find_datasets(paths, recursive=recursive, patterns=patterns)
     if not files:
@@ -204,15 +190,6 @@ def _remove_new_output(folder: str, created: bool) -> None:
         os.rmdir(folder)
 
 
-def _require_dask() -> None:
-    try:
-        import distributed  # noqa: F401 - only whether it imports
-    except ImportError as exc:
-        msg = (f"the audit runs on dask.distributed, which is not installed ({exc}); "
-               "install the extra: pip install 'ptyevidence[batch]'")
-        raise UsageError(msg) from None
-
-
 def _unchanged(store: AuditStore, files: list[str], key: str) -> list[str]:
     """Files whose recorded result is still valid: same fingerprint, same contracts, no crash."""
     out = []
@@ -233,7 +210,7 @@ def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, sche
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
-    with _client(workers, scheduler) as client:
+    with dask_client(workers, scheduler) as client:
         futures = client.map(audit_file, todo, contracts=specs, pure=False)
         path_of = {future.key: path for future, path in zip(futures, todo)}
         counts = dict.fromkeys(("pass", "fail", "unusable", "error"), 0)
@@ -260,79 +237,3 @@ def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, sche
 def _lost_message(scheduler: str | None) -> str:
     where = f"scheduler '{scheduler}'" if scheduler else "the local cluster's scheduler"
     return f"lost the connection to {where}"
-
-
-@contextmanager
-def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """Yield a dask Client: of a new local cluster, or connected to ``scheduler``."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    with _quiet_dask():
-        if scheduler:
-            client = _connect(Client, scheduler)
-            try:
-                _check_workers(client, scheduler)
-                yield client
-            finally:
-                client.close()
-            return
-        with dask.config.set(LOCAL_CONFIG), LocalCluster(
-            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.CRITICAL,
-            scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
-        ) as cluster, Client(cluster) as client:
-            yield client
-
-
-def _connect(client_class: Any, scheduler: str) -> Any:
-    try:
-        return client_class(scheduler, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError) as exc:
-        msg = (f"cannot reach the dask scheduler '{scheduler}' ({exc}); start one with "
-               "`dask scheduler` or leave out the scheduler to use this machine's cores")
-        raise UsageError(msg) from None
-
-
-def _check_workers(client: Any, scheduler: str) -> None:
-    """Refuse a cluster without workers, or whose workers run another ptyevidence."""
-    from .._version import __version__
-
-    try:
-        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-    except TimeoutError:
-        msg = (f"no worker joined the scheduler '{scheduler}' within {WORKER_TIMEOUT} s; "
-               f"start some with `dask worker {scheduler}`")
-        raise UsageError(msg) from None
-    try:
-        versions = client.run(_worker_version)
-    except Exception as exc:  # noqa: BLE001 - whatever a worker raises, the answer is the same
-        msg = (f"the workers of '{scheduler}' cannot run ptyevidence ({type(exc).__name__}: {exc}); "
-               f"install ptyevidence {__version__} on every worker")
-        raise UsageError(msg) from None
-    other = sorted({v for v in versions.values() if v != __version__})
-    if other:
-        msg = (f"workers of '{scheduler}' run ptyevidence {', '.join(other)}, this client "
-               f"{__version__}; install the same version everywhere")
-        raise UsageError(msg)
-
-
-def _worker_version() -> str:
-    from .._version import __version__
-
-    return __version__
-
-
-@contextmanager
-def _quiet_dask() -> Iterator[None]:
-    """Keep dask's own log lines (worker restarts, lost connections) off the terminal.
-
-    The audit reports every such event itself, in one line or in the summary.
-    """
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

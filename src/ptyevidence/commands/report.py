@@ -28,15 +28,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Markdown file, index.html linking everything, and summary.json (tool version, source "
         "sha256, parameters, verdicts, paths). With several sources the gap matrix, which "
         "depends on the contracts only, is written once into the parent folder, whose "
-        "index.html has one row per source. Without --source the simulated demo dataset is "
-        "written into DIR first. Exit 0: every report written "
+        "index.html, written once every report has finished, has one row per source (ERROR for "
+        "a report that failed; the others go on). --workers K renders K reports at a time on a "
+        "local dask cluster, --scheduler on an existing one (as 'ptyevidence audit' does; both "
+        "need the batch extra). --observe also runs PtychoPINN's TF and Torch pipelines on each "
+        "report's fixture (as 'ptyevidence observe' does) and adds what they held, their parity "
+        "and the contract drift to the gap matrix, then per report. Without --source the "
+        "simulated demo dataset is written into DIR first. Exit 0: every report written "
         "and every source passes its data contract; 1: a source breaks its contract (its "
         "report is still written); 2: unusable input, a failing notebook (its partial "
-        "executed notebook is kept) or an existing report without --force.",
+        "executed notebook is kept), PtychoPINN not importable with --observe, or an "
+        "existing report without --force; with several sources, the largest of theirs.",
     )
     p.add_argument("--source", nargs="+", action="extend", metavar="S",
                    help="dataset file(s), NPZ or CXI; several give one report each "
                    "(default: the simulated demo dataset)")
+    p.add_argument("--sources-from", metavar="LIST",
+                   help="text file naming one dataset per line, after those of --source (blank "
+                   "lines and # comments skipped; relative paths are relative to LIST)")
     p.add_argument("--out", metavar="DIR",
                    help="artifact folder (default: artifacts/<source-stem>/ under the "
                    "current folder); with several sources, the parent of one folder per "
@@ -53,8 +62,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source-hash", choices=_HASH_MODES, default="auto",
                    help="hash the source in full (the fixture's policy, whose record the report "
                    "reads): auto = up to 1 GiB, a fingerprint above; full; none (default: auto)")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="K",
-                   help="render K sources at a time, each in its own process (default: 1)")
+    engine = p.add_mutually_exclusive_group()
+    engine.add_argument("--workers", "--jobs", dest="jobs", type=_jobs, default=1, metavar="K",
+                        help="render K sources at a time on a local dask cluster of K worker "
+                        "processes (default: 1, one after the other in this process)")
+    engine.add_argument("--scheduler", metavar="ADDRESS",
+                        help="render the sources on an existing dask cluster (tcp://host:8786) "
+                        "whose workers see the files at the same paths")
+    p.add_argument("--observe", action="store_true",
+                   help="run PtychoPINN's TF and Torch pipelines on the fixture and add the observed "
+                   "columns and the contract drift to the gap matrix")
+    p.add_argument("--python", metavar="PATH",
+                   help="with --observe: interpreter of PtychoPINN's environment (default: this one)")
+    p.add_argument("--ptychopinn", metavar="PATH",
+                   help="with --observe: PtychoPINN source checkout to add to that interpreter's sys.path")
     add_reader(p)
     add_geometry(p)
     add_force(p)
@@ -67,21 +88,26 @@ def _jobs(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        msg = f"jobs '{text}' is not a positive integer"
+        msg = f"'{text}' is not a positive number of worker processes"
         raise argparse.ArgumentTypeError(msg)
     return value
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..report.batch import render_reports
+    from ..exceptions import UsageError
+    from ..report.batch import read_source_list, render_reports
 
-    sources = args.source or [None]
+    if (args.python or args.ptychopinn) and not args.observe:
+        msg = "--python and --ptychopinn say where PtychoPINN runs; they go with --observe"
+        raise UsageError(msg)
+    sources = [*(args.source or []), *(read_source_list(args.sources_from) if args.sources_from else [])]
     results = render_reports(
-        sources, args.out, jobs=args.jobs, subset_size=args.subset_size,
-        strategy=args.strategy, seed=args.seed, force=args.force, contract=args.contract,
-        source_hash=args.source_hash,
+        sources or [None], args.out, jobs=args.jobs, scheduler=args.scheduler,
+        subset_size=args.subset_size, strategy=args.strategy, seed=args.seed, force=args.force,
+        contract=args.contract, source_hash=args.source_hash,
         **{k: v for k, v in {"reader": args.reader, "positions_from": args.positions_from,
-                             **geometry_options(args)}.items() if v},
+                             "observe": args.observe, "python": args.python,
+                             "ptychopinn": args.ptychopinn, **geometry_options(args)}.items() if v},
     )
     code = 0
     for label, outcome in results:

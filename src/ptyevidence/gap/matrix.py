@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any
@@ -366,14 +366,23 @@ class GapMatrix:
         """Return :meth:`to_dict` as indented JSON text ending in a newline."""
         return dumps_strict(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
-    def to_csv(self) -> str:
-        """Return one CSV line per row (``;`` joins lists inside a cell)."""
+    def to_csv(self, columns: Mapping[str, Mapping[str, str]] | None = None) -> str:
+        """Return one CSV line per row (``;`` joins lists inside a cell).
+
+        Parameters
+        ----------
+        columns : mapping, optional
+            Extra columns after the matrix's own: column name -> role -> cell
+            (a role without a cell gets an empty one), e.g.
+            :meth:`ptyevidence.gap.observe.ObserveReport.csv_columns`.
+        """
+        extra = dict(columns or {})
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([
             "role", "label", "left", "left_shape", "left_dtype", "right", "right_shape",
             "right_dtype", "kinds", "permutation", "details", "left_source", "right_source",
-            "observed", "left_upstream", "right_upstream",
+            "observed", "left_upstream", "right_upstream", *extra,
         ])
         for row in self.rows:
             lp, rp = row.left_primary, row.right_primary
@@ -386,6 +395,7 @@ class GapMatrix:
                 "; ".join(row.details),
                 "; ".join(row.left_sources), "; ".join(row.right_sources),
                 row.observed, upstream_text(self.left), upstream_text(self.right),
+                *(cells.get(row.role, "") for cells in extra.values()),
             ])
         return buffer.getvalue()
 

@@ -158,7 +158,10 @@ def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes
         ("Coverage", _info("measured"), _coverage_statements(cov), link("coverage.json")),
         ("Gap matrix", _info(f"{gap.rows} roles"),
          f"<code>{e(gap.left)}</code> vs <code>{e(gap.right)}</code>; "
-         + ", ".join(f"{e(k)} {n}" for k, n in gap.kinds.items()), link("torch_gap_matrix.md")),
+         + ", ".join(f"{e(k)} {n}" for k, n in gap.kinds.items())
+         + (f"; PtychoPINN's pipelines run on the fixture: {gap.rows_with_observations} roles observed, "
+            + _badge(not gap.drift, f"{gap.drift} contract drift items") if gap.observed else ""),
+         link("torch_gap_matrix.md")),
     ]
     rows = "".join(f"<tr><th>{name}</th><td>{mark}</td><td>{detail}</td><td>{ref}</td></tr>"
                    for name, mark, detail, ref in verdicts)
@@ -194,7 +197,8 @@ def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes
     return _page(_title(src.path), body)
 
 
-def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]], gap: Mapping[str, str]) -> str:
+def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]],
+                     gap: Mapping[str, str] | None) -> str:
     """Return the landing page of several reports: one row per source, the shared gap matrix.
 
     Parameters
@@ -202,8 +206,9 @@ def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]], gap: 
     rows : sequence of (str, str, ReportSummary or str)
         Source label, its report folder (relative) and its summary, or the
         error that stopped it.
-    gap : mapping
-        Links to the report-wide gap matrix: ``html`` (notebook page) and ``md`` (its page).
+    gap : mapping or None
+        Links to the report-wide gap matrix: ``html`` (notebook page) and ``md`` (its page);
+        None when each report has its own (observed on its fixture), linked from its row.
     """
     lines = []
     for label, folder, outcome in rows:
@@ -221,11 +226,16 @@ def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]], gap: 
             f"<td>{_coverage_statements(cov)}</td>"
             f"<td><a href=\"{e(folder)}/data_contract.html\">contract</a> · "
             f"<a href=\"{e(folder)}/dataset.html\">data</a> · "
-            f"<a href=\"{e(folder)}/scan_coverage.html\">coverage</a></td></tr>"
+            f"<a href=\"{e(folder)}/scan_coverage.html\">coverage</a>"
+            + ("" if gap else f" · <a href=\"{e(folder)}/torch_gap_matrix.md.html\">observed gap matrix</a>"
+               f" ({v.gap_matrix.drift} drift)")
+            + "</td></tr>"
         )
     body = f"""<h1>Evidence reports: {len(rows)} sources</h1>
 <table><tr><th>Source</th><th>Data contract</th><th>Fixture</th><th>Coverage</th><th>Pages</th></tr>
-{''.join(lines)}</table>
+{''.join(lines)}</table>"""
+    if gap:
+        body += f"""
 <h2>Gap matrix (the same for every source)</h2>
 <p><a href="{e(gap['html'])}">torch_gap_matrix notebook</a> · <a href="{e(gap['md'])}">the matrix</a>:
 TF vs Torch pipeline contracts by role; it depends on the contracts, not on the data.</p>"""

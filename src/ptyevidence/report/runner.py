@@ -104,6 +104,11 @@ _NOTEBOOK_PURPOSES = {
     "scan_coverage": "Cuts the fixture; coverage metrics against their ceiling, strategy comparison, plots",
     "torch_gap_matrix": "TF vs Torch pipeline gap matrix (and value parity, given tensor dumps)",
 }
+#: What ``report --observe`` adds: the observe run's folder (dumps, logs) and its record.
+OBSERVE_DIR = "observe"
+OBSERVE_REPORT = "observe/observe.json"
+_OBSERVE_DESCRIPTION = ("The observe run: PtychoPINN's TF and Torch pipelines on the fixture, "
+                        "observed values, claims and drift (dumps and logs beside it)")
 #: Files the report itself writes.
 INDEX_NAME = "index.html"
 SUMMARY_NAME = "summary.json"
@@ -157,7 +162,8 @@ class ReportResult:
              + ("" if fixture.acceptance_verdict is None else f"; acceptance {fixture.acceptance_verdict}")),
             (f"  coverage  reference criterion {reference}; occupancy {cov.occupancy:.3f}{ceiling}, "
              f"hull area {cov.hull_area_ratio:.3f}, largest gap {cov.largest_gap:.3g}{diameters}{best}"),
-            f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}",
+            f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}"
+            + (f"; observed on the fixture: {gap.drift} contract drift items" if gap.observed else ""),
             f"artifacts in {self.out_dir}{os.sep} (open {self.index})",
         ])
 
@@ -293,6 +299,9 @@ def render_report(
     positions_from: str | os.PathLike | None = None,
     geometry: str | None = None,
     sample_pixel_size: float | None = None,
+    observe: bool = False,
+    python: str | os.PathLike | None = None,
+    ptychopinn: str | os.PathLike | None = None,
 ) -> ReportResult:
     """Execute the evidence notebooks on ``source`` and write the artifact folder.
 
@@ -329,6 +338,14 @@ def render_report(
         to link instead of running the gap notebook here.
     reader, positions_from, geometry, sample_pixel_size : optional
         How ``source`` is read (see :func:`ptyevidence.readers.open_source`).
+    observe : bool
+        Also run PtychoPINN's TF and Torch pipelines on the report's fixture
+        (:func:`ptyevidence.gap.observe.observe`, into ``observe/``): the gap
+        notebook runs once the fixture exists and its matrix gains the
+        observed columns and the contract drift.
+    python, ptychopinn : str or path, optional
+        With ``observe``: the interpreter that has PtychoPINN (default: this
+        one) and a PtychoPINN checkout to put on its ``sys.path``.
 
     Returns
     -------
@@ -345,6 +362,9 @@ def render_report(
     UsageError
         If a parameter is out of range, the notebooks cannot be found, or
         the folder holds an earlier report and ``force`` is False.
+    PipelineUnavailableError
+        With ``observe``, if the interpreter cannot import PtychoPINN,
+        TensorFlow or PyTorch (checked before anything is written).
     """
     log = log or _log_stderr
     if progress is None:
@@ -352,9 +372,14 @@ def render_report(
     check_report_parameters(subset_size, strategy, seed, contract, source_hash)
     if source is not None:
         check_source(source, reader, positions_from, geometry, sample_pixel_size)
+    if observe:
+        _check_observe(gap_dir, python, ptychopinn)
+    elif python is not None or ptychopinn is not None:
+        msg = "python=... and ptychopinn=... say where PtychoPINN runs; pass them with observe=True"
+        raise UsageError(msg)
     folder = find_notebooks(notebooks)
     out = (Path(out_dir) if out_dir is not None else default_out_dir(source)).absolute()
-    check_out_dir(out, force)
+    check_out_dir(out, force, [*_report_files(), OBSERVE_DIR] if observe else None)
     out.mkdir(parents=True, exist_ok=True)
     if source is None:
         if _same_demo(out):
@@ -377,8 +402,14 @@ def render_report(
         parameters["geometry"] = geometry
     if sample_pixel_size is not None:
         parameters["sample_pixel_size"] = float(sample_pixel_size)
+    if observe:
+        parameters["observe_fixture"] = "fixture.npz"
+        parameters.update({k: os.path.abspath(v) for k, v in (("ptychopinn_python", python),
+                                                               ("ptychopinn", ptychopinn)) if v is not None})
     names = [n for n in NOTEBOOKS if gap_dir is None or n != GAP_NOTEBOOK]
-    _execute_all(folder, names, out, parameters, progress, log)
+    # Observing, the gap notebook runs PtychoPINN on the fixture scan_coverage cuts: after it.
+    later = [GAP_NOTEBOOK] if observe else []
+    _execute_all(folder, [n for n in names if n not in later], out, parameters, progress, log, then=later)
     gap = Path(gap_dir).absolute() if gap_dir is not None else out
     pages = write_markdown_pages(out, [n for n in MARKDOWN if n not in GAP_ARTIFACTS])
     if gap == out:
@@ -387,9 +418,21 @@ def render_report(
         pages.update(_relative(gap, out, {n: page_name(n) for n in GAP_MARKDOWN if (gap / page_name(n)).exists()}))
     summary = _summary(source, out, gap, parameters, pages)
     write_artifact(out / SUMMARY_NAME, summary.to_json(), force=True)
-    descriptions = {**ARTIFACTS, DEMO_NAME: "The simulated demo dataset this report was made from"}
+    descriptions = {**ARTIFACTS, DEMO_NAME: "The simulated demo dataset this report was made from",
+                    OBSERVE_REPORT: _OBSERVE_DESCRIPTION}
     write_artifact(out / INDEX_NAME, index_html(summary, descriptions, _NOTEBOOK_PURPOSES, _FIGURES, out), force=True)
     return ReportResult(_shown(out), summary)
+
+
+def _check_observe(gap_dir: str | os.PathLike | None, python: str | os.PathLike | None,
+                   ptychopinn: str | os.PathLike | None) -> None:
+    """Refuse an observed report that cannot run, before anything is written."""
+    from ..gap.observe import check_interpreter
+
+    if gap_dir is not None:
+        msg = "observe=True runs the gap notebook on this report's fixture; leave out gap_dir"
+        raise UsageError(msg)
+    check_interpreter(python, ptychopinn)
 
 
 def _same_demo(out: Path) -> bool:
@@ -453,31 +496,40 @@ def _parameters(source: str, subset_size: int, strategy: str, seed: int, force: 
 
 
 def _execute_all(folder: Path, names: list[str], out: Path, parameters: dict[str, Any], progress: bool,
-                 log: Callable[[str], None]) -> None:
-    """Run the notebooks at the same time; export each; raise the first failure (in notebook order)."""
+                 log: Callable[[str], None], then: list[str] | None = None) -> None:
+    """Run the notebooks at the same time, then those of ``then`` (they read what the first wrote).
+
+    Each executed notebook is exported to HTML; the first failure (in
+    notebook order) is raised once its group has finished.
+    """
     _load_papermill()
     label = out.name
     start = time.perf_counter()
+    later = list(then or [])
+    total = len(names) + len(later)
 
     def one(position: int, name: str) -> PtyEvidenceError | None:
         try:
             _execute(folder / name, out, parameters, progress, position)
             export_notebook_html(out / name)
         except PtyEvidenceError as exc:
-            log(f"[{position + 1}/{len(names)}] {name} ({label}) failed")
+            log(f"[{position + 1}/{total}] {name} ({label}) failed")
             return exc
-        log(f"[{position + 1}/{len(names)}] {name} ({label}) done in {time.perf_counter() - start:.1f} s")
+        log(f"[{position + 1}/{total}] {name} ({label}) done in {time.perf_counter() - start:.1f} s")
         return None
 
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        outcomes = list(pool.map(one, range(len(names)), names))
-    failed = [(name, error) for name, error in zip(names, outcomes) if error is not None]
-    if failed:
-        first = failed[0][1]
-        if len(failed) > 1:
-            others = ", ".join(name for name, _ in failed[1:])
-            first.args = (f"{first}; {others} failed too", *first.args[1:])
-        raise first
+    for first, group in ((0, list(names)), (len(names), later)):
+        if not group:
+            continue
+        with ThreadPoolExecutor(max_workers=len(group)) as pool:
+            outcomes = list(pool.map(one, range(first, first + len(group)), group))
+        failed = [(name, error) for name, error in zip(group, outcomes) if error is not None]
+        if failed:
+            error = failed[0][1]
+            if len(failed) > 1:
+                others = ", ".join(name for name, _ in failed[1:])
+                error.args = (f"{error}; {others} failed too", *error.args[1:])
+            raise error
 
 
 def _log_stderr(line: str) -> None:
@@ -631,6 +683,9 @@ def _summary(source: str | os.PathLike | None, out: Path, gap: Path, parameters:
     notebooks[Path(GAP_NOTEBOOK).stem] = _relative(gap, out, notebooks[Path(GAP_NOTEBOOK).stem])
     artifacts = {name: name for name in ARTIFACTS if name not in GAP_ARTIFACTS and (out / name).exists()}
     artifacts.update(_relative(gap, out, {n: n for n in GAP_ARTIFACTS if (gap / n).exists()}))
+    observed = out / OBSERVE_REPORT if "observe_fixture" in parameters else None
+    if observed is not None:
+        artifacts[OBSERVE_REPORT] = OBSERVE_REPORT
     if source is None:
         artifacts[DEMO_NAME] = DEMO_NAME
     return ReportSummary(
@@ -646,7 +701,7 @@ def _summary(source: str | os.PathLike | None, out: Path, gap: Path, parameters:
             fixture=FixtureVerdict.from_coverage(coverage),
             coverage=CoverageVerdict.from_coverage(coverage),
             gap_matrix=GapVerdict.read(gap / "torch_gap_matrix.csv", parameters["left_contract"],
-                                       parameters["right_contract"]),
+                                       parameters["right_contract"], observed),
         ),
         notebooks=notebooks,
         artifacts=artifacts,

@@ -15,7 +15,7 @@ import csv
 import io
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -354,7 +354,12 @@ class GapVerdict(_Record):
     kinds : dict of str to int
         Rows carrying each kind of difference, kinds sorted.
     rows_with_observations : int
-        Rows with an observed value.
+        Rows with an observed value (from tensor dumps, or PtychoPINN run on the fixture).
+    observed : bool
+        PtychoPINN's pipelines ran on the report's fixture (``report --observe``);
+        ``observed`` and ``drift`` are in ``summary.json`` only then.
+    drift : int
+        Contract drift items that run found, over every gridsize.
     """
 
     left: str
@@ -362,22 +367,42 @@ class GapVerdict(_Record):
     rows: int
     kinds: dict[str, int]
     rows_with_observations: int
+    observed: bool = False
+    drift: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data; ``observed`` and ``drift`` only when observed."""
+        data = super().to_dict()
+        if not self.observed:
+            del data["observed"], data["drift"]
+        return data
 
     @classmethod
     def from_csv(cls, text: str, left: str, right: str) -> GapVerdict:
-        """Summarize :meth:`ptyevidence.GapMatrix.to_csv` output."""
+        """Summarize :meth:`ptyevidence.GapMatrix.to_csv` output (observed columns included)."""
         rows = list(csv.DictReader(io.StringIO(text)))
         kinds: dict[str, int] = {}
         for row in rows:
             for kind in filter(None, row["kinds"].split(";")):
                 kinds[kind] = kinds.get(kind, 0) + 1
+        # ``observed`` (tensor dumps) and the ``left_observed_g<G>``/``right_observed_g<G>`` columns of
+        # an observe run (ObserveReport.csv_columns).
+        observed = [k for k in (rows[0] if rows else {}) if "observed" in k]
         return cls(left=left, right=right, rows=len(rows), kinds=dict(sorted(kinds.items())),
-                   rows_with_observations=sum(bool(r["observed"]) for r in rows))
+                   rows_with_observations=sum(any(r[k] for k in observed) for r in rows))
 
     @classmethod
-    def read(cls, path: str | os.PathLike, left: str, right: str) -> GapVerdict:
-        """Summarize a ``torch_gap_matrix.csv`` of the contracts ``left`` and ``right``."""
-        return cls.from_csv(Path(path).read_text(encoding="utf-8"), left, right)
+    def read(cls, path: str | os.PathLike, left: str, right: str,
+             observed: str | os.PathLike | None = None) -> GapVerdict:
+        """Summarize a ``torch_gap_matrix.csv`` of the contracts ``left`` and ``right``.
+
+        ``observed`` is the ``observe.json`` of the PtychoPINN run the matrix
+        shows (:meth:`ptyevidence.gap.observe.ObserveReport.to_json`), if any.
+        """
+        verdict = cls.from_csv(Path(path).read_text(encoding="utf-8"), left, right)
+        if observed is None:
+            return verdict
+        return replace(verdict, observed=True, drift=len(_read_json(observed)["drift"]))
 
 
 @dataclass(frozen=True)
@@ -388,6 +413,10 @@ class Verdicts(_Record):
     fixture: FixtureVerdict
     coverage: CoverageVerdict
     gap_matrix: GapVerdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return each verdict's :meth:`to_dict`, in order."""
+        return {f.name: getattr(self, f.name).to_dict() for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdicts:
@@ -468,7 +497,7 @@ class ReportSummary(_Record):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-ready data, in the order of the file."""
-        data = asdict(self)
+        data = {**asdict(self), "verdicts": self.verdicts.to_dict()}
         return {"tool": data.pop("tool"), **data}
 
     def to_json(self) -> str:

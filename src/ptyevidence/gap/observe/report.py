@@ -255,6 +255,33 @@ class ObserveReport:
         """Return :meth:`to_dict` as indented JSON ending in a newline."""
         return dumps_strict(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
+    def csv_columns(self) -> dict[str, dict[str, str]]:
+        """Return the observations as extra gap-matrix columns: column name -> role -> cell.
+
+        Per gridsize G: ``left_observed_gG`` and ``right_observed_gG`` (what
+        the dump held; empty when the side was not observed), ``parity_gG``
+        (on the aligned groups) and ``drift_gG`` (drift items of the row's
+        own fields; :meth:`to_markdown` lists every item). For the
+        ``columns`` of :meth:`ptyevidence.GapMatrix.to_csv`.
+        """
+        columns: dict[str, dict[str, str]] = {}
+        for result in self.results:
+            g, matrix = result.gridsize, result.matrix
+            cells: dict[str, dict[str, str]] = {
+                f"{name}_g{g}": {} for name in ("left_observed", "right_observed", "parity", "drift")}
+            for row, seen in zip(matrix.rows, result.rows):
+                own = {(matrix.left.name, f.name) for f in row.left}
+                own |= {(matrix.right.name, f.name) for f in row.right}
+                for side, observation in (("left", seen.left), ("right", seen.right)):
+                    text = observation.text if observation.status == "observed" else ""
+                    cells[f"{side}_observed_g{g}"][row.role] = text
+                cells[f"parity_g{g}"][row.role] = seen.parity
+                cells[f"drift_g{g}"][row.role] = "; ".join(
+                    f"{d.contract} {d.field} ({d.check}): {d.observed}" for d in result.drift
+                    if (d.contract, d.field) in own)
+            columns.update(cells)
+        return columns
+
     def _setup_lines(self) -> list[str]:
         run = self.run
         env = run.get("environment", {})
