@@ -19,6 +19,7 @@ anything cannot pass.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -35,6 +36,7 @@ import h5py
 import numpy as np
 
 import cxi_files
+import fuzzing
 import npz_damage
 from _gap_dumps import tf_grouped_dump, torch_mmap_dump
 from conftest import dataset_arrays
@@ -100,6 +102,9 @@ class Case:
         ``check(case, proc)`` for legal inputs: asserts the values were read right.
     data : dict
         What went into the input (arrays), for ``check``.
+    code : str
+        The Python program run (default: the command line under the pickle guard;
+        fault cases prepend the fault).
     """
 
     name: str
@@ -111,11 +116,12 @@ class Case:
     absent: list[str] = field(default_factory=list)
     check: Callable[[Case, subprocess.CompletedProcess], None] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    code: str = GUARDED_CLI
 
 
 def run_case(case: Case, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``ptyevidence ARGV`` under the pickle guard and return the result."""
-    return run_guarded(case.argv, timeout=timeout)
+    """Run ``ptyevidence ARGV`` under the pickle guard (and the case's fault) and return the result."""
+    return run_guarded(case.argv, code=case.code, timeout=timeout)
 
 
 def run_guarded(
@@ -950,6 +956,395 @@ def _demo_positions_case(label: str, value: str) -> Callable[[str], Case]:
     return build
 
 
+# -- held-out classes: headers, member names, dtypes, magnitudes, JSON, HDF5 links, faults ----------
+
+
+def _with_member(key: str, payload: Callable[[dict], bytes]) -> Callable[[str], tuple[str, dict]]:
+    """A scan whose member ``key`` is replaced by hand-written bytes (header and data)."""
+
+    def build(folder: str) -> tuple[str, dict]:
+        arrays = _arrays()
+        members = fuzzing.members_of(arrays)
+        for m in members:
+            if m.name == f"{key}.npy":
+                m.payload = payload(arrays)
+        path = os.path.join(folder, "source.npz")
+        fuzzing.write_zip(path, members)
+        return path, arrays
+
+    return build
+
+
+def _header(descr: str, shape: str, data_bytes: int = 0) -> Callable[[dict], bytes]:
+    return lambda a: fuzzing.raw_npy(
+        f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}", bytes(data_bytes))
+
+
+def _members(change: Callable[[list], None]) -> Callable[[str], tuple[str, dict]]:
+    """A scan whose zip members are edited by ``change`` before writing."""
+
+    def build(folder: str) -> tuple[str, dict]:
+        arrays = _arrays()
+        members = fuzzing.members_of(arrays)
+        change(members)
+        path = os.path.join(folder, "source.npz")
+        fuzzing.write_zip(path, members)
+        return path, arrays
+
+    return build
+
+
+def _rename_member(old: str, new: str) -> Callable[[list], None]:
+    def change(members: list) -> None:
+        next(m for m in members if m.name == old).name = new
+
+    return change
+
+
+def _metadata_text(text: str) -> Callable[[dict], np.ndarray]:
+    return lambda a: np.array(text)
+
+
+def _structured_xcoords(a: dict) -> np.ndarray:
+    out = np.zeros(a["xcoords"].shape, [("x", "f8"), ("sigma", "f8")])
+    out["x"] = a["xcoords"]
+    return out
+
+
+HELDOUT_DATASETS: dict[str, Callable[[str], tuple[str, dict]]] = {
+    "subarray-descr": _with_member("diffraction", _header("('<f4', (8,))", "(20, 8)", 5120)),
+    "shape-overflow": _with_member("diffraction", _header("'<f4'", "(4294967296, 4294967296, 1)")),
+    "zero-byte-items": _with_member("xcoords", _header("'|V0'", "(1000000000000,)")),
+    "negative-shape": _with_member("xcoords", _header("'<f8'", "(-20,)")),
+    "header-not-a-dict": _with_member("xcoords", lambda a: fuzzing.raw_npy("[1, 2, 3]", bytes(160))),
+    "duplicate-member": _members(lambda m: m.append(fuzzing.Member("xcoords.npy", fuzzing.npy_bytes(np.zeros(20))))),
+    "nul-in-member-name": _members(_rename_member("xcoords.npy", "xcoords\x00.bak.npy")),
+    "separator-in-member-name": _members(_rename_member("xcoords.npy", "old/xcoords.npy")),
+    "structured-xcoords": _with(xcoords=_structured_xcoords),
+    "complex-xcoords": _with(xcoords=lambda a: a["xcoords"].astype(np.complex128)),
+    "text-xcoords": _with(xcoords=lambda a: a["xcoords"].astype(str)),
+    "huge-positions": _with(xcoords=lambda a: a["xcoords"] * 1e301, ycoords=lambda a: a["ycoords"] * 1e301),
+    "metadata-deep-json": _with(_metadata=_metadata_text('{"a": ' + "[" * 5000 + "]" * 5000 + "}")),
+    "metadata-huge-int": _with(_metadata=_metadata_text('{"layout": "canonical", "n": ' + "7" * 5000 + "}")),
+    "metadata-nan": _with(_metadata=_metadata_text('{"layout": "canonical", "scale": NaN}')),
+}
+
+_NOT_NPY = "is not a valid .npy array"
+_AMBIGUOUS = "the archive is ambiguous"
+#: defect -> (validate, fixture make, coverage): (exit code, message)
+HELDOUT = {
+    "subarray-descr": ((2, "is a sub-array type"),) * 3,
+    "shape-overflow": ((2, "more than any file holds"),) * 3,
+    "zero-byte-items": ((2, "has items of 0 bytes"),) * 3,
+    "negative-shape": ((2, "has a negative length"),) * 3,
+    "header-not-a-dict": ((2, _NOT_NPY),) * 3,
+    "duplicate-member": ((2, "'xcoords.npy' appears twice"),) * 3,
+    "nul-in-member-name": ((2, "holds a NUL character"),) * 3,
+    "separator-in-member-name": ((2, "holds a path separator"),) * 3,
+    "structured-xcoords": ((1, "key 'xcoords' has dtype [('x', '<f8'), ('sigma', '<f8')] with named fields"),
+                           (2, "expected real numbers"), (2, "expected real numbers")),
+    "complex-xcoords": ((1, "key 'xcoords' has dtype complex128; expected float64"),
+                        (2, "'xcoords' has dtype complex128; expected real numbers"),
+                        (2, "'xcoords' has dtype complex128; expected real numbers")),
+    "text-xcoords": ((1, "key 'xcoords' has dtype str"), (2, "expected real numbers"),
+                     (2, "expected real numbers")),
+    "huge-positions": ((0, "PASS"), (2, "lies beyond +-1e+150"), (2, "lies beyond +-1e+150")),
+    # The contract's metadata-json-object rule reports what the bounded reader refuses;
+    # the cut and coverage do not need the record.
+    "metadata-deep-json": ((1, "nests arrays/objects deeper than 64 levels"), (0, "wrote"), (0, "")),
+    "metadata-huge-int": ((1, "n is an integer of 5000 digits, beyond int64"), (0, "wrote"), (0, "")),
+    "metadata-nan": ((1, "scale is the non-standard literal NaN"), (0, "wrote"), (0, "")),
+}
+
+
+def _heldout_case(command: str, defect: str) -> Callable[[str], Case]:
+    code, message = HELDOUT[defect][("validate", "fixture-make", "coverage").index(command)]
+
+    def build(folder: str) -> Case:
+        path, arrays = HELDOUT_DATASETS[defect](folder)
+        out = os.path.join(folder, "fixture.npz")
+        if command == "fixture-make":
+            argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
+            absent = [] if code == 0 else _fixture_outputs(out)
+        else:
+            argv, absent = [command, path] + (["--json"] if command == "coverage" else []), []
+        stream = "stderr" if code == 2 else "stdout"
+        check = check_strict_json if "--json" in argv and code != 2 else None
+        return Case(f"{command}-{defect}", argv, code, message, stream, inputs=_files(path),
+                    absent=absent, check=check, data=arrays)
+
+    return build
+
+
+def check_strict_json(case: Case, proc: subprocess.CompletedProcess) -> None:
+    """Standard output is standard JSON: no NaN or Infinity."""
+    json.loads(proc.stdout, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+
+
+# Sidecars and contracts whose JSON breaks the bounds; the message names the key path.
+_BAD_JSON = {
+    "deep-nesting": ("[" * 3000 + "]" * 3000, "nests arrays/objects deeper than 64 levels"),
+    "int-beyond-conversion-limit": ("7" * 4301, "an integer of 4301 digits"),
+    "int-beyond-int64": ("9223372036854775808", "an integer beyond int64"),
+    "float-beyond-range": ("1e400", "a number beyond float range"),
+    "nan-literal": ("NaN", "the non-standard literal NaN"),
+    "infinity-literal": ("-Infinity", "the non-standard literal -Infinity"),
+}
+
+
+def _sidecar_json_case(command: str, defect: str) -> Callable[[str], Case]:
+    value, problem = _BAD_JSON[defect]
+
+    def build(folder: str) -> Case:
+        source, fixture, sidecar = _made_fixture(folder)
+        text = Path(sidecar).read_text(encoding="utf-8")
+        Path(sidecar).write_text(text.replace('"seed": 0', f'"seed": {value}', 1), encoding="utf-8")
+        if command == "fixture-verify":
+            argv = ["fixture", "verify", fixture]
+        else:
+            argv = ["coverage", source, "--indices-from", sidecar]
+        return Case(f"{command}-sidecar-{defect}", argv, 2, f"seed{'[0]' if defect == 'deep-nesting' else ' '}",
+                    inputs=[source, fixture, sidecar], data={"problem": problem},
+                    check=_check_problem)
+
+    return build
+
+
+def _check_problem(case: Case, proc: subprocess.CompletedProcess) -> None:
+    assert case.data["problem"] in proc.stderr, proc.stderr
+
+
+def _sidecar_duplicate_key(folder: str) -> Case:
+    source, fixture, sidecar = _made_fixture(folder)
+    text = Path(sidecar).read_text(encoding="utf-8")
+    Path(sidecar).write_text(text.replace('"seed": 0', '"seed": 0, "seed": 1', 1), encoding="utf-8")
+    return Case("fixture-verify-sidecar-duplicate-key", ["fixture", "verify", fixture], 2,
+                "seed is a key that repeats in its object", inputs=[source, fixture, sidecar])
+
+
+def _contract_json_case(command: str, defect: str) -> Callable[[str], Case]:
+    value, problem = _BAD_JSON[defect]
+
+    def build(folder: str) -> Case:
+        from ptyevidence.contract.model import load_contract
+
+        contract = os.path.join(folder, "contract.json")
+        doc = load_contract("data001").to_dict()
+        doc["version"] = fuzzing.Raw(value)
+        Path(contract).write_text(fuzzing.dump_json(doc), encoding="utf-8")
+        if command == "contract-show":
+            argv, inputs = ["contract", "show", contract], [contract]
+        else:
+            data, _ = _scan(N_SCAN)(folder)
+            argv, inputs = ["validate", data, "--contract", contract], [contract, data]
+        return Case(f"{command}-contract-{defect}", argv, 2, problem, inputs=inputs)
+
+    return build
+
+
+def _contract_layout_wrong_type(folder: str) -> Case:
+    from ptyevidence.contract.model import load_contract
+
+    contract = os.path.join(folder, "contract.json")
+    doc = load_contract("data001").to_dict()
+    doc["layout"]["canonical"] = 3.5
+    Path(contract).write_text(json.dumps(doc), encoding="utf-8")
+    data, _ = _scan(N_SCAN)(folder)
+    out = os.path.join(folder, "fixture.npz")
+    argv = ["fixture", "make", "--source", data, "--output", out, "--subset-size", SUBSET, "--contract", contract]
+    return Case("fixture-make-contract-layout-wrong-type", argv, 2,
+                "layout 'canonical' must be a non-empty list of dimension names",
+                inputs=[contract, data], absent=_fixture_outputs(out))
+
+
+# CXI files that reach outside themselves, or cannot be decoded.
+def _cxi_edit(edit: Callable[[h5py.File, str], None]) -> Callable[[str], str]:
+    def build(folder: str) -> str:
+        path = _cxi_good(folder)
+        with h5py.File(path, "a") as f:
+            edit(f, folder)
+        return path
+
+    return build
+
+
+def _frames_elsewhere(folder: str, f: h5py.File) -> tuple[tuple, np.dtype]:
+    frames = f[cxi_files.FRAMES][()]
+    with h5py.File(os.path.join(folder, "frames.h5"), "w") as other:
+        other["d"] = frames
+    del f[cxi_files.FRAMES]
+    return frames.shape, frames.dtype
+
+
+def _loop(f: h5py.File, folder: str) -> None:
+    del f[cxi_files.FRAMES]
+    f[cxi_files.FRAMES] = h5py.SoftLink("/entry_1/frames_alias")
+    f["entry_1/frames_alias"] = h5py.SoftLink("/" + cxi_files.FRAMES)
+
+
+def _external(f: h5py.File, folder: str) -> None:
+    _frames_elsewhere(folder, f)
+    f[cxi_files.FRAMES] = h5py.ExternalLink("frames.h5", "/d")
+
+
+def _virtual(missing: bool) -> Callable[[h5py.File, str], None]:
+    def edit(f: h5py.File, folder: str) -> None:
+        shape, dtype = _frames_elsewhere(folder, f)
+        layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
+        layout[...] = h5py.VirtualSource("frames.h5", "d", shape=shape)
+        f.create_virtual_dataset(cxi_files.FRAMES, layout, fillvalue=0)
+        if missing:
+            os.unlink(os.path.join(folder, "frames.h5"))
+
+    return edit
+
+
+def _raw_storage(f: h5py.File, folder: str) -> None:
+    frames = f[cxi_files.FRAMES][()]
+    del f[cxi_files.FRAMES]
+    frames.astype("<u2").tofile(os.path.join(folder, "frames.raw"))
+    f.create_dataset(cxi_files.FRAMES, shape=frames.shape, dtype="<u2",
+                     external=[("frames.raw", 0, frames.size * 2)])
+
+
+def _structured_translation(f: h5py.File, folder: str) -> None:
+    del f[cxi_files.TRANSLATION]
+    f[cxi_files.TRANSLATION] = np.zeros((N_SCAN, 3), [("x", "f8"), ("y", "f8")])
+
+
+def _missing_filter(folder: str) -> str:
+    """Frames compressed with a filter id no plugin provides (LZF's id patched in the file)."""
+    path = _cxi_good(folder)
+    with h5py.File(path, "a") as f:
+        frames = f[cxi_files.FRAMES][()]
+        del f[cxi_files.FRAMES]
+        f.create_dataset(cxi_files.FRAMES, data=frames, compression="lzf", chunks=(4, SIDE, SIDE))
+    blob = bytearray(Path(path).read_bytes())
+    at = blob.find(b"lzf\x00")
+    blob[at - 8 : at - 6] = struct.pack("<H", 32099)
+    Path(path).write_bytes(bytes(blob))
+    return path
+
+
+_LINK_HINT = "pass --allow-external-links to follow it"
+#: defect -> (builder, allow external links, exit code, message)
+CXI_LINKS = {
+    "soft-link-loop": (_cxi_edit(_loop), False, "goes through soft links that loop"),
+    "external-link": (_cxi_edit(_external), False, "goes through the external link"),
+    "virtual-dataset": (_cxi_edit(_virtual(missing=False)), False, "is a virtual dataset of 1 mapped part"),
+    "virtual-source-missing": (_cxi_edit(_virtual(missing=True)), True, "which does not exist; HDF5 would read"),
+    "external-raw-storage": (_cxi_edit(_raw_storage), False, "keeps its data in the external file(s)"),
+    "missing-filter": (_missing_filter, False, "is compressed with HDF5 filter 32099"),
+    "structured-translation": (_cxi_edit(_structured_translation), False, "expected (K, 3) real x, y, z"),
+}
+
+
+def _cxi_link_case(command: str, defect: str) -> Callable[[str], Case]:
+    builder, allow, message = CXI_LINKS[defect]
+
+    def build(folder: str) -> Case:
+        path = builder(folder)
+        out = os.path.join(folder, "out.npz")
+        if command == "convert":
+            argv, absent = ["convert", path, out, "--object-shape", "64x64"], [out]
+        elif command == "validate":
+            argv, absent = ["validate", path], []
+        else:
+            argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
+            absent = _fixture_outputs(out)
+        argv = (["--allow-external-links"] if allow else []) + argv
+        inputs = [p for p in (path, os.path.join(folder, "frames.h5"), os.path.join(folder, "frames.raw"))
+                  if os.path.isfile(p)]
+        hint = _LINK_HINT if defect in ("external-link", "virtual-dataset", "external-raw-storage") else ""
+        return Case(f"{command}-cxi-{defect}", argv, 2, message, inputs=inputs, absent=absent,
+                    data={"hint": hint}, check=_check_hint)
+
+    return build
+
+
+def _check_hint(case: Case, proc: subprocess.CompletedProcess) -> None:
+    """Links refused by policy say how to follow them."""
+    assert case.data["hint"] in proc.stderr, proc.stderr
+
+
+def check_linked_files(case: Case, proc: subprocess.CompletedProcess) -> None:
+    """The sidecar lists and hashes the file the external link read."""
+    sidecar = json.loads(Path(case.data["sidecar"]).read_text(encoding="utf-8"))
+    linked = sidecar["source_linked_files"]
+    other = case.data["linked"]
+    assert [entry["path"] for entry in linked] == [os.path.realpath(other)]
+    assert linked[0]["sha256"] == hashlib.sha256(Path(other).read_bytes()).hexdigest()
+
+
+def _fixture_make_through_external_link(folder: str) -> Case:
+    path = _cxi_edit(_external)(folder)
+    out = os.path.join(folder, "out.npz")
+    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
+            "--allow-external-links", "--source-hash", "full"]
+    other = os.path.join(folder, "frames.h5")
+    # Written with its FAIL verdict (exit 1): the CXI holds no object, which data001 requires.
+    return Case("fixture-make-cxi-external-link-allowed", argv, 1, "wrote", "stdout", inputs=[path, other],
+                check=check_linked_files, data={"sidecar": os.path.join(folder, "out.json"), "linked": other})
+
+
+# Tensor dumps: all NaN (compared without a word on stderr), nested _metadata, a text role.
+def _gap_dump_values(defect: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        left, right = _dumps(folder)
+        for path, dump in ((left, tf_grouped_dump()), (right, torch_mmap_dump())):
+            if defect == "all-nan":
+                dump = {k: np.full(v.shape, np.nan, v.dtype) if v.dtype.kind in "fc" else v
+                        for k, v in dump.items()}
+            elif defect == "deep-metadata" and path == left:
+                dump["_metadata"] = np.array('{"a": ' + "[" * 5000 + "]" * 5000 + "}")
+            elif defect == "text-role" and path == left:
+                dump["coords_relative"] = dump["coords_relative"].astype(str)
+            np.savez(path, **dump)
+        argv = ["gap", "--left-dump", left, "--right-dump", right, "--format", "json"]
+        code, message = {"all-nan": (0, '"role"'), "deep-metadata": (0, '"role"'),
+                         "text-role": (1, "coords_relative")}[defect]
+        return Case(f"gap-dump-{defect}", argv, code, message, "stdout", inputs=[left, right],
+                    check=check_strict_json)
+
+    return build
+
+
+# Faults: a full disk (writes beyond a file-size limit fail with EFBIG), a small memory budget.
+_DISK_FULL = (
+    "import resource, signal\n"
+    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))\n"
+)
+
+
+def _disk_full_case(command: str) -> Callable[[str], Case]:
+    def build(folder: str) -> Case:
+        out = os.path.join(folder, "out.npz")
+        if command == "convert":
+            path = os.path.join(folder, "scan.cxi")
+            cxi_files.write_cxi(path, n=N_SCAN, h=64, w=64, probe=np.ones((64, 64), np.complex64))
+            argv, absent, inputs = ["convert", path, out, "--object-shape", "128x128"], [out], [path]
+        elif command == "fixture-make":
+            path = _save(folder, dataset_arrays(n=N_SCAN, h=64, w=64, object_shape=(128, 128)))
+            argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
+            absent, inputs = _fixture_outputs(out), [path]
+        else:
+            argv, absent, inputs = ["demo-data", out, "--positions", "64"], [out], []
+        return Case(f"{command}-disk-full", argv, 2, f"cannot write '{out}': File too large (EFBIG)",
+                    inputs=inputs, absent=absent, code=_DISK_FULL + GUARDED_CLI)
+
+    return build
+
+
+def _convert_object_over_budget(folder: str) -> Case:
+    path = _cxi_good(folder)
+    out = os.path.join(folder, "out.npz")
+    argv = ["--memory-budget", "256M", "convert", path, out, "--object-shape", "12000x12000"]
+    return Case("convert-object-over-memory-budget", argv, 2,
+                "the placeholder objectGuess of 12000x12000 needs 1099 MiB, over the memory budget",
+                inputs=[path], absent=[out])
+
+
 # -- the registry -------------------------------------------------------------------------------
 
 _BUILDERS: dict[str, Callable[[str], Case]] = {}
@@ -1028,6 +1423,26 @@ for _defect, _message in (
 _register("demo-data-output-exists", _demo_output_case("exists"))
 for _label, _value in (("one", "1"), ("text", "many")):
     _register(f"demo-data-positions-{_label}", _demo_positions_case(_label, _value))
+
+for _defect in HELDOUT:
+    for _command in ("validate", "fixture-make", "coverage"):
+        _register(f"{_command}-{_defect}", _heldout_case(_command, _defect))
+for _defect in _BAD_JSON:
+    for _command in ("fixture-verify", "coverage"):
+        _register(f"{_command}-sidecar-{_defect}", _sidecar_json_case(_command, _defect))
+    for _command in ("contract-show", "validate"):
+        _register(f"{_command}-contract-{_defect}", _contract_json_case(_command, _defect))
+_register("fixture-verify-sidecar-duplicate-key", _sidecar_duplicate_key)
+_register("fixture-make-contract-layout-wrong-type", _contract_layout_wrong_type)
+for _defect in CXI_LINKS:
+    for _command in ("validate", "fixture-make", "convert"):
+        _register(f"{_command}-cxi-{_defect}", _cxi_link_case(_command, _defect))
+_register("fixture-make-cxi-external-link-allowed", _fixture_make_through_external_link)
+for _defect in ("all-nan", "deep-metadata", "text-role"):
+    _register(f"gap-dump-{_defect}", _gap_dump_values(_defect))
+for _command in ("fixture-make", "convert", "demo-data"):
+    _register(f"{_command}-disk-full", _disk_full_case(_command))
+_register("convert-object-over-memory-budget", _convert_object_over_budget)
 
 #: Cases that still fail because of a bug in a module being finished elsewhere:
 #: name -> the bug (the test marks them xfail, strictly, so a fix is noticed).

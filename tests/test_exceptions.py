@@ -48,6 +48,7 @@ def test_moved_exceptions_stay_importable_where_they_were():
         (exceptions.InputError, 2), (exceptions.UsageError, 2), (exceptions.MemoryBudgetError, 2),
         (exceptions.ContractError, 1), (exceptions.NotebookExecutionError, 2),
         (exceptions.TorchNotInstalledError, 2), (exceptions.MissingExtraError, 2),
+        (exceptions.OutputError, 2),
     ],
 )
 def test_exit_codes(cls, code):

@@ -18,11 +18,14 @@ from pathlib import Path
 
 import pytest
 
+import ptyevidence
 from conftest import dataset_arrays
 from ptyevidence.gap.torch_check import TORCH_MISSING_MESSAGE
 from ptyevidence.writers.npz import write_npz
 
 REPO = Path(__file__).resolve().parents[1]
+#: Folder holding the ptyevidence package these tests import.
+SRC = str(Path(ptyevidence.__file__).resolve().parents[1])
 
 #: Prepended to a subprocess script: hide an installed PyTorch from it.
 WITHOUT_TORCH = r'''
@@ -98,6 +101,7 @@ def fixture_npz(tmp_path) -> str:
 def run_python(script: str, *args: str, cwd: Path, hide_torch: bool) -> subprocess.CompletedProcess:
     """Run ``script`` in a fresh interpreter, with PyTorch hidden if asked."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+    env["PYTHONPATH"] = SRC  # the tree under test, not whichever one the environment installed
     if hide_torch:
         env["PTYEVIDENCE_MIRROR"] = str(cwd / "site-without-torch")
         script = WITHOUT_TORCH + script
@@ -190,9 +194,11 @@ def test_a_folder_named_torch_on_the_path_is_not_pytorch(tmp_path, fixture_npz):
         "    _import_torch()\n"
         "except ImportError as exc:\n"
         "    print(exc)\n"
+        "print('torch' in sys.modules)\n"
     )
     result = run_python(script, cwd=tmp_path, hide_torch=True)
-    assert result.stdout.splitlines() == ["False", TORCH_MISSING_MESSAGE]
+    # Not even imported: in sys.modules it would pass for PyTorch to other libraries.
+    assert result.stdout.splitlines() == ["False", TORCH_MISSING_MESSAGE, "False"]
 
 
 def test_torch_tests_skip_cleanly_without_torch(tmp_path):

@@ -14,20 +14,25 @@ are printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import functools
 import importlib
 import os
 import pkgutil
 import re
+import signal
 import sys
 import traceback
-from collections.abc import Collection, Sequence
+import warnings
+from collections.abc import Collection, Iterator, Sequence
 
 from . import commands
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
 from .commands._common import error_text
 from .exceptions import PtyEvidenceError
+from .readers.links import set_external_links
 
 __all__ = ["build_parser", "flag_hints", "main", "run"]
 
@@ -57,12 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse operations needing more memory than SIZE (e.g. 4G; default 8G "
         "or $PTYEVIDENCE_MEMORY_BUDGET)",
     )
+    parser.add_argument("--allow-external-links", action="store_true", help=_LINKS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if module.name.startswith("_"):
             continue
         importlib.import_module(f"{commands.__name__}.{module.name}").register(sub)
+    for leaf in _leaf_parsers(parser):
+        # Also accepted after the command; SUPPRESS keeps a flag given before it.
+        leaf.add_argument("--allow-external-links", action="store_true", default=argparse.SUPPRESS,
+                          help=_LINKS_HELP)
     return parser
+
+
+_LINKS_HELP = ("follow HDF5 external links, virtual datasets and external storage (refused by "
+               "default); every other file read is then listed and hashed in the sidecar")
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Return the parsers of every command that runs something (``fixture make``, not ``fixture``)."""
+    leaves, pending = [], [parser]
+    while pending:
+        current = pending.pop()
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if current is not parser and not subs:
+            leaves.append(current)
+        for action in subs:
+            pending.extend(action.choices.values())
+    return leaves
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,11 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 set_memory_budget(parse_size(args.memory_budget))
             except ValueError as exc:
                 parser.error(str(exc))
-        return int(args.func(args) or 0)
+        set_external_links(bool(args.allow_external_links))
+        with _terminate_cleanly(), warnings.catch_warnings():
+            # A numeric warning means a value out of range; printed, it would pass unnoticed.
+            # (Only ours and numpy's: the notebook machinery's own runtime warnings are not data.)
+            warnings.filterwarnings("error", category=RuntimeWarning, module=r"(ptyevidence|numpy)(\.|$)")
+            return int(args.func(args) or 0)
     except PtyEvidenceError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {error_text(exc)}", file=sys.stderr)
+        _say("error", error_text(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -105,8 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             traceback.print_exc()
-        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
-        print(f"{PROG}: error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        _say("error", _os_error_text(exc, args))
+        return 2
+    except RuntimeWarning as exc:
+        if debug:
+            traceback.print_exc()
+        files = ", ".join(f"'{p}'" for p in _input_files(args)) or "the input"
+        _say("error", f"values in {files} are out of range for '{args.command}' ({exc}); check them "
+             "for huge or non-finite numbers")
         return 2
     except MemoryError:
         print(f"{PROG}: error: out of memory; lower --memory-budget or use a smaller subset",
@@ -115,14 +153,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: still no traceback
         if debug:
             traceback.print_exc()
-        print(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
-            "(rerun with PTYEVIDENCE_DEBUG=1 for details and report it)",
-            file=sys.stderr,
-        )
+        _say("internal error", f"{type(exc).__name__}: {exc} (rerun with PTYEVIDENCE_DEBUG=1 for details "
+             "and report it)")
         return 3
     finally:
         set_memory_budget(None)
+        set_external_links(None)
+
+
+#: Characters that end a line for ``str.splitlines`` (or a terminal), besides other controls.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _say(kind: str, text: str) -> None:
+    r"""Print one ``ptyevidence: KIND: TEXT`` line; control characters (a file name may hold any) escaped.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     _say("error", "member 'o\x1cbject.npy' is corrupt")
+    >>> err.getvalue()
+    "ptyevidence: error: member 'o\\x1cbject.npy' is corrupt\n"
+    """
+
+    def escape(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+    print(f"{PROG}: {kind}: {_CONTROLS.sub(escape, text)}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into an exit that runs cleanup (temporary files are removed), then exit 143."""
+
+    def stop(signum: int, frame: object) -> None:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _input_files(args: argparse.Namespace) -> list[str]:
+    """Return the existing files named by the command's arguments."""
+    values = [v for k, v in vars(args).items() if k != "func" and isinstance(v, str)]
+    return [v for v in values if os.path.isfile(v)]
+
+
+def _os_error_text(exc: OSError, args: argparse.Namespace) -> str:
+    """Word an OS error nothing more specific caught: its file if it has one, else the command's files."""
+    reason = exc.strerror or str(exc)
+    name = errno.errorcode.get(exc.errno or 0)
+    if name:
+        reason += f" ({name})"
+    if getattr(exc, "filename", None):
+        return f"cannot access '{exc.filename}': {reason}"
+    files = ", ".join(f"'{p}'" for p in _input_files(args))
+    return f"'{args.command}' failed on {files or 'its files'}: {reason}"
 
 
 def flag_hints(message: str, flags: Collection[str] | None = None) -> str:

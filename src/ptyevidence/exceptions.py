@@ -1,7 +1,7 @@
 """Every exception ptyevidence raises on purpose.
 
 The command line maps them to exit codes: :class:`InputError`,
-:class:`UsageError`, :class:`NotebookExecutionError`,
+:class:`UsageError`, :class:`OutputError`, :class:`NotebookExecutionError`,
 :class:`TorchNotInstalledError` and :class:`MissingExtraError` give 2 (the input or the environment cannot
 be used), :class:`ContractError` gives 1 (the input was read and breaks its
 contract). Suspicious but legal input is not an exception: it is a finding
@@ -23,6 +23,7 @@ __all__ = [
     "MissingExtraError",
     "MissingName",
     "NotebookExecutionError",
+    "OutputError",
     "PipelineError",
     "PipelineUnavailableError",
     "PtyEvidenceError",
@@ -55,6 +56,29 @@ class InputError(PtyEvidenceError, ValueError):
 
 class UsageError(PtyEvidenceError, ValueError):
     """Arguments that cannot work together or are out of range."""
+
+
+class OutputError(PtyEvidenceError, OSError):
+    """An output cannot be written: the disk is full, a quota is reached, an I/O error...
+
+    An :class:`OSError` too, so callers catching those still catch it.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the operation, the file and the reason.
+    path : str or None
+        The output.
+    operation : str
+        What was being done (``write``, ``rename a temporary file onto``...).
+    """
+
+    def __init__(self, message: str, path: str | None = None, operation: str = "") -> None:
+        super().__init__(message)
+        self.path, self.operation = path, operation
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class MemoryBudgetError(PtyEvidenceError, MemoryError):

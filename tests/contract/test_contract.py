@@ -233,6 +233,16 @@ def _drop(path: list):
     return mutate
 
 
+def _set_param(check: str, key: str, value):
+    """Return a mutation of the data001 dict: set param ``key`` of its ``check`` rule to ``value``."""
+
+    def mutate(data):
+        rule = next(r for r in data["rules"] if r["check"] == check)
+        rule["params"][key] = value
+
+    return mutate
+
+
 # (id, mutation of the data001 dict, words the message must contain)
 BAD_CONTRACTS = [
     ("unknown-dtype", _set(["fields", 0, "dtypes"], ["float33"]), "unknown dtype 'float33'"),
@@ -263,6 +273,12 @@ BAD_CONTRACTS = [
     ("rules-as-number", _set(["rules"], 5), "wrong type"),
     ("alt-shape-as-list", _set(["fields", 2, "alt_shapes"], [["H", "W", 1]]), "wrong type"),
     ("top-level-list", lambda data: data.clear(), "missing required entry"),
+    ("layout-note-not-text", _set(["layout", "note"], 7), "layout 'note' must be text"),
+    ("param-not-a-number", _set_param("counting_lattice", "fraction", "most"),
+     "rule 'diffraction-not-counts' \\(check counting_lattice\\): param 'fraction' must be a number"),
+    ("param-bool-not-a-number", _set_param("peak_centred", "ratio", True), "param 'ratio' must be a number"),
+    ("param-pairs-not-names", _set_param("scale_pair", "pairs", [[1, 2]]),
+     "param 'pairs' must be a list of lists of names"),
 ]
 
 

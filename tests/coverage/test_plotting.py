@@ -169,6 +169,22 @@ def test_save_figure_refuses_to_overwrite_and_writes_nothing(tmp_path):
     assert_png_and_svg(png, svg)
 
 
+def test_save_figure_publishes_both_formats_or_neither(tmp_path, monkeypatch):
+    x, y = raster(6)
+    fig = plot_scan_coverage(x, y, [0, 35])
+    real = type(fig).savefig
+
+    def svg_fails(self, fh, **kwargs):
+        if kwargs.get("format") == "svg":
+            raise OSError(28, "No space left on device")
+        return real(self, fh, **kwargs)
+
+    monkeypatch.setattr(type(fig), "savefig", svg_fails)
+    with pytest.raises(OSError, match="No space left"):
+        save_figure(fig, tmp_path / "cov")
+    assert sorted(os.listdir(tmp_path)) == []  # no PNG without its SVG, no temporary file
+
+
 def test_save_figure_writes_only_the_formats_asked_for(tmp_path):
     x, y = raster(6)
     (png,) = save_figure(plot_scan_coverage(x, y, [0, 35]), tmp_path / "cov", formats=("png",))

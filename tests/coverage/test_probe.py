@@ -60,6 +60,8 @@ def test_unusable_probes_and_thresholds_are_refused():
         measure_probe(np.zeros((8, 8)))
     with pytest.raises(InputError, match=r"expected \(H, W\) or \(modes, H, W\)"):
         probe_modes(np.ones(8))
+    with pytest.raises(InputError, match="expected complex"):
+        measure_probe(np.zeros((8, 8), [("amplitude", "f4"), ("phase", "f4")]))
     with pytest.raises(UsageError, match="between 0 and 1"):
         measure_probe(disc(5.0), fraction=1.0)
 

@@ -271,3 +271,10 @@ def test_a_different_upstream_commit_is_named(tmp_path):
 def test_a_folder_without_a_run_record_is_refused(tmp_path):
     with pytest.raises(InputError, match="not an observe output folder"):
         load_run(tmp_path)
+
+
+def test_a_run_record_out_of_bounds_is_refused_naming_the_key(tmp_path):
+    (tmp_path / "run.json").write_text('{"gridsizes": [1], "config": {"scale": NaN}}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"run record '.*run\.json': config\.scale is the non-standard "
+                                         r"literal NaN"):
+        load_run(tmp_path)

@@ -154,3 +154,13 @@ def test_arguments_are_checked_before_anything_runs(fixture, tmp_path):
         observe(fixture, timeout=0, out=tmp_path / "out")
     with pytest.raises(UsageError, match="does not exist; create it first"):
         observe(fixture, out=tmp_path / "missing" / "out")
+
+
+def test_the_runner_writes_standard_json_its_caller_reads(tmp_path):
+    from ptyevidence._json import read_json
+    from ptyevidence.gap.observe import _runner
+
+    path = tmp_path / "manifest.json"
+    defaults = _runner._plain({"limit": float("inf"), "pair": (1.0, float("nan"))})
+    _runner._write(str(path), {"defaults": defaults, "scale": np.float32(2.5)})
+    assert read_json(path, "manifest") == {"defaults": {"limit": "inf", "pair": [1.0, "nan"]}, "scale": 2.5}

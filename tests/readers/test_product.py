@@ -6,12 +6,15 @@ then each test breaks one thing with h5py.
 
 from __future__ import annotations
 
+import os
+
 import h5py
 import numpy as np
 import pytest
 
 from conftest import dataset_arrays
 from ptyevidence.contract.validate import validate_dataset
+from ptyevidence.exceptions import InputError
 from ptyevidence.readers import open_source
 from ptyevidence.readers.product import (
     PRODUCT_FORMAT,
@@ -186,3 +189,34 @@ def test_text_attributes_are_unicode_never_objects(product):
         assert src.read("@comments").tolist() == ["bytes", "list"]
         assert src.info("@name").dtype.kind == "U"
         assert not src.info("@name").has_objects
+
+
+def test_a_virtual_dataset_is_refused_by_default_and_followed_on_request(tmp_path, product):
+    path, arrays = product
+    other = tmp_path / "parts.h5"
+    with h5py.File(other, "w") as f:
+        f["d"] = arrays["xcoords"]
+    with h5py.File(path, "a") as f:
+        del f["raw_data/xcoords"]
+        layout = h5py.VirtualLayout(shape=arrays["xcoords"].shape, dtype=arrays["xcoords"].dtype)
+        layout[...] = h5py.VirtualSource("parts.h5", "d", shape=arrays["xcoords"].shape)
+        f.create_virtual_dataset("raw_data/xcoords", layout, fillvalue=0)
+    with pytest.raises(InputError, match=r"'raw_data/xcoords' is a virtual dataset of 1 mapped part\(s\) "
+                                         r"\(first: 'parts\.h5:d'\), which is not followed by default"):
+        ProductSource(path)
+    with ProductSource(path, allow_external_links=True) as src:
+        np.testing.assert_array_equal(src.read("xcoords"), arrays["xcoords"])
+        assert src.linked_files() == [os.path.realpath(other)]
+
+
+def test_damaged_group_metadata_is_one_input_error_naming_the_file(product):
+    path, _ = product
+    with open(path, "rb") as fh:
+        blob = bytearray(fh.read())
+    at = blob.find(b"TREE")  # the root group's B-tree node
+    blob[at : at + 4] = b"XXXX"
+    with open(path, "wb") as fh:
+        fh.write(bytes(blob))
+    assert product_layout(path) is None
+    with pytest.raises(InputError, match="damaged or truncated|is not a readable HDF5 file"):
+        ProductSource(path, PRODUCT_FORMAT)

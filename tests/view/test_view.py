@@ -87,6 +87,14 @@ def test_a_file_without_frames_is_refused_in_one_line(tmp_path):
     assert not scene.on_object
 
 
+def test_an_object_or_probe_of_records_is_not_drawn(tmp_path):
+    path = tmp_path / "records.npz"
+    records = np.zeros((16, 16), [("amplitude", "f4"), ("phase", "f4")])
+    np.savez(path, xcoords=np.arange(4.0), ycoords=np.zeros(4), objectGuess=records, probeGuess=records[:8, :8])
+    scene = read_scene(path)
+    assert (scene.object, scene.probe, scene.probe_size) == (None, None, None)
+
+
 def test_frames_figure_shows_the_mean_then_each_frame_on_a_log_scale(demo):
     from matplotlib.colors import LogNorm
 

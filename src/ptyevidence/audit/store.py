@@ -8,13 +8,13 @@ is what ``--resume`` compares to decide whether a file must be checked again.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterable
 from typing import Any
 
+from .._json import dumps_strict, parse_json
 from ..exceptions import UsageError
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "AuditStore"]
@@ -117,7 +117,7 @@ class AuditStore:
         self._db.execute(
             f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}, contracts, run, verdicts, recorded) "
             f"VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})",
-            [*values, contracts, run, json.dumps(row.get("verdicts", [])), time.time()],
+            [*values, contracts, run, dumps_strict(row.get("verdicts", [])), time.time()],
         )
 
     def finished(self, paths: Iterable[str]) -> dict[str, tuple[str | None, str, str]]:
@@ -134,7 +134,7 @@ class AuditStore:
         for values in cur:
             if values[0] in wanted:
                 row = dict(zip((*_COLUMNS, "run"), values[:-1]))
-                row["verdicts"] = json.loads(values[-1])
+                row["verdicts"] = parse_json(values[-1], f"verdicts of '{row['path']}' in the audit store")
                 out[row["path"]] = row
         return out
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._format import markdown_table
+from .._json import dumps_strict
 from ..report.runner import write_artifact
 from .html import summary_page
 
@@ -172,7 +172,7 @@ class AuditSummary:
         lines = []
         for path in self.files:
             row = self.rows.get(path) if path not in unfinished else None
-            lines.append(json.dumps(row or {"path": path, "status": "unfinished"}, sort_keys=True))
+            lines.append(dumps_strict(row or {"path": path, "status": "unfinished"}, sort_keys=True))
         return "".join(line + "\n" for line in lines)
 
     def to_html(self) -> str:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .._json import strict_json
 from ..readers.layout import LAYOUTS
 
 __all__ = [
@@ -92,8 +93,22 @@ def add_force(parser: argparse.ArgumentParser) -> None:
 
 
 def emit_json(data: Any) -> None:
-    """Print ``data`` as indented JSON on standard output."""
-    json.dump(data, sys.stdout, indent=2, default=_default)
+    """Print ``data`` as indented, standard JSON on standard output.
+
+    A non-finite number (JSON has none) is written as ``null``, and a report
+    that is an object gets a ``non-finite-output`` warning in its
+    ``findings`` list naming each key path.
+    """
+    clean, paths = strict_json(data)
+    if paths and isinstance(clean, dict):
+        findings = clean.setdefault("findings", [])
+        if isinstance(findings, list):
+            findings.extend(
+                {"rule": "non-finite-output", "field": path, "severity": "warning",
+                 "message": f"{path} is not a finite number; written as null (JSON has no NaN or Infinity)"}
+                for path in paths
+            )
+    json.dump(clean, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
 
 
@@ -103,16 +118,6 @@ def print_report(report: Any, as_json: bool) -> None:
         emit_json(report.to_dict())
     else:
         print(report.to_text())
-
-
-def _default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def error_text(error: BaseException) -> str:

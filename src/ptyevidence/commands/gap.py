@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         ok = report.ok
     text = matrix.render(fmt)
     if args.output:
-        with atomic_output(args.output, "w") as fh:
+        with atomic_output(args.output, "w", force=args.force, inputs=inputs) as fh:
             fh.write(text)
         print(f"wrote {os.fspath(args.output)}: {len(matrix.rows)} roles, "
               f"{matrix.left.name} vs {matrix.right.name}")

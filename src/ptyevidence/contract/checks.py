@@ -13,13 +13,13 @@ check means a function here, its name in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 
 from .._format import number_text
+from .._json import parse_json
 from ..exceptions import InputError
 from ..readers.base import Source
 from ..readers.layout import read_frames, resolve_layout
@@ -505,8 +505,8 @@ def _metadata_problem(source: Source, key: str) -> tuple[str | None, str]:
     if not isinstance(value, str):
         return "not-json", f"holds a pickled {type(value).__name__}, not JSON text"
     try:
-        record = json.loads(value)
-    except ValueError as exc:
+        record = parse_json(value, key)
+    except InputError as exc:
         return "not-json", f"holds text that is not JSON ({exc})"
     if not isinstance(record, dict):
         return "not-object", f"holds a JSON {type(record).__name__}, not a JSON object"

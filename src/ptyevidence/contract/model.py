@@ -10,8 +10,8 @@ reads contracts through :func:`load_contract`.
 
 from __future__ import annotations
 
-import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .._json import parse_json, read_json
 from ..exceptions import InputError
 
 __all__ = [
@@ -86,6 +87,16 @@ _REQUIRED_PARAMS = {
     "record_matches_dims": ("key", "dims"),
     "record_above": ("key",),
 }
+#: What a rule parameter must hold, checked when the contract is read (a check never meets one it
+#: cannot use); parameters not named here are not read by any check.
+_PARAM_KINDS = {
+    **dict.fromkeys(("tolerance", "fraction", "max_quanta", "min_values", "min_share", "sample_frames",
+                     "box_fraction", "ratio"), "a number"),
+    "window": "two numbers",
+    "key": "a name",
+    **dict.fromkeys(("keys", "dims", "frame_dims", "problems"), "a list of names"),
+    "pairs": "a list of lists of names",
+}
 #: How a pipeline-contract field exists: a stored array, a value computed from
 #: stored arrays, a behaviour (no tensor), or an explicit absence with notes.
 PRESENCES = ("stored", "derived", "behaviour", "absent")
@@ -93,6 +104,8 @@ PRESENCES = ("stored", "derived", "behaviour", "absent")
 DERIVE_OPS = ("copy", "product", "ratio")
 #: Package folders holding built-in contracts, searched in this order.
 _BUILTIN_DIRS = (("ptyevidence.contract", "builtin"), ("ptyevidence.gap", "pipelines"))
+#: Largest contract file read, in bytes (the built-ins are about 15 KiB).
+_CONTRACT_MAX_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
@@ -444,24 +457,12 @@ def load_contract(name_or_path: str | os.PathLike | DatasetContract) -> DatasetC
         problem = "is a directory" if os.path.isdir(text_name) else "does not exist"
         msg = f"contract file '{text_name}' {problem}"
         raise InputError(msg, text_name)
-    try:
-        with open(text_name, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        msg = f"contract file '{text_name}' cannot be read ({exc})"
-        raise InputError(msg, text_name) from None
-    return contract_from_dict(_parse_json(text, text_name), origin=text_name)
+    data = read_json(text_name, f"contract file '{text_name}'", max_bytes=_CONTRACT_MAX_BYTES)
+    return contract_from_dict(data, origin=text_name)
 
 
 def _parse_json(text: str, origin: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = (
-            f"contract file '{origin}' is not valid JSON: {exc.msg} at line "
-            f"{exc.lineno} column {exc.colno}"
-        )
-        raise InputError(msg, origin) from None
+    return parse_json(text, f"contract file '{origin}'", origin)
 
 
 def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
@@ -488,7 +489,9 @@ def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
         if isinstance(data, dict) and "extends" in data:
             data = _extended(data, origin)
         return _build_contract(data, origin)
-    except (TypeError, AttributeError, KeyError) as exc:
+    except InputError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError, OverflowError) as exc:
         # A list where an object belongs (or similar) in a hand-written file.
         msg = (
             f"contract '{origin}' has an entry of the wrong type ({type(exc).__name__}: "
@@ -552,9 +555,17 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         for key in ("field", "canonical", "legacy"):
             if key not in layout:
                 fail(f"layout is missing '{key}'")
+        for key in ("canonical", "legacy"):
+            axes = layout[key]
+            if not (isinstance(axes, list) and axes and all(isinstance(a, str) for a in axes)):
+                fail(f"layout '{key}' must be a non-empty list of dimension names, e.g. [\"N\", \"H\", \"W\"]")
+        if sorted(layout["canonical"]) != sorted(layout["legacy"]):
+            fail("layout 'canonical' and 'legacy' must order the same dimension names")
         _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
         if layout.get("ambiguous", "canonical") not in ("canonical", "legacy"):
             fail("layout 'ambiguous' must be 'canonical' or 'legacy'")
+        if not isinstance(layout.get("note", ""), str):
+            fail("layout 'note' must be text")
     for name, spec in dims.items():
         if not isinstance(spec, dict):
             fail(f"dimension '{name}' must be an object")
@@ -606,9 +617,12 @@ def _check_dtype(name: Any, where: str, fail) -> str:
     if not isinstance(name, str):
         fail(f"{where} lists dtype {name!r}; expected a numpy dtype name such as 'float32'")
     try:
-        # Files are compared by canonical name, so "f4" must become "float32".
-        return np.dtype(name).name
-    except TypeError:
+        # Files are compared by canonical name, so "f4" must become "float32". A deprecated
+        # alias ("a") is refused rather than warned about.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return np.dtype(name).name
+    except (TypeError, ValueError, SyntaxError, Warning):
         fail(f"{where} lists unknown dtype '{name}'")
 
 
@@ -706,6 +720,26 @@ def _check_derivations(fields: tuple[FieldSpec, ...], fail) -> None:
             )
 
 
+def _param_fits(kind: str, value: Any) -> bool:
+    """Return whether ``value`` is of ``kind`` (a value of :data:`_PARAM_KINDS`)."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def names(v: Any) -> bool:
+        return isinstance(v, (list, tuple)) and all(isinstance(n, str) for n in v)
+
+    if kind == "a number":
+        return number(value)
+    if kind == "two numbers":
+        return isinstance(value, (list, tuple)) and len(value) == 2 and all(number(v) for v in value)
+    if kind == "a name":
+        return isinstance(value, str)
+    if kind == "a list of names":
+        return names(value)
+    return isinstance(value, (list, tuple)) and all(names(v) for v in value)
+
+
 def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, fail) -> Rule:
     if not isinstance(item, dict) or "id" not in item or "check" not in item:
         fail(f"rule #{i + 1} must be an object with 'id' and 'check'")
@@ -734,6 +768,10 @@ def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, 
     missing = [p for p in _REQUIRED_PARAMS.get(check, ()) if p not in params]
     if missing:
         fail(f"{where} (check {check}) needs params {', '.join(missing)}")
+    wrong = [f"'{k}' must be {_PARAM_KINDS[k]}" for k, v in params.items()
+             if k in _PARAM_KINDS and not _param_fits(_PARAM_KINDS[k], v)]
+    if wrong:
+        fail(f"{where} (check {check}): param {'; '.join(wrong)}")
     if check == "dims":
         odd = [d for d in params["dims"] if d not in dims]
         if odd:

@@ -7,7 +7,6 @@ choose between :attr:`ValidationReport.ok` and
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from .._format import aligned_rows
+from .._json import dumps_strict, read_json
 from .._progress import progress_bar
-from ..exceptions import ContractError, UsageError
+from ..exceptions import ContractError, InputError, UsageError
 from ..readers.base import Source
 from ..readers.common import map_blocks
 from ..readers.registry import open_source
@@ -263,7 +263,7 @@ class ValidationReport:
 
     def to_json(self) -> str:
         """Return :meth:`to_dict` as indented JSON."""
-        return json.dumps(self.to_dict(), indent=2, default=_json_default)
+        return dumps_strict(self.to_dict(), indent=2)
 
     def to_markdown(self, heading_level: int = 2) -> str:
         """Return the report as Markdown (see :func:`~ptyevidence.contract.validation_markdown`)."""
@@ -280,12 +280,6 @@ class ValidationReport:
         if len(rows) == 1:
             return f"no findings\n{self.verdict}"
         return "\n".join(aligned_rows(rows) + [self.verdict])
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return str(obj)
 
 
 def validate_dataset(
@@ -487,9 +481,8 @@ def _load_record(record: Any, path: str) -> tuple[dict[str, Any] | None, str | N
     if not os.path.isfile(where):
         return None, f"no record '{where}' (a fixture's JSON sidecar); pass record=PATH"
     try:
-        with open(where, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
+        data = read_json(where, f"record '{where}'")
+    except InputError as exc:
         return None, f"record '{where}' cannot be read ({exc})"
     if not isinstance(data, dict):
         return None, f"record '{where}' is not a JSON object"

@@ -119,6 +119,7 @@ def read_positions(
         If the file cannot be read, the positions are not two equal-length
         1-D arrays of at least ``minimum`` entries, or one is not finite.
     """
+    from ..readers.common import read_real
     from ..readers.registry import open_source
 
     if isinstance(path, ScanPositions):
@@ -127,8 +128,7 @@ def read_positions(
     options = {"reader": reader, "positions_from": positions_from, "geometry": geometry,
                "sample_pixel_size": sample_pixel_size}
     with open_source(path, **{k: v for k, v in options.items() if v is not None}) as src:
-        x = np.asarray(src.read("xcoords"), dtype=np.float64)
-        y = np.asarray(src.read("ycoords"), dtype=np.float64)
+        x, y = read_real(src, "xcoords"), read_real(src, "ycoords")
         fmt, units = src.format, src.position_units
         statement = getattr(src, "position_statement", None)
         statement = statement() if callable(statement) else None

@@ -35,6 +35,7 @@ __all__ = [
     "describe_scan",
     "nearest_neighbour_distances",
     "occupancy_grid",
+    "position_range_problem",
     "scan_coverage",
     "select_strategy_subsets",
 ]
@@ -46,6 +47,9 @@ NN_SAMPLE_SIZE = 2**14
 COLLINEAR_TOLERANCE = 1e-9
 #: Most grid cells the occupancy computation accepts (cell ids must fit int64).
 MAX_GRID_CELLS = 2**62
+#: Largest |coordinate| measured: squared distances and hull cross products
+#: of differences must stay inside float64 range.
+MAX_POSITION = 1e150
 # Tolerance, in cells, for positions on a cell edge (see _cell_coordinates).
 _CELL_EPSILON = 1e-9
 
@@ -727,7 +731,29 @@ def _check_positions(
             f"index {first} ({x[first]}, {y[first]}); coverage needs every position finite"
         )
         raise InputError(msg, path)
+    problem = position_range_problem(x, y)
+    if problem:
+        msg = f"scan {problem}" if path is None else f"{where}{problem}; check the position units"
+        raise InputError(msg, path)
     return x, y
+
+
+def position_range_problem(x: np.ndarray, y: np.ndarray) -> str | None:
+    """Say which finite position is too large to measure (beyond :data:`MAX_POSITION`), or None.
+
+    Examples
+    --------
+    >>> position_range_problem(np.array([0.0, 1e301]), np.zeros(2))
+    'position 1 at (1e+301, 0) lies beyond +-1e+150, where distances and areas overflow'
+    """
+    if x.size == 0:
+        return None
+    size = np.maximum(np.abs(x), np.abs(y))
+    worst = int(np.argmax(size))
+    if not size[worst] > MAX_POSITION:
+        return None
+    return (f"position {worst} at ({x[worst]:.6g}, {y[worst]:.6g}) lies beyond +-{MAX_POSITION:g}, "
+            "where distances and areas overflow")
 
 
 def _check_indices(indices: Any, n_source: int) -> np.ndarray:

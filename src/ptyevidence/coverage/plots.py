@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._atomic import atomic_output, check_output_path
+from .._atomic import check_output_path, output_set
 from .judge import best_strategy, unit_label
 
 if TYPE_CHECKING:
@@ -344,7 +344,7 @@ def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float,
 def save_figure(
     fig: Figure, stem: str | os.PathLike, force: bool = False, formats: Sequence[str] = FORMATS
 ) -> tuple[str, ...]:
-    """Write ``fig`` to ``STEM.png`` and ``STEM.svg``, atomically and reproducibly.
+    """Write ``fig`` to ``STEM.png`` and ``STEM.svg``, published together and reproducibly.
 
     Every path is checked before any is written, so a refusal leaves
     nothing behind. The SVG carries no date and fixed element ids, so the same
@@ -381,9 +381,10 @@ def save_figure(
     # titles, outside legends): saving straight away overlaps titles and labels.
     if fig.get_layout_engine() is not None:
         fig.draw_without_rendering()
-    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
+    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}), output_set(paths, force) as outputs:
+        # One set: a run that fails, or races another, leaves both formats old or both new.
         for fmt, path in zip(formats, paths):
-            with atomic_output(path, "wb") as fh:
+            with outputs.open(path, "wb") as fh:
                 if fmt == "svg":
                     fig.savefig(fh, format="svg", metadata={"Date": None})
                 else:

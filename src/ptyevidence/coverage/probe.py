@@ -82,7 +82,7 @@ def probe_modes(probe: Any) -> np.ndarray:
     Raises
     ------
     InputError
-        If the array is not 2-D or 3-D.
+        If the array is not 2-D or 3-D, or not numbers (records, text, objects).
 
     Examples
     --------
@@ -90,6 +90,9 @@ def probe_modes(probe: Any) -> np.ndarray:
     ((1, 4, 4), (2, 4, 4))
     """
     arr = np.asarray(probe)
+    if arr.dtype.kind not in "biufc":
+        msg = f"probe has dtype {arr.dtype}; expected complex (or real) numbers"
+        raise InputError(msg)
     if arr.ndim == 2:
         return arr[None]
     if arr.ndim == 3:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from itertools import chain
 from typing import Any
 
 from .._format import markdown_table, shape_text
+from .._json import dumps_strict
 from ..contract.model import DatasetContract, FieldSpec, load_contract
 
 __all__ = [
@@ -364,7 +364,7 @@ class GapMatrix:
 
     def to_json(self) -> str:
         """Return :meth:`to_dict` as indented JSON text ending in a newline."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return dumps_strict(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     def to_csv(self, columns: Mapping[str, Mapping[str, str]] | None = None) -> str:
         """Return one CSV line per row (``;`` joins lists inside a cell).

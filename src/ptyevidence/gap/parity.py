@@ -177,7 +177,7 @@ def _derive(bound: BoundDump) -> None:
         op = spec.derive["op"]
         try:
             value = _derive_value(op, arrays)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # TypeError: non-numeric inputs
             bound.add("derive", spec.name, "warning",
                       f"{where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}")
             continue
@@ -478,6 +478,10 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
     a, b = left.arrays[lname], right.arrays[rname]
     base = {"role": row.role, "left_key": lname, "right_key": rname,
             "left_dtype": str(a.dtype), "right_dtype": str(b.dtype)}
+    odd = [f"{side} {arr.dtype}" for side, arr in (("left", a), ("right", b))
+           if arr.dtype.kind not in "biufc" or arr.dtype.names is not None]
+    if odd:
+        return RoleParity(status="not-compared", note=f"not compared: {', '.join(odd)} is not numeric", **base)
     if np.iscomplexobj(a) != np.iscomplexobj(b):
         return RoleParity(status="not-compared", note="not compared: complex and real values", **base)
     check_budget(8 * (a.size + b.size) * (2 if np.iscomplexobj(a) else 1), f"comparing role {row.role}")
@@ -535,6 +539,9 @@ def _check_permutation(a: np.ndarray, b: np.ndarray, perm: tuple[int, ...]):
     if len(candidates) == 1:
         return "verified", None
     scores = {p: _misfit(np.transpose(a, p), b) for p in candidates}
+    scores = {p: score for p, score in scores.items() if np.isfinite(score)}
+    if not scores:  # non-finite values (an all-NaN dump) cannot tell the orders apart
+        return "ambiguous", None
     best = min(scores.values())
     winners = [p for p, s in scores.items() if s <= best + 1e-12]
     if len(winners) == len(candidates):
@@ -545,7 +552,12 @@ def _check_permutation(a: np.ndarray, b: np.ndarray, perm: tuple[int, ...]):
 
 
 def _misfit(a: np.ndarray, b: np.ndarray) -> float:
-    """Relative residual of the best fit ``b ≈ k a`` (0 for a perfect fit)."""
+    """Relative residual of the best fit ``b ≈ k a`` (0 for a perfect fit); NaN without finite pairs."""
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not finite.all():
+        if not finite.any():
+            return float("nan")
+        a, b = a[finite], b[finite]
     norm_b = float(np.linalg.norm(b.ravel()))
     aa = float(np.vdot(a, a).real)
     if aa == 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ def torch_available() -> bool:
 
 def _import_torch() -> Any:
     """Import and return ``torch``, or raise :class:`TorchNotInstalledError`."""
+    if "torch" not in sys.modules and not torch_available():
+        # Never import a bare folder named "torch": in sys.modules it would pass for PyTorch to
+        # other libraries (ptychodus's plugins) later in the process.
+        raise TorchNotInstalledError(TORCH_MISSING_MESSAGE)
     try:
         torch = importlib.import_module("torch")
     except ModuleNotFoundError as exc:

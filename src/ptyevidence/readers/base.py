@@ -8,6 +8,7 @@ that implements all of it; :func:`ptyevidence.open_source` checks that.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -49,7 +50,8 @@ class ArrayInfo:
     @property
     def nbytes(self) -> int:
         """Number of data bytes the header promises."""
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        # Python integers: a hostile header's product must not wrap around to a small number.
+        return math.prod(self.shape) * self.dtype.itemsize
 
     @property
     def has_objects(self) -> bool:

@@ -7,6 +7,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -19,9 +20,11 @@ __all__ = [
     "BLOCK_BYTES",
     "check_readable_file",
     "gather_indices",
+    "hdf5_read_errors",
     "map_blocks",
     "native_byte_order",
     "ordered_map",
+    "read_real",
     "thread_count",
 ]
 
@@ -52,6 +55,50 @@ def check_readable_file(path: str) -> None:
     if os.path.getsize(path) == 0:
         msg = f"'{path}' is empty (0 bytes); it was not written completely"
         raise InputError(msg, path)
+
+
+@contextmanager
+def hdf5_read_errors(where: str, path: str) -> Iterator[None]:
+    """Turn an h5py error inside the block into an :class:`InputError` naming ``where``.
+
+    h5py reports damaged metadata and data as any of several exception types,
+    naming neither the file nor the dataset.
+
+    Parameters
+    ----------
+    where : str
+        The file (and dataset) being read, as messages name it.
+    path : str
+        The file, recorded on the error.
+    """
+    try:
+        yield
+    except InputError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+        msg = f"{where} cannot be read ({type(exc).__name__}: {exc}); the file is damaged or truncated"
+        raise InputError(msg, path) from None
+
+
+def read_real(source: Source, key: str) -> np.ndarray:
+    """Read ``key`` of an open source as float64; refuse what is not real numbers.
+
+    Records, text, complex values and objects cannot be cast to positions
+    without losing or inventing values, so they are refused by dtype before
+    anything is read.
+
+    Raises
+    ------
+    InputError
+        If the key is missing or its dtype is not a real number type.
+    """
+    info = source.info(key)
+    # Objects are left to the reader, which refuses to unpickle them in its own words.
+    if not info.has_objects and (info.dtype.kind not in "biuf" or info.is_structured):
+        msg = (f"'{source.path}': '{key}' has dtype {info.dtype}; expected real numbers "
+               "(integer or float)")
+        raise InputError(msg, source.path)
+    return np.asarray(source.read(key), dtype=np.float64)
 
 
 def native_byte_order(arr: np.ndarray) -> np.ndarray:

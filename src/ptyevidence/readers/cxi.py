@@ -24,6 +24,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ from .common import (
     BLOCK_BYTES,
     check_readable_file,
     gather_indices,
+    hdf5_read_errors,
     native_byte_order,
     ordered_map,
     thread_count,
@@ -46,6 +48,7 @@ from .counts import (
     counts_to_amplitude,
     summarize_counts,
 )
+from .links import LinkedFile
 
 __all__ = [
     "FRAME_PATHS",
@@ -160,6 +163,10 @@ class CxiSource:
         False accepts a file of frames without translations (as ptychodus
         writes ``diffraction.cxi``): it then has no ``xcoords``/``ycoords``, and
         is paired with the file holding them (``open_source(positions_from=...)``).
+    allow_external_links : bool or None
+        Follow external links, virtual datasets and external raw storage
+        (refused by default); None takes the process-wide policy
+        (:mod:`ptyevidence.readers.links`).
 
     Attributes
     ----------
@@ -212,6 +219,7 @@ class CxiSource:
         geometry: str | None = "far-field",
         sample_pixel_size: float | None = None,
         require_positions: bool = True,
+        allow_external_links: bool | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.require_positions = require_positions
@@ -238,6 +246,7 @@ class CxiSource:
         except OSError as exc:
             msg = f"'{self.path}' is not a readable HDF5 file ({exc}); a CXI (HDF5) file is expected"
             raise InputError(msg, self.path) from None
+        self._links = LinkedFile(self._file, self.path, allow_external_links)
         try:
             self._load(sample_pixel_size)
         except Exception:
@@ -279,24 +288,32 @@ class CxiSource:
         return f"'{self.path}': '{hdf5_path}'"
 
     def _get(self, hdf5_path: str) -> Any:
-        """Return the dataset at ``hdf5_path``, None if absent; refuse groups and dangling links."""
+        """Return the dataset at ``hdf5_path``, None if absent, under the link policy.
+
+        Groups, dangling or looping links, links out of the file that the
+        policy refuses, and datasets needing a filter that is not available
+        are refused (see :mod:`ptyevidence.readers.links`).
+        """
         h5py = _import_h5py()
-        link = self._file.get(hdf5_path, getlink=True)
-        if link is None:
-            return None
-        obj = self._file.get(hdf5_path)
+        obj = self._links.get(hdf5_path)
         if obj is None:
-            target = getattr(link, "path", "?")
-            where = f" in '{link.filename}'" if isinstance(link, h5py.ExternalLink) else ""
-            msg = (
-                f"{self._where(hdf5_path)} is a link to '{target}'{where}, which does not "
-                "exist; repair the link or point it at the dataset"
-            )
-            raise InputError(msg, self.path)
+            return None
         if not isinstance(obj, h5py.Dataset):
             msg = f"{self._where(hdf5_path)} is a group; a dataset is expected there"
             raise InputError(msg, self.path)
+        with self._reading(hdf5_path):
+            # A damaged header fails here, whichever error h5py turns it into.
+            obj.dtype, obj.shape, obj.chunks  # noqa: B018
+            self._links.check_dataset(obj, hdf5_path)
         return obj
+
+    def linked_files(self) -> list[str]:
+        """Return the other files read through links so far (only with ``allow_external_links``)."""
+        return list(self._links.linked)
+
+    def _reading(self, hdf5_path: str) -> AbstractContextManager[None]:
+        """Name the file and dataset of an HDF5 read error (h5py names neither)."""
+        return hdf5_read_errors(self._where(hdf5_path), self.path)
 
     def _open_frames(self) -> Any:
         dset, found = None, None
@@ -361,7 +378,8 @@ class CxiSource:
             )
             raise InputError(msg, self.path)
         factor, unit = self._unit_factor(dset, found, _LENGTH_UNITS, "m")
-        values = np.asarray(dset[()], dtype=np.float64) * factor
+        with self._reading(found):
+            values = np.asarray(dset[()], dtype=np.float64) * factor
         if unit != "m":
             self.notes.append(f"translation converted from {unit} to m (units attribute of '{found}')")
         if values.shape[1] == 2:
@@ -382,7 +400,8 @@ class CxiSource:
                 "the shape of one frame"
             )
             raise InputError(msg, self.path)
-        raw = np.asarray(dset[()]).reshape(h, w)
+        with self._reading(path):
+            raw = np.asarray(dset[()]).reshape(h, w)
         self.hdf5_paths["mask"] = path
         if raw.dtype.kind == "b":
             bad = raw.copy()
@@ -416,7 +435,8 @@ class CxiSource:
     def _unit_factor(
         self, dset: Any, path: str, table: dict[str, float], si: str
     ) -> tuple[float, str]:
-        units = dset.attrs.get("units")
+        with self._reading(path):
+            units = dset.attrs.get("units")
         if units is None:
             return 1.0, si
         if np.ndim(units):
@@ -445,7 +465,8 @@ class CxiSource:
             self.notes.append(f"'{path}' (dtype {dset.dtype}, shape {dset.shape}) is not a number; ignored")
             return None
         factor, unit = self._unit_factor(dset, path, table, si)
-        values = np.asarray(dset[()], dtype=np.float64).reshape(-1) * factor
+        with self._reading(path):
+            values = np.asarray(dset[()], dtype=np.float64).reshape(-1) * factor
         if values.size not in (1, n_frames):
             self.notes.append(
                 f"'{path}' holds {values.size} values for {n_frames} frames; ignored"
@@ -508,7 +529,8 @@ class CxiSource:
         dset = self._get(path)
         if dset is None:
             return DEFAULT_BASIS.copy()
-        raw = np.asarray(dset[()], dtype=np.float64) if dset.dtype.kind in "biuf" else None
+        with self._reading(path):
+            raw = np.asarray(dset[()], dtype=np.float64) if dset.dtype.kind in "biuf" else None
         if raw is not None and raw.ndim == 3 and raw.shape[1:] == (2, 3):
             if not np.allclose(raw, raw[0]):
                 self.notes.append(f"'{path}' varies between frames; the first frame's basis is used")
@@ -618,7 +640,8 @@ class CxiSource:
                 self.notes.append(f"probe candidate '{path}' has dtype {dset.dtype}; ignored")
                 continue
             check_budget(int(np.prod(shape)) * 8, f"reading the probe '{path}'")
-            probe = np.asarray(dset[()])
+            with self._reading(path):
+                probe = np.asarray(dset[()])
             if probe.ndim == 3:
                 self.notes.append(f"probe '{path}' holds {shape[0]} modes; the first is used")
                 probe = probe[0]
@@ -683,6 +706,7 @@ class CxiSource:
             "mask_rule": self.mask_rule,
             "n_bad_pixels": int(np.count_nonzero(self.bad_pixels)) if self.bad_pixels is not None else 0,
             "notes": list(self.notes),
+            **({"linked_files": self.linked_files()} if self.linked_files() else {}),
         }
 
     def position_statement(self) -> str:
@@ -757,7 +781,8 @@ class CxiSource:
         check_budget(info.nbytes, f"reading '{self.frames_path}' from '{self.path}'")
         out = np.empty(info.shape, info.dtype)
         if out.size:
-            self._frames.read_direct(out)
+            with self._reading(self.frames_path):
+                self._frames.read_direct(out)
         return out
 
     def iter_blocks(self, key: str, block_bytes: int | None = None) -> Iterator[np.ndarray]:
@@ -802,7 +827,8 @@ class CxiSource:
             if getattr(local, "buffer", None) is None:
                 local.buffer = np.empty((rows, *frame_shape), dset.dtype.newbyteorder("="))
             out = local.buffer[: min(rows, dset.shape[0] - start)]
-            dset.read_direct(out, source_sel=np.s_[start : start + len(out)])
+            with self._reading(self.frames_path):
+                dset.read_direct(out, source_sel=np.s_[start : start + len(out)])
             return func(out.reshape(-1))
 
         return ordered_map(task, range(0, dset.shape[0], rows), jobs)
@@ -828,7 +854,8 @@ class CxiSource:
         for start in range(0, n, rows):
             stop = min(n, start + rows)
             out = np.empty((stop - start,) + tuple(dset.shape[1:]), dtype)
-            dset.read_direct(out, source_sel=np.s_[start:stop])
+            with self._reading(self.frames_path):
+                dset.read_direct(out, source_sel=np.s_[start:stop])
             yield start, out
 
     def take(self, key: str, indices: Sequence[int] | np.ndarray, axis: int = 0) -> np.ndarray:
@@ -871,6 +898,11 @@ class CxiSource:
         uniq, inverse = np.unique(idx, return_inverse=True)
         rows = np.empty((uniq.size,) + tuple(dset.shape[1:]), dset.dtype.newbyteorder("="))
         row_bytes = rows[0].nbytes if rows.size else 0
+        with self._reading(self.frames_path):
+            self._read_frame_groups(dset, uniq, rows, row_bytes)
+        return native_byte_order(rows[inverse.reshape(-1)])
+
+    def _read_frame_groups(self, dset: Any, uniq: np.ndarray, rows: np.ndarray, row_bytes: int) -> None:
         for lo, hi, positions in _read_groups(dset, uniq):
             if hi - lo == positions.size:  # a run of consecutive frames: read in place
                 dset.read_direct(rows, source_sel=np.s_[lo:hi], dest_sel=np.s_[positions[0] : positions[-1] + 1])
@@ -880,7 +912,6 @@ class CxiSource:
             else:  # a huge chunk: frame by frame, served by the chunk cache
                 for j in positions:
                     dset.read_direct(rows, source_sel=np.s_[uniq[j]], dest_sel=np.s_[j])
-        return native_byte_order(rows[inverse.reshape(-1)])
 
     def _take_columns(self, idx: np.ndarray) -> np.ndarray:
         dset = self._frames

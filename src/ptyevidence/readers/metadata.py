@@ -12,11 +12,11 @@ which runs no code and lets only plain data through.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
+from .._json import dumps_strict, parse_json
 from ..exceptions import InputError
 from .base import Source
 from .pickled import plain_problem, read_object_scalar
@@ -40,7 +40,7 @@ def metadata_array(record: dict[str, Any]) -> np.ndarray:
     >>> arr.dtype.kind, arr.shape
     ('U', ())
     """
-    return np.array(json.dumps(record, sort_keys=True, separators=(",", ":")))
+    return np.array(dumps_strict(record, sort_keys=True, separators=(",", ":")))
 
 
 def read_metadata_value(source: Source, key: str = METADATA_KEY) -> Any:
@@ -97,7 +97,7 @@ def read_metadata_member(source: Source) -> dict[str, Any] | None:
         return None
     try:
         value = read_metadata_value(source)
-        record = json.loads(value) if isinstance(value, str) else None
-    except (InputError, ValueError):
+        record = parse_json(value, METADATA_KEY) if isinstance(value, str) else None
+    except ValueError:  # InputError is a ValueError
         return None
     return record if isinstance(record, dict) else None

@@ -10,6 +10,7 @@ bounded block at a time.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import struct
@@ -35,7 +36,7 @@ from .common import (
     thread_count,
 )
 
-__all__ = ["MemberCrcCheck", "NpzSource"]
+__all__ = ["MemberCrcCheck", "NpzSource", "read_member"]
 
 #: Stored members at least this large are read ahead, and most of their CRC
 #: folded, on a second thread during a full pass.
@@ -47,11 +48,13 @@ INFLATE_PIECE_BYTES = 2**20
 
 T = TypeVar("T")
 
+#: Largest data size a header may promise (int64 byte offsets): more cannot be in a file.
+_MAX_HEADER_BYTES = 2**62
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_MAGIC = b"PK\x03\x04"
 #: What zipfile raises on a damaged member; NotImplementedError comes from a
-#: corrupted compression-method or version field.
-_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
+#: corrupted compression-method or version field, RuntimeError from an encryption flag.
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError)
 
 
 class NpzSource:
@@ -101,6 +104,7 @@ class NpzSource:
         self._members: dict[str, zipfile.ZipInfo] = {}
         self.ignored_members: list[str] = []
         try:
+            self._check_member_names()
             for zinfo in self._zip.infolist():
                 if not zinfo.filename.endswith(".npy"):
                     if not zinfo.is_dir():
@@ -114,6 +118,24 @@ class NpzSource:
             raise
 
     # -- headers -----------------------------------------------------------
+    def _check_member_names(self) -> None:
+        """Refuse names a reader could take two ways: repeated, cut at a NUL, or holding a path."""
+        seen: set[str] = set()
+        for zinfo in self._zip.infolist():
+            raw = zinfo.orig_filename
+            problem = None
+            if "\x00" in raw:
+                problem = f"holds a NUL character (zipfile would read it as '{zinfo.filename}')"
+            elif "/" in raw.rstrip("/") or "\\" in raw:
+                problem = "holds a path separator; NPZ members are plain names"
+            elif zinfo.filename in seen:
+                problem = "appears twice; which copy is the array?"
+            seen.add(zinfo.filename)
+            if problem:
+                msg = (f"'{self.path}': member name {raw!r} {problem}; the archive is ambiguous, "
+                       "rewrite it with numpy.savez")
+                raise InputError(msg, self.path)
+
     def _read_info(self, key: str, zinfo: zipfile.ZipInfo) -> ArrayInfo:
         if zinfo.flag_bits & 0x1:
             msg = f"'{self.path}': member '{zinfo.filename}' is encrypted; cannot read it"
@@ -817,6 +839,44 @@ def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return _multmodp(shift, crc1) ^ crc2
 
 
+def read_member(archive: zipfile.ZipFile, zinfo: zipfile.ZipInfo, path: str) -> np.ndarray:
+    """Read one ``.npy`` member of an open archive on its own, with :class:`NpzSource`'s checks.
+
+    For archives :class:`NpzSource` refuses as a whole (one damaged member
+    stops it): the header is checked, the data it promises against the
+    member's size, and the memory budget before anything is read.
+
+    Raises
+    ------
+    InputError
+        For a corrupt, encrypted, object or mis-sized member.
+    MemoryBudgetError
+        If the member does not fit the budget.
+    """
+    if zinfo.flag_bits & 0x1:
+        msg = f"'{path}': member '{zinfo.filename}' is encrypted; cannot read it"
+        raise InputError(msg, path)
+    try:
+        with archive.open(zinfo) as fp:
+            shape, fortran, dtype = _read_npy_header(fp, path, zinfo.filename)
+            info = ArrayInfo(zinfo.filename, dtype, shape, fortran, True)
+            if info.has_objects:
+                msg = f"'{path}': member '{zinfo.filename}' holds Python objects; refusing to unpickle it"
+                raise InputError(msg, path)
+            if zinfo.file_size - fp.tell() != info.nbytes:
+                msg = (f"'{path}': member '{zinfo.filename}' header promises {info.nbytes} data bytes "
+                       f"but the member holds {zinfo.file_size - fp.tell()}")
+                raise InputError(msg, path)
+        check_budget(2 * info.nbytes, f"reading '{zinfo.filename}' from '{path}'")
+        with archive.open(zinfo) as fp:
+            return np.lib.format.read_array(fp, allow_pickle=False)
+    except _MEMBER_ERRORS + (ValueError,) as exc:
+        if isinstance(exc, InputError):
+            raise
+        msg = f"'{path}': member '{zinfo.filename}' is corrupt ({exc})"
+        raise InputError(msg, path) from None
+
+
 def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Parse a ``.npy`` header from ``fp`` without trusting it with pickles."""
     fmt = np.lib.format
@@ -829,10 +889,33 @@ def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool,
         else:
             msg = f"unsupported .npy format version {version}"
             raise ValueError(msg)
-    except ValueError as exc:
-        msg = f"'{path}': member '{member}' is not a valid .npy array ({exc})"
+    except _MEMBER_ERRORS:
+        raise  # the zip member itself is damaged: reported by the caller
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many kinds
+        msg = f"'{path}': member '{member}' is not a valid .npy array ({type(exc).__name__}: {exc})"
         raise InputError(msg, path) from None
-    return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in shape)
+    problem = _header_problem(shape, dtype)
+    if problem:
+        msg = f"'{path}': member '{member}' is not a valid .npy array ({problem})"
+        raise InputError(msg, path)
+    return shape, bool(fortran), dtype
+
+
+def _header_problem(shape: tuple[int, ...], dtype: np.dtype) -> str | None:
+    """Return what makes a parsed header unusable as one array's description, or None."""
+    if dtype.subdtype is not None:
+        # A sub-array descr ('<f4', (3,)) would silently add axes to the shape.
+        return f"its descr {dtype.str}{dtype.shape} is a sub-array type; the header's shape must hold every axis"
+    if any(s < 0 for s in shape):
+        return f"shape {shape} has a negative length"
+    count = math.prod(shape)
+    if count * max(dtype.itemsize, 1) > _MAX_HEADER_BYTES:
+        return f"shape {shape} of {dtype} promises {count} elements, more than any file holds"
+    if dtype.itemsize == 0 and count and not dtype.hasobject:
+        return f"dtype {dtype} has items of 0 bytes, so {count} elements would hold no data"
+    return None
 
 
 class MemberCrcCheck:

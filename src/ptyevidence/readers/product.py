@@ -38,13 +38,20 @@ import numpy as np
 from .._memory import check_budget
 from ..exceptions import InputError
 from .base import ArrayInfo
-from .common import BLOCK_BYTES, check_readable_file, gather_indices, native_byte_order
+from .common import (
+    BLOCK_BYTES,
+    check_readable_file,
+    gather_indices,
+    hdf5_read_errors,
+    native_byte_order,
+)
 from .counts import (
     IntensitySummary,
     counts_notes,
     counts_to_amplitude,
     summarize_counts,
 )
+from .links import LinkedFile
 from .memory import ArraySource
 
 __all__ = [
@@ -89,7 +96,7 @@ def product_layout(path: str | os.PathLike) -> str | None:
     try:
         with h5py.File(os.fspath(path), "r") as fh:
             names = set(fh.keys())
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):  # not HDF5, or damaged: the CXI reader says which
         return None
     if any(m in names for m in _PRODUCT_MARKS) or {"probe", "object", "loss_values"} <= names:
         return PRODUCT_FORMAT
@@ -317,6 +324,9 @@ class ProductSource(FlatSource):
         The ``.h5`` file.
     kind : {"ptychodus-product", "ptychodus-training"} or None
         The layout; None recognizes it (:func:`product_layout`).
+    allow_external_links : bool or None
+        Read virtual datasets and external raw storage (refused by default);
+        None takes the process-wide policy (:mod:`ptyevidence.readers.links`).
 
     Attributes
     ----------
@@ -348,7 +358,9 @@ class ProductSource(FlatSource):
     8000.0 [4.0, 14.0]
     """
 
-    def __init__(self, path: str | os.PathLike, kind: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, kind: str | None = None, allow_external_links: bool | None = None
+    ) -> None:
         import h5py
 
         path = os.fspath(path)
@@ -367,20 +379,28 @@ class ProductSource(FlatSource):
         except OSError as exc:
             msg = f"'{path}' is not a readable HDF5 file ({exc})"
             raise InputError(msg, path) from None
+        self._links = LinkedFile(self._file, path, allow_external_links)
         try:
-            self._load(h5py)
+            with hdf5_read_errors(f"'{path}'", path):
+                self._read_members(h5py)
+            if self.format == TRAINING_FORMAT:
+                self._derive_training()
+            else:
+                self._derive_product()
         except Exception:
             self._file.close()
             raise
 
     # -- loading ----------------------------------------------------------------
-    def _load(self, h5py: Any) -> None:
+    def _read_members(self, h5py: Any) -> None:
         for name, value in self._file.attrs.items():
             self.arrays[attribute_key("", name)] = _text_or_array(value)
         datasets: list[tuple[str, Any]] = []
         self._file.visititems(lambda name, obj: datasets.append((name, obj)) if isinstance(
             obj, h5py.Dataset) else None)
         for name, dset in datasets:
+            # Virtual parts, external raw storage and missing filters, under the link policy.
+            self._links.check_dataset(dset, name)
             key = name.removeprefix(f"{RAW_DATA_GROUP}/")
             if key in self.arrays or key in self._lazy:
                 key = name  # a raw_data member shadowing a root dataset keeps its path
@@ -391,10 +411,6 @@ class ProductSource(FlatSource):
                 self.arrays[key] = self._read_small(name, dset)
             for attr, value in dset.attrs.items():
                 self.arrays[attribute_key(key, attr)] = _text_or_array(value)
-        if self.format == TRAINING_FORMAT:
-            self._derive_training()
-        else:
-            self._derive_product()
 
     def _read_small(self, name: str, dset: Any) -> np.ndarray:
         try:
@@ -402,6 +418,10 @@ class ProductSource(FlatSource):
         except (OSError, ValueError, TypeError) as exc:
             msg = f"'{self.path}': dataset '{name}' cannot be read ({exc})"
             raise InputError(msg, self.path) from None
+
+    def linked_files(self) -> list[str]:
+        """Return the other files the datasets read from (only with ``allow_external_links``)."""
+        return list(self._links.linked)
 
     def close(self) -> None:
         """Close the file."""

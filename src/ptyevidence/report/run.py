@@ -19,7 +19,6 @@ one line naming the notebook's parameters instead of a traceback.
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import atomic_output, check_output_path
+from .._json import dumps_strict, read_json
 from ..exceptions import InputError, PtyEvidenceError, UsageError
 
 if TYPE_CHECKING:
@@ -156,14 +156,16 @@ class NotebookRun:
             manifest[name] = [stat.st_size, stat.st_mtime_ns]
         folder = self.out / MANIFEST_DIR
         folder.mkdir(exist_ok=True)
-        with atomic_output(folder / f"{self.notebook}.json", "w") as fh:
-            fh.write(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        with atomic_output(folder / f"{self.notebook}.json", "w", force=True) as fh:
+            fh.write(dumps_strict(manifest, indent=1, sort_keys=True) + "\n")
 
     def _manifest(self) -> dict[str, list[int]]:
         path = self.out / MANIFEST_DIR / f"{self.notebook}.json"
+        if not path.is_file():
+            return {}
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_json(path, f"record '{path}'")
+        except InputError:  # a damaged record owns nothing: its files need force
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -300,7 +302,7 @@ def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> s
     '# Note'
     """
     path = check_output_path(path, force=force)
-    with atomic_output(path, "w") as fh:
+    with atomic_output(path, "w", force=force) as fh:
         fh.write(text)
     return path
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from .._json import dumps_strict, read_json
 from ..fixture.verdict import recorded_verdicts
 
 __all__ = [
@@ -44,7 +44,7 @@ class _HasToDict(Protocol):
 
 
 def _read_json(path: str | os.PathLike) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return read_json(path, f"record '{os.fspath(path)}'")
 
 
 class _Record:
@@ -214,7 +214,7 @@ class CoverageRecord(_Record):
 
     def to_json(self) -> str:
         """Return the content of ``coverage.json``: :meth:`to_dict` indented, one final newline."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps_strict(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CoverageRecord:
@@ -502,7 +502,7 @@ class ReportSummary(_Record):
 
     def to_json(self) -> str:
         """Return the content of ``summary.json``."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps_strict(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReportSummary:

@@ -22,14 +22,19 @@ verified or loaded.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..exceptions import FixtureCheckFailed, FixtureUnusable, PtyEvidenceError
+from .._json import read_json
+from ..exceptions import (
+    FixtureCheckFailed,
+    FixtureUnusable,
+    InputError,
+    PtyEvidenceError,
+)
 
 __all__ = ["FixtureFile", "FixtureItem", "ptyevidence_fixture"]
 
@@ -101,9 +106,8 @@ def _is_sidecar(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (ValueError, OSError):
+        data = read_json(path, f"sidecar '{path}'")
+    except InputError:
         return True  # a damaged sidecar must fail loudly, not vanish from the run
     return isinstance(data, dict) and "content_digests" in data
 

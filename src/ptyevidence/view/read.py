@@ -161,8 +161,8 @@ def read_scene(
     with open_source(source, reader, positions_from, geometry, sample_pixel_size) as src:
         obj = src.read(OBJECT_KEY) if OBJECT_KEY in src else None
         probe, size = source_probe(src)
-    if obj is not None and obj.ndim != 2:
-        obj = None
+    if obj is not None and (obj.ndim != 2 or obj.dtype.kind not in "biufc"):
+        obj = None  # not an image (records, text): nothing to draw
     return Scene(positions.path, positions.format, positions.units, positions.x, positions.y,
                  obj, probe, size, positions.geometry)
 

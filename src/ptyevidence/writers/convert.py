@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import check_output_path
+from .._memory import check_budget
 from .._progress import progress_bar
 from .._version import __version__
 from ..exceptions import InputError, UsageError
@@ -128,8 +129,12 @@ def load_probe(path: str | os.PathLike, frame_shape: tuple[int, int]) -> tuple[n
     """
     path = os.fspath(path)
     try:
-        probe = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        # Mapped first: the header's shape is checked against the budget before any copy.
+        probe = np.load(path, mmap_mode="r", allow_pickle=False)
+        if isinstance(probe, np.ndarray):
+            check_budget(2 * probe.nbytes, f"reading the probe '{path}'")
+            probe = np.array(probe)
+    except (OSError, ValueError, EOFError) as exc:
         msg = f"probe file '{path}' cannot be read as a .npy array ({exc}); save it with numpy.save"
         raise InputError(msg, path) from None
     if not isinstance(probe, np.ndarray):
@@ -265,6 +270,9 @@ def convert_cxi(
                 f"or larger; pass object_shape='{needed[0]}x{needed[1]}'"
             )
             raise UsageError(msg)
+        # The placeholder object is held whole while the NPZ is written.
+        check_budget(object_shape[0] * object_shape[1] * np.dtype(np.complex64).itemsize,
+                     f"the placeholder objectGuess of {object_shape[0]}x{object_shape[1]}")
         summary = src.intensity_summary(progress, block_bytes=CONVERT_BLOCK_BYTES)
         record = _metadata(src, summary, probe_step, object_shape, needed)
         _write_output(src, output, record, probe_array, object_shape, x, y, force, progress, probe)
@@ -364,6 +372,7 @@ def _metadata(
             "n_frames": n,
             "frame_shape": [h, w],
             "frames_dtype": meta["frames_dtype"],
+            **({"linked_files": meta["linked_files"]} if meta.get("linked_files") else {}),
         },
         "geometry": {
             key: meta[key]

@@ -11,12 +11,13 @@ import os
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
 from .._atomic import atomic_output, check_output_path
 
-__all__ = ["StreamedArray", "write_npz"]
+__all__ = ["StreamedArray", "write_npz", "write_npz_members"]
 
 #: Timestamp written for every member (the earliest a zip can hold).
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -106,8 +107,15 @@ def write_npz(
     True
     """
     path = check_output_path(path, force=force, inputs=inputs)
+    with atomic_output(path, "wb", force=force, inputs=inputs) as fh:
+        write_npz_members(fh, arrays, compress)
+    return path
+
+
+def write_npz_members(fh: IO[bytes], arrays: Mapping[str, np.ndarray], compress: bool = False) -> None:
+    """Write ``arrays`` as an NPZ into the open binary file ``fh`` (see :func:`write_npz`)."""
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with atomic_output(path, "wb") as fh, zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+    with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
         for key, value in arrays.items():
             streamed = isinstance(value, StreamedArray)
             arr = value if streamed else np.asanyarray(value)
@@ -123,4 +131,3 @@ def write_npz(
                     _write_streamed(member, arr, key)
                 else:
                     np.lib.format.write_array(member, arr, allow_pickle=False)
-    return path

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import IO
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from ..readers.metadata import METADATA_KEY, metadata_array
 from ..readers.product import RAW_DATA_GROUP
 from .geometry import Geometry
 
-__all__ = ["CXI_FRAMES_LINK", "product_layout_arrays", "write_product"]
+__all__ = ["CXI_FRAMES_LINK", "product_layout_arrays", "write_product", "write_product_file"]
 
 #: Where ptychodus's CXI diffraction reader looks for frames first (plugins/cxi_file.py:138).
 CXI_FRAMES_LINK = "/entry_1/data_1/data"
@@ -141,14 +142,21 @@ def write_product(
     str
         The path written.
     """
+    path = check_output_path(path, force=force, inputs=inputs)
+    # h5py reads back what it writes: the temporary file is opened for both.
+    with atomic_output(path, "w+b", force=force, inputs=inputs) as fh:
+        write_product_file(fh, arrays, geometry)
+    return path
+
+
+def write_product_file(fh: IO[bytes], arrays: Mapping[str, np.ndarray], geometry: Geometry) -> None:
+    """Write the product of :func:`write_product` into ``fh``, a binary file open for reading and writing."""
     import h5py
 
-    path = check_output_path(path, force=force, inputs=inputs)
     root, datasets, attrs = product_layout_arrays(arrays, geometry)
     record = {"layout": "canonical", "written_by": f"ptyevidence {__version__} (ptychodus-product)",
               "geometry": geometry.to_dict()}
-    # h5py reads back what it writes: the temporary file is opened for both.
-    with atomic_output(path, "w+b") as fh, h5py.File(fh, "w") as out:
+    with h5py.File(fh, "w") as out:
         for name, value in root.items():
             out.attrs[name] = value
         for name, value in datasets.items():
@@ -158,4 +166,3 @@ def write_product(
         out.create_dataset(f"{RAW_DATA_GROUP}/{METADATA_KEY}", data=str(metadata_array(record)),
                            track_times=False)
         out[CXI_FRAMES_LINK] = h5py.SoftLink(f"/{RAW_DATA_GROUP}/diffraction")
-    return path

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import IO
 
 import numpy as np
 
@@ -25,9 +26,15 @@ from ..exceptions import UsageError
 from ..readers.cxi import ELECTRON_VOLT_J, photon_wavelength
 from ..readers.metadata import METADATA_KEY, metadata_array
 from .geometry import Geometry
-from .npz import write_npz
+from .npz import write_npz, write_npz_members
 
-__all__ = ["PIXEL_COORDINATE_THRESHOLD", "reader_pixel_size", "slac_arrays", "write_slac_npz"]
+__all__ = [
+    "PIXEL_COORDINATE_THRESHOLD",
+    "reader_pixel_size",
+    "slac_arrays",
+    "write_slac_members",
+    "write_slac_npz",
+]
 
 #: ptychodus takes coordinates whose magnitude never exceeds this for metres, not pixels (l.28, l.42-44).
 PIXEL_COORDINATE_THRESHOLD = 1e-3
@@ -132,3 +139,8 @@ def write_slac_npz(
         The path written.
     """
     return write_npz(path, slac_arrays(arrays, geometry, record_layout), force=force, inputs=inputs)
+
+
+def write_slac_members(fh: IO[bytes], arrays: Mapping[str, np.ndarray], geometry: Geometry) -> None:
+    """Write the SLAC NPZ of :func:`write_slac_npz` into the open binary file ``fh``."""
+    write_npz_members(fh, slac_arrays(arrays, geometry))

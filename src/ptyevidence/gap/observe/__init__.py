@@ -12,12 +12,12 @@ contract, without PtychoPINN.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 
+from ..._json import dumps_strict
 from ..._version import __version__
 from ...contract.model import DatasetContract
 from ...exceptions import InputError, UsageError
@@ -155,7 +155,7 @@ def observe(
             "torch": torch,
             "tf": tf,
         }
-        write_artifact(os.path.join(staging, RUN_FILE), json.dumps(record, indent=2, default=str) + "\n")
+        write_artifact(os.path.join(staging, RUN_FILE), dumps_strict(record, indent=2) + "\n")
         report = evaluate_run(staging, contracts, run=record)
         report.out_dir = target
         write_artifact(os.path.join(staging, MATRIX_FILE), report.to_markdown())

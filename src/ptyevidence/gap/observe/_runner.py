@@ -31,6 +31,7 @@ import dataclasses
 import importlib.util
 import inspect
 import json
+import math
 import os
 import subprocess
 import sys
@@ -92,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(path: str, data: dict) -> int:
+    # Standard JSON, which the caller's bounded reader accepts (_plain spells non-finite numbers
+    # as text); made whole before the file is opened, so a failure leaves no half manifest.
+    text = json.dumps(data, indent=2, default=_jsonable, allow_nan=False)
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=_jsonable)
+        fh.write(text)
     return 0
 
 
@@ -153,12 +157,14 @@ def _framework(value) -> str:
 
 def _jsonable(value):
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
+        return _plain(value.item())
     return repr(value)
 
 
 def _plain(value):
-    """Config values as JSON data (tuples as lists, anything else by repr)."""
+    """Config values as JSON data (tuples as lists, non-finite numbers and anything else by repr)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):

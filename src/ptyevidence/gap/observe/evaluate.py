@@ -9,13 +9,13 @@ contract can be edited and the same run judged again.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..._json import read_json
 from ...contract.model import DatasetContract, FieldSpec, load_contract
 from ...exceptions import InputError
 from ...readers.registry import open_source
@@ -55,15 +55,10 @@ def load_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         If the folder has no readable ``run.json``.
     """
     path = os.path.join(os.fspath(run_dir), RUN_FILE)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         msg = f"'{run_dir}' is not an observe output folder (no {RUN_FILE}); run ptyevidence observe first"
-        raise InputError(msg, path) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        msg = f"'{path}' cannot be read as a run record ({exc})"
-        raise InputError(msg, path) from None
+        raise InputError(msg, path)
+    return read_json(path, f"run record '{path}'")
 
 
 def evaluate_run(

@@ -11,7 +11,6 @@ PtychoPINN writes ``memoized_data/`` and memory maps where it runs.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..._json import dumps_strict, read_json
 from ...exceptions import PipelineError, PipelineUnavailableError, UsageError
 
 __all__ = [
@@ -136,8 +136,7 @@ def check_interpreter(python: str | os.PathLike | None = None,
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             msg = f"python '{exe}' could not run the environment check ({last}); pass --python PATH"
             raise PipelineUnavailableError(msg)
-        with open(manifest, encoding="utf-8") as fh:
-            report = json.load(fh)
+        report = read_json(manifest, f"environment check '{manifest}'")
     missing = report["missing"]
     if missing:
         raise PipelineUnavailableError(_missing_message(exe, checkout, missing))
@@ -239,7 +238,7 @@ def run_pipeline(
     command = [interpreter.python, os.fspath(_RUNNER), pipeline, "--manifest", manifest,
                "--fixture", os.path.abspath(fixture), "--out", out,
                "--work", os.path.join(space.root, "work"),
-               "--gridsizes", ",".join(map(str, gridsizes)), "--config", json.dumps(config)]
+               "--gridsizes", ",".join(map(str, gridsizes)), "--config", dumps_strict(config)]
     for entry in space.paths:
         command += ["--path", entry]
     if aligned_from:
@@ -259,8 +258,7 @@ def run_pipeline(
             raise
     result = None
     if os.path.isfile(manifest):
-        with open(manifest, encoding="utf-8") as fh:
-            result = json.load(fh)
+        result = read_json(manifest, f"manifest of PtychoPINN's {label} path '{manifest}'")
     if result is not None and "usage" in result:
         raise UsageError(result["usage"])
     if result is not None and "error" in result:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..._format import markdown_table
+from ..._json import dumps_strict
 from ..matrix import GapMatrix
 from .claims import ClaimResult
 from .drift import Drift
@@ -253,7 +253,7 @@ class ObserveReport:
 
     def to_json(self) -> str:
         """Return :meth:`to_dict` as indented JSON ending in a newline."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+        return dumps_strict(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     def csv_columns(self) -> dict[str, dict[str, str]]:
         """Return the observations as extra gap-matrix columns: column name -> role -> cell.
