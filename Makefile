@@ -21,10 +21,11 @@ $(STAMP): pyproject.toml requirements/ptychodus.txt
 report: install
 	$(BIN)/ptyevidence report --force
 
-# Style, unit tests + doctests, then the notebooks under nbval.
+# Formatting and lint (ruff), unit tests + doctests, then the notebooks under nbval.
 test: install check test-unit test-notebooks
 
 check: install
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 
 test-unit: install

@@ -41,8 +41,14 @@ def main() -> None:
         idx, t_grid = timed(select_indices, x, y, n, "grid")
         _, t_metrics = timed(scan_coverage, x, y, idx)
         out["runs"].append(
-            {"case": "grid+metrics", "positions": n_grid, "subset": n,
-             "grid_s": t_grid, "metrics_s": t_metrics, "total_s": t_grid + t_metrics}
+            {
+                "case": "grid+metrics",
+                "positions": n_grid,
+                "subset": n,
+                "grid_s": t_grid,
+                "metrics_s": t_metrics,
+                "total_s": t_grid + t_metrics,
+            }
         )
     # What the source spacing sample saves: every position's nearest other, or the sample's.
     _, t_all = timed(nearest_neighbour_distances, x, y)
@@ -51,9 +57,7 @@ def main() -> None:
     x, y = scan_positions(n_far)
     for n in sizes:
         _, t_far = timed(select_indices, x, y, n, "farthest-point", seed=0)
-        out["runs"].append(
-            {"case": "farthest-point", "positions": n_far, "subset": n, "total_s": t_far}
-        )
+        out["runs"].append({"case": "farthest-point", "positions": n_far, "subset": n, "total_s": t_far})
     print(json.dumps(out))
 
 

@@ -136,7 +136,5 @@ if __name__ == "__main__":
     parser.add_argument("--layout", default="canonical", choices=["canonical", "legacy"])
     parser.add_argument("--compressed", action="store_true")
     args = parser.parse_args()
-    size = write_source(
-        args.path, args.frames, args.frame, args.dtype, args.layout, args.compressed
-    )
+    size = write_source(args.path, args.frames, args.frame, args.dtype, args.layout, args.compressed)
     print(size)

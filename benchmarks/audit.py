@@ -88,10 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", required=True, help="scratch folder for the files (removed afterwards)")
     parser.add_argument("--files", type=int, default=400)
-    parser.add_argument("--frames", type=int, default=1500, help="64x64 float32 frames per file "
-                        "(1500: about 25 MB)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement, interleaved; "
-                        "the fastest counts (default: 1)")
+    parser.add_argument("--frames", type=int, default=1500, help="64x64 float32 frames per file (1500: about 25 MB)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each measurement, interleaved; the fastest counts (default: 1)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
     data = os.path.join(args.dir, "files")
@@ -99,9 +99,11 @@ def main() -> None:
         start = time.perf_counter()
         paths = _generate(data, args.files, args.frames)
         size = sum(os.path.getsize(p) for p in paths)
-        print(f"{len(paths)} files, {size / len(paths) / 1e6:.1f} MB each ({size / 1e9:.2f} GB), "
-              f"written in {time.perf_counter() - start:.0f} s; {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}")
+        print(
+            f"{len(paths)} files, {size / len(paths) / 1e6:.1f} MB each ({size / 1e9:.2f} GB), "
+            f"written in {time.perf_counter() - start:.0f} s; {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        )
         loops, runs = [], {1: [], 2: []}
         for i in range(args.repeat):
             _warm(paths)
@@ -124,10 +126,14 @@ def main() -> None:
         print(f"| audit, {k} worker(s) | {wall:.1f} | {n / wall:.1f} | {1 / per_file:.1f} |")
     (wall1, step1), (wall2, step2) = results[1], results[2]
     print()
-    print(f"scaling 2 workers / 1 worker: {step1 / step2:.2f}x steady state, "
-          f"{wall1 / wall2:.2f}x end to end (target >= 1.7x)")
-    print(f"engine overhead per file, 1 worker: {(step1 - loop / n) * 1e3:.1f} ms steady state, "
-          f"{(wall1 - loop) / n * 1e3:.1f} ms end to end (loop: {loop / n * 1e3:.1f} ms per file)")
+    print(
+        f"scaling 2 workers / 1 worker: {step1 / step2:.2f}x steady state, "
+        f"{wall1 / wall2:.2f}x end to end (target >= 1.7x)"
+    )
+    print(
+        f"engine overhead per file, 1 worker: {(step1 - loop / n) * 1e3:.1f} ms steady state, "
+        f"{(wall1 - loop) / n * 1e3:.1f} ms end to end (loop: {loop / n * 1e3:.1f} ms per file)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,19 +38,39 @@ def _source(folder: str, n: int, side: int) -> str:
     gy, gx = np.divmod(np.arange(n), int(np.ceil(np.sqrt(n))))
     path = os.path.join(folder, "source.npz")
     np.savez(
-        path, diffraction=rng.random((n, side, side), dtype=np.float32),
-        probeGuess=np.ones((side, side), np.complex64), objectGuess=np.ones((2 * side, 2 * side), np.complex64),
-        xcoords=10.0 + 3.0 * gx + rng.uniform(-0.5, 0.5, n), ycoords=10.0 + 3.0 * gy + rng.uniform(-0.5, 0.5, n),
-        xcoords_start=10.0 + 3.0 * gx, ycoords_start=10.0 + 3.0 * gy,
+        path,
+        diffraction=rng.random((n, side, side), dtype=np.float32),
+        probeGuess=np.ones((side, side), np.complex64),
+        objectGuess=np.ones((2 * side, 2 * side), np.complex64),
+        xcoords=10.0 + 3.0 * gx + rng.uniform(-0.5, 0.5, n),
+        ycoords=10.0 + 3.0 * gy + rng.uniform(-0.5, 0.5, n),
+        xcoords_start=10.0 + 3.0 * gx,
+        ycoords_start=10.0 + 3.0 * gy,
     )
     return path
 
 
 def _make(source: str, out: str, seed: int, size: int, force: bool) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "ptyevidence", "fixture", "make", "--source", source, "--output", out,
-            "--subset-size", str(size), "--strategy", "farthest-point", "--seed", str(seed)]
-    return subprocess.Popen(argv + (["--force"] if force else []), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "ptyevidence",
+        "fixture",
+        "make",
+        "--source",
+        source,
+        "--output",
+        out,
+        "--subset-size",
+        str(size),
+        "--strategy",
+        "farthest-point",
+        "--seed",
+        str(seed),
+    ]
+    return subprocess.Popen(
+        argv + (["--force"] if force else []), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _set_problems(folder: str) -> list[str]:
@@ -129,8 +149,12 @@ def kill_rounds(folder: str, source: str, rounds: int, size: int, rng: random.Ra
         if problems or code != 0:
             leftovers += 1
             notes.append(f"round {k}: rerun exit {code}, {problems}")
-    return {"seconds_per_run": duration, "leftover_rounds": leftovers, "killed_while_temporaries_existed":
-            during_write, "notes": notes}
+    return {
+        "seconds_per_run": duration,
+        "leftover_rounds": leftovers,
+        "killed_while_temporaries_existed": during_write,
+        "notes": notes,
+    }
 
 
 def main() -> None:
@@ -147,26 +171,32 @@ def main() -> None:
         source = _source(race, 200, 32)
         start = time.perf_counter()
         mixed, notes = race_rounds(race, source, args.rounds, 64)
-        print(f"race: {args.rounds} rounds of two concurrent 'fixture make --force' on one output: "
-              f"{mixed} mixed or broken sets ({time.perf_counter() - start:.0f} s)")
+        print(
+            f"race: {args.rounds} rounds of two concurrent 'fixture make --force' on one output: "
+            f"{mixed} mixed or broken sets ({time.perf_counter() - start:.0f} s)"
+        )
         for line in notes[:10]:
             print("  " + line)
         for name in os.listdir(race):
             if name != "source.npz":
                 os.unlink(os.path.join(race, name))
         bad, notes = no_force_rounds(race, source, args.no_force_rounds, 64)
-        print(f"no-force: {args.no_force_rounds} rounds of two concurrent 'fixture make' on a fresh "
-              f"output: {bad} rounds without exactly one winner and its complete set")
+        print(
+            f"no-force: {args.no_force_rounds} rounds of two concurrent 'fixture make' on a fresh "
+            f"output: {bad} rounds without exactly one winner and its complete set"
+        )
         for line in notes[:10]:
             print("  " + line)
         killed = os.path.join(root, "kill")
         os.mkdir(killed)
         source = _source(killed, 600, 128)
         result = kill_rounds(killed, source, args.kill_rounds, 500, rng)
-        print(f"kill: {args.kill_rounds} rounds of a run killed (SIGKILL/SIGTERM alternating) at a random "
-              f"moment of its write (a run takes {result['seconds_per_run']:.1f} s), then rerun: {result['leftover_rounds']} "
-              f"rounds with leftover or broken files; temporaries existed at the kill in "
-              f"{result['killed_while_temporaries_existed']} rounds")
+        print(
+            f"kill: {args.kill_rounds} rounds of a run killed (SIGKILL/SIGTERM alternating) at a random "
+            f"moment of its write (a run takes {result['seconds_per_run']:.1f} s), then rerun: "
+            f"{result['leftover_rounds']} rounds with leftover or broken files; temporaries existed at the kill in "
+            f"{result['killed_while_temporaries_existed']} rounds"
+        )
         for line in result["notes"][:10]:
             print("  " + line)
 

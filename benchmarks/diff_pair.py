@@ -38,11 +38,15 @@ def write_pair(path_a: str, path_b: str, n: int, changed: int, seed: int = 0) ->
     x, y = _inputs.scan_positions(n, seed)
     rng = np.random.default_rng(seed + 2)
     probe = np.exp(1j * rng.uniform(0, 1, (FRAME, FRAME))).astype(np.complex64)
-    with zipfile.ZipFile(path_a, "w", zipfile.ZIP_STORED, allowZip64=True) as za, \
-            zipfile.ZipFile(path_b, "w", zipfile.ZIP_STORED, allowZip64=True) as zb:
+    with (
+        zipfile.ZipFile(path_a, "w", zipfile.ZIP_STORED, allowZip64=True) as za,
+        zipfile.ZipFile(path_b, "w", zipfile.ZIP_STORED, allowZip64=True) as zb,
+    ):
         shape = (n, FRAME, FRAME)
-        with _inputs._open_member(za, "diffraction", pool.dtype, shape) as ma, \
-                _inputs._open_member(zb, "diffraction", pool.dtype, shape) as mb:
+        with (
+            _inputs._open_member(za, "diffraction", pool.dtype, shape) as ma,
+            _inputs._open_member(zb, "diffraction", pool.dtype, shape) as mb,
+        ):
             for start in range(0, n, _inputs.FRAMES_PER_BLOCK):
                 stop = min(n, start + _inputs.FRAMES_PER_BLOCK)
                 block = pool[np.arange(start, stop) % pool.shape[0]]
@@ -91,8 +95,10 @@ def main() -> None:
         start = time.perf_counter()
         write_pair(a, b, n, changed)
         sizes = os.path.getsize(a), os.path.getsize(b)
-        print(f"wrote A and B: {n} frames of {FRAME}x{FRAME} float32, {sizes[0] / 1e9:.2f} GB and "
-              f"{sizes[1] / 1e9:.2f} GB, in {time.perf_counter() - start:.1f} s (frame {changed} differs)")
+        print(
+            f"wrote A and B: {n} frames of {FRAME}x{FRAME} float32, {sizes[0] / 1e9:.2f} GB and "
+            f"{sizes[1] / 1e9:.2f} GB, in {time.perf_counter() - start:.1f} s (frame {changed} differs)"
+        )
         cat = ["cat", a, b]
         t0 = time.perf_counter()
         subprocess.run(cat, stdout=subprocess.DEVNULL, check=True)
@@ -102,9 +108,11 @@ def main() -> None:
             wall, rss, out = run_child([sys.executable, "-m", "ptyevidence", "diff", a, b, "--json"])
             report = json.loads(out)
             frames = next(k for k in report["keys"] if k["key"] == "diffraction")["values"]
-            print(f"run {i + 1}: diff {wall:.2f} s ({total / wall:.2f} GB/s over both files), "
-                  f"peak RSS {rss / 2**20:.0f} MiB; found {frames['differing_rows']} differing "
-                  f"row(s), first {frames['first_differing_row']}, max abs {frames['max_abs']:.3g}")
+            print(
+                f"run {i + 1}: diff {wall:.2f} s ({total / wall:.2f} GB/s over both files), "
+                f"peak RSS {rss / 2**20:.0f} MiB; found {frames['differing_rows']} differing "
+                f"row(s), first {frames['first_differing_row']}, max abs {frames['max_abs']:.3g}"
+            )
             if (frames["differing_rows"], frames["first_differing_row"]) != (1, changed):
                 msg = "the diff did not find exactly the changed frame"
                 raise SystemExit(msg)

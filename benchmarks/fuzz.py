@@ -45,8 +45,7 @@ def main() -> None:
             if time.perf_counter() - start > 60 * args.minutes:
                 break
             seed = args.seed + i
-            example, code, _, stderr, problems = fuzzing.run_example(
-                fuzzing.RandomDraw(random.Random(seed)), base)
+            example, code, _, stderr, problems = fuzzing.run_example(fuzzing.RandomDraw(random.Random(seed)), base)
             done += 1
             codes[(example.kind, code)] += 1
             exit3 += code == 3
@@ -55,8 +54,10 @@ def main() -> None:
                 failures[key] += 1
                 first.setdefault(key, f"seed {seed}: " + fuzzing.describe(example, code, stderr, problems))
     elapsed = time.perf_counter() - start
-    print(f"{done} examples in {elapsed:.0f} s ({done / elapsed:.1f}/s), seeds {args.seed}..{args.seed + done - 1}"
-          + ("" if done == args.examples else f"; stopped by --minutes {args.minutes:g}"))
+    print(
+        f"{done} examples in {elapsed:.0f} s ({done / elapsed:.1f}/s), seeds {args.seed}..{args.seed + done - 1}"
+        + ("" if done == args.examples else f"; stopped by --minutes {args.minutes:g}")
+    )
     for kind in fuzzing.KINDS:
         seen = ", ".join(f"exit {c}: {n}" for (k, c), n in sorted(codes.items()) if k == kind)
         print(f"  {kind:9s} {seen}")

@@ -37,12 +37,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         src = os.path.join(work, "canonical.npz")
         frames = max(1024, round(args.size_gb * GB / (FRAME * FRAME * 4)))
-        subprocess.run([PY, os.path.join(HERE, "_inputs.py"), src, "--frames", str(frames),
-                        "--frame", str(FRAME)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [PY, os.path.join(HERE, "_inputs.py"), src, "--frames", str(frames), "--frame", str(FRAME)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         run_child("cat (warm-up)", ["cat", src], capture=False)
         out = os.path.join(work, "fixture.npz")
-        cmd = [PY, "-m", "ptyevidence", "fixture", "make", "--source", src, "--output", out,
-               "--subset-size", str(SUBSET)]
+        cmd = [
+            PY,
+            "-m",
+            "ptyevidence",
+            "fixture",
+            "make",
+            "--source",
+            src,
+            "--output",
+            out,
+            "--subset-size",
+            str(SUBSET),
+        ]
         runs: dict[str, list] = {tree: [] for tree in args.trees}
         for r in range(args.rounds):
             # Alternate which tree goes first, so neither always follows the other.
@@ -54,14 +68,18 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{tree}: exit {run.returncode}\n{run.output}")
                     return 2
                 runs[tree].append(run)
-        print(f"\n{frames} frames of {FRAME}x{FRAME} float32, {args.rounds} alternating runs per "
-              f"tree; load average (1 min) after: {os.getloadavg()[0]:.2f}\n")
+        print(
+            f"\n{frames} frames of {FRAME}x{FRAME} float32, {args.rounds} alternating runs per "
+            f"tree; load average (1 min) after: {os.getloadavg()[0]:.2f}\n"
+        )
         print("| tree | fixture make, fastest s | median s | peak RSS MB | runs |")
         print("|---|---:|---:|---:|---|")
         for tree, done in runs.items():
             walls = [r.wall_s for r in done]
-            print(f"| {tree} | {min(walls):.3f} | {statistics.median(walls):.3f} | "
-                  f"{max(r.rss_mb for r in done):.0f} | {', '.join(f'{w:.2f}' for w in walls)} |")
+            print(
+                f"| {tree} | {min(walls):.3f} | {statistics.median(walls):.3f} | "
+                f"{max(r.rss_mb for r in done):.0f} | {', '.join(f'{w:.2f}' for w in walls)} |"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

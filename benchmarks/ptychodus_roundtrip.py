@@ -33,8 +33,11 @@ from ptyevidence.readers.registry import default_contract_for
 from ptyevidence.writers.convert_source import convert_source
 
 #: The reader ptychodus reads each fixture format with: (frames plugin, product plugin).
-READERS = {"data001": ("SLAC_NPZ", "SLAC_NPZ"), "slac-npz": ("SLAC_NPZ", "SLAC_NPZ"),
-           "ptychodus-product": ("CXI", "HDF5")}
+READERS = {
+    "data001": ("SLAC_NPZ", "SLAC_NPZ"),
+    "slac-npz": ("SLAC_NPZ", "SLAC_NPZ"),
+    "ptychodus-product": ("CXI", "HDF5"),
+}
 
 
 def same(a: np.ndarray, b: np.ndarray) -> str:
@@ -55,8 +58,13 @@ def close(a: np.ndarray, b: np.ndarray) -> str:
 def ptychodus_reads_ours(folder: Path) -> list[str]:
     demo = folder / "demo.npz"
     make_demo_data(demo)
-    lines = [("| written by ptyevidence as | read by ptychodus 1.7.0 with | frames (row by row) | positions "
-             "(ptychodus's metres) | probe | object |"), "|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| written by ptyevidence as | read by ptychodus 1.7.0 with | frames (row by row) | positions "
+            "(ptychodus's metres) | probe | object |"
+        ),
+        "|---|---|---|---|---|---|",
+    ]
     with np.load(demo) as src:
         arrays = {k: src[k] for k in ("diffraction", "xcoords", "ycoords", "probeGuess", "objectGuess")}
     for fmt, (frames_plugin, product_plugin) in READERS.items():
@@ -82,21 +90,29 @@ def ptychodus_reads_ours(folder: Path) -> list[str]:
         probe = same(product.probes.get_array()[0, 0], rows["probeGuess"])
         obj = same(product.object_.get_array()[0], rows["objectGuess"])
         plugins = frames_plugin if frames_plugin == product_plugin else f"{frames_plugin} + {product_plugin}"
-        lines.append(f"| `{fmt}` | `{plugins}` | {same(frames, rows['diffraction'])} | {positions} | "
-                     f"{probe} | {obj} |")
+        lines.append(f"| `{fmt}` | `{plugins}` | {same(frames, rows['diffraction'])} | {positions} | {probe} | {obj} |")
     return lines
 
 
 def ours_reads_ptychodus(folder: Path) -> list[str]:
     truth = pf.scene()
     files = pf.write_files(folder, truth)
-    cases = [("product.h5", {}), ("product_opr.h5", {}), ("product.cxi", {}), ("product.npz", {}),
-             ("product.npz", {"reader": "ptychodus"}),
-             ("diffraction.cxi", {}), ("diffraction.cxi", {"positions_from": files["product.h5"]}),
-             ("diffraction.cxi", {"positions_from": files["product.cxi"]}), ("training_data.h5", {}),
-             ("ptychopinn_training.npz", {"contract": "ptychodus-ptychopinn"})]
-    lines = [("| written by ptychodus 1.7.0 | ptyevidence reads it as | validate | convert | fixture make "
-             "(16 rows) |"), "|---|---|---|---|---|"]
+    cases = [
+        ("product.h5", {}),
+        ("product_opr.h5", {}),
+        ("product.cxi", {}),
+        ("product.npz", {}),
+        ("product.npz", {"reader": "ptychodus"}),
+        ("diffraction.cxi", {}),
+        ("diffraction.cxi", {"positions_from": files["product.h5"]}),
+        ("diffraction.cxi", {"positions_from": files["product.cxi"]}),
+        ("training_data.h5", {}),
+        ("ptychopinn_training.npz", {"contract": "ptychodus-ptychopinn"}),
+    ]
+    lines = [
+        ("| written by ptychodus 1.7.0 | ptyevidence reads it as | validate | convert | fixture make (16 rows) |"),
+        "|---|---|---|---|---|",
+    ]
     for name, options in cases:
         path = files[name]
         reading = {k: v for k, v in options.items() if k != "contract"}
@@ -122,12 +138,15 @@ def ours_reads_ptychodus(folder: Path) -> list[str]:
         except PtyEvidenceError as exc:
             converted = f"exit {exc.exit_code}: {str(exc)[:60]}..."
         try:
-            made = make_fixture(path, folder / f"fixture-{len(lines)}.npz", subset_size=16,
-                                contract=options.get("contract"), **reading)
+            made = make_fixture(
+                path, folder / f"fixture-{len(lines)}.npz", subset_size=16, contract=options.get("contract"), **reading
+            )
             with np.load(made.path) as fx:
                 x_ok = np.allclose(fx["xcoords"], truth["x_px"][made.indices], rtol=0, atol=1e-6)
-            cut = (f"{made.sidecar['contract']['verdict']} `{made.sidecar['contract']['name']}`; "
-                   f"positions {'match' if x_ok else '**differ**'}")
+            cut = (
+                f"{made.sidecar['contract']['verdict']} `{made.sidecar['contract']['name']}`; "
+                f"positions {'match' if x_ok else '**differ**'}"
+            )
         except PtyEvidenceError as exc:
             cut = f"exit {exc.exit_code}: {str(exc)[:60]}..."
         lines.append(f"| {label} | `{fmt}` | {verdict} | {converted} | {cut} |")

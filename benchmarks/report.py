@@ -41,8 +41,9 @@ PY = sys.executable
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-gb", type=float, default=0.0,
-                        help="also report on a synthetic source of this size (default: demo only)")
+    parser.add_argument(
+        "--size-gb", type=float, default=0.0, help="also report on a synthetic source of this size (default: demo only)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs each; the fastest is shown")
     parser.add_argument("--workdir", default=None, help="folder for the source and the reports")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
@@ -64,10 +65,23 @@ def main(argv: list[str] | None = None) -> int:
             big = os.path.join(workdir, "big.npz")
             size = write_source(big, frames)
             subprocess.run(["cat", big], stdout=subprocess.DEVNULL, check=True)
-            big_cmd = [PY, "-m", "ptyevidence", "report", "--source", big, "--force",
-                       "--out", os.path.join(workdir, "big")]
-            run = measure(f"report, {size / GB:.2f} GB source", big_cmd, args.repeat,
-                          before=lambda: subprocess.run(["cat", big], stdout=subprocess.DEVNULL, check=True))
+            big_cmd = [
+                PY,
+                "-m",
+                "ptyevidence",
+                "report",
+                "--source",
+                big,
+                "--force",
+                "--out",
+                os.path.join(workdir, "big"),
+            ]
+            run = measure(
+                f"report, {size / GB:.2f} GB source",
+                big_cmd,
+                args.repeat,
+                before=lambda: subprocess.run(["cat", big], stdout=subprocess.DEVNULL, check=True),
+            )
             rows.append((run, f"{frames:,} frames of {FRAME}x{FRAME} float32, page-cache warm"))
     finally:
         if not args.keep:

@@ -110,9 +110,7 @@ def run_child(label: str, cmd: list[str], capture: bool = True) -> Run:
     """Run ``cmd`` once; wall time from spawn to reap, peak RSS from ``wait4``."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd, stdout=out if capture else subprocess.DEVNULL, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(cmd, stdout=out if capture else subprocess.DEVNULL, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -195,8 +193,7 @@ class Bench:
     def warm(self, path: str) -> Run:
         """Read ``path`` with cat twice; the second (page-cache) read is the reference."""
         run_child("cat (warm-up)", ["cat", path], capture=False)
-        return measure(f"cat {os.path.basename(path)}", ["cat", path], self.args.repeat,
-                       capture=False)
+        return measure(f"cat {os.path.basename(path)}", ["cat", path], self.args.repeat, capture=False)
 
     def timed(self, target: str, label: str, cmd: list[str], note: str = "", before=None) -> Run:
         run = measure(label, cmd, self.args.repeat, before)
@@ -211,8 +208,10 @@ class Bench:
                 "ptyevidence": [PY, "-m", "ptyevidence", "--version"],
                 "numpy": [PY, "-c", "import numpy"],
             }
-            label = {"ptyevidence": "start-up floor: ptyevidence --version",
-                     "numpy": "start-up floor: python -c 'import numpy'"}[which]
+            label = {
+                "ptyevidence": "start-up floor: ptyevidence --version",
+                "numpy": "start-up floor: python -c 'import numpy'",
+            }[which]
             self._floors[which] = self.record("-", measure(label, cmds[which], max(3, self.args.repeat)))
         return self._floors[which]
 
@@ -221,8 +220,17 @@ class Bench:
         if kind in self.sources:
             return self.sources[kind]
         path = self.path(f"{kind}.npz")
-        cmd = [PY, os.path.join(HERE, "_inputs.py"), path, "--frames", str(self.n),
-               "--frame", str(FRAME), "--dtype", self.args.dtype]
+        cmd = [
+            PY,
+            os.path.join(HERE, "_inputs.py"),
+            path,
+            "--frames",
+            str(self.n),
+            "--frame",
+            str(FRAME),
+            "--dtype",
+            self.args.dtype,
+        ]
         if kind == "legacy":
             cmd += ["--layout", "legacy"]
         if kind == "compressed":
@@ -237,8 +245,19 @@ class Bench:
         return path
 
     def fixture_cmd(self, source: str, out: str, mode: str) -> list[str]:
-        cmd = [PY, "-m", "ptyevidence", "fixture", "make", "--source", source,
-               "--output", out, "--subset-size", str(SUBSET)]
+        cmd = [
+            PY,
+            "-m",
+            "ptyevidence",
+            "fixture",
+            "make",
+            "--source",
+            source,
+            "--output",
+            out,
+            "--subset-size",
+            str(SUBSET),
+        ]
         return cmd if mode == "auto" else cmd + ["--source-hash", mode]
 
     def ours(self, target: str, source: str, tag: str) -> tuple[Run, Run]:
@@ -247,8 +266,7 @@ class Bench:
         for mode in ("auto", "full"):
             out = self.path(f"fixture-{tag}-{mode}.npz")
             label = "fixture make" + ("" if mode == "auto" else f" --source-hash {mode}")
-            run = self.timed(target, label, self.fixture_cmd(source, out, mode),
-                             before=remove_outputs(out))
+            run = self.timed(target, label, self.fixture_cmd(source, out, mode), before=remove_outputs(out))
             run_note = hash_note(out) if run.returncode == 0 else ""
             self.runs[-1] = (target, run, run_note)
             runs.append(run)
@@ -257,8 +275,9 @@ class Bench:
     def baseline(self, target: str, source: str, tag: str, legacy: bool = False) -> Run:
         out = self.path(f"baseline-{tag}.npz")
         cmd = [PY, os.path.join(HERE, "_baseline.py"), source, out, str(SUBSET)]
-        return self.timed(target, "baseline (np.load, full array)", cmd + (["legacy"] if legacy else []),
-                          before=remove_outputs(out))
+        return self.timed(
+            target, "baseline (np.load, full array)", cmd + (["legacy"] if legacy else []), before=remove_outputs(out)
+        )
 
     def same_frames(self, tag: str) -> bool:
         """True when our fixture and the baseline hold identical diffraction rows."""
@@ -288,8 +307,7 @@ class Bench:
         self.verdict("1", "time net of start-up floors", f"{ratio:.1f}x", ">= 50x", ratio >= 50)
         for run in (plain, hashed):
             ratio = base.rss_mb / run.rss_mb
-            self.verdict("1", f"peak RSS: baseline / {run.label}", f"{ratio:.1f}x", ">= 20x",
-                         ratio >= 20)
+            self.verdict("1", f"peak RSS: baseline / {run.label}", f"{ratio:.1f}x", ">= 20x", ratio >= 20)
 
     def target_2(self) -> None:
         src = self.source("legacy")
@@ -301,23 +319,38 @@ class Bench:
         ratio = plain.wall_s / cat.wall_s
         self.verdict("2", "time: fixture make / cat", f"{ratio:.2f}x", "<= 3x", ratio <= 3)
         for run in (plain, hashed):
-            self.verdict("2", f"peak RSS: {run.label}", f"{run.rss_mb:.0f} MB",
-                         f"< {RSS_LIMIT_MB:.0f} MB", run.rss_mb < RSS_LIMIT_MB)
+            self.verdict(
+                "2",
+                f"peak RSS: {run.label}",
+                f"{run.rss_mb:.0f} MB",
+                f"< {RSS_LIMIT_MB:.0f} MB",
+                run.rss_mb < RSS_LIMIT_MB,
+            )
 
     def target_3(self) -> None:
         src = self.source("compressed")
         self.warm(src)
         floor_ours = self.floor("ptyevidence")
-        once = self.timed("3", "one decompression pass (zipfile)", [PY, "-c", DECOMPRESS_ONCE, src],
-                          "reference: inflate the whole member once")
+        once = self.timed(
+            "3",
+            "one decompression pass (zipfile)",
+            [PY, "-c", DECOMPRESS_ONCE, src],
+            "reference: inflate the whole member once",
+        )
         plain, hashed = self.ours("3", src, "compressed")
         self.baseline("3", src, "compressed")
         ratio = (plain.wall_s - floor_ours.wall_s) / once.wall_s
-        self.verdict("3", "time net of start-up / one decompression", f"{ratio:.2f}x",
-                     "<= 1.5x (one pass)", ratio <= 1.5)
+        self.verdict(
+            "3", "time net of start-up / one decompression", f"{ratio:.2f}x", "<= 1.5x (one pass)", ratio <= 1.5
+        )
         for run in (hashed, plain):
-            self.verdict("3", f"peak RSS: {run.label}", f"{run.rss_mb:.0f} MB",
-                         f"< {RSS_LIMIT_MB:.0f} MB", run.rss_mb < RSS_LIMIT_MB)
+            self.verdict(
+                "3",
+                f"peak RSS: {run.label}",
+                f"{run.rss_mb:.0f} MB",
+                f"< {RSS_LIMIT_MB:.0f} MB",
+                run.rss_mb < RSS_LIMIT_MB,
+            )
 
     def target_4(self) -> None:
         src = self.source("canonical")
@@ -329,22 +362,34 @@ class Bench:
         net = size / max(run.wall_s - floor_ours.wall_s, 1e-3) / GB
         self.verdict("4", "validate rate, end to end", f"{rate:.2f} GB/s", ">= 1 GB/s", rate >= 1)
         self.verdict("4", "validate rate, net of start-up", f"{net:.2f} GB/s", ">= 1 GB/s", net >= 1)
-        self.verdict("4", "peak RSS: validate", f"{run.rss_mb:.0f} MB", f"< {RSS_LIMIT_MB:.0f} MB",
-                     run.rss_mb < RSS_LIMIT_MB)
+        self.verdict(
+            "4", "peak RSS: validate", f"{run.rss_mb:.0f} MB", f"< {RSS_LIMIT_MB:.0f} MB", run.rss_mb < RSS_LIMIT_MB
+        )
         shown, seconds = self.progress_on_terminal(src)
         # The bar is drawn once a pass has run for 1 s; the diffraction pass
         # is the run minus the start-up floor (and a little for small members).
         stack_pass = seconds - floor_ours.wall_s
         figure = "shown" if shown else "not shown"
         if stack_pass > 1.5:
-            self.verdict("4", "progress bar under a pseudo-terminal", figure,
-                         f"shown (pass ~{stack_pass:.1f} s)", shown)
+            self.verdict(
+                "4", "progress bar under a pseudo-terminal", figure, f"shown (pass ~{stack_pass:.1f} s)", shown
+            )
         elif stack_pass < 0.8:
-            self.verdict("4", "progress bar under a pseudo-terminal", figure,
-                         f"not shown (pass ~{stack_pass:.1f} s < 1 s)", not shown)
+            self.verdict(
+                "4",
+                "progress bar under a pseudo-terminal",
+                figure,
+                f"not shown (pass ~{stack_pass:.1f} s < 1 s)",
+                not shown,
+            )
         else:
-            self.verdict("4", "progress bar under a pseudo-terminal", figure,
-                         f"either (pass ~{stack_pass:.1f} s, near 1 s)", True)
+            self.verdict(
+                "4",
+                "progress bar under a pseudo-terminal",
+                figure,
+                f"either (pass ~{stack_pass:.1f} s, near 1 s)",
+                True,
+            )
 
     def progress_on_terminal(self, src: str) -> tuple[bool, float]:
         """Run validate under ``script`` (a pseudo-terminal); did a bar appear?"""
@@ -353,8 +398,9 @@ class Bench:
         # script's pseudo-terminal reports 0 x 0; the bar must appear anyway.
         cmd = shlex.join([PY, "-m", "ptyevidence", "validate", src])
         start = time.perf_counter()
-        done = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
-                              text=True, errors="replace", check=False)
+        done = subprocess.run(
+            ["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, errors="replace", check=False
+        )
         seconds = time.perf_counter() - start
         return "validate diffraction" in done.stdout and "%|" in done.stdout, seconds
 
@@ -399,18 +445,13 @@ class Bench:
             f"({self.n * self.frame_bytes / GB:.2f} GB of diffraction), Fermat-spiral "
             f"positions, subset {SUBSET}, best of {self.args.repeat} run(s), page cache warm"
         )
-        machine = (
-            f"machine: {os.cpu_count()} CPUs ({cpu}), {mem} memory, "
-            f"{platform.system()} {platform.release()}"
-        )
+        machine = f"machine: {os.cpu_count()} CPUs ({cpu}), {mem} memory, {platform.system()} {platform.release()}"
         return [machine, software, sources]
 
     def report(self, load_before: tuple[float, ...]) -> bool:
         lines = self.machine()
         load_after = os.getloadavg()
-        lines.append(
-            f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f}"
-        )
+        lines.append(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f}")
         print("\n" + "\n".join(f"- {line}" for line in lines))
         print("\n| target | command | wall s | peak RSS MB | other CPU load | note |")
         print("|---|---|---:|---:|---:|---|")
@@ -432,25 +473,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Benchmark ptyevidence (fixture make, validate, coverage) on large "
         "synthetic sources against a naive full-load baseline; prints Markdown tables."
     )
-    parser.add_argument("--size-gb", type=float, default=0.25,
-                        help="diffraction payload of each source in GB (default 0.25; "
-                        "2.15 matches the reference measurement)")
-    parser.add_argument("--frames", type=int, default=None,
-                        help="number of 64x64 frames (overrides --size-gb)")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                        help="stored dtype of the diffraction stack (default float32)")
-    parser.add_argument("--only", nargs="+", choices=TARGETS, default=list(TARGETS),
-                        metavar="TARGET", help="targets to run (1-5; default all)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per measurement; the fastest is reported (default 1)")
-    parser.add_argument("--workdir", default=None,
-                        help="parent folder of the temporary directory (default: system temp)")
-    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                        help="before each run, wait up to SECONDS for other processes to use "
-                        "< 10%% of the CPUs (a shared machine); the load seen is reported")
+    parser.add_argument(
+        "--size-gb",
+        type=float,
+        default=0.25,
+        help="diffraction payload of each source in GB (default 0.25; 2.15 matches the reference measurement)",
+    )
+    parser.add_argument("--frames", type=int, default=None, help="number of 64x64 frames (overrides --size-gb)")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="stored dtype of the diffraction stack (default float32)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=TARGETS,
+        default=list(TARGETS),
+        metavar="TARGET",
+        help="targets to run (1-5; default all)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per measurement; the fastest is reported (default 1)"
+    )
+    parser.add_argument(
+        "--workdir", default=None, help="parent folder of the temporary directory (default: system temp)"
+    )
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each run, wait up to SECONDS for other processes to use "
+        "< 10%% of the CPUs (a shared machine); the load seen is reported",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when any criterion fails (default: report only)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any criterion fails (default: report only)")
     return parser.parse_args(argv)
 
 

@@ -118,8 +118,9 @@ def ceilings(src: str, rounds: int) -> list[tuple[str, int, float, float, float]
     rows = []
     for name, work in passes.items():
         for threads in JOBS:
-            best = min((one_pass(src, info.data_offset, info.nbytes, threads, work) for _ in range(rounds)),
-                       key=lambda r: r[0])
+            best = min(
+                (one_pass(src, info.data_offset, info.nbytes, threads, work) for _ in range(rounds)), key=lambda r: r[0]
+            )
             busy = cpu_busy(0.3)
             rows.append((name, threads, info.nbytes / best[0] / GB, best[1], busy))
     return rows
@@ -134,17 +135,24 @@ def machine() -> str:
             cpu = next(line for line in fh if line.startswith("model name")).split(":", 1)[1].strip()
     except (OSError, StopIteration):
         pass
-    return (f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, numpy {np.__version__}, zlib {zlib.ZLIB_RUNTIME_VERSION}")
+    return (
+        f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, numpy {np.__version__}, zlib {zlib.ZLIB_RUNTIME_VERSION}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gb", type=float, default=2.15, help="diffraction payload in GB (default 2.15)")
     parser.add_argument("--rounds", type=int, default=5, help="runs per --jobs value (default 5)")
-    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                        help="before each run, wait up to SECONDS for other processes to use < 10%% "
-                        "of the CPUs; the load seen is reported either way")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each run, wait up to SECONDS for other processes to use < 10%% "
+        "of the CPUs; the load seen is reported either way",
+    )
     parser.add_argument("--workdir", default=None, help="parent of the temporary folder (default: system temp)")
     parser.add_argument("--keep", action="store_true", help="keep the generated source")
     args = parser.parse_args(argv)
@@ -156,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         src = os.path.join(work, "canonical.npz")
         frames = max(1024, round(args.size_gb * GB / (FRAME * FRAME * 4)))
-        written = run_child("write source", [PY, os.path.join(HERE, "_inputs.py"), src, "--frames",
-                                             str(frames), "--frame", str(FRAME)])
+        written = run_child(
+            "write source", [PY, os.path.join(HERE, "_inputs.py"), src, "--frames", str(frames), "--frame", str(FRAME)]
+        )
         if compile.returncode or written.returncode:
             msg = f"could not prepare the source:\n{compile.output}{written.output}"
             raise SystemExit(msg)
@@ -176,18 +185,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f}")
     print(f"- start-up floor (ptyevidence --version, fastest of 3): {floor:.3f} s")
     print(f"- same output for every run: {'yes' if same else 'NO'}")
-    print("\n| command | fastest s | median s | GB/s end to end | GB/s net of start-up | peak RSS MB "
-          "| other CPU load before fastest | runs s |")
+    print(
+        "\n| command | fastest s | median s | GB/s end to end | GB/s net of start-up | peak RSS MB "
+        "| other CPU load before fastest | runs s |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for jobs, done in runs.items():
         best = min(done, key=lambda r: r.wall_s)
         median = statistics.median(r.wall_s for r in done)
         net = size / max(best.wall_s - floor, 1e-3) / GB
-        print(f"| validate --jobs {jobs} | {best.wall_s:.3f} | {median:.3f} | {size / best.wall_s / GB:.2f} | "
-              f"{net:.2f} | {max(r.rss_mb for r in done):.0f} | {best.busy_before:.0%} | "
-              f"{', '.join(f'{r.wall_s:.2f}' for r in done)} |")
-    print("\n| pass over the diffraction member (in process) | threads | GB/s | cores busy "
-          "| other CPU load after |")
+        print(
+            f"| validate --jobs {jobs} | {best.wall_s:.3f} | {median:.3f} | {size / best.wall_s / GB:.2f} | "
+            f"{net:.2f} | {max(r.rss_mb for r in done):.0f} | {best.busy_before:.0%} | "
+            f"{', '.join(f'{r.wall_s:.2f}' for r in done)} |"
+        )
+    print("\n| pass over the diffraction member (in process) | threads | GB/s | cores busy | other CPU load after |")
     print("|---|---:|---:|---:|---:|")
     for name, threads, rate, cores, busy in rows:
         print(f"| {name} | {threads} | {rate:.2f} | {cores:.2f} | {busy:.0%} |")

@@ -15,7 +15,7 @@ import textwrap
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
-_CONFIG = '''
+_CONFIG = """
 from dataclasses import dataclass
 
 @dataclass
@@ -40,9 +40,9 @@ class ModelConfig:
     object_big: bool = True
     probe_mask: bool = False
     physics_forward_mode: str = "amplitude"
-'''
+"""
 
-_DATALOADER = '''
+_DATALOADER = """
 import numpy as np
 from _observe_runs import _torch_batch
 
@@ -79,9 +79,9 @@ class PtychoDataset:
         batch = {{k: Tensor(v[index]) for k, v in self.batch.items()}}
         probe, scaling = batch.pop("probe"), batch.pop("probe_scaling")
         return _Dict(batch), probe, scaling
-'''
+"""
 
-_RAW_DATA = '''
+_RAW_DATA = """
 import numpy as np
 from _observe_runs import _tf_grouped
 
@@ -113,9 +113,9 @@ class RawData:
         grouped = _tf_grouped(self.fixture, groups, self.diff3d.shape[-1])
         grouped["Y"] = EagerTensor(grouped["Y"])  # cut from objectGuess: a TF tensor
         return grouped
-'''
+"""
 
-_TENSOR = '''
+_TENSOR = """
 import numpy as np
 
 __version__ = "0.0-fake"
@@ -136,9 +136,9 @@ class {name}:
 
     def numpy(self):
         return self._value
-'''
+"""
 
-_LOADER = '''
+_LOADER = """
 import numpy as np
 from _observe_runs import _tf_container
 
@@ -153,7 +153,7 @@ def load(cb, probeGuess, which, create_split):
         numpy_kept = key in ("global_offsets", "local_offsets", "nn_indices")
         setattr(container, key, value if numpy_kept else EagerTensor(value))
     return container
-'''
+"""
 
 
 def make_fake(folder, behaviour: str = "ok") -> str:
@@ -169,10 +169,12 @@ def make_fake(folder, behaviour: str = "ok") -> str:
     if behaviour == "raise":
         init = 'raise ValueError("fixture has no key label")'
     elif behaviour == "hang":
-        prelude = ("import os, time\nopen(os.path.join(os.path.dirname(__file__), '..', 'pid.txt'), 'w')"
-                   ".write(str(os.getpid()))\ntime.sleep(60)")
+        prelude = (
+            "import os, time\nopen(os.path.join(os.path.dirname(__file__), '..', 'pid.txt'), 'w')"
+            ".write(str(os.getpid()))\ntime.sleep(60)"
+        )
     elif behaviour == "drift":
-        init = 'self.fault = True'
+        init = "self.fault = True"
     elif behaviour == "crash":
         prelude = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
     files = {
@@ -181,8 +183,10 @@ def make_fake(folder, behaviour: str = "ok") -> str:
         "ptycho/raw_data.py": _RAW_DATA,
         "ptycho/loader.py": _LOADER,
         "ptycho/config/__init__.py": "",
-        "ptycho/config/config.py": ("from dataclasses import dataclass\n\n@dataclass\nclass ModelConfig:\n"
-                                    "    N: int = 64\n    probe_scale: float = 4.0\n"),
+        "ptycho/config/config.py": (
+            "from dataclasses import dataclass\n\n@dataclass\nclass ModelConfig:\n"
+            "    N: int = 64\n    probe_scale: float = 4.0\n"
+        ),
         "ptycho_torch/__init__.py": "",
         "ptycho_torch/config_params.py": _CONFIG,
         "ptycho_torch/dataloader.py": _DATALOADER.format(prelude=prelude, init=init),

@@ -47,8 +47,9 @@ def tf_grouped_dump(seed: int = 3) -> dict[str, np.ndarray]:
     }
 
 
-def torch_mmap_dump(seed: int = 3, sign: float = -1.0, rms_side_factor: float = 1.0,
-                    channels_last: bool = False) -> dict[str, np.ndarray]:
+def torch_mmap_dump(
+    seed: int = 3, sign: float = -1.0, rms_side_factor: float = 1.0, channels_last: bool = False
+) -> dict[str, np.ndarray]:
     """The Torch TensorDict: channels-first, float32 coordinates, unscaled images.
 
     ``sign`` is the relative-offset sign (+1 before the documented change);

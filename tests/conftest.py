@@ -58,7 +58,11 @@ def run_cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m ptyevidence ARGS`` and return the completed process."""
     return subprocess.run(
         [sys.executable, "-m", "ptyevidence", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        check=False,
     )
 
 

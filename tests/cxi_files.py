@@ -98,7 +98,10 @@ def write_cxi(
 
 
 def far_field_positions(
-    translation: np.ndarray, energy_J: float, distance_m: float, pixel_size_m: tuple[float, float],
+    translation: np.ndarray,
+    energy_J: float,
+    distance_m: float,
+    pixel_size_m: tuple[float, float],
     frame_shape: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Hand computation of object-pixel positions for the CXI default detector basis.

@@ -106,8 +106,7 @@ class Base:
         self.arrays = dataset_arrays(n=N_SCAN, h=SIDE, w=SIDE)
         self.source = os.path.join(folder, "source.npz")
         np.savez(self.source, **self.arrays)
-        result = make_fixture(self.source, os.path.join(folder, "fixture.npz"), subset_size=16,
-                              progress=False)
+        result = make_fixture(self.source, os.path.join(folder, "fixture.npz"), subset_size=16, progress=False)
         self.fixture, self.sidecar, self.notes = result.path, result.metadata_path, result.notes_path
         with open(self.sidecar, encoding="utf-8") as fh:
             self.sidecar_data = json.load(fh)
@@ -246,7 +245,7 @@ def damage_bytes(draw: Draw, blob: bytes) -> bytes:
         for _ in range(draw.integer(1, 8)):
             data[draw.integer(0, len(data) - 1)] ^= draw.integer(1, 255)
     elif op == "truncate":
-        del data[draw.integer(0, len(data) - 1):]
+        del data[draw.integer(0, len(data) - 1) :]
     else:
         data += bytes(draw.integer(0, 255) for _ in range(draw.integer(1, 64)))
     return bytes(data)
@@ -279,13 +278,36 @@ def raw_npy(header: str, data: bytes) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data
 
 
-_DTYPES = ["<f4", ">f8", "<f2", "|i1", "<u2", "<i8", "<c8", "|b1", "<U3", "|S2", "|V8",
-           "structured", "object"]
-_DESCRS = ["('<f4', (2,))", "[('a', '<f4', (2,))]", "'<V0'", "'|O'", "'<f4'", "'<U0'", "'>c16'",
-           "[('a', '<f4'), ('b', '<i2')]", "'float33'", "[]", "'<M8[s]'", "[('', '<f4')]"]
-_SHAPES = ["(2**32, 2**32)", "(4294967296, 4294967296)", "(-1,)", "(9223372036854775807,)",
-           "(0,)", "(100000000000000000000,)", "(1,) * 64", "(20, 8, 8)", "()", "(3, -3)",
-           "(18446744073709551616,)", "(20,)", "(2, 2**62)"]
+_DTYPES = ["<f4", ">f8", "<f2", "|i1", "<u2", "<i8", "<c8", "|b1", "<U3", "|S2", "|V8", "structured", "object"]
+_DESCRS = [
+    "('<f4', (2,))",
+    "[('a', '<f4', (2,))]",
+    "'<V0'",
+    "'|O'",
+    "'<f4'",
+    "'<U0'",
+    "'>c16'",
+    "[('a', '<f4'), ('b', '<i2')]",
+    "'float33'",
+    "[]",
+    "'<M8[s]'",
+    "[('', '<f4')]",
+]
+_SHAPES = [
+    "(2**32, 2**32)",
+    "(4294967296, 4294967296)",
+    "(-1,)",
+    "(9223372036854775807,)",
+    "(0,)",
+    "(100000000000000000000,)",
+    "(1,) * 64",
+    "(20, 8, 8)",
+    "()",
+    "(3, -3)",
+    "(18446744073709551616,)",
+    "(20,)",
+    "(2, 2**62)",
+]
 
 
 _FAVOURITES = ("xcoords", "ycoords", "diffraction", "_metadata", "coords_relative", "images")
@@ -369,21 +391,37 @@ def members_of(arrays: dict[str, np.ndarray]) -> list[Member]:
 def mutate_members(draw: Draw, members: list[Member]) -> list[Member]:
     """Header- and zip-level mutations of the members about to be written."""
     for _ in range(draw.integer(0, 2)):
-        op = draw.choice(["header", "header", "duplicate", "nul", "separator", "directory",
-                          "foreign", "compress", "encrypt", "drop-data", "extra-data"])
+        op = draw.choice(
+            [
+                "header",
+                "header",
+                "duplicate",
+                "nul",
+                "separator",
+                "directory",
+                "foreign",
+                "compress",
+                "encrypt",
+                "drop-data",
+                "extra-data",
+            ]
+        )
         if not members:
             break
         m = draw.choice(members)
         if op == "header":
             descr, shape = draw.choice(_DESCRS), draw.choice(_SHAPES)
             fortran = draw.choice(["False", "True", "0", "'x'"])
-            header = draw.choice([
-                f"{{'descr': {descr}, 'fortran_order': {fortran}, 'shape': {shape}, }}",
-                f"{{'descr': {descr}, 'shape': {shape}}}",
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (20,), 'extra': 1}",
-                "[1, 2, 3]", "{'descr': __import__('os').getcwd(), 'fortran_order': False, 'shape': ()}",
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (" + "(" * 200 + ")" * 200 + ")}",
-            ])
+            header = draw.choice(
+                [
+                    f"{{'descr': {descr}, 'fortran_order': {fortran}, 'shape': {shape}, }}",
+                    f"{{'descr': {descr}, 'shape': {shape}}}",
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (20,), 'extra': 1}",
+                    "[1, 2, 3]",
+                    "{'descr': __import__('os').getcwd(), 'fortran_order': False, 'shape': ()}",
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (" + "(" * 200 + ")" * 200 + ")}",
+                ]
+            )
             size = draw.choice([0, 8, 80, 640, 1280, 5120])
             m.payload = raw_npy(header, bytes(size))
         elif op == "duplicate":
@@ -446,16 +484,37 @@ def write_mutated_npz(draw: Draw, path: str, arrays: dict[str, np.ndarray]) -> N
 # -- CXI ------------------------------------------------------------------------------
 
 _CXI_DATASETS = [
-    cxi_files.FRAMES, cxi_files.TRANSLATION, f"{cxi_files.DETECTOR}/distance",
-    f"{cxi_files.DETECTOR}/x_pixel_size", f"{cxi_files.DETECTOR}/y_pixel_size",
-    f"{cxi_files.SOURCE}/energy", f"{cxi_files.SOURCE}/probe", f"{cxi_files.DETECTOR}/mask",
-    f"{cxi_files.DETECTOR}/basis_vectors", "entry_1/data_1/data", f"{cxi_files.SOURCE}/wavelength",
+    cxi_files.FRAMES,
+    cxi_files.TRANSLATION,
+    f"{cxi_files.DETECTOR}/distance",
+    f"{cxi_files.DETECTOR}/x_pixel_size",
+    f"{cxi_files.DETECTOR}/y_pixel_size",
+    f"{cxi_files.SOURCE}/energy",
+    f"{cxi_files.SOURCE}/probe",
+    f"{cxi_files.DETECTOR}/mask",
+    f"{cxi_files.DETECTOR}/basis_vectors",
+    "entry_1/data_1/data",
+    f"{cxi_files.SOURCE}/wavelength",
 ]
 
 
 def _cxi_value(draw: Draw, current: np.ndarray | None) -> np.ndarray:
-    kind = draw.choice(["structured", "string", "complex", "nonfinite", "huge", "negative",
-                        "zeros", "empty", "scalar", "shape", "bool", "int"])
+    kind = draw.choice(
+        [
+            "structured",
+            "string",
+            "complex",
+            "nonfinite",
+            "huge",
+            "negative",
+            "zeros",
+            "empty",
+            "scalar",
+            "shape",
+            "bool",
+            "int",
+        ]
+    )
     base = np.ones((N_SCAN, 3)) if current is None else np.asarray(current)
     if kind == "structured":
         out = np.zeros(base.shape, [("a", "f4"), ("b", "f4")])
@@ -496,19 +555,30 @@ def _numbers(current: Any) -> np.ndarray:
 def mutate_cxi(draw: Draw, path: str, folder: str) -> None:
     """HDF5-level mutations of the CXI file at ``path`` (a copy)."""
     for _ in range(draw.integer(1, 2)):
-        op = draw.choice(["replace", "replace", "delete", "units", "loop", "dangling", "external",
-                          "virtual", "raw-storage", "filter", "group"])
+        op = draw.choice(
+            [
+                "replace",
+                "replace",
+                "delete",
+                "units",
+                "loop",
+                "dangling",
+                "external",
+                "virtual",
+                "raw-storage",
+                "filter",
+                "group",
+            ]
+        )
         target = draw.choice(_CXI_DATASETS)
         # An edit that the file as already mutated does not allow (a path behind a loop) is skipped.
-        with contextlib.suppress(KeyError, RuntimeError, OSError, ValueError, TypeError), \
-                h5py.File(path, "a") as f:
+        with contextlib.suppress(KeyError, RuntimeError, OSError, ValueError, TypeError), h5py.File(path, "a") as f:
             current = None
             with contextlib.suppress(Exception):
                 obj = f.get(target)
                 if isinstance(obj, h5py.Dataset) and obj.size <= 10**5:
                     current = obj[()]
-            if op in ("replace", "delete", "loop", "dangling", "external", "virtual",
-                      "raw-storage", "group"):
+            if op in ("replace", "delete", "loop", "dangling", "external", "virtual", "raw-storage", "group"):
                 with contextlib.suppress(KeyError):
                     del f[target]
             if op == "replace":
@@ -516,7 +586,8 @@ def mutate_cxi(draw: Draw, path: str, folder: str) -> None:
             elif op == "units":
                 with contextlib.suppress(KeyError, TypeError):
                     f[target].attrs["units"] = draw.choice(
-                        ["furlongs", "", "mm", np.array([b"m", b"mm"]), 3, b"\xff\xfe", "eV"])
+                        ["furlongs", "", "mm", np.array([b"m", b"mm"]), 3, b"\xff\xfe", "eV"]
+                    )
             elif op == "loop":
                 other = target + "_twin"
                 f[target] = h5py.SoftLink("/" + other)
@@ -547,8 +618,7 @@ def mutate_cxi(draw: Draw, path: str, folder: str) -> None:
                 raw = os.path.join(folder, "raw.bin")
                 if draw.boolean():
                     src.astype("<f8").tofile(raw)
-                f.create_dataset(target, shape=src.shape, dtype="<f8",
-                                 external=[("raw.bin", 0, max(1, src.nbytes))])
+                f.create_dataset(target, shape=src.shape, dtype="<f8", external=[("raw.bin", 0, max(1, src.nbytes))])
             elif op == "filter" and current is not None and np.asarray(current).ndim >= 1:
                 with contextlib.suppress(KeyError):
                     del f[target]
@@ -604,61 +674,100 @@ def build_example(draw: Draw, base: Base, folder: str, kind: str | None = None) 
         write_mutated_npz(draw, source, base.arrays)
         shutil.copy(base.fixture, fixture)
         shutil.copy(base.sidecar, sidecar)
-        argv = draw.choice([
-            ["validate", source], ["validate", source, "--json"],
-            ["fixture", "make", "--source", source, "--output", out, "--subset-size", SUBSET],
-            ["fixture", "make", "--source", source, "--output", out, "--subset-size", SUBSET, "--json",
-             "--source-hash", "full"],
-            ["coverage", source, "--json"], ["coverage", source],
-            ["coverage", source, "--compare-strategies", "--subset-size", SUBSET, "--json"],
-            ["fixture", "verify", fixture, "--source", source, "--json"],
-            ["coverage", source, "--subset", fixture, "--json"],
-            ["torch-check", source],
-            ["validate", source, "--contract", "ptychopinn-tf", "--json"],
-            ["validate", source, "--contract", "ptychopinn-torch", "--json"],
-            ["fixture", "make", "--source", source, "--output", out, "--subset-size", SUBSET, "--compress"],
-        ])
+        argv = draw.choice(
+            [
+                ["validate", source],
+                ["validate", source, "--json"],
+                ["fixture", "make", "--source", source, "--output", out, "--subset-size", SUBSET],
+                [
+                    "fixture",
+                    "make",
+                    "--source",
+                    source,
+                    "--output",
+                    out,
+                    "--subset-size",
+                    SUBSET,
+                    "--json",
+                    "--source-hash",
+                    "full",
+                ],
+                ["coverage", source, "--json"],
+                ["coverage", source],
+                ["coverage", source, "--compare-strategies", "--subset-size", SUBSET, "--json"],
+                ["fixture", "verify", fixture, "--source", source, "--json"],
+                ["coverage", source, "--subset", fixture, "--json"],
+                ["torch-check", source],
+                ["validate", source, "--contract", "ptychopinn-tf", "--json"],
+                ["validate", source, "--contract", "ptychopinn-torch", "--json"],
+                ["fixture", "make", "--source", source, "--output", out, "--subset-size", SUBSET, "--compress"],
+            ]
+        )
     elif kind == "fixture":
         write_mutated_npz(draw, fixture, base.fixture_arrays)
         shutil.copy(base.sidecar, sidecar)
-        argv = draw.choice([
-            ["fixture", "verify", fixture], ["fixture", "verify", fixture, "--json"],
-            ["fixture", "verify", fixture, "--source", source],
-            ["coverage", source, "--subset", fixture, "--json"], ["validate", fixture, "--json"],
-        ])
+        argv = draw.choice(
+            [
+                ["fixture", "verify", fixture],
+                ["fixture", "verify", fixture, "--json"],
+                ["fixture", "verify", fixture, "--source", source],
+                ["coverage", source, "--subset", fixture, "--json"],
+                ["validate", fixture, "--json"],
+            ]
+        )
     elif kind == "sidecar":
         shutil.copy(base.fixture, fixture)
         with open(sidecar, "wb") as fh:
             fh.write(mutate_json(draw, base.sidecar_data))
-        argv = draw.choice([
-            ["fixture", "verify", fixture], ["fixture", "verify", fixture, "--json"],
-            ["fixture", "verify", fixture, "--source", source],
-            ["coverage", source, "--indices-from", sidecar, "--json"],
-            ["coverage", source, "--subset", fixture],
-        ])
+        argv = draw.choice(
+            [
+                ["fixture", "verify", fixture],
+                ["fixture", "verify", fixture, "--json"],
+                ["fixture", "verify", fixture, "--source", source],
+                ["coverage", source, "--indices-from", sidecar, "--json"],
+                ["coverage", source, "--subset", fixture],
+            ]
+        )
     elif kind == "contract":
         contract = os.path.join(folder, "contract.json")
         with open(contract, "wb") as fh:
             fh.write(mutate_json(draw, draw.choice([base.contract_data, base.profile_data])))
         shutil.copy(base.source, source)
-        argv = draw.choice([
-            ["contract", "show", contract], ["contract", "show", contract, "--format", "json"],
-            ["validate", source, "--contract", contract, "--json"],
-            ["fixture", "make", "--source", source, "--output", out, "--subset-size", SUBSET,
-             "--contract", contract],
-            ["gap", "--left", contract, "--format", "json"],
-        ])
+        argv = draw.choice(
+            [
+                ["contract", "show", contract],
+                ["contract", "show", contract, "--format", "json"],
+                ["validate", source, "--contract", contract, "--json"],
+                [
+                    "fixture",
+                    "make",
+                    "--source",
+                    source,
+                    "--output",
+                    out,
+                    "--subset-size",
+                    SUBSET,
+                    "--contract",
+                    contract,
+                ],
+                ["gap", "--left", contract, "--format", "json"],
+            ]
+        )
     elif kind == "cxi":
         cxi = os.path.join(folder, "scan.cxi")
         shutil.copy(base.cxi, cxi)
         mutate_cxi(draw, cxi, folder)
-        argv = draw.choice([
-            ["validate", cxi], ["validate", cxi, "--json"],
-            ["fixture", "make", "--source", cxi, "--output", out, "--subset-size", SUBSET],
-            ["coverage", cxi, "--json"], ["convert", cxi, out, "--object-shape", "64x64"],
-            ["validate", cxi, "--geometry", "near-field", "--sample-pixel-size", "1e-8", "--json"],
-            ["coverage", cxi, "--geometry", "near-field", "--sample-pixel-size", "1e-8", "--json"],
-        ])
+        argv = draw.choice(
+            [
+                ["validate", cxi],
+                ["validate", cxi, "--json"],
+                ["fixture", "make", "--source", cxi, "--output", out, "--subset-size", SUBSET],
+                ["coverage", cxi, "--json"],
+                ["convert", cxi, out, "--object-shape", "64x64"],
+                ["validate", cxi, "--geometry", "near-field", "--sample-pixel-size", "1e-8", "--json"],
+                ["coverage", cxi, "--geometry", "near-field", "--sample-pixel-size", "1e-8", "--json"],
+            ]
+        )
         if draw.integer(0, 2) == 0:
             argv = ["--allow-external-links", *argv]
     else:
@@ -671,8 +780,9 @@ def build_example(draw: Draw, base: Base, folder: str, kind: str | None = None) 
             np.savez(left, **tf)
             write_mutated_npz(draw, right, torch)
         argv = ["gap", "--left-dump", left, "--right-dump", right]
-        argv += draw.choice([[], ["--format", "json"], ["--format", "csv"],
-                             ["--output", os.path.join(folder, "m.json")]])
+        argv += draw.choice(
+            [[], ["--format", "json"], ["--format", "csv"], ["--output", os.path.join(folder, "m.json")]]
+        )
     budget = draw.choice([None, None, None, None, "4K", "64K", "1M"])
     if budget:
         argv = ["--memory-budget", budget, *argv]
@@ -742,9 +852,7 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(msg)
 
 
-def run_example(
-    draw: Draw, base: Base, kind: str | None = None
-) -> tuple[Example, int, str, str, list[str]]:
+def run_example(draw: Draw, base: Base, kind: str | None = None) -> tuple[Example, int, str, str, list[str]]:
     """Build and run one example in a scratch folder; return it, its result and the problems."""
     folder = tempfile.mkdtemp(prefix="fuzz-", dir=base.folder)
     try:
@@ -760,5 +868,7 @@ def run_example(
 def describe(example: Example, code: int, stderr: str, problems: list[str]) -> str:
     """One paragraph for a failure report."""
     args = " ".join(a if len(a) < 80 else a[:40] + "..." for a in example.argv)
-    return (f"[{example.kind}{'/' + example.fault if example.fault else ''}] ptyevidence {args}\n"
-            f"  exit {code}: {'; '.join(problems)}\n  stderr: {stderr.strip()[:400]}")
+    return (
+        f"[{example.kind}{'/' + example.fault if example.fault else ''}] ptyevidence {args}\n"
+        f"  exit {code}: {'; '.join(problems)}\n  stderr: {stderr.strip()[:400]}"
+    )

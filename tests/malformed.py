@@ -63,11 +63,14 @@ _pickle.load = _pickle.loads = _refuse
 _pickle.Unpickler = _RefusingUnpickler
 """
 #: Runs the command line (arguments after ``-c CODE``) under the guard.
-GUARDED_CLI = PICKLE_GUARD + """
+GUARDED_CLI = (
+    PICKLE_GUARD
+    + """
 sys.argv = ["ptyevidence", *sys.argv[1:]]
 from ptyevidence.cli import run
 run()
 """
+)
 
 #: Positions of the tiny scans: enough for a 16-position fixture.
 N_SCAN = 20
@@ -124,15 +127,17 @@ def run_case(case: Case, timeout: float = 120) -> subprocess.CompletedProcess:
     return run_guarded(case.argv, code=case.code, timeout=timeout)
 
 
-def run_guarded(
-    argv: list[str], code: str = GUARDED_CLI, timeout: float = 120
-) -> subprocess.CompletedProcess:
+def run_guarded(argv: list[str], code: str = GUARDED_CLI, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``python -c code ARGV`` (default code: the command line under the pickle guard)."""
     env = dict(os.environ)
     env.pop("PTYEVIDENCE_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-c", code, *argv],
-        capture_output=True, text=True, timeout=timeout, check=False, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
 
 
@@ -502,8 +507,16 @@ def _validate_case(defect: str) -> Callable[[str], Case]:
         check = VALUE_CHECKS.get(("validate", defect))
         argv = ["validate", path] + (["--json"] if check else [])
         stream = "stderr" if code == 2 else "stdout"
-        return Case(f"validate-{defect}", argv, code, "" if check else message, stream,
-                    inputs=_files(path), check=check, data=arrays)
+        return Case(
+            f"validate-{defect}",
+            argv,
+            code,
+            "" if check else message,
+            stream,
+            inputs=_files(path),
+            check=check,
+            data=arrays,
+        )
 
     return build
 
@@ -516,10 +529,17 @@ def _fixture_make_case(defect: str) -> Callable[[str], Case]:
         out = os.path.join(folder, "fixture.npz")
         argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
         absent = [] if code == 0 else _fixture_outputs(out)
-        return Case(f"fixture-make-{defect}", argv, code, message, "stdout" if code == 0 else "stderr",
-                    inputs=_files(path), absent=absent,
-                    check=VALUE_CHECKS.get(("fixture-make", defect)),
-                    data={"arrays": arrays, "output": out})
+        return Case(
+            f"fixture-make-{defect}",
+            argv,
+            code,
+            message,
+            "stdout" if code == 0 else "stderr",
+            inputs=_files(path),
+            absent=absent,
+            check=VALUE_CHECKS.get(("fixture-make", defect)),
+            data={"arrays": arrays, "output": out},
+        )
 
     return build
 
@@ -531,8 +551,16 @@ def _coverage_case(defect: str) -> Callable[[str], Case]:
         path, arrays = DATASETS[defect](folder)
         check = VALUE_CHECKS.get(("coverage", defect))
         argv = ["coverage", path] + (["--json"] if check else [])
-        return Case(f"coverage-{defect}", argv, code, message, "stdout" if code == 0 else "stderr",
-                    inputs=_files(path), check=check, data=arrays)
+        return Case(
+            f"coverage-{defect}",
+            argv,
+            code,
+            message,
+            "stdout" if code == 0 else "stderr",
+            inputs=_files(path),
+            check=check,
+            data=arrays,
+        )
 
     return build
 
@@ -555,8 +583,7 @@ def _subset_case(label: str, size: str, message: str) -> Callable[[str], Case]:
         path, _ = _scan(N_SCAN)(folder)
         out = os.path.join(folder, "fixture.npz")
         argv = ["fixture", "make", "--source", path, "--output", out, f"--subset-size={size}"]
-        return Case(f"fixture-make-subset-size-{label}", argv, 2, message,
-                    inputs=[path], absent=_fixture_outputs(out))
+        return Case(f"fixture-make-subset-size-{label}", argv, 2, message, inputs=[path], absent=_fixture_outputs(out))
 
     return build
 
@@ -594,8 +621,11 @@ def _output_folder(where: str, folder: str) -> str:
     return ro
 
 
-OUTPUT_MESSAGES = {"missing-folder": "does not exist", "read-only-folder": "not writable",
-                   "file-as-folder": "is a file"}
+OUTPUT_MESSAGES = {
+    "missing-folder": "does not exist",
+    "read-only-folder": "not writable",
+    "file-as-folder": "is a file",
+}
 
 
 def _fixture_output_case(where: str) -> Callable[[str], Case]:
@@ -603,8 +633,14 @@ def _fixture_output_case(where: str) -> Callable[[str], Case]:
         path, _ = _scan(N_SCAN)(folder)
         out = os.path.join(_output_folder(where, folder), "fixture.npz")
         argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
-        return Case(f"fixture-make-output-in-{where}", argv, 2, OUTPUT_MESSAGES[where],
-                    inputs=[path], absent=_fixture_outputs(out))
+        return Case(
+            f"fixture-make-output-in-{where}",
+            argv,
+            2,
+            OUTPUT_MESSAGES[where],
+            inputs=[path],
+            absent=_fixture_outputs(out),
+        )
 
     return build
 
@@ -614,27 +650,26 @@ def _fixture_sidecar_under_a_file(folder: str) -> Case:
     path, _ = _scan(N_SCAN)(folder)
     out = os.path.join(folder, "fixture.npz")
     meta = os.path.join(_output_folder("file-as-folder", folder), "fixture.json")
-    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
-            "--metadata-out", meta]
-    return Case("fixture-make-sidecar-under-a-file", argv, 2, "is a file",
-                inputs=[path], absent=[*_fixture_outputs(out), meta])
+    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET, "--metadata-out", meta]
+    return Case(
+        "fixture-make-sidecar-under-a-file", argv, 2, "is a file", inputs=[path], absent=[*_fixture_outputs(out), meta]
+    )
 
 
 def _fixture_output_is_source(folder: str) -> Case:
     path, _ = _scan(N_SCAN)(folder)
     argv = ["fixture", "make", "--source", path, "--output", path, "--subset-size", SUBSET]
     stem = os.path.splitext(path)[0]
-    return Case("fixture-make-output-is-source", argv, 2, "is the input", inputs=[path],
-                absent=[stem + ".json", stem + ".md"])
+    return Case(
+        "fixture-make-output-is-source", argv, 2, "is the input", inputs=[path], absent=[stem + ".json", stem + ".md"]
+    )
 
 
 def _fixture_sidecar_is_source(folder: str) -> Case:
     path, _ = _scan(N_SCAN)(folder)
     out = os.path.join(folder, "fixture.npz")
-    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
-            "--metadata-out", path]
-    return Case("fixture-make-sidecar-is-source", argv, 2, "is the input", inputs=[path],
-                absent=_fixture_outputs(out))
+    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET, "--metadata-out", path]
+    return Case("fixture-make-sidecar-is-source", argv, 2, "is the input", inputs=[path], absent=_fixture_outputs(out))
 
 
 def _fixture_output_exists(folder: str) -> Case:
@@ -644,8 +679,9 @@ def _fixture_output_exists(folder: str) -> Case:
         fh.write(b"an earlier result the user wants to keep")
     argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
     stem = os.path.splitext(out)[0]
-    return Case("fixture-make-output-exists", argv, 2, "pass --force", inputs=[path, out],
-                absent=[stem + ".json", stem + ".md"])
+    return Case(
+        "fixture-make-output-exists", argv, 2, "pass --force", inputs=[path, out], absent=[stem + ".json", stem + ".md"]
+    )
 
 
 # -- contracts --------------------------------------------------------------------------------
@@ -681,9 +717,7 @@ def _contract_case(command: str, defect: str) -> Callable[[str], Case]:
 # -- fixture verify ---------------------------------------------------------------------------
 
 
-def _made_fixture(
-    folder: str, name: str = "fixture.npz", seed: int = 0, size: int = 16
-) -> tuple[str, str, str]:
+def _made_fixture(folder: str, name: str = "fixture.npz", seed: int = 0, size: int = 16) -> tuple[str, str, str]:
     """Cut a real fixture with the library; return (source, fixture, sidecar)."""
     from ptyevidence.fixture.make import make_fixture
 
@@ -698,25 +732,40 @@ def _verify_sidecar_missing_fields(folder: str) -> Case:
     del record["content_digests"], record["indices"]
     with open(sidecar, "w", encoding="utf-8") as fh:
         json.dump(record, fh)
-    return Case("fixture-verify-sidecar-missing-fields", ["fixture", "verify", fixture], 2,
-                "lacks required field(s) 'indices', 'content_digests'",
-                inputs=[source, fixture, sidecar])
+    return Case(
+        "fixture-verify-sidecar-missing-fields",
+        ["fixture", "verify", fixture],
+        2,
+        "lacks required field(s) 'indices', 'content_digests'",
+        inputs=[source, fixture, sidecar],
+    )
 
 
 def _verify_sidecar_of_another_fixture(folder: str) -> Case:
     _, fixture, _ = _made_fixture(folder, "a.npz", seed=0)
     other_source, other, other_sidecar = _made_fixture(folder, "b.npz", seed=1)
     argv = ["fixture", "verify", fixture, "--metadata", other_sidecar]
-    return Case("fixture-verify-sidecar-of-another-fixture", argv, 1, "FAIL  sha256_checksum",
-                "stdout", inputs=[fixture, other, other_sidecar, other_source])
+    return Case(
+        "fixture-verify-sidecar-of-another-fixture",
+        argv,
+        1,
+        "FAIL  sha256_checksum",
+        "stdout",
+        inputs=[fixture, other, other_sidecar, other_source],
+    )
 
 
 def _verify_sidecar_not_json(folder: str) -> Case:
     _, fixture, sidecar = _made_fixture(folder)
     with open(sidecar, "w", encoding="utf-8") as fh:
         fh.write("{ truncated")
-    return Case("fixture-verify-sidecar-not-json", ["fixture", "verify", fixture], 2,
-                "is not valid JSON", inputs=[fixture, sidecar])
+    return Case(
+        "fixture-verify-sidecar-not-json",
+        ["fixture", "verify", fixture],
+        2,
+        "is not valid JSON",
+        inputs=[fixture, sidecar],
+    )
 
 
 def _verify_truncated_fixture(folder: str) -> Case:
@@ -724,8 +773,14 @@ def _verify_truncated_fixture(folder: str) -> Case:
     blob = Path(fixture).read_bytes()
     with open(fixture, "wb") as fh:
         fh.write(blob[: len(blob) // 2])
-    return Case("fixture-verify-truncated-fixture", ["fixture", "verify", fixture], 1,
-                "FAIL  sha256_checksum", "stdout", inputs=[fixture, sidecar])
+    return Case(
+        "fixture-verify-truncated-fixture",
+        ["fixture", "verify", fixture],
+        1,
+        "FAIL  sha256_checksum",
+        "stdout",
+        inputs=[fixture, sidecar],
+    )
 
 
 def _verify_damaged_source(folder: str) -> Case:
@@ -734,8 +789,9 @@ def _verify_damaged_source(folder: str) -> Case:
     with open(source, "wb") as fh:
         fh.write(blob[: len(blob) // 2])
     argv = ["fixture", "verify", fixture, "--source", source]
-    return Case("fixture-verify-truncated-source", argv, 2, "not a readable zip archive",
-                inputs=[fixture, sidecar, source])
+    return Case(
+        "fixture-verify-truncated-source", argv, 2, "not a readable zip archive", inputs=[fixture, sidecar, source]
+    )
 
 
 # -- CXI (HDF5) ---------------------------------------------------------------------------------
@@ -754,8 +810,7 @@ def _cxi_missing(what: str) -> Callable[[str], str]:
 
 def _cxi_length_mismatch(folder: str) -> str:
     path = os.path.join(folder, "scan.cxi")
-    cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE,
-                        translation=cxi_files.scan_translation(N_SCAN - 3))
+    cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE, translation=cxi_files.scan_translation(N_SCAN - 3))
     return path
 
 
@@ -770,8 +825,7 @@ def _cxi_truncated(folder: str) -> str:
 
 def _cxi_good(folder: str) -> str:
     path = os.path.join(folder, "scan.cxi")
-    cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE,
-                        probe=np.ones((SIDE, SIDE), np.complex64))
+    cxi_files.write_cxi(path, n=N_SCAN, h=SIDE, w=SIDE, probe=np.ones((SIDE, SIDE), np.complex64))
     return path
 
 
@@ -845,8 +899,7 @@ def _gap_dump_object_array(folder: str) -> Case:
     dump["nn_indices"] = dump["nn_indices"].astype(object)
     np.savez(left, **dump)
     argv = ["gap", "--left-dump", left, "--right-dump", right]
-    return Case("gap-dump-object-array", argv, 1, "key 'nn_indices' has dtype object", "stdout",
-                inputs=[left, right])
+    return Case("gap-dump-object-array", argv, 1, "key 'nn_indices' has dtype object", "stdout", inputs=[left, right])
 
 
 def _gap_output_case(where: str) -> Callable[[str], Case]:
@@ -857,8 +910,7 @@ def _gap_output_case(where: str) -> Callable[[str], Case]:
         else:
             out, message = os.path.join(_output_folder(where, folder), "matrix.md"), OUTPUT_MESSAGES[where]
         argv = ["gap", "--left-dump", left, "--right-dump", right, "--output", out]
-        return Case(f"gap-output-{where}", argv, 2, message, inputs=[left, right],
-                    absent=[] if out == left else [out])
+        return Case(f"gap-output-{where}", argv, 2, message, inputs=[left, right], absent=[] if out == left else [out])
 
     return build
 
@@ -891,16 +943,20 @@ def _coverage_sidecar_of_another_fixture(folder: str) -> Case:
     _, _, other_sidecar = _made_fixture(folder, "b.npz", seed=1, size=18)
     Path(sidecar).write_bytes(Path(other_sidecar).read_bytes())
     argv = ["coverage", source, "--subset", fixture]
-    return Case("coverage-subset-with-sidecar-of-another-fixture", argv, 2, "belongs to another fixture",
-                inputs=[source, fixture, sidecar])
+    return Case(
+        "coverage-subset-with-sidecar-of-another-fixture",
+        argv,
+        2,
+        "belongs to another fixture",
+        inputs=[source, fixture, sidecar],
+    )
 
 
 def _coverage_subset_of_another_source(folder: str) -> Case:
     _, fixture, sidecar = _made_fixture(folder, "a.npz", seed=0)
     other = _save(folder, dataset_arrays(n=N_SCAN, h=SIDE, w=SIDE, seed=1), "other.npz")
     argv = ["coverage", other, "--subset", fixture]
-    return Case("coverage-subset-of-another-source", argv, 2, "wrong source",
-                inputs=[other, fixture, sidecar])
+    return Case("coverage-subset-of-another-source", argv, 2, "wrong source", inputs=[other, fixture, sidecar])
 
 
 def _coverage_sidecar_missing_fields(folder: str) -> Case:
@@ -909,8 +965,13 @@ def _coverage_sidecar_missing_fields(folder: str) -> Case:
     del record["indices"]
     Path(sidecar).write_text(json.dumps(record), encoding="utf-8")
     argv = ["coverage", source, "--indices-from", sidecar]
-    return Case("coverage-indices-from-sidecar-missing-fields", argv, 2,
-                "lacks required field(s) 'indices'", inputs=[source, sidecar])
+    return Case(
+        "coverage-indices-from-sidecar-missing-fields",
+        argv,
+        2,
+        "lacks required field(s) 'indices'",
+        inputs=[source, sidecar],
+    )
 
 
 # -- report and demo-data ---------------------------------------------------------------------------
@@ -919,7 +980,7 @@ def _coverage_sidecar_missing_fields(folder: str) -> Case:
 def _report_case(defect: str, message: str) -> Callable[[str], Case]:
     def build(folder: str) -> Case:
         if defect.startswith("cxi-"):
-            path = CXI[defect[len("cxi-"):]][0](folder)
+            path = CXI[defect[len("cxi-") :]][0](folder)
         else:
             path, _ = DATASETS[defect](folder)
         out = os.path.join(folder, "report")
@@ -940,8 +1001,7 @@ def _demo_output_case(where: str) -> Callable[[str], Case]:
             out = os.path.join(_output_folder(where, folder), "demo.npz")
             message = OUTPUT_MESSAGES[where]
         argv = ["demo-data", out, "--positions", "20"]
-        return Case(f"demo-data-output-{where}", argv, 2, message, inputs=inputs,
-                    absent=[] if inputs else [out])
+        return Case(f"demo-data-output-{where}", argv, 2, message, inputs=inputs, absent=[] if inputs else [out])
 
     return build
 
@@ -950,8 +1010,9 @@ def _demo_positions_case(label: str, value: str) -> Callable[[str], Case]:
     def build(folder: str) -> Case:
         out = os.path.join(folder, "demo.npz")
         argv = ["demo-data", out, f"--positions={value}"]
-        return Case(f"demo-data-positions-{label}", argv, 2, f"positions '{value}' is not a whole number >= 2",
-                    absent=[out])
+        return Case(
+            f"demo-data-positions-{label}", argv, 2, f"positions '{value}' is not a whole number >= 2", absent=[out]
+        )
 
     return build
 
@@ -977,7 +1038,8 @@ def _with_member(key: str, payload: Callable[[dict], bytes]) -> Callable[[str], 
 
 def _header(descr: str, shape: str, data_bytes: int = 0) -> Callable[[dict], bytes]:
     return lambda a: fuzzing.raw_npy(
-        f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}", bytes(data_bytes))
+        f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}", bytes(data_bytes)
+    )
 
 
 def _members(change: Callable[[list], None]) -> Callable[[str], tuple[str, dict]]:
@@ -1041,13 +1103,17 @@ HELDOUT = {
     "duplicate-member": ((2, "'xcoords.npy' appears twice"),) * 3,
     "nul-in-member-name": ((2, "holds a NUL character"),) * 3,
     "separator-in-member-name": ((2, "holds a path separator"),) * 3,
-    "structured-xcoords": ((1, "key 'xcoords' has dtype [('x', '<f8'), ('sigma', '<f8')] with named fields"),
-                           (2, "expected real numbers"), (2, "expected real numbers")),
-    "complex-xcoords": ((1, "key 'xcoords' has dtype complex128; expected float64"),
-                        (2, "'xcoords' has dtype complex128; expected real numbers"),
-                        (2, "'xcoords' has dtype complex128; expected real numbers")),
-    "text-xcoords": ((1, "key 'xcoords' has dtype str"), (2, "expected real numbers"),
-                     (2, "expected real numbers")),
+    "structured-xcoords": (
+        (1, "key 'xcoords' has dtype [('x', '<f8'), ('sigma', '<f8')] with named fields"),
+        (2, "expected real numbers"),
+        (2, "expected real numbers"),
+    ),
+    "complex-xcoords": (
+        (1, "key 'xcoords' has dtype complex128; expected float64"),
+        (2, "'xcoords' has dtype complex128; expected real numbers"),
+        (2, "'xcoords' has dtype complex128; expected real numbers"),
+    ),
+    "text-xcoords": ((1, "key 'xcoords' has dtype str"), (2, "expected real numbers"), (2, "expected real numbers")),
     "huge-positions": ((0, "PASS"), (2, "lies beyond +-1e+150"), (2, "lies beyond +-1e+150")),
     # The contract's metadata-json-object rule reports what the bounded reader refuses;
     # the cut and coverage do not need the record.
@@ -1070,8 +1136,17 @@ def _heldout_case(command: str, defect: str) -> Callable[[str], Case]:
             argv, absent = [command, path] + (["--json"] if command == "coverage" else []), []
         stream = "stderr" if code == 2 else "stdout"
         check = check_strict_json if "--json" in argv and code != 2 else None
-        return Case(f"{command}-{defect}", argv, code, message, stream, inputs=_files(path),
-                    absent=absent, check=check, data=arrays)
+        return Case(
+            f"{command}-{defect}",
+            argv,
+            code,
+            message,
+            stream,
+            inputs=_files(path),
+            absent=absent,
+            check=check,
+            data=arrays,
+        )
 
     return build
 
@@ -1103,9 +1178,15 @@ def _sidecar_json_case(command: str, defect: str) -> Callable[[str], Case]:
             argv = ["fixture", "verify", fixture]
         else:
             argv = ["coverage", source, "--indices-from", sidecar]
-        return Case(f"{command}-sidecar-{defect}", argv, 2, f"seed{'[0]' if defect == 'deep-nesting' else ' '}",
-                    inputs=[source, fixture, sidecar], data={"problem": problem},
-                    check=_check_problem)
+        return Case(
+            f"{command}-sidecar-{defect}",
+            argv,
+            2,
+            f"seed{'[0]' if defect == 'deep-nesting' else ' '}",
+            inputs=[source, fixture, sidecar],
+            data={"problem": problem},
+            check=_check_problem,
+        )
 
     return build
 
@@ -1118,8 +1199,13 @@ def _sidecar_duplicate_key(folder: str) -> Case:
     source, fixture, sidecar = _made_fixture(folder)
     text = Path(sidecar).read_text(encoding="utf-8")
     Path(sidecar).write_text(text.replace('"seed": 0', '"seed": 0, "seed": 1', 1), encoding="utf-8")
-    return Case("fixture-verify-sidecar-duplicate-key", ["fixture", "verify", fixture], 2,
-                "seed is a key that repeats in its object", inputs=[source, fixture, sidecar])
+    return Case(
+        "fixture-verify-sidecar-duplicate-key",
+        ["fixture", "verify", fixture],
+        2,
+        "seed is a key that repeats in its object",
+        inputs=[source, fixture, sidecar],
+    )
 
 
 def _contract_json_case(command: str, defect: str) -> Callable[[str], Case]:
@@ -1152,9 +1238,14 @@ def _contract_layout_wrong_type(folder: str) -> Case:
     data, _ = _scan(N_SCAN)(folder)
     out = os.path.join(folder, "fixture.npz")
     argv = ["fixture", "make", "--source", data, "--output", out, "--subset-size", SUBSET, "--contract", contract]
-    return Case("fixture-make-contract-layout-wrong-type", argv, 2,
-                "layout 'canonical' must be a non-empty list of dimension names",
-                inputs=[contract, data], absent=_fixture_outputs(out))
+    return Case(
+        "fixture-make-contract-layout-wrong-type",
+        argv,
+        2,
+        "layout 'canonical' must be a non-empty list of dimension names",
+        inputs=[contract, data],
+        absent=_fixture_outputs(out),
+    )
 
 
 # CXI files that reach outside themselves, or cannot be decoded.
@@ -1203,8 +1294,7 @@ def _raw_storage(f: h5py.File, folder: str) -> None:
     frames = f[cxi_files.FRAMES][()]
     del f[cxi_files.FRAMES]
     frames.astype("<u2").tofile(os.path.join(folder, "frames.raw"))
-    f.create_dataset(cxi_files.FRAMES, shape=frames.shape, dtype="<u2",
-                     external=[("frames.raw", 0, frames.size * 2)])
+    f.create_dataset(cxi_files.FRAMES, shape=frames.shape, dtype="<u2", external=[("frames.raw", 0, frames.size * 2)])
 
 
 def _structured_translation(f: h5py.File, folder: str) -> None:
@@ -1253,11 +1343,22 @@ def _cxi_link_case(command: str, defect: str) -> Callable[[str], Case]:
             argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET]
             absent = _fixture_outputs(out)
         argv = (["--allow-external-links"] if allow else []) + argv
-        inputs = [p for p in (path, os.path.join(folder, "frames.h5"), os.path.join(folder, "frames.raw"))
-                  if os.path.isfile(p)]
+        inputs = [
+            p
+            for p in (path, os.path.join(folder, "frames.h5"), os.path.join(folder, "frames.raw"))
+            if os.path.isfile(p)
+        ]
         hint = _LINK_HINT if defect in ("external-link", "virtual-dataset", "external-raw-storage") else ""
-        return Case(f"{command}-cxi-{defect}", argv, 2, message, inputs=inputs, absent=absent,
-                    data={"hint": hint}, check=_check_hint)
+        return Case(
+            f"{command}-cxi-{defect}",
+            argv,
+            2,
+            message,
+            inputs=inputs,
+            absent=absent,
+            data={"hint": hint},
+            check=_check_hint,
+        )
 
     return build
 
@@ -1279,12 +1380,31 @@ def check_linked_files(case: Case, proc: subprocess.CompletedProcess) -> None:
 def _fixture_make_through_external_link(folder: str) -> Case:
     path = _cxi_edit(_external)(folder)
     out = os.path.join(folder, "out.npz")
-    argv = ["fixture", "make", "--source", path, "--output", out, "--subset-size", SUBSET,
-            "--allow-external-links", "--source-hash", "full"]
+    argv = [
+        "fixture",
+        "make",
+        "--source",
+        path,
+        "--output",
+        out,
+        "--subset-size",
+        SUBSET,
+        "--allow-external-links",
+        "--source-hash",
+        "full",
+    ]
     other = os.path.join(folder, "frames.h5")
     # Written with its FAIL verdict (exit 1): the CXI holds no object, which data001 requires.
-    return Case("fixture-make-cxi-external-link-allowed", argv, 1, "wrote", "stdout", inputs=[path, other],
-                check=check_linked_files, data={"sidecar": os.path.join(folder, "out.json"), "linked": other})
+    return Case(
+        "fixture-make-cxi-external-link-allowed",
+        argv,
+        1,
+        "wrote",
+        "stdout",
+        inputs=[path, other],
+        check=check_linked_files,
+        data={"sidecar": os.path.join(folder, "out.json"), "linked": other},
+    )
 
 
 # Tensor dumps: all NaN (compared without a word on stderr), nested _metadata, a text role.
@@ -1293,18 +1413,17 @@ def _gap_dump_values(defect: str) -> Callable[[str], Case]:
         left, right = _dumps(folder)
         for path, dump in ((left, tf_grouped_dump()), (right, torch_mmap_dump())):
             if defect == "all-nan":
-                dump = {k: np.full(v.shape, np.nan, v.dtype) if v.dtype.kind in "fc" else v
-                        for k, v in dump.items()}
+                dump = {k: np.full(v.shape, np.nan, v.dtype) if v.dtype.kind in "fc" else v for k, v in dump.items()}
             elif defect == "deep-metadata" and path == left:
                 dump["_metadata"] = np.array('{"a": ' + "[" * 5000 + "]" * 5000 + "}")
             elif defect == "text-role" and path == left:
                 dump["coords_relative"] = dump["coords_relative"].astype(str)
             np.savez(path, **dump)
         argv = ["gap", "--left-dump", left, "--right-dump", right, "--format", "json"]
-        code, message = {"all-nan": (0, '"role"'), "deep-metadata": (0, '"role"'),
-                         "text-role": (1, "coords_relative")}[defect]
-        return Case(f"gap-dump-{defect}", argv, code, message, "stdout", inputs=[left, right],
-                    check=check_strict_json)
+        code, message = {"all-nan": (0, '"role"'), "deep-metadata": (0, '"role"'), "text-role": (1, "coords_relative")}[
+            defect
+        ]
+        return Case(f"gap-dump-{defect}", argv, code, message, "stdout", inputs=[left, right], check=check_strict_json)
 
     return build
 
@@ -1330,8 +1449,15 @@ def _disk_full_case(command: str) -> Callable[[str], Case]:
             absent, inputs = _fixture_outputs(out), [path]
         else:
             argv, absent, inputs = ["demo-data", out, "--positions", "64"], [out], []
-        return Case(f"{command}-disk-full", argv, 2, f"cannot write '{out}': File too large (EFBIG)",
-                    inputs=inputs, absent=absent, code=_DISK_FULL + GUARDED_CLI)
+        return Case(
+            f"{command}-disk-full",
+            argv,
+            2,
+            f"cannot write '{out}': File too large (EFBIG)",
+            inputs=inputs,
+            absent=absent,
+            code=_DISK_FULL + GUARDED_CLI,
+        )
 
     return build
 
@@ -1340,9 +1466,14 @@ def _convert_object_over_budget(folder: str) -> Case:
     path = _cxi_good(folder)
     out = os.path.join(folder, "out.npz")
     argv = ["--memory-budget", "256M", "convert", path, out, "--object-shape", "12000x12000"]
-    return Case("convert-object-over-memory-budget", argv, 2,
-                "the placeholder objectGuess of 12000x12000 needs 1099 MiB, over the memory budget",
-                inputs=[path], absent=[out])
+    return Case(
+        "convert-object-over-memory-budget",
+        argv,
+        2,
+        "the placeholder objectGuess of 12000x12000 needs 1099 MiB, over the memory budget",
+        inputs=[path],
+        absent=[out],
+    )
 
 
 # -- the registry -------------------------------------------------------------------------------

@@ -87,9 +87,7 @@ def header_understates_shape(folder: str) -> str:
 
 def not_npy_member(folder: str) -> str:
     """A zip whose ``diffraction.npy`` member is not ``.npy`` data at all."""
-    return write_members(
-        os.path.join(folder, "not-npy.npz"), {"diffraction.npy": b"just some text, no magic"}
-    )
+    return write_members(os.path.join(folder, "not-npy.npz"), {"diffraction.npy": b"just some text, no magic"})
 
 
 def not_a_zip(folder: str) -> str:

@@ -35,15 +35,16 @@ _LOADERS = Path(__file__).resolve().parent / "peer" / "loaders.py"
 def require_peer() -> str:
     """Return the peer's interpreter, or skip the calling module."""
     if not PEER:
-        pytest.skip("PTYEVIDENCE_PEER_PYTHON is not set (an interpreter with PtychoPINN runs these)",
-                    allow_module_level=True)
+        pytest.skip(
+            "PTYEVIDENCE_PEER_PYTHON is not set (an interpreter with PtychoPINN runs these)", allow_module_level=True
+        )
     return PEER
 
 
 def snapshot() -> Path | None:
     """Return the PtychoPINN snapshot, or None."""
     given = os.environ.get("PTYEVIDENCE_PEER_SNAPSHOT")
-    for candidate in ([Path(given)] if given else list(_SNAPSHOTS)):
+    for candidate in [Path(given)] if given else list(_SNAPSHOTS):
         if (candidate / "ptycho" / "raw_data.py").is_file():
             return candidate.resolve()
     return None
@@ -61,8 +62,13 @@ def writable_copy(source: Path, target: Path) -> Path:
 def peer_env(home: Path) -> dict[str, str]:
     """Environment of a peer process: no PYTHONPATH of ours, caches under ``home``, CPU only."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(MPLCONFIGDIR=str(home / "mpl"), KERAS_HOME=str(home / "keras"), TF_CPP_MIN_LOG_LEVEL="2",
-               CUDA_VISIBLE_DEVICES="", HOME=str(home))
+    env.update(
+        MPLCONFIGDIR=str(home / "mpl"),
+        KERAS_HOME=str(home / "keras"),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        CUDA_VISIBLE_DEVICES="",
+        HOME=str(home),
+    )
     return env
 
 
@@ -72,13 +78,21 @@ def run_loaders(jobs: list[dict], folder: Path) -> dict[str, dict]:
     (folder / "home").mkdir(exist_ok=True)
     jobs_path, results_path = folder / "jobs.json", folder / "results.json"
     jobs_path.write_text(json.dumps(jobs), encoding="utf-8")
-    done = subprocess.run([require_peer(), str(_LOADERS), str(jobs_path), str(results_path)], cwd=folder,
-                          env=peer_env(folder / "home"), capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [require_peer(), str(_LOADERS), str(jobs_path), str(results_path)],
+        cwd=folder,
+        env=peer_env(folder / "home"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(results_path.read_text(encoding="utf-8"))
 
 
 def ptyevidence_cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run this interpreter's ``python -m ptyevidence ARGS``."""
-    return subprocess.run([sys.executable, "-m", "ptyevidence", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ptyevidence", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+    )

@@ -72,11 +72,13 @@ def scene(seed: int = 7) -> dict[str, Any]:
     for iy in range(NY):
         for ix in range(NX):
             jx, jy = rng.uniform(-0.3, 0.3, 2)
-            points.append(ProbePosition(
-                iy * NX + ix,
-                CENTER_M[0] + ((ix - (NX - 1) / 2) * STEP_PX + jx) * OBJECT_PIXEL_M,
-                CENTER_M[1] + ((iy - (NY - 1) / 2) * STEP_PX + jy) * OBJECT_PIXEL_M,
-            ))
+            points.append(
+                ProbePosition(
+                    iy * NX + ix,
+                    CENTER_M[0] + ((ix - (NX - 1) / 2) * STEP_PX + jx) * OBJECT_PIXEL_M,
+                    CENTER_M[1] + ((iy - (NY - 1) / 2) * STEP_PX + jy) * OBJECT_PIXEL_M,
+                )
+            )
     positions = ProbePositionSequence(points)
     pixels = PixelGeometry(OBJECT_PIXEL_M, OBJECT_PIXEL_M)
     object_ = Object(obj, pixels, ObjectCenter(*CENTER_M), [])
@@ -93,46 +95,87 @@ def scene(seed: int = 7) -> dict[str, Any]:
     for yb, xb in BAD_PIXELS:
         bad[yb, xb] = True
         counts[:, yb, xb] = 65535
-    metadata = ProductMetadata(name="test scene", comments="tests/ptychodus_files.py",
-                               detector_distance_m=DISTANCE_M, photon_energy_eV=ENERGY_EV,
-                               probe_photon_count=2e4, exposure_time_s=0.1,
-                               mass_attenuation_m2_per_kg=0.0, tomography_angle_deg=0.0)
-    product = Product(metadata, positions, ProbeSequence(probe, None, pixels), object_,
-                      [LossValue(0, 1.0), LossValue(1, 0.5)])
-    return {"product": product, "counts": counts, "bad_pixels": bad, "probe": probe, "object": obj,
-            "x_m": positions.get_coordinates_x_m(), "y_m": positions.get_coordinates_y_m(),
-            "x_px": x_px, "y_px": y_px, "pixels": pixels}
+    metadata = ProductMetadata(
+        name="test scene",
+        comments="tests/ptychodus_files.py",
+        detector_distance_m=DISTANCE_M,
+        photon_energy_eV=ENERGY_EV,
+        probe_photon_count=2e4,
+        exposure_time_s=0.1,
+        mass_attenuation_m2_per_kg=0.0,
+        tomography_angle_deg=0.0,
+    )
+    product = Product(
+        metadata, positions, ProbeSequence(probe, None, pixels), object_, [LossValue(0, 1.0), LossValue(1, 0.5)]
+    )
+    return {
+        "product": product,
+        "counts": counts,
+        "bad_pixels": bad,
+        "probe": probe,
+        "object": obj,
+        "x_m": positions.get_coordinates_x_m(),
+        "y_m": positions.get_coordinates_y_m(),
+        "x_px": x_px,
+        "y_px": y_px,
+        "pixels": pixels,
+    }
 
 
 def opr_product(truth: dict[str, Any]) -> Any:
     """The scene's product with 2 coherent x 2 incoherent probe modes, OPR weights and 2 layers."""
     base = truth["product"]
     n = len(base.probe_positions)
-    modes = np.stack([np.stack([truth["probe"] * 0.5**i for i in range(2)]) * (1.0, 0.2)[c]
-                      for c in range(2)]).astype(np.complex64)
+    modes = np.stack([np.stack([truth["probe"] * 0.5**i for i in range(2)]) * (1.0, 0.2)[c] for c in range(2)]).astype(
+        np.complex64
+    )
     weights = np.stack([np.ones(n), np.linspace(0.0, 0.2, n)], axis=1)
     layers = np.stack([truth["object"], np.ones_like(truth["object"])])
-    return Product(base.metadata, base.probe_positions, ProbeSequence(modes, weights, truth["pixels"]),
-                   Object(layers, truth["pixels"], ObjectCenter(*CENTER_M), [2e-6]), base.losses)
+    return Product(
+        base.metadata,
+        base.probe_positions,
+        ProbeSequence(modes, weights, truth["pixels"]),
+        Object(layers, truth["pixels"], ObjectCenter(*CENTER_M), [2e-6]),
+        base.losses,
+    )
 
 
 def write_files(folder: Path, truth: dict[str, Any]) -> dict[str, Path]:
     """Write the scene with ptychodus's writers; return name -> path."""
     reg = registry()
-    paths = {name: folder / name for name in (
-        "product.h5", "product_opr.h5", "product.cxi", "product.npz", "diffraction.cxi",
-        "training_data.h5", "ptychopinn_training.npz")}
+    paths = {
+        name: folder / name
+        for name in (
+            "product.h5",
+            "product_opr.h5",
+            "product.cxi",
+            "product.npz",
+            "diffraction.cxi",
+            "training_data.h5",
+            "ptychopinn_training.npz",
+        )
+    }
     writers = reg.product_file_writers
     writers.get_strategy_by_name("HDF5").write(paths["product.h5"], truth["product"])
     writers.get_strategy_by_name("HDF5").write(paths["product_opr.h5"], opr_product(truth))
     writers.get_strategy_by_name("CXI").write(paths["product.cxi"], truth["product"])
     writers.get_strategy_by_name("NPZ").write(paths["product.npz"], truth["product"])
     counts = truth["counts"]
-    meta = DiffractionMetadata([len(counts)], counts.dtype, ImageExtent(FRAME, FRAME), DISTANCE_M,
-                               PixelGeometry(DETECTOR_PIXEL_M, DETECTOR_PIXEL_M), None, ENERGY_EV)
-    dataset = SimpleDiffractionDataset(meta, DiffractionDatasetLayoutNode.create_root(),
-                                       [SimpleDiffractionArray("scene", np.arange(len(counts)), counts)],
-                                       bad_pixels=truth["bad_pixels"])
+    meta = DiffractionMetadata(
+        [len(counts)],
+        counts.dtype,
+        ImageExtent(FRAME, FRAME),
+        DISTANCE_M,
+        PixelGeometry(DETECTOR_PIXEL_M, DETECTOR_PIXEL_M),
+        None,
+        ENERGY_EV,
+    )
+    dataset = SimpleDiffractionDataset(
+        meta,
+        DiffractionDatasetLayoutNode.create_root(),
+        [SimpleDiffractionArray("scene", np.arange(len(counts)), counts)],
+        bad_pixels=truth["bad_pixels"],
+    )
     reg.diffraction_file_writers.get_strategy_by_name("CXI").write(paths["diffraction.cxi"], dataset)
     recon = ReconstructInput(diffraction_patterns=counts, bad_pixels=truth["bad_pixels"], product=truth["product"])
     with warnings.catch_warnings():

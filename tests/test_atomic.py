@@ -181,7 +181,8 @@ def test_an_output_set_is_published_together(tmp_path):
             with outputs.open(path, "w") as fh:
                 fh.write(path.name)
         assert _listing(tmp_path) == sorted(
-            n for n in os.listdir(tmp_path) if n.endswith(".part"))  # only temporaries so far
+            n for n in os.listdir(tmp_path) if n.endswith(".part")
+        )  # only temporaries so far
         assert all(f".{os.getpid()}." in n for n in os.listdir(tmp_path))
     assert _listing(tmp_path) == ["a.json", "a.md", "a.npz"]
     assert [p.read_text() for p in paths] == ["a.npz", "a.json", "a.md"]
@@ -225,8 +226,9 @@ def test_a_failed_rename_puts_the_previous_set_back(tmp_path, monkeypatch):
 
 
 def test_temporaries_of_dead_writers_are_removed_by_the_next_run(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     pid = int(dead.stdout)
     stale = tmp_path / f".out.npz.{pid}.0123abcd.part"
     stale.write_bytes(b"half a file")

@@ -30,9 +30,24 @@ def test_sigterm_while_writing_removes_the_temporaries(tmp_path):
     np.savez(source, **dataset_arrays(n=600, h=128, w=128, object_shape=(256, 256)))
     out = tmp_path / "fx.npz"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ptyevidence", "fixture", "make", "--source", str(source), "--output",
-         str(out), "--subset-size", "500", "--source-hash", "full"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ptyevidence",
+            "fixture",
+            "make",
+            "--source",
+            str(source),
+            "--output",
+            str(out),
+            "--subset-size",
+            "500",
+            "--source-hash",
+            "full",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
@@ -55,8 +70,9 @@ def test_a_numeric_warning_is_one_error_line_naming_the_input(tmp_path, capsys, 
 
     def overflowing(*args, **kwargs):
         # As numpy attributes a ufunc's warning: to the library line that called it.
-        warnings.warn_explicit("overflow encountered in multiply", RuntimeWarning, validate.__file__, 1,
-                               module=validate.__name__)
+        warnings.warn_explicit(
+            "overflow encountered in multiply", RuntimeWarning, validate.__file__, 1, module=validate.__name__
+        )
 
     monkeypatch.setattr(validate, "validate_dataset", overflowing)
     with warnings.catch_warnings():
@@ -64,8 +80,10 @@ def test_a_numeric_warning_is_one_error_line_naming_the_input(tmp_path, capsys, 
         code, out, err = _main(capsys, "validate", str(source))
     assert code == 2
     assert out == ""
-    assert err == (f"ptyevidence: error: values in '{source}' are out of range for 'validate' (overflow "
-                   "encountered in multiply); check them for huge or non-finite numbers\n")
+    assert err == (
+        f"ptyevidence: error: values in '{source}' are out of range for 'validate' (overflow "
+        "encountered in multiply); check them for huge or non-finite numbers\n"
+    )
 
 
 def test_an_os_error_without_a_file_names_the_commands_files(tmp_path, capsys, monkeypatch):
@@ -99,7 +117,9 @@ def test_json_output_is_strict_with_a_finding_per_non_finite_value(capsys):
     data = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in strict JSON"))
     assert data["metrics"] == {"ratio": None, "gap": None, "n": 3}
     assert [(f["rule"], f["field"]) for f in data["findings"]] == [
-        ("non-finite-output", "metrics.ratio"), ("non-finite-output", "metrics.gap")]
+        ("non-finite-output", "metrics.ratio"),
+        ("non-finite-output", "metrics.gap"),
+    ]
 
 
 @pytest.mark.parametrize("before", [True, False], ids=["before-the-command", "after-it"])

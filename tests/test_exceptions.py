@@ -25,8 +25,10 @@ def test_no_module_defines_an_exception_of_its_own():
         f"{module.__name__}.{name}"
         for module in _modules()
         for name, obj in vars(module).items()
-        if inspect.isclass(obj) and issubclass(obj, BaseException)
-        and obj.__module__ == module.__name__ and module is not exceptions
+        if inspect.isclass(obj)
+        and issubclass(obj, BaseException)
+        and obj.__module__ == module.__name__
+        and module is not exceptions
         # The observe runner is a script run in PtychoPINN's interpreter, never imported by the package.
         and not module.__name__.endswith(".observe._runner")
     ]
@@ -45,9 +47,13 @@ def test_moved_exceptions_stay_importable_where_they_were():
 @pytest.mark.parametrize(
     ("cls", "code"),
     [
-        (exceptions.InputError, 2), (exceptions.UsageError, 2), (exceptions.MemoryBudgetError, 2),
-        (exceptions.ContractError, 1), (exceptions.NotebookExecutionError, 2),
-        (exceptions.TorchNotInstalledError, 2), (exceptions.MissingExtraError, 2),
+        (exceptions.InputError, 2),
+        (exceptions.UsageError, 2),
+        (exceptions.MemoryBudgetError, 2),
+        (exceptions.ContractError, 1),
+        (exceptions.NotebookExecutionError, 2),
+        (exceptions.TorchNotInstalledError, 2),
+        (exceptions.MissingExtraError, 2),
         (exceptions.OutputError, 2),
     ],
 )

@@ -63,8 +63,12 @@ def test_ambiguous_layout_library_says_parameter_cli_says_flag(tmp_path, cli):
         resolve_layout((16, 16, 16), 16)
     path = tmp_path / "cube.npz"
     n = 16
-    np.savez(path, diffraction=np.ones((n, n, n), np.float32), xcoords=np.arange(n, dtype=float),
-             ycoords=np.arange(n, dtype=float))
+    np.savez(
+        path,
+        diffraction=np.ones((n, n, n), np.float32),
+        xcoords=np.arange(n, dtype=float),
+        ycoords=np.arange(n, dtype=float),
+    )
     done = cli("validate", str(path))
     assert done.returncode == 2
     assert done.stderr.strip().endswith("pass --layout canonical or --layout legacy")

@@ -18,9 +18,16 @@ from ptyevidence._format import (
 @pytest.mark.parametrize(
     ("value", "digits", "text"),
     [
-        (None, 4, "-"), (False, 4, "False"), (7, 4, "7"), (np.int64(123456), 4, "123456"),
-        (0.000123456, 4, "0.0001235"), (1234567.0, 6, "1.23457e+06"), (np.float32(0.5), 4, "0.5"),
-        (float("nan"), 4, "nan"), (float("inf"), 6, "inf"), ("PASS", 4, "PASS"),
+        (None, 4, "-"),
+        (False, 4, "False"),
+        (7, 4, "7"),
+        (np.int64(123456), 4, "123456"),
+        (0.000123456, 4, "0.0001235"),
+        (1234567.0, 6, "1.23457e+06"),
+        (np.float32(0.5), 4, "0.5"),
+        (float("nan"), 4, "nan"),
+        (float("inf"), 6, "inf"),
+        ("PASS", 4, "PASS"),
     ],
 )
 def test_number_text(value, digits, text):

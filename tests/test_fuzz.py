@@ -17,9 +17,11 @@ import fuzzing
 #: Examples per input kind: six kinds, a few hundred examples in all.
 EXAMPLES = 80
 SETTINGS = settings(
-    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture],
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
 
 
@@ -51,9 +53,11 @@ def test_a_full_disk_names_the_output_and_leaves_nothing(base, tmp_path):
     """ENOSPC on every fsync: one line naming the file and the reason; no output, no temporary."""
     out = tmp_path / "fixture.npz"
     code, _, stderr = fuzzing.run_cli(
-        ["fixture", "make", "--source", base.source, "--output", str(out), "--subset-size", "16"],
-        fault="enospc")
+        ["fixture", "make", "--source", base.source, "--output", str(out), "--subset-size", "16"], fault="enospc"
+    )
     assert code == 2
-    assert stderr == f"ptyevidence: error: cannot write '{out}': No space left on device (ENOSPC); " \
+    assert (
+        stderr == f"ptyevidence: error: cannot write '{out}': No space left on device (ENOSPC); "
         "free some space or choose another folder\n"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == []

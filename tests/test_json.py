@@ -39,8 +39,7 @@ def test_out_of_bounds_values_are_refused_with_their_key_path(text, where, probl
 
 
 def test_int64_limits_themselves_are_accepted():
-    assert parse_json("[9223372036854775807, -9223372036854775808, 1.5e308]", "r") == [
-        2**63 - 1, -(2**63), 1.5e308]
+    assert parse_json("[9223372036854775807, -9223372036854775808, 1.5e308]", "r") == [2**63 - 1, -(2**63), 1.5e308]
 
 
 @pytest.mark.parametrize("opener", ["[", '{"k": '])

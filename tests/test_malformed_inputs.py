@@ -39,7 +39,8 @@ def _listing(folder: str) -> list[str] | None:
 
 CASES = [
     pytest.param(name, marks=pytest.mark.xfail(reason=malformed.KNOWN_BUGS[name], strict=True))
-    if name in malformed.KNOWN_BUGS else name
+    if name in malformed.KNOWN_BUGS
+    else name
     for name in malformed.CASE_NAMES
 ]
 
@@ -135,8 +136,7 @@ def test_fixture_make_refuses_a_source_damaged_outside_the_cut(tmp_path, compres
     _flip_byte_in_member(path, "diffraction.npy", fraction)
     before = _fingerprint(path)
     # Control: reading only the chosen rows does not see the damage.
-    skipped = make_fixture(path, tmp_path / "unchecked.npz", subset_size=16, source_hash="none",
-                           progress=False)
+    skipped = make_fixture(path, tmp_path / "unchecked.npz", subset_size=16, source_hash="none", progress=False)
     assert 4 not in skipped.indices.tolist()
     out = tmp_path / "checked.npz"
     with pytest.raises(InputError, match="member 'diffraction.npy' is corrupt"):

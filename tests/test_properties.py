@@ -108,8 +108,9 @@ def test_read_frames_gives_frames_in_request_order(case, data):
     stack = _values(rng, (n, side, side + 1), case["dtype"])
     idx = data.draw(st.lists(st.integers(0, n - 1), max_size=12), label="indices")
     with tempfile.TemporaryDirectory() as folder:
-        path = _store(folder, {"diffraction": _stored_stack(stack, case["layout"])},
-                      case["fortran"], case["compressed"])
+        path = _store(
+            folder, {"diffraction": _stored_stack(stack, case["layout"])}, case["fortran"], case["compressed"]
+        )
         with NpzSource(path) as src:
             frames = read_frames(src, "diffraction", idx, case["layout"])
     assert frames.shape == (len(idx), side, side + 1)
@@ -144,11 +145,16 @@ def test_fixture_rows_are_source_rows_at_the_recorded_indices(case, strategy, da
         path = _store(folder, source, case["fortran"], case["compressed"])
         # Integer counts are intensity, which DATA-001 refuses; the tolerant legacy contract takes them.
         counts = np.dtype(case["dtype"]).kind == "u"
-        result = make_fixture(path, os.path.join(folder, "fixture.npz"), subset_size=subset,
-                              strategy=strategy, seed=case["seed"], progress=False,
-                              contract="legacy" if counts else None,
-                              source_hash=data.draw(st.sampled_from(["auto", "full", "none"]),
-                                                    label="source_hash"))
+        result = make_fixture(
+            path,
+            os.path.join(folder, "fixture.npz"),
+            subset_size=subset,
+            strategy=strategy,
+            seed=case["seed"],
+            progress=False,
+            contract="legacy" if counts else None,
+            source_hash=data.draw(st.sampled_from(["auto", "full", "none"]), label="source_hash"),
+        )
         with np.load(result.path, allow_pickle=False) as fixture:
             got = {k: fixture[k] for k in fixture.files}
     idx = result.indices

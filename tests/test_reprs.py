@@ -39,8 +39,9 @@ def test_fixture_result_and_verify_report(source, tmp_path):
 def test_coverage_metrics():
     gy, gx = np.divmod(np.arange(100), 10)
     m = scan_coverage(gx * 1.0, gy * 1.0, np.arange(0, 100, 9))
-    assert repr(m).startswith(f"<CoverageMetrics 12 of 100 positions: occupancy {m.occupancy:.3g} "
-                              f"(ceiling {m.occupancy_ceiling:.3g})")
+    assert repr(m).startswith(
+        f"<CoverageMetrics 12 of 100 positions: occupancy {m.occupancy:.3g} (ceiling {m.occupancy_ceiling:.3g})"
+    )
     markdown = m._repr_markdown_()
     assert "| occupancy_ceiling |" in markdown
     assert "| largest_gap |" in markdown

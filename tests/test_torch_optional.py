@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = str(Path(ptyevidence.__file__).resolve().parents[1])
 
 #: Prepended to a subprocess script: hide an installed PyTorch from it.
-WITHOUT_TORCH = r'''
+WITHOUT_TORCH = r"""
 import importlib, os, sys
 
 def _hide_torch(mirror_root):
@@ -47,7 +47,7 @@ def _hide_torch(mirror_root):
     importlib.invalidate_caches()
 
 _hide_torch(os.environ["PTYEVIDENCE_MIRROR"])
-'''
+"""
 
 #: Imports the package, every module and every subcommand's help; reports torch.
 IMPORT_EVERYTHING = r'''
@@ -107,7 +107,12 @@ def run_python(script: str, *args: str, cwd: Path, hide_torch: bool) -> subproce
         script = WITHOUT_TORCH + script
     return subprocess.run(
         [sys.executable, "-c", script, *args],
-        check=False, capture_output=True, text=True, cwd=cwd, env=env, timeout=600,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
     )
 
 
@@ -121,9 +126,7 @@ def run_cli_without_torch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return run_python(script, *args, cwd=cwd, hide_torch=True)
 
 
-def test_importing_ptyevidence_every_module_and_the_cli_does_not_import_torch(
-    tmp_path, fixture_npz
-):
+def test_importing_ptyevidence_every_module_and_the_cli_does_not_import_torch(tmp_path, fixture_npz):
     result = run_python(IMPORT_EVERYTHING, fixture_npz, cwd=tmp_path, hide_torch=False)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
@@ -131,17 +134,11 @@ def test_importing_ptyevidence_every_module_and_the_cli_does_not_import_torch(
     assert "ptyevidence.commands.torch_check" in report["modules"]
     assert {"torch-check", "validate"} <= set(report["commands"])
     assert report["validate"] == 0
-    assert not report["torch_imported"], "torch was imported; lookups:\n" + "\n".join(
-        report["lookups"]
-    )
+    assert not report["torch_imported"], "torch was imported; lookups:\n" + "\n".join(report["lookups"])
 
 
 def test_hiding_torch_makes_it_unimportable(tmp_path):
-    script = (
-        "from ptyevidence.gap.torch_check import torch_available\n"
-        "print(torch_available())\n"
-        "import torch\n"
-    )
+    script = "from ptyevidence.gap.torch_check import torch_available\nprint(torch_available())\nimport torch\n"
     result = run_python(script, cwd=tmp_path, hide_torch=True)
     assert result.stdout.strip() == "False"
     assert "ModuleNotFoundError: No module named 'torch'" in result.stderr
@@ -168,9 +165,7 @@ def test_torch_check_help_works_without_torch(tmp_path):
     assert "--json" in result.stdout
 
 
-def test_check_torch_loading_without_torch_raises_an_import_error_with_exit_code_2(
-    tmp_path, fixture_npz
-):
+def test_check_torch_loading_without_torch_raises_an_import_error_with_exit_code_2(tmp_path, fixture_npz):
     script = (
         "import sys\n"
         "from ptyevidence import PtyEvidenceError\n"
@@ -202,10 +197,7 @@ def test_a_folder_named_torch_on_the_path_is_not_pytorch(tmp_path, fixture_npz):
 
 
 def test_torch_tests_skip_cleanly_without_torch(tmp_path):
-    script = (
-        "import sys, pytest\n"
-        "sys.exit(pytest.main(['-p', 'no:cacheprovider', '-q', '-rs', sys.argv[1]]))\n"
-    )
+    script = "import sys, pytest\nsys.exit(pytest.main(['-p', 'no:cacheprovider', '-q', '-rs', sys.argv[1]]))\n"
     result = run_python(script, str(REPO / "tests" / "torch"), cwd=tmp_path, hide_torch=True)
     summary = result.stdout.strip().splitlines()[-1]
     # A module skipped as a whole collects no test: pytest exits 5, not 0.

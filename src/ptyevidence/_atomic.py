@@ -45,7 +45,9 @@ _PROBE_PREFIX = ".ptyevidence-probe"
 
 
 def check_output_path(
-    path: str | os.PathLike, force: bool = False, inputs: Iterable[str | os.PathLike] = (),
+    path: str | os.PathLike,
+    force: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
     create: bool = False,
 ) -> str:
     """Check that ``path`` can be written; return it as a string.
@@ -146,8 +148,9 @@ def _output_error(exc: OSError, operation: str, path: str) -> OutputError:
     """One line naming what was being done to which file, and why it failed."""
     name = errno.errorcode.get(exc.errno or 0)
     reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
-    hint = ("; free some space or choose another folder"
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "")
+    hint = (
+        "; free some space or choose another folder" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    )
     return OutputError(f"cannot {operation} '{path}': {reason}{hint}", path, operation)
 
 
@@ -190,7 +193,9 @@ class OutputSet:
     """
 
     def __init__(
-        self, paths: Sequence[str | os.PathLike], force: bool = False,
+        self,
+        paths: Sequence[str | os.PathLike],
+        force: bool = False,
         inputs: Iterable[str | os.PathLike] = (),
     ) -> None:
         self.paths = [os.fspath(p) for p in paths]
@@ -332,7 +337,9 @@ def output_set(
 
 @contextmanager
 def atomic_output(
-    path: str | os.PathLike, mode: str = "wb", force: bool = False,
+    path: str | os.PathLike,
+    mode: str = "wb",
+    force: bool = False,
     inputs: Iterable[str | os.PathLike] = (),
 ) -> Iterator[IO]:
     """Open a temporary file beside ``path``; publish it over ``path`` on success.

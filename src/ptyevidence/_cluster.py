@@ -51,8 +51,10 @@ def require_dask(what: str) -> None:
     try:
         import distributed  # noqa: F401 - only whether it imports
     except ImportError as exc:
-        msg = (f"{what} runs on dask.distributed, which is not installed ({exc}); "
-               "install the extra: pip install 'ptyevidence[batch]'")
+        msg = (
+            f"{what} runs on dask.distributed, which is not installed ({exc}); "
+            "install the extra: pip install 'ptyevidence[batch]'"
+        )
         raise UsageError(msg) from None
 
 
@@ -86,11 +88,18 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             finally:
                 client.close()
             return
-        with dask.config.set(LOCAL_CONFIG), LocalCluster(
-            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.CRITICAL,
-            scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
-        ) as cluster, Client(cluster) as client:
+        with (
+            dask.config.set(LOCAL_CONFIG),
+            LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+                scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
 
 
@@ -98,8 +107,10 @@ def _connect(client_class: Any, scheduler: str) -> Any:
     try:
         return client_class(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
-        msg = (f"cannot reach the dask scheduler '{scheduler}' ({exc}); start one with "
-               "`dask scheduler` or leave out the scheduler to use this machine's cores")
+        msg = (
+            f"cannot reach the dask scheduler '{scheduler}' ({exc}); start one with "
+            "`dask scheduler` or leave out the scheduler to use this machine's cores"
+        )
         raise UsageError(msg) from None
 
 
@@ -110,19 +121,25 @@ def _check_workers(client: Any, scheduler: str) -> None:
     try:
         client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
     except TimeoutError:
-        msg = (f"no worker joined the scheduler '{scheduler}' within {WORKER_TIMEOUT} s; "
-               f"start some with `dask worker {scheduler}`")
+        msg = (
+            f"no worker joined the scheduler '{scheduler}' within {WORKER_TIMEOUT} s; "
+            f"start some with `dask worker {scheduler}`"
+        )
         raise UsageError(msg) from None
     try:
         versions = client.run(_worker_version)
     except Exception as exc:  # noqa: BLE001 - whatever a worker raises, the answer is the same
-        msg = (f"the workers of '{scheduler}' cannot run ptyevidence ({type(exc).__name__}: {exc}); "
-               f"install ptyevidence {__version__} on every worker")
+        msg = (
+            f"the workers of '{scheduler}' cannot run ptyevidence ({type(exc).__name__}: {exc}); "
+            f"install ptyevidence {__version__} on every worker"
+        )
         raise UsageError(msg) from None
     other = sorted({v for v in versions.values() if v != __version__})
     if other:
-        msg = (f"workers of '{scheduler}' run ptyevidence {', '.join(other)}, this client "
-               f"{__version__}; install the same version everywhere")
+        msg = (
+            f"workers of '{scheduler}' run ptyevidence {', '.join(other)}, this client "
+            f"{__version__}; install the same version everywhere"
+        )
         raise UsageError(msg)
 
 

@@ -101,8 +101,7 @@ def aligned_rows(rows: Sequence[Sequence[str]], align: str = "l") -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
     sides = [align[min(i, len(align) - 1)] for i in range(len(widths))]
     return [
-        "  ".join(cell.rjust(w) if side == "r" else cell.ljust(w)
-                  for cell, w, side in zip(row, widths, sides)).rstrip()
+        "  ".join(cell.rjust(w) if side == "r" else cell.ljust(w) for cell, w, side in zip(row, widths, sides)).rstrip()
         for row in rows
     ]
 

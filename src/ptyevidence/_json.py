@@ -80,10 +80,10 @@ def parse_json(text: str, what: str, path: str | None = None, max_depth: int = M
     --------
     >>> parse_json('{"a": [1, 2.5]}', "record")
     {'a': [1, 2.5]}
-    >>> parse_json('{"a": [1, 1e400]}', "record")
+    >>> parse_json('{"a": [1, 1e400]}', "record")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ptyevidence.exceptions.InputError: record: a[1] is a number beyond float range (1e400); it was damaged or is not what was expected
+    ptyevidence.exceptions.InputError: record: a[1] is a number beyond float range (1e400); ...
     """
     too_deep = _depth_violation(text, max_depth)
     if too_deep is not None:
@@ -113,9 +113,7 @@ def parse_json(text: str, what: str, path: str | None = None, max_depth: int = M
     return value
 
 
-def read_json(
-    path: str | os.PathLike, what: str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
-) -> Any:
+def read_json(path: str | os.PathLike, what: str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
     """Read a JSON file of at most ``max_bytes`` with :func:`parse_json`.
 
     Raises
@@ -127,8 +125,10 @@ def read_json(
     try:
         size = os.path.getsize(path)
         if size > max_bytes:
-            msg = (f"{what} is {size / 2**20:.1f} MiB, more than the {max_bytes / 2**20:.0f} MiB "
-                   "a JSON document may hold here; it was damaged or is not what was expected")
+            msg = (
+                f"{what} is {size / 2**20:.1f} MiB, more than the {max_bytes / 2**20:.0f} MiB "
+                "a JSON document may hold here; it was damaged or is not what was expected"
+            )
             raise InputError(msg, path)
         with open(path, "rb") as fh:
             raw = fh.read(max_bytes + 1)

@@ -24,9 +24,7 @@ class _Silent:
 
 
 @contextmanager
-def progress_bar(
-    total: int, description: str, enabled: bool | None = None, unit: str = "B"
-) -> Iterator[Any]:
+def progress_bar(total: int, description: str, enabled: bool | None = None, unit: str = "B") -> Iterator[Any]:
     """Yield an object with ``update(n)`` and ``set_postfix_str(text)``; draws a bar on a terminal.
 
     Parameters
@@ -50,8 +48,14 @@ def progress_bar(
 
     scale = {"unit_scale": True, "unit_divisor": 1024} if unit == "B" else {}
     with tqdm(
-        total=total, desc=description, unit=unit, **scale,
-        delay=PROGRESS_DELAY, leave=False, file=sys.stderr, **_fallback_size(),
+        total=total,
+        desc=description,
+        unit=unit,
+        **scale,
+        delay=PROGRESS_DELAY,
+        leave=False,
+        file=sys.stderr,
+        **_fallback_size(),
     ) as bar:
         yield bar
 

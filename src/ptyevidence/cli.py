@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
-        "--memory-budget", metavar="SIZE",
-        help="refuse operations needing more memory than SIZE (e.g. 4G; default 8G "
-        "or $PTYEVIDENCE_MEMORY_BUDGET)",
+        "--memory-budget",
+        metavar="SIZE",
+        help="refuse operations needing more memory than SIZE (e.g. 4G; default 8G or $PTYEVIDENCE_MEMORY_BUDGET)",
     )
     parser.add_argument("--allow-external-links", action="store_true", help=_LINKS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -70,13 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{commands.__name__}.{module.name}").register(sub)
     for leaf in _leaf_parsers(parser):
         # Also accepted after the command; SUPPRESS keeps a flag given before it.
-        leaf.add_argument("--allow-external-links", action="store_true", default=argparse.SUPPRESS,
-                          help=_LINKS_HELP)
+        leaf.add_argument("--allow-external-links", action="store_true", default=argparse.SUPPRESS, help=_LINKS_HELP)
     return parser
 
 
-_LINKS_HELP = ("follow HDF5 external links, virtual datasets and external storage (refused by "
-               "default); every other file read is then listed and hashed in the sidecar")
+_LINKS_HELP = (
+    "follow HDF5 external links, virtual datasets and external storage (refused by "
+    "default); every other file read is then listed and hashed in the sidecar"
+)
 
 
 def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -143,18 +144,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         files = ", ".join(f"'{p}'" for p in _input_files(args)) or "the input"
-        _say("error", f"values in {files} are out of range for '{args.command}' ({exc}); check them "
-             "for huge or non-finite numbers")
+        _say(
+            "error",
+            f"values in {files} are out of range for '{args.command}' ({exc}); check them "
+            "for huge or non-finite numbers",
+        )
         return 2
     except MemoryError:
-        print(f"{PROG}: error: out of memory; lower --memory-budget or use a smaller subset",
-              file=sys.stderr)
+        print(f"{PROG}: error: out of memory; lower --memory-budget or use a smaller subset", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a bug: still no traceback
         if debug:
             traceback.print_exc()
-        _say("internal error", f"{type(exc).__name__}: {exc} (rerun with PTYEVIDENCE_DEBUG=1 for details "
-             "and report it)")
+        _say(
+            "internal error", f"{type(exc).__name__}: {exc} (rerun with PTYEVIDENCE_DEBUG=1 for details and report it)"
+        )
         return 3
     finally:
         set_memory_budget(None)

@@ -252,9 +252,7 @@ def _make_object(rng: np.random.Generator) -> np.ndarray:
     texture = 0.6 * _smooth_noise(rng, shape, 6.0) + 0.4 * _smooth_noise(rng, shape, 1.5)
     rows, cols = np.indices(shape, dtype=np.float64)
     cells = np.zeros(shape)
-    for cy, cx, radius in zip(
-        rng.uniform(0, shape[0], 60), rng.uniform(0, shape[1], 60), rng.uniform(3.0, 11.0, 60)
-    ):
+    for cy, cx, radius in zip(rng.uniform(0, shape[0], 60), rng.uniform(0, shape[1], 60), rng.uniform(3.0, 11.0, 60)):
         # Soft-edged disc, ~1 pixel edge: features with sharp but band-limited borders.
         distance = np.hypot(rows - cy, cols - cx)
         cells += 0.5 * (1.0 - np.tanh((distance - radius) / 0.8))
@@ -297,8 +295,10 @@ def _far_field_intensity(obj: np.ndarray, probe: np.ndarray, x: np.ndarray, y: n
     h, w = probe.shape
     col0 = np.floor(x).astype(np.int64)
     row0 = np.floor(y).astype(np.int64)
-    if (row0 - h // 2).min() < 0 or (row0 + h - h // 2).max() > obj.shape[0] or (
-        (col0 - w // 2).min() < 0 or (col0 + w - w // 2).max() > obj.shape[1]
+    if (
+        (row0 - h // 2).min() < 0
+        or (row0 + h - h // 2).max() > obj.shape[0]
+        or ((col0 - w // 2).min() < 0 or (col0 + w - w // 2).max() > obj.shape[1])
     ):
         msg = "demo positions leave the object; the scan region and object shape disagree"
         raise AssertionError(msg)

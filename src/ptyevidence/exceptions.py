@@ -100,9 +100,7 @@ class ContractError(PtyEvidenceError, ValueError):
 
     exit_code = 1
 
-    def __init__(
-        self, message: str, findings: list[Any] | None = None, path: str | None = None
-    ) -> None:
+    def __init__(self, message: str, findings: list[Any] | None = None, path: str | None = None) -> None:
         super().__init__(message)
         self.findings = list(findings or [])
         self.path = path
@@ -139,8 +137,7 @@ class NotebookExecutionError(PtyEvidenceError):
         Path of the partial executed notebook.
     """
 
-    def __init__(self, message: str, notebook: str = "", cell: int | None = None,
-                 executed: str = "") -> None:
+    def __init__(self, message: str, notebook: str = "", cell: int | None = None, executed: str = "") -> None:
         super().__init__(message)
         self.notebook, self.cell, self.executed = notebook, cell, executed
 

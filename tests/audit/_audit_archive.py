@@ -61,14 +61,19 @@ def audit_command(*args: str) -> list[str]:
 def start_audit(*args: str, env: dict[str, str]) -> subprocess.Popen:
     """Start the audit command; Ctrl-C (SIGINT) reaches it even from a shell that ignores it."""
     return subprocess.Popen(
-        audit_command(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        audit_command(*args),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads here
     )
 
 
 def run_audit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(audit_command(*args), env=env, capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT, check=False)
+    return subprocess.run(
+        audit_command(*args), env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
+    )
 
 
 def wait_for_pid(pidfile: str, process: subprocess.Popen | None = None) -> int:

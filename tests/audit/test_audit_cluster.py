@@ -90,8 +90,19 @@ def test_two_local_workers_check_every_file_once(archive, tmp_path, env):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == len(EXPECTED)
 
-    deeper = run_audit(root, "--recursive", "--contract", "raw", "--contract", "data001",
-                       "--workers", "2", "--out", str(tmp_path / "deeper"), env=env)
+    deeper = run_audit(
+        root,
+        "--recursive",
+        "--contract",
+        "raw",
+        "--contract",
+        "data001",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "deeper"),
+        env=env,
+    )
     assert deeper.returncode == 1, deeper.stderr
     assert statuses(str(tmp_path / "deeper"))["good_d.npz"] == "pass"
     with open(os.path.join(tmp_path, "deeper", "summary.csv")) as fh:
@@ -103,8 +114,7 @@ def test_a_worker_killed_mid_file_is_retried_and_the_file_checked_once(archive, 
     pidfile = str(tmp_path / "held.pid")
     env["PTYEVIDENCE_AUDIT_TEST_HOLD"] = f"good_b.npz={pidfile}"
     out = str(tmp_path / "out")
-    proc = start_audit(os.path.dirname(archive["good_a.npz"]), "--workers", "2", "--out", out,
-                       "--json", env=env)
+    proc = start_audit(os.path.dirname(archive["good_a.npz"]), "--workers", "2", "--out", out, "--json", env=env)
 
     def kill(worker: int) -> None:
         assert worker != proc.pid
@@ -122,8 +132,7 @@ def test_a_worker_killed_mid_file_is_retried_and_the_file_checked_once(archive, 
 def test_a_file_that_kills_its_worker_twice_is_recorded_and_the_audit_goes_on(archive, tmp_path, env):
     env["PTYEVIDENCE_AUDIT_TEST_CRASH"] = "good_a.npz"
     out = str(tmp_path / "out")
-    result = run_audit(os.path.dirname(archive["good_a.npz"]), "--workers", "2", "--out", out,
-                       env=env)
+    result = run_audit(os.path.dirname(archive["good_a.npz"]), "--workers", "2", "--out", out, env=env)
     assert result.returncode == 1, result.stderr
     assert statuses(out) == {**EXPECTED, "good_a.npz": "error"}
     crashed = next(r for r in jsonl_rows(out) if r["path"] == archive["good_a.npz"])
@@ -168,8 +177,9 @@ def test_resume_after_ctrl_c_checks_only_the_unfinished_and_the_changed_files(ar
     assert "--force" in refused.stderr
 
 
-def _stop_when_held(proc: subprocess.Popen, pidfile: str, stop, out: str | None = None,
-                    results: int = 0) -> tuple[int, str, str]:
+def _stop_when_held(
+    proc: subprocess.Popen, pidfile: str, stop, out: str | None = None, results: int = 0
+) -> tuple[int, str, str]:
     """Wait for the held task (and ``results`` recorded rows), call ``stop(worker pid)``.
 
     Returns the worker's pid and the audit's output; the audit never outlives the call.
@@ -215,9 +225,20 @@ def external_cluster(tmp_path, env):
         info, pidfile = str(tmp_path / "scheduler.json"), str(tmp_path / "held-external.pid")
         cluster_env = dict(env, PTYEVIDENCE_AUDIT_TEST_HOLD=f"{hold}={pidfile}") if hold else env
         scheduler = subprocess.Popen(
-            [os.path.join(bin_dir, "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--scheduler-file", info, "--no-dashboard"],
-            env=cluster_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                os.path.join(bin_dir, "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+                info,
+                "--no-dashboard",
+            ],
+            env=cluster_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         procs.append(scheduler)
         deadline = time.monotonic() + RUN_TIMEOUT
@@ -227,10 +248,23 @@ def external_cluster(tmp_path, env):
         time.sleep(0.2)  # the file is complete once its JSON parses
         with open(info) as fh:
             address = json.load(fh)["address"]
-        procs.append(subprocess.Popen(
-            [os.path.join(bin_dir, "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1",
-             "--no-dashboard"], env=cluster_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    os.path.join(bin_dir, "dask"),
+                    "worker",
+                    address,
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                ],
+                env=cluster_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         return address, scheduler, pidfile
 
     yield start
@@ -247,8 +281,7 @@ def external_cluster(tmp_path, env):
 def test_an_existing_cluster_gives_the_same_summary(archive, tmp_path, env, external_cluster):
     address, _, _ = external_cluster()
     out = str(tmp_path / "out")
-    result = run_audit(os.path.dirname(archive["good_a.npz"]), "--scheduler", address, "--out", out,
-                       "--json", env=env)
+    result = run_audit(os.path.dirname(archive["good_a.npz"]), "--scheduler", address, "--out", out, "--json", env=env)
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["engine"] == address
     assert statuses(out) == EXPECTED
@@ -257,8 +290,7 @@ def test_an_existing_cluster_gives_the_same_summary(archive, tmp_path, env, exte
 def test_a_lost_scheduler_keeps_the_finished_results(archive, tmp_path, env, external_cluster):
     address, scheduler, pidfile = external_cluster(hold="good_b.npz")
     out = str(tmp_path / "out")
-    proc = start_audit(os.path.dirname(archive["good_a.npz"]), "--scheduler", address, "--out", out,
-                       "--json", env=env)
+    proc = start_audit(os.path.dirname(archive["good_a.npz"]), "--scheduler", address, "--out", out, "--json", env=env)
     _, stdout, stderr = _stop_when_held(proc, pidfile, lambda _: scheduler.kill(), out, 1)
     assert proc.returncode == 2, stderr
     report = json.loads(stdout)
@@ -270,4 +302,3 @@ def test_a_lost_scheduler_keeps_the_finished_results(archive, tmp_path, env, ext
     with sqlite3.connect(os.path.join(out, "audit.sqlite")) as db:
         recorded = {row[0] for row in db.execute("SELECT path FROM files")}
     assert recorded == set(report["audited"])
-

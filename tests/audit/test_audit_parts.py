@@ -42,10 +42,8 @@ def test_folders_give_their_dataset_files_and_named_files_always_count(archive, 
     assert not any("secret" in p for p in deep)
     assert find_datasets([root, notes, archive["good_a.npz"]]).count(archive["good_a.npz"]) == 1
     assert notes in find_datasets([root, notes])
-    assert find_datasets([root], patterns=["good_*"]) == sorted(
-        p for n, p in archive.items() if n.startswith("good_"))
-    assert find_datasets([root], recursive=True, patterns=["sub/*"]) == [
-        os.path.join(root, "sub", "deep.NPZ")]
+    assert find_datasets([root], patterns=["good_*"]) == sorted(p for n, p in archive.items() if n.startswith("good_"))
+    assert find_datasets([root], recursive=True, patterns=["sub/*"]) == [os.path.join(root, "sub", "deep.NPZ")]
     with pytest.raises(UsageError, match="does not exist"):
         find_datasets([str(tmp_path / "missing")])
 
@@ -110,8 +108,15 @@ def test_a_missing_file_and_a_bug_are_rows_not_exceptions(archive, monkeypatch):
 
 def test_the_store_keeps_one_row_per_file_in_wal_mode(tmp_path):
     folder = str(tmp_path)
-    row = {"path": "/x.npz", "fingerprint": "1:2:zip-directory:ab", "status": "fail", "exit_code": 1,
-           "reason": "", "frames": 4, "verdicts": [{"contract": "data001", "verdict": "fail"}]}
+    row = {
+        "path": "/x.npz",
+        "fingerprint": "1:2:zip-directory:ab",
+        "status": "fail",
+        "exit_code": 1,
+        "reason": "",
+        "frames": 4,
+        "verdicts": [{"contract": "data001", "verdict": "fail"}],
+    }
     with AuditStore(folder) as store:
         run = store.start_run("k", "local:1", files=1, skipped=0)
         store.record(row, run, "k")
@@ -152,26 +157,51 @@ def _summary(statuses: list[str], state: str = "complete") -> AuditSummary:
     codes = {"pass": 0, "fail": 1, "unusable": 2, "error": 3}
     files = [f"/d/{i}.npz" for i in range(len(statuses))]
     rows = {
-        f: {"path": f, "status": s, "exit_code": codes[s], "reason": "", "verdicts": [
-            {"contract": "data001", "verdict": s if s != "error" else "fail", "errors": int(s != "pass"),
-             "warnings": 0, "first_finding": "" if s == "pass" else f"error x ({f}): bad | worse"}]}
-        for f, s in zip(files, statuses) if s != "unfinished"
+        f: {
+            "path": f,
+            "status": s,
+            "exit_code": codes[s],
+            "reason": "",
+            "verdicts": [
+                {
+                    "contract": "data001",
+                    "verdict": s if s != "error" else "fail",
+                    "errors": int(s != "pass"),
+                    "warnings": 0,
+                    "first_finding": "" if s == "pass" else f"error x ({f}): bad | worse",
+                }
+            ],
+        }
+        for f, s in zip(files, statuses)
+        if s != "unfinished"
     }
     unfinished = [f for f, s in zip(files, statuses) if s == "unfinished"]
-    return AuditSummary(folder="/d", files=files, rows=rows, audited=sorted(rows), unfinished=unfinished,
-                        state=state, engine="local:2", contracts="data001", seconds=1.0)
+    return AuditSummary(
+        folder="/d",
+        files=files,
+        rows=rows,
+        audited=sorted(rows),
+        unfinished=unfinished,
+        state=state,
+        engine="local:2",
+        contracts="data001",
+        seconds=1.0,
+    )
 
 
-@pytest.mark.parametrize(("statuses", "state", "code"), [
-    (["pass", "pass"], "complete", 0),
-    (["pass", "fail"], "complete", 1),
-    (["pass", "unusable"], "complete", 1),
-    (["pass", "error"], "complete", 1),
-    (["unusable", "unusable"], "complete", 2),
-    (["unusable", "error"], "complete", 2),
-    (["pass", "unfinished"], "interrupted", 130),
-    (["pass", "unfinished"], "cluster-lost", 2),
-])
+@pytest.mark.parametrize(
+    ("statuses", "state", "code"),
+    [
+        (["pass", "pass"], "complete", 0),
+        (["pass", "fail"], "complete", 1),
+        (["pass", "unusable"], "complete", 1),
+        (["pass", "error"], "complete", 1),
+        (["unusable", "unusable"], "complete", 2),
+        (["unusable", "error"], "complete", 2),
+        (["pass", "unfinished"], "interrupted", 130),
+        (["pass", "unfinished"], "cluster-lost", 2),
+    ],
+)
 def test_the_exit_code_follows_the_worst_files(statuses, state, code):
     assert _summary(statuses, state).exit_code == code
 
@@ -236,11 +266,14 @@ def test_an_unreachable_scheduler_or_a_foreign_cluster_is_a_usage_error():
         _check_workers(Cluster({"w1": "0.0.1"}), "tcp://h:1")
 
 
-@pytest.mark.parametrize("argv", [
-    ["audit", "x", "--resume", "--force"],
-    ["audit", "x", "--workers", "0"],
-    ["audit", "x", "--workers", "2", "--scheduler", "tcp://h:1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["audit", "x", "--resume", "--force"],
+        ["audit", "x", "--workers", "0"],
+        ["audit", "x", "--workers", "2", "--scheduler", "tcp://h:1"],
+    ],
+)
 def test_conflicting_or_bad_flags_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)

@@ -74,8 +74,17 @@ def test_convert_near_field_needs_sample_pixel_size(cli, scan, tmp_path):
     done = cli("convert", cxi, out, "--geometry", "near-field", "--probe", probe, "--object-shape", "512x512")
     _assert_one_line_error(done, "--sample-pixel-size")
     done = cli(
-        "convert", cxi, out, "--geometry", "near-field", "--sample-pixel-size", "5e-7",
-        "--probe", probe, "--object-shape", "512x512",
+        "convert",
+        cxi,
+        out,
+        "--geometry",
+        "near-field",
+        "--sample-pixel-size",
+        "5e-7",
+        "--probe",
+        probe,
+        "--object-shape",
+        "512x512",
     )
     assert done.returncode == 0, done.stderr
     assert "given (--sample-pixel-size)" in done.stdout

@@ -15,8 +15,15 @@ from ptyevidence.coverage import compare_strategies, scan_coverage
 from ptyevidence.coverage.probe import measure_probe
 from ptyevidence.fixture.strategies import STRATEGIES
 
-METRICS = ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap",
-           "subset_nn_median", "source_nn_median")
+METRICS = (
+    "x_range_ratio",
+    "y_range_ratio",
+    "occupancy",
+    "hull_area_ratio",
+    "largest_gap",
+    "subset_nn_median",
+    "source_nn_median",
+)
 
 
 @pytest.fixture
@@ -27,8 +34,19 @@ def source(make_npz) -> str:
 @pytest.fixture
 def fixture_npz(cli, source, tmp_path) -> str:
     out = str(tmp_path / "fx.npz")
-    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "20",
-               "--strategy", "grid", "--no-source-hash")
+    done = cli(
+        "fixture",
+        "make",
+        "--source",
+        source,
+        "--output",
+        out,
+        "--subset-size",
+        "20",
+        "--strategy",
+        "grid",
+        "--no-source-hash",
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -45,17 +63,26 @@ def probe_diameter(path: str) -> float:
 
 def recorded_part(metrics: dict, recorded: dict) -> dict:
     """The metrics the sidecar records (the report adds the probe's and the ceiling)."""
-    assert set(metrics) - set(recorded) == {"probe_diameter", "overlap_ratio", "source_overlap_ratio",
-                                           "occupancy_ceiling"}
+    assert set(metrics) - set(recorded) == {
+        "probe_diameter",
+        "overlap_ratio",
+        "source_overlap_ratio",
+        "occupancy_ceiling",
+    }
     return {k: metrics[k] for k in recorded}
 
 
 def write_sidecar(path, indices, n_source: int) -> str:
     """The smallest sidecar ``read_sidecar`` accepts, with chosen indices."""
     record = {
-        "version": 1, "subset_size": len(indices), "indices": [int(i) for i in indices],
-        "sha256_checksum": "0" * 64, "content_digests": {}, "coverage": {},
-        "contract": {"name": "data001", "verdict": "PASS"}, "source_positions": n_source,
+        "version": 1,
+        "subset_size": len(indices),
+        "indices": [int(i) for i in indices],
+        "sha256_checksum": "0" * 64,
+        "content_digests": {},
+        "coverage": {},
+        "contract": {"name": "data001", "verdict": "PASS"},
+        "source_positions": n_source,
     }
     path.write_text(json.dumps(record))
     return str(path)
@@ -94,12 +121,21 @@ def test_compare_strategies_prints_an_aligned_table(cli, source):
 
 
 def test_compare_strategies_json_has_every_strategy_and_metric(cli, source):
-    done = cli("coverage", source, "--compare-strategies", "--subset-size", "20", "--seed", "3",
-               "--json", "--probe-diameter", "6")
+    done = cli(
+        "coverage",
+        source,
+        "--compare-strategies",
+        "--subset-size",
+        "20",
+        "--seed",
+        "3",
+        "--json",
+        "--probe-diameter",
+        "6",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert {"source", "units", "n_positions", "subset_size", "seed", "cell_size",
-            "strategies", "plots"} <= set(report)
+    assert {"source", "units", "n_positions", "subset_size", "seed", "cell_size", "strategies", "plots"} <= set(report)
     assert (report["n_positions"], report["subset_size"], report["seed"]) == (80, 20, 3)
     assert list(report["strategies"]) == list(STRATEGIES)
     for metrics in report["strategies"].values():
@@ -112,9 +148,7 @@ def test_compare_strategies_json_has_every_strategy_and_metric(cli, source):
         assert_allclose(metrics["largest_gap"], expected[name].largest_gap, rtol=1e-12)
 
 
-def test_subset_from_fixture_uses_its_sidecar_and_matches_the_recorded_coverage(
-    cli, source, fixture_npz, tmp_path
-):
+def test_subset_from_fixture_uses_its_sidecar_and_matches_the_recorded_coverage(cli, source, fixture_npz, tmp_path):
     done = cli("coverage", source, "--subset", fixture_npz, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -159,13 +193,21 @@ def test_thresholds_fail_with_exit_1_and_name_the_metric(cli, source, tmp_path):
     # Four corners of the 9 x 9 raster (2 px step) on 2 px cells: the full
     # range, but 4 of about 80 cells.
     sidecar = write_sidecar(tmp_path / "corners.json", [0, 8, 72, 79], n_source=80)
-    done = cli("coverage", source, "--indices-from", sidecar, "--min-range-ratio", "0.5",
-               "--min-occupancy", "0.5", "--cell-size", "2")
+    done = cli(
+        "coverage",
+        source,
+        "--indices-from",
+        sidecar,
+        "--min-range-ratio",
+        "0.5",
+        "--min-occupancy",
+        "0.5",
+        "--cell-size",
+        "2",
+    )
     assert done.returncode == 1, done.stderr
-    verdicts = [line.split()[:2] for line in done.stdout.splitlines()
-                if line.startswith(("PASS", "FAIL"))]
-    assert verdicts == [["PASS", "x_range_ratio"], ["PASS", "y_range_ratio"],
-                        ["FAIL", "occupancy"]]
+    verdicts = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert verdicts == [["PASS", "x_range_ratio"], ["PASS", "y_range_ratio"], ["FAIL", "occupancy"]]
     passing = cli("coverage", source, "--indices-from", sidecar, "--min-range-ratio", "0.5")
     assert passing.returncode == 0, passing.stdout
 
@@ -194,8 +236,7 @@ def test_plots_are_written_as_png_and_svg_and_not_overwritten(cli, source, fixtu
 
 def test_compare_strategies_writes_the_comparison_figure(cli, source, tmp_path):
     plots = tmp_path / "plots"
-    done = cli("coverage", source, "--compare-strategies", "--subset-size", "16",
-               "--plot-dir", str(plots), "--json")
+    done = cli("coverage", source, "--compare-strategies", "--subset-size", "16", "--plot-dir", str(plots), "--json")
     assert done.returncode == 0, done.stderr
     expected = [str(plots / "strategy_comparison.png"), str(plots / "strategy_comparison.svg")]
     assert json.loads(done.stdout)["plots"] == expected
@@ -219,8 +260,7 @@ def test_without_subset_prints_the_scan_statistics(cli, source, tmp_path):
 def test_damaged_sidecar_is_exit_2(cli, source, fixture_npz, tmp_path):
     (tmp_path / "fx.json").write_text("{not json")
     assert_one_line_error(cli("coverage", source, "--subset", fixture_npz), "fx.json", "not valid JSON")
-    assert_one_line_error(cli("coverage", source, "--indices-from", str(tmp_path / "fx.json")),
-                          "not valid JSON")
+    assert_one_line_error(cli("coverage", source, "--indices-from", str(tmp_path / "fx.json")), "not valid JSON")
 
 
 def test_sidecar_of_another_subset_is_exit_2(cli, source, fixture_npz, tmp_path):
@@ -237,8 +277,7 @@ def test_sidecar_of_a_larger_source_is_exit_2(cli, source, tmp_path):
 
 def test_subset_not_cut_from_the_source_is_exit_2(cli, source, make_npz, tmp_path):
     other = make_npz("other.npz", n=20, h=8, w=8, seed=5)  # different jitter
-    assert_one_line_error(cli("coverage", source, "--subset", other), "other.npz",
-                          "not positions of")
+    assert_one_line_error(cli("coverage", source, "--subset", other), "other.npz", "not positions of")
 
 
 def test_duplicate_source_positions_are_matched_to_distinct_indices(cli, make_npz):
@@ -281,23 +320,25 @@ def test_cxi_source_works(cli, tmp_path):
 
     path = str(tmp_path / "scan.cxi")
     write_cxi(path, n=36, h=16, w=16)
-    done = cli("coverage", path, "--compare-strategies", "--subset-size", "9", "--json",
-               "--plot-dir", str(tmp_path / "plots"))
+    done = cli(
+        "coverage", path, "--compare-strategies", "--subset-size", "9", "--json", "--plot-dir", str(tmp_path / "plots")
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["units"] == "object pixels"
     assert list(report["strategies"]) == list(STRATEGIES)
     assert all(m["n_source"] == 36 for m in report["strategies"].values())
-    assert sorted(os.listdir(tmp_path / "plots")) == ["strategy_comparison.png",
-                                                       "strategy_comparison.svg"]
-
+    assert sorted(os.listdir(tmp_path / "plots")) == ["strategy_comparison.png", "strategy_comparison.svg"]
 
 
 def test_library_errors_name_the_flags(cli, source, make_npz, tmp_path):
     taken = tmp_path / "taken"
     taken.write_text("")
-    assert_one_line_error(cli("coverage", source, "--plot-dir", str(taken)),
-                          f"error: --plot-dir '{taken}' is a file; give a folder")
+    assert_one_line_error(
+        cli("coverage", source, "--plot-dir", str(taken)), f"error: --plot-dir '{taken}' is a file; give a folder"
+    )
     other = make_npz("other.npz", n=20, h=8, w=8, seed=5)
-    assert_one_line_error(cli("coverage", source, "--subset", other),
-                          "; pass the source it was cut from, or its sidecar with --indices-from")
+    assert_one_line_error(
+        cli("coverage", source, "--subset", other),
+        "; pass the source it was cut from, or its sidecar with --indices-from",
+    )

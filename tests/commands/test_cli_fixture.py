@@ -27,8 +27,7 @@ def _outputs(folder) -> list[str]:
 
 def test_make_prints_a_summary_and_writes_three_files(cli, source, tmp_path):
     out = str(tmp_path / "fx.npz")
-    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "20",
-               "--strategy", "grid")
+    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "20", "--strategy", "grid")
     assert done.returncode == 0, done.stderr
     side = json.loads((tmp_path / "fx.json").read_text())
     assert f"wrote {out}: 20 of 80 positions (grid, seed 0)" in done.stdout
@@ -42,8 +41,20 @@ def test_make_prints_a_summary_and_writes_three_files(cli, source, tmp_path):
 def test_make_honours_metadata_and_notes_paths(cli, source, tmp_path):
     out = str(tmp_path / "fx.npz")
     meta, notes = str(tmp_path / "record.json"), str(tmp_path / "README-fixture.md")
-    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "16",
-               "--metadata-out", meta, "--notes-out", notes)
+    done = cli(
+        "fixture",
+        "make",
+        "--source",
+        source,
+        "--output",
+        out,
+        "--subset-size",
+        "16",
+        "--metadata-out",
+        meta,
+        "--notes-out",
+        notes,
+    )
     assert done.returncode == 0, done.stderr
     assert _outputs(tmp_path) == ["README-fixture.md", "fx.npz", "record.json"]
     side = json.loads(open_text(meta))
@@ -116,8 +127,12 @@ def test_sidecar_missing_fields_exits_2(cli, source, tmp_path):
 def test_sidecar_of_another_fixture_exits_1(cli, source, tmp_path):
     a, b = str(tmp_path / "a.npz"), str(tmp_path / "b.npz")
     assert cli("fixture", "make", "--source", source, "--output", a, "--subset-size", "16").returncode == 0
-    assert cli("fixture", "make", "--source", source, "--output", b, "--subset-size", "16",
-               "--strategy", "farthest-point").returncode == 0
+    assert (
+        cli(
+            "fixture", "make", "--source", source, "--output", b, "--subset-size", "16", "--strategy", "farthest-point"
+        ).returncode
+        == 0
+    )
     done = cli("fixture", "verify", a, "--metadata", str(tmp_path / "b.json"))
     assert done.returncode == 1
     assert "FAIL  sha256_checksum" in done.stdout
@@ -125,12 +140,17 @@ def test_sidecar_of_another_fixture_exits_1(cli, source, tmp_path):
 
 @pytest.mark.parametrize(
     ("size", "message"),
-    [("0", "out of range"), ("-4", "out of range"), ("15", "out of range"),
-     ("81", "has 80 positions"), ("3.5", "not an integer"), ("many", "not an integer")],
+    [
+        ("0", "out of range"),
+        ("-4", "out of range"),
+        ("15", "out of range"),
+        ("81", "has 80 positions"),
+        ("3.5", "not an integer"),
+        ("many", "not an integer"),
+    ],
 )
 def test_bad_subset_size_exits_2_and_writes_nothing(cli, source, tmp_path, size, message):
-    done = cli("fixture", "make", "--source", source, "--output", str(tmp_path / "fx.npz"),
-               f"--subset-size={size}")
+    done = cli("fixture", "make", "--source", source, "--output", str(tmp_path / "fx.npz"), f"--subset-size={size}")
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -169,8 +189,7 @@ def test_legacy_n_equal_h_needs_layout_flag(cli, tmp_path):
     assert "ambiguous" in auto.stderr
     assert "--layout" in auto.stderr
     assert _outputs(tmp_path) == []
-    legacy = cli("fixture", "make", "--source", src, "--output", out, "--subset-size", "16",
-                 "--layout", "legacy")
+    legacy = cli("fixture", "make", "--source", src, "--output", out, "--subset-size", "16", "--layout", "legacy")
     assert legacy.returncode == 0, legacy.stderr
     with np.load(out) as f:
         np.testing.assert_array_equal(f["diffraction"][:, 0, 0], np.arange(16, dtype=np.float32) / 1000)
@@ -184,14 +203,18 @@ def test_each_action_has_help(cli, action):
     assert "Exit 0" in done.stdout
 
 
-@pytest.mark.parametrize(("flags", "recorded"), [
-    ([], "auto"), (["--source-hash", "full"], "full"), (["--source-hash", "none"], "none"),
-    (["--no-source-hash"], "none"),
-])
+@pytest.mark.parametrize(
+    ("flags", "recorded"),
+    [
+        ([], "auto"),
+        (["--source-hash", "full"], "full"),
+        (["--source-hash", "none"], "none"),
+        (["--no-source-hash"], "none"),
+    ],
+)
 def test_source_hash_modes_are_recorded(cli, source, tmp_path, flags, recorded):
     out = str(tmp_path / "fx.npz")
-    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "16",
-               *flags)
+    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "16", *flags)
     assert done.returncode == 0, done.stderr
     side = json.loads(open_text(str(tmp_path / "fx.json")))
     assert side["source_hash"] == recorded
@@ -201,8 +224,7 @@ def test_source_hash_modes_are_recorded(cli, source, tmp_path, flags, recorded):
 
 def test_source_hash_flags_conflict_in_one_line(cli, source, tmp_path):
     out = str(tmp_path / "fx.npz")
-    done = cli("fixture", "make", "--source", source, "--output", out, "--source-hash", "full",
-               "--no-source-hash")
+    done = cli("fixture", "make", "--source", source, "--output", out, "--source-hash", "full", "--no-source-hash")
     assert done.returncode == 2
     assert "not allowed with argument --source-hash" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -212,15 +234,25 @@ def test_source_hash_flags_conflict_in_one_line(cli, source, tmp_path):
 def test_make_takes_its_fields_from_contract(cli, source, tmp_path):
     """--contract legacy: the fixture carries legacy's fields and is validated against it."""
     out = str(tmp_path / "fx.npz")
-    done = cli("fixture", "make", "--source", source, "--output", out, "--subset-size", "16",
-               "--contract", "legacy", "--legacy-alias")
+    done = cli(
+        "fixture",
+        "make",
+        "--source",
+        source,
+        "--output",
+        out,
+        "--subset-size",
+        "16",
+        "--contract",
+        "legacy",
+        "--legacy-alias",
+    )
     assert done.returncode == 0, done.stderr
     assert "contract  legacy: PASS" in done.stdout
     side = json.loads((tmp_path / "fx.json").read_text())
     assert "--contract legacy" in side["regenerate"]
     assert cli("fixture", "verify", out, "--source", source).returncode == 0
-    unknown = cli("fixture", "make", "--source", source, "--output", str(tmp_path / "x.npz"),
-                  "--contract", "nonesuch")
+    unknown = cli("fixture", "make", "--source", source, "--output", str(tmp_path / "x.npz"), "--contract", "nonesuch")
     assert unknown.returncode == 2
     assert "unknown contract 'nonesuch'" in unknown.stderr
     assert not (tmp_path / "x.npz").exists()

@@ -24,8 +24,7 @@ def _one_error_line(proc):
 def test_gap_prints_the_default_tf_vs_torch_matrix(cli):
     proc = cli("gap")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(
-        "# Gap matrix: `ptychopinn-tf-grouped` vs `ptychopinn-torch-mmap`")
+    assert proc.stdout.startswith("# Gap matrix: `ptychopinn-tf-grouped` vs `ptychopinn-torch-mmap`")
     assert proc.stdout == build_gap_matrix().to_markdown()
     assert "## What breaks if you swap pipelines" in proc.stdout
 
@@ -34,8 +33,7 @@ def test_gap_prints_the_default_tf_vs_torch_matrix(cli):
 def test_gap_formats_carry_one_row_per_role(cli, fmt):
     proc = cli("gap", "--right", "ptychopinn-torch-bridge", "--format", fmt)
     assert proc.returncode == 0, proc.stderr
-    rows = (list(csv.DictReader(io.StringIO(proc.stdout))) if fmt == "csv"
-            else json.loads(proc.stdout)["rows"])
+    rows = list(csv.DictReader(io.StringIO(proc.stdout))) if fmt == "csv" else json.loads(proc.stdout)["rows"]
     expected = build_gap_matrix("ptychopinn-tf-grouped", "ptychopinn-torch-bridge")
     assert [r["role"] for r in rows] == [r.role for r in expected.rows]
 

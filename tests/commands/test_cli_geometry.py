@@ -44,8 +44,20 @@ def test_a_stated_geometry_is_information_with_the_pixel_size_used(cli, cxi):
 
 def test_near_field_positions_are_the_translations_over_the_given_pixel(cli, cxi, tmp_path):
     out = os.fspath(tmp_path / "fx.npz")
-    done = cli("fixture", "make", "--source", cxi, "--output", out, "--subset-size", "16",
-               "--geometry", "near-field", "--sample-pixel-size", "2e-8")
+    done = cli(
+        "fixture",
+        "make",
+        "--source",
+        cxi,
+        "--output",
+        out,
+        "--subset-size",
+        "16",
+        "--geometry",
+        "near-field",
+        "--sample-pixel-size",
+        "2e-8",
+    )
     assert done.returncode == 1, done.stderr  # written; no probe or object in a CXI scan
     assert "geometry  positions in object pixels: near-field geometry (given)" in done.stdout
     side = json.loads((tmp_path / "fx.json").read_text())

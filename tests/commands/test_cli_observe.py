@@ -28,8 +28,7 @@ def _one_error_line(proc):
 
 
 def _observe(cli, fixture, fake, *args):
-    return cli("observe", fixture, "--python", sys.executable, "--ptychopinn", fake,
-               "--config", "N=16", *args)
+    return cli("observe", fixture, "--python", sys.executable, "--ptychopinn", fake, "--config", "N=16", *args)
 
 
 def test_observe_without_ptychopinn_exits_2_naming_what_is_missing(cli, fixture, tmp_path):
@@ -53,8 +52,9 @@ def test_observe_prints_the_summary_and_writes_the_folder(cli, fixture, tmp_path
 
 
 def test_observe_json_is_the_report(cli, fixture, tmp_path):
-    proc = _observe(cli, fixture, make_fake(tmp_path / "fake"), "--out", str(tmp_path / "out"),
-                    "--gridsize", "1", "--json")
+    proc = _observe(
+        cli, fixture, make_fake(tmp_path / "fake"), "--out", str(tmp_path / "out"), "--gridsize", "1", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["ok"] is True

@@ -35,8 +35,20 @@ def test_a_diffraction_file_alone_asks_for_its_positions_by_flag(files, cli):
 
 def test_a_pair_is_cut_to_a_slac_fixture_that_regenerates(files, cli, tmp_path):
     out = tmp_path / "fx.npz"
-    done = cli("fixture", "make", "--source", str(files["diffraction.cxi"]), "--positions-from",
-               str(files["product.h5"]), "--subset-size", "16", "--format", "slac-npz", "--output", str(out))
+    done = cli(
+        "fixture",
+        "make",
+        "--source",
+        str(files["diffraction.cxi"]),
+        "--positions-from",
+        str(files["product.h5"]),
+        "--subset-size",
+        "16",
+        "--format",
+        "slac-npz",
+        "--output",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["format"] == "slac-npz"

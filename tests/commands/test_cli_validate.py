@@ -65,7 +65,8 @@ def test_contract_violation_exits_1_with_a_findings_table(cli, make_npz):
     assert proc.returncode == 1
     assert proc.stderr == ""
     assert _table_rows(proc.stdout) == {
-        ("error", "diffraction-normalized", "diffraction"), ("error", "shape", "xcoords"),
+        ("error", "diffraction-normalized", "diffraction"),
+        ("error", "shape", "xcoords"),
     }
     assert proc.stdout.splitlines()[-1] == f"FAIL: '{path}' against data001: 2 error(s), 0 warning(s)"
 
@@ -80,9 +81,7 @@ def test_warnings_alone_exit_0(cli, make_npz):
     assert "0 error(s), 1 warning(s)" in proc.stdout
 
 
-@pytest.mark.parametrize(
-    ("contract", "code", "severity"), [("data001", 1, "error"), ("legacy", 0, "warning")]
-)
+@pytest.mark.parametrize(("contract", "code", "severity"), [("data001", 1, "error"), ("legacy", 0, "warning")])
 def test_legacy_layout_exit_code_depends_on_profile(cli, make_npz, contract, code, severity):
     """(H, W, N) storage fails data001 and passes the legacy profile with a warning."""
     arrays = dataset_arrays()
@@ -146,8 +145,9 @@ def test_unrecognized_file_without_npz_suffix_exits_2(cli, tmp_path):
         pytest.param(["validate", "x.npz", "--colour"], "unrecognized arguments", id="unknown-option"),
         pytest.param(["--memory-budget", "lots", "validate", "x.npz"], "not a number", id="bad-budget"),
         pytest.param(["frobnicate"], "invalid choice", id="unknown-command"),
-        pytest.param(["validate", "x.npz", "--jobs", "0"], "--jobs: jobs '0' is not a whole number >= 1",
-                     id="zero-jobs"),
+        pytest.param(
+            ["validate", "x.npz", "--jobs", "0"], "--jobs: jobs '0' is not a whole number >= 1", id="zero-jobs"
+        ),
         pytest.param(["validate", "x.npz", "--jobs", "1.5"], "--jobs: jobs '1.5'", id="fractional-jobs"),
         pytest.param(["validate", "x.npz", "--jobs", "two"], "--jobs: jobs 'two'", id="word-jobs"),
     ],
@@ -194,7 +194,16 @@ def test_json_report_structure_and_statistics(cli, make_npz):
     assert proc.returncode == 1
     report = json.loads(proc.stdout)
     assert set(report) == {
-        "path", "contract", "format", "layout", "ok", "verdict", "dims", "fields", "stats", "findings",
+        "path",
+        "contract",
+        "format",
+        "layout",
+        "ok",
+        "verdict",
+        "dims",
+        "fields",
+        "stats",
+        "findings",
         "checked",
     }
     # What each applicable rule measured, beside the findings it raised.
@@ -208,8 +217,12 @@ def test_json_report_structure_and_statistics(cli, make_npz):
         assert report["fields"][key]["dtype"] == arr.dtype.name
         assert report["fields"][key]["shape"] == list(arr.shape)
     assert report["findings"] == [
-        {"rule": "diffraction-finite", "field": "diffraction", "severity": "error",
-         "message": "key 'diffraction': 1 NaN and 0 Inf of 1280 values"},
+        {
+            "rule": "diffraction-finite",
+            "field": "diffraction",
+            "severity": "error",
+            "message": "key 'diffraction': 1 NaN and 0 Inf of 1280 values",
+        },
     ]
     stats = report["stats"]["diffraction"]
     diff = arrays["diffraction"].astype(np.float64)
@@ -243,12 +256,16 @@ def test_jobs_2_prints_what_jobs_1_prints(cli, make_npz):
     arrays["diffraction"][5, 3, 3] = np.nan
     arrays["diffraction"][1500:] *= 40  # intensity-like scale in the last block
     path = make_npz(arrays=arrays)
-    runs = {jobs: (cli("validate", path, "--jobs", jobs), cli("validate", path, "--jobs", jobs, "--json"))
-            for jobs in ("1", "2")}
+    runs = {
+        jobs: (cli("validate", path, "--jobs", jobs), cli("validate", path, "--jobs", jobs, "--json"))
+        for jobs in ("1", "2")
+    }
     (text1, json1), (text2, json2) = runs["1"], runs["2"]
     assert text1.returncode == text2.returncode == json1.returncode == json2.returncode == 1
-    assert _table_rows(text1.stdout) >= {("error", "diffraction-finite", "diffraction"),
-                                         ("error", "diffraction-normalized", "diffraction")}
+    assert _table_rows(text1.stdout) >= {
+        ("error", "diffraction-finite", "diffraction"),
+        ("error", "diffraction-normalized", "diffraction"),
+    }
     assert text2.stdout == text1.stdout
     assert json2.stdout == json1.stdout
     assert json.loads(json1.stdout)["stats"]["diffraction"]["count"] == 2200 * 64 * 64
@@ -369,9 +386,7 @@ SUBCOMMANDS = _subcommand_paths(build_parser())
 
 def test_the_foundation_subcommands_exist():
     """validate, contract show and contract list are registered."""
-    assert {("validate",), ("contract",), ("contract", "show"), ("contract", "list")} <= set(
-        SUBCOMMANDS
-    )
+    assert {("validate",), ("contract",), ("contract", "show"), ("contract", "list")} <= set(SUBCOMMANDS)
 
 
 @pytest.mark.parametrize("path", SUBCOMMANDS, ids=" ".join)
@@ -399,8 +414,6 @@ def test_console_script_runs(make_npz):
     script = shutil.which("ptyevidence", path=os.path.dirname(sys.executable))
     if script is None:
         pytest.skip("console script not installed next to the interpreter")
-    proc = subprocess.run(
-        [script, "validate", make_npz()], capture_output=True, text=True, check=False, timeout=600
-    )
+    proc = subprocess.run([script, "validate", make_npz()], capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1].startswith("PASS: ")

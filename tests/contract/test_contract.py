@@ -74,9 +74,7 @@ REFERENCE_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "dtype", "shape", "required"), REFERENCE_FIELDS, ids=[f[0] for f in REFERENCE_FIELDS]
-)
+@pytest.mark.parametrize(("name", "dtype", "shape", "required"), REFERENCE_FIELDS, ids=[f[0] for f in REFERENCE_FIELDS])
 def test_data001_fields_match_the_key_table(name, dtype, shape, required):
     """Field dtype, symbolic shape and presence follow the DATA-001 key table."""
     spec = load_contract("data001").field_named(name)
@@ -246,15 +244,16 @@ def _set_param(check: str, key: str, value):
 # (id, mutation of the data001 dict, words the message must contain)
 BAD_CONTRACTS = [
     ("unknown-dtype", _set(["fields", 0, "dtypes"], ["float33"]), "unknown dtype 'float33'"),
-    ("unknown-tolerated-dtype", _set(["fields", 2, "tolerated_dtypes"], {"complex7": "warning"}),
-     "field 'objectGuess' lists unknown dtype 'complex7'"),
+    (
+        "unknown-tolerated-dtype",
+        _set(["fields", 2, "tolerated_dtypes"], {"complex7": "warning"}),
+        "field 'objectGuess' lists unknown dtype 'complex7'",
+    ),
     ("dtype-not-a-string", _set(["fields", 0, "dtypes"], [None]), "lists dtype None"),
     ("unknown-check", _set(["rules", 0, "check"], "is_pretty"), "unknown check 'is_pretty'"),
     ("unknown-severity", _set(["rules", 0, "severity"], "fatal"), "severity 'fatal'"),
-    ("unknown-field-severity", _set(["fields", 0, "aliases"], {"diff3d": "loud"}),
-     "severity 'loud'"),
-    ("rule-names-unknown-field", _set(["rules", 0, "fields"], ["difraction"]),
-     "unknown field\\(s\\) difraction"),
+    ("unknown-field-severity", _set(["fields", 0, "aliases"], {"diff3d": "loud"}), "severity 'loud'"),
+    ("rule-names-unknown-field", _set(["rules", 0, "fields"], ["difraction"]), "unknown field\\(s\\) difraction"),
     ("threshold-not-numeric", _set(["rules", 2, "value"], "ten"), "needs a numeric 'value'"),
     ("missing-name", _drop(["name"]), "missing required entry 'name'"),
     ("missing-fields", _drop(["fields"]), "missing required entry 'fields'"),
@@ -274,17 +273,21 @@ BAD_CONTRACTS = [
     ("alt-shape-as-list", _set(["fields", 2, "alt_shapes"], [["H", "W", 1]]), "wrong type"),
     ("top-level-list", lambda data: data.clear(), "missing required entry"),
     ("layout-note-not-text", _set(["layout", "note"], 7), "layout 'note' must be text"),
-    ("param-not-a-number", _set_param("counting_lattice", "fraction", "most"),
-     "rule 'diffraction-not-counts' \\(check counting_lattice\\): param 'fraction' must be a number"),
+    (
+        "param-not-a-number",
+        _set_param("counting_lattice", "fraction", "most"),
+        "rule 'diffraction-not-counts' \\(check counting_lattice\\): param 'fraction' must be a number",
+    ),
     ("param-bool-not-a-number", _set_param("peak_centred", "ratio", True), "param 'ratio' must be a number"),
-    ("param-pairs-not-names", _set_param("scale_pair", "pairs", [[1, 2]]),
-     "param 'pairs' must be a list of lists of names"),
+    (
+        "param-pairs-not-names",
+        _set_param("scale_pair", "pairs", [[1, 2]]),
+        "param 'pairs' must be a list of lists of names",
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("mutate", "words"), [pytest.param(m, w, id=i) for i, m, w in BAD_CONTRACTS]
-)
+@pytest.mark.parametrize(("mutate", "words"), [pytest.param(m, w, id=i) for i, m, w in BAD_CONTRACTS])
 def test_bad_contract_file_names_the_entry(tmp_path, mutate, words):
     """Each defect in a contract file is one InputError naming the file and the entry."""
     data = _data001_dict()

@@ -15,19 +15,29 @@ from ptyevidence.readers import ArraySource
 def contract(**extra):
     data = {
         "name": "demo",
-        "dims": {"N": {"min": 1}, "K": {"min": 1}, "L": {"min": 1},
-                 "Ls": {"min": 0, "equals": "L", "offset": -1}},
+        "dims": {"N": {"min": 1}, "K": {"min": 1}, "L": {"min": 1}, "Ls": {"min": 0, "equals": "L", "offset": -1}},
         "fields": [
-            {"name": "@energy_eV", "dtypes": ["float64"], "shape": [], "source": ["spec §3"],
-             "aliases": {"@photon_eV": {"severity": "warning", "written_by": "tool 2.0"}, "@e": "info"}},
+            {
+                "name": "@energy_eV",
+                "dtypes": ["float64"],
+                "shape": [],
+                "source": ["spec §3"],
+                "aliases": {"@photon_eV": {"severity": "warning", "written_by": "tool 2.0"}, "@e": "info"},
+            },
             {"name": "index", "dtypes": ["int64"], "shape": ["N"]},
             {"name": "weights", "dtypes": ["float64"], "shape": ["K", 2], "required": False},
             {"name": "layers", "dtypes": ["float64"], "shape": ["L", 3], "required": False},
             {"name": "spacing", "dtypes": ["float64"], "shape": ["Ls"], "required": False},
         ],
         "rules": [
-            {"id": "in-k", "check": "index_range", "dim": "K", "value": 1, "fields": ["index"],
-             "description": "one of K entries"},
+            {
+                "id": "in-k",
+                "check": "index_range",
+                "dim": "K",
+                "value": 1,
+                "fields": ["index"],
+                "description": "one of K entries",
+            },
             {"id": "unique", "check": "unique", "fields": ["index"], "severity": "warning"},
             {"id": "positive", "check": "positive", "fields": ["@energy_eV"]},
             {"id": "small", "check": "max_abs_below", "value": 100.0, "fields": ["@energy_eV"]},
@@ -82,14 +92,16 @@ def test_index_ranges_use_the_bound_dimension_or_the_fallback(tmp_path):
     hit = [f for f in one.findings if f.rule == "in-k"]
     assert hit
     assert "leave [0, 0] (K not in the file, taken as 1): one of K entries" in hit[0].message
-    bound = validate_dataset(write(tmp_path, **{"@energy_eV": 5.0, "index": np.arange(3),
-                                                "weights": np.ones((3, 2))}), spec)
+    bound = validate_dataset(
+        write(tmp_path, **{"@energy_eV": 5.0, "index": np.arange(3), "weights": np.ones((3, 2))}), spec
+    )
     assert not [f for f in bound.findings if f.rule == "in-k"]
 
 
 def test_unique_positive_and_magnitude_checks(tmp_path):
-    report = validate_dataset(write(tmp_path, **{"@energy_eV": -500.0, "index": np.array([0, 0, 1]),
-                                                 "weights": np.ones((3, 2))}), contract())
+    report = validate_dataset(
+        write(tmp_path, **{"@energy_eV": -500.0, "index": np.array([0, 0, 1]), "weights": np.ones((3, 2))}), contract()
+    )
     rules = {f.rule: f.message for f in report.findings}
     assert rules["unique"] == "key 'index': 1 of 3 values repeat an earlier one"
     assert "not positive" in rules["positive"]

@@ -90,11 +90,12 @@ def test_the_scale_pair_is_checked_when_present(tmp_path):
     import json
 
     cases = {
-        "ci_intensity_v2/count_intensity": ({"scale_contract_version": "ci_intensity_v2",
-                                             "measurement_domain": "count_intensity"}, True),
+        "ci_intensity_v2/count_intensity": (
+            {"scale_contract_version": "ci_intensity_v2", "measurement_domain": "count_intensity"},
+            True,
+        ),
         "one-sided": ({"scale_contract_version": "legacy_v1"}, False),
-        "contradictory": ({"scale_contract_version": "legacy_v1", "measurement_domain": "count_intensity"},
-                          False),
+        "contradictory": ({"scale_contract_version": "legacy_v1", "measurement_domain": "count_intensity"}, False),
     }
     for name, (pair, ok) in cases.items():
         arrays = good_arrays()

@@ -29,11 +29,7 @@ def _arrays(**kw) -> dict[str, np.ndarray]:
 
 
 def _findings(report, severity: str | None = None) -> set[tuple[str, str, str]]:
-    return {
-        (f.rule, f.field, f.severity)
-        for f in report.findings
-        if severity is None or f.severity == severity
-    }
+    return {(f.rule, f.field, f.severity) for f in report.findings if severity is None or f.severity == severity}
 
 
 # -- mutations: each breaks exactly one rule of data001 -------------------------------------
@@ -123,101 +119,146 @@ VIOLATIONS = [
     ("diffraction-float16", _retype("diffraction", np.float16), ("dtype", "diffraction", "error")),
     ("diffraction-float64", _retype("diffraction", np.float64), ("dtype", "diffraction", "error")),
     # Counts of 0 and 1 only: too few values above 1.5 quanta to call them counts.
-    ("diffraction-uint16", _replace("diffraction", lambda a: (a["diffraction"] * 2).astype(np.uint16)),
-     ("dtype", "diffraction", "error")),
-    ("object-real", _replace("objectGuess", lambda a: a["objectGuess"].real.copy()),
-     ("dtype", "objectGuess", "error")),
-    ("object-complex128", _retype("objectGuess", np.complex128),
-     ("dtype", "objectGuess", "warning")),
-    ("probe-float64", _replace("probeGuess", lambda a: np.abs(a["probeGuess"]).astype(np.float64)),
-     ("dtype", "probeGuess", "error")),
+    (
+        "diffraction-uint16",
+        _replace("diffraction", lambda a: (a["diffraction"] * 2).astype(np.uint16)),
+        ("dtype", "diffraction", "error"),
+    ),
+    ("object-real", _replace("objectGuess", lambda a: a["objectGuess"].real.copy()), ("dtype", "objectGuess", "error")),
+    ("object-complex128", _retype("objectGuess", np.complex128), ("dtype", "objectGuess", "warning")),
+    (
+        "probe-float64",
+        _replace("probeGuess", lambda a: np.abs(a["probeGuess"]).astype(np.float64)),
+        ("dtype", "probeGuess", "error"),
+    ),
     ("probe-complex128", _retype("probeGuess", np.complex128), ("dtype", "probeGuess", "warning")),
     ("xcoords-int64", _retype("xcoords", np.int64), ("dtype", "xcoords", "error")),
     ("ycoords-float32", _retype("ycoords", np.float32), ("dtype", "ycoords", "warning")),
-    ("xcoords_start-complex", _retype("xcoords_start", np.complex128),
-     ("dtype", "xcoords_start", "error")),
+    ("xcoords_start-complex", _retype("xcoords_start", np.complex128), ("dtype", "xcoords_start", "error")),
     ("scan_index-float64", _retype("scan_index", np.float64), ("dtype", "scan_index", "error")),
     ("scan_index-int32", _retype("scan_index", np.int32), ("dtype", "scan_index", "warning")),
-    ("Y-float32", _replace("Y", lambda a: np.ones((N, H, W), np.float32)),
-     ("ground-truth-complex64", "Y", "error")),
-    ("Y-complex128", _replace("Y", lambda a: np.ones((N, H, W), np.complex128)),
-     ("ground-truth-complex64", "Y", "error")),
+    ("Y-float32", _replace("Y", lambda a: np.ones((N, H, W), np.float32)), ("ground-truth-complex64", "Y", "error")),
+    (
+        "Y-complex128",
+        _replace("Y", lambda a: np.ones((N, H, W), np.complex128)),
+        ("ground-truth-complex64", "Y", "error"),
+    ),
     # ranks and shapes, with dimensions bound across fields
-    ("diffraction-2d", _replace("diffraction", lambda a: a["diffraction"][0]),
-     ("shape", "diffraction", "error")),
-    ("diffraction-4d", _replace("diffraction", lambda a: a["diffraction"][..., None]),
-     ("shape", "diffraction", "error")),
-    ("probe-taller-than-frame", _replace("probeGuess", lambda a: np.ones((H + 2, W), np.complex64)),
-     ("shape", "probeGuess", "error")),
-    ("probe-3d", _replace("probeGuess", lambda a: a["probeGuess"][None]),
-     ("shape", "probeGuess", "error")),
-    ("object-1d", _replace("objectGuess", lambda a: a["objectGuess"].ravel()),
-     ("shape", "objectGuess", "error")),
-    ("object-smaller-than-frame", _replace("objectGuess", lambda a: np.ones((H - 1, 40), np.complex64)),
-     ("dims", "objectGuess", "error")),
-    ("xcoords-N-minus-1", _replace("xcoords", lambda a: a["xcoords"][:-1]),
-     ("shape", "xcoords", "error")),
-    ("ycoords-N-plus-1", _replace("ycoords", lambda a: np.append(a["ycoords"], 3.0)),
-     ("shape", "ycoords", "error")),
-    ("ycoords-2d", _replace("ycoords", lambda a: a["ycoords"][:, None]),
-     ("shape", "ycoords", "error")),
-    ("xcoords_start-N-minus-1", _replace("xcoords_start", lambda a: a["xcoords_start"][1:]),
-     ("shape", "xcoords_start", "error")),
-    ("ycoords_start-N-plus-1", _replace("ycoords_start", lambda a: np.zeros(N + 1)),
-     ("shape", "ycoords_start", "error")),
-    ("scan_index-N-minus-1", _replace("scan_index", lambda a: a["scan_index"][:-1]),
-     ("shape", "scan_index", "error")),
+    ("diffraction-2d", _replace("diffraction", lambda a: a["diffraction"][0]), ("shape", "diffraction", "error")),
+    (
+        "diffraction-4d",
+        _replace("diffraction", lambda a: a["diffraction"][..., None]),
+        ("shape", "diffraction", "error"),
+    ),
+    (
+        "probe-taller-than-frame",
+        _replace("probeGuess", lambda a: np.ones((H + 2, W), np.complex64)),
+        ("shape", "probeGuess", "error"),
+    ),
+    ("probe-3d", _replace("probeGuess", lambda a: a["probeGuess"][None]), ("shape", "probeGuess", "error")),
+    ("object-1d", _replace("objectGuess", lambda a: a["objectGuess"].ravel()), ("shape", "objectGuess", "error")),
+    (
+        "object-smaller-than-frame",
+        _replace("objectGuess", lambda a: np.ones((H - 1, 40), np.complex64)),
+        ("dims", "objectGuess", "error"),
+    ),
+    ("xcoords-N-minus-1", _replace("xcoords", lambda a: a["xcoords"][:-1]), ("shape", "xcoords", "error")),
+    ("ycoords-N-plus-1", _replace("ycoords", lambda a: np.append(a["ycoords"], 3.0)), ("shape", "ycoords", "error")),
+    ("ycoords-2d", _replace("ycoords", lambda a: a["ycoords"][:, None]), ("shape", "ycoords", "error")),
+    (
+        "xcoords_start-N-minus-1",
+        _replace("xcoords_start", lambda a: a["xcoords_start"][1:]),
+        ("shape", "xcoords_start", "error"),
+    ),
+    (
+        "ycoords_start-N-plus-1",
+        _replace("ycoords_start", lambda a: np.zeros(N + 1)),
+        ("shape", "ycoords_start", "error"),
+    ),
+    ("scan_index-N-minus-1", _replace("scan_index", lambda a: a["scan_index"][:-1]), ("shape", "scan_index", "error")),
     ("Y-N-minus-1", _ground_truth((N - 1, H, W)), ("shape", "Y", "error")),
     ("Y-frame-size", _ground_truth((N, H, W + 1)), ("shape", "Y", "error")),
     ("Y-trailing-channel", _ground_truth((N, H, W, 1)), ("ground-truth-3d", "Y", "error")),
     # values
-    ("diffraction-nan", _poke("diffraction", (3, 2, 2), np.nan),
-     ("diffraction-finite", "diffraction", "error")),
-    ("diffraction-inf", _poke("diffraction", (0, 1, 1), np.inf),
-     ("diffraction-finite", "diffraction", "error")),
-    ("diffraction-negative", _poke("diffraction", (4, 4, 4), -0.01),
-     ("diffraction-nonnegative", "diffraction", "error")),
-    ("diffraction-max-10", _poke("diffraction", (7, 5, 5), 10.0),
-     ("diffraction-normalized", "diffraction", "error")),
-    ("diffraction-intensity-like", _replace("diffraction", _intensity_like),
-     ("diffraction-not-intensity", "diffraction", "warning")),
-    ("diffraction-all-zero", _replace("diffraction", lambda a: np.zeros((N, H, W), np.float32)),
-     ("diffraction-not-empty", "diffraction", "error")),
+    ("diffraction-nan", _poke("diffraction", (3, 2, 2), np.nan), ("diffraction-finite", "diffraction", "error")),
+    ("diffraction-inf", _poke("diffraction", (0, 1, 1), np.inf), ("diffraction-finite", "diffraction", "error")),
+    (
+        "diffraction-negative",
+        _poke("diffraction", (4, 4, 4), -0.01),
+        ("diffraction-nonnegative", "diffraction", "error"),
+    ),
+    ("diffraction-max-10", _poke("diffraction", (7, 5, 5), 10.0), ("diffraction-normalized", "diffraction", "error")),
+    (
+        "diffraction-intensity-like",
+        _replace("diffraction", _intensity_like),
+        ("diffraction-not-intensity", "diffraction", "warning"),
+    ),
+    (
+        "diffraction-all-zero",
+        _replace("diffraction", lambda a: np.zeros((N, H, W), np.float32)),
+        ("diffraction-not-empty", "diffraction", "error"),
+    ),
     ("probe-nan", _poke("probeGuess", (0, 0), np.nan + 0j), ("probe-finite", "probeGuess", "error")),
-    ("probe-all-zero", _replace("probeGuess", lambda a: np.zeros((H, W), np.complex64)),
-     ("probe-not-empty", "probeGuess", "error")),
-    ("object-inf", _poke("objectGuess", (1, 1), complex(0, np.inf)),
-     ("object-finite", "objectGuess", "error")),
+    (
+        "probe-all-zero",
+        _replace("probeGuess", lambda a: np.zeros((H, W), np.complex64)),
+        ("probe-not-empty", "probeGuess", "error"),
+    ),
+    ("object-inf", _poke("objectGuess", (1, 1), complex(0, np.inf)), ("object-finite", "objectGuess", "error")),
     ("xcoords-nan", _poke("xcoords", 2, np.nan), ("coords-finite", "xcoords", "error")),
-    ("ycoords_start-inf", _poke("ycoords_start", 0, -np.inf),
-     ("coords-finite", "ycoords_start", "error")),
-    ("Y-nan", _replace("Y", lambda a: np.full((N, H, W), np.nan, np.complex64)),
-     ("ground-truth-finite", "Y", "error")),
+    ("ycoords_start-inf", _poke("ycoords_start", 0, -np.inf), ("coords-finite", "ycoords_start", "error")),
+    ("Y-nan", _replace("Y", lambda a: np.full((N, H, W), np.nan, np.complex64)), ("ground-truth-finite", "Y", "error")),
     ("positions-duplicated", _duplicate_positions, ("positions-unique", "xcoords", "warning")),
     ("diffraction-counts", _replace("diffraction", _counts_scaled), ("diffraction-not-counts", "diffraction", "error")),
-    ("diffraction-not-fftshifted", _replace("diffraction", _unshifted),
-     ("diffraction-centred", "diffraction", "warning")),
-    ("diff3d-copy-differs", _replace("diff3d", lambda a: a["diffraction"][::-1].copy()),
-     ("diffraction-alias-copy", "diff3d", "error")),
-    ("diff3d-copy-float64", _replace("diff3d", lambda a: a["diffraction"].astype(np.float64)),
-     ("diffraction-alias-copy", "diff3d", "error")),
-    ("object-too-small-for-the-scan", _replace("objectGuess", lambda a: np.ones((H + 2, W + 2), np.complex64)),
-     ("object-canvas-fits", "objectGuess", "warning")),
-    ("metadata-json-list", _replace("_metadata", lambda a: np.array(json.dumps([{"layout": "canonical"}]))),
-     ("metadata-json-object", "_metadata", "error")),
-    ("metadata-not-json", _replace("_metadata", lambda a: np.array("layout=canonical")),
-     ("metadata-json-object", "_metadata", "error")),
-    ("scale-pair-one-sided", _replace("_metadata", lambda a: _record(scale_contract_version="ci_intensity_v2")),
-     ("scale-pair", "_metadata", "error")),
-    ("scale-pair-unknown", _replace("_metadata", lambda a: _record(
-        physics_parameters={"scale_contract_version": "ci_intensity_v2", "measurement_domain": "amplitude"})),
-     ("scale-pair", "_metadata", "error")),
+    (
+        "diffraction-not-fftshifted",
+        _replace("diffraction", _unshifted),
+        ("diffraction-centred", "diffraction", "warning"),
+    ),
+    (
+        "diff3d-copy-differs",
+        _replace("diff3d", lambda a: a["diffraction"][::-1].copy()),
+        ("diffraction-alias-copy", "diff3d", "error"),
+    ),
+    (
+        "diff3d-copy-float64",
+        _replace("diff3d", lambda a: a["diffraction"].astype(np.float64)),
+        ("diffraction-alias-copy", "diff3d", "error"),
+    ),
+    (
+        "object-too-small-for-the-scan",
+        _replace("objectGuess", lambda a: np.ones((H + 2, W + 2), np.complex64)),
+        ("object-canvas-fits", "objectGuess", "warning"),
+    ),
+    (
+        "metadata-json-list",
+        _replace("_metadata", lambda a: np.array(json.dumps([{"layout": "canonical"}]))),
+        ("metadata-json-object", "_metadata", "error"),
+    ),
+    (
+        "metadata-not-json",
+        _replace("_metadata", lambda a: np.array("layout=canonical")),
+        ("metadata-json-object", "_metadata", "error"),
+    ),
+    (
+        "scale-pair-one-sided",
+        _replace("_metadata", lambda a: _record(scale_contract_version="ci_intensity_v2")),
+        ("scale-pair", "_metadata", "error"),
+    ),
+    (
+        "scale-pair-unknown",
+        _replace(
+            "_metadata",
+            lambda a: _record(
+                physics_parameters={"scale_contract_version": "ci_intensity_v2", "measurement_domain": "amplitude"}
+            ),
+        ),
+        ("scale-pair", "_metadata", "error"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("mutate", "expected"), [pytest.param(m, e, id=i) for i, m, e in VIOLATIONS]
-)
+@pytest.mark.parametrize(("mutate", "expected"), [pytest.param(m, e, id=i) for i, m, e in VIOLATIONS])
 def test_each_rule_violated_on_its_own(make_npz, mutate, expected):
     """Breaking one rule gives that finding, with the right severity, and no other error."""
     arrays = _arrays()
@@ -265,9 +306,7 @@ def test_shape_message_names_the_bound_dimension(make_npz, key, partner, length)
     arrays[key] = arrays[key][:1].repeat(length)
     report = validate_dataset(make_npz(arrays=arrays))
     (finding,) = [f for f in report.findings if f.rule == "shape"]
-    assert finding.message == (
-        f"key '{key}' has shape ({length},); expected (N,) with N = {N} from {partner}"
-    )
+    assert finding.message == (f"key '{key}' has shape ({length},); expected (N,) with N = {N} from {partner}")
 
 
 def test_probe_size_is_bound_to_the_frames(make_npz):
@@ -293,14 +332,15 @@ def test_compliant_file_passes_with_bound_dims_and_stats(make_npz):
     assert report.layout == "canonical"
     assert report.dims == {"N": N, "H": H, "W": W, "M1": 40, "M2": 36}
     assert report.fields["diffraction"] == {
-        "key": "diffraction", "dtype": "float32", "shape": [N, H, W], "canonical_shape": [N, H, W],
+        "key": "diffraction",
+        "dtype": "float32",
+        "shape": [N, H, W],
+        "canonical_shape": [N, H, W],
     }
     assert set(report.fields) == set(arrays)
     diff = arrays["diffraction"].astype(np.float64)
     stats = report.stats["diffraction"]
-    npt.assert_allclose(
-        [stats["min"], stats["max"], stats["mean"]], [diff.min(), diff.max(), diff.mean()], rtol=1e-6
-    )
+    npt.assert_allclose([stats["min"], stats["max"], stats["mean"]], [diff.min(), diff.max(), diff.mean()], rtol=1e-6)
     assert stats["finite_fraction"] == 1.0
     assert stats["count"] == N * H * W
     npt.assert_allclose(report.stats["probeGuess"]["max"], np.abs(arrays["probeGuess"]).max(), rtol=1e-6)
@@ -339,8 +379,7 @@ def test_array_stats_streamed_in_blocks_equal_whole_array_stats():
     for block in np.array_split(values, 17):
         acc.update(block)
     finite = values[np.isfinite(values)].astype(np.float64)
-    npt.assert_allclose([acc.min, acc.max, acc.mean], [finite.min(), finite.max(), finite.mean()],
-                        rtol=1e-6)
+    npt.assert_allclose([acc.min, acc.max, acc.mean], [finite.min(), finite.max(), finite.mean()], rtol=1e-6)
     assert (acc.count, acc.finite, acc.nan, acc.inf) == (10_001, 9_998, 1, 2)
     assert acc.to_dict()["finite_fraction"] == 9_998 / 10_001
 
@@ -504,12 +543,8 @@ def _legacy(arrays, key="diffraction"):
     return out
 
 
-@pytest.mark.parametrize(
-    ("contract", "severity"), [("data001", "error"), ("legacy", "warning")]
-)
-def test_legacy_layout_is_an_error_under_data001_and_a_warning_under_legacy(
-    make_npz, contract, severity
-):
+@pytest.mark.parametrize(("contract", "severity"), [("data001", "error"), ("legacy", "warning")])
+def test_legacy_layout_is_an_error_under_data001_and_a_warning_under_legacy(make_npz, contract, severity):
     """(H, W, N) storage is found from the coordinates; stats equal the canonical file's."""
     arrays = _arrays()
     canonical = validate_dataset(make_npz("canonical.npz", arrays=arrays), contract)
@@ -523,9 +558,7 @@ def test_legacy_layout_is_an_error_under_data001_and_a_warning_under_legacy(
         npt.assert_allclose(report.stats["diffraction"][name], canonical.stats["diffraction"][name])
 
 
-@pytest.mark.parametrize(
-    ("contract", "severity"), [("data001", "error"), ("legacy", "warning")]
-)
+@pytest.mark.parametrize(("contract", "severity"), [("data001", "error"), ("legacy", "warning")])
 def test_diff3d_alias(make_npz, contract, severity):
     """The diff3d key is read as diffraction, with a finding of the profile's severity."""
     arrays = _arrays()
@@ -610,10 +643,10 @@ def _comparable(report) -> dict:
     "store",
     [
         pytest.param(lambda a: (a, True), id="compressed"),
-        pytest.param(lambda a: ({k: np.asfortranarray(v) for k, v in a.items()}, False),
-                     id="fortran-order"),
-        pytest.param(lambda a: ({k: v.astype(v.dtype.newbyteorder(">")) for k, v in a.items()}, False),
-                     id="big-endian"),
+        pytest.param(lambda a: ({k: np.asfortranarray(v) for k, v in a.items()}, False), id="fortran-order"),
+        pytest.param(
+            lambda a: ({k: v.astype(v.dtype.newbyteorder(">")) for k, v in a.items()}, False), id="big-endian"
+        ),
     ],
 )
 def test_storage_variants_give_the_same_report(tmp_path, store):
@@ -677,8 +710,9 @@ def test_object_arrays_are_reported_not_unpickled(tmp_path, no_unpickling):
 def test_ptychopinn_pickled_metadata_is_read_without_resolving_a_global(tmp_path, no_unpickling):
     """PtychoPINN's _metadata, a pickled 0-d object array of JSON text, passes (metadata.py:112-114)."""
     arrays = _arrays()
-    arrays["_metadata"] = np.array(json.dumps({"schema_version": "1.0.0",
-                                               "physics_parameters": {"nphotons": 1e9}}, indent=2), dtype=object)
+    arrays["_metadata"] = np.array(
+        json.dumps({"schema_version": "1.0.0", "physics_parameters": {"nphotons": 1e9}}, indent=2), dtype=object
+    )
     path = os.path.join(tmp_path, "ptychopinn.npz")
     np.savez_compressed(path, **arrays)
     report = validate_dataset(path)
@@ -775,7 +809,9 @@ def test_report_api_on_a_failing_file(make_npz):
     data = json.loads(report.to_json())
     assert data["ok"] is False
     assert data["findings"][0] == {
-        "rule": "diffraction-nonnegative", "field": "diffraction", "severity": "error",
+        "rule": "diffraction-nonnegative",
+        "field": "diffraction",
+        "severity": "error",
         "message": "key 'diffraction': minimum -1 is below 0",
     }
     table = report.to_text().splitlines()
@@ -840,9 +876,12 @@ def test_record_rules_read_the_record_given_or_beside_the_file(tmp_path, cli, ma
 def test_a_contract_extends_a_builtin(tmp_path):
     from ptyevidence.contract import load_contract
 
-    child = {"name": "data001-strict", "extends": "data001", "dims": {"N": {"min": 100}},
-             "rules": [{"id": "diffraction-normalized", "check": "max_below", "value": 2.0,
-                        "fields": ["diffraction"]}]}
+    child = {
+        "name": "data001-strict",
+        "extends": "data001",
+        "dims": {"N": {"min": 100}},
+        "rules": [{"id": "diffraction-normalized", "check": "max_below", "value": 2.0, "fields": ["diffraction"]}],
+    }
     path = tmp_path / "strict.json"
     path.write_text(json.dumps(child))
     spec = load_contract(str(path))

@@ -37,8 +37,7 @@ def test_full_grid_subset_covers_everything():
     x, y = regular_grid(6, step=2.0)
     m = scan_coverage(x, y, np.arange(36))
     assert (m.n_source, m.n_subset) == (36, 36)
-    assert_allclose([m.x_range_ratio, m.y_range_ratio, m.occupancy, m.hull_area_ratio],
-                    1.0, rtol=0, atol=1e-12)
+    assert_allclose([m.x_range_ratio, m.y_range_ratio, m.occupancy, m.hull_area_ratio], 1.0, rtol=0, atol=1e-12)
     assert_allclose([m.largest_gap, m.gap_p95], 0.0, atol=0)
     # 5 x 5 steps of 2 px: hull area 100 px^2; every neighbour 2 px away.
     assert_allclose([m.source_hull_area, m.subset_hull_area], 100.0, rtol=1e-12)
@@ -112,8 +111,7 @@ def test_line_scan_default_cells_follow_the_line_spacing():
 def test_coincident_positions_do_not_crash():
     x, y = np.full(5, 3.0), np.full(5, 4.0)
     m = scan_coverage(x, y, [1, 2])
-    assert_allclose([m.x_range_ratio, m.y_range_ratio, m.hull_area_ratio, m.occupancy],
-                    1.0, rtol=0)
+    assert_allclose([m.x_range_ratio, m.y_range_ratio, m.hull_area_ratio, m.occupancy], 1.0, rtol=0)
     assert m.largest_gap == 0.0
     assert describe_scan(x, y).n_duplicates == 5
 
@@ -283,8 +281,7 @@ def test_spacing_of_a_large_source_comes_from_an_even_sample(monkeypatch):
     # estimate the full ones closely; nothing that does not use the spacing moves.
     assert sampled.source_nn_median == pytest.approx(exact.source_nn_median, rel=0.1)
     assert sampled.source_nn_p95 == pytest.approx(exact.source_nn_p95, rel=0.1)
-    for name in ("x_range_ratio", "y_range_ratio", "hull_area_ratio", "largest_gap",
-                 "gap_p95", "subset_nn_median"):
+    for name in ("x_range_ratio", "y_range_ratio", "hull_area_ratio", "largest_gap", "gap_p95", "subset_nn_median"):
         assert getattr(sampled, name) == getattr(exact, name), name
     indices = _coverage._spacing_sample(4000)
     assert indices[0] == 0
@@ -319,7 +316,6 @@ def test_scipy_loads_only_when_the_metrics_run():
         "ptyevidence.coverage.describe_scan(x, y)\n"
         "print('scipy.spatial' in loaded())\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "True"]

@@ -25,8 +25,7 @@ def test_update_measures_the_chosen_subset_like_the_library(scan):
     explorer = CoverageExplorer(x, y, probe_diameter=5.0)
     view = explorer.update(20, "farthest-point", seed=4)
     assert view.indices.tolist() == select_indices(x, y, 20, "farthest-point", seed=4).tolist()
-    assert view.metrics == scan_coverage(x, y, view.indices, view.comparison[0][1].cell_size,
-                                         probe_diameter=5.0)
+    assert view.metrics == scan_coverage(x, y, view.indices, view.comparison[0][1].cell_size, probe_diameter=5.0)
     assert view.comparison == compare_strategies(x, y, 20, seed=4, probe_diameter=5.0)
     gaps = {name: m.largest_gap for name, m in view.comparison}
     assert gaps[view.best] == min(gaps.values())

@@ -157,12 +157,8 @@ def test_hull_of_a_thin_strip_at_any_angle(angle):
         pytest.param([2.0] * 5, [3.0] * 5, id="coincident"),
         pytest.param(np.arange(50.0), np.zeros(50), id="horizontal"),
         pytest.param(np.full(50, 7.0), np.arange(50.0), id="vertical"),
-        pytest.param(
-            1e6 + 0.1 * np.arange(50.0), 3.0 + 0.3 * np.arange(50.0), id="diagonal"
-        ),
-        pytest.param(
-            [0.0, 1.0, 1.0, 2.0], [0.0, 1.0, 1.0, 2.0], id="collinear-with-repeat"
-        ),
+        pytest.param(1e6 + 0.1 * np.arange(50.0), 3.0 + 0.3 * np.arange(50.0), id="diagonal"),
+        pytest.param([0.0, 1.0, 1.0, 2.0], [0.0, 1.0, 1.0, 2.0], id="collinear-with-repeat"),
         pytest.param(np.arange(5.0), 2.0 * np.arange(5.0), id="slope-2"),
     ],
 )
@@ -208,9 +204,7 @@ def test_thin_hull_area():
 
 @SETTINGS
 @given(
-    st.lists(
-        st.tuples(st.integers(-6, 6), st.integers(-6, 6)), min_size=2, max_size=40
-    ),
+    st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6)), min_size=2, max_size=40),
     st.sampled_from([1.0, 0.125, 1e6]),
 )
 def test_hull_matches_exact_area_on_small_integer_sets(points, scale):
@@ -290,9 +284,7 @@ def test_single_position_subset_and_two_points():
     assert (m.largest_gap, m.n_subset) == (5.0, 1)
     assert math.isnan(m.subset_nn_median)
     npt.assert_array_equal(nearest_neighbour_distances(x[1:], y[1:]), [math.hypot(7, 4)] * 2)
-    npt.assert_array_equal(
-        nearest_neighbour_distances(np.array([1.0, 4.0]), np.array([1.0, 5.0])), [5.0, 5.0]
-    )
+    npt.assert_array_equal(nearest_neighbour_distances(np.array([1.0, 4.0]), np.array([1.0, 5.0])), [5.0, 5.0])
 
 
 def test_large_offsets_keep_full_precision():

@@ -67,7 +67,6 @@ def test_coverage_lines_state_the_ceiling_and_the_gap_in_probe_diameters():
     lines = coverage_lines(m)
     assert lines[0].startswith("reference criterion (x and y range ratios > 0.5): met")
     assert f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f}" in lines[1]
-    assert lines[2] == (f"largest gap {m.largest_gap:.3g} px = {m.largest_gap / 4:.2f} probe "
-                        "diameters (4 px)")
+    assert lines[2] == (f"largest gap {m.largest_gap:.3g} px = {m.largest_gap / 4:.2f} probe diameters (4 px)")
     assert lines[3].startswith("overlap of neighbouring probes")
     assert len(coverage_lines(scan_coverage(x, y, np.arange(0, 100, 7)), units="m")) == 3

@@ -84,9 +84,14 @@ def test_match_subset_refuses_a_sidecar_of_another_fixture(source, fixture_npz, 
 
 def write_sidecar(path, indices, n_source: int) -> str:
     record = {
-        "version": 1, "subset_size": len(indices), "indices": [int(i) for i in indices],
-        "sha256_checksum": "0" * 64, "content_digests": {}, "coverage": {},
-        "contract": {"name": "data001", "verdict": "PASS"}, "source_positions": n_source,
+        "version": 1,
+        "subset_size": len(indices),
+        "indices": [int(i) for i in indices],
+        "sha256_checksum": "0" * 64,
+        "content_digests": {},
+        "coverage": {},
+        "contract": {"name": "data001", "verdict": "PASS"},
+        "source_positions": n_source,
     }
     path.write_text(json.dumps(record))
     return str(path)
@@ -131,12 +136,19 @@ def test_read_positions_reports_format_units_and_float64(make_npz):
 @pytest.mark.parametrize(
     ("change", "minimum", "match"),
     [
-        pytest.param({"xcoords": np.array([1.0, np.inf, 2.0])}, 2,
-                     "hold 1 non-finite position\\(s\\), first at index 1", id="inf"),
-        pytest.param({"xcoords": np.array([1.0]), "ycoords": np.array([2.0])}, 2,
-                     "has 1 scan position\\(s\\); coverage needs at least 2", id="too-few"),
-        pytest.param({"ycoords": np.zeros(2)}, 1, "xcoords has shape \\(3,\\) and ycoords \\(2,\\)",
-                     id="lengths"),
+        pytest.param(
+            {"xcoords": np.array([1.0, np.inf, 2.0])},
+            2,
+            "hold 1 non-finite position\\(s\\), first at index 1",
+            id="inf",
+        ),
+        pytest.param(
+            {"xcoords": np.array([1.0]), "ycoords": np.array([2.0])},
+            2,
+            "has 1 scan position\\(s\\); coverage needs at least 2",
+            id="too-few",
+        ),
+        pytest.param({"ycoords": np.zeros(2)}, 1, "xcoords has shape \\(3,\\) and ycoords \\(2,\\)", id="lengths"),
     ],
 )
 def test_read_positions_refuses_unusable_positions(tmp_path, change, minimum, match):

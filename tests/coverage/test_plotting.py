@@ -74,10 +74,14 @@ def test_scan_coverage_over_an_image_with_probe_footprints():
     (circles,) = [c for c in ax.collections if isinstance(c, EllipseCollection)]
     assert np.allclose(circles.get_offsets(), np.column_stack([x[idx], y[idx]]))
     assert legend_texts(fig.legends[0])[-1] == "probe footprint, diameter 6 px"
-    assert ax.get_title().splitlines()[2] == f"largest gap {m.largest_gap:.3g} px ({m.largest_gap / 6:.2f} probe diameters)"
+    assert (
+        ax.get_title().splitlines()[2]
+        == f"largest gap {m.largest_gap:.3g} px ({m.largest_gap / 6:.2f} probe diameters)"
+    )
     # The view is the scan, widened by half a probe, rows downward.
     assert ax.get_xlim() == (x.min() - 3, x.max() + 3)
     assert ax.get_ylim() == (y.max() + 3, y.min() - 3)
+
 
 def test_scan_coverage_without_subset_draws_the_source_alone():
     x, y = raster(5)

@@ -74,8 +74,9 @@ def test_reports_measure_the_probe_of_the_file_unless_given(source):
     assert scan.to_dict()["scan"] == describe_scan(x, y, probe_diameter=measured).to_dict()
     assert scan.probe["from"] == "probe"
     assert scan.probe["diameter"] == measured
-    assert scan.to_text().splitlines()[1] == (f"probe diameter {measured:.4g} px (measured: "
-                                              f"{scan.probe['definition']})")
+    assert scan.to_text().splitlines()[1] == (
+        f"probe diameter {measured:.4g} px (measured: {scan.probe['definition']})"
+    )
     rows = strategies_report(source, subset_size=16).rows
     assert rows == compare_strategies(x, y, 16, probe_diameter=measured)
 
@@ -99,20 +100,27 @@ def test_subset_report_of_a_fixture_matches_its_recorded_coverage(source, fixtur
     assert without_probe(data["metrics"]) == recorded
     assert data["metrics"]["probe_diameter"] == probe_diameter(source)
     assert data["metrics"]["occupancy_ceiling"] == report.metrics.occupancy_ceiling
-    assert data["subset"] == {"path": fixture_npz, "indices_from": "sidecar",
-                              "sidecar": str(tmp_path / "fx.json"), "n_positions": 20}
+    assert data["subset"] == {
+        "path": fixture_npz,
+        "indices_from": "sidecar",
+        "sidecar": str(tmp_path / "fx.json"),
+        "n_positions": 20,
+    }
     assert (data["checks"], data["ok"], report.ok) == ([], True, True)
     first = report.to_text().splitlines()[0]
-    assert first == (f"{fixture_npz}: 20 of 80 positions of {source} "
-                     f"(indices from '{tmp_path / 'fx.json'}'); lengths in object pixels")
+    assert first == (
+        f"{fixture_npz}: 20 of 80 positions of {source} "
+        f"(indices from '{tmp_path / 'fx.json'}'); lengths in object pixels"
+    )
 
 
 def test_subset_report_thresholds(source, fixture_npz):
     passing = subset_report(source, fixture=fixture_npz, min_range_ratio=0.5)
     assert [c["metric"] for c in passing.checks] == ["x_range_ratio", "y_range_ratio"]
     assert passing.ok
-    failing = subset_report(source, sidecar=os.path.splitext(fixture_npz)[0] + ".json",
-                            min_occupancy=1.0, cell_size=0.5)
+    failing = subset_report(
+        source, sidecar=os.path.splitext(fixture_npz)[0] + ".json", min_occupancy=1.0, cell_size=0.5
+    )
     (check,) = failing.checks
     assert check["metric"] == "occupancy"
     assert check["value"] == failing.metrics.occupancy < 1.0
@@ -121,8 +129,9 @@ def test_subset_report_thresholds(source, fixture_npz):
     assert failing.to_dict()["ok"] is False
     assert failing.to_text().splitlines()[-1].startswith("FAIL  occupancy ")
     x, y = xy(source)
-    assert failing.metrics == scan_coverage(x, y, failing.subset.indices, cell_size=0.5,
-                                            probe_diameter=probe_diameter(source))
+    assert failing.metrics == scan_coverage(
+        x, y, failing.subset.indices, cell_size=0.5, probe_diameter=probe_diameter(source)
+    )
     assert "reference criterion (x and y range ratios > 0.5)" in failing.to_text()
 
 
@@ -141,7 +150,7 @@ def test_strategies_report_rows_are_the_library_comparison(source):
         assert data["strategies"][name]["occupancy_ceiling"] == m.occupancy_ceiling
     lines = report.to_text().splitlines()
     assert lines[3].split() == ["strategy", *_reports.TABLE_METRICS, "overlap_ratio"]
-    table = lines[3:4 + len(STRATEGIES)]
+    table = lines[3 : 4 + len(STRATEGIES)]
     assert {len(line) for line in table} == {len(lines[3])}
     assert lines[-1] == f"best coverage: {best} ({data['best_criterion']})"
 
@@ -187,4 +196,7 @@ def test_the_command_keeps_the_library_defaults():
 
     assert command.DEFAULT_COMPARE_SIZE == _reports.DEFAULT_COMPARE_SIZE
     assert (command.PLOT_SCAN, command.PLOT_OCCUPANCY, command.PLOT_STRATEGIES) == (
-        _reports.PLOT_SCAN, _reports.PLOT_OCCUPANCY, _reports.PLOT_STRATEGIES)
+        _reports.PLOT_SCAN,
+        _reports.PLOT_OCCUPANCY,
+        _reports.PLOT_STRATEGIES,
+    )

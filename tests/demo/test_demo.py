@@ -132,7 +132,7 @@ def test_demo_frames_are_far_field_amplitudes_of_probe_times_patch(exact_arrays)
         x, y = a["xcoords"][i], a["ycoords"][i]
         row, col = int(np.floor(y)), int(np.floor(x))
         shifted = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(probe), (y - row, x - col)))
-        patch = obj[row - 32:row + 32, col - 32:col + 32]
+        patch = obj[row - 32 : row + 32, col - 32 : col + 32]
         return np.abs(np.fft.fftshift(np.fft.fft2(shifted * patch)))
 
     expected = np.stack([frame(i) for i in (0, 7, N_SMALL // 2, N_SMALL - 1)])
@@ -145,8 +145,7 @@ def test_legacy_layout_is_hwn_float64_of_the_same_frames(tmp_path, exact_arrays)
     legacy = simulate_demo_arrays(N_SMALL, seed=0, noise="none", layout="legacy")
     assert legacy["diffraction"].shape == (64, 64, N_SMALL)
     assert legacy["diffraction"].dtype == np.float64
-    assert np.array_equal(np.moveaxis(legacy["diffraction"], -1, 0).astype(np.float32),
-                          exact_arrays["diffraction"])
+    assert np.array_equal(np.moveaxis(legacy["diffraction"], -1, 0).astype(np.float32), exact_arrays["diffraction"])
     path = make_demo_data(tmp_path / "legacy.npz", n_positions=N_SMALL, layout="legacy")
     assert validate_dataset(path, "legacy").ok
     data001 = validate_dataset(path)

@@ -25,13 +25,13 @@ def _corpus() -> dict[str, dict[str, np.ndarray]]:
     base = dataset_arrays(n=20, h=8, w=8)
     corpus = {"base": base}
     corpus["amplitude-7"] = dict(base, diffraction=base["diffraction"] * 7)
-    corpus["float32-coords"] = dict(base, xcoords=base["xcoords"].astype(np.float32),
-                                    ycoords=base["ycoords"].astype(np.float32))
+    corpus["float32-coords"] = dict(
+        base, xcoords=base["xcoords"].astype(np.float32), ycoords=base["ycoords"].astype(np.float32)
+    )
     corpus["with-Y"] = dict(base, Y=np.ones((20, 8, 8), np.complex64))
     corpus["no-scan-index"] = {k: v for k, v in base.items() if k != "scan_index"}
     corpus["complex128-probe"] = dict(base, probeGuess=base["probeGuess"].astype(np.complex128))
-    corpus["frames-8x12"] = dict(dataset_arrays(n=20, h=8, w=12),
-                                 probeGuess=np.ones((8, 12), np.complex64))
+    corpus["frames-8x12"] = dict(dataset_arrays(n=20, h=8, w=12), probeGuess=np.ones((8, 12), np.complex64))
     return corpus
 
 
@@ -98,23 +98,23 @@ def _larger_min_frame(doc):
 
 
 def _new_required_field(doc):
-    doc["fields"].append({"name": "mask", "role": "mask", "required": True, "dtypes": ["bool"],
-                          "shape": ["H", "W"]})
+    doc["fields"].append({"name": "mask", "role": "mask", "required": True, "dtypes": ["bool"], "shape": ["H", "W"]})
 
 
 def _new_optional_field(doc):
-    doc["fields"].append({"name": "mask", "role": "mask", "required": False, "dtypes": ["bool"],
-                          "shape": ["H", "W"]})
+    doc["fields"].append({"name": "mask", "role": "mask", "required": False, "dtypes": ["bool"], "shape": ["H", "W"]})
 
 
 def _new_error_rule(doc):
-    doc["rules"].append({"id": "coords-small", "check": "max_below", "fields": ["xcoords"],
-                         "severity": "error", "value": 15.0})
+    doc["rules"].append(
+        {"id": "coords-small", "check": "max_below", "fields": ["xcoords"], "severity": "error", "value": 15.0}
+    )
 
 
 def _new_warning_rule(doc):
-    doc["rules"].append({"id": "coords-small", "check": "max_below", "fields": ["xcoords"],
-                         "severity": "warning", "value": 15.0})
+    doc["rules"].append(
+        {"id": "coords-small", "check": "max_below", "fields": ["xcoords"], "severity": "warning", "value": 15.0}
+    )
 
 
 def _rule_error_to_warning(doc):

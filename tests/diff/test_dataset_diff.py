@@ -194,8 +194,9 @@ def test_added_and_removed_keys(tmp_path, arrays):
 
 def test_metadata_entries_that_changed_are_listed(tmp_path, arrays):
     a = save(tmp_path, "a.npz", dict(arrays, _metadata=metadata_array({"layout": "canonical", "n": 1})))
-    b = save(tmp_path, "b.npz", dict(arrays, _metadata=metadata_array({"layout": "canonical", "n": 2,
-                                                                        "extra": {"x": True}})))
+    b = save(
+        tmp_path, "b.npz", dict(arrays, _metadata=metadata_array({"layout": "canonical", "n": 2, "extra": {"x": True}}))
+    )
     result = diff_datasets(a, b)
     assert not result.same
     assert [(m.path, m.a, m.b) for m in result.metadata] == [("n", 1, 2), ("extra.x", None, True)]
@@ -228,7 +229,7 @@ def test_cxi_files_compare_under_their_canonical_keys(tmp_path):
 def test_two_arrays_larger_than_the_memory_budget_are_streamed(tmp_path):
     rng = np.random.default_rng(1)
     big = {"diffraction": rng.random((64, 64, 64), dtype=np.float32)}  # 1 MiB
-    other = {"diffraction": big["diffraction"].astype(np.float64)}      # 2 MiB, other block sizes
+    other = {"diffraction": big["diffraction"].astype(np.float64)}  # 2 MiB, other block sizes
     a, b = save(tmp_path, "a.npz", big), save(tmp_path, "b.npz", other)
     set_memory_budget(256 * 2**10)  # a quarter of one array: reading either whole is refused
     with open_source(a) as src, pytest.raises(MemoryBudgetError):

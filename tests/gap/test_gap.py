@@ -20,13 +20,34 @@ PIPELINES = (
 
 #: Row names of the reference TF-vs-Torch table; every one must have a row.
 REFERENCE_ROWS = [
-    "Input file unit", "Diffraction key", "Raw diffraction stack", "Legacy (H,W,M)",
-    "Grouped diffraction", "Normalized model input", "Loss-side observation",
-    "Ground-truth patches", "GT fallback from object", "Probe", "Probe normalization",
-    "Probe scale factor", "Object", "Absolute member coords", "Group centre",
-    "Relative offsets", "Model position input", "Start/true positions", "Neighbour indices",
-    "Group centre id", "Grouping algorithm", "Group count", "Edge exclusion",
-    "Scaling constants", "Experiment id", "Scan index", "Metadata", "Caching",
+    "Input file unit",
+    "Diffraction key",
+    "Raw diffraction stack",
+    "Legacy (H,W,M)",
+    "Grouped diffraction",
+    "Normalized model input",
+    "Loss-side observation",
+    "Ground-truth patches",
+    "GT fallback from object",
+    "Probe",
+    "Probe normalization",
+    "Probe scale factor",
+    "Object",
+    "Absolute member coords",
+    "Group centre",
+    "Relative offsets",
+    "Model position input",
+    "Start/true positions",
+    "Neighbour indices",
+    "Group centre id",
+    "Grouping algorithm",
+    "Group count",
+    "Edge exclusion",
+    "Scaling constants",
+    "Experiment id",
+    "Scan index",
+    "Metadata",
+    "Caching",
     "Tensor framework",
 ]
 
@@ -145,27 +166,42 @@ def _write_contract(tmp_path, name, fields, **extra):
 
 
 def test_user_contracts_align_by_role_through_axis_aliases(tmp_path):
-    left = _write_contract(tmp_path, "mine", [
-        {"name": "frames", "role": "diffraction.grouped", "dtypes": ["float32"], "shape": ["T", "Q"]},
-    ])
-    right = _write_contract(tmp_path, "theirs", [
-        {"name": "stack", "role": "diffraction.grouped", "dtypes": ["float32"], "shape": ["Q2", "T2"]},
-    ], axis_aliases={"Q2": "Q", "T2": "T"})
+    left = _write_contract(
+        tmp_path,
+        "mine",
+        [
+            {"name": "frames", "role": "diffraction.grouped", "dtypes": ["float32"], "shape": ["T", "Q"]},
+        ],
+    )
+    right = _write_contract(
+        tmp_path,
+        "theirs",
+        [
+            {"name": "stack", "role": "diffraction.grouped", "dtypes": ["float32"], "shape": ["Q2", "T2"]},
+        ],
+        axis_aliases={"Q2": "Q", "T2": "T"},
+    )
     row = build_gap_matrix(left, right).row("diffraction.grouped")
     assert row.kinds == ("rename", "axis-order")
     assert row.permutation == (1, 0)
 
 
 def test_missing_role_and_several_kinds_in_one_row(tmp_path):
-    left = _write_contract(tmp_path, "a", [
-        {"name": "x", "role": "r", "dtypes": ["float64"], "shape": ["B", "C"],
-         "semantics": {"sign": "+1"}},
-        {"name": "only_left", "role": "extra", "dtypes": ["int32"], "shape": ["B"]},
-    ])
-    right = _write_contract(tmp_path, "b", [
-        {"name": "y", "role": "r", "dtypes": ["float32"], "shape": ["C", "B"],
-         "semantics": {"sign": "-1"}},
-    ])
+    left = _write_contract(
+        tmp_path,
+        "a",
+        [
+            {"name": "x", "role": "r", "dtypes": ["float64"], "shape": ["B", "C"], "semantics": {"sign": "+1"}},
+            {"name": "only_left", "role": "extra", "dtypes": ["int32"], "shape": ["B"]},
+        ],
+    )
+    right = _write_contract(
+        tmp_path,
+        "b",
+        [
+            {"name": "y", "role": "r", "dtypes": ["float32"], "shape": ["C", "B"], "semantics": {"sign": "-1"}},
+        ],
+    )
     matrix = build_gap_matrix(left, right)
     assert matrix.row("r").kinds == ("rename", "axis-order", "dtype", "semantics")
     assert matrix.row("extra").kinds == ("missing-right",)
@@ -173,12 +209,20 @@ def test_missing_role_and_several_kinds_in_one_row(tmp_path):
 
 
 def test_breaks_list_is_derived_from_the_rows(tmp_path):
-    left = _write_contract(tmp_path, "a", [
-        {"name": "x", "role": "r", "label": "Thing", "dtypes": ["float64"], "shape": ["B"]},
-    ])
-    right = _write_contract(tmp_path, "b", [
-        {"name": "x", "role": "r", "dtypes": ["float32"], "shape": ["B"]},
-    ])
+    left = _write_contract(
+        tmp_path,
+        "a",
+        [
+            {"name": "x", "role": "r", "label": "Thing", "dtypes": ["float64"], "shape": ["B"]},
+        ],
+    )
+    right = _write_contract(
+        tmp_path,
+        "b",
+        [
+            {"name": "x", "role": "r", "dtypes": ["float32"], "shape": ["B"]},
+        ],
+    )
     breaks = build_gap_matrix(left, right).breaks()
     assert len(breaks) == 1
     assert "Thing float64 → float32" in breaks[0]
@@ -188,8 +232,7 @@ def test_breaks_list_is_derived_from_the_rows(tmp_path):
     ("field", "match"),
     [
         ({"name": "x", "presence": "sometimes"}, "presence 'sometimes'"),
-        ({"name": "x", "presence": "derived", "derive": {"op": "ratio", "of": ["a", "b"]}},
-         "not a stored field"),
+        ({"name": "x", "presence": "derived", "derive": {"op": "ratio", "of": ["a", "b"]}}, "not a stored field"),
         ({"name": "x", "presence": "derived"}, "'derive' is required"),
         ({"name": "x", "derive": {"op": "copy", "of": ["y"]}}, "allowed only"),
         ({"name": "x", "presence": "derived", "derive": {"op": "sum", "of": ["y"]}}, "one of copy"),

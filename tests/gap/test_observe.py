@@ -49,8 +49,7 @@ def test_rms_ratio_is_twice_the_square_root_of_the_energy_ratio(tmp_path):
     report = evaluate_run(run)
     for result in report.results:
         g = result.gridsize
-        with np.load(tmp_path / "run" / f"g{g}" / "tf_aligned.npz") as tf, \
-                np.load(tmp_path / "fixture.npz") as fixture:
+        with np.load(tmp_path / "run" / f"g{g}" / "tf_aligned.npz") as tf, np.load(tmp_path / "fixture.npz") as fixture:
             grouped = np.mean(np.sum(tf["diffraction"].astype(np.float64) ** 2, axis=(1, 2)))
             whole = np.mean(np.sum(fixture["diffraction"].astype(np.float64) ** 2, axis=(1, 2)))
         # Torch: sqrt(N^2 / E_file); TF: sqrt((N/2)^2 / E_groups).
@@ -66,36 +65,47 @@ def test_torch_edge_exclusion_leaves_positions_out_of_every_group(clean):
 @pytest.mark.parametrize(
     ("pipeline", "change", "expected"),
     [
-        ("torch_mmap", lambda a: a.update(coords_relative=a["coords_relative"].astype(np.float64)),
-         ("ptychopinn-torch-mmap", "coords_relative", "dtype")),
-        ("torch_mmap", lambda a: a.update(images=np.ascontiguousarray(np.moveaxis(a["images"], 1, 3))),
-         ("ptychopinn-torch-mmap", "images", "axes")),
-        ("torch_mmap", lambda a: a.pop("probe_scaling"),
-         ("ptychopinn-torch-mmap", "probe_scaling", "presence")),
-        ("torch_mmap", lambda a: a.update(extra_statistic=np.zeros(3, np.float32)),
-         ("ptychopinn-torch-mmap", "extra_statistic", "undescribed")),
-        ("tf_grouped", lambda a: a.update(coords_nn=a["coords_nn"][:, :, :1]),
-         ("ptychopinn-tf-grouped", "coords_nn", "shape")),
-        ("tf_grouped", lambda a: a.pop("nn_indices"),
-         ("ptychopinn-tf-grouped", "nn_indices", "presence")),
-        ("tf_container", lambda a: a.pop("X"),
-         ("ptychopinn-tf-container", "X", "presence")),
+        (
+            "torch_mmap",
+            lambda a: a.update(coords_relative=a["coords_relative"].astype(np.float64)),
+            ("ptychopinn-torch-mmap", "coords_relative", "dtype"),
+        ),
+        (
+            "torch_mmap",
+            lambda a: a.update(images=np.ascontiguousarray(np.moveaxis(a["images"], 1, 3))),
+            ("ptychopinn-torch-mmap", "images", "axes"),
+        ),
+        ("torch_mmap", lambda a: a.pop("probe_scaling"), ("ptychopinn-torch-mmap", "probe_scaling", "presence")),
+        (
+            "torch_mmap",
+            lambda a: a.update(extra_statistic=np.zeros(3, np.float32)),
+            ("ptychopinn-torch-mmap", "extra_statistic", "undescribed"),
+        ),
+        (
+            "tf_grouped",
+            lambda a: a.update(coords_nn=a["coords_nn"][:, :, :1]),
+            ("ptychopinn-tf-grouped", "coords_nn", "shape"),
+        ),
+        ("tf_grouped", lambda a: a.pop("nn_indices"), ("ptychopinn-tf-grouped", "nn_indices", "presence")),
+        ("tf_container", lambda a: a.pop("X"), ("ptychopinn-tf-container", "X", "presence")),
     ],
     ids=["dtype", "axis-order", "missing-required", "undescribed-key", "shape", "tf-missing", "container"],
 )
 def test_each_contract_violation_in_a_dump_is_one_drift_item(tmp_path, pipeline, change, expected):
     def mutate(g, dumps):
         change(dumps[pipeline]["arrays"])
-        dumps[pipeline]["frameworks"] = {k: "torch" if pipeline == "torch_mmap" else "numpy"
-                                         for k in dumps[pipeline]["arrays"]}
+        dumps[pipeline]["frameworks"] = {
+            k: "torch" if pipeline == "torch_mmap" else "numpy" for k in dumps[pipeline]["arrays"]
+        }
         if pipeline == "torch_mmap":
             dumps[pipeline]["frameworks"].update(objectGuess="numpy", diffraction="numpy")
         if pipeline == "tf_grouped":
             dumps[pipeline]["frameworks"]["Y"] = "tensorflow"
         if pipeline == "tf_container":
-            dumps[pipeline]["frameworks"] = {k: "numpy" if k in ("global_offsets", "local_offsets",
-                                                                  "nn_indices") else "tensorflow"
-                                             for k in dumps[pipeline]["arrays"]}
+            dumps[pipeline]["frameworks"] = {
+                k: "numpy" if k in ("global_offsets", "local_offsets", "nn_indices") else "tensorflow"
+                for k in dumps[pipeline]["arrays"]
+            }
 
     report = _run(tmp_path, gridsizes=(2,), mutate=mutate)
     assert expected in _drift(report)
@@ -108,7 +118,8 @@ def test_each_contract_violation_in_a_dump_is_one_drift_item(tmp_path, pipeline,
 def test_axis_order_drift_names_the_permutation(tmp_path):
     def mutate(g, dumps):
         dumps["torch_mmap"]["arrays"]["images"] = np.ascontiguousarray(
-            np.moveaxis(dumps["torch_mmap"]["arrays"]["images"], 1, 3))
+            np.moveaxis(dumps["torch_mmap"]["arrays"]["images"], 1, 3)
+        )
 
     report = _run(tmp_path, gridsizes=(2,), mutate=mutate)
     item = next(d for d in report.drift if d.field == "images" and d.check == "axes")
@@ -129,18 +140,30 @@ def test_a_value_held_by_another_framework_is_drift(tmp_path):
 @pytest.mark.parametrize(
     ("change", "claim"),
     [
-        (lambda d: d["torch_mmap"]["arrays"].update(
-            coords_relative=-d["torch_mmap"]["arrays"]["coords_relative"]), "claim relative-sign"),
-        (lambda d: d["torch_mmap"]["arrays"].update(
-            label_amp=d["torch_mmap"]["arrays"]["label_amp"] + 1), "claim labels-zero"),
-        (lambda d: d["torch_mmap"]["arrays"].update(
-            rms_scaling_constant=d["torch_mmap"]["arrays"]["rms_scaling_constant"] / 2),
-         "claim rms-formula"),
-        (lambda d: d["tf_grouped"]["arrays"].update(
-            X_full=d["tf_grouped"]["arrays"]["X_full"] * 2), "claim rms-formula"),
-        (lambda d: d["torch_mmap"]["arrays"].update(
-            center_scan_id=np.zeros_like(d["torch_mmap"]["arrays"]["center_scan_id"])),
-         "claim centres-in-bounds"),
+        (
+            lambda d: d["torch_mmap"]["arrays"].update(coords_relative=-d["torch_mmap"]["arrays"]["coords_relative"]),
+            "claim relative-sign",
+        ),
+        (
+            lambda d: d["torch_mmap"]["arrays"].update(label_amp=d["torch_mmap"]["arrays"]["label_amp"] + 1),
+            "claim labels-zero",
+        ),
+        (
+            lambda d: d["torch_mmap"]["arrays"].update(
+                rms_scaling_constant=d["torch_mmap"]["arrays"]["rms_scaling_constant"] / 2
+            ),
+            "claim rms-formula",
+        ),
+        (
+            lambda d: d["tf_grouped"]["arrays"].update(X_full=d["tf_grouped"]["arrays"]["X_full"] * 2),
+            "claim rms-formula",
+        ),
+        (
+            lambda d: d["torch_mmap"]["arrays"].update(
+                center_scan_id=np.zeros_like(d["torch_mmap"]["arrays"]["center_scan_id"])
+            ),
+            "claim centres-in-bounds",
+        ),
     ],
     ids=["sign", "labels", "torch-rms", "tf-rms", "centres"],
 )
@@ -228,8 +251,15 @@ def test_a_claim_naming_something_the_run_lacks_is_drift(tmp_path):
     run = write_run(tmp_path / "run", gridsizes=(1,))
 
     def edit(data):
-        data["observations"].append({"id": "wrong-home", "role": "probe.normalization", "check": "equal",
-                                     "of": "defaults.TrainingConfig.probe_scale", "expect": "4.0"})
+        data["observations"].append(
+            {
+                "id": "wrong-home",
+                "role": "probe.normalization",
+                "check": "equal",
+                "of": "defaults.TrainingConfig.probe_scale",
+                "expect": "4.0",
+            }
+        )
 
     report = evaluate_run(run, {"tf_grouped": _edited(tmp_path, "ptychopinn-tf-grouped", edit)})
     item = next(d for d in report.drift if d.check == "claim wrong-home")
@@ -275,6 +305,9 @@ def test_a_folder_without_a_run_record_is_refused(tmp_path):
 
 def test_a_run_record_out_of_bounds_is_refused_naming_the_key(tmp_path):
     (tmp_path / "run.json").write_text('{"gridsizes": [1], "config": {"scale": NaN}}', encoding="utf-8")
-    with pytest.raises(InputError, match=r"run record '.*run\.json': config\.scale is the non-standard "
-                                         r"literal NaN"):
+    with pytest.raises(
+        InputError,
+        match=r"run record '.*run\.json': config\.scale is the non-standard "
+        r"literal NaN",
+    ):
         load_run(tmp_path)

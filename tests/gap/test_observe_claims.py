@@ -26,13 +26,11 @@ from ptyevidence.gap.observe.expressions import (
     in_bounds,
 )
 
-PIPELINES = ("ptychopinn-tf-grouped", "ptychopinn-tf-container", "ptychopinn-torch-mmap",
-             "ptychopinn-torch-bridge")
+PIPELINES = ("ptychopinn-tf-grouped", "ptychopinn-tf-container", "ptychopinn-torch-mmap", "ptychopinn-torch-bridge")
 
 
 def test_expressions_compute_with_arrays_namespaces_and_conditionals():
-    names = {"a": np.arange(6.0).reshape(2, 3), "cfg": Namespace("cfg", {"N": 8, "xb": [0.1, 0.9]}),
-             "C": 4}
+    names = {"a": np.arange(6.0).reshape(2, 3), "cfg": Namespace("cfg", {"N": 8, "xb": [0.1, 0.9]}), "C": 4}
     assert evaluate("sum(a ** 2, axis=1)", names).tolist() == [5.0, 50.0]
     assert evaluate("sqrt((cfg.N / 2) ** 2)", names) == 4.0
     assert evaluate("cfg.xb[1] - cfg.xb[0]", names) == pytest.approx(0.8)
@@ -43,8 +41,16 @@ def test_expressions_compute_with_arrays_namespaces_and_conditionals():
 
 @pytest.mark.parametrize(
     "text",
-    ["__import__('os').system('true')", "a.__class__", "(lambda: 1)()", "[x for x in a]",
-     "open('f')", "a.sum()", "f'{a}'", "sum(*a)"],
+    [
+        "__import__('os').system('true')",
+        "a.__class__",
+        "(lambda: 1)()",
+        "[x for x in a]",
+        "open('f')",
+        "a.sum()",
+        "f'{a}'",
+        "sum(*a)",
+    ],
     ids=["import", "dunder", "lambda", "comprehension", "open", "method", "f-string", "starred"],
 )
 def test_expressions_refuse_everything_outside_the_language(text):
@@ -88,12 +94,21 @@ def _claim(**kw):
         (_claim(check="equal", field="v", expect="cfg.nothing"), "drift", "cannot be evaluated"),
         (_claim(check="equal", field="v", expect="v[:2]"), "drift", "does not match the expected"),
     ],
-    ids=["count", "values", "close", "subset", "zeros", "when", "field-absent", "file-key-absent",
-         "unknown-config", "shape"],
+    ids=[
+        "count",
+        "values",
+        "close",
+        "subset",
+        "zeros",
+        "when",
+        "field-absent",
+        "file-key-absent",
+        "unknown-config",
+        "shape",
+    ],
 )
 def test_claim_checks(claim, status, observed):
-    names = {"v": np.arange(3), "z": np.zeros(4), "C": 4, "file": Namespace("file", {}),
-             "cfg": Namespace("cfg", {})}
+    names = {"v": np.arange(3), "z": np.zeros(4), "C": 4, "file": Namespace("file", {}), "cfg": Namespace("cfg", {})}
     result = check_claim(claim, names, ["v", "z", "gone"])
     assert result.status == status, result.observed
     assert observed in result.observed
@@ -120,10 +135,8 @@ def _contract(tmp_path, **extra):
     ("extra", "match"),
     [
         ({"observations": [{"check": "equal"}]}, "has no 'id'"),
-        ({"observations": [{"id": "x", "check": "bigger", "field": "images", "expect": "1"}]},
-         "check 'bigger'"),
-        ({"observations": [{"id": "x", "check": "equal", "field": "nope", "expect": "1"}]},
-         "names field 'nope'"),
+        ({"observations": [{"id": "x", "check": "bigger", "field": "images", "expect": "1"}]}, "check 'bigger'"),
+        ({"observations": [{"id": "x", "check": "equal", "field": "nope", "expect": "1"}]}, "names field 'nope'"),
         ({"observations": [{"id": "x", "check": "equal", "field": "images"}]}, "needs an 'expect'"),
         ({"observations": {"id": "x"}}, "must be a list of objects"),
         ({"profiles": [{"name": "p", "when": "True", "absent": ["nope"]}]}, "not fields of the contract"),
@@ -144,8 +157,10 @@ def test_upstream_without_a_commit_is_refused(tmp_path):
 
 def test_profile_view_drops_absent_fields_and_what_derives_from_them():
     contract = load_contract("ptychopinn-torch-mmap")
-    names = {"ModelConfig": Namespace("m", {"physics_forward_mode": "rectangular_scaled"}),
-             "DataConfig": Namespace("d", {"scale_contract_version": "ci_intensity_v2"})}
+    names = {
+        "ModelConfig": Namespace("m", {"physics_forward_mode": "rectangular_scaled"}),
+        "DataConfig": Namespace("d", {"scale_contract_version": "ci_intensity_v2"}),
+    }
     profile = active_profile(contract, names)
     assert profile.name == "ci"
     view = profile_view(contract, profile)
@@ -158,8 +173,17 @@ def test_profile_view_drops_absent_fields_and_what_derives_from_them():
 
 
 def test_config_items_are_routed_to_the_pipeline_they_configure():
-    sections = parse_config(["nsamples=512", "N=128", "x_bounds=[0.2, 0.8]", "tf.K=6",
-                             "ModelConfig.mode=Supervised", "DataConfig.K=8", "flag=True"])
+    sections = parse_config(
+        [
+            "nsamples=512",
+            "N=128",
+            "x_bounds=[0.2, 0.8]",
+            "tf.K=6",
+            "ModelConfig.mode=Supervised",
+            "DataConfig.K=8",
+            "flag=True",
+        ]
+    )
     assert sections["tf"] == {"nsamples": 512, "K": 6}
     assert sections["shared"] == {"N": 128}
     assert sections["torch"] == {"x_bounds": [0.2, 0.8], "flag": True}

@@ -50,8 +50,9 @@ def test_missing_frameworks_are_named(tmp_path):
     fake = make_fake(tmp_path / "fake")
     for name in ("tensorflow", "torch"):
         os.remove(os.path.join(fake, name, "__init__.py"))  # a bare folder is not the library
-    with pytest.raises(PipelineUnavailableError,
-                       match=r"^TensorFlow and PyTorch not importable .*\(tensorflow, torch missing\)"):
+    with pytest.raises(
+        PipelineUnavailableError, match=r"^TensorFlow and PyTorch not importable .*\(tensorflow, torch missing\)"
+    ):
         check_interpreter(sys.executable, fake)
 
 
@@ -72,10 +73,8 @@ def test_a_run_writes_dumps_matrix_and_record(fixture, tmp_path):
     out = tmp_path / "out"
     report = _observe(fixture, make_fake(tmp_path / "fake"), out)
     assert report.ok, report.to_text()
-    assert sorted(os.listdir(out)) == ["g1", "g2", "logs", "observe.json", "observed_gap_matrix.md",
-                                       "run.json"]
-    assert sorted(os.listdir(out / "g2")) == ["tf_aligned.npz", "tf_container.npz", "tf_grouped.npz",
-                                              "torch_mmap.npz"]
+    assert sorted(os.listdir(out)) == ["g1", "g2", "logs", "observe.json", "observed_gap_matrix.md", "run.json"]
+    assert sorted(os.listdir(out / "g2")) == ["tf_aligned.npz", "tf_container.npz", "tf_grouped.npz", "torch_mmap.npz"]
     record = json.loads((out / "run.json").read_text())
     assert record["config"]["tf"] == {"N": 16, "K": 4, "nsamples": 48, "seed": 0}
     assert record["torch"]["runs"]["1"]["config"]["DataConfig"]["grid_size"] == [1, 1]
@@ -139,8 +138,13 @@ def test_a_config_key_the_pipeline_lacks_is_a_usage_error(fixture, tmp_path):
 
 def test_configured_values_reach_the_pipelines(fixture, tmp_path):
     out = tmp_path / "out"
-    report = observe(fixture, ptychopinn=make_fake(tmp_path / "fake"), gridsizes=(1,), out=out,
-                     config=["N=16", "nsamples=64", "ModelConfig.physics_forward_mode=rectangular_scaled"])
+    report = observe(
+        fixture,
+        ptychopinn=make_fake(tmp_path / "fake"),
+        gridsizes=(1,),
+        out=out,
+        config=["N=16", "nsamples=64", "ModelConfig.physics_forward_mode=rectangular_scaled"],
+    )
     result = report.results[0]
     assert result.groups["tf"] == 64
     assert result.profiles["ptychopinn-torch-mmap"] == "ci"

@@ -208,8 +208,9 @@ class _TfLike:
 
 def test_capture_converts_tensors_and_skips_none(tmp_path):
     _, nn, frames, _ = grouped_fixture()
-    path = capture({"images": _TorchLike(frames), "nn_indices": _TfLike(nn), "Y": None,
-                    "experiment_id": 0}, tmp_path / "dump.npz")
+    path = capture(
+        {"images": _TorchLike(frames), "nn_indices": _TfLike(nn), "Y": None, "experiment_id": 0}, tmp_path / "dump.npz"
+    )
     with np.load(path, allow_pickle=False) as data:
         assert sorted(data.files) == ["experiment_id", "images", "nn_indices"]
         np.testing.assert_array_equal(data["images"], frames)

@@ -51,8 +51,9 @@ def _from_file(job):
 def _group(job):
     raw, out = _from_file(job)
     with _quiet():
-        grouped = raw.generate_grouped_data(job.get("N", 64), K=4, nsamples=job["nsamples"], seed=0,
-                                            gridsize=job["gridsize"])
+        grouped = raw.generate_grouped_data(
+            job.get("N", 64), K=4, nsamples=job["nsamples"], seed=0, gridsize=job["gridsize"]
+        )
     return {**out, "X_full_shape": list(grouped["X_full"].shape)}
 
 
@@ -63,9 +64,13 @@ def _dataset(job):
     np.random.seed(0)  # noqa: NPY002 - the loader draws its neighbours from the legacy global state
     scratch = tempfile.mkdtemp(prefix="mmap_", dir=os.getcwd())
     with _quiet():
-        ds = PtychoDataset(os.path.dirname(job["path"]), ModelConfig(**job.get("model", {})),
-                           DataConfig(**job.get("data", {})), data_dir=os.path.join(scratch, "memmap"),
-                           remake_map=True)
+        ds = PtychoDataset(
+            os.path.dirname(job["path"]),
+            ModelConfig(**job.get("model", {})),
+            DataConfig(**job.get("data", {})),
+            data_dir=os.path.join(scratch, "memmap"),
+            remake_map=True,
+        )
     nn = ds.mmap_ptycho["nn_indices"][:].numpy()
     return {"len": len(ds), "rows_with_minus1": int((nn < 0).any(axis=1).sum()), "max_index": int(nn.max())}
 
@@ -86,8 +91,13 @@ def _save_metadata(job):
     return {"written": os.path.exists(job["path"])}
 
 
-CALLS = {"from_file": lambda j: _from_file(j)[1], "group": _group, "dataset": _dataset,
-         "metadata": _metadata, "save_metadata": _save_metadata}
+CALLS = {
+    "from_file": lambda j: _from_file(j)[1],
+    "group": _group,
+    "dataset": _dataset,
+    "metadata": _metadata,
+    "save_metadata": _save_metadata,
+}
 
 
 def run(job):

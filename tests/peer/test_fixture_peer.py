@@ -38,15 +38,32 @@ def demo(tmp_path_factory):
 def _run_fixture_tests(demo, folder, *make_flags):
     copy = writable_copy(SNAPSHOT, folder / "PtychoPINN")
     target = copy / PLACE
-    made = ptyevidence_cli("fixture", "make", "--source", str(demo), "--output", f"{target}.npz",
-                           "--metadata-out", f"{target}.json", "--notes-out", str(folder / "notes.md"),
-                           "--force", *make_flags)
+    made = ptyevidence_cli(
+        "fixture",
+        "make",
+        "--source",
+        str(demo),
+        "--output",
+        f"{target}.npz",
+        "--metadata-out",
+        f"{target}.json",
+        "--notes-out",
+        str(folder / "notes.md"),
+        "--force",
+        *make_flags,
+    )
     assert made.returncode == 0, made.stderr
     (folder / "cwd").mkdir()
     (folder / "home").mkdir()
-    done = subprocess.run([PEER, "-m", "pytest", "-p", "no:cacheprovider", "-rA", f"--basetemp={folder / 'tmp'}",
-                           str(copy / TESTS)], cwd=folder / "cwd", env=peer_env(folder / "home"),
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [PEER, "-m", "pytest", "-p", "no:cacheprovider", "-rA", f"--basetemp={folder / 'tmp'}", str(copy / TESTS)],
+        cwd=folder / "cwd",
+        env=peer_env(folder / "home"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     return f"{target}.npz", done.stdout + done.stderr, done.returncode
 
 

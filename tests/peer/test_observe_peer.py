@@ -19,8 +19,9 @@ from ptyevidence.gap.observe import evaluate_run
 
 PEER = os.environ.get("PTYEVIDENCE_PEER_PYTHON")
 if not PEER:
-    pytest.skip("PTYEVIDENCE_PEER_PYTHON is not set (an interpreter with PtychoPINN runs these)",
-                allow_module_level=True)
+    pytest.skip(
+        "PTYEVIDENCE_PEER_PYTHON is not set (an interpreter with PtychoPINN runs these)", allow_module_level=True
+    )
 
 
 def _ok(proc):
@@ -32,16 +33,28 @@ def _ok(proc):
 def fixture_path(tmp_path_factory):
     folder = tmp_path_factory.mktemp("peer-fixture")
     _ok(run_cli("demo-data", str(folder / "demo.npz")))
-    _ok(run_cli("fixture", "make", "--source", str(folder / "demo.npz"), "--output",
-                str(folder / "fixture.npz"), "--legacy-alias"))
+    _ok(
+        run_cli(
+            "fixture",
+            "make",
+            "--source",
+            str(folder / "demo.npz"),
+            "--output",
+            str(folder / "fixture.npz"),
+            "--legacy-alias",
+        )
+    )
     return folder / "fixture.npz"
 
 
 @pytest.fixture(scope="module")
 def default_run(fixture_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("peer-run") / "observe"
-    proc = _ok(run_cli("observe", str(fixture_path), "--python", PEER, "--gridsize", "1,2",
-                       "--out", str(out), "--json", "--strict"))
+    proc = _ok(
+        run_cli(
+            "observe", str(fixture_path), "--python", PEER, "--gridsize", "1,2", "--out", str(out), "--json", "--strict"
+        )
+    )
     return out, json.loads(proc.stdout)
 
 
@@ -79,8 +92,7 @@ def test_aligned_groups_make_the_raw_diffraction_parity_exact(default_run):
         assert parity["diffraction.grouped"].relation == "equal"
         assert parity["nn_indices"].relation == "equal"
         g = result.gridsize
-        with np.load(out / f"g{g}" / "tf_aligned.npz") as tf, \
-                np.load(out / f"g{g}" / "torch_mmap.npz") as torch:
+        with np.load(out / f"g{g}" / "tf_aligned.npz") as tf, np.load(out / f"g{g}" / "torch_mmap.npz") as torch:
             assert np.array_equal(np.moveaxis(tf["diffraction"], 3, 1), torch["images"])
 
 
@@ -110,8 +122,15 @@ def test_a_wrong_dtype_axis_order_and_missing_field_are_drift(default_run, tmp_p
         fields = {f["name"]: f for f in data["fields"]}
         fields["coords_global"]["dtypes"] = ["float64"]
         fields["images"]["shape"] = ["L", "H", "W", "C"]
-        data["fields"].append({"name": "ghost", "role": "ghost", "dtypes": ["float32"], "shape": ["L"],
-                               "source": ["ptycho_torch/dataloader.py:1"]})
+        data["fields"].append(
+            {
+                "name": "ghost",
+                "role": "ghost",
+                "dtypes": ["float32"],
+                "shape": ["L"],
+                "source": ["ptycho_torch/dataloader.py:1"],
+            }
+        )
 
     report = evaluate_run(out, {"torch_mmap": _edited(tmp_path, edit)})
     found = {(d.gridsize, d.field, d.check) for d in report.drift}
@@ -124,9 +143,24 @@ def test_a_wrong_dtype_axis_order_and_missing_field_are_drift(default_run, tmp_p
 @pytest.fixture(scope="module")
 def ci_run(fixture_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("peer-ci") / "observe"
-    proc = _ok(run_cli("observe", str(fixture_path), "--python", PEER, "--gridsize", "1",
-                       "--config", "nsamples=512", "--config", "physics_forward_mode=rectangular_scaled",
-                       "--out", str(out), "--json", "--strict"))
+    proc = _ok(
+        run_cli(
+            "observe",
+            str(fixture_path),
+            "--python",
+            PEER,
+            "--gridsize",
+            "1",
+            "--config",
+            "nsamples=512",
+            "--config",
+            "physics_forward_mode=rectangular_scaled",
+            "--out",
+            str(out),
+            "--json",
+            "--strict",
+        )
+    )
     return out, json.loads(proc.stdout)
 
 
@@ -143,8 +177,14 @@ def test_ci_profile_and_a_capped_group_count_match_the_contracts(ci_run):
 
 def test_the_contract_before_the_ci_fix_is_caught(ci_run, tmp_path):
     out, _ = ci_run
-    ci_only = {"measured_intensity", "probe_training", "probe_physical", "probe_normalization",
-               "rms_input_scale", "mean_measured_intensity"}
+    ci_only = {
+        "measured_intensity",
+        "probe_training",
+        "probe_physical",
+        "probe_normalization",
+        "rms_input_scale",
+        "mean_measured_intensity",
+    }
 
     def edit(data):
         # As the contract read before: no profiles, the legacy constants required, no CI fields.
@@ -153,10 +193,12 @@ def test_the_contract_before_the_ci_fix_is_caught(ci_run, tmp_path):
         for f in data["fields"]:
             if f["name"] in ("rms_scaling_constant", "physics_scaling_constant"):
                 f["required"] = True
-        data["observations"] = [o for o in data["observations"]
-                                if o.get("field") not in ci_only | {"rms_scaling_constant",
-                                                                    "physics_scaling_constant"}
-                                and "profile" not in o.get("when", "")]
+        data["observations"] = [
+            o
+            for o in data["observations"]
+            if o.get("field") not in ci_only | {"rms_scaling_constant", "physics_scaling_constant"}
+            and "profile" not in o.get("when", "")
+        ]
 
     report = evaluate_run(out, {"torch_mmap": _edited(tmp_path, edit)})
     found = {(d.field, d.check) for d in report.drift}

@@ -77,8 +77,10 @@ def test_metadata_written_by_ptychopinn_is_read_without_unpickling(tmp_path):
     np.savez(source, **arrays)
     written = tmp_path / "ptychopinn.npz"
     meta = {"physics_parameters": {"nphotons": 1e7, "N": 64}, "data_transformations": []}
-    result = run_loaders([{"id": "save", "call": "save_metadata", "path": str(written), "source": str(source),
-                           "metadata": meta}], tmp_path / "run")
+    result = run_loaders(
+        [{"id": "save", "call": "save_metadata", "path": str(written), "source": str(source), "metadata": meta}],
+        tmp_path / "run",
+    )
     assert result["save"]["accepted"], result
     for contract in ("data001", "ptychopinn-tf", "ptychopinn-torch"):
         report = validate_dataset(written, contract)

@@ -36,5 +36,6 @@ def test_the_demo_report_observed_by_ptychopinn_has_its_columns_and_no_drift(tmp
     assert verdict["rows_with_observations"] >= 10
     run = json.loads((out / "observe" / "run.json").read_text(encoding="utf-8"))
     assert run["interpreter"]["python"] == PEER
-    assert "#### Drift at gridsize 1\n\nNone: every testable claim holds." in (
-        out / "torch_gap_matrix.md").read_text(encoding="utf-8")
+    assert "#### Drift at gridsize 1\n\nNone: every testable claim holds." in (out / "torch_gap_matrix.md").read_text(
+        encoding="utf-8"
+    )

@@ -56,7 +56,12 @@ def test_keys_are_canonical_names(cxi):
     path, _ = cxi(mask=np.zeros((16, 16), np.uint32))
     with CxiSource(path) as src:
         assert src.keys() == [
-            "diffraction", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "mask",
+            "diffraction",
+            "xcoords",
+            "ycoords",
+            "xcoords_start",
+            "ycoords_start",
+            "mask",
         ]
         assert "diffraction" in src
         assert "probeGuess" not in src
@@ -69,7 +74,10 @@ def test_info_reports_stored_dtype_shape_and_compression(cxi, tmp_path):
         info = src.info("diffraction")
         assert isinstance(info, ArrayInfo)
         assert (info.dtype, info.shape, info.compressed, info.data_offset) == (
-            np.dtype(np.uint16), (20, 16, 16), True, None,
+            np.dtype(np.uint16),
+            (20, 16, 16),
+            True,
+            None,
         )
         assert src_plain.info("diffraction").compressed is False
         assert src.info("xcoords").shape == (20,)
@@ -224,10 +232,12 @@ def test_wavelength_gives_same_positions_as_equivalent_energy(cxi):
 def test_units_attributes_are_converted_to_si(cxi):
     si, _ = cxi("si.cxi")
     scaled, _ = cxi(
-        "scaled.cxi", energy_J=8.0, distance_m=2000.0, pixel_size_m=(75.0, 75.0),
+        "scaled.cxi",
+        energy_J=8.0,
+        distance_m=2000.0,
+        pixel_size_m=(75.0, 75.0),
         translation=scan_translation(20) * 1e6,
-        units={"energy": "keV", "distance": "mm", "x_pixel_size": "um", "y_pixel_size": "um",
-               "translation": "um"},
+        units={"energy": "keV", "distance": "mm", "x_pixel_size": "um", "y_pixel_size": "um", "translation": "um"},
     )
     with CxiSource(si) as a, CxiSource(scaled) as b:
         npt.assert_allclose(b.read("xcoords"), a.read("xcoords"), rtol=1e-9)
@@ -283,7 +293,8 @@ def test_near_field_needs_a_sample_pixel_size(cxi):
 def test_flipped_basis_vectors_mirror_positions_and_give_pixel_size(cxi):
     default, _ = cxi("default.cxi")
     flipped, _written = cxi(
-        "flipped.cxi", pixel_size_m=None,
+        "flipped.cxi",
+        pixel_size_m=None,
         basis_vectors=np.array([[0.0, 75e-6, 0.0], [75e-6, 0.0, 0.0]]),
     )
     with CxiSource(default) as a, CxiSource(flipped) as b:
@@ -378,7 +389,9 @@ MALFORMED = [
     pytest.param(_no_translation, r"no scan positions.*geometry_1/translation", id="no-translation"),
     pytest.param(_short_translation, r"translation' holds 19 positions but .* holds 20 frames", id="length-mismatch"),
     pytest.param(_translation_wrong_width, r"translation' has shape \(20, 5\)", id="translation-not-kx3"),
-    pytest.param(_mask_wrong_shape, r"detector_1/mask' has shape \(8, 8\); expected \(H, W\) = \(16, 16\)", id="mask-shape"),
+    pytest.param(
+        _mask_wrong_shape, r"detector_1/mask' has shape \(8, 8\); expected \(H, W\) = \(16, 16\)", id="mask-shape"
+    ),
     pytest.param(_frames_are_a_group, r"detector_1/data' is a group", id="frames-group"),
     pytest.param(_complex_frames, r"expected real photon counts", id="complex-frames"),
 ]

@@ -50,9 +50,12 @@ def _virtual(tmp_path):
 
 def test_external_link_is_refused_by_default_naming_link_and_target(tmp_path):
     path, _ = _external(tmp_path)
-    with pytest.raises(InputError, match=r"external link '/entry_1/instrument_1/detector_1/data' -> "
-                                         r"'frames\.h5:/d', which is not followed by default; "
-                                         r"pass allow_external_links=True"):
+    with pytest.raises(
+        InputError,
+        match=r"external link '/entry_1/instrument_1/detector_1/data' -> "
+        r"'frames\.h5:/d', which is not followed by default; "
+        r"pass allow_external_links=True",
+    ):
         CxiSource(path)
 
 
@@ -87,8 +90,11 @@ def test_virtual_dataset_is_refused_by_default_and_read_on_request(tmp_path):
 def test_a_missing_virtual_source_is_an_error_not_zeros(tmp_path):
     path, _ = _virtual(tmp_path)
     os.unlink(tmp_path / "frames.h5")
-    with pytest.raises(InputError, match=r"mapping 'd' of 'frames\.h5', which does not exist; HDF5 would "
-                                         r"read that part as fill values \(zeros\)"):
+    with pytest.raises(
+        InputError,
+        match=r"mapping 'd' of 'frames\.h5', which does not exist; HDF5 would "
+        r"read that part as fill values \(zeros\)",
+    ):
         CxiSource(path, allow_external_links=True)
 
 
@@ -120,8 +126,9 @@ def test_external_raw_storage_is_refused_by_default(tmp_path):
     with h5py.File(path, "a") as f:
         del f[cxi_files.FRAMES]
         counts.astype("<u2").tofile(tmp_path / "frames.raw")
-        f.create_dataset(cxi_files.FRAMES, shape=counts.shape, dtype="<u2",
-                         external=[("frames.raw", 0, counts.size * 2)])
+        f.create_dataset(
+            cxi_files.FRAMES, shape=counts.shape, dtype="<u2", external=[("frames.raw", 0, counts.size * 2)]
+        )
     with pytest.raises(InputError, match=r"keeps its data in the external file\(s\) 'frames\.raw'"):
         CxiSource(path)
 
@@ -135,8 +142,11 @@ def test_a_filter_without_its_plugin_is_named_at_open(tmp_path):
     at = blob.find(b"lzf\x00")
     blob[at - 8 : at - 6] = (32099).to_bytes(2, "little")  # an id nobody registers
     (tmp_path / "scan.cxi").write_bytes(bytes(blob))
-    with pytest.raises(InputError, match=r"'entry_1/instrument_1/detector_1/data' is compressed with HDF5 "
-                                         r"filter 32099 \(lzf\), which is not available here"):
+    with pytest.raises(
+        InputError,
+        match=r"'entry_1/instrument_1/detector_1/data' is compressed with HDF5 "
+        r"filter 32099 \(lzf\), which is not available here",
+    ):
         CxiSource(path)
 
 

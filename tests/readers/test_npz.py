@@ -107,9 +107,7 @@ def test_info_reports_stored_header_without_loading(stored, storage, compressed)
             assert info.name == key
             assert info.shape == logical.shape
             assert info.dtype == expected.dtype
-            assert info.fortran_order == (
-                expected.flags.f_contiguous and not expected.flags.c_contiguous
-            )
+            assert info.fortran_order == (expected.flags.f_contiguous and not expected.flags.c_contiguous)
             assert info.compressed is compressed
             assert info.nbytes == logical.nbytes
             assert (info.data_offset is None) is compressed
@@ -265,15 +263,14 @@ def test_take_keeps_frame_identity(make_npz):
 @pytest.mark.parametrize("bad", [[20], [-1], [0, 5, 100]], ids=["past-end", "negative", "mixed"])
 def test_take_refuses_out_of_range_indices(make_npz, bad):
     """Indices outside [0, length) are refused, naming the key and length."""
-    with NpzSource(make_npz(n=20)) as src, pytest.raises(
-        InputError, match=r"out of range for 'diffraction' axis 0 \(length 20\)"
+    with (
+        NpzSource(make_npz(n=20)) as src,
+        pytest.raises(InputError, match=r"out of range for 'diffraction' axis 0 \(length 20\)"),
     ):
         src.take("diffraction", bad)
 
 
-@pytest.mark.parametrize(
-    "bad", [np.array([True, False]), np.array([0.0, 1.5])], ids=["boolean-mask", "floats"]
-)
+@pytest.mark.parametrize("bad", [np.array([True, False]), np.array([0.0, 1.5])], ids=["boolean-mask", "floats"])
 def test_take_refuses_non_integer_indices(make_npz, bad):
     """Masks and floats are refused rather than cast to positions."""
     with NpzSource(make_npz()) as src, pytest.raises(TypeError, match="must be integers"):
@@ -342,9 +339,7 @@ def test_object_array_header_is_reported_without_unpickling(object_npz, no_unpic
 
 def test_the_no_unpickling_guard_can_fail(object_npz, no_unpickling):
     """Control: numpy with allow_pickle=True trips the guard, so the guard is live."""
-    with np.load(object_npz, allow_pickle=True) as data, pytest.raises(
-        AssertionError, match="unpickle"
-    ):
+    with np.load(object_npz, allow_pickle=True) as data, pytest.raises(AssertionError, match="unpickle"):
         data["_metadata"]
 
 

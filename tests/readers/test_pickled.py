@@ -47,11 +47,14 @@ def _npz(tmp_path, value, name="m.npz", compressed=True):
     return path
 
 
-@pytest.mark.parametrize("value", [
-    json.dumps({"schema_version": "1.0.0", "physics_parameters": {"nphotons": 1e9}}, indent=2),
-    {"a": [1, 2.5, None, True], "b": (b"raw", "text")},
-    "plain text",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        json.dumps({"schema_version": "1.0.0", "physics_parameters": {"nphotons": 1e9}}, indent=2),
+        {"a": [1, 2.5, None, True], "b": (b"raw", "text")},
+        "plain text",
+    ],
+)
 def test_plain_data_comes_out_as_it_went_in(tmp_path, resolved, value):
     assert read_object_scalar(_npz(tmp_path, value), "_metadata") == value
     assert resolved == []
@@ -90,11 +93,14 @@ class Plain:
     """A class of this module, pickled by reference."""
 
 
-@pytest.mark.parametrize(("protocol", "words"), [
-    (0, "not a 0-d object ndarray"),  # copy_reg._reconstructor, recorded, never called
-    (2, "refusing an opcode"),  # NEWOBJ
-    (4, "refusing an opcode"),  # NEWOBJ after STACK_GLOBAL
-])
+@pytest.mark.parametrize(
+    ("protocol", "words"),
+    [
+        (0, "not a 0-d object ndarray"),  # copy_reg._reconstructor, recorded, never called
+        (2, "refusing an opcode"),  # NEWOBJ
+        (4, "refusing an opcode"),  # NEWOBJ after STACK_GLOBAL
+    ],
+)
 def test_opcodes_that_build_arbitrary_objects_are_refused(resolved, protocol, words):
     with pytest.raises(InputError, match=words):
         object_scalar(_dumps_protocol(Plain(), protocol))

@@ -108,19 +108,25 @@ def test_the_product_written_for_ptychodus_passes_its_contract(product):
         ({"attr": "exposure_time_s", "delete": True}, "required", "@exposure_time_s"),
         ({"attr": "photon_energy_eV", "value": 8.0}, None, None),  # the spec's name still holds 8000
         ({"attr": "probe_energy_eV", "value": 8.0}, "energy-in-eV", "@probe_energy_eV"),
-        ({"dataset": "object", "attr": "pixel_width_m", "value": 0.0}, "object-pixel-positive",
-         "object@pixel_width_m"),
-        ({"dataset": "probe", "attr": "pixel_height_m", "value": -1e-8}, "probe-pixel-positive",
-         "probe@pixel_height_m"),
-        ({"dataset": "probe", "attr": "pixel_width_m", "value": 30.0}, "probe-pixel-in-metres",
-         "probe@pixel_width_m"),
+        ({"dataset": "object", "attr": "pixel_width_m", "value": 0.0}, "object-pixel-positive", "object@pixel_width_m"),
+        (
+            {"dataset": "probe", "attr": "pixel_height_m", "value": -1e-8},
+            "probe-pixel-positive",
+            "probe@pixel_height_m",
+        ),
+        ({"dataset": "probe", "attr": "pixel_width_m", "value": 30.0}, "probe-pixel-in-metres", "probe@pixel_width_m"),
         ({"dataset": "probe_position_x_m", "value": np.zeros(19)}, "shape", "probe_position_x_m"),
-        ({"dataset": "probe_position_indexes", "value": np.arange(20) + 5}, "indexes-in-scan",
-         "probe_position_indexes"),
-        ({"dataset": "probe_position_indexes", "value": np.arange(20) - 1}, "indexes-nonnegative",
-         "probe_position_indexes"),
-        ({"dataset": "probe_position_x_m", "value": np.arange(20.0) * 10}, "positions-in-metres",
-         "probe_position_x_m"),
+        (
+            {"dataset": "probe_position_indexes", "value": np.arange(20) + 5},
+            "indexes-in-scan",
+            "probe_position_indexes",
+        ),
+        (
+            {"dataset": "probe_position_indexes", "value": np.arange(20) - 1},
+            "indexes-nonnegative",
+            "probe_position_indexes",
+        ),
+        ({"dataset": "probe_position_x_m", "value": np.arange(20.0) * 10}, "positions-in-metres", "probe_position_x_m"),
         ({"dataset": "probe", "value": np.ones((1, 1, 1, 8, 8), np.complex64)}, "shape", "probe"),
         ({"dataset": "object", "value": np.ones(30, np.complex64)}, "shape", "object"),
         ({"dataset": "probe", "value": np.ones((1, 1, 8, 8))}, "dtype", "probe"),
@@ -201,8 +207,11 @@ def test_a_virtual_dataset_is_refused_by_default_and_followed_on_request(tmp_pat
         layout = h5py.VirtualLayout(shape=arrays["xcoords"].shape, dtype=arrays["xcoords"].dtype)
         layout[...] = h5py.VirtualSource("parts.h5", "d", shape=arrays["xcoords"].shape)
         f.create_virtual_dataset("raw_data/xcoords", layout, fillvalue=0)
-    with pytest.raises(InputError, match=r"'raw_data/xcoords' is a virtual dataset of 1 mapped part\(s\) "
-                                         r"\(first: 'parts\.h5:d'\), which is not followed by default"):
+    with pytest.raises(
+        InputError,
+        match=r"'raw_data/xcoords' is a virtual dataset of 1 mapped part\(s\) "
+        r"\(first: 'parts\.h5:d'\), which is not followed by default",
+    ):
         ProductSource(path)
     with ProductSource(path, allow_external_links=True) as src:
         np.testing.assert_array_equal(src.read("xcoords"), arrays["xcoords"])

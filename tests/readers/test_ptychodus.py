@@ -42,8 +42,12 @@ def test_the_native_reader_agrees_with_ptychodus_on_positions_probe_and_object(s
     product = pf.read_product("HDF5", files["product.h5"])
     geometry = product.object_.get_geometry()
     with open_source(files["product.h5"]) as src:
-        np.testing.assert_allclose(src.read("xcoords"), geometry.map_probe_positions_to_object_x_px(
-            product.probe_positions), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            src.read("xcoords"),
+            geometry.map_probe_positions_to_object_x_px(product.probe_positions),
+            rtol=0,
+            atol=1e-12,
+        )
         np.testing.assert_allclose(src.read("ycoords"), truth["y_px"], rtol=0, atol=1e-9)
         np.testing.assert_array_equal(src.read("probeGuess"), truth["probe"])
         np.testing.assert_array_equal(src.read("objectGuess"), truth["object"])

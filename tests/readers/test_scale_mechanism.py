@@ -97,8 +97,7 @@ def test_default_cut_of_a_source_above_the_hash_limit_reads_a_small_part_of_it(
     assert reads[0] < size / 4
     assert reads[1] - reads[0] < 3 * 2048 * 4 * 16
     before = _bytes_read_by_this_process()
-    make_fixture(big_stack, tmp_path / "full.npz", subset_size=16, source_hash="full",
-                 progress=False)
+    make_fixture(big_stack, tmp_path / "full.npz", subset_size=16, source_hash="full", progress=False)
     assert _bytes_read_by_this_process() - before >= size
 
 
@@ -131,9 +130,7 @@ def test_consecutive_frames_are_read_in_one_call(big_stack, recorded_reads):
     assert recorded_reads == [(offset + 100 * FRAME_BYTES, 32 * FRAME_BYTES)]
 
 
-def test_legacy_gather_reads_the_member_exactly_once_in_bounded_blocks(
-    tmp_path, recorded_reads, monkeypatch
-):
+def test_legacy_gather_reads_the_member_exactly_once_in_bounded_blocks(tmp_path, recorded_reads, monkeypatch):
     """A last-axis gather reads every byte of the member once, one bounded block at a time."""
     monkeypatch.setattr(_npz, "BLOCK_BYTES", 64 * 2**10)
     arrays = dataset_arrays(n=2048, h=32, w=32)
@@ -293,8 +290,9 @@ def test_bad_crc_is_found_when_checked_on_a_second_thread(tmp_path, monkeypatch)
 def test_whole_read_over_budget_is_refused_before_allocating(big_stack, budget):
     """Reading an 8 MiB stack whole under a 1 MiB budget raises MemoryBudgetError naming it."""
     budget(2**20)
-    with NpzSource(big_stack) as src, pytest.raises(
-        MemoryBudgetError, match=r"reading 'diffraction'.*8 MiB.*budget of 1 MiB.*--memory-budget"
+    with (
+        NpzSource(big_stack) as src,
+        pytest.raises(MemoryBudgetError, match=r"reading 'diffraction'.*8 MiB.*budget of 1 MiB.*--memory-budget"),
     ):
         src.read("diffraction")
 
@@ -320,8 +318,17 @@ def test_cli_refuses_an_operation_over_the_budget_in_one_line(big_stack, tmp_pat
     """The command line reports the refusal on one line, exit 2, and writes nothing."""
     out = os.path.join(tmp_path, "fixture.npz")
     done = run_cli(
-        "--memory-budget", "1M", "fixture", "make", "--source", big_stack, "--output", out,
-        "--subset-size", "2048", "--no-source-hash",
+        "--memory-budget",
+        "1M",
+        "fixture",
+        "make",
+        "--source",
+        big_stack,
+        "--output",
+        out,
+        "--subset-size",
+        "2048",
+        "--no-source-hash",
     )
     assert done.returncode == 2
     assert "memory budget" in done.stderr

@@ -32,7 +32,10 @@ def report_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("browser") / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "ptyevidence", "report", "--out", str(out)],
-        check=False, capture_output=True, text=True, timeout=600,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     return out
@@ -44,13 +47,30 @@ def batch_dir(tmp_path_factory) -> Path:
     from ptyevidence.demo import make_demo_data
 
     folder = tmp_path_factory.mktemp("batch")
-    sources = [make_demo_data(folder / f"{name}.npz", n_positions=150, seed=seed)
-               for name, seed in (("first", 1), ("second", 2))]
+    sources = [
+        make_demo_data(folder / f"{name}.npz", n_positions=150, seed=seed)
+        for name, seed in (("first", 1), ("second", 2))
+    ]
     out = folder / "reports"
     proc = subprocess.run(
-        [sys.executable, "-m", "ptyevidence", "report", "--source", *sources, "--jobs", "2",
-         "--out", str(out), "--subset-size", "16"],
-        check=False, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "ptyevidence",
+            "report",
+            "--source",
+            *sources,
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+            "--subset-size",
+            "16",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr
     return out
@@ -61,9 +81,17 @@ def browser():
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     driver = webdriver.Chrome(options=options, service=service)
@@ -139,8 +167,7 @@ def _figures_screenshot(browser, page: Path, selector: str, path: Path, height: 
     browser.get(page.as_uri())
     browser.execute_script(f"document.querySelector({selector!r}).scrollIntoView();")
     browser.save_screenshot(str(path))
-    widths = browser.execute_script(
-        "return Array.from(document.images).map(i => i.getBoundingClientRect().width);")
+    widths = browser.execute_script("return Array.from(document.images).map(i => i.getBoundingClientRect().width);")
     browser.set_window_size(size["width"], size["height"])
     return widths
 
@@ -169,17 +196,20 @@ def test_figures_are_shown_at_the_page_width(report_dir, browser, tmp_path):
     _figures_screenshot(browser, report_dir / "index.html", "figure", shots / "index-figures.png")
     shown = browser.execute_script(
         "const page = document.body.clientWidth;"
-        "return Array.from(document.images).map(i => [i.getBoundingClientRect().width, i.naturalWidth, page]);")
+        "return Array.from(document.images).map(i => [i.getBoundingClientRect().width, i.naturalWidth, page]);"
+    )
     assert len(shown) >= 6  # the object, coverage, frames, probe, strategies, occupancy
     for width, natural, page in shown:
         # As wide as printed at 96 dpi (drawn at 150), or the page's width: never a thumbnail.
         assert width >= min(natural * 96 / 150, page * 0.9) - 1, (width, natural, page)
         assert width > 700
     links = browser.execute_script(
-        "return Array.from(document.querySelectorAll('figure a')).map(a => a.getAttribute('href'));")
+        "return Array.from(document.querySelectorAll('figure a')).map(a => a.getAttribute('href'));"
+    )
     assert {"dataset_object.png", "dataset_frames.png", "dataset_probe.png", "coverage.png"} <= set(links)
-    widths = _figures_screenshot(browser, report_dir / "dataset.html", ".jp-RenderedImage",
-                                 shots / "dataset-figures.png", height=1900)
+    widths = _figures_screenshot(
+        browser, report_dir / "dataset.html", ".jp-RenderedImage", shots / "dataset-figures.png", height=1900
+    )
     assert len(widths) == 3
     assert min(widths) > 900, widths  # the notebook page's content width
 
@@ -198,12 +228,16 @@ def test_several_sources_have_one_index_and_one_gap_matrix(batch_dir, browser, t
     shots = _shots(tmp_path)
     problems = _check_page(browser, batch_dir / "index.html", shots, prefix="batch-")
     rows = browser.execute_script(
-        "return Array.from(document.querySelectorAll('table tr')).slice(1).map(r => r.innerText);")
+        "return Array.from(document.querySelectorAll('table tr')).slice(1).map(r => r.innerText);"
+    )
     assert len(rows) == 2
     assert all("PASS" in row for row in rows)
     assert [row.split()[0] for row in rows] == ["first.npz", "second.npz"]
-    for page in ["torch_gap_matrix.html", "torch_gap_matrix.md.html",
-                 *(f"{s}/{p}" for s in ("first", "second") for p in ("index.html", "dataset.html"))]:
+    for page in [
+        "torch_gap_matrix.html",
+        "torch_gap_matrix.md.html",
+        *(f"{s}/{p}" for s in ("first", "second") for p in ("index.html", "dataset.html")),
+    ]:
         folder = page.split("/")[0] + "-" if "/" in page else ""
         problems += _check_page(browser, batch_dir / page, shots, prefix=f"batch-{folder}")
     assert not problems, "\n".join(problems)

@@ -20,17 +20,36 @@ FOLDER = Path(__file__).resolve().parents[2] / "notebooks"
 EXPECTED_PARAMETERS = {
     "data_contract.ipynb": {"source": "", "out_dir": "", "contract": "", "force": False},
     "dataset.ipynb": {
-        "source": "", "out_dir": "", "subset_size": 64, "strategy": "stratified-index",
-        "seed": 0, "layout": "auto", "force": False,
+        "source": "",
+        "out_dir": "",
+        "subset_size": 64,
+        "strategy": "stratified-index",
+        "seed": 0,
+        "layout": "auto",
+        "force": False,
     },
     "scan_coverage.ipynb": {
-        "source": "", "out_dir": "", "subset_size": 64, "strategy": "stratified-index",
-        "seed": 0, "probe_diameter": 0.0, "source_hash": "auto", "interactive": True, "force": False,
+        "source": "",
+        "out_dir": "",
+        "subset_size": 64,
+        "strategy": "stratified-index",
+        "seed": 0,
+        "probe_diameter": 0.0,
+        "source_hash": "auto",
+        "interactive": True,
+        "force": False,
     },
     "torch_gap_matrix.ipynb": {
-        "source": "", "out_dir": "", "left_contract": "ptychopinn-tf-grouped",
-        "right_contract": "ptychopinn-torch-mmap", "left_dump": "", "right_dump": "",
-        "observe_torch": True, "observe_fixture": "", "ptychopinn_python": "", "ptychopinn": "",
+        "source": "",
+        "out_dir": "",
+        "left_contract": "ptychopinn-tf-grouped",
+        "right_contract": "ptychopinn-torch-mmap",
+        "left_dump": "",
+        "right_dump": "",
+        "observe_torch": True,
+        "observe_fixture": "",
+        "ptychopinn_python": "",
+        "ptychopinn": "",
         "force": False,
     },
 }
@@ -98,8 +117,7 @@ def test_notebook_is_thin_and_imports_only_public_names(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_checked_cells_are_committed_with_sanitized_outputs(name):
-    checked = [c for c in _cells(name)
-               if c["cell_type"] == "code" and "# NBVAL_CHECK_OUTPUT" in _source(c)]
+    checked = [c for c in _cells(name) if c["cell_type"] == "code" and "# NBVAL_CHECK_OUTPUT" in _source(c)]
     assert checked, "at least one deterministic summary cell is checked by nbval"
     for cell in checked:
         assert cell["execution_count"] is not None, _source(cell)[:60]
@@ -126,7 +144,11 @@ def test_report_passes_only_parameters_the_notebooks_declare():
 
     # What render_report adds: observe_torch for a report-wide matrix, the observe_* with observe=True.
     passed = set(_parameters("", 64, "grid", 0, False, "", "auto")) | {
-        "observe_torch", "observe_fixture", "ptychopinn_python", "ptychopinn"}
+        "observe_torch",
+        "observe_fixture",
+        "ptychopinn_python",
+        "ptychopinn",
+    }
     declared = set()
     for name in NOTEBOOKS:
         declared |= set(papermill.inspect_notebook(str(FOLDER / name)))

@@ -119,7 +119,8 @@ def test_cli_report_missing_source_is_one_line_exit_2(tmp_path, cli):
 
 
 @pytest.mark.parametrize(
-    "args", [["--jobs", "0"], ["--strategy", "random"], ["--seed", "x"]],
+    "args",
+    [["--jobs", "0"], ["--strategy", "random"], ["--seed", "x"]],
     ids=["jobs", "strategy", "seed"],
 )
 def test_cli_report_rejects_bad_flags(tmp_path, cli, args):
@@ -193,18 +194,29 @@ def test_report_writes_every_artifact_and_the_right_verdicts(tmp_path, cli, smal
     assert summary["verdicts"]["gap_matrix"]["rows"] == len(rows)
 
     index = (out / "index.html").read_text(encoding="utf-8")
-    for link in ("data_contract.html", "dataset.html", "scan_coverage.html", "torch_gap_matrix.html",
-                 "data_contract.md", "coverage.png", "torch_gap_matrix.csv", "summary.json",
-                 "data_contract.md.html", "fixture_notes.md.html", "torch_gap_matrix.md.html",
-                 "dataset_object.png", "dataset_frames.png", "dataset_probe.png"):
+    for link in (
+        "data_contract.html",
+        "dataset.html",
+        "scan_coverage.html",
+        "torch_gap_matrix.html",
+        "data_contract.md",
+        "coverage.png",
+        "torch_gap_matrix.csv",
+        "summary.json",
+        "data_contract.md.html",
+        "fixture_notes.md.html",
+        "torch_gap_matrix.md.html",
+        "dataset_object.png",
+        "dataset_frames.png",
+        "dataset_probe.png",
+    ):
         assert f'href="{link}"' in index, link
     # Every Markdown artifact has its rendered page, with the tables as HTML.
     for name in ("data_contract.md", "fixture_notes.md", "torch_gap_matrix.md"):
         page = (out / f"{name}.html").read_text(encoding="utf-8")
         assert "<table>" in page
         assert "|---|" not in page
-    assert summary["pages"] == {n: f"{n}.html" for n in ("data_contract.md", "fixture_notes.md",
-                                                           "torch_gap_matrix.md")}
+    assert summary["pages"] == {n: f"{n}.html" for n in ("data_contract.md", "fixture_notes.md", "torch_gap_matrix.md")}
     # Coverage is read against its ceiling and the probe, and the best strategy is named.
     cov = summary["verdicts"]["coverage"]
     metrics = coverage["metrics"]
@@ -233,8 +245,7 @@ def test_report_batch_in_parallel_flags_a_contract_failure(tmp_path, cli):
     good = make_demo_data(tmp_path / "good.npz", n_positions=150, seed=1)
     legacy = make_demo_data(tmp_path / "old.npz", n_positions=150, seed=2, layout="legacy")
     out = tmp_path / "reports"
-    result = cli("report", "--source", good, legacy, "--jobs", "2", "--out", str(out),
-                 "--subset-size", "16")
+    result = cli("report", "--source", good, legacy, "--jobs", "2", "--out", str(out), "--subset-size", "16")
     assert result.returncode == 1, result.stderr
     assert "old.npz breaks its data contract" in result.stderr
     # Progress lines are whole and name their source.
@@ -301,8 +312,9 @@ def test_cli_report_unreadable_source_is_one_line_exit_2(tmp_path, cli):
 @pytest.mark.notebook
 def test_report_contract_flag_validates_a_legacy_file_against_its_contract(tmp_path, cli):
     legacy = make_demo_data(tmp_path / "old.npz", n_positions=120, seed=2, layout="legacy")
-    result = cli("report", "--source", legacy, "--contract", "legacy", "--out", str(tmp_path / "o"),
-                 "--subset-size", "16")
+    result = cli(
+        "report", "--source", legacy, "--contract", "legacy", "--out", str(tmp_path / "o"), "--subset-size", "16"
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
     assert summary["verdicts"]["data_contract"]["contract"] == "legacy"
@@ -327,9 +339,12 @@ def test_notebook_reruns_into_the_same_folder_replace_their_own_artifacts(tmp_pa
     notebook = str(REPO_NOTEBOOKS / "scan_coverage.ipynb")
     out = tmp_path / "explore"
     for size in (32, 16):
-        papermill.execute_notebook(notebook, str(tmp_path / f"run{size}.ipynb"), progress_bar=False,
-                                   parameters={"source": small_source, "out_dir": str(out),
-                                               "subset_size": size, "interactive": False})
+        papermill.execute_notebook(
+            notebook,
+            str(tmp_path / f"run{size}.ipynb"),
+            progress_bar=False,
+            parameters={"source": small_source, "out_dir": str(out), "subset_size": size, "interactive": False},
+        )
         assert json.loads((out / "fixture.json").read_text(encoding="utf-8"))["subset_size"] == size
     # In Jupyter: run every cell, change subset_size, run the fixture cell again (same kernel).
     nb = nbformat.read(notebook, as_version=4)

@@ -20,8 +20,11 @@ def test_a_source_list_skips_blanks_and_comments_and_reads_relative_to_itself(tm
     elsewhere.write_bytes(b"")
     listed = tmp_path / "scans" / "list.txt"
     listed.write_text(f"# the scans\n\n  b.npz  \n{elsewhere}\n   # indented comment\na.npz\n", encoding="utf-8")
-    assert read_source_list(listed) == [str(tmp_path / "scans" / "b.npz"), str(elsewhere),
-                                        str(tmp_path / "scans" / "a.npz")]
+    assert read_source_list(listed) == [
+        str(tmp_path / "scans" / "b.npz"),
+        str(elsewhere),
+        str(tmp_path / "scans" / "a.npz"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -55,8 +58,10 @@ def test_an_unusable_list_is_one_line_exit_2_and_nothing_is_written(tmp_path, cl
 def scans(tmp_path_factory):
     """Two small scans and a file that is no NPZ."""
     folder = tmp_path_factory.mktemp("scans")
-    good = [make_demo_data(folder / f"{name}.npz", n_positions=120, seed=seed)
-            for name, seed in (("first", 1), ("second", 2))]
+    good = [
+        make_demo_data(folder / f"{name}.npz", n_positions=120, seed=seed)
+        for name, seed in (("first", 1), ("second", 2))
+    ]
     broken = folder / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 not a complete zip archive")
     return [*good, str(broken)]
@@ -83,8 +88,19 @@ def test_two_local_workers_render_a_list_and_an_unreadable_source_is_an_error_ro
     listed = tmp_path / "list.txt"
     listed.write_text(f"# after --source\n{second}\n{os.path.relpath(broken, tmp_path)}\n", encoding="utf-8")
     out = tmp_path / "reports"
-    result = cli("report", "--source", first, "--sources-from", str(listed), "--workers", "2",
-                 "--subset-size", "16", "--out", str(out))
+    result = cli(
+        "report",
+        "--source",
+        first,
+        "--sources-from",
+        str(listed),
+        "--workers",
+        "2",
+        "--subset-size",
+        "16",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 2, result.stderr  # the unreadable source's code; the others are written
     _check_batch(out, result, ["first", "second"], broken)
     assert result.stderr.index(f"[{first}] queued") < result.stderr.index(f"[{broken}] queued")
@@ -96,21 +112,30 @@ def test_two_local_workers_render_a_list_and_an_unreadable_source_is_an_error_ro
 def cluster():
     """A dask cluster of two worker processes started here, as someone's existing cluster."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as running:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as running:
         yield running
 
 
 @pytest.mark.notebook
 def test_an_existing_scheduler_renders_the_same_batch(tmp_path, cli, scans, cluster):
     out = tmp_path / "reports"
-    result = cli("report", "--source", *scans[:2], "--scheduler", cluster.scheduler_address,
-                 "--subset-size", "16", "--out", str(out))
+    result = cli(
+        "report",
+        "--source",
+        *scans[:2],
+        "--scheduler",
+        cluster.scheduler_address,
+        "--subset-size",
+        "16",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     _check_batch(out, result, ["first", "second"])
     assert (out / "torch_gap_matrix.md").is_file()  # report-wide, rendered by the client
-    unreachable = cli("report", "--source", *scans[:2], "--scheduler", "tcp://127.0.0.1:9",
-                      "--out", str(tmp_path / "none"))
+    unreachable = cli(
+        "report", "--source", *scans[:2], "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "none")
+    )
     assert unreachable.returncode == 2
     assert unreachable.stderr.count("\n") == 1
     assert "cannot reach the dask scheduler 'tcp://127.0.0.1:9'" in unreachable.stderr

@@ -48,15 +48,27 @@ def test_where_ptychopinn_runs_goes_with_observe(tmp_path, cli):
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sources")
-    return [make_demo_data(folder / f"{name}.npz", n_positions=150, seed=seed)
-            for name, seed in (("first", 3), ("second", 4))]
+    return [
+        make_demo_data(folder / f"{name}.npz", n_positions=150, seed=seed)
+        for name, seed in (("first", 3), ("second", 4))
+    ]
 
 
 @pytest.mark.notebook
 def test_an_observed_report_shows_the_observed_columns_and_no_drift(tmp_path, cli, sources):
     out = tmp_path / "report"
-    result = cli("report", "--source", sources[0], "--observe", "--ptychopinn", make_fake(tmp_path / "fake"),
-                 "--subset-size", "32", "--out", str(out))
+    result = cli(
+        "report",
+        "--source",
+        sources[0],
+        "--observe",
+        "--ptychopinn",
+        make_fake(tmp_path / "fake"),
+        "--subset-size",
+        "32",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "observed on the fixture: 0 contract drift items" in result.stdout
     run = json.loads((out / "observe" / "run.json").read_text(encoding="utf-8"))
@@ -89,8 +101,9 @@ def test_an_observed_report_shows_the_observed_columns_and_no_drift(tmp_path, cl
 def test_an_observed_batch_has_one_gap_matrix_per_report_with_its_drift(tmp_path, cli, sources):
     out = tmp_path / "reports"
     fake = make_fake(tmp_path / "fake", behaviour="drift")  # non-zero labels: one drift item per gridsize
-    result = cli("report", "--source", *sources, "--observe", "--ptychopinn", fake, "--subset-size", "16",
-                 "--out", str(out))
+    result = cli(
+        "report", "--source", *sources, "--observe", "--ptychopinn", fake, "--subset-size", "16", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr  # drift is reported, not a failure (as with observe)
     assert not (out / "torch_gap_matrix.md").exists()  # the matrix depends on each fixture now
     top = (out / "index.html").read_text(encoding="utf-8")

@@ -108,4 +108,5 @@ def test_hints_speak_in_notebook_parameters():
     assert "set `force = True` in the parameters cell (papermill: -p force True)" in text
     assert "`out_dir` in the parameters cell (papermill: -p out_dir VALUE)" in text
     assert notebook_hints("subset_size=8 is below 16") == (
-        "`subset_size = 8` in the parameters cell (papermill: -p subset_size 8) is below 16")
+        "`subset_size = 8` in the parameters cell (papermill: -p subset_size 8) is below 16"
+    )

@@ -53,18 +53,29 @@ def run(tmp_path_factory):
     indices = np.asarray(record["indices"], dtype=np.int64)
     metrics = scan_coverage(x, y, indices)
     comparison = compare_subsets(x, y, select_strategy_subsets(x, y, 24, 0), metrics.cell_size)
-    fixture = FixtureRecord.from_sidecar(made.path, verification.metadata, folder / "fixture_notes.md",
-                                         record, verification.ok)
-    coverage = CoverageRecord.from_results(source, units, fixture, describe_scan(x, y), metrics, comparison,
-                                           ["coverage.png"])
+    fixture = FixtureRecord.from_sidecar(
+        made.path, verification.metadata, folder / "fixture_notes.md", record, verification.ok
+    )
+    coverage = CoverageRecord.from_results(
+        source, units, fixture, describe_scan(x, y), metrics, comparison, ["coverage.png"]
+    )
     return folder, source, record, metrics, comparison, coverage
 
 
 def test_coverage_record_holds_the_fixture_and_every_metric(run):
     _, _, record, metrics, comparison, coverage = run
     data = json.loads(coverage.to_json())
-    assert list(data) == ["source", "units", "fixture", "scan", "metrics", "strategies", "plots", "probe",
-                          "best_strategy"]
+    assert list(data) == [
+        "source",
+        "units",
+        "fixture",
+        "scan",
+        "metrics",
+        "strategies",
+        "plots",
+        "probe",
+        "best_strategy",
+    ]
     assert data["fixture"]["sha256"] == record["sha256_checksum"]
     assert data["fixture"]["strategy"] == record["subset_strategy"]
     assert data["fixture"]["verified"] is True
@@ -101,8 +112,11 @@ def test_verdicts_from_the_coverage_record(run):
 
 def test_older_summaries_read_with_defaults_for_the_new_entries(run):
     coverage = run[-1]
-    old = {k: v for k, v in CoverageVerdict.from_coverage(coverage).to_dict().items()
-           if k in ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap", "cell_size")}
+    old = {
+        k: v
+        for k, v in CoverageVerdict.from_coverage(coverage).to_dict().items()
+        if k in ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap", "cell_size")
+    }
     verdict = CoverageVerdict.from_dict(old)
     assert verdict.occupancy == old["occupancy"]
     assert verdict.best_strategy is None
@@ -143,8 +157,7 @@ def test_gap_verdict_of_an_observed_matrix_counts_its_columns_and_its_drift(tmp_
     assert verdict.drift == len(report.drift) == 2  # labels-zero at gridsizes 1 and 2
     rows = {r["role"]: r for r in csv.DictReader(io.StringIO(text))}
     assert len(rows) == len(matrix.rows)
-    seen = {r.role for result in report.results for r in result.rows
-            if "observed" in (r.left.status, r.right.status)}
+    seen = {r.role for result in report.results for r in result.rows if "observed" in (r.left.status, r.right.status)}
     assert verdict.rows_with_observations == len(seen & set(rows)) > 0
     grouped = rows["diffraction.grouped"]
     assert grouped["left_observed_g2"].startswith("`diffraction` (B,N,N,C) = ")
@@ -163,22 +176,35 @@ def test_gap_verdict_of_an_observed_matrix_counts_its_columns_and_its_drift(tmp_
 
 def _summary(coverage: CoverageRecord) -> ReportSummary:
     return ReportSummary(
-        tool_version="0", source=SourceRecord("scan.npz", False, "ab" * 32, 1234),
-        parameters={"subset_size": 24}, notebooks={"a": {"executed": "a.ipynb", "html": "a.html"}},
+        tool_version="0",
+        source=SourceRecord("scan.npz", False, "ab" * 32, 1234),
+        parameters={"subset_size": 24},
+        notebooks={"a": {"executed": "a.ipynb", "html": "a.html"}},
         verdicts=Verdicts(
             ContractVerdict(True, "PASS", "data001", "canonical", 0, 1),
-            FixtureVerdict.from_coverage(coverage), CoverageVerdict.from_coverage(coverage),
+            FixtureVerdict.from_coverage(coverage),
+            CoverageVerdict.from_coverage(coverage),
             GapVerdict("l", "r", 3, {"rename": 2}, 0),
         ),
-        artifacts={"coverage.json": "coverage.json"}, index="index.html",
+        artifacts={"coverage.json": "coverage.json"},
+        index="index.html",
     )
 
 
 def test_report_summary_round_trips_and_keeps_the_file_order(run, tmp_path):
     summary = _summary(run[-1])
     data = json.loads(summary.to_json())
-    assert list(data) == ["tool", "tool_version", "source", "parameters", "verdicts", "notebooks",
-                          "artifacts", "index", "pages"]
+    assert list(data) == [
+        "tool",
+        "tool_version",
+        "source",
+        "parameters",
+        "verdicts",
+        "notebooks",
+        "artifacts",
+        "index",
+        "pages",
+    ]
     assert list(data["verdicts"]) == ["data_contract", "fixture", "coverage", "gap_matrix"]
     path = tmp_path / "summary.json"
     path.write_text(summary.to_json(), encoding="utf-8")
@@ -204,26 +230,41 @@ def test_runner_summary_reads_the_notebook_records(run, tmp_path):
     (out / "coverage.json").write_text(coverage.to_json(), encoding="utf-8")
     (out / "fixture.json").write_bytes((folder / "fixture.json").read_bytes())
     (out / "data_contract.json").write_text(validate_dataset(source).to_json(), encoding="utf-8")
-    (out / "torch_gap_matrix.csv").write_text(build_gap_matrix(DEFAULT_LEFT, DEFAULT_RIGHT).to_csv(),
-                                              encoding="utf-8")
-    parameters = {"source": source, "out_dir": ".", "subset_size": 24, "strategy": "stratified-index",
-                  "seed": 0, "left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT, "force": False,
-                  "source_hash": "auto", "interactive": False}
+    (out / "torch_gap_matrix.csv").write_text(build_gap_matrix(DEFAULT_LEFT, DEFAULT_RIGHT).to_csv(), encoding="utf-8")
+    parameters = {
+        "source": source,
+        "out_dir": ".",
+        "subset_size": 24,
+        "strategy": "stratified-index",
+        "seed": 0,
+        "left_contract": DEFAULT_LEFT,
+        "right_contract": DEFAULT_RIGHT,
+        "force": False,
+        "source_hash": "auto",
+        "interactive": False,
+    }
     summary = _runner._summary(source, out, out, parameters, {"data_contract.md": "data_contract.md.html"})
     assert summary.verdicts.fixture == FixtureVerdict.from_coverage(coverage)
     assert summary.verdicts.data_contract.verdict == "PASS"
-    assert summary.parameters == {"subset_size": 24, "strategy": "stratified-index", "seed": 0,
-                                  "left_contract": DEFAULT_LEFT, "right_contract": DEFAULT_RIGHT,
-                                  "source_hash": "auto"}
-    assert set(summary.artifacts) == {"coverage.json", "data_contract.json", "torch_gap_matrix.csv",
-                                      "fixture.json"}
+    assert summary.parameters == {
+        "subset_size": 24,
+        "strategy": "stratified-index",
+        "seed": 0,
+        "left_contract": DEFAULT_LEFT,
+        "right_contract": DEFAULT_RIGHT,
+        "source_hash": "auto",
+    }
+    assert set(summary.artifacts) == {"coverage.json", "data_contract.json", "torch_gap_matrix.csv", "fixture.json"}
     assert summary.source.size == (folder / "scan.npz").stat().st_size
     # The source digest is the fixture's record: the report reads no byte of the source.
     import hashlib
 
     record = json.loads((folder / "fixture.json").read_text(encoding="utf-8"))
-    assert summary.source.sha256 == record["source_sha256"] == hashlib.sha256(
-        (folder / "scan.npz").read_bytes()).hexdigest()
+    assert (
+        summary.source.sha256
+        == record["source_sha256"]
+        == hashlib.sha256((folder / "scan.npz").read_bytes()).hexdigest()
+    )
     assert summary.source.fingerprint == record["source_fingerprint"]
     assert summary.pages == {"data_contract.md": "data_contract.md.html"}
 
@@ -237,8 +278,7 @@ def test_runner_summary_of_a_large_source_has_its_fingerprint_only(run, tmp_path
     (out / "fixture.json").write_text(json.dumps(record), encoding="utf-8")
     (out / "coverage.json").write_text(coverage.to_json(), encoding="utf-8")
     (out / "data_contract.json").write_text(validate_dataset(source).to_json(), encoding="utf-8")
-    (out / "torch_gap_matrix.csv").write_text(build_gap_matrix(DEFAULT_LEFT, DEFAULT_RIGHT).to_csv(),
-                                              encoding="utf-8")
+    (out / "torch_gap_matrix.csv").write_text(build_gap_matrix(DEFAULT_LEFT, DEFAULT_RIGHT).to_csv(), encoding="utf-8")
 
     def no_hashing(*args, **kwargs):
         msg = "the report hashed the source"
@@ -263,7 +303,8 @@ def test_a_warm_report_reuses_the_demo_only_as_this_version_simulated_it(run, tm
     demo = make_demo_data(tmp_path / "demo.npz", n_positions=30)
     digest = hashlib.sha256((tmp_path / "demo.npz").read_bytes()).hexdigest()
     summary = dataclasses.replace(
-        _summary(run[-1]), tool_version=__version__,
+        _summary(run[-1]),
+        tool_version=__version__,
         source=SourceRecord("demo.npz", True, digest, (tmp_path / "demo.npz").stat().st_size),
     )
     (tmp_path / "summary.json").write_text(summary.to_json(), encoding="utf-8")

@@ -84,18 +84,20 @@ def run(pytester, *args):
 def test_each_fixture_is_one_item_and_failures_show_the_verify_table(pytester, project):
     result = run(pytester, "--ptyevidence", "tests/fixtures")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*ptyevidence: fixture NPZs with a sidecar are verified*",
-        "tests/fixtures/good.npz .*",
-        "tests/fixtures/stale.npz F*",
-        "tests/fixtures/tampered.npz F*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ptyevidence: fixture NPZs with a sidecar are verified*",
+            "tests/fixtures/good.npz .*",
+            "tests/fixtures/stale.npz F*",
+            "tests/fixtures/tampered.npz F*",
+        ]
+    )
     out = result.stdout.str()
-    tampered = out[out.index("ptyevidence fixture tampered.npz"):]
+    tampered = out[out.index("ptyevidence fixture tampered.npz") :]
     assert re.search(r"CHECK +RECORDED +FOUND", tampered)
     assert re.search(r"content_digests\.ycoords +[0-9a-f]{16}\.\.\. +[0-9a-f]{16}\.\.\.", tampered)
     assert "1 of 16 rows differ from the source (first: fixture row 3" in tampered
-    stale = out[out.index("ptyevidence fixture stale.npz"):out.index("ptyevidence fixture tampered.npz")]
+    stale = out[out.index("ptyevidence fixture stale.npz") : out.index("ptyevidence fixture tampered.npz")]
     assert "rows.diffraction" in stale
     assert "source_fingerprint" in stale
     assert "Traceback" not in out
@@ -113,10 +115,12 @@ def test_without_a_source_the_rows_are_not_checked_and_the_summary_says_so(pytes
     shutil.move(project / "data", project / "elsewhere")
     result = run(pytester, "--ptyevidence", "tests/fixtures")
     result.assert_outcomes(passed=2, failed=1)  # stale is self-consistent; tampered is not
-    result.stdout.fnmatch_lines([
-        "*= ptyevidence =*",
-        "tests/fixtures/good.npz::verify: source 'data/scan.npz' not found; rows not checked against it",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*= ptyevidence =*",
+            "tests/fixtures/good.npz::verify: source 'data/scan.npz' not found; rows not checked against it",
+        ]
+    )
     result = run(pytester, "--ptyevidence", "--ptyevidence-source", "elsewhere", "tests/fixtures")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*sources looked up in elsewhere*"])
@@ -127,13 +131,15 @@ def test_regen_rewrites_changed_fixtures_fails_them_and_leaves_good_ones(pyteste
     good = {p.name: p.read_bytes() for p in fixtures.glob("good.*")}
     result = run(pytester, "--ptyevidence-regen", "tests/fixtures")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*fixture regenerated in place (--ptyevidence-regen); review and commit it:*",
-        "*replaced tests/fixtures/stale.npz, which differed: keys diffraction, diff3d changed*",
-        "*DIFFERENT: the re-cut of 'data/scan_b.npz' does not match 'tests/fixtures/stale.json'*",
-        "*replaced tests/fixtures/tampered.npz, which differed: keys ycoords changed*",
-        "*REPRODUCED*tampered.json*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*fixture regenerated in place (--ptyevidence-regen); review and commit it:*",
+            "*replaced tests/fixtures/stale.npz, which differed: keys diffraction, diff3d changed*",
+            "*DIFFERENT: the re-cut of 'data/scan_b.npz' does not match 'tests/fixtures/stale.json'*",
+            "*replaced tests/fixtures/tampered.npz, which differed: keys ycoords changed*",
+            "*REPRODUCED*tampered.json*",
+        ]
+    )
     result.stdout.fnmatch_lines(["tests/fixtures/good.npz::verify: re-cut from 'data/scan.npz' reproduces it*"])
     assert {p.name: p.read_bytes() for p in fixtures.glob("good.*")} == good
     again = run(pytester, "--ptyevidence", "tests/fixtures")
@@ -153,7 +159,8 @@ def test_the_plugin_is_inert_without_the_flag(pytester, project):
 
 
 def test_the_fixture_and_assert_fixture_inside_tests(pytester, project):
-    pytester.makepyfile(test_inside="""
+    pytester.makepyfile(
+        test_inside="""
         import pytest
         from ptyevidence.testing import assert_fixture
 
@@ -176,18 +183,22 @@ def test_the_fixture_and_assert_fixture_inside_tests(pytester, project):
 
         def test_assert_tampered():
             assert_fixture("tests/fixtures/tampered.npz", source="data/scan.npz")
-    """)
+    """
+    )
     shutil.move(project / "test_inside.py", project / "tests" / "test_inside.py")
     result = run(pytester, "tests/test_inside.py")
     result.assert_outcomes(passed=4, failed=1)
-    result.stdout.fnmatch_lines([
-        "*AssertionError: FAIL: 'tests/fixtures/tampered.npz' does not match*",
-        "*content_digests.ycoords*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: FAIL: 'tests/fixtures/tampered.npz' does not match*",
+            "*content_digests.ycoords*",
+        ]
+    )
 
 
 def test_the_fixture_without_a_path_or_with_a_missing_one_errors_in_one_line(pytester, project):
-    pytester.makepyfile(test_bad="""
+    pytester.makepyfile(
+        test_bad="""
         import pytest
 
         def test_unmarked(ptyevidence_fixture):
@@ -196,14 +207,17 @@ def test_the_fixture_without_a_path_or_with_a_missing_one_errors_in_one_line(pyt
         @pytest.mark.ptyevidence_fixture("fixtures/none.npz")
         def test_missing(ptyevidence_fixture):
             pass
-    """)
+    """
+    )
     shutil.move(project / "test_bad.py", project / "tests" / "test_bad.py")
     result = run(pytester, "tests/test_bad.py")
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines([
-        "*the ptyevidence_fixture fixture needs a path: mark the test with*",
-        "*sidecar '*none.json' does not exist*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*the ptyevidence_fixture fixture needs a path: mark the test with*",
+            "*sidecar '*none.json' does not exist*",
+        ]
+    )
 
 
 def test_damaged_or_missing_sidecars_fail_their_item_in_one_line(pytester, project):
@@ -214,14 +228,17 @@ def test_damaged_or_missing_sidecars_fail_their_item_in_one_line(pytester, proje
     (fixtures / "unrelated.json").write_text('{"something": "else"}')
     result = run(pytester, "--ptyevidence", "tests/fixtures/good.npz", "tests/fixtures/orphan.npz")
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines([
-        "*sidecar 'tests/fixtures/good.json' is not valid JSON*",
-        "*fixture 'tests/fixtures/orphan.npz' has no sidecar 'tests/fixtures/orphan.json'*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*sidecar 'tests/fixtures/good.json' is not valid JSON*",
+            "*fixture 'tests/fixtures/orphan.npz' has no sidecar 'tests/fixtures/orphan.json'*",
+        ]
+    )
     # Found by walking the folder: an NPZ without a sidecar, or beside a foreign JSON, is no fixture.
     result = run(pytester, "--ptyevidence", "--collect-only", "-q", "tests/fixtures")
     assert sorted(line for line in result.stdout.lines if "::" in line) == [
-        "tests/fixtures/good.npz::verify", "tests/fixtures/stale.npz::verify",
+        "tests/fixtures/good.npz::verify",
+        "tests/fixtures/stale.npz::verify",
         "tests/fixtures/tampered.npz::verify",
     ]
 
@@ -238,8 +255,9 @@ def test_the_documented_test_module_passes(pytester, tmp_path):
     from ptyevidence.demo import make_demo_data
 
     make_demo_data(str(tmp_path / "scan.npz"), n_positions=200)
-    make_fixture(tmp_path / "scan.npz", root / "tests" / "fixtures" / "minimal_dataset_v1.npz",
-                 subset_size=64, legacy_alias=True)
+    make_fixture(
+        tmp_path / "scan.npz", root / "tests" / "fixtures" / "minimal_dataset_v1.npz", subset_size=64, legacy_alias=True
+    )
     # A fresh interpreter: in this one, `import torch` may find tests/torch (see docs/test_blueprint.md).
     result = pytester.runpytest_subprocess(*_plugin_args())
     outcomes = result.parseoutcomes()

@@ -153,9 +153,7 @@ def test_missing_required_probe_fails_the_check(tmp_path, arrays):
     ],
     ids=["wrong-dtype", "transposed", "shifted-values"],
 )
-def test_check_flags_a_dataset_that_delivers_the_wrong_tensors(
-    fixture_npz, monkeypatch, damage, problem
-):
+def test_check_flags_a_dataset_that_delivers_the_wrong_tensors(fixture_npz, monkeypatch, damage, problem):
     honest = FixtureDataset.__getitem__
     monkeypatch.setattr(FixtureDataset, "__getitem__", lambda self, i: damage(honest(self, i)))
     report = check_torch_loading(fixture_npz, num_workers=(0,))
@@ -182,8 +180,7 @@ def test_report_to_dict_is_json_and_deterministic(fixture_npz):
 def test_torch_check_cli_on_a_fixture_made_by_fixture_make(tmp_path, arrays):
     source = write_npz(os.path.join(tmp_path, "scan.npz"), dataset_arrays(n=40, seed=5))
     fixture = os.path.join(tmp_path, "fixture.npz")
-    made = run_cli("fixture", "make", "--source", source, "--output", fixture,
-                   "--subset-size", "16")
+    made = run_cli("fixture", "make", "--source", source, "--output", fixture, "--subset-size", "16")
     assert made.returncode == 0, made.stderr
     result = run_cli("torch-check", fixture, "--json")
     assert result.returncode == 0, result.stderr

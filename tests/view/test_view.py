@@ -26,8 +26,7 @@ def demo(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def legacy(tmp_path_factory) -> str:
-    return make_demo_data(tmp_path_factory.mktemp("view") / "old.npz", n_positions=120, seed=3,
-                          layout="legacy")
+    return make_demo_data(tmp_path_factory.mktemp("view") / "old.npz", n_positions=120, seed=3, layout="legacy")
 
 
 def arrays(path: str) -> dict[str, np.ndarray]:
@@ -101,8 +100,11 @@ def test_frames_figure_shows_the_mean_then_each_frame_on_a_log_scale(demo):
     scene, sample = read_scene(demo), read_frame_sample(demo)
     fig = plot_frames(sample, scene)
     first = sample.indices[1]
-    assert titles(fig)[:3] == ["mean of all 120 frames", f"frame 0 at x {scene.x[0]:.1f}, y {scene.y[0]:.1f}",
-                               f"frame {first} at x {scene.x[first]:.1f}, y {scene.y[first]:.1f}"]
+    assert titles(fig)[:3] == [
+        "mean of all 120 frames",
+        f"frame 0 at x {scene.x[0]:.1f}, y {scene.y[0]:.1f}",
+        f"frame {first} at x {scene.x[first]:.1f}, y {scene.y[first]:.1f}",
+    ]
     panels = [ax for ax in fig.axes if ax.get_images()]
     assert len(panels) == 1 + sample.indices.size
     for ax in panels:
@@ -145,8 +147,11 @@ def test_object_figure_puts_the_subset_and_footprints_over_the_object(demo, tmp_
     left, _ = amplitude.get_xlim()
     assert left == pytest.approx(scene.x.min() - scene.probe_diameter)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend == ["source, 120 positions", "subset, 16 positions",
-                      f"probe footprint, diameter {scene.probe_diameter:.3g} px"]
+    assert legend == [
+        "source, 120 positions",
+        "subset, 16 positions",
+        f"probe footprint, diameter {scene.probe_diameter:.3g} px",
+    ]
     whole = plot_object(scene, whole=True)
     assert whole.axes[0].get_xlim() == (-0.5, scene.object.shape[1] - 0.5)
 

@@ -95,8 +95,14 @@ def test_metadata_is_a_unicode_json_string_loadable_without_pickle(tmp_path, pro
     assert meta.shape == ()
     assert json.loads(str(meta)) == record == read_metadata(out)
     assert keys == [
-        "diffraction", "probeGuess", "objectGuess", "xcoords", "ycoords",
-        "xcoords_start", "ycoords_start", "_metadata",
+        "diffraction",
+        "probeGuess",
+        "objectGuess",
+        "xcoords",
+        "ycoords",
+        "xcoords_start",
+        "ycoords_start",
+        "_metadata",
     ]
     assert record["source"]["file"] == "scan.cxi"  # no absolute paths recorded
     assert record["geometry"]["wavelength_m"] == pytest.approx(PLANCK_TIMES_C / ENERGY_8KEV_J)
@@ -145,9 +151,7 @@ def test_conversion_streams_frames_in_blocks_never_whole(tmp_path, probe_file, m
 def test_near_field_uses_the_given_sample_pixel_size(tmp_path, probe_file):
     cxi = os.fspath(tmp_path / "scan.cxi")
     written = write_cxi(cxi, energy_J=None, distance_m=None)
-    out, record, _ = _convert(
-        tmp_path, cxi, probe_file[0], geometry="near-field", sample_pixel_size=40e-9
-    )
+    out, record, _ = _convert(tmp_path, cxi, probe_file[0], geometry="near-field", sample_pixel_size=40e-9)
     x = written["translation"][:, 0] / 40e-9
     npt.assert_allclose(np.load(out)["xcoords"], x - x.min() + W / 2, rtol=1e-12)
     assert record["geometry"]["sample_pixel_size_rule"].startswith("given")

@@ -138,9 +138,17 @@ def audit(
                 store.end_run(run, state, audited=len(done), unfinished=len(unfinished))
         rows = store.rows(files)
     summary = AuditSummary(
-        folder=folder, files=files, rows=rows, audited=sorted(done), skipped=skipped,
-        unfinished=unfinished, state=state, note=note, engine=engine,
-        contracts=key.split(":", 1)[0], seconds=time.perf_counter() - started,
+        folder=folder,
+        files=files,
+        rows=rows,
+        audited=sorted(done),
+        skipped=skipped,
+        unfinished=unfinished,
+        state=state,
+        note=note,
+        engine=engine,
+        contracts=key.split(":", 1)[0],
+        seconds=time.perf_counter() - started,
     )
     write_summary(summary)
     return summary
@@ -154,8 +162,10 @@ def _load_contracts(contracts: Sequence[Any] | None) -> list[Any] | None:
     specs = [load_contract(c) for c in contracts]
     for spec in specs:
         if spec.kind != "dataset":
-            msg = (f"contract '{spec.name}' describes a pipeline's in-memory data, not a dataset "
-                   "file; audit against a dataset contract (see list_contracts('dataset'))")
+            msg = (
+                f"contract '{spec.name}' describes a pipeline's in-memory data, not a dataset "
+                "file; audit against a dataset contract (see list_contracts('dataset'))"
+            )
             raise UsageError(msg)
     return specs
 
@@ -169,8 +179,10 @@ def _prepare_folder(out: str | os.PathLike, resume: bool, force: bool) -> str:
     os.makedirs(folder, exist_ok=True)
     ours = [n for n in (DB_NAME, *SUMMARY_FILES) if os.path.exists(os.path.join(folder, n))]
     if ours and not (resume or force):
-        msg = (f"'{os.fspath(out)}' holds an earlier audit ({ours[0]}); pass resume=True to "
-               "continue it or force=True to start over")
+        msg = (
+            f"'{os.fspath(out)}' holds an earlier audit ({ours[0]}); pass resume=True to "
+            "continue it or force=True to start over"
+        )
         raise UsageError(msg)
     if force:
         _remove_database(folder)
@@ -204,8 +216,14 @@ def _unchanged(store: AuditStore, files: list[str], key: str) -> list[str]:
     return sorted(out)
 
 
-def _execute(todo: list[str], specs: list[Any] | None, workers: int | None, scheduler: str | None,
-             progress: bool | None, record: Any) -> None:
+def _execute(
+    todo: list[str],
+    specs: list[Any] | None,
+    workers: int | None,
+    scheduler: str | None,
+    progress: bool | None,
+    record: Any,
+) -> None:
     """Submit one task per file and pass each finished row to ``record`` as it arrives."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker

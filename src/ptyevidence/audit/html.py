@@ -57,7 +57,9 @@ query.addEventListener("input", filter); status.addEventListener("change", filte
 
 
 def summary_page(
-    intro: str, headers: Sequence[str], rows: Sequence[Sequence[tuple[str, Any]]],
+    intro: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[tuple[str, Any]]],
     statuses: Sequence[str],
 ) -> str:
     """Return the HTML page of an audit.

@@ -40,8 +40,19 @@ CREATE TABLE IF NOT EXISTS files (
     verdicts TEXT NOT NULL, recorded REAL NOT NULL
 );
 """
-_COLUMNS = ("path", "fingerprint", "status", "exit_code", "reason", "size", "format", "layout",
-            "frames", "positions", "seconds")
+_COLUMNS = (
+    "path",
+    "fingerprint",
+    "status",
+    "exit_code",
+    "reason",
+    "size",
+    "format",
+    "layout",
+    "frames",
+    "positions",
+    "seconds",
+)
 
 
 class AuditStore:
@@ -92,15 +103,17 @@ class AuditStore:
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif version[0] != str(SCHEMA_VERSION):
             self._db.close()
-            msg = (f"'{self.path}' was written by another version of the audit (schema {version[0]}); "
-                   "pass force=True to start a new audit there")
+            msg = (
+                f"'{self.path}' was written by another version of the audit (schema {version[0]}); "
+                "pass force=True to start a new audit there"
+            )
             raise UsageError(msg)
 
     def start_run(self, contracts: str, engine: str, files: int, skipped: int) -> int:
         """Record the start of a run and return its id."""
         cur = self._db.execute(
-            "INSERT INTO runs (started, state, contracts, engine, files, skipped) "
-            "VALUES (?, 'running', ?, ?, ?, ?)", (time.time(), contracts, engine, files, skipped),
+            "INSERT INTO runs (started, state, contracts, engine, files, skipped) VALUES (?, 'running', ?, ?, ?, ?)",
+            (time.time(), contracts, engine, files, skipped),
         )
         return int(cur.lastrowid)
 

@@ -123,10 +123,18 @@ class AuditSummary:
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-serializable data (``rows`` as in :meth:`table`)."""
         return {
-            "folder": self.folder, "state": self.state, "note": self.note, "engine": self.engine,
-            "contracts": self.contracts, "seconds": round(self.seconds, 3),
-            "exit_code": self.exit_code, "counts": self.counts(), "files": len(self.files),
-            "audited": self.audited, "skipped": self.skipped, "unfinished": self.unfinished,
+            "folder": self.folder,
+            "state": self.state,
+            "note": self.note,
+            "engine": self.engine,
+            "contracts": self.contracts,
+            "seconds": round(self.seconds, 3),
+            "exit_code": self.exit_code,
+            "counts": self.counts(),
+            "files": len(self.files),
+            "audited": self.audited,
+            "skipped": self.skipped,
+            "unfinished": self.unfinished,
             "rows": self.table(),
         }
 
@@ -134,9 +142,11 @@ class AuditSummary:
         """Return a few lines for the terminal: counts, the files that did not pass, the outputs."""
         rate = f"; {len(self.audited) / self.seconds:.1f} files/s" if self.seconds and self.audited else ""
         lines = [
-            (f"audit of {self._intro()}: {len(self.audited)} checked, {len(self.skipped)} unchanged "
-             f"since an earlier run, {len(self.unfinished)} unfinished "
-             f"({self.seconds:.1f} s with cluster start-up{rate})"),
+            (
+                f"audit of {self._intro()}: {len(self.audited)} checked, {len(self.skipped)} unchanged "
+                f"since an earlier run, {len(self.unfinished)} unfinished "
+                f"({self.seconds:.1f} s with cluster start-up{rate})"
+            ),
             "  " + self._counts_text(),
         ]
         bad = [r for r in self.table() if r["status"] != "pass"]
@@ -146,16 +156,21 @@ class AuditSummary:
             lines.append(f"  ... {len(bad) - _TEXT_ROWS} more in summary.csv")
         if self.note:
             lines.append(f"  stopped: {self.note}")
-        lines.append(f"summary: {os.path.join(self.folder, 'summary.html')} "
-                     "(also summary.csv, summary.jsonl, summary.md; results in audit.sqlite)")
+        lines.append(
+            f"summary: {os.path.join(self.folder, 'summary.html')} "
+            "(also summary.csv, summary.jsonl, summary.md; results in audit.sqlite)"
+        )
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
         """Return the summary as a Markdown page: counts, then one table row per file."""
         head = _display_columns(self.contract_names())
         body = [[_cell(key, r.get(key)) for key, _ in head] for r in self.table()]
-        return (f"# Dataset audit\n\n{self._intro()}: {self._counts_text()}. State: {self.state}.\n\n"
-                + markdown_table([label for _, label in head], body) + "\n")
+        return (
+            f"# Dataset audit\n\n{self._intro()}: {self._counts_text()}. State: {self.state}.\n\n"
+            + markdown_table([label for _, label in head], body)
+            + "\n"
+        )
 
     def to_csv(self) -> str:
         """Return :meth:`table` as CSV (``verdict:NAME`` columns per contract)."""
@@ -186,21 +201,29 @@ class AuditSummary:
 def write_summary(summary: AuditSummary) -> list[str]:
     """Write the four summary files into ``summary.folder`` (each atomically); return their paths."""
     texts = {
-        "summary.csv": summary.to_csv(), "summary.jsonl": summary.to_jsonl(),
-        "summary.md": summary.to_markdown(), "summary.html": summary.to_html(),
+        "summary.csv": summary.to_csv(),
+        "summary.jsonl": summary.to_jsonl(),
+        "summary.md": summary.to_markdown(),
+        "summary.html": summary.to_html(),
     }
-    return [write_artifact(os.path.join(summary.folder, name), text, force=True)
-            for name, text in texts.items()]
+    return [write_artifact(os.path.join(summary.folder, name), text, force=True) for name, text in texts.items()]
 
 
 def _display_columns(contracts: list[str]) -> list[tuple[str, str]]:
     """(table key, header) of the summary table, one verdict column per contract."""
     return [
-        ("path", "file"), ("status", "status"),
+        ("path", "file"),
+        ("status", "status"),
         *((f"verdict:{name}", name) for name in contracts),
-        ("errors", "errors"), ("warnings", "warnings"), ("first_finding", "first finding"),
-        ("frames", "frames"), ("positions", "positions"), ("layout", "layout"),
-        ("size", "bytes"), ("fingerprint", "fingerprint"), ("seconds", "seconds"),
+        ("errors", "errors"),
+        ("warnings", "warnings"),
+        ("first_finding", "first finding"),
+        ("frames", "frames"),
+        ("positions", "positions"),
+        ("layout", "layout"),
+        ("size", "bytes"),
+        ("fingerprint", "fingerprint"),
+        ("seconds", "seconds"),
     ]
 
 

@@ -99,9 +99,18 @@ def crashed_row(path: str, reason: str) -> dict[str, Any]:
 
 def _empty_row(path: str) -> dict[str, Any]:
     return {
-        "path": path, "fingerprint": None, "size": None, "format": None, "layout": None,
-        "frames": None, "positions": None, "seconds": None, "status": None, "exit_code": None,
-        "reason": "", "verdicts": [],
+        "path": path,
+        "fingerprint": None,
+        "size": None,
+        "format": None,
+        "layout": None,
+        "frames": None,
+        "positions": None,
+        "seconds": None,
+        "status": None,
+        "exit_code": None,
+        "reason": "",
+        "verdicts": [],
     }
 
 
@@ -118,8 +127,13 @@ def _check(path: str, contract: Any, row: dict[str, Any]) -> dict[str, Any]:
     try:
         report = validate_dataset(path, contract, progress=False)
     except PtyEvidenceError as exc:
-        return {"contract": name, "verdict": "unusable", "errors": 0, "warnings": 0,
-                "first_finding": _reason(exc, path)}
+        return {
+            "contract": name,
+            "verdict": "unusable",
+            "errors": 0,
+            "warnings": 0,
+            "first_finding": _reason(exc, path),
+        }
     if row["format"] is None:
         row["format"] = report.format
     for key, value in _shape_columns(report).items():

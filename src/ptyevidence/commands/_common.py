@@ -33,7 +33,9 @@ __all__ = [
 def add_layout(parser: argparse.ArgumentParser) -> None:
     """Add ``--layout auto|canonical|legacy``."""
     parser.add_argument(
-        "--layout", choices=LAYOUTS, default="auto",
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
         help="stored order of the diffraction stack: (N,H,W) canonical or (H,W,N) legacy; "
         "auto decides from the shapes and refuses when ambiguous (default: auto)",
     )
@@ -42,13 +44,15 @@ def add_layout(parser: argparse.ArgumentParser) -> None:
 def add_reader(parser: argparse.ArgumentParser) -> None:
     """Add ``--reader NAME`` and ``--positions-from FILE``."""
     parser.add_argument(
-        "--reader", metavar="NAME",
+        "--reader",
+        metavar="NAME",
         help="reader of the file: npz, cxi, ptychodus-product, ptychodus-training, or ptychodus[:PLUGIN] "
         "(a ptychodus reader plugin, with the ptychodus extra); default: recognized from the file, "
         "ptychodus's plugins tried when no built-in reader can use it",
     )
     parser.add_argument(
-        "--positions-from", metavar="FILE",
+        "--positions-from",
+        metavar="FILE",
         help="file holding the positions of a diffraction-only file (e.g. the ptychodus product "
         "written with its diffraction.cxi); the counts must agree",
     )
@@ -57,13 +61,17 @@ def add_reader(parser: argparse.ArgumentParser) -> None:
 def add_geometry(parser: argparse.ArgumentParser) -> None:
     """Add ``--geometry far-field|near-field`` and ``--sample-pixel-size METRES`` (CXI input)."""
     parser.add_argument(
-        "--geometry", choices=("far-field", "near-field"), default=None,
+        "--geometry",
+        choices=("far-field", "near-field"),
+        default=None,
         help="CXI input: the propagation geometry its translations are converted to object pixels "
         "for; near-field needs --sample-pixel-size (default: far-field, assumed and said so, as "
         "CXI files do not record it)",
     )
     parser.add_argument(
-        "--sample-pixel-size", metavar="METRES", type=real_number("sample pixel size in metres"),
+        "--sample-pixel-size",
+        metavar="METRES",
+        type=real_number("sample pixel size in metres"),
         help="CXI input: sample-plane pixel size in metres; overrides the far-field formula",
     )
 
@@ -76,7 +84,9 @@ def geometry_options(args: argparse.Namespace) -> dict[str, object]:
 def add_contract(parser: argparse.ArgumentParser, default: str | None = "data001") -> None:
     """Add ``--contract NAME|PATH``."""
     parser.add_argument(
-        "--contract", metavar="NAME|PATH", default=default,
+        "--contract",
+        metavar="NAME|PATH",
+        default=default,
         help="built-in contract name or contract JSON file"
         + (f" (default: {default})" if default else " (default: by file format)"),
     )
@@ -104,8 +114,12 @@ def emit_json(data: Any) -> None:
         findings = clean.setdefault("findings", [])
         if isinstance(findings, list):
             findings.extend(
-                {"rule": "non-finite-output", "field": path, "severity": "warning",
-                 "message": f"{path} is not a finite number; written as null (JSON has no NaN or Infinity)"}
+                {
+                    "rule": "non-finite-output",
+                    "field": path,
+                    "severity": "warning",
+                    "message": f"{path} is not a finite number; written as null (JSON has no NaN or Infinity)",
+                }
                 for path in paths
             )
     json.dump(clean, sys.stdout, indent=2, allow_nan=False)
@@ -143,7 +157,7 @@ def error_text(error: BaseException) -> str:
     text = str(error)
     name = getattr(error, "parameter", None)
     if isinstance(name, str) and text.startswith(f"{name} "):
-        text = "--" + name.replace("_", "-") + text[len(name):]
+        text = "--" + name.replace("_", "-") + text[len(name) :]
     return flag_hints(text)
 
 
@@ -169,8 +183,7 @@ def whole_number(minimum: int, what: str) -> Callable[[str], int]:
     return parse
 
 
-def real_number(what: str, low: float = 0.0, high: float = math.inf, low_open: bool = True
-                ) -> Callable[[str], float]:
+def real_number(what: str, low: float = 0.0, high: float = math.inf, low_open: bool = True) -> Callable[[str], float]:
     """Return an argparse type accepting finite numbers in ``(low, high]``.
 
     With ``low_open=False`` the range is ``[low, high]``.

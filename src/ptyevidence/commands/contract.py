@@ -9,22 +9,33 @@ from ._common import add_json, emit_json, print_report
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``contract`` subcommand group."""
-    p = sub.add_parser("contract", help="show, list or compare contracts",
-                       description="Show a contract as Markdown or JSON, list the built-ins, or "
-                       "compare two contracts.")
+    p = sub.add_parser(
+        "contract",
+        help="show, list or compare contracts",
+        description="Show a contract as Markdown or JSON, list the built-ins, or compare two contracts.",
+    )
     inner = p.add_subparsers(dest="contract_command", metavar="ACTION", required=True)
-    show = inner.add_parser("show", help="render a contract",
-                            description="Render a built-in contract or a contract file.")
-    show.add_argument("contract", nargs="?", default="data001", metavar="NAME|PATH",
-                      help="built-in name or JSON file (default: data001)")
-    show.add_argument("--format", choices=("markdown", "json"), default="markdown",
-                      help="output format (default: markdown)")
+    show = inner.add_parser(
+        "show", help="render a contract", description="Render a built-in contract or a contract file."
+    )
+    show.add_argument(
+        "contract",
+        nargs="?",
+        default="data001",
+        metavar="NAME|PATH",
+        help="built-in name or JSON file (default: data001)",
+    )
+    show.add_argument(
+        "--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)"
+    )
     show.set_defaults(func=_show)
-    lst = inner.add_parser("list", help="list built-in contracts",
-                           description="List the built-in contracts with their kind and title.")
+    lst = inner.add_parser(
+        "list", help="list built-in contracts", description="List the built-in contracts with their kind and title."
+    )
     lst.set_defaults(func=_list)
     diff = inner.add_parser(
-        "diff", help="compare two contracts: what changed, breaking or compatible",
+        "diff",
+        help="compare two contracts: what changed, breaking or compatible",
         description="List the fields, dtypes, shapes, aliases, dimensions, rules and layout "
         "that differ between OLD and NEW, each classed breaking (a dataset that passed OLD can "
         "fail NEW) or compatible. Exit 0: no breaking change; 1: breaking changes; 2: a "

@@ -25,25 +25,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN.cxi", help="CXI / HDF5 file (or any file a reader reads)")
     p.add_argument("output", metavar="OUT.npz", help="NPZ to write")
     p.add_argument(
-        "--geometry", choices=("far-field", "near-field"), default="far-field",
+        "--geometry",
+        choices=("far-field", "near-field"),
+        default="far-field",
         help="propagation geometry; near-field needs --sample-pixel-size (default: far-field)",
     )
     p.add_argument(
-        "--sample-pixel-size", metavar="METRES", type=real_number("sample pixel size in metres"),
+        "--sample-pixel-size",
+        metavar="METRES",
+        type=real_number("sample pixel size in metres"),
         help="sample-plane pixel size in metres; overrides the far-field formula",
     )
     p.add_argument(
-        "--probe", metavar="PROBE.npy",
+        "--probe",
+        metavar="PROBE.npy",
         help="complex (H, W) probe as .npy (default: a probe stored in the file)",
     )
     p.add_argument(
-        "--object-shape", metavar="M1xM2",
+        "--object-shape",
+        metavar="M1xM2",
         help="write a placeholder objectGuess of ones with this shape (rows x columns)",
     )
     add_reader(p)
     add_force(p)
     p.set_defaults(func=_run)
-
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -52,16 +57,25 @@ def _run(args: argparse.Namespace) -> int:
     object_shape = parse_object_shape(args.object_shape) if args.object_shape else None
     if args.reader is None and args.positions_from is None and _native_cxi(args.input):
         record = convert_cxi(
-            args.input, args.output, geometry=args.geometry,
-            sample_pixel_size=args.sample_pixel_size, probe=args.probe,
-            object_shape=object_shape, force=args.force,
+            args.input,
+            args.output,
+            geometry=args.geometry,
+            sample_pixel_size=args.sample_pixel_size,
+            probe=args.probe,
+            object_shape=object_shape,
+            force=args.force,
         )
     else:
         from ..writers.convert_source import convert_source
 
         record = convert_source(
-            args.input, args.output, reader=args.reader, positions_from=args.positions_from,
-            probe=args.probe, object_shape=object_shape, force=args.force,
+            args.input,
+            args.output,
+            reader=args.reader,
+            positions_from=args.positions_from,
+            probe=args.probe,
+            object_shape=object_shape,
+            force=args.force,
         )
     diffraction, positions, _, probe, obj = record["steps"]
     n, h, w = diffraction["shape"]

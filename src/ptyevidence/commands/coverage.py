@@ -27,7 +27,8 @@ PLOT_STRATEGIES = "strategy_comparison"
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``coverage`` subcommand."""
     p = sub.add_parser(
-        "coverage", help="measure how well a subset (fixture) spans its source scan",
+        "coverage",
+        help="measure how well a subset (fixture) spans its source scan",
         description="Coverage metrics of a subset of scan positions against its source scan: "
         "x/y range ratios (the reference criterion), occupancy of a coarse grid, convex-hull "
         "area ratio, nearest-neighbour spacing and the largest distance from a source position "
@@ -39,38 +40,74 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", metavar="SOURCE", help="the scan (NPZ or CXI) the subset comes from")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--subset", metavar="FIXTURE",
-                       help="fixture cut from SOURCE; its indices come from the sidecar next "
-                       "to it (FIXTURE with .json) when present, else its positions are matched "
-                       "to SOURCE positions exactly")
-    which.add_argument("--indices-from", metavar="SIDECAR",
-                       help="fixture sidecar (JSON) whose 'indices' select the subset")
-    which.add_argument("--compare-strategies", action="store_true",
-                       help="measure an N-position subset chosen by each fixture strategy "
-                       "and print one row per strategy")
-    p.add_argument("--subset-size", type=_count, default=None, metavar="N",
-                   help=f"with --compare-strategies: positions per subset, 1 to the source's "
-                   f"N (default: {DEFAULT_COMPARE_SIZE})")
-    p.add_argument("--seed", type=seed_type, default=None, metavar="N",
-                   help="with --compare-strategies: seed of the farthest-point start (default: 0)")
-    p.add_argument("--cell-size", type=_length, default=None, metavar="C",
-                   help="occupancy cell edge in position units (default: the source's median "
-                   "nearest-neighbour spacing x sqrt(N/n), x N/n for a line scan)")
-    p.add_argument("--probe-diameter", type=_length, default=None, metavar="D",
-                   help="probe diameter in position units, for the overlap ratio "
-                   "max(0, 1 - spacing/D) of neighbouring positions and the footprints "
-                   "(default: measured from the file's probe, the diameter of the disc with "
-                   "the area where its amplitude is at least 0.5 of the maximum)")
-    p.add_argument("--min-range-ratio", type=ratio_type, default=None, metavar="R",
-                   help="with a subset: x and y range ratios must exceed R, else exit 1 "
-                   "(default: not checked)")
-    p.add_argument("--min-occupancy", type=ratio_type, default=None, metavar="R",
-                   help="with a subset: occupancy must be at least R, else exit 1 "
-                   "(default: not checked)")
-    p.add_argument("--plot-dir", metavar="DIR",
-                   help=f"write figures as PNG and SVG into DIR (created if missing): "
-                   f"{PLOT_SCAN} (plus {PLOT_OCCUPANCY} with a subset), or "
-                   f"{PLOT_STRATEGIES} with --compare-strategies")
+    which.add_argument(
+        "--subset",
+        metavar="FIXTURE",
+        help="fixture cut from SOURCE; its indices come from the sidecar next "
+        "to it (FIXTURE with .json) when present, else its positions are matched "
+        "to SOURCE positions exactly",
+    )
+    which.add_argument(
+        "--indices-from", metavar="SIDECAR", help="fixture sidecar (JSON) whose 'indices' select the subset"
+    )
+    which.add_argument(
+        "--compare-strategies",
+        action="store_true",
+        help="measure an N-position subset chosen by each fixture strategy and print one row per strategy",
+    )
+    p.add_argument(
+        "--subset-size",
+        type=_count,
+        default=None,
+        metavar="N",
+        help=f"with --compare-strategies: positions per subset, 1 to the source's N (default: {DEFAULT_COMPARE_SIZE})",
+    )
+    p.add_argument(
+        "--seed",
+        type=seed_type,
+        default=None,
+        metavar="N",
+        help="with --compare-strategies: seed of the farthest-point start (default: 0)",
+    )
+    p.add_argument(
+        "--cell-size",
+        type=_length,
+        default=None,
+        metavar="C",
+        help="occupancy cell edge in position units (default: the source's median "
+        "nearest-neighbour spacing x sqrt(N/n), x N/n for a line scan)",
+    )
+    p.add_argument(
+        "--probe-diameter",
+        type=_length,
+        default=None,
+        metavar="D",
+        help="probe diameter in position units, for the overlap ratio "
+        "max(0, 1 - spacing/D) of neighbouring positions and the footprints "
+        "(default: measured from the file's probe, the diameter of the disc with "
+        "the area where its amplitude is at least 0.5 of the maximum)",
+    )
+    p.add_argument(
+        "--min-range-ratio",
+        type=ratio_type,
+        default=None,
+        metavar="R",
+        help="with a subset: x and y range ratios must exceed R, else exit 1 (default: not checked)",
+    )
+    p.add_argument(
+        "--min-occupancy",
+        type=ratio_type,
+        default=None,
+        metavar="R",
+        help="with a subset: occupancy must be at least R, else exit 1 (default: not checked)",
+    )
+    p.add_argument(
+        "--plot-dir",
+        metavar="DIR",
+        help=f"write figures as PNG and SVG into DIR (created if missing): "
+        f"{PLOT_SCAN} (plus {PLOT_OCCUPANCY} with a subset), or "
+        f"{PLOT_STRATEGIES} with --compare-strategies",
+    )
     add_force(p)
     add_reader(p)
     add_geometry(p)
@@ -109,18 +146,26 @@ def _run(args: argparse.Namespace) -> int:
             from ..coverage.matching import read_positions
 
             # Read once with the options; the reports take the positions for the path.
-            args.source = read_positions(args.source, reader=args.reader, positions_from=args.positions_from,
-                                         **geometry)
+            args.source = read_positions(
+                args.source, reader=args.reader, positions_from=args.positions_from, **geometry
+            )
         if args.compare_strategies:
             report = reports.strategies_report(
                 args.source,
                 DEFAULT_COMPARE_SIZE if args.subset_size is None else args.subset_size,
-                0 if args.seed is None else args.seed, args.cell_size, **common,
+                0 if args.seed is None else args.seed,
+                args.cell_size,
+                **common,
             )
         elif has_subset:
             report = reports.subset_report(
-                args.source, args.subset, args.indices_from, args.cell_size,
-                min_range_ratio=args.min_range_ratio, min_occupancy=args.min_occupancy, **common,
+                args.source,
+                args.subset,
+                args.indices_from,
+                args.cell_size,
+                min_range_ratio=args.min_range_ratio,
+                min_occupancy=args.min_occupancy,
+                **common,
             )
         else:
             report = reports.scan_report(args.source, **common)
@@ -140,14 +185,15 @@ def _check_flags(args: argparse.Namespace, has_subset: bool) -> None:
                 msg = f"{flag} applies to --compare-strategies; add it or drop {flag}"
                 raise UsageError(msg)
     if not has_subset:
-        for flag, value in (("--min-range-ratio", args.min_range_ratio),
-                            ("--min-occupancy", args.min_occupancy)):
+        for flag, value in (("--min-range-ratio", args.min_range_ratio), ("--min-occupancy", args.min_occupancy)):
             if value is not None:
                 msg = f"{flag} checks a subset; pass --subset FIXTURE or --indices-from SIDECAR"
                 raise UsageError(msg)
         if args.cell_size is not None and not args.compare_strategies:
-            msg = ("--cell-size sets the occupancy cells of a subset; pass --subset, "
-                   "--indices-from or --compare-strategies")
+            msg = (
+                "--cell-size sets the occupancy cells of a subset; pass --subset, "
+                "--indices-from or --compare-strategies"
+            )
             raise UsageError(msg)
 
 
@@ -157,8 +203,7 @@ def _in_flags(exc: Exception) -> Exception:
     from ..exceptions import InputError
 
     text = str(exc)
-    for words, flag in ((FROM_SIDECAR, "or its sidecar with --indices-from"),
-                        ("plot_dir '", "--plot-dir '")):
+    for words, flag in ((FROM_SIDECAR, "or its sidecar with --indices-from"), ("plot_dir '", "--plot-dir '")):
         text = text.replace(words, flag)
     if text == str(exc):
         return exc

@@ -21,25 +21,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and compare the values of each shared role. Exit 0: matrix written; 1: a dump breaks "
         "its contract; 2: unusable input.",
     )
-    p.add_argument("--left", default=None, metavar="NAME|PATH",
-                   help="left pipeline contract (default: ptychopinn-tf-grouped)")
-    p.add_argument("--right", default=None, metavar="NAME|PATH",
-                   help="right pipeline contract (default: ptychopinn-torch-mmap)")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="output format (default: from the --output suffix .md/.csv/.json, "
-                   "else markdown)")
-    p.add_argument("--output", metavar="FILE",
-                   help="write to FILE (atomically) instead of standard output, "
-                   "e.g. torch_gap_matrix.md")
+    p.add_argument(
+        "--left", default=None, metavar="NAME|PATH", help="left pipeline contract (default: ptychopinn-tf-grouped)"
+    )
+    p.add_argument(
+        "--right", default=None, metavar="NAME|PATH", help="right pipeline contract (default: ptychopinn-torch-mmap)"
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: from the --output suffix .md/.csv/.json, else markdown)",
+    )
+    p.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write to FILE (atomically) instead of standard output, e.g. torch_gap_matrix.md",
+    )
     add_force(p)
-    p.add_argument("--left-dump", metavar="A.npz",
-                   help="tensor dump of the left pipeline (plain np.savez dict)")
-    p.add_argument("--right-dump", metavar="B.npz",
-                   help="tensor dump of the right pipeline (plain np.savez dict)")
-    p.add_argument("--rtol", type=float, default=None,
-                   help="relative tolerance of the value comparison (default: 1e-05)")
-    p.add_argument("--atol", type=float, default=None,
-                   help="absolute tolerance of the value comparison (default: 1e-08)")
+    p.add_argument("--left-dump", metavar="A.npz", help="tensor dump of the left pipeline (plain np.savez dict)")
+    p.add_argument("--right-dump", metavar="B.npz", help="tensor dump of the right pipeline (plain np.savez dict)")
+    p.add_argument(
+        "--rtol", type=float, default=None, help="relative tolerance of the value comparison (default: 1e-05)"
+    )
+    p.add_argument(
+        "--atol", type=float, default=None, help="absolute tolerance of the value comparison (default: 1e-08)"
+    )
     p.set_defaults(func=_run)
 
 
@@ -71,7 +78,9 @@ def _run(args: argparse.Namespace) -> int:
     ok = True
     if args.left_dump is not None:
         report = compare_dumps(
-            matrix, args.left_dump, args.right_dump,
+            matrix,
+            args.left_dump,
+            args.right_dump,
             rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
             atol=DEFAULT_ATOL if args.atol is None else args.atol,
         )
@@ -81,13 +90,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.output:
         with atomic_output(args.output, "w", force=args.force, inputs=inputs) as fh:
             fh.write(text)
-        print(f"wrote {os.fspath(args.output)}: {len(matrix.rows)} roles, "
-              f"{matrix.left.name} vs {matrix.right.name}")
+        print(f"wrote {os.fspath(args.output)}: {len(matrix.rows)} roles, {matrix.left.name} vs {matrix.right.name}")
     else:
         sys.stdout.write(text)
     if not ok:
-        print("ptyevidence: a dump breaks its contract; see the parity findings",
-              file=sys.stderr)
+        print("ptyevidence: a dump breaks its contract; see the parity findings", file=sys.stderr)
     return 0 if ok else 1
 
 

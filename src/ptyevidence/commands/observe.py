@@ -33,22 +33,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         "drift. Exit 0: written (drift is reported); 1: drift with --strict; 2: unusable input, "
         "PtychoPINN/TensorFlow/PyTorch not importable, or a pipeline failed.",
     )
-    p.add_argument("fixture", metavar="FIXTURE",
-                   help="fixture NPZ with diff3d (make it with 'fixture make --legacy-alias')")
-    p.add_argument("--python", metavar="PATH",
-                   help="interpreter of PtychoPINN's environment (default: this one)")
-    p.add_argument("--ptychopinn", metavar="PATH",
-                   help="PtychoPINN source checkout to add to that interpreter's sys.path")
-    p.add_argument("--gridsize", type=_gridsizes, default=(1, 2), metavar="G[,G...]",
-                   help="gridsizes to run, C = G*G channels (default: 1,2)")
-    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                   help="pipeline setting, repeatable: N, seed (both pipelines); nsamples or tf.NAME "
-                   "(generate_grouped_data); DataConfig.NAME, ModelConfig.NAME or a plain field "
-                   "name (Torch). Defaults: N=64 K=4 nsamples=48 seed=0, Torch configs as defined")
-    p.add_argument("--out", metavar="DIR",
-                   help="output folder (default: observe-<fixture stem> in the current folder)")
-    p.add_argument("--timeout", type=real_number("timeout"), default=600.0, metavar="SECONDS",
-                   help="time each pipeline subprocess may take (default: 600)")
+    p.add_argument(
+        "fixture", metavar="FIXTURE", help="fixture NPZ with diff3d (make it with 'fixture make --legacy-alias')"
+    )
+    p.add_argument("--python", metavar="PATH", help="interpreter of PtychoPINN's environment (default: this one)")
+    p.add_argument(
+        "--ptychopinn", metavar="PATH", help="PtychoPINN source checkout to add to that interpreter's sys.path"
+    )
+    p.add_argument(
+        "--gridsize",
+        type=_gridsizes,
+        default=(1, 2),
+        metavar="G[,G...]",
+        help="gridsizes to run, C = G*G channels (default: 1,2)",
+    )
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pipeline setting, repeatable: N, seed (both pipelines); nsamples or tf.NAME "
+        "(generate_grouped_data); DataConfig.NAME, ModelConfig.NAME or a plain field "
+        "name (Torch). Defaults: N=64 K=4 nsamples=48 seed=0, Torch configs as defined",
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder (default: observe-<fixture stem> in the current folder)")
+    p.add_argument(
+        "--timeout",
+        type=real_number("timeout"),
+        default=600.0,
+        metavar="SECONDS",
+        help="time each pipeline subprocess may take (default: 600)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when there is contract drift")
     add_force(p)
     add_json(p)
@@ -59,14 +74,22 @@ def _run(args: argparse.Namespace) -> int:
     from ..gap.observe import observe
 
     report = observe(
-        args.fixture, python=args.python, ptychopinn=args.ptychopinn, gridsizes=args.gridsize,
-        config=args.config, out=args.out, timeout=args.timeout, force=args.force,
+        args.fixture,
+        python=args.python,
+        ptychopinn=args.ptychopinn,
+        gridsizes=args.gridsize,
+        config=args.config,
+        out=args.out,
+        timeout=args.timeout,
+        force=args.force,
     )
     if args.json:
         emit_json(report.to_dict())
     else:
         sys.stdout.write(report.to_text())
     if report.drift:
-        print(f"ptyevidence: {len(report.drift)} contract drift item(s); see "
-              f"{report.out_dir}/observed_gap_matrix.md", file=sys.stderr)
+        print(
+            f"ptyevidence: {len(report.drift)} contract drift item(s); see {report.out_dir}/observed_gap_matrix.md",
+            file=sys.stderr,
+        )
     return 1 if args.strict and report.drift else 0

@@ -19,7 +19,8 @@ from .fixture import _HASH_MODES, _STRATEGIES, _subset_size
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
     p = sub.add_parser(
-        "report", help="run the evidence notebooks on a dataset and collect the artifacts",
+        "report",
+        help="run the evidence notebooks on a dataset and collect the artifacts",
         description="Execute the evidence notebooks (data_contract, dataset, scan_coverage, "
         "torch_gap_matrix) through papermill on each source, into DIR: the executed "
         "notebooks and their HTML renderings, data_contract.md, the data figures (frames, "
@@ -40,42 +41,87 @@ def register(sub: argparse._SubParsersAction) -> None:
         "executed notebook is kept), PtychoPINN not importable with --observe, or an "
         "existing report without --force; with several sources, the largest of theirs.",
     )
-    p.add_argument("--source", nargs="+", action="extend", metavar="S",
-                   help="dataset file(s), NPZ or CXI; several give one report each "
-                   "(default: the simulated demo dataset)")
-    p.add_argument("--sources-from", metavar="LIST",
-                   help="text file naming one dataset per line, after those of --source (blank "
-                   "lines and # comments skipped; relative paths are relative to LIST)")
-    p.add_argument("--out", metavar="DIR",
-                   help="artifact folder (default: artifacts/<source-stem>/ under the "
-                   "current folder); with several sources, the parent of one folder per "
-                   "source stem")
-    p.add_argument("--subset-size", type=_subset_size, default=64, metavar="N",
-                   help="positions in the regression fixture, 16 or more (default: 64)")
-    p.add_argument("--strategy", choices=_STRATEGIES, default="stratified-index",
-                   help="how the fixture's positions are chosen (default: stratified-index)")
-    p.add_argument("--seed", type=seed_type, default=0, metavar="N",
-                   help="seed of the farthest-point start (default: 0)")
-    p.add_argument("--contract", metavar="NAME|PATH", default="",
-                   help="contract the data contract notebook validates against, built-in name "
-                   "(e.g. legacy) or JSON file (default: the file format's, data001 for NPZ)")
-    p.add_argument("--source-hash", choices=_HASH_MODES, default="auto",
-                   help="hash the source in full (the fixture's policy, whose record the report "
-                   "reads): auto = up to 1 GiB, a fingerprint above; full; none (default: auto)")
+    p.add_argument(
+        "--source",
+        nargs="+",
+        action="extend",
+        metavar="S",
+        help="dataset file(s), NPZ or CXI; several give one report each (default: the simulated demo dataset)",
+    )
+    p.add_argument(
+        "--sources-from",
+        metavar="LIST",
+        help="text file naming one dataset per line, after those of --source (blank "
+        "lines and # comments skipped; relative paths are relative to LIST)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="artifact folder (default: artifacts/<source-stem>/ under the "
+        "current folder); with several sources, the parent of one folder per "
+        "source stem",
+    )
+    p.add_argument(
+        "--subset-size",
+        type=_subset_size,
+        default=64,
+        metavar="N",
+        help="positions in the regression fixture, 16 or more (default: 64)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=_STRATEGIES,
+        default="stratified-index",
+        help="how the fixture's positions are chosen (default: stratified-index)",
+    )
+    p.add_argument(
+        "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
+    )
+    p.add_argument(
+        "--contract",
+        metavar="NAME|PATH",
+        default="",
+        help="contract the data contract notebook validates against, built-in name "
+        "(e.g. legacy) or JSON file (default: the file format's, data001 for NPZ)",
+    )
+    p.add_argument(
+        "--source-hash",
+        choices=_HASH_MODES,
+        default="auto",
+        help="hash the source in full (the fixture's policy, whose record the report "
+        "reads): auto = up to 1 GiB, a fingerprint above; full; none (default: auto)",
+    )
     engine = p.add_mutually_exclusive_group()
-    engine.add_argument("--workers", "--jobs", dest="jobs", type=_jobs, default=1, metavar="K",
-                        help="render K sources at a time on a local dask cluster of K worker "
-                        "processes (default: 1, one after the other in this process)")
-    engine.add_argument("--scheduler", metavar="ADDRESS",
-                        help="render the sources on an existing dask cluster (tcp://host:8786) "
-                        "whose workers see the files at the same paths")
-    p.add_argument("--observe", action="store_true",
-                   help="run PtychoPINN's TF and Torch pipelines on the fixture and add the observed "
-                   "columns and the contract drift to the gap matrix")
-    p.add_argument("--python", metavar="PATH",
-                   help="with --observe: interpreter of PtychoPINN's environment (default: this one)")
-    p.add_argument("--ptychopinn", metavar="PATH",
-                   help="with --observe: PtychoPINN source checkout to add to that interpreter's sys.path")
+    engine.add_argument(
+        "--workers",
+        "--jobs",
+        dest="jobs",
+        type=_jobs,
+        default=1,
+        metavar="K",
+        help="render K sources at a time on a local dask cluster of K worker "
+        "processes (default: 1, one after the other in this process)",
+    )
+    engine.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="render the sources on an existing dask cluster (tcp://host:8786) "
+        "whose workers see the files at the same paths",
+    )
+    p.add_argument(
+        "--observe",
+        action="store_true",
+        help="run PtychoPINN's TF and Torch pipelines on the fixture and add the observed "
+        "columns and the contract drift to the gap matrix",
+    )
+    p.add_argument(
+        "--python", metavar="PATH", help="with --observe: interpreter of PtychoPINN's environment (default: this one)"
+    )
+    p.add_argument(
+        "--ptychopinn",
+        metavar="PATH",
+        help="with --observe: PtychoPINN source checkout to add to that interpreter's sys.path",
+    )
     add_reader(p)
     add_geometry(p)
     add_force(p)
@@ -102,12 +148,28 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(msg)
     sources = [*(args.source or []), *(read_source_list(args.sources_from) if args.sources_from else [])]
     results = render_reports(
-        sources or [None], args.out, jobs=args.jobs, scheduler=args.scheduler,
-        subset_size=args.subset_size, strategy=args.strategy, seed=args.seed, force=args.force,
-        contract=args.contract, source_hash=args.source_hash,
-        **{k: v for k, v in {"reader": args.reader, "positions_from": args.positions_from,
-                             "observe": args.observe, "python": args.python,
-                             "ptychopinn": args.ptychopinn, **geometry_options(args)}.items() if v},
+        sources or [None],
+        args.out,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        subset_size=args.subset_size,
+        strategy=args.strategy,
+        seed=args.seed,
+        force=args.force,
+        contract=args.contract,
+        source_hash=args.source_hash,
+        **{
+            k: v
+            for k, v in {
+                "reader": args.reader,
+                "positions_from": args.positions_from,
+                "observe": args.observe,
+                "python": args.python,
+                "ptychopinn": args.ptychopinn,
+                **geometry_options(args),
+            }.items()
+            if v
+        },
     )
     code = 0
     for label, outcome in results:
@@ -117,7 +179,9 @@ def _run(args: argparse.Namespace) -> int:
             continue
         print(outcome.to_text())
         if not outcome.ok:
-            print(f"ptyevidence: {label} breaks its data contract; see "
-                  f"{outcome.out_dir}/data_contract.md", file=sys.stderr)
+            print(
+                f"ptyevidence: {label} breaks its data contract; see {outcome.out_dir}/data_contract.md",
+                file=sys.stderr,
+            )
             code = max(code, 1)
     return code

@@ -31,22 +31,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("fixture", metavar="FIXTURE", help="dataset file (e.g. a fixture NPZ)")
     add_contract(p)
     add_layout(p)
-    p.add_argument("--batch-size", type=whole_number(1, "batch size"), default=8, metavar="B",
-                   help="items per batch (default: 8)")
-    p.add_argument("--coords-dtype", choices=_COORDS_DTYPES, default="float64",
-                   help="tensor dtype of the scan coordinates; float32 rounds float64 "
-                   "positions, reported as not exact (default: float64)")
+    p.add_argument(
+        "--batch-size", type=whole_number(1, "batch size"), default=8, metavar="B", help="items per batch (default: 8)"
+    )
+    p.add_argument(
+        "--coords-dtype",
+        choices=_COORDS_DTYPES,
+        default="float64",
+        help="tensor dtype of the scan coordinates; float32 rounds float64 "
+        "positions, reported as not exact (default: float64)",
+    )
     add_json(p)
     p.set_defaults(func=_run)
-
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..gap.torch_check import check_torch_loading
 
     report = check_torch_loading(
-        args.fixture, contract=args.contract, batch_size=args.batch_size,
-        coords_dtype=args.coords_dtype, layout=args.layout,
+        args.fixture,
+        contract=args.contract,
+        batch_size=args.batch_size,
+        coords_dtype=args.coords_dtype,
+        layout=args.layout,
     )
     print_report(report, args.json)
     return 0 if report.ok else 1

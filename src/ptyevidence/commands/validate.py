@@ -31,12 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_layout(p)
     add_reader(p)
     add_geometry(p)
-    p.add_argument("--record", metavar="JSON",
-                   help="record the contract's record rules read, e.g. a fixture's sidecar for "
-                   "--contract fixture-acceptance (default: PATH with .json, if present)")
-    p.add_argument("--jobs", type=whole_number(1, "jobs"), default=1, metavar="K",
-                   help="read and check the blocks of a large uncompressed NPZ member or CXI frame "
-                   "stack on K threads (default: 1); the report is the same for any K")
+    p.add_argument(
+        "--record",
+        metavar="JSON",
+        help="record the contract's record rules read, e.g. a fixture's sidecar for "
+        "--contract fixture-acceptance (default: PATH with .json, if present)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=whole_number(1, "jobs"),
+        default=1,
+        metavar="K",
+        help="read and check the blocks of a large uncompressed NPZ member or CXI frame "
+        "stack on K threads (default: 1); the report is the same for any K",
+    )
     add_json(p)
     p.set_defaults(func=_run)
 
@@ -47,8 +55,15 @@ def _run(args: argparse.Namespace) -> int:
 
     geometry = geometry_options(args)
     contract = args.contract or default_contract_for(args.path, args.reader, args.positions_from, **geometry)
-    report = validate_dataset(args.path, contract, layout=args.layout, reader=args.reader,
-                              positions_from=args.positions_from, record=args.record, jobs=args.jobs,
-                              **geometry)
+    report = validate_dataset(
+        args.path,
+        contract,
+        layout=args.layout,
+        reader=args.reader,
+        positions_from=args.positions_from,
+        record=args.record,
+        jobs=args.jobs,
+        **geometry,
+    )
     print_report(report, args.json)
     return 0 if report.ok else 1

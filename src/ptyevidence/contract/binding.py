@@ -173,9 +173,7 @@ class Binding:
     @property
     def missing(self) -> tuple[str, ...]:
         """Stored contract fields the file lacks, in contract order."""
-        return tuple(
-            s.name for s in self.contract.fields if s.presence == "stored" and s.name not in self.fields
-        )
+        return tuple(s.name for s in self.contract.fields if s.presence == "stored" and s.name not in self.fields)
 
     @property
     def ok(self) -> bool:
@@ -183,9 +181,7 @@ class Binding:
         return not any(f.severity == "error" for f in self.findings)
 
 
-def bind(
-    contract: str | os.PathLike | DatasetContract, source: Source | ArraySource, layout: str = "auto"
-) -> Binding:
+def bind(contract: str | os.PathLike | DatasetContract, source: Source | ArraySource, layout: str = "auto") -> Binding:
     """Bind the keys of an open source to the fields of a contract.
 
     Only headers are read (``keys()`` and ``info(key)``): no value is loaded.
@@ -317,16 +313,22 @@ class _Binder:
         info = self.source.info(key)
         stored = tuple(int(s) for s in info.shape)
         values = {"shape": stored, "readable": not (info.has_objects or info.is_structured), **facts}
-        bound = BoundField(spec.name, key, alias_severity, info.dtype, stored,
-                           per_scan=self.per_scan(spec), **values)
+        bound = BoundField(spec.name, key, alias_severity, info.dtype, stored, per_scan=self.per_scan(spec), **values)
         self.fields[spec.name] = bound
         return bound
 
     def result(self, unknown: Sequence[str]) -> Binding:
         return Binding(
-            contract=self.contract, path=self.path, fields=dict(self.fields), dims=dict(self.dims),
-            dim_fields=dict(self.dim_fields), layout=self.layout, positions_dim=self.positions_dim,
-            unknown=tuple(unknown), findings=tuple(self.findings), alias_copies=dict(self.alias_copies),
+            contract=self.contract,
+            path=self.path,
+            fields=dict(self.fields),
+            dims=dict(self.dims),
+            dim_fields=dict(self.dim_fields),
+            layout=self.layout,
+            positions_dim=self.positions_dim,
+            unknown=tuple(unknown),
+            findings=tuple(self.findings),
+            alias_copies=dict(self.alias_copies),
         )
 
 
@@ -335,18 +337,29 @@ class _FileBinder(_Binder):
 
     def missing(self, spec: FieldSpec) -> None:
         if spec.required:
-            self.header("required", spec.name, "required", spec.name, "error",
-                        f"required key '{spec.name}' is missing ({spec.description})")
+            self.header(
+                "required",
+                spec.name,
+                "required",
+                spec.name,
+                "error",
+                f"required key '{spec.name}' is missing ({spec.description})",
+            )
 
     def found_alias(self, spec: FieldSpec, alias: str) -> None:
         writer = spec.written_by.get(alias)
         if writer:
             cited = f" ({'; '.join(spec.source)})" if spec.source else ""
-            self.add("version-drift", spec.name, spec.aliases[alias],
-                     f"written by {writer}: {alias}; the spec names {spec.name}{cited}")
+            self.add(
+                "version-drift",
+                spec.name,
+                spec.aliases[alias],
+                f"written by {writer}: {alias}; the spec names {spec.name}{cited}",
+            )
             return
-        self.add("alias", spec.name, spec.aliases[alias],
-                 f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'")
+        self.add(
+            "alias", spec.name, spec.aliases[alias], f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'"
+        )
 
     def run(self) -> Binding:
         present = list(self.source.keys())
@@ -354,14 +367,20 @@ class _FileBinder(_Binder):
         used = {key for _, key, _ in matched.values()}
         for name, copies in self.alias_copies.items():
             for key in copies:
-                self.add("alias", key, "info",
-                         f"key '{key}' is {self.contract.name}'s declared alias of '{name}', stored beside "
-                         f"it as a copy for readers of '{key}'")
+                self.add(
+                    "alias",
+                    key,
+                    "info",
+                    f"key '{key}' is {self.contract.name}'s declared alias of '{name}', stored beside "
+                    f"it as a copy for readers of '{key}'",
+                )
             used.update(copies)
         for key in sorted(set(present) - used):
             if self.source.info(key).has_objects:
                 self.add(
-                    "object-array", key, "error",
+                    "object-array",
+                    key,
+                    "error",
                     f"key '{key}' holds Python objects (dtype object) that only unpickling "
                     "could read; it was not loaded. Store text as a string array, e.g. "
                     "numpy.array(json.dumps(meta))",
@@ -393,7 +412,11 @@ class _FileBinder(_Binder):
         if info.has_objects or info.is_structured:
             kind = "Python objects (would need unpickling)" if info.has_objects else "named fields"
             self.header(
-                "dtype", spec.name, "dtype", spec.name, "error",
+                "dtype",
+                spec.name,
+                "dtype",
+                spec.name,
+                "error",
                 f"key '{key}' has dtype {info.dtype} with {kind}; expected "
                 f"{' or '.join(spec.dtypes)}; it was not loaded",
             )
@@ -402,9 +425,12 @@ class _FileBinder(_Binder):
         sev = spec.dtype_severity(info.dtype)
         if sev is not None:
             self.header(
-                "dtype", spec.name, "dtype", spec.name, sev,
-                f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected "
-                f"{' or '.join(spec.dtypes)}",
+                "dtype",
+                spec.name,
+                "dtype",
+                spec.name,
+                sev,
+                f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected {' or '.join(spec.dtypes)}",
             )
         shape = tuple(int(s) for s in info.shape)
         if spec.name == self.layout_field and len(shape) == len(self.contract.layout["canonical"]):
@@ -419,7 +445,11 @@ class _FileBinder(_Binder):
                 self.layout = fallback
             if self.layout == "legacy":
                 self.header(
-                    "layout", spec.name, "layout", spec.name, self.contract.layout.get("legacy_severity", "error"),
+                    "layout",
+                    spec.name,
+                    "layout",
+                    spec.name,
+                    self.contract.layout.get("legacy_severity", "error"),
                     f"key '{key}' is stored in legacy (H, W, N) order {shape}; "
                     "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)",
                 )
@@ -433,7 +463,9 @@ class _FileBinder(_Binder):
             if shape_fits(symbolic, shape, self.dims):
                 if sev is not None:
                     self.add(
-                        "shape", spec.name, sev,
+                        "shape",
+                        spec.name,
+                        sev,
                         f"key '{key}' has non-canonical shape {shape}; canonical is "
                         f"({', '.join(map(str, spec.shape))})",
                     )
@@ -450,8 +482,14 @@ class _FileBinder(_Binder):
         detail = f" with {', '.join(bound)}" if bound else ""
         ranks = {len(symbolic) for symbolic, _ in [(spec.shape, None), *spec.alt_shapes]}
         check = "size" if len(shape) in ranks else "rank"
-        self.header(check, spec.name, "shape", spec.name, "error",
-                    f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}")
+        self.header(
+            check,
+            spec.name,
+            "shape",
+            spec.name,
+            "error",
+            f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}",
+        )
         return False
 
     def _bound_by(self, dim: str) -> str:
@@ -467,14 +505,22 @@ class _FileBinder(_Binder):
                 other = rule["equals"]
                 shifted = f"{other} {'+' if offset > 0 else '-'} {abs(offset)}" if offset else other
                 self.header(
-                    "dims", name, "dims", where, "error",
+                    "dims",
+                    name,
+                    "dims",
+                    where,
+                    "error",
                     f"dimension {name} = {dims[name]}{self._bound_by(name)} differs from {shifted} = "
                     f"{dims[other] + offset}{self._bound_by(other)}; they must be equal "
                     f"({rule.get('description', '')})",
                 )
             if name in dims and "one_of" in rule and dims[name] not in rule["one_of"]:
                 self.header(
-                    "dims", name, "dims", where, "error",
+                    "dims",
+                    name,
+                    "dims",
+                    where,
+                    "error",
                     f"dimension {name} = {dims[name]} is not one of {', '.join(map(str, rule['one_of']))} "
                     f"({rule.get('description', '')})",
                 )
@@ -485,9 +531,12 @@ class _FileBinder(_Binder):
             if least is not None and dims[name] < least:
                 label = f"{lower} = {least}" if isinstance(lower, str) else str(least)
                 self.header(
-                    "dims", name, "dims", where, "error",
-                    f"dimension {name} = {dims[name]} is below its minimum {label} "
-                    f"({rule.get('description', '')})",
+                    "dims",
+                    name,
+                    "dims",
+                    where,
+                    "error",
+                    f"dimension {name} = {dims[name]} is below its minimum {label} ({rule.get('description', '')})",
                 )
 
 
@@ -500,28 +549,39 @@ class _DumpBinder(_Binder):
 
     def missing(self, spec: FieldSpec) -> None:
         # Partial dumps of optional fields are normal; a required field is a warning.
-        self.add("missing", spec.name, "warning" if spec.required else "info",
-                 f"{self.where} has no key '{spec.name}' (role {spec.role})"
-                 + ("; the contract requires it" if spec.required else "; not compared"))
+        self.add(
+            "missing",
+            spec.name,
+            "warning" if spec.required else "info",
+            f"{self.where} has no key '{spec.name}' (role {spec.role})"
+            + ("; the contract requires it" if spec.required else "; not compared"),
+        )
 
     def run(self) -> Binding:
         present = []
         for key in self.source.keys():  # noqa: SIM118 - readers are not iterable
             info = self.source.info(key)
             if info.has_objects or info.is_structured:
-                self.add("unreadable", key, "error", f"{self.where}: key '{key}' has dtype "
-                         f"{info.dtype} (objects or named fields); it was not loaded")
+                self.add(
+                    "unreadable",
+                    key,
+                    "error",
+                    f"{self.where}: key '{key}' has dtype {info.dtype} (objects or named fields); it was not loaded",
+                )
             else:
                 present.append(key)
         matched = self.match(present)
         used = {key for _, key, _ in matched.values()}
         unknown = [key for key in present if key not in used]
         for key in unknown:
-            self.add("unknown-key", key, "info",
-                     f"{self.where}: key '{key}' is not a field of {self.contract.name}; ignored")
+            self.add(
+                "unknown-key", key, "info", f"{self.where}: key '{key}' is not a field of {self.contract.name}; ignored"
+            )
         if present and not matched:
             self.add(
-                "no-match", "*", "error",
+                "no-match",
+                "*",
+                "error",
                 f"{self.where}: none of its keys ({', '.join(present[:6])}) is a field of "
                 f"{self.contract.name}; dump the pipeline that contract describes or pass another contract",
             )
@@ -532,7 +592,8 @@ class _DumpBinder(_Binder):
         # Report only dimensions that a field matching the contract supports.
         usable = {f.key for f in self.fields.values() if f.fits}
         self.dims = {
-            sym: size for sym, size in self.dims.items()
+            sym: size
+            for sym, size in self.dims.items()
             if "size" in self.contract.dims.get(sym, {}) or usable & set(voters.get(sym, []))
         }
         name_of = {f.key: f.name for f in self.fields.values()}
@@ -567,19 +628,28 @@ class _DumpBinder(_Binder):
         severity = spec.dtype_severity(dtype)
         if severity is not None:
             # The values are still compared: the observed column shows the dtypes.
-            self.add("dtype", spec.name, severity, f"{self.where}: key '{key}' has dtype {dtype}; "
-                     f"{self.contract.name} expects {' or '.join(spec.dtypes)}")
+            self.add(
+                "dtype",
+                spec.name,
+                severity,
+                f"{self.where}: key '{key}' has dtype {dtype}; {self.contract.name} expects {' or '.join(spec.dtypes)}",
+            )
         if spec.shape is None or shape_fits(spec.shape, shape, self.dims):
             return True
         # Judge the array by the dimensions the *other* fields bound.
         others = {s: [k for k in voters.get(s, []) if k != key] for s in self.dims}
         fixed = {s: n for s, n in self.dims.items() if others[s] or "size" in self.contract.dims.get(s, {})}
         expected = tuple(fixed.get(s, s) if isinstance(s, str) else s for s in spec.shape)
-        because = [f"{s} = {fixed[s]} from {', '.join(others[s][:2])}"
-                   for s in dict.fromkeys(spec.shape) if isinstance(s, str) and others.get(s)]
+        because = [
+            f"{s} = {fixed[s]} from {', '.join(others[s][:2])}"
+            for s in dict.fromkeys(spec.shape)
+            if isinstance(s, str) and others.get(s)
+        ]
         because_text = f" ({'; '.join(because)})" if because else ""
         self.add(
-            "shape", spec.name, "error",
+            "shape",
+            spec.name,
+            "error",
             f"{self.where}: key '{key}' has shape {shape}; {self.contract.name} expects "
             f"{shape_text(spec.shape, ',')} = {shape_text(expected, ',')}{because_text}; "
             f"{_layout_hint(spec.shape, shape, fixed)}",
@@ -597,6 +667,5 @@ def _layout_hint(symbolic: Sequence[str | int], shape: tuple[int, ...], dims: Ma
         for perm in permutations(range(len(shape))):
             if perm != tuple(range(len(shape))) and shape_fits(symbolic, tuple(shape[i] for i in perm), dims):
                 order = ",".join(map(str, perm))
-                return (f"it fits after permute({order}): the pipeline was probably dumped in "
-                        "another axis order")
+                return f"it fits after permute({order}): the pipeline was probably dumped in another axis order"
     return "check the layout and the group/channel counts the pipeline was dumped with"

@@ -83,8 +83,7 @@ def _stats_check(test: _StatsTest) -> Callable[[CheckContext, Rule], str | None]
 
 def _finite(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
     bad = st.count - st.finite
-    return (f"{bad} non-finite of {st.count}",
-            f"{st.nan} NaN and {st.inf} Inf of {st.count} values" if bad else None)
+    return (f"{bad} non-finite of {st.count}", f"{st.nan} NaN and {st.inf} Inf of {st.count} values" if bad else None)
 
 
 def _min_at_least(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
@@ -99,8 +98,7 @@ def _max_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
         return "no finite value", None
     high = st.max >= rule.value
     return f"max {st.max:.6g}", (
-        f"maximum {st.max:.6g} is not below {rule.value:g}; normalize amplitudes (is it intensity?)"
-        if high else None
+        f"maximum {st.max:.6g} is not below {rule.value:g}; normalize amplitudes (is it intensity?)" if high else None
     )
 
 
@@ -110,7 +108,8 @@ def _max_mean_ratio_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, st
     ratio = st.max / st.mean
     return f"max/mean {ratio:.4g}", (
         f"max/mean = {ratio:.4g} (>= {rule.value:g}); values look like intensity, not amplitude"
-        if ratio >= rule.value else None
+        if ratio >= rule.value
+        else None
     )
 
 
@@ -141,7 +140,9 @@ def _integer_squares_fit(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str
     return observed, (
         f"{dtype.name} values up to {st.max:g}: their squares ({square:.4g}) overflow {dtype.name} "
         f"(max {limit:g}), so a reader that squares them in their own dtype gets wrapped values; "
-        "store float32" if square > limit else None
+        "store float32"
+        if square > limit
+        else None
     )
 
 
@@ -157,11 +158,18 @@ def _index_range(ctx: CheckContext, rule: Rule) -> str | None:
             continue
         seen.append(f"{st.min:.6g} to {st.max:.6g} in [0, {size - 1}]")
         if st.min < 0 or st.max > size - 1:
-            label = f"{rule.dim} = {size}" if bound is not None else (
-                f"{rule.dim} not in the file, taken as {size}" if rule.dim else f"{size} entries")
+            label = (
+                f"{rule.dim} = {size}"
+                if bound is not None
+                else (f"{rule.dim} not in the file, taken as {size}" if rule.dim else f"{size} entries")
+            )
             # Which range applies is the rule's point: say it.
-            _report(ctx, rule, name, f"values {st.min:.6g} to {st.max:.6g} leave [0, {size - 1}] ({label}): "
-                    f"{rule.description}")
+            _report(
+                ctx,
+                rule,
+                name,
+                f"values {st.min:.6g} to {st.max:.6g} leave [0, {size - 1}] ({label}): {rule.description}",
+            )
     return "; ".join(seen) or None
 
 
@@ -193,7 +201,7 @@ def _sample(ctx: CheckContext, rule: Rule, name: str) -> list[np.ndarray] | None
     n = bound.shape[0]
     limit = int(rule.params.get("sample_frames", _DEFAULT_SAMPLE_FRAMES))
     indices = np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(np.int64))
-    return [indices[i:i + _CHUNK_FRAMES] for i in range(0, indices.size, _CHUNK_FRAMES)]
+    return [indices[i : i + _CHUNK_FRAMES] for i in range(0, indices.size, _CHUNK_FRAMES)]
 
 
 def _frames(ctx: CheckContext, name: str, indices: np.ndarray) -> np.ndarray:
@@ -284,14 +292,21 @@ def _counting_lattice(ctx: CheckContext, rule: Rule) -> str | None:
             seen.append("too few values on any candidate lattice to tell")
             continue
         quantum, (on, on_square, used, _) = max(judged.items(), key=lambda item: item[1][0] / item[1][2])
-        seen.append(f"{on / used:.3f} of {used} values and {on_square / used:.3f} of their squares on the "
-                    f"lattice of q = {quantum:.6g}")
+        seen.append(
+            f"{on / used:.3f} of {used} values and {on_square / used:.3f} of their squares on the "
+            f"lattice of q = {quantum:.6g}"
+        )
         if on / used >= p["fraction"]:
-            _report(ctx, rule, name, (
-                f"{100 * on / used:.1f}% of {used} sampled values are whole multiples of {quantum:.6g}: "
-                "photon counts (intensity), not amplitude; store numpy.sqrt(counts), scaled so the "
-                "maximum is below 10"
-            ))
+            _report(
+                ctx,
+                rule,
+                name,
+                (
+                    f"{100 * on / used:.1f}% of {used} sampled values are whole multiples of {quantum:.6g}: "
+                    "photon counts (intensity), not amplitude; store numpy.sqrt(counts), scaled so the "
+                    "maximum is below 10"
+                ),
+            )
     return "; ".join(seen) or None
 
 
@@ -312,10 +327,14 @@ def peak_corner_ratio(mean_frame: np.ndarray, box_fraction: float) -> float:
     """
     h, w = mean_frame.shape
     bh, bw = max(1, round(h * box_fraction)), max(1, round(w * box_fraction))
-    corners = (mean_frame[:bh, :bw].sum() + mean_frame[:bh, -bw:].sum()
-               + mean_frame[-bh:, :bw].sum() + mean_frame[-bh:, -bw:].sum())
+    corners = (
+        mean_frame[:bh, :bw].sum()
+        + mean_frame[:bh, -bw:].sum()
+        + mean_frame[-bh:, :bw].sum()
+        + mean_frame[-bh:, -bw:].sum()
+    )
     cy, cx = h // 2, w // 2
-    centre = mean_frame[cy - bh:cy + bh, cx - bw:cx + bw].sum()
+    centre = mean_frame[cy - bh : cy + bh, cx - bw : cx + bw].sum()
     if centre <= 0:
         return float("inf") if corners > 0 else 0.0
     return float(corners / centre)
@@ -334,11 +353,16 @@ def _peak_centred(ctx: CheckContext, rule: Rule) -> str | None:
         ratio = peak_corner_ratio(total / count, rule.params["box_fraction"])
         seen.append(f"corner/centre {ratio:.3g}")
         if ratio > rule.params["ratio"]:
-            _report(ctx, rule, name, (
-                f"the mean frame holds {ratio:.3g} times more signal in its corners than in its centre: "
-                "the zero frequency sits in the corners (frames not fftshifted); store "
-                "numpy.fft.fftshift(frames, axes=(-2, -1))"
-            ))
+            _report(
+                ctx,
+                rule,
+                name,
+                (
+                    f"the mean frame holds {ratio:.3g} times more signal in its corners than in its centre: "
+                    "the zero frequency sits in the corners (frames not fftshifted); store "
+                    "numpy.fft.fftshift(frames, axes=(-2, -1))"
+                ),
+            )
     return "; ".join(seen) or None
 
 
@@ -354,18 +378,28 @@ def _alias_copy_equal(ctx: CheckContext, rule: Rule) -> str | None:
                 continue
             other = ctx.source.info(alias)
             problem = None
-            if (tuple(other.shape), other.dtype.newbyteorder("=")) != (bound.stored_shape, bound.dtype.newbyteorder("=")):
-                problem = (f"holds {other.dtype.newbyteorder('=').name} {tuple(other.shape)} but '{bound.key}' "
-                           f"holds {bound.dtype.newbyteorder('=').name} {bound.stored_shape}")
+            if (tuple(other.shape), other.dtype.newbyteorder("=")) != (
+                bound.stored_shape,
+                bound.dtype.newbyteorder("="),
+            ):
+                problem = (
+                    f"holds {other.dtype.newbyteorder('=').name} {tuple(other.shape)} but '{bound.key}' "
+                    f"holds {bound.dtype.newbyteorder('=').name} {bound.stored_shape}"
+                )
             elif not bound.readable or other.has_objects or not _same_values(ctx.source, bound.key, alias):
                 problem = f"holds other values than '{bound.key}'"
             seen.append(f"'{alias}' {'differs from' if problem else 'equals'} '{bound.key}'")
             if problem:
-                ctx.add(rule.id, alias, rule.severity, (
-                    f"key '{alias}', the declared alias of '{name}', {problem}; readers of '{alias}' "
-                    f"and of '{bound.key}' would see different data: write the same frames under both "
-                    f"keys or drop '{alias}'"
-                ))
+                ctx.add(
+                    rule.id,
+                    alias,
+                    rule.severity,
+                    (
+                        f"key '{alias}', the declared alias of '{name}', {problem}; readers of '{alias}' "
+                        f"and of '{bound.key}' would see different data: write the same frames under both "
+                        f"keys or drop '{alias}'"
+                    ),
+                )
     return "; ".join(seen) or None
 
 
@@ -407,8 +441,9 @@ def _positions_not_all_identical(ctx: CheckContext, rule: Rule) -> str | None:
     if pts.size == 0:
         return None
     if x.size > 1 and np.all(pts == pts[0]):
-        ctx.add(rule.id, name, rule.severity,
-                f"all {x.size} positions are the same point ({pts[0, 0]:g}, {pts[0, 1]:g})")
+        ctx.add(
+            rule.id, name, rule.severity, f"all {x.size} positions are the same point ({pts[0, 0]:g}, {pts[0, 1]:g})"
+        )
     return f"x spans {np.ptp(pts[:, 0]):.4g}, y {np.ptp(pts[:, 1]):.4g}"
 
 
@@ -426,8 +461,9 @@ def _positions_unique(ctx: CheckContext, rule: Rule) -> str | None:
     ordered = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
     n_unique = 1 + int(np.count_nonzero((ordered[1:] != ordered[:-1]).any(axis=1)))
     if n_unique < pts.shape[0]:
-        ctx.add(rule.id, name, rule.severity,
-                f"{pts.shape[0] - n_unique} of {pts.shape[0]} positions repeat an earlier one")
+        ctx.add(
+            rule.id, name, rule.severity, f"{pts.shape[0] - n_unique} of {pts.shape[0]} positions repeat an earlier one"
+        )
     return f"{n_unique} distinct of {pts.shape[0]}"
 
 
@@ -446,10 +482,15 @@ def _positions_in_window(ctx: CheckContext, rule: Rule) -> str | None:
         inside &= (values >= start + lo * span) & (values <= start + hi * span)
     count = int(inside.sum())
     if count < rule.value:
-        ctx.add(rule.id, name, rule.severity, (
-            f"{count} of {x.size} positions lie inside the window [{lo:g}, {hi:g}] of the x and y ranges "
-            f"(at least {rule.value:g} needed)"
-        ))
+        ctx.add(
+            rule.id,
+            name,
+            rule.severity,
+            (
+                f"{count} of {x.size} positions lie inside the window [{lo:g}, {hi:g}] of the x and y ranges "
+                f"(at least {rule.value:g} needed)"
+            ),
+        )
     return f"{count} of {x.size} inside [{lo:g}, {hi:g}]"
 
 
@@ -471,10 +512,15 @@ def _canvas_fits(ctx: CheckContext, rule: Rule) -> str | None:
     need = (frame[0] + float(np.ptp(y[finite])), frame[1] + float(np.ptp(x[finite])))
     have = ctx.binding.fields[obj].shape
     if have[0] < need[0] or have[1] < need[1]:
-        _report(ctx, rule, obj, (
-            f"object {have[0]}x{have[1]} cannot hold every patch: it needs H + y range = {need[0]:.4g} rows "
-            f"and W + x range = {need[1]:.4g} columns, or patches placed at the scan positions are clipped"
-        ))
+        _report(
+            ctx,
+            rule,
+            obj,
+            (
+                f"object {have[0]}x{have[1]} cannot hold every patch: it needs H + y range = {need[0]:.4g} rows "
+                f"and W + x range = {need[1]:.4g} columns, or patches placed at the scan positions are clipped"
+            ),
+        )
     return f"{have[0]}x{have[1]} vs needed {need[0]:.4g}x{need[1]:.4g}"
 
 
@@ -531,8 +577,7 @@ def _scale_pair(ctx: CheckContext, rule: Rule) -> str | None:
     pairs = [list(p) for p in rule.params["pairs"]]
     shown = ", ".join(f"{n}={found.get(n, '<missing>')!r}" for n in names)
     if len(found) < len(names):
-        ctx.add(rule.id, where, rule.severity,
-                f"{shown}: the pair is one-sided; give both or neither")
+        ctx.add(rule.id, where, rule.severity, f"{shown}: the pair is one-sided; give both or neither")
     elif [found[n] for n in names] not in pairs:
         supported = "; ".join("/".join(p) for p in pairs)
         ctx.add(rule.id, where, rule.severity, f"{shown} is not a supported pair ({supported})")
@@ -545,8 +590,10 @@ def _layout_declared(ctx: CheckContext, rule: Rule) -> str | None:
         bound = ctx.binding.fields.get(name)
         if bound is None or len(bound.stored_shape) != 3:
             continue
-        n_positions = next((f.stored_shape[0] for f in ctx.binding.fields.values()
-                            if f.name != name and len(f.stored_shape) == 1), None)
+        n_positions = next(
+            (f.stored_shape[0] for f in ctx.binding.fields.values() if f.name != name and len(f.stored_shape) == 1),
+            None,
+        )
         declared = (read_metadata_member(ctx.source) or {}).get("layout")
         try:
             inferred = resolve_layout(bound.stored_shape, n_positions)
@@ -555,14 +602,22 @@ def _layout_declared(ctx: CheckContext, rule: Rule) -> str | None:
         if inferred is not None or declared == "canonical":
             seen.append(f"{inferred or declared} ({'from the shape' if inferred else 'declared'})")
             continue
-        why = ("its _metadata declares it legacy (H, W, N)" if declared == "legacy"
-               else "its shape cannot tell (N, H, W) from (H, W, N)")
+        why = (
+            "its _metadata declares it legacy (H, W, N)"
+            if declared == "legacy"
+            else "its shape cannot tell (N, H, W) from (H, W, N)"
+        )
         seen.append(why)
-        _report(ctx, rule, name, (
-            f"stack {bound.stored_shape} with {n_positions} positions: {why}, and the reader takes "
-            "axis 0 as the frame axis without checking; store it (N, H, W) and say so in _metadata "
-            "({\"layout\": \"canonical\"})"
-        ))
+        _report(
+            ctx,
+            rule,
+            name,
+            (
+                f"stack {bound.stored_shape} with {n_positions} positions: {why}, and the reader takes "
+                "axis 0 as the frame axis without checking; store it (N, H, W) and say so in _metadata "
+                '({"layout": "canonical"})'
+            ),
+        )
     return "; ".join(seen) or None
 
 
@@ -600,8 +655,12 @@ def _record_matches_dims(ctx: CheckContext, rule: Rule) -> str | None:
     want = value if isinstance(value, list) else [value]
     shown = ", ".join(f"{d} = {h}" for d, h in zip(dims, have))
     if have != want:
-        ctx.add(rule.id, ctx.binding.dim_fields.get(dims[0], "*"), rule.severity,
-                f"{shown}, but the record's {key} is {value}")
+        ctx.add(
+            rule.id,
+            ctx.binding.dim_fields.get(dims[0], "*"),
+            rule.severity,
+            f"{shown}, but the record's {key} is {value}",
+        )
     return shown
 
 

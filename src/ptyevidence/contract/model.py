@@ -75,7 +75,12 @@ VALUE_CHECKS = (
 CHECKS = HEADER_CHECKS + VALUE_CHECKS
 #: Checks whose ``value`` is a required numeric threshold.
 _THRESHOLD_CHECKS = (
-    "min_at_least", "max_below", "max_mean_ratio_below", "max_abs_below", "record_above", "positions_in_window",
+    "min_at_least",
+    "max_below",
+    "max_mean_ratio_below",
+    "max_abs_below",
+    "record_above",
+    "positions_in_window",
 )
 #: Parameters each check requires in ``params`` (others are optional, see validate.py).
 _REQUIRED_PARAMS = {
@@ -90,8 +95,10 @@ _REQUIRED_PARAMS = {
 #: What a rule parameter must hold, checked when the contract is read (a check never meets one it
 #: cannot use); parameters not named here are not read by any check.
 _PARAM_KINDS = {
-    **dict.fromkeys(("tolerance", "fraction", "max_quanta", "min_values", "min_share", "sample_frames",
-                     "box_fraction", "ratio"), "a number"),
+    **dict.fromkeys(
+        ("tolerance", "fraction", "max_quanta", "min_values", "min_share", "sample_frames", "box_fraction", "ratio"),
+        "a number",
+    ),
     "window": "two numbers",
     "key": "a name",
     **dict.fromkeys(("keys", "dims", "frame_dims", "problems"), "a list of names"),
@@ -558,7 +565,7 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         for key in ("canonical", "legacy"):
             axes = layout[key]
             if not (isinstance(axes, list) and axes and all(isinstance(a, str) for a in axes)):
-                fail(f"layout '{key}' must be a non-empty list of dimension names, e.g. [\"N\", \"H\", \"W\"]")
+                fail(f'layout \'{key}\' must be a non-empty list of dimension names, e.g. ["N", "H", "W"]')
         if sorted(layout["canonical"]) != sorted(layout["legacy"]):
             fail("layout 'canonical' and 'legacy' must order the same dimension names")
         _check_severity(layout.get("legacy_severity", "error"), "layout", fail)
@@ -582,13 +589,21 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
         if not isinstance(spec.get("offset", 0), int) or ("offset" in spec and "equals" not in spec):
             fail(f"dimension '{name}' has offset {spec['offset']!r}; expected an integer beside 'equals'")
     aliases = data.get("axis_aliases", {})
-    if not isinstance(aliases, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
-    ):
-        fail("'axis_aliases' must map axis names to axis names, e.g. {\"L\": \"B\"}")
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        fail('\'axis_aliases\' must map axis names to axis names, e.g. {"L": "B"}')
     known = {
-        "name", "title", "kind", "version", "description", "fields", "rules",
-        "dims", "layout", "sources", "framework", "axis_aliases",
+        "name",
+        "title",
+        "kind",
+        "version",
+        "description",
+        "fields",
+        "rules",
+        "dims",
+        "layout",
+        "sources",
+        "framework",
+        "axis_aliases",
     }
     if rules and any(r.id == other.id for i, r in enumerate(rules) for other in rules[:i]):
         fail("rule ids repeat")
@@ -646,9 +661,7 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     if isinstance(dtypes, str):
         dtypes = [dtypes]
     dtypes = [_check_dtype(dt, where, fail) for dt in dtypes]
-    tolerated = {
-        _check_dtype(dt, where, fail): sev for dt, sev in item.get("tolerated_dtypes", {}).items()
-    }
+    tolerated = {_check_dtype(dt, where, fail): sev for dt, sev in item.get("tolerated_dtypes", {}).items()}
     for sev in tolerated.values():
         _check_severity(sev, where, fail)
     aliases, written_by = {}, {}
@@ -685,7 +698,7 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     ):
         fail(
             f"{where} 'derive' must be {{\"op\": one of {', '.join(DERIVE_OPS)}, "
-            "\"of\": [field names]}} (one name for copy, two otherwise)"
+            '"of": [field names]}} (one name for copy, two otherwise)'
         )
     return FieldSpec(
         name=str(name),
@@ -714,10 +727,7 @@ def _check_derivations(fields: tuple[FieldSpec, ...], fail) -> None:
             continue
         unknown = [name for name in spec.derive["of"] if name not in stored]
         if unknown:
-            fail(
-                f"field '{spec.name}' derives from {', '.join(unknown)}, "
-                "which is not a stored field of this contract"
-            )
+            fail(f"field '{spec.name}' derives from {', '.join(unknown)}, which is not a stored field of this contract")
 
 
 def _param_fits(kind: str, value: Any) -> bool:
@@ -768,8 +778,11 @@ def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, 
     missing = [p for p in _REQUIRED_PARAMS.get(check, ()) if p not in params]
     if missing:
         fail(f"{where} (check {check}) needs params {', '.join(missing)}")
-    wrong = [f"'{k}' must be {_PARAM_KINDS[k]}" for k, v in params.items()
-             if k in _PARAM_KINDS and not _param_fits(_PARAM_KINDS[k], v)]
+    wrong = [
+        f"'{k}' must be {_PARAM_KINDS[k]}"
+        for k, v in params.items()
+        if k in _PARAM_KINDS and not _param_fits(_PARAM_KINDS[k], v)
+    ]
     if wrong:
         fail(f"{where} (check {check}): param {'; '.join(wrong)}")
     if check == "dims":

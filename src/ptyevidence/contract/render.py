@@ -35,10 +35,18 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
         shape = shape_text(f.shape)
         if f.alt_shapes:
             shape += "; also " + "; ".join(f"{shape_text(s)} ({sev})" for s, sev in f.alt_shapes)
-        rows.append([
-            f"`{f.name}`", f.role, "yes" if f.required else "no", dtypes,
-            tolerated or "-", shape, aliases or "-", f.description,
-        ])
+        rows.append(
+            [
+                f"`{f.name}`",
+                f.role,
+                "yes" if f.required else "no",
+                dtypes,
+                tolerated or "-",
+                shape,
+                aliases or "-",
+                f.description,
+            ]
+        )
     out += [
         f"{h}# Fields",
         "",
@@ -56,15 +64,24 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
         out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Minimum", "Also", "Meaning"], dim_rows), ""]
     if contract.rules:
         rule_rows = [
-            [f"`{r.id}`", ", ".join(f"`{x}`" for x in r.fields) or "-", r.check, _rule_value(r), r.severity,
-             r.description, "; ".join(r.source) or "-"]
+            [
+                f"`{r.id}`",
+                ", ".join(f"`{x}`" for x in r.fields) or "-",
+                r.check,
+                _rule_value(r),
+                r.severity,
+                r.description,
+                "; ".join(r.source) or "-",
+            ]
             for r in contract.rules
         ]
         out += [
             f"{h}# Rules",
             "",
-            ("Value rules check the values; rules of check required, dtype, rank, size, dims or layout "
-             "name the binding's findings about those fields or dimensions."),
+            (
+                "Value rules check the values; rules of check required, dtype, rank, size, dims or layout "
+                "name the binding's findings about those fields or dimensions."
+            ),
             "",
             markdown_table(["Rule", "Fields", "Check", "Value", "Severity", "Meaning", "Source"], rule_rows),
             "",
@@ -74,8 +91,7 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
         lay = contract.layout
         notes.append(
             f"Stack order of `{lay['field']}`: canonical {shape_text(lay['canonical'])}, legacy "
-            f"{shape_text(lay['legacy'])} (severity {lay.get('legacy_severity', 'error')}). "
-            + lay.get("note", "")
+            f"{shape_text(lay['legacy'])} (severity {lay.get('legacy_severity', 'error')}). " + lay.get("note", "")
         )
     for f in contract.fields:
         for alias, sev in f.aliases.items():
@@ -117,19 +133,24 @@ def _pipeline_markdown(contract: DatasetContract, h: str, out: list[str]) -> str
         if f.derive:
             presence += f" ({f.derive['op']} of {', '.join(f.derive['of'])})"
         notes = "; ".join(f"{k}: {v}" for k, v in f.semantics.items())
-        rows.append([
-            f"`{f.name}`", f.role, presence,
-            (", ".join(f.dtypes) or "any") if array else "-",
-            shape_text(f.shape) if array else "-",
-            f.framework or contract.framework or "-",
-            notes or "-", ", ".join(f.source) or "-", f.description or "-",
-        ])
+        rows.append(
+            [
+                f"`{f.name}`",
+                f.role,
+                presence,
+                (", ".join(f.dtypes) or "any") if array else "-",
+                shape_text(f.shape) if array else "-",
+                f.framework or contract.framework or "-",
+                notes or "-",
+                ", ".join(f.source) or "-",
+                f.description or "-",
+            ]
+        )
     out += [
         f"{h}# Fields",
         "",
         markdown_table(
-            ["Field", "Role", "Presence", "dtype", "Shape", "Framework", "Semantics", "Source",
-             "Meaning"],
+            ["Field", "Role", "Presence", "dtype", "Shape", "Framework", "Semantics", "Source", "Meaning"],
             rows,
         ),
         "",
@@ -168,14 +189,19 @@ def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str
     dims = dims_text(report.dims)
     out += [f"Format: {report.format}; stack layout: {report.layout or '-'}; dims: {dims or '-'}", ""]
     field_rows = [
-        [f"`{name}`", f"`{e['key']}`", e["dtype"], shape_text(e["shape"])]
-        for name, e in report.fields.items()
+        [f"`{name}`", f"`{e['key']}`", e["dtype"], shape_text(e["shape"])] for name, e in report.fields.items()
     ]
     if field_rows:
         out += [f"{h}# Fields present", "", markdown_table(["Field", "Key", "dtype", "Stored shape"], field_rows), ""]
     stat_rows = [
-        [f"`{name}`", number_text(s["min"], 6), number_text(s["max"], 6), number_text(s["mean"], 6),
-         number_text(s["finite_fraction"], 6), s["count"]]
+        [
+            f"`{name}`",
+            number_text(s["min"], 6),
+            number_text(s["max"], 6),
+            number_text(s["mean"], 6),
+            number_text(s["finite_fraction"], 6),
+            s["count"],
+        ]
         for name, s in report.stats.items()
     ]
     if stat_rows:
@@ -187,5 +213,7 @@ def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str
         ]
     finding_rows = [[f.severity, f"`{f.rule}`", f"`{f.field}`", f.message] for f in report.findings]
     out += [f"{h}# Findings", ""]
-    out.append(markdown_table(["Severity", "Rule", "Field", "Message"], finding_rows) if finding_rows else "No findings.")
+    out.append(
+        markdown_table(["Severity", "Rule", "Field", "Message"], finding_rows) if finding_rows else "No findings."
+    )
     return "\n".join(out).rstrip() + "\n"

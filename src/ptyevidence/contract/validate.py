@@ -110,9 +110,7 @@ class ArrayStats:
         self._fold_finite(block, lo, hi, nonzero=nonzero)
         return True
 
-    def _fold_finite(
-        self, values: np.ndarray, lo: Any = None, hi: Any = None, nonzero: int | None = None
-    ) -> None:
+    def _fold_finite(self, values: np.ndarray, lo: Any = None, hi: Any = None, nonzero: int | None = None) -> None:
         """Fold real finite values, with their extremes and nonzero count if known."""
         if lo is None:
             lo, hi = values.min(), values.max()
@@ -375,8 +373,15 @@ def validate_dataset(
 class _Validator:
     """One validation run: the binding's findings, then streamed value checks."""
 
-    def __init__(self, source: Source, contract: DatasetContract, layout: str, progress: bool | None,
-                 record: Any = None, jobs: int = 1):
+    def __init__(
+        self,
+        source: Source,
+        contract: DatasetContract,
+        layout: str,
+        progress: bool | None,
+        record: Any = None,
+        jobs: int = 1,
+    ):
         self.source = source
         self.contract = contract
         self.progress = progress
@@ -387,8 +392,11 @@ class _Validator:
         self.record, self.record_problem = _load_record(record, source.path) if needs_record else (None, None)
         self.stats: dict[str, ArrayStats] = {}
         self.report = ValidationReport(
-            path=source.path, contract=contract.name, format=source.format,
-            layout=self.binding.layout, dims=dict(self.binding.dims),
+            path=source.path,
+            contract=contract.name,
+            format=source.format,
+            layout=self.binding.layout,
+            dims=dict(self.binding.dims),
             findings=list(self.binding.findings),
         )
         statement = getattr(source, "position_statement", None)
@@ -487,5 +495,3 @@ def _load_record(record: Any, path: str) -> tuple[dict[str, Any] | None, str | N
     if not isinstance(data, dict):
         return None, f"record '{where}' is not a JSON object"
     return data, None
-
-

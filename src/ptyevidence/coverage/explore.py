@@ -86,15 +86,19 @@ class ExplorerView:
         lines = coverage_lines(self.metrics, self.units)
         for name, m in self.comparison:
             mark = "  <- best coverage" if name == self.best else ""
-            lines.append(f"{name:17} occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f}, "
-                         f"largest gap {m.largest_gap:.3g} {u}{mark}")
+            lines.append(
+                f"{name:17} occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f}, "
+                f"largest gap {m.largest_gap:.3g} {u}{mark}"
+            )
         return "\n".join(lines)
 
     def to_html(self) -> str:
         """Return :meth:`to_text` as an HTML block (for the widget)."""
         body = html.escape(self.to_text())
-        return (f"<pre style='font-size: 0.95em; line-height: 1.35'>{body}</pre>"
-                f"<p style='font-size: 0.9em'>best coverage: {html.escape(BEST_CRITERION)}</p>")
+        return (
+            f"<pre style='font-size: 0.95em; line-height: 1.35'>{body}</pre>"
+            f"<p style='font-size: 0.9em'>best coverage: {html.escape(BEST_CRITERION)}</p>"
+        )
 
 
 class CoverageExplorer:
@@ -168,11 +172,18 @@ class CoverageExplorer:
         comparison = compare_subsets(self.x, self.y, subsets, probe_diameter=diameter)
         metrics = dict(comparison)[strategy]
         figure = plot_scan_coverage(
-            self.x, self.y, subsets[strategy], metrics, title=f"{strategy}, seed {seed}",
-            units=self.units, background=self.background, probe_diameter=diameter,
+            self.x,
+            self.y,
+            subsets[strategy],
+            metrics,
+            title=f"{strategy}, seed {seed}",
+            units=self.units,
+            background=self.background,
+            probe_diameter=diameter,
         )
-        return ExplorerView(subset_size, strategy, seed, diameter, subsets[strategy], metrics,
-                            comparison, figure, self.units)
+        return ExplorerView(
+            subset_size, strategy, seed, diameter, subsets[strategy], metrics, comparison, figure, self.units
+        )
 
     def widget(
         self,
@@ -203,21 +214,25 @@ class CoverageExplorer:
         u = unit_label(self.units)
         default_d = self.probe_diameter or 0.0
         controls = {
-            "subset_size": w.IntSlider(value=min(subset_size, n), min=1, max=n, description="subset size",
-                                       continuous_update=False),
-            "strategy": w.Dropdown(options=list(strategies or STRATEGIES), value=strategy,
-                                   description="strategy"),
+            "subset_size": w.IntSlider(
+                value=min(subset_size, n), min=1, max=n, description="subset size", continuous_update=False
+            ),
+            "strategy": w.Dropdown(options=list(strategies or STRATEGIES), value=strategy, description="strategy"),
             "seed": w.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed"),
-            "probe_diameter": w.FloatSlider(value=default_d, min=0.0, max=max(4 * default_d, 1.0),
-                                            step=0.5, description=f"probe ⌀ ({u})",
-                                            continuous_update=False),
+            "probe_diameter": w.FloatSlider(
+                value=default_d,
+                min=0.0,
+                max=max(4 * default_d, 1.0),
+                step=0.5,
+                description=f"probe ⌀ ({u})",
+                continuous_update=False,
+            ),
         }
         for control in controls.values():
             control.style.description_width = "7em"
         image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         report = w.HTML()
-        box = w.VBox([w.HBox(list(controls.values())[:2]), w.HBox(list(controls.values())[2:]),
-                      report, image])
+        box = w.VBox([w.HBox(list(controls.values())[:2]), w.HBox(list(controls.values())[2:]), report, image])
         box.controls, box.image, box.report, box.view = controls, image, report, None
 
         def refresh(_change: Any = None) -> None:

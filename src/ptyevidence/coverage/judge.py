@@ -41,8 +41,10 @@ __all__ = [
 ]
 
 #: How :func:`best_strategy` ranks subsets, in words.
-BEST_CRITERION = ("smallest largest gap (the distance from the worst-served source position to the "
-                  "subset), ties to the higher occupancy")
+BEST_CRITERION = (
+    "smallest largest gap (the distance from the worst-served source position to the "
+    "subset), ties to the higher occupancy"
+)
 
 
 def unit_label(units: str) -> str:
@@ -133,16 +135,19 @@ def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> li
     m = metrics
     met = "met" if meets_reference(m) else "NOT met"
     lines = [
-        (f"reference criterion ({reference_criterion()}): {met} "
-         f"(x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})"),
-        (f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({m.n_subset} positions "
-         f"on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells)"),
+        (f"reference criterion ({reference_criterion()}): {met} (x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})"),
+        (
+            f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({m.n_subset} positions "
+            f"on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells)"
+        ),
     ]
     gap = f"largest gap {m.largest_gap:.3g} {u}"
     if m.probe_diameter:
         gap += f" = {m.largest_gap / m.probe_diameter:.2f} probe diameters ({m.probe_diameter:.3g} {u})"
     lines.append(gap)
     if m.probe_diameter:
-        lines.append(f"overlap of neighbouring probes: {m.overlap_ratio:.2g} in the subset, "
-                     f"{m.source_overlap_ratio:.2g} in the scan")
+        lines.append(
+            f"overlap of neighbouring probes: {m.overlap_ratio:.2g} in the subset, "
+            f"{m.source_overlap_ratio:.2g} in the scan"
+        )
     return lines

@@ -94,8 +94,12 @@ class Subset:
 
 
 def read_positions(
-    path: PathLike, minimum: int = 2, reader: str | None = None, positions_from: PathLike | None = None,
-    geometry: str | None = None, sample_pixel_size: float | None = None,
+    path: PathLike,
+    minimum: int = 2,
+    reader: str | None = None,
+    positions_from: PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
 ) -> ScanPositions:
     """Read the ``xcoords``/``ycoords`` of a dataset (NPZ or CXI) as float64.
 
@@ -125,8 +129,12 @@ def read_positions(
     if isinstance(path, ScanPositions):
         return path
     path = os.fspath(path)
-    options = {"reader": reader, "positions_from": positions_from, "geometry": geometry,
-               "sample_pixel_size": sample_pixel_size}
+    options = {
+        "reader": reader,
+        "positions_from": positions_from,
+        "geometry": geometry,
+        "sample_pixel_size": sample_pixel_size,
+    }
     with open_source(path, **{k: v for k, v in options.items() if v is not None}) as src:
         x, y = read_real(src, "xcoords"), read_real(src, "ycoords")
         fmt, units = src.format, src.position_units
@@ -241,10 +249,12 @@ def match_positions(fixture: ScanPositions, source: ScanPositions) -> np.ndarray
         row = int(missing[0])
         dist = np.hypot(source.x - fixture.x[row], source.y - fixture.y[row])
         near = int(np.argmin(dist))
-        msg = (f"fixture '{fixture.path}': {missing.size} of {found.size} positions are not "
-               f"positions of '{source.path}' (first: row {row} at ({fixture.x[row]:.6g}, "
-               f"{fixture.y[row]:.6g}), nearest source position {near} at distance "
-               f"{dist[near]:.3g}); pass the source it was cut from, {FROM_SIDECAR}")
+        msg = (
+            f"fixture '{fixture.path}': {missing.size} of {found.size} positions are not "
+            f"positions of '{source.path}' (first: row {row} at ({fixture.x[row]:.6g}, "
+            f"{fixture.y[row]:.6g}), nearest source position {near} at distance "
+            f"{dist[near]:.3g}); pass the source it was cut from, {FROM_SIDECAR}"
+        )
         raise InputError(msg, fixture.path)
     # Fixture rows at one position take that position's source indices in order
     # (duplicated source positions); rank = how many earlier rows share the key.
@@ -257,9 +267,11 @@ def match_positions(fixture: ScanPositions, source: ScanPositions) -> np.ndarray
     if short.size:
         row = int(short[0])
         count = int(np.count_nonzero(wanted == wanted[row]))
-        msg = (f"fixture '{fixture.path}' has {count} positions at ({fixture.x[row]:.6g}, "
-               f"{fixture.y[row]:.6g}) but '{source.path}' has {int(hi[row] - lo[row])}; "
-               "the fixture was not cut from this source")
+        msg = (
+            f"fixture '{fixture.path}' has {count} positions at ({fixture.x[row]:.6g}, "
+            f"{fixture.y[row]:.6g}) but '{source.path}' has {int(hi[row] - lo[row])}; "
+            "the fixture was not cut from this source"
+        )
         raise InputError(msg, fixture.path)
     return order[lo + rank].astype(np.int64)
 
@@ -279,8 +291,10 @@ def _sidecar_indices(path: str, source: ScanPositions) -> np.ndarray:
     n_source = source.x.size
     recorded = record.get("source_positions")
     if isinstance(recorded, int) and recorded != n_source:
-        msg = (f"sidecar '{path}' was cut from a source of {recorded} positions but "
-               f"'{source.path}' has {n_source}; pass the source the fixture was cut from")
+        msg = (
+            f"sidecar '{path}' was cut from a source of {recorded} positions but "
+            f"'{source.path}' has {n_source}; pass the source the fixture was cut from"
+        )
         raise InputError(msg, path)
     indices = np.asarray(record["indices"], dtype=np.int64)
     if indices.size == 0:
@@ -288,8 +302,10 @@ def _sidecar_indices(path: str, source: ScanPositions) -> np.ndarray:
         raise InputError(msg, path)
     outside = np.flatnonzero((indices < 0) | (indices >= n_source))
     if outside.size:
-        msg = (f"sidecar '{path}': index {int(indices[outside[0]])} is outside the "
-               f"{n_source} positions of '{source.path}'; pass the source the fixture was cut from")
+        msg = (
+            f"sidecar '{path}': index {int(indices[outside[0]])} is outside the "
+            f"{n_source} positions of '{source.path}'; pass the source the fixture was cut from"
+        )
         raise InputError(msg, path)
     if np.unique(indices).size != indices.size:
         msg = f"sidecar '{path}' lists repeated indices; it is damaged, regenerate it with 'fixture make'"
@@ -297,20 +313,22 @@ def _sidecar_indices(path: str, source: ScanPositions) -> np.ndarray:
     return indices
 
 
-def _check_fixture_rows(
-    fixture: ScanPositions, sidecar: str, source: ScanPositions, indices: np.ndarray
-) -> None:
+def _check_fixture_rows(fixture: ScanPositions, sidecar: str, source: ScanPositions, indices: np.ndarray) -> None:
     """Fixture row i must sit at source position ``indices[i]``."""
     if indices.size != fixture.x.size:
-        msg = (f"sidecar '{sidecar}' lists {indices.size} indices but fixture '{fixture.path}' "
-               f"has {fixture.x.size} positions; the sidecar belongs to another fixture")
+        msg = (
+            f"sidecar '{sidecar}' lists {indices.size} indices but fixture '{fixture.path}' "
+            f"has {fixture.x.size} positions; the sidecar belongs to another fixture"
+        )
         raise InputError(msg, sidecar)
     differ = np.flatnonzero((source.x[indices] != fixture.x) | (source.y[indices] != fixture.y))
     if differ.size:
         row = int(differ[0])
         i = int(indices[row])
-        msg = (f"fixture '{fixture.path}' row {row} is at ({fixture.x[row]:.6g}, "
-               f"{fixture.y[row]:.6g}) but source '{source.path}' position {i} (from sidecar "
-               f"'{sidecar}') is at ({source.x[i]:.6g}, {source.y[i]:.6g}); {differ.size} of "
-               f"{indices.size} rows differ: wrong source, or sidecar of another fixture")
+        msg = (
+            f"fixture '{fixture.path}' row {row} is at ({fixture.x[row]:.6g}, "
+            f"{fixture.y[row]:.6g}) but source '{source.path}' position {i} (from sidecar "
+            f"'{sidecar}') is at ({source.x[i]:.6g}, {source.y[i]:.6g}); {differ.size} of "
+            f"{indices.size} rows differ: wrong source, or sidecar of another fixture"
+        )
         raise InputError(msg, sidecar)

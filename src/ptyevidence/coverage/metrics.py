@@ -128,9 +128,11 @@ class CoverageMetrics:
         return min(1.0, self.n_subset / self.n_source_cells)
 
     def __repr__(self) -> str:
-        return (f"<CoverageMetrics {self.n_subset} of {self.n_source} positions: occupancy "
-                f"{self.occupancy:.3g} (ceiling {self.occupancy_ceiling:.3g}), hull "
-                f"{self.hull_area_ratio:.3g}, largest gap {self.largest_gap:.3g}>")
+        return (
+            f"<CoverageMetrics {self.n_subset} of {self.n_source} positions: occupancy "
+            f"{self.occupancy:.3g} (ceiling {self.occupancy_ceiling:.3g}), hull "
+            f"{self.hull_area_ratio:.3g}, largest gap {self.largest_gap:.3g}>"
+        )
 
     def _repr_markdown_(self) -> str:
         from .._format import markdown_table, number_text
@@ -228,16 +230,16 @@ class OccupancyGrid:
         """``(left, right, bottom, top)`` of the grid, for ``imshow``."""
         rows, cols = self.source_counts.shape
         return (
-            self.x0, self.x0 + cols * self.cell_size,
-            self.y0, self.y0 + rows * self.cell_size,
+            self.x0,
+            self.x0 + cols * self.cell_size,
+            self.y0,
+            self.y0 + rows * self.cell_size,
         )
 
     @property
     def occupancy(self) -> float:
         """Fraction of occupied source cells that the subset occupies."""
-        return float(np.count_nonzero(self.subset_counts)) / float(
-            np.count_nonzero(self.source_counts)
-        )
+        return float(np.count_nonzero(self.subset_counts)) / float(np.count_nonzero(self.source_counts))
 
 
 def scan_coverage(
@@ -354,9 +356,7 @@ def compare_strategies(
     return compare_subsets(x, y, subsets, cell_size, probe_diameter)
 
 
-def select_strategy_subsets(
-    x: np.ndarray, y: np.ndarray, n: int, seed: int = 0
-) -> dict[str, np.ndarray]:
+def select_strategy_subsets(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Return the ``n`` source indices each subset strategy picks, by strategy name.
 
     Parameters
@@ -428,15 +428,10 @@ def compare_subsets(
     if cell_size is None:
         n_max = max(idx.size for idx in checked.values())
         cell_size = default_cell_size(source.x, source.y, n_max, source_nn=source.nn)
-    return [
-        (name, source.coverage(idx, cell_size, probe_diameter))
-        for name, idx in checked.items()
-    ]
+    return [(name, source.coverage(idx, cell_size, probe_diameter)) for name, idx in checked.items()]
 
 
-def describe_scan(
-    x: np.ndarray, y: np.ndarray, probe_diameter: float | None = None
-) -> ScanStats:
+def describe_scan(x: np.ndarray, y: np.ndarray, probe_diameter: float | None = None) -> ScanStats:
     """Summarize the extent and spacing of one scan.
 
     Parameters
@@ -469,12 +464,17 @@ def describe_scan(
         }
     return ScanStats(
         n_positions=int(x.size),
-        x_min=float(x.min()), x_max=float(x.max()),
-        y_min=float(y.min()), y_max=float(y.max()),
-        x_range=float(np.ptp(x)), y_range=float(np.ptp(y)),
+        x_min=float(x.min()),
+        x_max=float(x.max()),
+        y_min=float(y.min()),
+        y_max=float(y.max()),
+        x_range=float(np.ptp(x)),
+        y_range=float(np.ptp(y)),
         hull_area=_hull_measure(x, y)[0],
-        nn_min=float(nn.min()), nn_median=_median(nn),
-        nn_p95=_percentile(nn, 95), nn_max=float(nn.max()),
+        nn_min=float(nn.min()),
+        nn_median=_median(nn),
+        nn_p95=_percentile(nn, 95),
+        nn_max=float(nn.max()),
         n_duplicates=int(np.count_nonzero(nn == 0)),
         **extra,
     )
@@ -515,9 +515,7 @@ def _spacing_sample(n: int) -> np.ndarray | None:
     return steps * (n - 1) // (NN_SAMPLE_SIZE - 1)
 
 
-def default_cell_size(
-    x: np.ndarray, y: np.ndarray, n_subset: int, source_nn: np.ndarray | None = None
-) -> float:
+def default_cell_size(x: np.ndarray, y: np.ndarray, n_subset: int, source_nn: np.ndarray | None = None) -> float:
     """Return the default occupancy cell edge for a subset of ``n_subset`` positions.
 
     The spacing a well-spread subset of that size would have: the source's
@@ -571,9 +569,7 @@ def default_cell_size(
     return float(np.median(positive) * spread)
 
 
-def occupancy_grid(
-    x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size: float
-) -> OccupancyGrid:
+def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size: float) -> OccupancyGrid:
     """Count source and subset positions per occupancy cell, as dense maps for plotting.
 
     Uses the same cells as :func:`scan_coverage` (a grid of square cells
@@ -661,9 +657,7 @@ class _SourceGeometry:
         area = _hull_measure(self.x[idx], self.y[idx])[0]
         return area, area / self.hull_area
 
-    def coverage(
-        self, idx: np.ndarray, cell_size: float, probe_diameter: float | None
-    ) -> CoverageMetrics:
+    def coverage(self, idx: np.ndarray, cell_size: float, probe_diameter: float | None) -> CoverageMetrics:
         """All metrics of the subset ``idx`` (already checked)."""
         cell_size = _check_positive(cell_size, "cell_size")
         xs, ys = self.x[idx], self.y[idx]
@@ -703,9 +697,7 @@ class _SourceGeometry:
         )
 
 
-def _check_positions(
-    x: Any, y: Any, minimum: int = 2, path: str | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def _check_positions(x: Any, y: Any, minimum: int = 2, path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return the positions as float64; refuse shapes, counts below ``minimum``, non-finite values.
 
     With ``path``, messages name the file the positions were read from.
@@ -752,8 +744,10 @@ def position_range_problem(x: np.ndarray, y: np.ndarray) -> str | None:
     worst = int(np.argmax(size))
     if not size[worst] > MAX_POSITION:
         return None
-    return (f"position {worst} at ({x[worst]:.6g}, {y[worst]:.6g}) lies beyond +-{MAX_POSITION:g}, "
-            "where distances and areas overflow")
+    return (
+        f"position {worst} at ({x[worst]:.6g}, {y[worst]:.6g}) lies beyond +-{MAX_POSITION:g}, "
+        "where distances and areas overflow"
+    )
 
 
 def _check_indices(indices: Any, n_source: int) -> np.ndarray:
@@ -776,10 +770,7 @@ def _check_indices(indices: Any, n_source: int) -> np.ndarray:
     values, counts = np.unique(idx, return_counts=True)
     if values.size != idx.size:
         first = int(values[np.flatnonzero(counts > 1)[0]])
-        msg = (
-            f"subset index {first} appears more than once; a subset selects each "
-            "source position at most once"
-        )
+        msg = f"subset index {first} appears more than once; a subset selects each source position at most once"
         raise UsageError(msg)
     return idx
 
@@ -912,4 +903,3 @@ def _json_number(value: Any) -> Any:
         value = float(value)
         return None if math.isnan(value) else value
     return value
-

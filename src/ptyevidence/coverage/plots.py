@@ -131,8 +131,7 @@ def plot_scan_coverage(
     _view_scan(ax, x, y, probe_diameter)
     heading = title or ("Scan coverage" if idx is not None else "Scan positions")
     count = f"{np.size(x)} positions" if idx is None else f"{idx.size} of {np.size(x)} positions"
-    ax.set_title(f"{heading}: {count}"
-                 + (f"\n{_metrics_line(metrics, units)}" if metrics else ""))
+    ax.set_title(f"{heading}: {count}" + (f"\n{_metrics_line(metrics, units)}" if metrics else ""))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
     return fig
 
@@ -179,25 +178,39 @@ def plot_occupancy(
     ax = fig.add_subplot()
     category = np.where(grid.source_counts > 0, 1, 0) + (grid.subset_counts > 0)
     cmap = ListedColormap(_CELL_COLOURS)
-    ax.imshow(category, origin="lower", extent=grid.extent, cmap=cmap,
-              norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5], cmap.N), interpolation="nearest")
+    ax.imshow(
+        category,
+        origin="lower",
+        extent=grid.extent,
+        cmap=cmap,
+        norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5], cmap.N),
+        interpolation="nearest",
+    )
     rows, cols = category.shape
     if max(rows, cols) <= 60:
         # Cell edges help counting on small grids; on large ones they would be a grey wash.
         left, right, bottom, top = grid.extent
-        ax.vlines(left + grid.cell_size * np.arange(cols + 1), bottom, top,
-                  colors="0.85", linewidths=0.5)
-        ax.hlines(bottom + grid.cell_size * np.arange(rows + 1), left, right,
-                  colors="0.85", linewidths=0.5)
+        ax.vlines(left + grid.cell_size * np.arange(cols + 1), bottom, top, colors="0.85", linewidths=0.5)
+        ax.hlines(bottom + grid.cell_size * np.arange(rows + 1), left, right, colors="0.85", linewidths=0.5)
     handles = [
         Patch(facecolor=_CELL_COLOURS[2], label=_cells_label("hit by the subset", np.sum(category == 2))),
         Patch(facecolor=_CELL_COLOURS[1], label=_cells_label("source only (missed)", np.sum(category == 1))),
-        Patch(facecolor=_CELL_COLOURS[0], edgecolor="0.6", label=_cells_label("no source position", np.sum(category == 0))),
+        Patch(
+            facecolor=_CELL_COLOURS[0], edgecolor="0.6", label=_cells_label("no source position", np.sum(category == 0))
+        ),
     ]
     if subset_x is not None and subset_y is not None:
-        handles.append(ax.scatter(subset_x, subset_y, s=10, c="black", linewidths=0,
-                                  rasterized=np.size(subset_x) >= LARGE_SCAN_POINTS,
-                                  label="subset positions"))
+        handles.append(
+            ax.scatter(
+                subset_x,
+                subset_y,
+                s=10,
+                c="black",
+                linewidths=0,
+                rasterized=np.size(subset_x) >= LARGE_SCAN_POINTS,
+                label="subset positions",
+            )
+        )
     ax.set_aspect("equal")
     _rows_down(ax)
     ax.set_xlabel(f"x ({units})")
@@ -261,8 +274,7 @@ def plot_strategy_comparison(
     for ax, (name, metrics) in zip(axes, comparison):
         if background is not None:
             draw_image(ax, background, cmap="gray", label="object amplitude")
-        handles, _ = draw_scan(ax, x, y, np.asarray(subsets[name]), marker_scale=0.8,
-                                on_image=background is not None)
+        handles, _ = draw_scan(ax, x, y, np.asarray(subsets[name]), marker_scale=0.8, on_image=background is not None)
         ax.set_title(
             f"{name}{' (best coverage)' if name == best else ''}\n"
             f"occupancy {metrics.occupancy:.2f} of at most {metrics.occupancy_ceiling:.2f}\n"
@@ -273,14 +285,22 @@ def plot_strategy_comparison(
     axes[0].set_ylabel(f"y ({units})")
     _view_scan(axes[0], x, y, None)
     n = comparison[0][1].n_subset if comparison else 0
-    fig.suptitle(f"Subset strategies, {n} of {np.size(x)} positions; best coverage: "
-                 "smallest largest gap", fontsize="large")
+    fig.suptitle(
+        f"Subset strategies, {n} of {np.size(x)} positions; best coverage: smallest largest gap", fontsize="large"
+    )
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
-def draw_image(ax: Axes, image: np.ndarray, cmap: str = "gray", label: str | None = None,
-               norm: Any = None, vmin: float | None = None, vmax: float | None = None) -> Any:
+def draw_image(
+    ax: Axes,
+    image: np.ndarray,
+    cmap: str = "gray",
+    label: str | None = None,
+    norm: Any = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Any:
     """Draw a 2-D image with pixel ``(r, c)`` centred at ``x = c``, ``y = r``, rows downward.
 
     Parameters
@@ -309,14 +329,23 @@ def draw_image(ax: Axes, image: np.ndarray, cmap: str = "gray", label: str | Non
     [-0.5, 3.5, 2.5, -0.5]
     """
     rows, cols = np.shape(image)
-    shown = ax.imshow(image, cmap=cmap, origin="upper", extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
-                      interpolation="nearest", norm=norm, vmin=vmin, vmax=vmax, label=label, zorder=0)
+    shown = ax.imshow(
+        image,
+        cmap=cmap,
+        origin="upper",
+        extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
+        interpolation="nearest",
+        norm=norm,
+        vmin=vmin,
+        vmax=vmax,
+        label=label,
+        zorder=0,
+    )
     _rows_down(ax)
     return shown
 
 
-def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float,
-                    units: str = "object pixels") -> Any:
+def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float, units: str = "object pixels") -> Any:
     """Draw a circle of ``diameter`` (in data units) around each position; return a legend handle.
 
     Examples
@@ -331,14 +360,31 @@ def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float,
     from matplotlib.lines import Line2D
 
     n = np.size(x)
-    ax.add_collection(EllipseCollection(
-        np.full(n, diameter), np.full(n, diameter), np.zeros(n), units="xy",
-        offsets=np.column_stack([x, y]), offset_transform=ax.transData, facecolors="none",
-        edgecolors=_FOOTPRINT_COLOUR, linewidths=0.7, alpha=0.7, zorder=2,
-    ))
-    return Line2D([], [], linestyle="", marker="o", markersize=11, markerfacecolor="none",
-                  markeredgecolor=_FOOTPRINT_COLOUR,
-                  label=f"probe footprint, diameter {diameter:.3g} {unit_label(units)}")
+    ax.add_collection(
+        EllipseCollection(
+            np.full(n, diameter),
+            np.full(n, diameter),
+            np.zeros(n),
+            units="xy",
+            offsets=np.column_stack([x, y]),
+            offset_transform=ax.transData,
+            facecolors="none",
+            edgecolors=_FOOTPRINT_COLOUR,
+            linewidths=0.7,
+            alpha=0.7,
+            zorder=2,
+        )
+    )
+    return Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=11,
+        markerfacecolor="none",
+        markeredgecolor=_FOOTPRINT_COLOUR,
+        label=f"probe footprint, diameter {diameter:.3g} {unit_label(units)}",
+    )
 
 
 def save_figure(
@@ -414,7 +460,11 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
 
 
 def draw_scan(
-    ax: Axes, x: np.ndarray, y: np.ndarray, idx: np.ndarray | None, marker_scale: float,
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    idx: np.ndarray | None,
+    marker_scale: float,
     on_image: bool = False,
 ) -> tuple[list[Any], Any]:
     """Draw source positions light and subset positions bold, y growing downward.
@@ -451,16 +501,26 @@ def draw_scan(
         # About 50 positions per hexagon: fewer makes a moire of a raster scan
         # (counts jump by one or two between neighbouring hexagons).
         gridsize = int(np.clip(np.sqrt(n_source / _POSITIONS_PER_HEXAGON), 20, 80))
-        hexbin = ax.hexbin(x, y, gridsize=gridsize, mincnt=1, cmap=cmap, linewidths=0,
-                           rasterized=True, zorder=1, alpha=0.7 if on_image else 1.0)
+        hexbin = ax.hexbin(
+            x,
+            y,
+            gridsize=gridsize,
+            mincnt=1,
+            cmap=cmap,
+            linewidths=0,
+            rasterized=True,
+            zorder=1,
+            alpha=0.7 if on_image else 1.0,
+        )
         source = Patch(facecolor=_HEX_COLOURS[1], label=f"source, {n_source} positions (density)")
     else:
         # Marker area shrinks with the number of positions so dense scans stay legible.
         size = float(np.clip(4000.0 / max(n_source, 1), 1.0, 30.0)) * marker_scale
         ax.scatter(x, y, s=size, c=colour, linewidths=0, zorder=1)
         # A proxy: the real markers can be too small to see in the legend.
-        source = Line2D([], [], linestyle="", marker="o", markersize=4,
-                        color=colour, label=f"source, {n_source} positions")
+        source = Line2D(
+            [], [], linestyle="", marker="o", markersize=4, color=colour, label=f"source, {n_source} positions"
+        )
     ax.set_aspect("equal")
     _rows_down(ax)
     if idx is None:
@@ -468,12 +528,25 @@ def draw_scan(
     n_subset = idx.size
     subset_size = float(np.clip(3000.0 / max(n_subset, 1), 4.0, 40.0)) * marker_scale
     ax.scatter(
-        np.asarray(x)[idx], np.asarray(y)[idx], s=subset_size, c=_SUBSET_COLOUR,
-        edgecolors="white", linewidths=0.4 if n_subset < 2000 else 0, zorder=3,
+        np.asarray(x)[idx],
+        np.asarray(y)[idx],
+        s=subset_size,
+        c=_SUBSET_COLOUR,
+        edgecolors="white",
+        linewidths=0.4 if n_subset < 2000 else 0,
+        zorder=3,
         rasterized=n_subset >= LARGE_SCAN_POINTS,
     )
-    subset = Line2D([], [], linestyle="", marker="o", markersize=7, color=_SUBSET_COLOUR,
-                    markeredgecolor="white", label=f"subset, {n_subset} positions")
+    subset = Line2D(
+        [],
+        [],
+        linestyle="",
+        marker="o",
+        markersize=7,
+        color=_SUBSET_COLOUR,
+        markeredgecolor="white",
+        label=f"subset, {n_subset} positions",
+    )
     return [source, subset], hexbin
 
 
@@ -504,4 +577,3 @@ def _metrics_line(m: CoverageMetrics, units: str) -> str:
 
 def _cells_label(what: str, count: int) -> str:
     return f"{what}: {int(count)} cell{'s' if count != 1 else ''}"
-

@@ -68,8 +68,10 @@ class ProbeSize:
     def definition(self) -> str:
         """How the diameter was measured, in one phrase."""
         modes = f" of {self.modes} modes summed" if self.modes > 1 else ""
-        return (f"diameter of the disc with the area of the probe pixels whose amplitude{modes} "
-                f"is at least {self.fraction:g} of its maximum")
+        return (
+            f"diameter of the disc with the area of the probe pixels whose amplitude{modes} "
+            f"is at least {self.fraction:g} of its maximum"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the size as JSON-ready data, with its :attr:`definition`."""

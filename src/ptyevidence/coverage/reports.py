@@ -69,8 +69,14 @@ PLOT_OCCUPANCY = "occupancy"
 PLOT_STRATEGIES = "strategy_comparison"
 #: Columns of the strategy table, by metric name.
 TABLE_METRICS = (
-    "x_range_ratio", "y_range_ratio", "occupancy", "occupancy_ceiling", "hull_area_ratio",
-    "largest_gap", "subset_nn_median", "source_nn_median",
+    "x_range_ratio",
+    "y_range_ratio",
+    "occupancy",
+    "occupancy_ceiling",
+    "hull_area_ratio",
+    "largest_gap",
+    "subset_nn_median",
+    "source_nn_median",
 )
 
 
@@ -96,16 +102,18 @@ class ScanReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
-        return {**_source_dict(self.source), "scan": self.stats.to_dict(), "probe": self.probe,
-                "plots": self.plots}
+        return {**_source_dict(self.source), "scan": self.stats.to_dict(), "probe": self.probe, "plots": self.plots}
 
     def to_text(self) -> str:
         """Return the report as aligned plain text."""
         scan = self.stats.to_dict()
-        lines = [f"{self.source.path}: scan positions in {self.source.units} (no subset given)",
-                 *_geometry_lines(self.source),
-                 *_probe_lines(self.probe, self.source.units), "",
-                 *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr")]
+        lines = [
+            f"{self.source.path}: scan positions in {self.source.units} (no subset given)",
+            *_geometry_lines(self.source),
+            *_probe_lines(self.probe, self.source.units),
+            "",
+            *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr"),
+        ]
         return _with_plots(lines, self.plots)
 
 
@@ -144,10 +152,17 @@ class SubsetReport:
         s = self.subset
         return {
             **_source_dict(self.source),
-            "subset": {"path": s.path, "indices_from": s.origin, "sidecar": s.sidecar,
-                       "n_positions": int(s.indices.size)},
-            "metrics": _metrics_dict(self.metrics), "probe": self.probe, "checks": self.checks,
-            "ok": self.ok, "plots": self.plots,
+            "subset": {
+                "path": s.path,
+                "indices_from": s.origin,
+                "sidecar": s.sidecar,
+                "n_positions": int(s.indices.size),
+            },
+            "metrics": _metrics_dict(self.metrics),
+            "probe": self.probe,
+            "checks": self.checks,
+            "ok": self.ok,
+            "plots": self.plots,
         }
 
     def to_text(self) -> str:
@@ -156,8 +171,10 @@ class SubsetReport:
         how = f"indices from '{s.sidecar}'" if s.origin == "sidecar" else "indices by exact position match"
         metrics = _metrics_dict(self.metrics)
         lines = [
-            (f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
-             f"{self.source.path} ({how}); lengths in {self.source.units}"),
+            (
+                f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
+                f"{self.source.path} ({how}); lengths in {self.source.units}"
+            ),
             *_geometry_lines(self.source),
             *_probe_lines(self.probe, self.source.units),
             "",
@@ -169,8 +186,9 @@ class SubsetReport:
             lines.append("")
             for c in self.checks:
                 verdict = "PASS" if c["ok"] else "FAIL"
-                lines.append(f"{verdict}  {c['metric']} {number_text(c['value'])} "
-                             f"(must be {c['criterion']} {c['threshold']:g})")
+                lines.append(
+                    f"{verdict}  {c['metric']} {number_text(c['value'])} (must be {c['criterion']} {c['threshold']:g})"
+                )
         return _with_plots(lines, self.plots)
 
 
@@ -209,10 +227,15 @@ class StrategiesReport:
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (``strategies.<name>.<metric>``)."""
         return {
-            **_source_dict(self.source), "n_positions": int(self.source.x.size),
-            "subset_size": self.subset_size, "seed": self.seed,
-            "cell_size": self.rows[0][1].cell_size, "probe_diameter": self.probe_diameter,
-            "probe": self.probe, "best_strategy": self.best, "best_criterion": BEST_CRITERION,
+            **_source_dict(self.source),
+            "n_positions": int(self.source.x.size),
+            "subset_size": self.subset_size,
+            "seed": self.seed,
+            "cell_size": self.rows[0][1].cell_size,
+            "probe_diameter": self.probe_diameter,
+            "probe": self.probe,
+            "best_strategy": self.best,
+            "best_criterion": BEST_CRITERION,
             "strategies": {name: _metrics_dict(m) for name, m in self.rows},
             "plots": self.plots,
         }
@@ -225,9 +248,11 @@ class StrategiesReport:
         table = self.to_dict()["strategies"]
         body = [[name, *(number_text(m[c]) for c in columns[1:])] for name, m in table.items()]
         lines = [
-            (f"{self.source.path}: {self.source.x.size} positions; subsets of "
-             f"{self.subset_size}, seed {self.seed}, occupancy cells "
-             f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"),
+            (
+                f"{self.source.path}: {self.source.x.size} positions; subsets of "
+                f"{self.subset_size}, seed {self.seed}, occupancy cells "
+                f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"
+            ),
             *_geometry_lines(self.source),
             *_probe_lines(self.probe, self.source.units),
             "",
@@ -280,8 +305,11 @@ def scan_report(
     def draw() -> list[Figure]:
         from .plots import plot_scan_coverage
 
-        return [plot_scan_coverage(positions.x, positions.y, None,
-                                   title=os.path.basename(positions.path), units=positions.units)]
+        return [
+            plot_scan_coverage(
+                positions.x, positions.y, None, title=os.path.basename(positions.path), units=positions.units
+            )
+        ]
 
     return ScanReport(positions, stats, _save_plots(plot_dir, stems, draw, force, [source]), probe)
 
@@ -357,10 +385,19 @@ def subset_report(
         x, y, idx = positions.x, positions.y, subset.indices
         title = f"{os.path.basename(subset.path)} in {os.path.basename(positions.path)}"
         grid = occupancy_grid(x, y, idx, metrics.cell_size)
-        return [plot_scan_coverage(x, y, idx, metrics, title=title, units=positions.units,
-                                   background=_background(source, positions.units),
-                                   probe_diameter=diameter),
-                plot_occupancy(grid, metrics, x[idx], y[idx], units=positions.units)]
+        return [
+            plot_scan_coverage(
+                x,
+                y,
+                idx,
+                metrics,
+                title=title,
+                units=positions.units,
+                background=_background(source, positions.units),
+                probe_diameter=diameter,
+            ),
+            plot_occupancy(grid, metrics, x[idx], y[idx], units=positions.units),
+        ]
 
     plots = _save_plots(plot_dir, stems, draw, force, inputs)
     return SubsetReport(positions, subset, metrics, checks, plots, probe)
@@ -418,9 +455,16 @@ def strategies_report(
     def draw() -> list[Figure]:
         from .plots import plot_strategy_comparison
 
-        return [plot_strategy_comparison(positions.x, positions.y, subsets, rows,
-                                         units=positions.units,
-                                         background=_background(source, positions.units))]
+        return [
+            plot_strategy_comparison(
+                positions.x,
+                positions.y,
+                subsets,
+                rows,
+                units=positions.units,
+                background=_background(source, positions.units),
+            )
+        ]
 
     plots = _save_plots(plot_dir, stems, draw, force, [source])
     return StrategiesReport(positions, subset_size, seed, diameter, rows, plots, probe)
@@ -499,18 +543,30 @@ def _threshold_checks(
     if min_range_ratio is not None:
         for axis in ("x", "y"):
             value = getattr(metrics, f"{axis}_range_ratio")
-            checks.append({"metric": f"{axis}_range_ratio", "value": value, "criterion": ">",
-                           "threshold": min_range_ratio, "ok": value > min_range_ratio})
+            checks.append(
+                {
+                    "metric": f"{axis}_range_ratio",
+                    "value": value,
+                    "criterion": ">",
+                    "threshold": min_range_ratio,
+                    "ok": value > min_range_ratio,
+                }
+            )
     if min_occupancy is not None:
         value = metrics.occupancy
-        checks.append({"metric": "occupancy", "value": value, "criterion": ">=",
-                       "threshold": min_occupancy, "ok": value >= min_occupancy})
+        checks.append(
+            {
+                "metric": "occupancy",
+                "value": value,
+                "criterion": ">=",
+                "threshold": min_occupancy,
+                "ok": value >= min_occupancy,
+            }
+        )
     return checks
 
 
-def _plot_stems(
-    plot_dir: PathLike | None, names: Sequence[str], force: bool, inputs: Sequence[PathLike]
-) -> list[str]:
+def _plot_stems(plot_dir: PathLike | None, names: Sequence[str], force: bool, inputs: Sequence[PathLike]) -> list[str]:
     """Output stems in ``plot_dir``; refuse before any work if one cannot be written."""
     from ..exceptions import UsageError
 
@@ -540,8 +596,11 @@ def _check_stems(stems: list[str], force: bool, inputs: Sequence[PathLike]) -> N
 
 
 def _save_plots(
-    plot_dir: PathLike | None, stems: list[str], draw: Callable[[], list[Figure]],
-    force: bool, inputs: Sequence[PathLike],
+    plot_dir: PathLike | None,
+    stems: list[str],
+    draw: Callable[[], list[Figure]],
+    force: bool,
+    inputs: Sequence[PathLike],
 ) -> list[str]:
     """Draw the figures (only when there is somewhere to put them) and save them; return the paths."""
     if not stems:

@@ -91,8 +91,11 @@ class ContractDiff:
     def to_dict(self) -> dict[str, Any]:
         """Return the comparison as JSON-ready data."""
         return {
-            "old": self.old, "new": self.new, "same": self.same,
-            "breaking": len(self.breaking), "verdict": self.verdict,
+            "old": self.old,
+            "new": self.new,
+            "same": self.same,
+            "breaking": len(self.breaking),
+            "verdict": self.verdict,
             "changes": [c.to_dict() for c in self.changes],
         }
 
@@ -110,9 +113,7 @@ class ContractDiff:
         return f"{table}**{self.verdict}**\n"
 
 
-def diff_contracts(
-    old: str | os.PathLike | DatasetContract, new: str | os.PathLike | DatasetContract
-) -> ContractDiff:
+def diff_contracts(old: str | os.PathLike | DatasetContract, new: str | os.PathLike | DatasetContract) -> ContractDiff:
     """List the differences between two contracts, each classed breaking or compatible.
 
     Compares fields (presence, required, dtypes with their severities,
@@ -187,8 +188,7 @@ def _top_level(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
         out.append(ContractChange(BREAKING, "contract", f"kind {a.kind} -> {b.kind}"))
     for name in ("name", "version"):
         if getattr(a, name) != getattr(b, name):
-            out.append(ContractChange(COMPATIBLE, "contract", f"{name} {getattr(a, name)!r} -> "
-                                      f"{getattr(b, name)!r}"))
+            out.append(ContractChange(COMPATIBLE, "contract", f"{name} {getattr(a, name)!r} -> {getattr(b, name)!r}"))
     docs = [n for n in ("title", "description", "sources") if getattr(a, n) != getattr(b, n)]
     if docs:
         out.append(ContractChange(COMPATIBLE, "contract", f"{', '.join(docs)} changed"))
@@ -209,8 +209,7 @@ def _fields(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
         elif after.required:
             out.append(ContractChange(BREAKING, where, "added, required: a dataset that passed may lack it"))
         else:
-            out.append(ContractChange(COMPATIBLE, where,
-                                      "added, optional: checked only where the key is present"))
+            out.append(ContractChange(COMPATIBLE, where, "added, optional: checked only where the key is present"))
     return out
 
 
@@ -218,20 +217,23 @@ def _field(a: FieldSpec, b: FieldSpec) -> list[ContractChange]:
     where = f"field '{a.name}'"
     out = []
     if a.required != b.required:
-        out.append(ContractChange(_impact(b.required), where,
-                                  "now required" if b.required else "now optional"))
+        out.append(ContractChange(_impact(b.required), where, "now required" if b.required else "now optional"))
     out += [ContractChange(impact, where, text) for impact, text in _dtype_changes(a, b)]
     out += [ContractChange(impact, where, text) for impact, text in _shape_changes(a, b)]
     out += [ContractChange(impact, where, text) for impact, text in _alias_changes(a, b)]
-    docs = [n for n in ("role", "description", "label", "semantics", "source")
-            if getattr(a, n) != getattr(b, n)]
+    docs = [n for n in ("role", "description", "label", "semantics", "source") if getattr(a, n) != getattr(b, n)]
     if docs:
         out.append(ContractChange(COMPATIBLE, where, f"{', '.join(docs)} changed"))
     for name in ("presence", "derive", "framework"):
         if getattr(a, name) != getattr(b, name):
-            out.append(ContractChange(COMPATIBLE, where,
-                                      f"{name} {getattr(a, name)!r} -> {getattr(b, name)!r} "
-                                      "(pipeline contracts: the gap matrix, not validation)"))
+            out.append(
+                ContractChange(
+                    COMPATIBLE,
+                    where,
+                    f"{name} {getattr(a, name)!r} -> {getattr(b, name)!r} "
+                    "(pipeline contracts: the gap matrix, not validation)",
+                )
+            )
     return out
 
 
@@ -314,8 +316,13 @@ def _alias_changes(a: FieldSpec, b: FieldSpec) -> list[tuple[str, str]]:
         if after is None:
             # The key is no longer read as this field: a required field is then missing.
             breaking = before != "error" and b.required
-            out.append((_impact(breaking), f"alias '{alias}' removed"
-                        + (" (the field is required: files using it now miss it)" if breaking else "")))
+            out.append(
+                (
+                    _impact(breaking),
+                    f"alias '{alias}' removed"
+                    + (" (the field is required: files using it now miss it)" if breaking else ""),
+                )
+            )
         else:
             breaking = before != "error" and after == "error"
             out.append((_impact(breaking), f"alias '{alias}': {before} -> {after}"))
@@ -380,9 +387,13 @@ def _rules(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
             out += _rule(before, after)
         else:
             value = f" (value {number_text(after.value, 6)})" if after.value is not None else ""
-            out.append(ContractChange(_impact(after.severity == "error"), where,
-                                      f"added: {after.check} on {', '.join(after.fields)}{value}, "
-                                      f"severity {after.severity}"))
+            out.append(
+                ContractChange(
+                    _impact(after.severity == "error"),
+                    where,
+                    f"added: {after.check} on {', '.join(after.fields)}{value}, severity {after.severity}",
+                )
+            )
     return out
 
 
@@ -407,9 +418,14 @@ def _rule(a: Rule, b: Rule) -> list[ContractChange]:
             stricter = True
         else:
             stricter = (b.value - a.value) * direction > 0
-        out.append(ContractChange(_impact(stricter and errors), where,
-                                  f"value {number_text(a.value, 6)} -> {number_text(b.value, 6)}"
-                                  f" ({'stricter' if stricter else 'looser'})"))
+        out.append(
+            ContractChange(
+                _impact(stricter and errors),
+                where,
+                f"value {number_text(a.value, 6)} -> {number_text(b.value, 6)}"
+                f" ({'stricter' if stricter else 'looser'})",
+            )
+        )
     if a.description != b.description:
         out.append(ContractChange(COMPATIBLE, where, "description changed"))
     return out
@@ -425,8 +441,11 @@ def _layout(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[Co
         return [ContractChange(COMPATIBLE, "layout", "no longer checked")]
     severity = b.get("legacy_severity", "error")
     if a is None:
-        return [ContractChange(_impact(severity == "error"), "layout",
-                               f"now checked: legacy (H, W, N) stacks get {severity}")]
+        return [
+            ContractChange(
+                _impact(severity == "error"), "layout", f"now checked: legacy (H, W, N) stacks get {severity}"
+            )
+        ]
     out = []
     for key in ("field", "canonical", "legacy"):
         if a.get(key) != b.get(key):
@@ -434,8 +453,7 @@ def _layout(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[Co
     before = a.get("legacy_severity", "error")
     if before != severity:
         breaking = _RANK[severity] > _RANK[before] and severity == "error"
-        out.append(ContractChange(_impact(breaking), "layout",
-                                  f"legacy (H, W, N) stacks: {before} -> {severity}"))
+        out.append(ContractChange(_impact(breaking), "layout", f"legacy (H, W, N) stacks: {before} -> {severity}"))
     if a.get("note") != b.get("note"):
         out.append(ContractChange(COMPATIBLE, "layout", "note changed"))
     return out

@@ -118,9 +118,15 @@ class KeyDiff:
             "b": self.b.to_dict() if self.b else None,
             "changes": list(self.changes),
             "notes": list(self.notes),
-            "values": None if v is None else {
-                "rows": v.n_rows, "differing_rows": v.rows, "first_differing_row": v.first_row,
-                "differing_values": v.values, "max_abs": v.max_abs, "max_rel": v.max_rel,
+            "values": None
+            if v is None
+            else {
+                "rows": v.n_rows,
+                "differing_rows": v.rows,
+                "first_differing_row": v.first_row,
+                "differing_values": v.values,
+                "max_abs": v.max_abs,
+                "max_rel": v.max_rel,
                 "nonfinite": v.nonfinite,
             },
         }
@@ -209,9 +215,14 @@ class DatasetDiff:
     def to_dict(self) -> dict[str, Any]:
         """Return the comparison as JSON-ready data."""
         return {
-            "a": self.a, "b": self.b, "formats": list(self.formats),
-            "rtol": self.rtol, "atol": self.atol,
-            "same": self.same, "verdict": self.verdict, "counts": self._counts(),
+            "a": self.a,
+            "b": self.b,
+            "formats": list(self.formats),
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "same": self.same,
+            "verdict": self.verdict,
+            "counts": self._counts(),
             "keys": [k.to_dict() for k in self.keys],
             "positions": self.positions,
             "metadata": [asdict(m) for m in self.metadata],
@@ -220,8 +231,10 @@ class DatasetDiff:
 
     def _rows(self, key: str) -> list[list[str]]:
         """One table row per key, the key written as ``key.format(name)``."""
-        return [[key.format(k.key), k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-",
-                 k.detail()] for k in self.keys]
+        return [
+            [key.format(k.key), k.status, k.a.label() if k.a else "-", k.b.label() if k.b else "-", k.detail()]
+            for k in self.keys
+        ]
 
     def _summary_lines(self) -> list[tuple[str, str]]:
         lines = []
@@ -248,8 +261,7 @@ class DatasetDiff:
         """Return the comparison as a Markdown table with the summary below."""
         table = markdown_table(["Key", "Status", "A", "B", "Detail"], self._rows("`{}`"))
         summary = [f"- {name}: {text}" for name, text in self._summary_lines()]
-        return "\n".join([f"A `{self.a}`, B `{self.b}`", "", table, "", *summary, "",
-                          f"**{self.verdict}**"]) + "\n"
+        return "\n".join([f"A `{self.a}`, B `{self.b}`", "", table, "", *summary, "", f"**{self.verdict}**"]) + "\n"
 
 
 # -- comparing -----------------------------------------------------------------------
@@ -323,15 +335,16 @@ def diff_datasets(
     path_a, path_b = os.fspath(a), os.fspath(b)
     with open_source(path_a) as src_a, open_source(path_b) as src_b:
         result = DatasetDiff(
-            path_a, path_b,
+            path_a,
+            path_b,
             (src_a.format, src_b.format),
-            float(rtol), float(atol),
+            float(rtol),
+            float(atol),
         )
         keys_a, keys_b = list(src_a.keys()), list(src_b.keys())
         if sorted(keys_a) == sorted(keys_b) and keys_a != keys_b:
             result.notes.append("member order differs (content unaffected)")
-        total = sum(src.info(k).nbytes for src, keys in ((src_a, keys_a), (src_b, keys_b))
-                    for k in keys)
+        total = sum(src.info(k).nbytes for src, keys in ((src_a, keys_a), (src_b, keys_b)) for k in keys)
         with progress_bar(total, f"diff {os.path.basename(path_a)}", progress) as bar:
             for key in keys_a + [k for k in keys_b if k not in keys_a]:
                 result.keys.append(_diff_key(src_a, src_b, key, result, bar))
@@ -351,8 +364,12 @@ def _side(source: Any, key: str, digest: str | None) -> ArraySide:
     else:
         name = dtype.newbyteorder("=").name
     return ArraySide(
-        name, tuple(int(s) for s in info.shape),
-        "F" if info.fortran_order and len(info.shape) > 1 else "C", byteorder, info.compressed, digest,
+        name,
+        tuple(int(s) for s in info.shape),
+        "F" if info.fortran_order and len(info.shape) > 1 else "C",
+        byteorder,
+        info.compressed,
+        digest,
     )
 
 
@@ -362,8 +379,7 @@ def _diff_key(src_a: Any, src_b: Any, key: str, result: DatasetDiff, bar: Any) -
         src = src_a if in_a else src_b
         side = _side(src, key, member_digest(src, key))
         bar.update(src.info(key).nbytes)
-        return KeyDiff(key, "removed" if in_a else "added", side if in_a else None,
-                       None if in_a else side)
+        return KeyDiff(key, "removed" if in_a else "added", side if in_a else None, None if in_a else side)
     a, b = _side(src_a, key, None), _side(src_b, key, None)
     out = KeyDiff(key, "same", a, b)
     if a.dtype != b.dtype:
@@ -434,9 +450,7 @@ def _whole_differences(diffs: ValueDifferences, x: np.ndarray, y: np.ndarray) ->
     return diffs.finish()
 
 
-def _compare_layouts(
-    src_a: Any, src_b: Any, key: str, out: KeyDiff, result: DatasetDiff
-) -> tuple[str, str] | None:
+def _compare_layouts(src_a: Any, src_b: Any, key: str, out: KeyDiff, result: DatasetDiff) -> tuple[str, str] | None:
     """Compare a stack stored (N, H, W) in one file and (H, W, N) in the other; None if not that."""
     if key not in STACK_KEYS:
         return None
@@ -510,8 +524,11 @@ def _diff_metadata(src_a: Any, src_b: Any) -> list[MetadataChange]:
     flat_a, flat_b = (flatten_record(_metadata_of(src)) for src in (src_a, src_b))
     paths = list(flat_a) + [p for p in flat_b if p not in flat_a]
     # An entry that is absent differs from one that holds None.
-    return [MetadataChange(p, flat_a.get(p), flat_b.get(p)) for p in paths
-            if (p in flat_a, flat_a.get(p)) != (p in flat_b, flat_b.get(p))]
+    return [
+        MetadataChange(p, flat_a.get(p), flat_b.get(p))
+        for p in paths
+        if (p in flat_a, flat_a.get(p)) != (p in flat_b, flat_b.get(p))
+    ]
 
 
 def _metadata_of(src: Any) -> dict[str, Any]:
@@ -554,8 +571,10 @@ def _value_text(v: ValueDifferences) -> str:
 def _positions_text(p: Mapping[str, Any]) -> str:
     if not p["moved"]:
         return f"{p['compared']} compared, none moved"
-    return (f"{p['compared']} compared, {p['moved']} moved (first: index {p['first_moved']}), "
-            f"largest shift {number_text(p['max_shift'])}")
+    return (
+        f"{p['compared']} compared, {p['moved']} moved (first: index {p['first_moved']}), "
+        f"largest shift {number_text(p['max_shift'])}"
+    )
 
 
 def _short(value: Any, width: int = 60) -> str:

@@ -51,9 +51,7 @@ DEFAULT_RIGHT = "ptychopinn-torch-mmap"
 _OPERATORS = {"product": " × ", "ratio": " ÷ "}
 
 
-def axis_permutation(
-    left_axes: Sequence[str | int], right_axes: Sequence[str | int]
-) -> tuple[int, ...] | None:
+def axis_permutation(left_axes: Sequence[str | int], right_axes: Sequence[str | int]) -> tuple[int, ...] | None:
     """Return the permutation that reorders left axes into the right order.
 
     Axes are matched by name (integers match equal integers); repeated
@@ -88,9 +86,7 @@ def axis_permutation(
     used: set[int] = set()
     perm = []
     for axis in right_axes:
-        match = next(
-            (i for i, a in enumerate(left_axes) if i not in used and _same_axis(a, axis)), None
-        )
+        match = next((i for i, a in enumerate(left_axes) if i not in used and _same_axis(a, axis)), None)
         if match is None:
             return None
         used.add(match)
@@ -304,9 +300,7 @@ class GapMatrix:
                 elif kind == "axis-order":
                     groups[kind].append(f"{row.label} {_format_permutation(row.permutation)}")
                 elif kind == "rank/shape":
-                    groups[kind].append(
-                        f"{row.label} {format_axes(row.left_axes)} vs {format_axes(row.right_axes)}"
-                    )
+                    groups[kind].append(f"{row.label} {format_axes(row.left_axes)} vs {format_axes(row.right_axes)}")
                 elif kind == "dtype":
                     groups[kind].append(f"{row.label} {_dtype_name(lp)} → {_dtype_name(rp)}")
                 elif kind == "rename":
@@ -326,8 +320,7 @@ class GapMatrix:
             "falls back to defaults on {left}",
         }
         out = []
-        for kind in ("semantics", "axis-order", "rank/shape", "dtype", "rename",
-                     "missing-right", "missing-left"):
+        for kind in ("semantics", "axis-order", "rank/shape", "dtype", "rename", "missing-right", "missing-left"):
             if groups[kind]:
                 text = lead[kind].replace("{right}", right).replace("{left}", left)
                 out.append(f"{text}: " + "; ".join(groups[kind]) + ".")
@@ -349,8 +342,13 @@ class GapMatrix:
         """Return the matrix as JSON-serializable data (same rows as the tables)."""
 
         def contract(c: DatasetContract) -> dict[str, Any]:
-            return {"name": c.name, "title": c.title, "origin": c.origin, "framework": c.framework,
-                    "upstream": c.extra.get("upstream")}
+            return {
+                "name": c.name,
+                "title": c.title,
+                "origin": c.origin,
+                "framework": c.framework,
+                "upstream": c.extra.get("upstream"),
+            }
 
         return {
             "left": contract(self.left),
@@ -379,24 +377,50 @@ class GapMatrix:
         extra = dict(columns or {})
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([
-            "role", "label", "left", "left_shape", "left_dtype", "right", "right_shape",
-            "right_dtype", "kinds", "permutation", "details", "left_source", "right_source",
-            "observed", "left_upstream", "right_upstream", *extra,
-        ])
+        writer.writerow(
+            [
+                "role",
+                "label",
+                "left",
+                "left_shape",
+                "left_dtype",
+                "right",
+                "right_shape",
+                "right_dtype",
+                "kinds",
+                "permutation",
+                "details",
+                "left_source",
+                "right_source",
+                "observed",
+                "left_upstream",
+                "right_upstream",
+                *extra,
+            ]
+        )
         for row in self.rows:
             lp, rp = row.left_primary, row.right_primary
-            writer.writerow([
-                row.role, row.label,
-                "; ".join(f.name for f in row.left), _shape_cell(lp), _dtype_cell(lp),
-                "; ".join(f.name for f in row.right), _shape_cell(rp), _dtype_cell(rp),
-                ";".join(row.kinds),
-                _format_permutation(row.permutation) if "axis-order" in row.kinds else "",
-                "; ".join(row.details),
-                "; ".join(row.left_sources), "; ".join(row.right_sources),
-                row.observed, upstream_text(self.left), upstream_text(self.right),
-                *(cells.get(row.role, "") for cells in extra.values()),
-            ])
+            writer.writerow(
+                [
+                    row.role,
+                    row.label,
+                    "; ".join(f.name for f in row.left),
+                    _shape_cell(lp),
+                    _dtype_cell(lp),
+                    "; ".join(f.name for f in row.right),
+                    _shape_cell(rp),
+                    _dtype_cell(rp),
+                    ";".join(row.kinds),
+                    _format_permutation(row.permutation) if "axis-order" in row.kinds else "",
+                    "; ".join(row.details),
+                    "; ".join(row.left_sources),
+                    "; ".join(row.right_sources),
+                    row.observed,
+                    upstream_text(self.left),
+                    upstream_text(self.right),
+                    *(cells.get(row.role, "") for cells in extra.values()),
+                ]
+            )
         return buffer.getvalue()
 
     def to_markdown(self, heading_level: int = 1) -> str:
@@ -409,17 +433,21 @@ class GapMatrix:
         """
         h = "#" * heading_level
         with_observed = self.parity is not None
-        header = ["Role", f"Left: {self.left.name}", f"Right: {self.right.name}", "Kinds",
-                  "Details"]
+        header = ["Role", f"Left: {self.left.name}", f"Right: {self.right.name}", "Kinds", "Details"]
         header += ["Observed"] if with_observed else []
         header += ["Citations"]
         rows = []
         for row in self.rows:
-            cites = [f"L: {', '.join(row.left_sources)}" if row.left_sources else "",
-                     f"R: {', '.join(row.right_sources)}" if row.right_sources else ""]
+            cites = [
+                f"L: {', '.join(row.left_sources)}" if row.left_sources else "",
+                f"R: {', '.join(row.right_sources)}" if row.right_sources else "",
+            ]
             cells = [
-                f"{row.label} (`{row.role}`)", row.side_text("left"), row.side_text("right"),
-                ", ".join(row.kinds), "; ".join(row.details) or "-",
+                f"{row.label} (`{row.role}`)",
+                row.side_text("left"),
+                row.side_text("right"),
+                ", ".join(row.kinds),
+                "; ".join(row.details) or "-",
             ]
             cells += [row.observed or "-"] if with_observed else []
             cells += ["; ".join(c for c in cites if c) or "-"]
@@ -429,15 +457,18 @@ class GapMatrix:
             "",
             f"- Left: {self.left.title} ({self.left.origin}){_cited_at(self.left)}",
             f"- Right: {self.right.title} ({self.right.origin}){_cited_at(self.right)}",
-            ("- Rows are aligned by role; shapes use each contract's own axis names, and the "
-             "details give permutations in canonical axis names."),
+            (
+                "- Rows are aligned by role; shapes use each contract's own axis names, and the "
+                "details give permutations in canonical axis names."
+            ),
             "",
             markdown_table(header, rows),
             "",
             f"{h}# Summary by kind",
             "",
-            markdown_table(["Kind", "Rows"], [[k, n] for k, n in self.summary().items()]
-                           + [["(rows in total)", len(self.rows)]]),
+            markdown_table(
+                ["Kind", "Rows"], [[k, n] for k, n in self.summary().items()] + [["(rows in total)", len(self.rows)]]
+            ),
             "",
             f"{h}# What breaks if you swap pipelines",
             "",
@@ -599,15 +630,19 @@ def _compare_arrays(
     n_right = sum(f.is_array for f in right)
     if n_left != n_right:
         kinds.append("rename")
-        details.append(f"held in {n_left} field(s) on the left, {n_right} on the right "
-                       f"({_names(left)} vs {_names(right)})")
-    computed = {side: spec.presence == "derived" and spec.derive["op"] != "copy"
-                for spec, side in ((lp, "left"), (rp, "right"))}
+        details.append(
+            f"held in {n_left} field(s) on the left, {n_right} on the right ({_names(left)} vs {_names(right)})"
+        )
+    computed = {
+        side: spec.presence == "derived" and spec.derive["op"] != "copy" for spec, side in ((lp, "left"), (rp, "right"))
+    }
     for spec, side in ((lp, "left"), (rp, "right")):
         if computed[side] and not all(computed.values()):
             kinds.append("semantics")
-            details.append(f"{side} is not stored; it is computed as "
-                           + _field_text(spec).split(" = ", 1)[1].replace(" (not stored)", ""))
+            details.append(
+                f"{side} is not stored; it is computed as "
+                + _field_text(spec).split(" = ", 1)[1].replace(" (not stored)", "")
+            )
     perm = None
     if left_axes is None or right_axes is None:
         details.append("shape not specified on " + ("the left" if left_axes is None else "the right"))
@@ -618,8 +653,7 @@ def _compare_arrays(
             details.append(f"{format_axes(left_axes)} vs {format_axes(right_axes)}")
         elif perm != tuple(range(len(perm))):
             kinds.append("axis-order")
-            details.insert(0, f"{format_axes(left_axes)} → {format_axes(right_axes)} = "
-                           f"{_format_permutation(perm)}")
+            details.insert(0, f"{format_axes(left_axes)} → {format_axes(right_axes)} = {_format_permutation(perm)}")
     if lp.dtypes and rp.dtypes and lp.dtypes[0] != rp.dtypes[0]:
         kinds.append("dtype")
         details.append(f"{_dtype_name(lp)} → {_dtype_name(rp)}")

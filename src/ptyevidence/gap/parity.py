@@ -101,9 +101,7 @@ class BoundDump:
         }
 
 
-def bind_dump(
-    dump: str | os.PathLike | Mapping[str, Any], contract: str | os.PathLike | DatasetContract
-) -> BoundDump:
+def bind_dump(dump: str | os.PathLike | Mapping[str, Any], contract: str | os.PathLike | DatasetContract) -> BoundDump:
     """Match a tensor dump to a pipeline contract.
 
     Keys are matched to fields by :func:`ptyevidence.contract.binding.bind`:
@@ -153,10 +151,12 @@ def _read_bound(source: Any, contract: DatasetContract) -> BoundDump:
     """Bind ``source`` to ``contract``, read the fields that fit, compute the derived ones."""
     binding = bind(contract, source)
     # Every readable member is read, field or not: a damaged dump fails here, not halfway.
-    arrays = {key: source.read(key) for key in source.keys()  # noqa: SIM118 - readers are not iterable
-              if not (source.info(key).has_objects or source.info(key).is_structured)}
-    bound = BoundDump(path=binding.path, contract=contract, dims=dict(binding.dims),
-                      findings=list(binding.findings))
+    arrays = {
+        key: source.read(key)
+        for key in source.keys()  # noqa: SIM118 - readers are not iterable
+        if not (source.info(key).has_objects or source.info(key).is_structured)
+    }
+    bound = BoundDump(path=binding.path, contract=contract, dims=dict(binding.dims), findings=list(binding.findings))
     for name, field_ in binding.fields.items():
         if field_.fits:
             bound.arrays[name] = arrays[field_.key]
@@ -178,14 +178,17 @@ def _derive(bound: BoundDump) -> None:
         try:
             value = _derive_value(op, arrays)
         except (ValueError, TypeError) as exc:  # TypeError: non-numeric inputs
-            bound.add("derive", spec.name, "warning",
-                      f"{where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}")
+            bound.add(
+                "derive", spec.name, "warning", f"{where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}"
+            )
             continue
         if op == "ratio":
             spread = _ratio_spread(arrays[0], arrays[1], value)
             if spread > _RATIO_TOLERANCE:
                 bound.add(
-                    "derive", spec.name, "warning",
+                    "derive",
+                    spec.name,
+                    "warning",
                     f"{where}: {inputs[0]} / {inputs[1]} is not one constant (largest "
                     f"deviation {spread:.2g} of max |{inputs[0]}|); {spec.name} is a least-squares fit",
                 )
@@ -369,17 +372,25 @@ class ParityReport:
     def to_markdown(self) -> str:
         """Return the dumps, tolerances and binding findings as Markdown."""
         lines = [
-            (f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
-             f"({dims_text(self.left.dims) or 'no dimensions bound'})"),
-            (f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
-             f"({dims_text(self.right.dims) or 'no dimensions bound'})"),
+            (
+                f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
+                f"({dims_text(self.left.dims) or 'no dimensions bound'})"
+            ),
+            (
+                f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
+                f"({dims_text(self.right.dims) or 'no dimensions bound'})"
+            ),
             f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}",
             "",
         ]
-        rows = [[side, f.severity, f.rule, f"`{f.field}`", f.message] for side, f in self.findings
-                if f.severity != "info"]
-        lines.append(markdown_table(["Dump", "Severity", "Check", "Field", "Message"], rows)
-                     if rows else "Both dumps match their contracts (no warnings or errors).")
+        rows = [
+            [side, f.severity, f.rule, f"`{f.field}`", f.message] for side, f in self.findings if f.severity != "info"
+        ]
+        lines.append(
+            markdown_table(["Dump", "Severity", "Check", "Field", "Message"], rows)
+            if rows
+            else "Both dumps match their contracts (no warnings or errors)."
+        )
         return "\n".join(lines)
 
 
@@ -453,33 +464,53 @@ def _flag_other_groups(matrix: GapMatrix, results: dict[str, RoleParity]) -> Non
         return
     for row in matrix.rows:
         result = results.get(row.role)
-        if (row.role != "nn_indices" and result is not None and result.status == "compared"
-                and "B" in (row.left_axes or ()) and "B" in (row.right_axes or ())):
+        if (
+            row.role != "nn_indices"
+            and result is not None
+            and result.status == "compared"
+            and "B" in (row.left_axes or ())
+            and "B" in (row.right_axes or ())
+        ):
             note = "; ".join(n for n in (result.note, "other groups: nn_indices differ") if n)
             results[row.role] = replace(result, note=note)
 
 
 def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, atol: float) -> RoleParity:
     lname, rname = row.left_primary.name, row.right_primary.name
-    missing = [side for side, bound, name in (("left", left, lname), ("right", right, rname))
-               if name not in bound.arrays]
+    missing = [
+        side for side, bound, name in (("left", left, lname), ("right", right, rname)) if name not in bound.arrays
+    ]
     if missing:
-        broken = [side for side, bound, name in (("left", left, lname), ("right", right, rname))
-                  if any(f.field == name and f.severity == "error" for f in bound.findings)]
+        broken = [
+            side
+            for side, bound, name in (("left", left, lname), ("right", right, rname))
+            if any(f.field == name and f.severity == "error" for f in bound.findings)
+        ]
         if broken:
             note = f"not compared: the {' and '.join(broken)} dump breaks its contract here"
         else:
             note = f"not in the {missing[0]} dump" if len(missing) == 1 else "in neither dump"
-            needs = [", ".join(p.derive["of"]) for p in (row.left_primary, row.right_primary)
-                     if p.presence == "derived" and p.derive["op"] != "copy"]
+            needs = [
+                ", ".join(p.derive["of"])
+                for p in (row.left_primary, row.right_primary)
+                if p.presence == "derived" and p.derive["op"] != "copy"
+            ]
             if needs:
                 note += f" (computed from {'; '.join(needs)})"
         return RoleParity(row.role, "missing", lname, rname, note=note)
     a, b = left.arrays[lname], right.arrays[rname]
-    base = {"role": row.role, "left_key": lname, "right_key": rname,
-            "left_dtype": str(a.dtype), "right_dtype": str(b.dtype)}
-    odd = [f"{side} {arr.dtype}" for side, arr in (("left", a), ("right", b))
-           if arr.dtype.kind not in "biufc" or arr.dtype.names is not None]
+    base = {
+        "role": row.role,
+        "left_key": lname,
+        "right_key": rname,
+        "left_dtype": str(a.dtype),
+        "right_dtype": str(b.dtype),
+    }
+    odd = [
+        f"{side} {arr.dtype}"
+        for side, arr in (("left", a), ("right", b))
+        if arr.dtype.kind not in "biufc" or arr.dtype.names is not None
+    ]
     if odd:
         return RoleParity(status="not-compared", note=f"not compared: {', '.join(odd)} is not numeric", **base)
     if np.iscomplexobj(a) != np.iscomplexobj(b):
@@ -493,7 +524,9 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
         original, a = a, np.transpose(a, perm)
         if a.shape != b.shape:
             return RoleParity(
-                status="not-compared", permutation=perm, **base,
+                status="not-compared",
+                permutation=perm,
+                **base,
                 note=f"not compared: shapes {a.shape} (left, permuted) and {b.shape} differ",
             )
         check, best = _check_permutation(original, b, perm)
@@ -504,7 +537,8 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
             squeezed = (np.squeeze(a), np.squeeze(b))
             if squeezed[0].shape != squeezed[1].shape:
                 return RoleParity(
-                    status="not-compared", **base,
+                    status="not-compared",
+                    **base,
                     note=f"not compared: shapes {a.shape} and {b.shape} do not correspond",
                 )
             a, b = squeezed
@@ -519,8 +553,16 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
         perm = None
     relation, ratio, max_abs, max_rel = _relate(a, b, rtol, atol)
     return RoleParity(
-        status="compared", permutation=perm, permutation_check=check, best_permutation=best,
-        relation=relation, ratio=ratio, max_abs=max_abs, max_rel=max_rel, note=note, **base,
+        status="compared",
+        permutation=perm,
+        permutation_check=check,
+        best_permutation=best,
+        relation=relation,
+        ratio=ratio,
+        max_abs=max_abs,
+        max_rel=max_rel,
+        note=note,
+        **base,
     )
 
 
@@ -601,19 +643,21 @@ def _to_numpy(key: Any, value: Any) -> np.ndarray:
             converted = converted.numpy()
         array = np.asarray(converted)
     except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        msg = (f"value for '{key}' of type {type(value).__name__} cannot be converted to a numpy "
-               f"array ({exc}); pass numpy arrays or tensors")
+        msg = (
+            f"value for '{key}' of type {type(value).__name__} cannot be converted to a numpy "
+            f"array ({exc}); pass numpy arrays or tensors"
+        )
         raise UsageError(msg) from None
     if array.dtype.hasobject:
-        msg = (f"value for '{key}' of type {type(value).__name__} is not numeric (dtype object); "
-               "pass numpy arrays or tensors")
+        msg = (
+            f"value for '{key}' of type {type(value).__name__} is not numeric (dtype object); "
+            "pass numpy arrays or tensors"
+        )
         raise UsageError(msg)
     return array
 
 
-def capture(
-    mapping: Mapping[str, Any] | Any, path: str | os.PathLike, *, force: bool = False
-) -> str:
+def capture(mapping: Mapping[str, Any] | Any, path: str | os.PathLike, *, force: bool = False) -> str:
     """Dump a pipeline's batch or grouped dict to an NPZ for :func:`compare_dumps`.
 
     Values may be numpy arrays, numbers, or tensors: anything with

@@ -99,8 +99,9 @@ def _import_torch() -> Any:
     return torch
 
 
-def expected_dtype(role: str, coords_dtype: str = "float64",
-                   contract: str | os.PathLike | DatasetContract = "data001") -> str | None:
+def expected_dtype(
+    role: str, coords_dtype: str = "float64", contract: str | os.PathLike | DatasetContract = "data001"
+) -> str | None:
     """Return the numpy name of the tensor dtype a role is loaded as.
 
     A role is loaded as the canonical (first) dtype of the contract's field
@@ -221,8 +222,10 @@ class FixtureDataset:
         """Decide which keys load, per item or whole, from the binding to the contract."""
         contract = self.contract
         if not contract.layout:
-            msg = (f"contract '{contract.name}' has no layout field (a stack with one frame per "
-                   "position) to index items by; pass a dataset contract such as data001")
+            msg = (
+                f"contract '{contract.name}' has no layout field (a stack with one frame per "
+                "position) to index items by; pass a dataset contract such as data001"
+            )
             raise UsageError(msg)
         binding = bind(contract, source, layout)
         present = list(source.keys())
@@ -238,8 +241,11 @@ class FixtureDataset:
             if key == METADATA_KEY:
                 continue
             spec = contract.field_named(key)
-            notes.append(f"'{key}' repeats field '{spec.name}'; not loaded" if spec is not None
-                         else f"'{key}' is not a field of contract {contract.name}; not loaded")
+            notes.append(
+                f"'{key}' repeats field '{spec.name}'; not loaded"
+                if spec is not None
+                else f"'{key}' is not a field of contract {contract.name}; not loaded"
+            )
         self.missing = tuple(s.name for s in contract.fields if s.required and s.name not in binding.fields)
         # A stack that is not a readable 3-D array is read as stored.
         self.layout = binding.layout or "canonical"
@@ -247,8 +253,9 @@ class FixtureDataset:
         if self.layout == "legacy":
             notes.append(f"'{stack_key}' is stored (H, W, N); item i is the frame [:, :, i]")
         # The file's embedded JSON record is not an array to load.
-        loaded = sorted((f for f in binding.fields.values() if f.key != METADATA_KEY),
-                        key=lambda f: present.index(f.key))
+        loaded = sorted(
+            (f for f in binding.fields.values() if f.key != METADATA_KEY), key=lambda f: present.index(f.key)
+        )
         notes += [f"'{f.key}' is loaded as field '{f.name}' (an alias)" for f in loaded if f.alias_severity]
         self.n_items = binding.fields[stack].shape[0]
         members = []
@@ -485,10 +492,17 @@ class TorchCheckReport:
         rows = [("TENSOR", "DTYPE", "ITEM SHAPE", "BATCH SHAPE", "CONTIGUOUS", "EXACT", "OK")]
         for t in self.tensors:
             exact = "yes" if t.exact else f"no (max error {t.max_abs_error:.3g})"
-            rows.append((
-                t.name, t.dtype, shape_text(t.item_shape), shape_text(t.batch_shape),
-                _yes(t.contiguous), exact, _yes(t.ok),
-            ))
+            rows.append(
+                (
+                    t.name,
+                    t.dtype,
+                    shape_text(t.item_shape),
+                    shape_text(t.batch_shape),
+                    _yes(t.contiguous),
+                    exact,
+                    _yes(t.ok),
+                )
+            )
         lines = aligned_rows(rows)
         lines += [f"problem: {t.name}: {p}" for t in self.tensors for p in t.problems]
         lines += [f"missing: {name} (required by {self.contract})" for name in self.missing]
@@ -570,8 +584,12 @@ def check_torch_loading(
     notes = list(dataset.notes)
     for n_workers in workers:
         loader = data_module.DataLoader(
-            dataset, batch_size=batch_size, shuffle=False, num_workers=n_workers,
-            drop_last=False, timeout=_WORKER_TIMEOUT if n_workers else 0,
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=n_workers,
+            drop_last=False,
+            timeout=_WORKER_TIMEOUT if n_workers else 0,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -591,15 +609,21 @@ def check_torch_loading(
                 notes.append(note)
     dataset.release()
     tensors = tuple(
-        observed[m.key].result(m, first.get(m.key), reference[m.key].dtype, batch_size,
-                               len(dataset))
+        observed[m.key].result(m, first.get(m.key), reference[m.key].dtype, batch_size, len(dataset))
         for m in dataset.members
     )
     return TorchCheckReport(
-        path=dataset.path, contract=dataset.contract.name, layout=dataset.layout,
-        n_items=len(dataset), batch_size=batch_size, num_workers=workers,
-        coords_dtype=coords_dtype, torch_version=str(torch.__version__), tensors=tensors,
-        missing=dataset.missing, notes=tuple(notes),
+        path=dataset.path,
+        contract=dataset.contract.name,
+        layout=dataset.layout,
+        n_items=len(dataset),
+        batch_size=batch_size,
+        num_workers=workers,
+        coords_dtype=coords_dtype,
+        torch_version=str(torch.__version__),
+        tensors=tensors,
+        missing=dataset.missing,
+        notes=tuple(notes),
     )
 
 
@@ -663,30 +687,22 @@ class _Observed:
         self.batch_shapes.append(tuple(tensor.shape))
         self.contiguous &= bool(tensor.is_contiguous())
         values = tensor.numpy()
-        expected = reference[start:stop] if m.per_item else np.broadcast_to(
-            reference, (stop - start,) + reference.shape
+        expected = (
+            reference[start:stop] if m.per_item else np.broadcast_to(reference, (stop - start,) + reference.shape)
         )
         if values.shape != expected.shape:
-            self.problems.add(
-                f"batch of items {start}..{stop - 1} has shape {values.shape}; "
-                f"expected {expected.shape}"
-            )
+            self.problems.add(f"batch of items {start}..{stop - 1} has shape {values.shape}; expected {expected.shape}")
             return
-        if values.dtype == np.dtype(m.dtype) and not _same_values(
-            values, expected.astype(m.dtype)
-        ):
+        if values.dtype == np.dtype(m.dtype) and not _same_values(values, expected.astype(m.dtype)):
             self.problems.add(
-                f"items {start}..{stop - 1} differ from the file beyond the "
-                f"{reference.dtype} -> {m.dtype} conversion"
+                f"items {start}..{stop - 1} differ from the file beyond the {reference.dtype} -> {m.dtype} conversion"
             )
         back = values.astype(reference.dtype)
         if not _same_values(back, expected):
             self.exact = False
             self.max_abs_error = max(self.max_abs_error, _max_abs_difference(back, expected))
 
-    def result(
-        self, m: _Member, item: Any, source_dtype: np.dtype, batch_size: int, n_items: int
-    ) -> TensorCheck:
+    def result(self, m: _Member, item: Any, source_dtype: np.dtype, batch_size: int, n_items: int) -> TensorCheck:
         problems = set(self.problems)
         dtype = ", ".join(sorted(self.dtypes)) or "none"
         want = f"torch.{m.dtype}"
@@ -704,10 +720,18 @@ class _Observed:
         if self.batch_shapes and batch_shape != expected_first:
             problems.add(f"first batch shape {batch_shape}; expected {expected_first}")
         return TensorCheck(
-            name=m.key, role=m.role, per_item=m.per_item, source_dtype=_native_name(source_dtype),
-            dtype=dtype, expected_dtype=want, item_shape=item_shape, batch_shape=batch_shape,
-            contiguous=self.contiguous, exact=self.exact,
-            max_abs_error=float(self.max_abs_error), problems=tuple(sorted(problems)),
+            name=m.key,
+            role=m.role,
+            per_item=m.per_item,
+            source_dtype=_native_name(source_dtype),
+            dtype=dtype,
+            expected_dtype=want,
+            item_shape=item_shape,
+            batch_shape=batch_shape,
+            contiguous=self.contiguous,
+            exact=self.exact,
+            max_abs_error=float(self.max_abs_error),
+            problems=tuple(sorted(problems)),
         )
 
 

@@ -95,8 +95,7 @@ def read_real(source: Source, key: str) -> np.ndarray:
     info = source.info(key)
     # Objects are left to the reader, which refuses to unpickle them in its own words.
     if not info.has_objects and (info.dtype.kind not in "biuf" or info.is_structured):
-        msg = (f"'{source.path}': '{key}' has dtype {info.dtype}; expected real numbers "
-               "(integer or float)")
+        msg = f"'{source.path}': '{key}' has dtype {info.dtype}; expected real numbers (integer or float)"
         raise InputError(msg, source.path)
     return np.asarray(source.read(key), dtype=np.float64)
 

@@ -21,9 +21,7 @@ from .base import ArrayInfo
 __all__ = ["IntensitySummary", "counts_notes", "counts_to_amplitude", "summarize_counts"]
 
 
-def counts_to_amplitude(
-    counts: np.ndarray, bad_pixels: np.ndarray | None, scale: float
-) -> np.ndarray:
+def counts_to_amplitude(counts: np.ndarray, bad_pixels: np.ndarray | None, scale: float) -> np.ndarray:
     """Convert photon counts to normalized amplitude: ``sqrt(max(counts, 0)) * scale``.
 
     Non-finite counts and pixels flagged in ``bad_pixels`` become 0.

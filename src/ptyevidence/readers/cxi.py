@@ -98,9 +98,21 @@ GEOMETRIES = ("far-field", "near-field")
 DEFAULT_BASIS = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 _LENGTH_UNITS = {
-    "m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0,
-    "mm": 1e-3, "um": 1e-6, "µm": 1e-6, "μm": 1e-6, "micron": 1e-6, "microns": 1e-6,
-    "nm": 1e-9, "pm": 1e-12, "angstrom": 1e-10, "Å": 1e-10,
+    "m": 1.0,
+    "meter": 1.0,
+    "meters": 1.0,
+    "metre": 1.0,
+    "metres": 1.0,
+    "mm": 1e-3,
+    "um": 1e-6,
+    "µm": 1e-6,
+    "μm": 1e-6,
+    "micron": 1e-6,
+    "microns": 1e-6,
+    "nm": 1e-9,
+    "pm": 1e-12,
+    "angstrom": 1e-10,
+    "Å": 1e-10,
 }
 _ENERGY_UNITS = {"j": 1.0, "joule": 1.0, "ev": ELECTRON_VOLT_J, "kev": 1e3 * ELECTRON_VOLT_J}
 #: Photon energies and wavelengths outside these bounds are taken for a unit mistake.
@@ -230,9 +242,7 @@ class CxiSource:
         if geometry not in GEOMETRIES:
             msg = f"geometry '{geometry}' is not one of {', '.join(GEOMETRIES)}"
             raise UsageError(msg)
-        if sample_pixel_size is not None and not (
-            math.isfinite(sample_pixel_size) and sample_pixel_size > 0
-        ):
+        if sample_pixel_size is not None and not (math.isfinite(sample_pixel_size) and sample_pixel_size > 0):
             msg = f"sample pixel size {sample_pixel_size!r} must be a positive length in metres"
             raise UsageError(msg)
         self.geometry = geometry
@@ -274,9 +284,7 @@ class CxiSource:
             self.notes.append(f"no scan positions in '{self.path}': they come from another file")
         else:
             x, y = self._positions(translation, h, w)
-            self._arrays.update(
-                {"xcoords": x, "ycoords": y, "xcoords_start": x.copy(), "ycoords_start": y.copy()}
-            )
+            self._arrays.update({"xcoords": x, "ycoords": y, "xcoords_start": x.copy(), "ycoords_start": y.copy()})
             self.notes.append(
                 "xcoords_start/ycoords_start: copies of xcoords/ycoords (CXI stores one "
                 "translation per frame, no separate commanded position)"
@@ -338,10 +346,7 @@ class CxiSource:
             )
             raise InputError(msg, self.path)
         if dset.dtype.kind not in "biuf":
-            msg = (
-                f"{self._where(found)} has dtype {dset.dtype}; expected real photon counts "
-                "(integer or float)"
-            )
+            msg = f"{self._where(found)} has dtype {dset.dtype}; expected real photon counts (integer or float)"
             raise InputError(msg, self.path)
         return _with_chunk_cache(dset)
 
@@ -395,10 +400,7 @@ class CxiSource:
             return None
         shape = dset.shape
         if shape not in ((h, w), (1, h, w)):
-            msg = (
-                f"{self._where(path)} has shape {shape}; expected (H, W) = ({h}, {w}), "
-                "the shape of one frame"
-            )
+            msg = f"{self._where(path)} has shape {shape}; expected (H, W) = ({h}, {w}), the shape of one frame"
             raise InputError(msg, self.path)
         with self._reading(path):
             raw = np.asarray(dset[()]).reshape(h, w)
@@ -432,9 +434,7 @@ class CxiSource:
             )
         return bad
 
-    def _unit_factor(
-        self, dset: Any, path: str, table: dict[str, float], si: str
-    ) -> tuple[float, str]:
+    def _unit_factor(self, dset: Any, path: str, table: dict[str, float], si: str) -> tuple[float, str]:
         with self._reading(path):
             units = dset.attrs.get("units")
         if units is None:
@@ -447,16 +447,11 @@ class CxiSource:
         key = units.strip()
         factor = table.get(key, table.get(key.lower()))
         if factor is None:
-            msg = (
-                f"{self._where(path)} has units '{units}'; known: {', '.join(sorted(table))} "
-                f"(CXI default: {si})"
-            )
+            msg = f"{self._where(path)} has units '{units}'; known: {', '.join(sorted(table))} (CXI default: {si})"
             raise InputError(msg, self.path)
         return factor, key
 
-    def _read_quantity(
-        self, path: str, n_frames: int, table: dict[str, float], si: str
-    ) -> float | None:
+    def _read_quantity(self, path: str, n_frames: int, table: dict[str, float], si: str) -> float | None:
         """Read a positive scalar (or constant per-frame array) in SI units, or None."""
         dset = self._get(path)
         if dset is None:
@@ -468,9 +463,7 @@ class CxiSource:
         with self._reading(path):
             values = np.asarray(dset[()], dtype=np.float64).reshape(-1) * factor
         if values.size not in (1, n_frames):
-            self.notes.append(
-                f"'{path}' holds {values.size} values for {n_frames} frames; ignored"
-            )
+            self.notes.append(f"'{path}' holds {values.size} values for {n_frames} frames; ignored")
             return None
         if not np.all(np.isfinite(values)) or np.any(values <= 0):
             self.notes.append(f"'{path}' is not a positive finite number ({values[:3]}); ignored")
@@ -563,9 +556,7 @@ class CxiSource:
         if self.geometry == "near-field":
             self.sample_pixel_rule = None
             self.missing_geometry = ["sample_pixel_size=METRES (near-field geometry)"]
-            self.notes.append(
-                "near-field geometry without a sample pixel size: positions stay in metres"
-            )
+            self.notes.append("near-field geometry without a sample pixel size: positions stay in metres")
             return None
         missing = []
         if geo.wavelength_m is None:
@@ -578,8 +569,7 @@ class CxiSource:
         if missing:
             self.sample_pixel_rule = None
             self.notes.append(
-                "far-field pixel size unknown (missing " + "; ".join(missing)
-                + "): positions stay in metres"
+                "far-field pixel size unknown (missing " + "; ".join(missing) + "): positions stay in metres"
             )
             return None
         dx = geo.wavelength_m * geo.distance_m / (w * geo.x_pixel_size_m)
@@ -646,8 +636,10 @@ class CxiSource:
                 self.notes.append(f"probe '{path}' holds {shape[0]} modes; the first is used")
                 probe = probe[0]
             elif probe.ndim == 4:
-                self.notes.append(f"probe '{path}' holds {shape[0]} x {shape[1]} (coherent x incoherent) "
-                                  "modes; the first of each is used")
+                self.notes.append(
+                    f"probe '{path}' holds {shape[0]} x {shape[1]} (coherent x incoherent) "
+                    "modes; the first of each is used"
+                )
                 probe = probe[0, 0]
             if probe.dtype.kind != "c":
                 self.notes.append(f"probe '{path}' is real ({probe.dtype}); stored as complex64")
@@ -724,17 +716,20 @@ class CxiSource:
         positions in m: far-field geometry assumed (the file does not say which); ...
         """
         if self.geometry_assumed:
-            how = (f"{self.geometry} geometry assumed (the file does not say which); a near-field scan "
-                   "needs geometry near-field and its sample pixel size (--geometry near-field "
-                   "--sample-pixel-size METRES)")
+            how = (
+                f"{self.geometry} geometry assumed (the file does not say which); a near-field scan "
+                "needs geometry near-field and its sample pixel size (--geometry near-field "
+                "--sample-pixel-size METRES)"
+            )
         else:
             how = f"{self.geometry} geometry (given)"
         if self.sample_pixel_size is None:
             missing = "; ".join(self.missing_geometry) or "no sample pixel size"
             return f"positions in {self.position_units}: {how}; not converted to pixels (missing {missing})"
         dx, dy = self.sample_pixel_size
-        return (f"positions in {self.position_units}: {how}; sample pixel {dx:.6g} x {dy:.6g} m "
-                f"({self.sample_pixel_rule})")
+        return (
+            f"positions in {self.position_units}: {how}; sample pixel {dx:.6g} x {dy:.6g} m ({self.sample_pixel_rule})"
+        )
 
     # -- mapping-like access ---------------------------------------------------------
     def keys(self) -> list[str]:
@@ -748,9 +743,7 @@ class CxiSource:
         """Return the header of ``key`` (dtype and shape as :meth:`read` returns them)."""
         if key == "diffraction":
             dset = self._frames
-            return ArrayInfo(
-                key, dset.dtype.newbyteorder("="), tuple(dset.shape), False, _is_compressed(dset), None
-            )
+            return ArrayInfo(key, dset.dtype.newbyteorder("="), tuple(dset.shape), False, _is_compressed(dset), None)
         arr = self._array(key)
         return ArrayInfo(key, arr.dtype, arr.shape, False, False, None)
 
@@ -922,9 +915,7 @@ class CxiSource:
         return out
 
     # -- amplitude ----------------------------------------------------------------
-    def intensity_summary(
-        self, progress: bool | None = None, block_bytes: int = BLOCK_BYTES
-    ) -> IntensitySummary:
+    def intensity_summary(self, progress: bool | None = None, block_bytes: int = BLOCK_BYTES) -> IntensitySummary:
         """Scan every frame once (streamed, chunk by chunk) for the amplitude scale.
 
         The result is cached: later calls cost nothing.

@@ -21,9 +21,7 @@ __all__ = ["LAYOUTS", "canonical_shape", "read_frames", "resolve_layout", "sourc
 LAYOUTS = ("auto", "canonical", "legacy")
 
 
-def resolve_layout(
-    shape: Sequence[int], n_positions: int | None, requested: str = "auto", where: str = ""
-) -> str:
+def resolve_layout(shape: Sequence[int], n_positions: int | None, requested: str = "auto", where: str = "") -> str:
     """Return ``"canonical"`` or ``"legacy"`` for a 3-D diffraction stack.
 
     Parameters
@@ -90,9 +88,7 @@ def resolve_layout(
     raise InputError(msg)
 
 
-def source_layout(
-    source: Source, key: str, n_positions: int | None, requested: str = "auto", where: str = ""
-) -> str:
+def source_layout(source: Source, key: str, n_positions: int | None, requested: str = "auto", where: str = "") -> str:
     """Resolve the layout of stack ``key`` in an open source.
 
     Like :func:`resolve_layout`, but under ``auto`` two pieces of evidence

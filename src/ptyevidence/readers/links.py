@@ -91,23 +91,27 @@ class LinkedFile:
             if link is None:
                 if trail:
                     last = trail[-1].split(" -> ")[-1]
-                    msg = (f"{self._where(hdf5_path)} is a link to {last}, which does not exist; "
-                           "repair the link or point it at the dataset")
+                    msg = (
+                        f"{self._where(hdf5_path)} is a link to {last}, which does not exist; "
+                        "repair the link or point it at the dataset"
+                    )
                     raise InputError(msg, self.path)
                 return None
             if isinstance(link, h5py.SoftLink):
                 hops += 1
                 trail.append(f"'{here}' -> '{link.path}'")
                 if hops > MAX_SOFT_LINKS:
-                    msg = (f"{self._where(hdf5_path)} goes through soft links that loop "
-                           f"({', '.join(trail[:2])}, ...); repair the links")
+                    msg = (
+                        f"{self._where(hdf5_path)} goes through soft links that loop "
+                        f"({', '.join(trail[:2])}, ...); repair the links"
+                    )
                     raise InputError(msg, self.path)
                 target = posixpath.normpath(posixpath.join(current, link.path))
-                parts = [p for p in target.split("/") if p] + parts[i + 1:]
+                parts = [p for p in target.split("/") if p] + parts[i + 1 :]
                 current, i = "/", 0
                 continue
             if isinstance(link, h5py.ExternalLink):
-                return self._external(hdf5_path, here, link, parts[i + 1:])
+                return self._external(hdf5_path, here, link, parts[i + 1 :])
             current, i = here, i + 1
         return self._open(hdf5_path, current)
 
@@ -121,8 +125,10 @@ class LinkedFile:
     def _external(self, hdf5_path: str, here: str, link: Any, rest: list[str]) -> Any:
         target = f"'{link.filename}:{link.path}'"
         if not self.allow:
-            msg = (f"{self._where(hdf5_path)} goes through the external link '{here}' -> {target}, "
-                   f"which is not followed by default; {ALLOW_HINT}")
+            msg = (
+                f"{self._where(hdf5_path)} goes through the external link '{here}' -> {target}, "
+                f"which is not followed by default; {ALLOW_HINT}"
+            )
             raise InputError(msg, self.path)
         full = posixpath.join(here, *rest) if rest else here
         try:
@@ -157,8 +163,10 @@ class LinkedFile:
         if external:
             names = [os.fsdecode(name) for name, _, _ in external]
             if not self.allow:
-                msg = (f"{self._where(hdf5_path)} keeps its data in the external file(s) "
-                       f"{', '.join(repr(n) for n in names[:3])}, which are not read by default; {ALLOW_HINT}")
+                msg = (
+                    f"{self._where(hdf5_path)} keeps its data in the external file(s) "
+                    f"{', '.join(repr(n) for n in names[:3])}, which are not read by default; {ALLOW_HINT}"
+                )
                 raise InputError(msg, self.path)
             for name in names:
                 found = self._find(name)
@@ -172,8 +180,10 @@ class LinkedFile:
         sources = dset.virtual_sources()
         first = f"'{sources[0].file_name}:{sources[0].dset_name}'" if sources else "none"
         if not self.allow:
-            msg = (f"{self._where(hdf5_path)} is a virtual dataset of {len(sources)} mapped part(s) "
-                   f"(first: {first}), which is not followed by default; {ALLOW_HINT}")
+            msg = (
+                f"{self._where(hdf5_path)} is a virtual dataset of {len(sources)} mapped part(s) "
+                f"(first: {first}), which is not followed by default; {ALLOW_HINT}"
+            )
             raise InputError(msg, self.path)
         for source in sources:
             if source.file_name == ".":
@@ -183,9 +193,11 @@ class LinkedFile:
             if found is not None:
                 problem = _dataset_problem(found, source.dset_name)
             if problem:
-                msg = (f"{self._where(hdf5_path)} is a virtual dataset mapping '{source.dset_name}' "
-                       f"of '{source.file_name}', {problem}; HDF5 would read that part as fill "
-                       "values (zeros): restore the file")
+                msg = (
+                    f"{self._where(hdf5_path)} is a virtual dataset mapping '{source.dset_name}' "
+                    f"of '{source.file_name}', {problem}; HDF5 would read that part as fill "
+                    "values (zeros): restore the file"
+                )
                 raise InputError(msg, self.path)
             self._note(found)
 
@@ -206,9 +218,11 @@ class LinkedFile:
             code, _, _, name = plist.get_filter(k)
             if not h5py.h5z.filter_avail(code):
                 label = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
-                msg = (f"{self._where(hdf5_path)} is compressed with HDF5 filter {code}"
-                       f"{f' ({label})' if label else ''}, which is not available here; install its "
-                       "plugin (e.g. pip install hdf5plugin) or set HDF5_PLUGIN_PATH")
+                msg = (
+                    f"{self._where(hdf5_path)} is compressed with HDF5 filter {code}"
+                    f"{f' ({label})' if label else ''}, which is not available here; install its "
+                    "plugin (e.g. pip install hdf5plugin) or set HDF5_PLUGIN_PATH"
+                )
                 raise InputError(msg, self.path)
 
 

@@ -78,8 +78,11 @@ def read_metadata_value(source: Source, key: str = METADATA_KEY) -> Any:
             msg = f"{where} has dtype object, shape {info.shape}; only a 0-d object array is read"
             raise InputError(msg, source.path)
         return read_object_scalar(source.path, key)
-    if info.dtype.kind != "U" or info.nbytes > 4 * _MAX_CHARS or len(info.shape) > 1 or (
-        info.shape and info.shape[0] != 1
+    if (
+        info.dtype.kind != "U"
+        or info.nbytes > 4 * _MAX_CHARS
+        or len(info.shape) > 1
+        or (info.shape and info.shape[0] != 1)
     ):
         msg = f"{where} has dtype {info.dtype} and shape {info.shape}; expected a text scalar"
         raise InputError(msg, source.path)

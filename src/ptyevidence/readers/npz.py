@@ -95,10 +95,7 @@ class NpzSource:
         try:
             self._zip = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
-            msg = (
-                f"'{self.path}' is not a readable zip archive ({exc}); "
-                "an NPZ file written by numpy.savez is expected"
-            )
+            msg = f"'{self.path}' is not a readable zip archive ({exc}); an NPZ file written by numpy.savez is expected"
             raise InputError(msg, self.path) from None
         self._infos: dict[str, ArrayInfo] = {}
         self._members: dict[str, zipfile.ZipInfo] = {}
@@ -132,8 +129,10 @@ class NpzSource:
                 problem = "appears twice; which copy is the array?"
             seen.add(zinfo.filename)
             if problem:
-                msg = (f"'{self.path}': member name {raw!r} {problem}; the archive is ambiguous, "
-                       "rewrite it with numpy.savez")
+                msg = (
+                    f"'{self.path}': member name {raw!r} {problem}; the archive is ambiguous, "
+                    "rewrite it with numpy.savez"
+                )
                 raise InputError(msg, self.path)
 
     def _read_info(self, key: str, zinfo: zipfile.ZipInfo) -> ArrayInfo:
@@ -286,9 +285,7 @@ class NpzSource:
             return (func(block) for block in self.iter_blocks(key, block_bytes))
         return self._map_stored(info, func, jobs, block_bytes)
 
-    def _map_stored(
-        self, info: ArrayInfo, func: Callable[[np.ndarray], T], jobs: int, block_bytes: int
-    ) -> Iterator[T]:
+    def _map_stored(self, info: ArrayInfo, func: Callable[[np.ndarray], T], jobs: int, block_bytes: int) -> Iterator[T]:
         zinfo = self._members[info.name]
         start = self._data_start(zinfo)
         head = info.data_offset - start
@@ -324,9 +321,7 @@ class NpzSource:
             )
             raise InputError(msg, self.path)
 
-    def _member_blocks(
-        self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
-    ) -> Iterator[np.ndarray]:
+    def _member_blocks(self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """Yield a member's data bytes in blocks of ``block_bytes``, checking its CRC.
 
         With ``into`` the blocks are consecutive slices of it; otherwise they
@@ -336,9 +331,7 @@ class NpzSource:
             return self._inflated_blocks(info, block_bytes, into)
         return self._stored_blocks(info, block_bytes, into)
 
-    def _stored_blocks(
-        self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
-    ) -> Iterator[np.ndarray]:
+    def _stored_blocks(self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """Yield the data of a stored member as read-only uint8 blocks, then check its CRC.
 
         Plain reads at the member's offset fill either consecutive slices of
@@ -363,10 +356,13 @@ class NpzSource:
             reader.submit(block, info.data_offset + pos)
             pending.append(block)
 
-        with open(self.path, "rb", buffering=0) as fh, _ReadAhead(
-            lambda out, offset: self._fill(fh, offset, out, zinfo),
-            threaded=info.nbytes >= CRC_THREAD_BYTES,
-        ) as reader:
+        with (
+            open(self.path, "rb", buffering=0) as fh,
+            _ReadAhead(
+                lambda out, offset: self._fill(fh, offset, out, zinfo),
+                threaded=info.nbytes >= CRC_THREAD_BYTES,
+            ) as reader,
+        ):
             reader.submit(self._read_span(fh, start, head, zinfo), None)
             if starts:
                 schedule(0)
@@ -388,8 +384,7 @@ class NpzSource:
         got = _read_exact_into(fh, offset, out)
         if got < out.nbytes:
             msg = (
-                f"'{self.path}': member '{zinfo.filename}' ended {out.nbytes - got} bytes "
-                "early; the file is truncated"
+                f"'{self.path}': member '{zinfo.filename}' ended {out.nbytes - got} bytes early; the file is truncated"
             )
             raise InputError(msg, self.path)
 
@@ -524,9 +519,7 @@ class NpzSource:
                 offset = info.data_offset + int(uniq[a]) * row_bytes
                 self._fill(fh, offset, rows[a:b], zinfo)
 
-    def _scan_rows(
-        self, info: ArrayInfo, row_items: int, stop: int, wanted: np.ndarray, out: np.ndarray
-    ) -> None:
+    def _scan_rows(self, info: ArrayInfo, row_items: int, stop: int, wanted: np.ndarray, out: np.ndarray) -> None:
         """Stream rows ``0..stop-1`` and copy the ``wanted`` ones (sorted) into ``out``."""
         if stop == 0 or row_items == 0:
             return
@@ -570,7 +563,13 @@ class NpzSource:
                 else:
                     with ThreadPoolExecutor(1) as pool:
                         back = pool.submit(
-                            self._gather_columns, info, n_last, idx, out, cuts[1], cuts[2],
+                            self._gather_columns,
+                            info,
+                            n_last,
+                            idx,
+                            out,
+                            cuts[1],
+                            cuts[2],
                             rows_per_block,
                         )
                         self._gather_columns(info, n_last, idx, out, cuts[0], cuts[1], rows_per_block)
@@ -589,8 +588,14 @@ class NpzSource:
         return out.reshape(tuple(c_shape[:-1]) + (idx.size,))
 
     def _gather_columns(
-        self, info: ArrayInfo, n_last: int, idx: np.ndarray, out: np.ndarray,
-        first: int, stop: int, rows_per_block: int,
+        self,
+        info: ArrayInfo,
+        n_last: int,
+        idx: np.ndarray,
+        out: np.ndarray,
+        first: int,
+        stop: int,
+        rows_per_block: int,
     ) -> None:
         """Read rows ``first..stop-1`` of a stored member and copy columns ``idx`` into ``out``."""
         zinfo = self._members[info.name]
@@ -864,8 +869,10 @@ def read_member(archive: zipfile.ZipFile, zinfo: zipfile.ZipInfo, path: str) -> 
                 msg = f"'{path}': member '{zinfo.filename}' holds Python objects; refusing to unpickle it"
                 raise InputError(msg, path)
             if zinfo.file_size - fp.tell() != info.nbytes:
-                msg = (f"'{path}': member '{zinfo.filename}' header promises {info.nbytes} data bytes "
-                       f"but the member holds {zinfo.file_size - fp.tell()}")
+                msg = (
+                    f"'{path}': member '{zinfo.filename}' header promises {info.nbytes} data bytes "
+                    f"but the member holds {zinfo.file_size - fp.tell()}"
+                )
                 raise InputError(msg, path)
         check_budget(2 * info.nbytes, f"reading '{zinfo.filename}' from '{path}'")
         with archive.open(zinfo) as fp:

@@ -31,7 +31,11 @@ import numpy as np
 from ..exceptions import InputError
 
 __all__ = [
-    "MAX_PICKLE_BYTES", "PLAIN_TYPES", "RestrictedUnpickler", "object_scalar", "plain_problem",
+    "MAX_PICKLE_BYTES",
+    "PLAIN_TYPES",
+    "RestrictedUnpickler",
+    "object_scalar",
+    "plain_problem",
     "read_object_scalar",
 ]
 
@@ -70,10 +74,24 @@ class _Call:
 _Refused = pickle.UnpicklingError
 
 
-_OPCODE = {name: getattr(pickle, name)[0] for name in (
-    "GLOBAL", "STACK_GLOBAL", "REDUCE", "BUILD", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX",
-    "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID",
-)}
+_OPCODE = {
+    name: getattr(pickle, name)[0]
+    for name in (
+        "GLOBAL",
+        "STACK_GLOBAL",
+        "REDUCE",
+        "BUILD",
+        "INST",
+        "OBJ",
+        "NEWOBJ",
+        "NEWOBJ_EX",
+        "EXT1",
+        "EXT2",
+        "EXT4",
+        "PERSID",
+        "BINPERSID",
+    )
+}
 
 
 class RestrictedUnpickler(pickle._Unpickler):
@@ -181,8 +199,10 @@ def object_scalar(payload: bytes, where: str = "pickle") -> Any:
         raise InputError(msg) from None
     element = _ndarray_element(tree)
     if element is _NOT_AN_ARRAY:
-        msg = (f"{where}: the pickle is not a 0-d object ndarray ({_describe(tree)}); "
-               "only PtychoPINN's pickled text record is read")
+        msg = (
+            f"{where}: the pickle is not a 0-d object ndarray ({_describe(tree)}); "
+            "only PtychoPINN's pickled text record is read"
+        )
         raise InputError(msg)
     problem = plain_problem(element)
     if problem:
@@ -210,8 +230,12 @@ def _ndarray_element(tree: Any) -> Any:
 
 
 def _object_dtype(dtype: Any) -> bool:
-    return (isinstance(dtype, _Call) and _named(dtype.func) == ("numpy", "dtype")
-            and isinstance(dtype.args, tuple) and dtype.args[:1] == ("O8",))
+    return (
+        isinstance(dtype, _Call)
+        and _named(dtype.func) == ("numpy", "dtype")
+        and isinstance(dtype.args, tuple)
+        and dtype.args[:1] == ("O8",)
+    )
 
 
 def _named(obj: Any) -> tuple[str, str] | None:
@@ -275,8 +299,9 @@ def read_object_scalar(path: str | os.PathLike, key: str) -> Any:
     stream = io.BytesIO(raw)
     try:
         version = np.lib.format.read_magic(stream)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(
+            version
+        )
         if read_header is None:
             msg = f".npy format version {version} is not read here"
             raise ValueError(msg)
@@ -287,4 +312,4 @@ def read_object_scalar(path: str | os.PathLike, key: str) -> Any:
     if shape != () or dtype != np.dtype(object):
         msg = f"{where} is {dtype} of shape {shape}; only a 0-d object array is read this way"
         raise InputError(msg, path)
-    return object_scalar(raw[stream.tell():], where)
+    return object_scalar(raw[stream.tell() :], where)

@@ -182,8 +182,7 @@ class FlatSource(ArraySource):
 
     def _positions_from_metres(self) -> None:
         needed = ["probe_position_x_m", "probe_position_y_m", "object"]
-        needed += [attribute_key("object", a) for a in ("center_x_m", "center_y_m", "pixel_width_m",
-                                                        "pixel_height_m")]
+        needed += [attribute_key("object", a) for a in ("center_x_m", "center_y_m", "pixel_width_m", "pixel_height_m")]
         missing = [k for k in needed if k not in self]
         if missing:
             self.notes.append(f"xcoords, ycoords: not derived, the file lacks {', '.join(missing)}")
@@ -197,8 +196,11 @@ class FlatSource(ArraySource):
         y_m = np.asarray(self.read("probe_position_y_m"), dtype=np.float64)
         bad = [a for a, v in scalars.items() if not math.isfinite(v) or (a.startswith("pixel") and v <= 0)]
         if len(shape) not in (2, 3) or bad or x_m.ndim != 1 or x_m.shape != y_m.shape:
-            why = (f"object@{', object@'.join(bad)} not a finite (positive) number" if bad
-                   else f"object shape {shape}, positions {x_m.shape} and {y_m.shape}")
+            why = (
+                f"object@{', object@'.join(bad)} not a finite (positive) number"
+                if bad
+                else f"object shape {shape}, positions {x_m.shape} and {y_m.shape}"
+            )
             self.notes.append(f"xcoords, ycoords: not derived ({why})")
             return
         height, width = shape[-2:]
@@ -278,8 +280,11 @@ class FlatSource(ArraySource):
         if axis != 0:
             return np.ascontiguousarray(np.take(self.read(key), idx, axis=axis))
         uniq, inverse = np.unique(idx, return_inverse=True)
-        rows = native_byte_order(np.asarray(self._lazy[key][uniq])) if uniq.size else np.empty(
-            [0, *info.shape[1:]], info.dtype)
+        rows = (
+            native_byte_order(np.asarray(self._lazy[key][uniq]))
+            if uniq.size
+            else np.empty([0, *info.shape[1:]], info.dtype)
+        )
         return np.ascontiguousarray(rows[inverse.reshape(-1)])
 
     def frame_transform(self, frames: np.ndarray) -> np.ndarray:
@@ -298,8 +303,11 @@ class FlatSource(ArraySource):
     def intensity_summary(self, progress: bool | None = None) -> IntensitySummary:
         """Scan every frame once for the amplitude scale (cached)."""
         if self._summary is None:
-            blocks = self._row_blocks("diffraction", BLOCK_BYTES) if "diffraction" in self._lazy else [
-                (0, self.arrays["diffraction"])]
+            blocks = (
+                self._row_blocks("diffraction", BLOCK_BYTES)
+                if "diffraction" in self._lazy
+                else [(0, self.arrays["diffraction"])]
+            )
             self._summary = summarize_counts(blocks, self.info("diffraction"), self._bad_pixels(), progress)
         return self._summary
 
@@ -396,8 +404,7 @@ class ProductSource(FlatSource):
         for name, value in self._file.attrs.items():
             self.arrays[attribute_key("", name)] = _text_or_array(value)
         datasets: list[tuple[str, Any]] = []
-        self._file.visititems(lambda name, obj: datasets.append((name, obj)) if isinstance(
-            obj, h5py.Dataset) else None)
+        self._file.visititems(lambda name, obj: datasets.append((name, obj)) if isinstance(obj, h5py.Dataset) else None)
         for name, dset in datasets:
             # Virtual parts, external raw storage and missing filters, under the link policy.
             self._links.check_dataset(dset, name)

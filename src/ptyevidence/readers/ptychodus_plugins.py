@@ -299,12 +299,13 @@ class PtychodusSource(FlatSource):
 
     def _refuse(self, path: str, plugin: str | None, tried: bool, failures: list[str]) -> None:
         if plugin is not None and not tried:
-            msg = (f"ptychodus has no reader plugin named '{plugin}'; its readers: "
-                   f"{', '.join(plugin_names())}")
+            msg = f"ptychodus has no reader plugin named '{plugin}'; its readers: {', '.join(plugin_names())}"
             raise InputError(msg, path)
         if not tried:
-            msg = (f"'{path}': no ptychodus reader plugin's file filter matches "
-                   f"'{os.path.basename(path)}'; name one with reader='ptychodus:NAME'")
+            msg = (
+                f"'{path}': no ptychodus reader plugin's file filter matches "
+                f"'{os.path.basename(path)}'; name one with reader='ptychodus:NAME'"
+            )
             raise InputError(msg, path)
         shown = "; ".join(failures[:_SHOWN_FAILURES])
         more = f"; and {len(failures) - _SHOWN_FAILURES} more" if len(failures) > _SHOWN_FAILURES else ""
@@ -322,8 +323,10 @@ class PtychodusSource(FlatSource):
             self.arrays["mask"] = bad
         meta = dataset.get_metadata()
         scalars = {
-            "photon_energy_eV": meta.photon_energy_eV, "detector_distance_m": meta.detector_distance_m,
-            "exposure_time_s": meta.exposure_time_s, "probe_photon_count": meta.probe_photon_count,
+            "photon_energy_eV": meta.photon_energy_eV,
+            "detector_distance_m": meta.detector_distance_m,
+            "exposure_time_s": meta.exposure_time_s,
+            "probe_photon_count": meta.probe_photon_count,
         }
         if meta.detector_pixel_geometry is not None:
             scalars["detector_pixel_width_m"] = meta.detector_pixel_geometry.width_m
@@ -331,22 +334,33 @@ class PtychodusSource(FlatSource):
         for attr, value in scalars.items():
             if value is not None:
                 self.arrays[attribute_key("diffraction", attr)] = np.array(float(value))
-        how = "streamed frame block by frame block from its HDF5 dataset" if stack.lazy else (
-            "loaded whole by the plugin (eager)")
-        self.notes.append(f"diffraction: ptychodus plugin {name}, {stack.shape[0]} frames {stack.shape[1:]} "
-                          f"{stack.dtype}, {how}; ptychodus treats them as photon counts")
+        how = (
+            "streamed frame block by frame block from its HDF5 dataset"
+            if stack.lazy
+            else ("loaded whole by the plugin (eager)")
+        )
+        self.notes.append(
+            f"diffraction: ptychodus plugin {name}, {stack.shape[0]} frames {stack.shape[1:]} "
+            f"{stack.dtype}, {how}; ptychodus treats them as photon counts"
+        )
         if name.casefold() == "slac_npz":
-            self.notes.append("SLAC_NPZ always transposes 'diffraction' by [2, 0, 1]: frame k is "
-                              "diffraction[:, :, k] of the file, whatever its shape")
+            self.notes.append(
+                "SLAC_NPZ always transposes 'diffraction' by [2, 0, 1]: frame k is "
+                "diffraction[:, :, k] of the file, whatever its shape"
+            )
 
     def _add_product(self, product: Any, name: str) -> None:
         from ptychodus.api.io import ProductFileKeys as K
 
         meta = product.metadata
         root = {
-            K.NAME: meta.name, K.COMMENTS: meta.comments, K.DETECTOR_OBJECT_DISTANCE: meta.detector_distance_m,
-            K.PHOTON_ENERGY: meta.photon_energy_eV, K.PROBE_PHOTON_COUNT: meta.probe_photon_count,
-            K.EXPOSURE_TIME: meta.exposure_time_s, K.MASS_ATTENUATION: meta.mass_attenuation_m2_per_kg,
+            K.NAME: meta.name,
+            K.COMMENTS: meta.comments,
+            K.DETECTOR_OBJECT_DISTANCE: meta.detector_distance_m,
+            K.PHOTON_ENERGY: meta.photon_energy_eV,
+            K.PROBE_PHOTON_COUNT: meta.probe_photon_count,
+            K.EXPOSURE_TIME: meta.exposure_time_s,
+            K.MASS_ATTENUATION: meta.mass_attenuation_m2_per_kg,
             K.TOMOGRAPHY_ANGLE: meta.tomography_angle_deg,
         }
         for attr, value in root.items():

@@ -33,16 +33,16 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _HDF5_SUFFIXES = (".cxi", ".h5", ".hdf5")
 
 
-def _open_cxi(path: str, require_positions: bool = True, geometry: str | None = None,
-              sample_pixel_size: float | None = None) -> Source:
+def _open_cxi(
+    path: str, require_positions: bool = True, geometry: str | None = None, sample_pixel_size: float | None = None
+) -> Source:
     """Open a CXI/HDF5 file; the reader (and h5py) load only when needed.
 
     ``geometry`` None: the caller did not say, and far-field is assumed (and said).
     """
     from .cxi import CxiSource
 
-    return CxiSource(path, geometry=geometry, sample_pixel_size=sample_pixel_size,
-                     require_positions=require_positions)
+    return CxiSource(path, geometry=geometry, sample_pixel_size=sample_pixel_size, require_positions=require_positions)
 
 
 def _hdf5_layout_is(kind: str) -> Callable[[str, bytes], bool]:
@@ -167,8 +167,10 @@ def _no_geometry(path: str, reader: str, given: dict[str, Any]) -> None:
     """Refuse geometry options for a file whose positions are not converted from metres."""
     if given:
         names = " and ".join(f"{k}={v!r}" for k, v in given.items())
-        msg = (f"{names} applies to CXI files, whose translations are converted to pixels; "
-               f"'{path}' is read by the {reader} reader, which takes its positions as stored")
+        msg = (
+            f"{names} applies to CXI files, whose translations are converted to pixels; "
+            f"'{path}' is read by the {reader} reader, which takes its positions as stored"
+        )
         raise UsageError(msg)
 
 
@@ -194,8 +196,11 @@ def _fall_back(path: str, refusal: InputError) -> Source:
 
 
 def default_contract_for(
-    path: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None,
-    geometry: str | None = None, sample_pixel_size: float | None = None,
+    path: str | os.PathLike,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
 ) -> str:
     """Return the contract a file is checked against when none is named.
 
@@ -210,8 +215,11 @@ def default_contract_for(
 
 
 def open_source(
-    path: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None,
-    geometry: str | None = None, sample_pixel_size: float | None = None,
+    path: str | os.PathLike,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
 ) -> Source:
     """Open ``path`` with the first registered reader that recognizes it.
 
@@ -253,8 +261,11 @@ def open_source(
 
         positions_path = os.fspath(positions_from)
         check_readable_file(positions_path)
-        frames = _checked(_open_one(path, reader, frames_only=True, geometry=geometry,
-                                    sample_pixel_size=sample_pixel_size), reader, path)
+        frames = _checked(
+            _open_one(path, reader, frames_only=True, geometry=geometry, sample_pixel_size=sample_pixel_size),
+            reader,
+            path,
+        )
         try:
             positions = _checked(_open_one(positions_path, None), None, positions_path)
             return PairedSource(frames, positions)
@@ -279,6 +290,7 @@ def _checked(source: object, reader: str | None, path: str) -> Source:
 
 #: Members of :class:`Source`, to name the missing ones when a reader falls short.
 _SOURCE_MEMBERS = sorted(
-    name for name in {*Source.__annotations__, *vars(Source)}
+    name
+    for name in {*Source.__annotations__, *vars(Source)}
     if not name.startswith("_") or name in ("__contains__", "__enter__", "__exit__")
 )

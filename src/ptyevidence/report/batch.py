@@ -102,8 +102,7 @@ def read_source_list(path: str | os.PathLike) -> list[str]:
         source = os.path.normpath(os.path.join(folder, os.path.expanduser(entry)))
         if not os.path.isfile(source) or not os.access(source, os.R_OK):
             what = "does not exist" if not os.path.exists(source) else "is not a readable file"
-            msg = (f"source list '{name}' line {number}: '{entry}' {what} (as '{source}'); "
-                   "fix or remove the line")
+            msg = f"source list '{name}' line {number}: '{entry}' {what} (as '{source}'); fix or remove the line"
             raise InputError(msg, name)
         sources.append(source)
     if not sources:
@@ -190,32 +189,42 @@ def render_reports(
         # Observed, the gap matrix holds each fixture's run: every report renders its own.
         if batch and not observe:
             gap_options = {k: kwargs[k] for k in ("force", "notebooks") if k in kwargs}
-            render_gap_matrix(base, log=lambda line: log(f"[report-wide] {line}"), progress=False,
-                              **gap_options)
+            render_gap_matrix(base, log=lambda line: log(f"[report-wide] {line}"), progress=False, **gap_options)
             kwargs = {**kwargs, "gap_dir": os.fspath(base.absolute())}
         results = render(labels, sources, folders, kwargs)
     if batch:
-        rows = [(label, os.path.relpath(folder, base), outcome.summary if isinstance(outcome, ReportResult)
-                 else str(outcome)) for (label, outcome), folder in zip(results, folders)]
-        gap = None if observe else {"html": Path(GAP_NOTEBOOK).with_suffix(".html").name,
-                                    "md": page_name(GAP_MARKDOWN[0])}
+        rows = [
+            (
+                label,
+                os.path.relpath(folder, base),
+                outcome.summary if isinstance(outcome, ReportResult) else str(outcome),
+            )
+            for (label, outcome), folder in zip(results, folders)
+        ]
+        gap = (
+            None
+            if observe
+            else {"html": Path(GAP_NOTEBOOK).with_suffix(".html").name, "md": page_name(GAP_MARKDOWN[0])}
+        )
         write_artifact(base / INDEX_NAME, batch_index_html(rows, gap), force=True)
         log(f"index of {len(rows)} reports: {base / INDEX_NAME}")
     return results
 
 
 @contextmanager
-def _engine(jobs: int, scheduler: str | None,
-            log: Callable[[str], None]) -> Iterator[Callable[..., list[_Outcome]]]:
+def _engine(jobs: int, scheduler: str | None, log: Callable[[str], None]) -> Iterator[Callable[..., list[_Outcome]]]:
     """Yield the function rendering the reports: in this process, or as tasks on a dask cluster.
 
     The cluster is reached (or started) on entry, before anything is written.
     """
     if jobs == 1 and scheduler is None:
-        def here(labels: list[str], sources: Sequence[Any], folders: list[Path],
-                 kwargs: dict[str, Any]) -> list[_Outcome]:
-            return [_render_one(label, src, folder, kwargs, log)
-                    for label, src, folder in zip(labels, sources, folders)]
+
+        def here(
+            labels: list[str], sources: Sequence[Any], folders: list[Path], kwargs: dict[str, Any]
+        ) -> list[_Outcome]:
+            return [
+                _render_one(label, src, folder, kwargs, log) for label, src, folder in zip(labels, sources, folders)
+            ]
 
         yield here
         return
@@ -225,16 +234,22 @@ def _engine(jobs: int, scheduler: str | None,
         yield partial(_render_on_cluster, client, log=log, absolute=scheduler is not None)
 
 
-def _render_one(label: str, source: Any, folder: Path, kwargs: dict[str, Any],
-                log: Callable[[str], None]) -> _Outcome:
+def _render_one(label: str, source: Any, folder: Path, kwargs: dict[str, Any], log: Callable[[str], None]) -> _Outcome:
     try:
         return label, render_report(source, folder, log=lambda line: log(f"[{label}] {line}"), **kwargs)
     except PtyEvidenceError as exc:
         return label, exc
 
 
-def _render_on_cluster(client: Any, labels: list[str], sources: Sequence[Any], folders: list[Path],
-                       kwargs: dict[str, Any], log: Callable[[str], None], absolute: bool) -> list[_Outcome]:
+def _render_on_cluster(
+    client: Any,
+    labels: list[str],
+    sources: Sequence[Any],
+    folders: list[Path],
+    kwargs: dict[str, Any],
+    log: Callable[[str], None],
+    absolute: bool,
+) -> list[_Outcome]:
     """Submit one task per report; collect the outcomes as they arrive, return them in order.
 
     With ``absolute``, paths travel absolute (the workers of a local cluster
@@ -245,12 +260,19 @@ def _render_on_cluster(client: Any, labels: list[str], sources: Sequence[Any], f
     kwargs = {**kwargs, "progress": False}
     targets = folders
     if absolute:
-        kwargs.update({k: os.path.abspath(v) for k, v in kwargs.items()
-                       if k in _PATH_OPTIONS and isinstance(v, (str, os.PathLike)) and os.path.exists(v)})
+        kwargs.update(
+            {
+                k: os.path.abspath(v)
+                for k, v in kwargs.items()
+                if k in _PATH_OPTIONS and isinstance(v, (str, os.PathLike)) and os.path.exists(v)
+            }
+        )
         sources = [None if src is None else os.path.abspath(src) for src in sources]
         targets = [folder.absolute() for folder in folders]
-    futures = [client.submit(_render_in_worker, label, src, folder, kwargs, pure=False)
-               for label, src, folder in zip(labels, sources, targets)]
+    futures = [
+        client.submit(_render_in_worker, label, src, folder, kwargs, pure=False)
+        for label, src, folder in zip(labels, sources, targets)
+    ]
     for label in labels:
         log(f"[{label}] queued")
     position = {future.key: i for i, future in enumerate(futures)}
@@ -277,8 +299,7 @@ def _task_failure(future: Any, label: str) -> str:
         return f"the report of '{label}' was not finished: the connection to the dask scheduler was lost"
     error = future.exception()
     if isinstance(error, KilledWorker):
-        return (f"the report of '{label}' killed its worker process twice (a crash, or out of memory); "
-                "render it alone")
+        return f"the report of '{label}' killed its worker process twice (a crash, or out of memory); render it alone"
     return f"the report of '{label}' failed on its worker: {type(error).__name__}: {error}"
 
 
@@ -307,8 +328,10 @@ def _output_folders(sources: Sequence[str | os.PathLike | None], out: str | os.P
     for src, folder in zip(sources, folders):
         label = os.fspath(src) if src is not None else DEMO_NAME
         if folder in seen:
-            msg = (f"sources '{seen[folder]}' and '{label}' would share the artifact folder "
-                   f"'{folder}'; rename one, or render them in separate calls with out=...")
+            msg = (
+                f"sources '{seen[folder]}' and '{label}' would share the artifact folder "
+                f"'{folder}'; rename one, or render them in separate calls with out=..."
+            )
             raise UsageError(msg)
         seen[folder] = label
     return folders

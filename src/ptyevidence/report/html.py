@@ -120,8 +120,13 @@ def export_notebook_html(executed: Path) -> Path:
     return target
 
 
-def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes: Mapping[str, str],
-               figures: Sequence[tuple[str, str]], folder: Path | None = None) -> str:
+def index_html(
+    summary: ReportSummary,
+    descriptions: Mapping[str, str],
+    purposes: Mapping[str, str],
+    figures: Sequence[tuple[str, str]],
+    folder: Path | None = None,
+) -> str:
     """Return a source's landing page: verdicts, figures, notebooks, artifacts, parameters.
 
     Parameters
@@ -143,44 +148,78 @@ def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes
     src = summary.source
     link = _linker(summary)
     verdicts = [
-        ("Data contract", _badge(contract.ok, contract.verdict),
-         (f"{e(contract.contract)}: {contract.errors} errors, {contract.warnings} warnings; stack layout "
-          f"{e(str(contract.layout))}"), link("data_contract.md")),
-        ("Fixture", _badge(fixture.contract_verdict == "PASS", fixture.contract_verdict)
-         + ("" if fixture.acceptance_verdict is None else
-            " " + _badge(fixture.acceptance_verdict == "PASS", f"acceptance {fixture.acceptance_verdict}")),
-         (f"{fixture.subset_size} of {fixture.source_positions} positions, {e(fixture.strategy)}, seed "
-          f"{fixture.seed}; sha256 <code class=\"digest\">{e(fixture.sha256[:16])}…</code>"),
-         link("fixture_notes.md")),
-        ("Reference criterion", _badge(bool(cov.meets_reference), "met" if cov.meets_reference else "not met"),
-         (f"the fixtures' acceptance rule: {reference_criterion()} (x {cov.x_range_ratio:.3f}, "
-          f"y {cov.y_range_ratio:.3f}); two far corners already meet it"), link("coverage.json")),
+        (
+            "Data contract",
+            _badge(contract.ok, contract.verdict),
+            (
+                f"{e(contract.contract)}: {contract.errors} errors, {contract.warnings} warnings; stack layout "
+                f"{e(str(contract.layout))}"
+            ),
+            link("data_contract.md"),
+        ),
+        (
+            "Fixture",
+            _badge(fixture.contract_verdict == "PASS", fixture.contract_verdict)
+            + (
+                ""
+                if fixture.acceptance_verdict is None
+                else " " + _badge(fixture.acceptance_verdict == "PASS", f"acceptance {fixture.acceptance_verdict}")
+            ),
+            (
+                f"{fixture.subset_size} of {fixture.source_positions} positions, {e(fixture.strategy)}, seed "
+                f'{fixture.seed}; sha256 <code class="digest">{e(fixture.sha256[:16])}…</code>'
+            ),
+            link("fixture_notes.md"),
+        ),
+        (
+            "Reference criterion",
+            _badge(bool(cov.meets_reference), "met" if cov.meets_reference else "not met"),
+            (
+                f"the fixtures' acceptance rule: {reference_criterion()} (x {cov.x_range_ratio:.3f}, "
+                f"y {cov.y_range_ratio:.3f}); two far corners already meet it"
+            ),
+            link("coverage.json"),
+        ),
         ("Coverage", _info("measured"), _coverage_statements(cov), link("coverage.json")),
-        ("Gap matrix", _info(f"{gap.rows} roles"),
-         f"<code>{e(gap.left)}</code> vs <code>{e(gap.right)}</code>; "
-         + ", ".join(f"{e(k)} {n}" for k, n in gap.kinds.items())
-         + (f"; PtychoPINN's pipelines run on the fixture: {gap.rows_with_observations} roles observed, "
-            + _badge(not gap.drift, f"{gap.drift} contract drift items") if gap.observed else ""),
-         link("torch_gap_matrix.md")),
+        (
+            "Gap matrix",
+            _info(f"{gap.rows} roles"),
+            f"<code>{e(gap.left)}</code> vs <code>{e(gap.right)}</code>; "
+            + ", ".join(f"{e(k)} {n}" for k, n in gap.kinds.items())
+            + (
+                f"; PtychoPINN's pipelines run on the fixture: {gap.rows_with_observations} roles observed, "
+                + _badge(not gap.drift, f"{gap.drift} contract drift items")
+                if gap.observed
+                else ""
+            ),
+            link("torch_gap_matrix.md"),
+        ),
     ]
-    rows = "".join(f"<tr><th>{name}</th><td>{mark}</td><td>{detail}</td><td>{ref}</td></tr>"
-                   for name, mark, detail, ref in verdicts)
+    rows = "".join(
+        f"<tr><th>{name}</th><td>{mark}</td><td>{detail}</td><td>{ref}</td></tr>"
+        for name, mark, detail, ref in verdicts
+    )
     shown = "".join(
         f'<figure><a href="{e(name)}"><img src="{e(name)}" alt="{e(caption)}"{_width(folder, name)}></a>'
-        f"<figcaption>{e(caption)} (<a href=\"{e(name)}\">{e(name)}</a>, full size)</figcaption></figure>"
-        for name, caption in figures if name in summary.artifacts
+        f'<figcaption>{e(caption)} (<a href="{e(name)}">{e(name)}</a>, full size)</figcaption></figure>'
+        for name, caption in figures
+        if name in summary.artifacts
     )
     notebooks = "".join(
         f'<tr><td><a href="{e(n["html"])}">{e(stem)}</a> (<a href="{e(n["executed"])}">.ipynb</a>)'
         f"</td><td>{e(purposes.get(stem, ''))}</td></tr>"
         for stem, n in summary.notebooks.items()
     )
-    artifacts = "".join(f"<tr><td>{link(name)}</td><td>{e(descriptions.get(name, ''))}</td></tr>"
-                        for name in summary.artifacts)
-    artifacts += ('<tr><td><a href="summary.json">summary.json</a></td>'
-                  "<td>Tool version, source digest, parameters, verdicts, paths (machine-readable)</td></tr>")
-    params = "".join(f"<tr><th>{e(k)}</th><td><code>{e(json.dumps(val))}</code></td></tr>"
-                     for k, val in summary.parameters.items())
+    artifacts = "".join(
+        f"<tr><td>{link(name)}</td><td>{e(descriptions.get(name, ''))}</td></tr>" for name in summary.artifacts
+    )
+    artifacts += (
+        '<tr><td><a href="summary.json">summary.json</a></td>'
+        "<td>Tool version, source digest, parameters, verdicts, paths (machine-readable)</td></tr>"
+    )
+    params = "".join(
+        f"<tr><th>{e(k)}</th><td><code>{e(json.dumps(val))}</code></td></tr>" for k, val in summary.parameters.items()
+    )
     body = f"""<h1>{e(_title(src.path))}</h1>
 <p class="meta">ptyevidence {e(summary.tool_version)} · source <code>{e(src.path)}</code>
 ({src.size:,} bytes{", simulated demo dataset" if src.demo else ""}) · {_digest(src)}</p>
@@ -197,8 +236,7 @@ def index_html(summary: ReportSummary, descriptions: Mapping[str, str], purposes
     return _page(_title(src.path), body)
 
 
-def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]],
-                     gap: Mapping[str, str] | None) -> str:
+def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]], gap: Mapping[str, str] | None) -> str:
     """Return the landing page of several reports: one row per source, the shared gap matrix.
 
     Parameters
@@ -213,31 +251,36 @@ def batch_index_html(rows: Sequence[tuple[str, str, ReportSummary | str]],
     lines = []
     for label, folder, outcome in rows:
         if isinstance(outcome, str):
-            lines.append(f"<tr><td>{e(label)}</td><td>{_badge(False, 'ERROR')}</td>"
-                         f"<td colspan=\"3\">{e(outcome)}</td></tr>")
+            lines.append(
+                f'<tr><td>{e(label)}</td><td>{_badge(False, "ERROR")}</td><td colspan="3">{e(outcome)}</td></tr>'
+            )
             continue
         v = outcome.verdicts
         cov = v.coverage
         lines.append(
-            f"<tr><td><a href=\"{e(folder)}/index.html\" title=\"{e(label)}\">{e(Path(label).name)}</a></td>"
+            f'<tr><td><a href="{e(folder)}/index.html" title="{e(label)}">{e(Path(label).name)}</a></td>'
             f"<td>{_badge(v.data_contract.ok, v.data_contract.verdict)} {e(v.data_contract.contract)}</td>"
             f"<td>{_badge(v.fixture.contract_verdict == 'PASS', v.fixture.contract_verdict)} "
             f"{v.fixture.subset_size} of {v.fixture.source_positions}</td>"
             f"<td>{_coverage_statements(cov)}</td>"
-            f"<td><a href=\"{e(folder)}/data_contract.html\">contract</a> · "
-            f"<a href=\"{e(folder)}/dataset.html\">data</a> · "
-            f"<a href=\"{e(folder)}/scan_coverage.html\">coverage</a>"
-            + ("" if gap else f" · <a href=\"{e(folder)}/torch_gap_matrix.md.html\">observed gap matrix</a>"
-               f" ({v.gap_matrix.drift} drift)")
+            f'<td><a href="{e(folder)}/data_contract.html">contract</a> · '
+            f'<a href="{e(folder)}/dataset.html">data</a> · '
+            f'<a href="{e(folder)}/scan_coverage.html">coverage</a>'
+            + (
+                ""
+                if gap
+                else f' · <a href="{e(folder)}/torch_gap_matrix.md.html">observed gap matrix</a>'
+                f" ({v.gap_matrix.drift} drift)"
+            )
             + "</td></tr>"
         )
     body = f"""<h1>Evidence reports: {len(rows)} sources</h1>
 <table><tr><th>Source</th><th>Data contract</th><th>Fixture</th><th>Coverage</th><th>Pages</th></tr>
-{''.join(lines)}</table>"""
+{"".join(lines)}</table>"""
     if gap:
         body += f"""
 <h2>Gap matrix (the same for every source)</h2>
-<p><a href="{e(gap['html'])}">torch_gap_matrix notebook</a> · <a href="{e(gap['md'])}">the matrix</a>:
+<p><a href="{e(gap["html"])}">torch_gap_matrix notebook</a> · <a href="{e(gap["md"])}">the matrix</a>:
 TF vs Torch pipeline contracts by role; it depends on the contracts, not on the data.</p>"""
     return _page("Evidence reports", body)
 
@@ -294,8 +337,10 @@ def _digest(src: Any) -> str:
     if src.sha256:
         return f'sha256 <code class="digest">{e(src.sha256)}</code>'
     fp = src.fingerprint or {}
-    return (f'fingerprint ({e(str(fp.get("method")))}) <code class="digest">{e(str(fp.get("sha256")))}'
-            f"</code>; not hashed in full under source_hash={e(src.source_hash)} (above 1 GiB)")
+    return (
+        f'fingerprint ({e(str(fp.get("method")))}) <code class="digest">{e(str(fp.get("sha256")))}'
+        f"</code>; not hashed in full under source_hash={e(src.source_hash)} (above 1 GiB)"
+    )
 
 
 def _badge(ok: bool, text: str) -> str:

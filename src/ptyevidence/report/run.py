@@ -68,8 +68,9 @@ class NotebookRun:
         and ``sample_pixel_size`` given (empty, zero or absent: the defaults).
     """
 
-    def __init__(self, notebook: str, source: str, out: Path, force: bool, temporary: bool,
-                 reading: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, notebook: str, source: str, out: Path, force: bool, temporary: bool, reading: dict[str, Any] | None = None
+    ) -> None:
         self.notebook = notebook
         self.source = source
         self.out = out
@@ -118,9 +119,11 @@ class NotebookRun:
         """
         for name in names:
             if not self.force and self.path(name).exists() and not self.owns(name):
-                msg = (f"'{self.path(name)}' exists and was not written by the {self.notebook} "
-                       "notebook (or was changed since); pass force=True to replace it, or choose "
-                       "another out_dir=...")
+                msg = (
+                    f"'{self.path(name)}' exists and was not written by the {self.notebook} "
+                    "notebook (or was changed since); pass force=True to replace it, or choose "
+                    "another out_dir=..."
+                )
                 raise UsageError(msg)
         yield True
         self.record(*names)
@@ -231,8 +234,12 @@ def start_run(
     else:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-    reading = {"reader": reader, "positions_from": os.fspath(positions_from), "geometry": geometry,
-               "sample_pixel_size": sample_pixel_size}
+    reading = {
+        "reader": reader,
+        "positions_from": os.fspath(positions_from),
+        "geometry": geometry,
+        "sample_pixel_size": sample_pixel_size,
+    }
     run = NotebookRun(notebook, "", out, force, temporary, reading)
     if str(source):
         check_source(source, **run.reading)
@@ -307,9 +314,13 @@ def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> s
     return path
 
 
-def check_source(source: str | os.PathLike, reader: str | None = None,
-                 positions_from: str | os.PathLike | None = None, geometry: str | None = None,
-                 sample_pixel_size: float | None = None) -> None:
+def check_source(
+    source: str | os.PathLike,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
+) -> None:
     """Refuse a missing or unreadable dataset before anything is written.
 
     ``reader``, ``positions_from``, ``geometry`` and ``sample_pixel_size``
@@ -324,8 +335,10 @@ def check_source(source: str | os.PathLike, reader: str | None = None,
 
     path = os.fspath(source)
     if not os.path.exists(path):
-        msg = (f"source '{path}' does not exist; give a dataset file (NPZ or CXI), "
-               "or leave the source out to use the demo dataset")
+        msg = (
+            f"source '{path}' does not exist; give a dataset file (NPZ or CXI), "
+            "or leave the source out to use the demo dataset"
+        )
         raise InputError(msg, path)
     if not os.path.isfile(path):
         msg = f"source '{path}' is not a file; give a dataset file (NPZ or CXI)"

@@ -107,8 +107,10 @@ _NOTEBOOK_PURPOSES = {
 #: What ``report --observe`` adds: the observe run's folder (dumps, logs) and its record.
 OBSERVE_DIR = "observe"
 OBSERVE_REPORT = "observe/observe.json"
-_OBSERVE_DESCRIPTION = ("The observe run: PtychoPINN's TF and Torch pipelines on the fixture, "
-                        "observed values, claims and drift (dumps and logs beside it)")
+_OBSERVE_DESCRIPTION = (
+    "The observe run: PtychoPINN's TF and Torch pipelines on the fixture, "
+    "observed values, claims and drift (dumps and logs beside it)"
+)
 #: Files the report itself writes.
 INDEX_NAME = "index.html"
 SUMMARY_NAME = "summary.json"
@@ -153,19 +155,27 @@ class ReportResult:
         ceiling = "" if cov.occupancy_ceiling is None else f" of at most {cov.occupancy_ceiling:.3f}"
         diameters = "" if cov.gap_in_diameters is None else f" ({cov.gap_in_diameters:.2f} probe diameters)"
         best = "" if not cov.best_strategy else f"; best coverage: {cov.best_strategy}"
-        return "\n".join([
-            f"report for {self.summary.source.path}:",
-            (f"  contract  {contract.verdict} ({contract.contract}: "
-             f"{contract.errors} errors, {contract.warnings} warnings)"),
-            (f"  fixture   {fixture.contract_verdict}: {fixture.subset_size} of "
-             f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"
-             + ("" if fixture.acceptance_verdict is None else f"; acceptance {fixture.acceptance_verdict}")),
-            (f"  coverage  reference criterion {reference}; occupancy {cov.occupancy:.3f}{ceiling}, "
-             f"hull area {cov.hull_area_ratio:.3f}, largest gap {cov.largest_gap:.3g}{diameters}{best}"),
-            f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}"
-            + (f"; observed on the fixture: {gap.drift} contract drift items" if gap.observed else ""),
-            f"artifacts in {self.out_dir}{os.sep} (open {self.index})",
-        ])
+        return "\n".join(
+            [
+                f"report for {self.summary.source.path}:",
+                (
+                    f"  contract  {contract.verdict} ({contract.contract}: "
+                    f"{contract.errors} errors, {contract.warnings} warnings)"
+                ),
+                (
+                    f"  fixture   {fixture.contract_verdict}: {fixture.subset_size} of "
+                    f"{fixture.source_positions} positions ({fixture.strategy}, seed {fixture.seed})"
+                    + ("" if fixture.acceptance_verdict is None else f"; acceptance {fixture.acceptance_verdict}")
+                ),
+                (
+                    f"  coverage  reference criterion {reference}; occupancy {cov.occupancy:.3f}{ceiling}, "
+                    f"hull area {cov.hull_area_ratio:.3f}, largest gap {cov.largest_gap:.3g}{diameters}{best}"
+                ),
+                f"  gap       {gap.rows} roles, {gap.left} vs {gap.right}"
+                + (f"; observed on the fixture: {gap.drift} contract drift items" if gap.observed else ""),
+                f"artifacts in {self.out_dir}{os.sep} (open {self.index})",
+            ]
+        )
 
     def __repr__(self) -> str:
         return f"<ReportResult {self.summary.source.path} -> {self.index}>"
@@ -218,8 +228,10 @@ def find_notebooks(folder: str | os.PathLike | None = None) -> Path:
         if all((candidate / name).is_file() for name in NOTEBOOKS):
             return candidate.resolve()
     tried = ", ".join(f"'{c}'" for c in candidates)
-    msg = (f"the evidence notebooks ({', '.join(NOTEBOOKS)}) are not in {tried}; "
-           f"set {NOTEBOOKS_ENV} to the folder that holds them (notebooks/ of the repository)")
+    msg = (
+        f"the evidence notebooks ({', '.join(NOTEBOOKS)}) are not in {tried}; "
+        f"set {NOTEBOOKS_ENV} to the folder that holds them (notebooks/ of the repository)"
+    )
     raise UsageError(msg)
 
 
@@ -260,8 +272,14 @@ def check_report_parameters(subset_size: int, strategy: str, seed: int, contract
 
 def _report_files() -> list[str]:
     stems = [Path(name).stem for name in NOTEBOOKS]
-    return [DEMO_NAME, *ARTIFACTS, *(f"{s}.ipynb" for s in stems), *(f"{s}.html" for s in stems),
-            INDEX_NAME, SUMMARY_NAME]
+    return [
+        DEMO_NAME,
+        *ARTIFACTS,
+        *(f"{s}.ipynb" for s in stems),
+        *(f"{s}.html" for s in stems),
+        INDEX_NAME,
+        SUMMARY_NAME,
+    ]
 
 
 def check_out_dir(out: Path, force: bool, names: list[str] | None = None) -> None:
@@ -274,8 +292,10 @@ def check_out_dir(out: Path, force: bool, names: list[str] | None = None) -> Non
     present = [name for name in (names or _report_files()) if (out / name).exists()]
     if present:
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
-        msg = (f"output folder '{out}' already holds a report ({shown}); pass force=True to "
-               "replace it, or choose another folder with out_dir=...")
+        msg = (
+            f"output folder '{out}' already holds a report ({shown}); pass force=True to "
+            "replace it, or choose another folder with out_dir=..."
+        )
         raise UsageError(msg)
 
 
@@ -404,8 +424,13 @@ def render_report(
         parameters["sample_pixel_size"] = float(sample_pixel_size)
     if observe:
         parameters["observe_fixture"] = "fixture.npz"
-        parameters.update({k: os.path.abspath(v) for k, v in (("ptychopinn_python", python),
-                                                               ("ptychopinn", ptychopinn)) if v is not None})
+        parameters.update(
+            {
+                k: os.path.abspath(v)
+                for k, v in (("ptychopinn_python", python), ("ptychopinn", ptychopinn))
+                if v is not None
+            }
+        )
     names = [n for n in NOTEBOOKS if gap_dir is None or n != GAP_NOTEBOOK]
     # Observing, the gap notebook runs PtychoPINN on the fixture scan_coverage cuts: after it.
     later = [GAP_NOTEBOOK] if observe else []
@@ -418,14 +443,18 @@ def render_report(
         pages.update(_relative(gap, out, {n: page_name(n) for n in GAP_MARKDOWN if (gap / page_name(n)).exists()}))
     summary = _summary(source, out, gap, parameters, pages)
     write_artifact(out / SUMMARY_NAME, summary.to_json(), force=True)
-    descriptions = {**ARTIFACTS, DEMO_NAME: "The simulated demo dataset this report was made from",
-                    OBSERVE_REPORT: _OBSERVE_DESCRIPTION}
+    descriptions = {
+        **ARTIFACTS,
+        DEMO_NAME: "The simulated demo dataset this report was made from",
+        OBSERVE_REPORT: _OBSERVE_DESCRIPTION,
+    }
     write_artifact(out / INDEX_NAME, index_html(summary, descriptions, _NOTEBOOK_PURPOSES, _FIGURES, out), force=True)
     return ReportResult(_shown(out), summary)
 
 
-def _check_observe(gap_dir: str | os.PathLike | None, python: str | os.PathLike | None,
-                   ptychopinn: str | os.PathLike | None) -> None:
+def _check_observe(
+    gap_dir: str | os.PathLike | None, python: str | os.PathLike | None, ptychopinn: str | os.PathLike | None
+) -> None:
     """Refuse an observed report that cannot run, before anything is written."""
     from ..gap.observe import check_interpreter
 
@@ -452,8 +481,13 @@ def _same_demo(out: Path) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         return False
     src = recorded.source
-    return (recorded.tool_version == __version__ and src.demo and bool(src.sha256)
-            and src.size == demo.stat().st_size and file_sha256(demo) == src.sha256)
+    return (
+        recorded.tool_version == __version__
+        and src.demo
+        and bool(src.sha256)
+        and src.size == demo.stat().st_size
+        and file_sha256(demo) == src.sha256
+    )
 
 
 def render_gap_matrix(
@@ -477,26 +511,49 @@ def render_gap_matrix(
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     parameters = {**_parameters("", 64, "stratified-index", 0, force, "", "auto"), "observe_torch": False}
-    _execute_all(find_notebooks(notebooks), [GAP_NOTEBOOK], out, parameters,
-                 sys.stderr.isatty() if progress is None else progress, log)
+    _execute_all(
+        find_notebooks(notebooks),
+        [GAP_NOTEBOOK],
+        out,
+        parameters,
+        sys.stderr.isatty() if progress is None else progress,
+        log,
+    )
     write_markdown_pages(out, GAP_MARKDOWN)
     return out
 
 
-def _parameters(source: str, subset_size: int, strategy: str, seed: int, force: bool, contract: str,
-                source_hash: str) -> dict[str, Any]:
+def _parameters(
+    source: str, subset_size: int, strategy: str, seed: int, force: bool, contract: str, source_hash: str
+) -> dict[str, Any]:
     from ..gap import DEFAULT_LEFT, DEFAULT_RIGHT
 
     return {
-        "source": source, "out_dir": ".", "subset_size": subset_size, "strategy": strategy,
-        "seed": seed, "contract": contract, "source_hash": source_hash, "left_contract": DEFAULT_LEFT,
-        "right_contract": DEFAULT_RIGHT, "left_dump": "", "right_dump": "", "force": force,
+        "source": source,
+        "out_dir": ".",
+        "subset_size": subset_size,
+        "strategy": strategy,
+        "seed": seed,
+        "contract": contract,
+        "source_hash": source_hash,
+        "left_contract": DEFAULT_LEFT,
+        "right_contract": DEFAULT_RIGHT,
+        "left_dump": "",
+        "right_dump": "",
+        "force": force,
         "interactive": False,
     }
 
 
-def _execute_all(folder: Path, names: list[str], out: Path, parameters: dict[str, Any], progress: bool,
-                 log: Callable[[str], None], then: list[str] | None = None) -> None:
+def _execute_all(
+    folder: Path,
+    names: list[str],
+    out: Path,
+    parameters: dict[str, Any],
+    progress: bool,
+    log: Callable[[str], None],
+    then: list[str] | None = None,
+) -> None:
     """Run the notebooks at the same time, then those of ``then`` (they read what the first wrote).
 
     Each executed notebook is exported to HTML; the first failure (in
@@ -566,25 +623,33 @@ def _execute(notebook: Path, out: Path, parameters: dict[str, Any], progress: bo
         # papermill's cwd, which would change this process's directory under
         # the notebooks running beside it.
         papermill.execute_notebook(
-            os.fspath(notebook), os.fspath(executed),
+            os.fspath(notebook),
+            os.fspath(executed),
             parameters={k: v for k, v in parameters.items() if k in declared},
-            kernel_name=KERNEL_NAME, kernel_manager_class=_kernel_manager_class(),
+            kernel_name=KERNEL_NAME,
+            kernel_manager_class=_kernel_manager_class(),
             progress_bar={"desc": f"  {notebook.stem}", "position": position} if progress else False,
-            resources={"metadata": {"path": os.fspath(out)}}, log_output=False,
+            resources={"metadata": {"path": os.fspath(out)}},
+            log_output=False,
         )
     except PapermillExecutionError as exc:
-        first = next((line for line in exc.source.splitlines()
-                      if line.strip() and not line.lstrip().startswith("#")), "")
+        first = next(
+            (line for line in exc.source.splitlines() if line.strip() and not line.lstrip().startswith("#")), ""
+        )
         where = f"cell In [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"
-        msg = (f"notebook '{notebook.name}' failed in {where} (`{first.strip()[:60]}`): "
-               f"{exc.ename}: {_first_line(exc.evalue)}; the partial executed notebook is "
-               f"'{_shown(executed)}'")
+        msg = (
+            f"notebook '{notebook.name}' failed in {where} (`{first.strip()[:60]}`): "
+            f"{exc.ename}: {_first_line(exc.evalue)}; the partial executed notebook is "
+            f"'{_shown(executed)}'"
+        )
         raise NotebookExecutionError(msg, notebook.name, exc.exec_count, os.fspath(executed)) from None
     except PtyEvidenceError:
         raise
     except Exception as exc:  # noqa: BLE001 - kernel start-up, timeouts, dead kernels
-        msg = (f"notebook '{notebook.name}' could not run: {type(exc).__name__}: "
-               f"{_first_line(str(exc))}; check that ipykernel is installed for {sys.executable}")
+        msg = (
+            f"notebook '{notebook.name}' could not run: {type(exc).__name__}: "
+            f"{_first_line(str(exc))}; check that ipykernel is installed for {sys.executable}"
+        )
         raise NotebookExecutionError(msg, notebook.name, None, os.fspath(executed)) from None
 
 
@@ -634,8 +699,7 @@ def _kernel_manager_class() -> type:
 
     # The kernel's own log adds nothing to a report run but noise, such as the
     # interrupt jupyter_client sends on every shutdown; cell errors still arrive.
-    spec = KernelSpec(resource_dir=RESOURCES,
-                      **get_kernel_dict(extra_arguments=["--IPKernelApp.log_level=CRITICAL"]))
+    spec = KernelSpec(resource_dir=RESOURCES, **get_kernel_dict(extra_arguments=["--IPKernelApp.log_level=CRITICAL"]))
     encrypt = (
         zmq.has("curve")
         and "transport_encryption" in AsyncKernelManager.class_trait_names()
@@ -669,8 +733,9 @@ def _relative(folder: Path, out: Path, names: dict[str, str]) -> dict[str, str]:
     return {k: os.path.relpath(folder / v, out) for k, v in names.items()}
 
 
-def _summary(source: str | os.PathLike | None, out: Path, gap: Path, parameters: dict[str, Any],
-             pages: dict[str, str]) -> ReportSummary:
+def _summary(
+    source: str | os.PathLike | None, out: Path, gap: Path, parameters: dict[str, Any], pages: dict[str, str]
+) -> ReportSummary:
     """Collect the verdicts from the notebooks' machine-readable artifacts."""
     from ..fixture.sidecar import read_sidecar
 
@@ -691,17 +756,21 @@ def _summary(source: str | os.PathLike | None, out: Path, gap: Path, parameters:
     return ReportSummary(
         tool_version=__version__,
         source=SourceRecord(
-            path=DEMO_NAME if source is None else os.fspath(source), demo=source is None,
-            sha256=sidecar.get("source_sha256"), size=source_file.stat().st_size,
-            fingerprint=sidecar.get("source_fingerprint"), source_hash=parameters["source_hash"],
+            path=DEMO_NAME if source is None else os.fspath(source),
+            demo=source is None,
+            sha256=sidecar.get("source_sha256"),
+            size=source_file.stat().st_size,
+            fingerprint=sidecar.get("source_fingerprint"),
+            source_hash=parameters["source_hash"],
         ),
         parameters={k: v for k, v in parameters.items() if k not in ("source", "out_dir", "force", "interactive")},
         verdicts=Verdicts(
             data_contract=ContractVerdict.read(out / "data_contract.json"),
             fixture=FixtureVerdict.from_coverage(coverage),
             coverage=CoverageVerdict.from_coverage(coverage),
-            gap_matrix=GapVerdict.read(gap / "torch_gap_matrix.csv", parameters["left_contract"],
-                                       parameters["right_contract"], observed),
+            gap_matrix=GapVerdict.read(
+                gap / "torch_gap_matrix.csv", parameters["left_contract"], parameters["right_contract"], observed
+            ),
         ),
         notebooks=notebooks,
         artifacts=artifacts,

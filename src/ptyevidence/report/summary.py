@@ -120,10 +120,15 @@ class FixtureRecord(_Record):
         FixtureRecord
         """
         return cls(
-            path=os.fspath(path), sidecar=os.fspath(sidecar_path), notes=os.fspath(notes),
-            subset_size=sidecar["subset_size"], strategy=sidecar["subset_strategy"],
-            seed=sidecar["seed"], sha256=sidecar["sha256_checksum"],
-            contract_verdict=sidecar["contract"]["verdict"], verified=bool(verified),
+            path=os.fspath(path),
+            sidecar=os.fspath(sidecar_path),
+            notes=os.fspath(notes),
+            subset_size=sidecar["subset_size"],
+            strategy=sidecar["subset_strategy"],
+            seed=sidecar["seed"],
+            sha256=sidecar["sha256_checksum"],
+            contract_verdict=sidecar["contract"]["verdict"],
+            verified=bool(verified),
             acceptance_verdict=recorded_verdicts(sidecar)["acceptance"],
         )
 
@@ -206,9 +211,14 @@ class CoverageRecord(_Record):
         from ..coverage.judge import best_strategy
 
         return cls(
-            source=os.fspath(source), units=units, fixture=fixture, scan=scan.to_dict(),
-            metrics=metrics.to_dict(), strategies={name: m.to_dict() for name, m in strategies},
-            plots=[os.fspath(p) for p in plots], probe=None if probe is None else probe.to_dict(),
+            source=os.fspath(source),
+            units=units,
+            fixture=fixture,
+            scan=scan.to_dict(),
+            metrics=metrics.to_dict(),
+            strategies={name: m.to_dict() for name, m in strategies},
+            plots=[os.fspath(p) for p in plots],
+            probe=None if probe is None else probe.to_dict(),
             best_strategy=best_strategy(strategies) if strategies else None,
         )
 
@@ -220,10 +230,15 @@ class CoverageRecord(_Record):
     def from_dict(cls, data: Mapping[str, Any]) -> CoverageRecord:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            source=data["source"], units=data["units"], fixture=FixtureRecord.from_dict(data["fixture"]),
-            scan=dict(data["scan"]), metrics=dict(data["metrics"]),
-            strategies={k: dict(v) for k, v in data["strategies"].items()}, plots=list(data["plots"]),
-            probe=data.get("probe"), best_strategy=data.get("best_strategy"),
+            source=data["source"],
+            units=data["units"],
+            fixture=FixtureRecord.from_dict(data["fixture"]),
+            scan=dict(data["scan"]),
+            metrics=dict(data["metrics"]),
+            strategies={k: dict(v) for k, v in data["strategies"].items()},
+            plots=list(data["plots"]),
+            probe=data.get("probe"),
+            best_strategy=data.get("best_strategy"),
         )
 
     @classmethod
@@ -263,8 +278,11 @@ class ContractVerdict(_Record):
         severities = [f["severity"] for f in report.get("findings", [])]
         ok = bool(report["ok"])
         return cls(
-            ok=ok, verdict="PASS" if ok else "FAIL", contract=report["contract"],
-            layout=report.get("layout"), errors=severities.count("error"),
+            ok=ok,
+            verdict="PASS" if ok else "FAIL",
+            contract=report["contract"],
+            layout=report.get("layout"),
+            errors=severities.count("error"),
             warnings=severities.count("warning"),
         )
 
@@ -291,9 +309,13 @@ class FixtureVerdict(_Record):
         """Take the fixture's verdicts (as its sidecar records them) from its coverage record."""
         fixture = coverage.fixture
         return cls(
-            contract_verdict=fixture.contract_verdict, sha256=fixture.sha256,
-            subset_size=fixture.subset_size, source_positions=coverage.metrics["n_source"],
-            strategy=fixture.strategy, seed=fixture.seed, acceptance_verdict=fixture.acceptance_verdict,
+            contract_verdict=fixture.contract_verdict,
+            sha256=fixture.sha256,
+            subset_size=fixture.subset_size,
+            source_positions=coverage.metrics["n_source"],
+            strategy=fixture.strategy,
+            seed=fixture.seed,
+            acceptance_verdict=fixture.acceptance_verdict,
         )
 
 
@@ -327,12 +349,17 @@ class CoverageVerdict(_Record):
 
         m, (tx, ty) = coverage.metrics, reference_thresholds()
         return cls(
-            x_range_ratio=m["x_range_ratio"], y_range_ratio=m["y_range_ratio"], occupancy=m["occupancy"],
-            hull_area_ratio=m["hull_area_ratio"], largest_gap=m["largest_gap"], cell_size=m["cell_size"],
+            x_range_ratio=m["x_range_ratio"],
+            y_range_ratio=m["y_range_ratio"],
+            occupancy=m["occupancy"],
+            hull_area_ratio=m["hull_area_ratio"],
+            largest_gap=m["largest_gap"],
+            cell_size=m["cell_size"],
             occupancy_ceiling=min(1.0, m["n_subset"] / m["n_source_cells"]),
             probe_diameter=m.get("probe_diameter"),
             meets_reference=m["x_range_ratio"] > tx and m["y_range_ratio"] > ty,
-            strategy=coverage.fixture.strategy, best_strategy=coverage.best_strategy,
+            strategy=coverage.fixture.strategy,
+            best_strategy=coverage.best_strategy,
         )
 
     @property
@@ -388,12 +415,18 @@ class GapVerdict(_Record):
         # ``observed`` (tensor dumps) and the ``left_observed_g<G>``/``right_observed_g<G>`` columns of
         # an observe run (ObserveReport.csv_columns).
         observed = [k for k in (rows[0] if rows else {}) if "observed" in k]
-        return cls(left=left, right=right, rows=len(rows), kinds=dict(sorted(kinds.items())),
-                   rows_with_observations=sum(any(r[k] for k in observed) for r in rows))
+        return cls(
+            left=left,
+            right=right,
+            rows=len(rows),
+            kinds=dict(sorted(kinds.items())),
+            rows_with_observations=sum(any(r[k] for k in observed) for r in rows),
+        )
 
     @classmethod
-    def read(cls, path: str | os.PathLike, left: str, right: str,
-             observed: str | os.PathLike | None = None) -> GapVerdict:
+    def read(
+        cls, path: str | os.PathLike, left: str, right: str, observed: str | os.PathLike | None = None
+    ) -> GapVerdict:
         """Summarize a ``torch_gap_matrix.csv`` of the contracts ``left`` and ``right``.
 
         ``observed`` is the ``observe.json`` of the PtychoPINN run the matrix
@@ -508,10 +541,14 @@ class ReportSummary(_Record):
     def from_dict(cls, data: Mapping[str, Any]) -> ReportSummary:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            tool_version=data["tool_version"], source=SourceRecord.from_dict(data["source"]),
-            parameters=dict(data["parameters"]), verdicts=Verdicts.from_dict(data["verdicts"]),
+            tool_version=data["tool_version"],
+            source=SourceRecord.from_dict(data["source"]),
+            parameters=dict(data["parameters"]),
+            verdicts=Verdicts.from_dict(data["verdicts"]),
             notebooks=dict(data["notebooks"]),
-            artifacts=dict(data["artifacts"]), index=data["index"], tool=data["tool"],
+            artifacts=dict(data["artifacts"]),
+            index=data["index"],
+            tool=data["tool"],
             pages=dict(data.get("pages", {})),
         )
 

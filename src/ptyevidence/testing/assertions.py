@@ -41,7 +41,8 @@ def recorded_thresholds(record: Mapping[str, Any]) -> dict[str, float]:
     if not isinstance(recorded, Mapping):
         return {}
     return {
-        name: float(recorded[name]) for name in ("min_range_ratio", "min_occupancy")
+        name: float(recorded[name])
+        for name in ("min_range_ratio", "min_occupancy")
         if isinstance(recorded.get(name), (int, float)) and not isinstance(recorded.get(name), bool)
     }
 
@@ -80,9 +81,7 @@ def _cell(value: Any) -> str:
     return _SHA.sub(lambda m: m.group(0)[:16] + "...", text)
 
 
-def verify_table(
-    report: VerifyReport, record: Mapping[str, Any] | None = None, failures_only: bool = True
-) -> str:
+def verify_table(report: VerifyReport, record: Mapping[str, Any] | None = None, failures_only: bool = True) -> str:
     """Render a verify report as its verdict, then a table of check, recorded and found.
 
     Parameters
@@ -106,8 +105,13 @@ def verify_table(
     for check in checks:  # a check may carry its own recorded and found values
         recorded, found = getattr(check, "recorded", None), getattr(check, "found", None)
         # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
-        rows.append([check.name, _cell(_recorded(check.name, record) if recorded is None else recorded),
-                     _cell(check.detail.split(" != recorded ")[0] if found is None else found)])
+        rows.append(
+            [
+                check.name,
+                _cell(_recorded(check.name, record) if recorded is None else recorded),
+                _cell(check.detail.split(" != recorded ")[0] if found is None else found),
+            ]
+        )
     lines = [report.verdict]
     if rows:
         lines.append(text_table(["CHECK", "RECORDED", "FOUND"], rows))

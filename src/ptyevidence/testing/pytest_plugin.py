@@ -47,17 +47,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Add ``--ptyevidence``, ``--ptyevidence-source`` and ``--ptyevidence-regen``."""
     group = parser.getgroup("ptyevidence", "ptyevidence regression fixtures")
     group.addoption(
-        "--ptyevidence", action="store_true", default=False,
+        "--ptyevidence",
+        action="store_true",
+        default=False,
         help="collect every fixture NPZ with a sidecar (same name, .json) as a test item and "
         "verify it: file and content digests, contract, rows, indices, coverage thresholds",
     )
     group.addoption(
-        "--ptyevidence-source", metavar="DIR", default=None,
+        "--ptyevidence-source",
+        metavar="DIR",
+        default=None,
         help="also check each fixture's rows against its source, looked up in DIR by the "
         "recorded file name (sources at their recorded path are always checked)",
     )
     group.addoption(
-        "--ptyevidence-regen", action="store_true", default=False,
+        "--ptyevidence-regen",
+        action="store_true",
+        default=False,
         help="re-cut each fixture whose source is available from its recorded parameters, in "
         "place; items whose fixture changed fail and say what changed (implies --ptyevidence)",
     )
@@ -144,16 +150,13 @@ class FixtureItem(pytest.Item):
             raise FixtureUnusable(msg)
         record = read_sidecar(sidecar)
         config = self.config
-        source = find_source(record, sidecar, config.getoption("ptyevidence_source"),
-                             roots=[str(config.rootpath)])
+        source = find_source(record, sidecar, config.getoption("ptyevidence_source"), roots=[str(config.rootpath)])
         if config.getoption("ptyevidence_regen") and source is not None:
             self._regenerate(fixture, sidecar, source)  # returns only when the fixture is unchanged
         elif source is None:
-            self._note(f"{self.nodeid}: source '{record.get('source_dataset')}' not found; "
-                       "rows not checked against it")
+            self._note(f"{self.nodeid}: source '{record.get('source_dataset')}' not found; rows not checked against it")
         # Thresholds and contract apply to a reproduced fixture too.
-        report = verify_fixture(fixture, metadata=sidecar, source=source, progress=False,
-                                **recorded_thresholds(record))
+        report = verify_fixture(fixture, metadata=sidecar, source=source, progress=False, **recorded_thresholds(record))
         self.user_properties.append(("ptyevidence_checks", len(report.checks)))
         if not report.ok:
             raise FixtureCheckFailed(verify_table(report, record))
@@ -168,8 +171,9 @@ class FixtureItem(pytest.Item):
         if check.reproduced and file_sha256(fixture, progress=False) == check.fresh["sha256_checksum"]:
             self._note(f"{self.nodeid}: re-cut from '{source}' reproduces it; left as it is")
             return
-        result = regenerate_fixture(sidecar, source=source, output=fixture, metadata_out=sidecar,
-                                    force=True, progress=False)
+        result = regenerate_fixture(
+            sidecar, source=source, output=fixture, metadata_out=sidecar, force=True, progress=False
+        )
         change = result.verdict if not result.reproduced else result.replaced_text()
         self._note(f"{self.nodeid}: regenerated from '{source}': {change}")
         msg = f"fixture regenerated in place (--ptyevidence-regen); review and commit it:\n{result.to_text()}"

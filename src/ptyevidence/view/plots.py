@@ -67,8 +67,7 @@ def plot_frames(sample: FrameSample, scene: Scene | None = None) -> Figure:
     # A fixed grid: constrained layout would measure every log-scale colour bar
     # twice per save, most of the figure's cost.
     fig = Figure(figsize=(4.8 * cols, 4.1 * rows + 0.6))
-    fig.subplots_adjust(left=0.06, right=0.94, bottom=0.07, top=1 - 0.75 / (4.1 * rows + 0.6),
-                        wspace=0.55, hspace=0.3)
+    fig.subplots_adjust(left=0.06, right=0.94, bottom=0.07, top=1 - 0.75 / (4.1 * rows + 0.6), wspace=0.55, hspace=0.3)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     images = [(sample.mean_label, sample.mean)]
     for i, frame in zip(sample.indices, sample.frames):
@@ -77,8 +76,9 @@ def plot_frames(sample: FrameSample, scene: Scene | None = None) -> Figure:
             where = f" at x {scene.x[i]:.1f}, y {scene.y[i]:.1f}"
         images.append((f"frame {int(i)}{where}", frame))
     for ax, (title, image) in zip(axes, images):
-        shown = ax.imshow(np.ma.masked_less_equal(image, 0), cmap=_log_cmap(),
-                          norm=_log_norm(image), interpolation="nearest")
+        shown = ax.imshow(
+            np.ma.masked_less_equal(image, 0), cmap=_log_cmap(), norm=_log_norm(image), interpolation="nearest"
+        )
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=f"{sample.key} (log scale)")
         ax.set_title(title)
         ax.set_xlabel("detector column")
@@ -126,20 +126,26 @@ def plot_probe(probe: np.ndarray, size: ProbeSize | None = None) -> Figure:
         amplitude = np.abs(modes[m])
         shown = amp_ax.imshow(amplitude, cmap="viridis", interpolation="nearest")
         fig.colorbar(shown, ax=amp_ax, shrink=0.85, label="amplitude")
-        phase = phase_ax.imshow(np.angle(modes[m]), cmap=_PHASE_CMAP, vmin=-np.pi, vmax=np.pi,
-                                interpolation="nearest")
+        phase = phase_ax.imshow(np.angle(modes[m]), cmap=_PHASE_CMAP, vmin=-np.pi, vmax=np.pi, interpolation="nearest")
         fig.colorbar(phase, ax=phase_ax, shrink=0.85, label="phase (rad)")
         amp_ax.set_title(f"mode {m} amplitude")
         phase_ax.set_title(f"mode {m} phase")
         handles = []
         if size is not None:
-            amp_ax.contour(total, levels=[size.fraction * float(total.max())], colors=_CONTOUR_COLOUR,
-                           linewidths=1.2)
+            amp_ax.contour(total, levels=[size.fraction * float(total.max())], colors=_CONTOUR_COLOUR, linewidths=1.2)
             draw_footprints(amp_ax, np.array([w // 2]), np.array([h // 2]), size.diameter)
             handles = [
                 Line2D([], [], color=_CONTOUR_COLOUR, label=f"amplitude = {size.fraction:g} of maximum"),
-                Line2D([], [], linestyle="", marker="o", markersize=11, markerfacecolor="none",
-                       markeredgecolor=_CONTOUR_COLOUR, label=f"equivalent disc, {size.diameter:.3g} px"),
+                Line2D(
+                    [],
+                    [],
+                    linestyle="",
+                    marker="o",
+                    markersize=11,
+                    markerfacecolor="none",
+                    markeredgecolor=_CONTOUR_COLOUR,
+                    label=f"equivalent disc, {size.diameter:.3g} px",
+                ),
             ]
             amp_ax.legend(handles=handles, loc="lower left", fontsize="small", framealpha=0.8)
         for ax in (amp_ax, phase_ax):
@@ -221,8 +227,11 @@ def plot_object(
         ax.set_ylim(bottom, top)
     n = np.size(scene.x)
     what = f"{n} scan positions" + (f", {np.size(subset)} in the subset" if subset is not None else "")
-    region = "" if whole else (f"; shown: x {left:.0f}..{right:.0f}, y {top:.0f}..{bottom:.0f} "
-                               "(the scan, widened by a probe diameter)")
+    region = (
+        ""
+        if whole
+        else (f"; shown: x {left:.0f}..{right:.0f}, y {top:.0f}..{bottom:.0f} (the scan, widened by a probe diameter)")
+    )
     fig.suptitle(f"Object {rows} x {cols} {unit_label(scene.units)} with {what}{region}", fontsize="large")
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     return fig
@@ -230,8 +239,16 @@ def plot_object(
 
 def _mark(ax: Axes, scene: Scene, marks: Sequence[int]) -> None:
     for i in marks:
-        ax.annotate(str(int(i)), (scene.x[i], scene.y[i]), xytext=(4, -4), textcoords="offset points",
-                    color=_MARK_COLOUR, fontsize="small", fontweight="bold", zorder=4)
+        ax.annotate(
+            str(int(i)),
+            (scene.x[i], scene.y[i]),
+            xytext=(4, -4),
+            textcoords="offset points",
+            color=_MARK_COLOUR,
+            fontsize="small",
+            fontweight="bold",
+            zorder=4,
+        )
         ax.plot(scene.x[i], scene.y[i], marker="+", color=_MARK_COLOUR, markersize=9, zorder=4)
 
 

@@ -132,8 +132,11 @@ def shown_frame_indices(n_frames: int, count: int = SHOWN_FRAMES) -> np.ndarray:
 
 
 def read_scene(
-    source: str | os.PathLike, reader: str | None = None, positions_from: str | os.PathLike | None = None,
-    geometry: str | None = None, sample_pixel_size: float | None = None,
+    source: str | os.PathLike,
+    reader: str | None = None,
+    positions_from: str | os.PathLike | None = None,
+    geometry: str | None = None,
+    sample_pixel_size: float | None = None,
 ) -> Scene:
     """Read the positions, object and probe of a dataset (NPZ or CXI).
 
@@ -156,15 +159,30 @@ def read_scene(
     from ..coverage.matching import read_positions
     from ..readers.registry import open_source
 
-    positions = read_positions(source, minimum=1, reader=reader, positions_from=positions_from,
-                               geometry=geometry, sample_pixel_size=sample_pixel_size)
+    positions = read_positions(
+        source,
+        minimum=1,
+        reader=reader,
+        positions_from=positions_from,
+        geometry=geometry,
+        sample_pixel_size=sample_pixel_size,
+    )
     with open_source(source, reader, positions_from, geometry, sample_pixel_size) as src:
         obj = src.read(OBJECT_KEY) if OBJECT_KEY in src else None
         probe, size = source_probe(src)
     if obj is not None and (obj.ndim != 2 or obj.dtype.kind not in "biufc"):
         obj = None  # not an image (records, text): nothing to draw
-    return Scene(positions.path, positions.format, positions.units, positions.x, positions.y,
-                 obj, probe, size, positions.geometry)
+    return Scene(
+        positions.path,
+        positions.format,
+        positions.units,
+        positions.x,
+        positions.y,
+        obj,
+        probe,
+        size,
+        positions.geometry,
+    )
 
 
 def read_frame_sample(
@@ -225,6 +243,6 @@ def read_frame_sample(
         chosen = np.arange(0, n, stride)
         total = np.zeros(bound.shape[1:], np.float64)
         for start in range(0, chosen.size, _MEAN_BATCH):
-            block = read_frames(src, bound.key, chosen[start:start + _MEAN_BATCH], binding.layout)
+            block = read_frames(src, bound.key, chosen[start : start + _MEAN_BATCH], binding.layout)
             total += block.sum(axis=0, dtype=np.float64)
     return FrameSample(bound.key, int(n), indices, frames, total / chosen.size, int(chosen.size), stride)

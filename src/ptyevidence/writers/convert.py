@@ -73,9 +73,7 @@ def parse_object_shape(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def minimum_object_shape(
-    xcoords: np.ndarray, ycoords: np.ndarray, frame_shape: tuple[int, int]
-) -> tuple[int, int]:
+def minimum_object_shape(xcoords: np.ndarray, ycoords: np.ndarray, frame_shape: tuple[int, int]) -> tuple[int, int]:
     """Return the smallest object grid holding every frame placed at its position.
 
     Parameters
@@ -271,8 +269,10 @@ def convert_cxi(
             )
             raise UsageError(msg)
         # The placeholder object is held whole while the NPZ is written.
-        check_budget(object_shape[0] * object_shape[1] * np.dtype(np.complex64).itemsize,
-                     f"the placeholder objectGuess of {object_shape[0]}x{object_shape[1]}")
+        check_budget(
+            object_shape[0] * object_shape[1] * np.dtype(np.complex64).itemsize,
+            f"the placeholder objectGuess of {object_shape[0]}x{object_shape[1]}",
+        )
         summary = src.intensity_summary(progress, block_bytes=CONVERT_BLOCK_BYTES)
         record = _metadata(src, summary, probe_step, object_shape, needed)
         _write_output(src, output, record, probe_array, object_shape, x, y, force, progress, probe)
@@ -343,9 +343,7 @@ def _check_complete(
             "holding every frame at its position) for a placeholder of ones, or larger"
         )
     if missing:
-        msg = (
-            f"'{src.path}' lacks what a full DATA-001 file needs: " + "; ".join(missing)
-        )
+        msg = f"'{src.path}' lacks what a full DATA-001 file needs: " + "; ".join(missing)
         raise UsageError(msg)
 
 
@@ -377,8 +375,14 @@ def _metadata(
         "geometry": {
             key: meta[key]
             for key in (
-                "geometry", "energy_J", "wavelength_m", "distance_m", "detector_pixel_size_m",
-                "basis_vectors_unit", "sample_pixel_size_m", "sample_pixel_size_rule",
+                "geometry",
+                "energy_J",
+                "wavelength_m",
+                "distance_m",
+                "detector_pixel_size_m",
+                "basis_vectors_unit",
+                "sample_pixel_size_m",
+                "sample_pixel_size_rule",
             )
         },
         "steps": [

@@ -100,8 +100,9 @@ def convert_source(
         summary = plan.summary(progress)
         record = _record(src, plan, summary, probe_step, obj_step, reader, positions_from)
         arrays = {
-            "diffraction": StreamedArray((plan.n, *plan.frame_shape), np.dtype(np.float32),
-                                         lambda: plan.amplitude_blocks(summary, progress)),
+            "diffraction": StreamedArray(
+                (plan.n, *plan.frame_shape), np.dtype(np.float32), lambda: plan.amplitude_blocks(summary, progress)
+            ),
             "probeGuess": probe_array,
             "objectGuess": obj,
             "xcoords": plan.x,
@@ -120,17 +121,23 @@ class _Plan:
     def __init__(self, src: Source) -> None:
         self.src = src
         # The stack's legacy name (diff3d, as ptychodus's PtychoPINN export writes it) counts too.
-        self.key = next((k for k in ("diffraction", *load_contract("data001").field_named("diffraction").aliases)
-                         if k in src), "diffraction")
+        self.key = next(
+            (k for k in ("diffraction", *load_contract("data001").field_named("diffraction").aliases) if k in src),
+            "diffraction",
+        )
         for key in (self.key, "xcoords", "ycoords"):
             if key not in src:
                 what = "diffraction frames" if key == "diffraction" else "scan positions"
-                msg = (f"'{src.path}' holds no {what} ('{key}'); convert needs frames and positions "
-                       "(a diffraction-only file needs positions_from=FILE)")
+                msg = (
+                    f"'{src.path}' holds no {what} ('{key}'); convert needs frames and positions "
+                    "(a diffraction-only file needs positions_from=FILE)"
+                )
                 raise InputError(msg, src.path)
         if src.position_units != "object pixels":
-            msg = (f"'{src.path}': positions are in {src.position_units}, not object pixels (the file "
-                   "gives no object pixel size); convert it with a product that has one")
+            msg = (
+                f"'{src.path}': positions are in {src.position_units}, not object pixels (the file "
+                "gives no object pixel size); convert it with a product that has one"
+            )
             raise UsageError(msg)
         self.x = np.asarray(src.read("xcoords"), dtype=np.float64)
         self.y = np.asarray(src.read("ycoords"), dtype=np.float64)
@@ -147,14 +154,22 @@ class _Plan:
         self.dtype = src.info(self.key).dtype
         # Readers of counts files convert counts themselves; others (an NPZ of counts) are converted here.
         self.own = not getattr(src, "counts", False)
-        self.mask_key = next((k for k in MASK_KEYS if k in src and src.info(k).dtype.kind == "b"
-                              and tuple(src.info(k).shape) == self.frame_shape), None)
+        self.mask_key = next(
+            (
+                k
+                for k in MASK_KEYS
+                if k in src and src.info(k).dtype.kind == "b" and tuple(src.info(k).shape) == self.frame_shape
+            ),
+            None,
+        )
         self.mask = None if self.mask_key is None else np.asarray(src.read(self.mask_key))
         if self.own and self.dtype.kind == "f":
             peak = max((float(b.max()) for b in self.blocks() if b.size), default=0.0)
             if peak < 10.0:
-                msg = (f"'{src.path}': the frames are float with maximum {peak:.4g}: amplitude already, "
-                       "not photon counts; there is nothing to convert (validate it against data001)")
+                msg = (
+                    f"'{src.path}': the frames are float with maximum {peak:.4g}: amplitude already, "
+                    "not photon counts; there is nothing to convert (validate it against data001)"
+                )
                 raise UsageError(msg)
 
     def blocks(self) -> Iterator[np.ndarray]:
@@ -171,8 +186,11 @@ class _Plan:
     def amplitude_blocks(self, summary: IntensitySummary, progress: bool | None) -> Iterator[np.ndarray]:
         with progress_bar(self.src.info(self.key).nbytes, "convert frames", progress) as bar:
             for frames in self.blocks():
-                yield (counts_to_amplitude(frames, self.mask, summary.scale) if self.own
-                       else self.src.frame_transform(frames))
+                yield (
+                    counts_to_amplitude(frames, self.mask, summary.scale)
+                    if self.own
+                    else self.src.frame_transform(frames)
+                )
                 bar.update(frames.nbytes)
 
     def start(self, key: str, fallback: np.ndarray) -> np.ndarray:
@@ -184,19 +202,23 @@ class _Plan:
 def _probe(src: Source, probe: Any, frame_shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]]:
     if probe is not None:
         array, notes = load_probe(probe, frame_shape)
-        return array, {"output": "probeGuess", "origin": f"--probe file '{os.path.basename(os.fspath(probe))}' "
-                       "(loaded with allow_pickle=False)", "notes": notes}
+        return array, {
+            "output": "probeGuess",
+            "origin": f"--probe file '{os.path.basename(os.fspath(probe))}' (loaded with allow_pickle=False)",
+            "notes": notes,
+        }
     if "probeGuess" not in src:
-        msg = (f"'{src.path}' holds no probeGuess: pass probe='PROBE.npy' holding a complex "
-               f"{tuple(frame_shape)} array")
+        msg = f"'{src.path}' holds no probeGuess: pass probe='PROBE.npy' holding a complex {tuple(frame_shape)} array"
         raise UsageError(msg)
     array, notes = np.asarray(src.read("probeGuess")), []
     if array.ndim == 3 and array.shape[1:] == tuple(frame_shape):
         notes.append(f"probeGuess {array.shape}: the first of its {array.shape[0]} mode(s) kept")
         array = array[0]
     if array.shape != tuple(frame_shape) or array.dtype.kind not in "biufc":
-        msg = (f"'{src.path}' key 'probeGuess' holds {array.dtype} {array.shape}; expected a complex "
-               f"array of a frame's shape {tuple(frame_shape)}, or pass probe='PROBE.npy'")
+        msg = (
+            f"'{src.path}' key 'probeGuess' holds {array.dtype} {array.shape}; expected a complex "
+            f"array of a frame's shape {tuple(frame_shape)}, or pass probe='PROBE.npy'"
+        )
         raise InputError(msg, src.path)
     if array.dtype != np.complex64:
         notes.append(f"probe cast from {array.dtype} to complex64")
@@ -208,23 +230,42 @@ def _object(src: Source, shape: tuple[int, int] | None, plan: _Plan) -> tuple[np
     if shape is None and "objectGuess" in src:
         obj = np.asarray(src.read("objectGuess"))
         if obj.ndim == 2 and obj.dtype.kind in "biufc":
-            return obj.astype(np.complex64), {"output": "objectGuess", "dtype": "complex64",
-                                              "origin": "objectGuess of the source", "shape": list(obj.shape)}
+            return obj.astype(np.complex64), {
+                "output": "objectGuess",
+                "dtype": "complex64",
+                "origin": "objectGuess of the source",
+                "shape": list(obj.shape),
+            }
     if shape is None:
-        msg = (f"'{src.path}' holds no 2-D objectGuess: pass object_shape='{needed[0]}x{needed[1]}' "
-               "(the smallest grid holding every frame at its position) for a placeholder of ones")
+        msg = (
+            f"'{src.path}' holds no 2-D objectGuess: pass object_shape='{needed[0]}x{needed[1]}' "
+            "(the smallest grid holding every frame at its position) for a placeholder of ones"
+        )
         raise UsageError(msg)
     if shape[0] < needed[0] or shape[1] < needed[1]:
-        msg = (f"object shape {shape[0]}x{shape[1]} is smaller than the scan needs: pass "
-               f"object_shape='{needed[0]}x{needed[1]}' or larger")
+        msg = (
+            f"object shape {shape[0]}x{shape[1]} is smaller than the scan needs: pass "
+            f"object_shape='{needed[0]}x{needed[1]}' or larger"
+        )
         raise UsageError(msg)
     return np.ones(shape, np.complex64), {
-        "output": "objectGuess", "dtype": "complex64", "shape": list(shape), "minimum_shape": list(needed),
-        "origin": "placeholder: ones of shape --object-shape (not a reconstruction)"}
+        "output": "objectGuess",
+        "dtype": "complex64",
+        "shape": list(shape),
+        "minimum_shape": list(needed),
+        "origin": "placeholder: ones of shape --object-shape (not a reconstruction)",
+    }
 
 
-def _record(src: Source, plan: _Plan, summary: IntensitySummary, probe_step: dict[str, Any],
-            obj_step: dict[str, Any], reader: str | None, positions_from: Any) -> dict[str, Any]:
+def _record(
+    src: Source,
+    plan: _Plan,
+    summary: IntensitySummary,
+    probe_step: dict[str, Any],
+    obj_step: dict[str, Any],
+    reader: str | None,
+    positions_from: Any,
+) -> dict[str, Any]:
     notes = list(src.frame_transform_notes()) if not plan.own else []
     n_bad = 0 if plan.mask is None else int(np.count_nonzero(plan.mask))
     return {
@@ -232,24 +273,39 @@ def _record(src: Source, plan: _Plan, summary: IntensitySummary, probe_step: dic
         "ptyevidence_version": __version__,
         "layout": "canonical",
         "source": {
-            "file": os.path.basename(src.path), "format": src.format, "reader": reader,
+            "file": os.path.basename(src.path),
+            "format": src.format,
+            "reader": reader,
             "positions_from": None if positions_from is None else os.path.basename(os.fspath(positions_from)),
-            "bytes": src.file_size(), "n_frames": plan.n, "frame_shape": list(plan.frame_shape),
-            "frames_key": plan.key, "frames_dtype": str(plan.dtype), "layout": plan.layout,
+            "bytes": src.file_size(),
+            "n_frames": plan.n,
+            "frame_shape": list(plan.frame_shape),
+            "frames_key": plan.key,
+            "frames_dtype": str(plan.dtype),
+            "layout": plan.layout,
         },
         "steps": [
             {
-                "output": "diffraction", "dtype": "float32", "shape": [plan.n, *plan.frame_shape],
-                "formula": "diffraction = sqrt(max(counts, 0)) * scale", "scale": summary.scale,
+                "output": "diffraction",
+                "dtype": "float32",
+                "shape": [plan.n, *plan.frame_shape],
+                "formula": "diffraction = sqrt(max(counts, 0)) * scale",
+                "scale": summary.scale,
                 "scale_rule": "scale = 1/sqrt(max count), max over all frames with bad pixels excluded",
-                "max_count": summary.max_count, "bad_pixels": n_bad,
+                "max_count": summary.max_count,
+                "bad_pixels": n_bad,
                 "mask_rule": None if plan.mask_key is None else f"'{plan.mask_key}': True = bad pixel",
-                "bad_pixel_value": 0.0, "negative_counts_clipped": summary.n_negative,
+                "bad_pixel_value": 0.0,
+                "negative_counts_clipped": summary.n_negative,
                 "nonfinite_counts_zeroed": summary.n_nonfinite,
                 "converted_by": "ptyevidence" if plan.own else f"the {src.format} reader",
             },
-            {"output": "xcoords, ycoords", "dtype": "float64", "units": "object pixels",
-             "rule": "as the source's reader gives them"},
+            {
+                "output": "xcoords, ycoords",
+                "dtype": "float64",
+                "units": "object pixels",
+                "rule": "as the source's reader gives them",
+            },
             {"output": "xcoords_start, ycoords_start", "rule": "the source's, else copies of xcoords, ycoords"},
             probe_step,
             obj_step,

@@ -27,8 +27,12 @@ DEFAULTS = {"photon_energy_eV": 8000.0, "detector_distance_m": 0.75, "detector_p
 #: Keys a source may hold each quantity under, in the order tried.
 _KEYS = {
     "photon_energy_eV": ("@photon_energy_eV", "@probe_energy_eV", "photon_energy_eV", "diffraction@photon_energy_eV"),
-    "detector_distance_m": ("@detector_object_distance_m", "detector_object_distance_m", "detector_distance_m",
-                            "diffraction@detector_distance_m"),
+    "detector_distance_m": (
+        "@detector_object_distance_m",
+        "detector_object_distance_m",
+        "detector_distance_m",
+        "diffraction@detector_distance_m",
+    ),
     "detector_pixel_size_m": ("detector_pixel_size_m", "diffraction@detector_pixel_width_m"),
     "object_pixel_width_m": ("object@pixel_width_m", "object_pixel_width_m"),
     "object_pixel_height_m": ("object@pixel_height_m", "object_pixel_height_m"),

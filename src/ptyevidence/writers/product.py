@@ -108,8 +108,12 @@ def product_layout_arrays(
     }
     attrs = {
         "probe": {"pixel_width_m": g.object_pixel_width_m, "pixel_height_m": g.object_pixel_height_m},
-        "object": {"center_x_m": g.object_center_x_m, "center_y_m": g.object_center_y_m,
-                   "pixel_width_m": g.object_pixel_width_m, "pixel_height_m": g.object_pixel_height_m},
+        "object": {
+            "center_x_m": g.object_center_x_m,
+            "center_y_m": g.object_center_y_m,
+            "pixel_width_m": g.object_pixel_width_m,
+            "pixel_height_m": g.object_pixel_height_m,
+        },
         f"{RAW_DATA_GROUP}/diffraction": {"axis_canonical": "NHW"},
     }
     return root, datasets, attrs
@@ -154,8 +158,11 @@ def write_product_file(fh: IO[bytes], arrays: Mapping[str, np.ndarray], geometry
     import h5py
 
     root, datasets, attrs = product_layout_arrays(arrays, geometry)
-    record = {"layout": "canonical", "written_by": f"ptyevidence {__version__} (ptychodus-product)",
-              "geometry": geometry.to_dict()}
+    record = {
+        "layout": "canonical",
+        "written_by": f"ptyevidence {__version__} (ptychodus-product)",
+        "geometry": geometry.to_dict(),
+    }
     with h5py.File(fh, "w") as out:
         for name, value in root.items():
             out.attrs[name] = value
@@ -163,6 +170,5 @@ def write_product_file(fh: IO[bytes], arrays: Mapping[str, np.ndarray], geometry
             dset = out.create_dataset(name, data=value, track_times=False)
             for attr, attr_value in attrs.get(name, {}).items():
                 dset.attrs[attr] = attr_value
-        out.create_dataset(f"{RAW_DATA_GROUP}/{METADATA_KEY}", data=str(metadata_array(record)),
-                           track_times=False)
+        out.create_dataset(f"{RAW_DATA_GROUP}/{METADATA_KEY}", data=str(metadata_array(record)), track_times=False)
         out[CXI_FRAMES_LINK] = h5py.SoftLink(f"/{RAW_DATA_GROUP}/diffraction")

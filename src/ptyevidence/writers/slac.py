@@ -117,8 +117,11 @@ def slac_arrays(
     out["detector_distance_m"] = np.array(geometry.detector_distance_m)
     out["detector_pixel_size_m"] = np.array(reader_pixel_size(geometry, w))
     if record_layout:
-        record = {"layout": "legacy", "written_by": f"ptyevidence {__version__} (slac-npz)",
-                  "geometry": geometry.to_dict()}
+        record = {
+            "layout": "legacy",
+            "written_by": f"ptyevidence {__version__} (slac-npz)",
+            "geometry": geometry.to_dict(),
+        }
         out[METADATA_KEY] = metadata_array(record)
     return out
 

@@ -136,12 +136,12 @@ def observe(
     _check_target(target, force)
     interpreter = check_interpreter(python, ptychopinn)
     space = workspace(interpreter)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.partial-",
-                               dir=os.path.dirname(target))
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.partial-", dir=os.path.dirname(target))
     try:
         torch = run_pipeline(interpreter, space, "torch", fixture, staging, gridsizes, settings, timeout)
-        tf = run_pipeline(interpreter, space, "tf", fixture, staging, gridsizes, settings, timeout,
-                          aligned_from=staging)
+        tf = run_pipeline(
+            interpreter, space, "tf", fixture, staging, gridsizes, settings, timeout, aligned_from=staging
+        )
         os.makedirs(os.path.join(staging, "logs"))
         for name, manifest in (("torch", torch), ("tf", tf)):
             shutil.copyfile(manifest.pop("log"), os.path.join(staging, "logs", f"{name}.log"))

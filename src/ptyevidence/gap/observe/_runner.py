@@ -112,8 +112,7 @@ def _check() -> dict:
             found = False
         if not found:
             missing.append({"module": module, "label": label})
-    return {"missing": missing, "python": sys.executable,
-            "version": ".".join(map(str, sys.version_info[:3]))}
+    return {"missing": missing, "python": sys.executable, "version": ".".join(map(str, sys.version_info[:3]))}
 
 
 def _describe(exc: BaseException) -> dict:
@@ -133,7 +132,7 @@ def _relative(filename: str) -> str:
     for marker in ("/ptycho_torch/", "/ptycho/"):
         i = text.rfind(marker)
         if i >= 0:
-            return text[i + 1:]
+            return text[i + 1 :]
     return text
 
 
@@ -200,8 +199,11 @@ def _coerce(cls, name: str, value):
 def _environment() -> dict:
     import numpy
 
-    env = {"python": sys.executable, "python_version": ".".join(map(str, sys.version_info[:3])),
-           "numpy": numpy.__version__}
+    env = {
+        "python": sys.executable,
+        "python_version": ".".join(map(str, sys.version_info[:3])),
+        "numpy": numpy.__version__,
+    }
     for name in ("tensorflow", "torch", "tensordict"):
         module = sys.modules.get(name)
         if module is not None:
@@ -217,12 +219,18 @@ def _ptychopinn_origin() -> dict:
     root = os.path.dirname(os.path.dirname(os.path.abspath(ptycho.__file__)))
     origin = {"root": root, "commit": None, "version": None}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        done = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
         if done.returncode == 0 and done.stdout.strip():
             origin["commit"] = done.stdout.strip()
-            dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=10, check=False)
+            dirty = subprocess.run(
+                ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
             origin["modified"] = bool(dirty.stdout.strip())
     with contextlib.suppress(Exception):
         from importlib import metadata
@@ -251,15 +259,18 @@ def _torch_configs(config: dict):
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
     for key, value in config.get("torch", {}).items():
-        homes = [name for name, fields in (("DataConfig", data_fields), ("ModelConfig", model_fields))
-                 if key in fields]
+        homes = [name for name, fields in (("DataConfig", data_fields), ("ModelConfig", model_fields)) if key in fields]
         if not homes:
-            msg = (f"--config key '{key}' is not a field of ptycho_torch DataConfig or ModelConfig; "
-                   "for a TF generate_grouped_data argument write tf.NAME=")
+            msg = (
+                f"--config key '{key}' is not a field of ptycho_torch DataConfig or ModelConfig; "
+                "for a TF generate_grouped_data argument write tf.NAME="
+            )
             raise ConfigUsageError(msg)
         if len(homes) > 1:
-            msg = (f"--config key '{key}' is a field of both DataConfig and ModelConfig; "
-                   f"write DataConfig.{key}= or ModelConfig.{key}=")
+            msg = (
+                f"--config key '{key}' is a field of both DataConfig and ModelConfig; "
+                f"write DataConfig.{key}= or ModelConfig.{key}="
+            )
             raise ConfigUsageError(msg)
         (data if homes[0] == "DataConfig" else model)[key] = value
     for cls, values, fields in ((DataConfig, data, data_fields), (ModelConfig, model, model_fields)):
@@ -302,10 +313,10 @@ def _run_torch(fixture: str, out: str, work: str, gridsizes: list[int], config: 
         # patch_generator.sample_rows draws from numpy's global generator, so seed that one.
         np.random.seed(seed)  # noqa: NPY002
         with _timer(record, "seconds"):
-            dataset = PtychoDataset(folder, model_config, data_config,
-                                    data_dir=os.path.join(work, f"torch_g{g}", "memmap"),
-                                    remake_map=True)
-            tensor_dict, probe, probe_scaling = dataset[0:len(dataset)]
+            dataset = PtychoDataset(
+                folder, model_config, data_config, data_dir=os.path.join(work, f"torch_g{g}", "memmap"), remake_map=True
+            )
+            tensor_dict, probe, probe_scaling = dataset[0 : len(dataset)]
         batch = dict(tensor_dict.items())
         batch.update(probe=probe, probe_scaling=probe_scaling)
         extra = {}
@@ -319,15 +330,21 @@ def _run_torch(fixture: str, out: str, work: str, gridsizes: list[int], config: 
         path = os.path.join(out, f"g{g}", "torch_mmap.npz")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         record.update(
-            dump=os.path.relpath(path, out), groups=len(dataset), frameworks=_capture(batch, path),
-            added=extra, config={"DataConfig": _values(data_config), "ModelConfig": _values(model_config),
-                                 "numpy_seed": seed},
+            dump=os.path.relpath(path, out),
+            groups=len(dataset),
+            frameworks=_capture(batch, path),
+            added=extra,
+            config={"DataConfig": _values(data_config), "ModelConfig": _values(model_config), "numpy_seed": seed},
             ci_profile=bool(getattr(dataset, "ci_contract_active", False)),
         )
         runs[str(g)] = record
-    return {"pipeline": "torch", "timings": timings, "runs": runs,
-            "overrides": {"DataConfig": _plain(data_kw), "ModelConfig": _plain(model_kw)},
-            "defaults": {"DataConfig": _defaults(DataConfig), "ModelConfig": _defaults(ModelConfig)}}
+    return {
+        "pipeline": "torch",
+        "timings": timings,
+        "runs": runs,
+        "overrides": {"DataConfig": _plain(data_kw), "ModelConfig": _plain(model_kw)},
+        "defaults": {"DataConfig": _defaults(DataConfig), "ModelConfig": _defaults(ModelConfig)},
+    }
 
 
 # -- TensorFlow -------------------------------------------------------------------------
@@ -337,18 +354,22 @@ def _tf_arguments(config: dict, generate) -> dict:
     parameters = inspect.signature(generate).parameters
     unknown = sorted(set(arguments) - set(parameters) | ({"gridsize", "self"} & set(arguments)))
     if unknown:
-        msg = (f"--config key tf.{unknown[0]} is not a settable argument of "
-               f"RawData.generate_grouped_data ({', '.join(sorted(set(parameters) - {'self', 'gridsize'}))})")
+        msg = (
+            f"--config key tf.{unknown[0]} is not a settable argument of "
+            f"RawData.generate_grouped_data ({', '.join(sorted(set(parameters) - {'self', 'gridsize'}))})"
+        )
         raise ConfigUsageError(msg)
-    defaults = {name: p.default for name, p in parameters.items()
-                if p.default is not inspect.Parameter.empty and name not in ("gridsize", "dataset_path")}
+    defaults = {
+        name: p.default
+        for name, p in parameters.items()
+        if p.default is not inspect.Parameter.empty and name not in ("gridsize", "dataset_path")
+    }
     return {**defaults, **arguments}
 
 
 def _container_arrays(container) -> dict:
     """Every public array or tensor attribute of a PtychoDataContainer."""
-    names = set(vars(container)) | {n for n, v in vars(type(container)).items()
-                                    if isinstance(v, property)}
+    names = set(vars(container)) | {n for n, v in vars(type(container)).items() if isinstance(v, property)}
     out = {}
     for name in sorted(n for n in names if not n.startswith("_")):
         value = getattr(container, name)
@@ -365,8 +386,9 @@ def _run_tf(fixture: str, out: str, gridsizes: list[int], config: dict, aligned_
         from ptycho import loader, params
         from ptycho.raw_data import RawData
     arguments = _tf_arguments(config, RawData.generate_grouped_data)
-    params_defaults = {k: _plain(v) for k, v in params.cfg.items()
-                       if isinstance(v, (bool, int, float, str, type(None)))}
+    params_defaults = {
+        k: _plain(v) for k, v in params.cfg.items() if isinstance(v, (bool, int, float, str, type(None)))
+    }
     defaults = {"params_cfg": params_defaults}
     with contextlib.suppress(ImportError):
         from ptycho.config import config as tf_config
@@ -390,16 +412,19 @@ def _run_tf(fixture: str, out: str, gridsizes: list[int], config: dict, aligned_
             grouped = raw.generate_grouped_data(**call)
         grouped_path = os.path.join(out, f"g{g}", "tf_grouped.npz")
         os.makedirs(os.path.dirname(grouped_path), exist_ok=True)
-        record["grouped"] = {"dump": os.path.relpath(grouped_path, out),
-                             "groups": len(grouped["nn_indices"]),
-                             "frameworks": _capture({**grouped, **source}, grouped_path)}
+        record["grouped"] = {
+            "dump": os.path.relpath(grouped_path, out),
+            "groups": len(grouped["nn_indices"]),
+            "frameworks": _capture({**grouped, **source}, grouped_path),
+        }
         with _timer(record, "load_seconds"):
-            container = loader.load(lambda grouped=grouped: grouped, raw.probeGuess, which=None,
-                                    create_split=False)
+            container = loader.load(lambda grouped=grouped: grouped, raw.probeGuess, which=None, create_split=False)
         container_path = os.path.join(out, f"g{g}", "tf_container.npz")
-        record["container"] = {"dump": os.path.relpath(container_path, out),
-                               "groups": len(container.nn_indices),
-                               "frameworks": _capture(_container_arrays(container), container_path)}
+        record["container"] = {
+            "dump": os.path.relpath(container_path, out),
+            "groups": len(container.nn_indices),
+            "frameworks": _capture(_container_arrays(container), container_path),
+        }
         if aligned_from:
             with np.load(os.path.join(aligned_from, f"g{g}", "torch_mmap.npz")) as torch_dump:
                 groups = torch_dump["nn_indices"]
@@ -407,13 +432,16 @@ def _run_tf(fixture: str, out: str, gridsizes: list[int], config: dict, aligned_
                 aligned = raw._generate_dataset_from_groups(groups, arguments["N"], arguments["K"], g)
             aligned_path = os.path.join(out, f"g{g}", "tf_aligned.npz")
             record["aligned"] = {
-                "dump": os.path.relpath(aligned_path, out), "groups": len(groups),
+                "dump": os.path.relpath(aligned_path, out),
+                "groups": len(groups),
                 "frameworks": _capture({**aligned, **source}, aligned_path),
                 "builder": "RawData._generate_dataset_from_groups(torch nn_indices, N, K, gridsize)",
             }
-        record["config"] = {"generate_grouped_data": call,
-                            "params_cfg": {"gridsize": g, "N": arguments["N"]},
-                            "loader.load": {"which": None, "create_split": False}}
+        record["config"] = {
+            "generate_grouped_data": call,
+            "params_cfg": {"gridsize": g, "N": arguments["N"]},
+            "loader.load": {"which": None, "create_split": False},
+        }
         runs[str(g)] = record
     return {"pipeline": "tf", "timings": timings, "runs": runs, "defaults": defaults}
 

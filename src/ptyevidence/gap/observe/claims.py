@@ -144,9 +144,15 @@ class ClaimResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-serializable data."""
-        return {"id": self.claim.id, "role": self.claim.role, "check": self.claim.check,
-                "claim": self.claim.statement, "status": self.status, "observed": self.observed,
-                "source": list(self.claim.source)}
+        return {
+            "id": self.claim.id,
+            "role": self.claim.role,
+            "check": self.claim.check,
+            "claim": self.claim.statement,
+            "status": self.status,
+            "observed": self.observed,
+            "source": list(self.claim.source),
+        }
 
 
 def upstream_of(contract: DatasetContract) -> dict[str, str] | None:
@@ -155,8 +161,10 @@ def upstream_of(contract: DatasetContract) -> dict[str, str] | None:
     if upstream is None:
         return None
     if not (isinstance(upstream, Mapping) and isinstance(upstream.get("commit"), str)):
-        msg = (f"contract '{contract.origin}': 'upstream' must be an object with a 'commit' "
-               'string, e.g. {"repository": "hoidn/PtychoPINN", "commit": "712c23f..."}')
+        msg = (
+            f"contract '{contract.origin}': 'upstream' must be an object with a 'commit' "
+            'string, e.g. {"repository": "hoidn/PtychoPINN", "commit": "712c23f..."}'
+        )
         raise InputError(msg, contract.origin)
     return {str(k): str(v) for k, v in upstream.items()}
 
@@ -209,12 +217,21 @@ def claims_of(contract: DatasetContract) -> list[Claim]:
             msg = f"contract '{contract.origin}': observation {label} {problem}"
             raise InputError(msg, contract.origin)
         field = entry.get("field")
-        claims.append(Claim(
-            id=str(entry["id"]), check=entry["check"], role=str(entry.get("role", "")), field=field,
-            of=entry.get("of"), expect=str(entry.get("expect", "")), when=entry.get("when"),
-            text=str(entry.get("claim", "")), source=_strings(entry.get("source")),
-            rtol=float(entry.get("rtol", 1e-5)), atol=float(entry.get("atol", 0.0)),
-        ))
+        claims.append(
+            Claim(
+                id=str(entry["id"]),
+                check=entry["check"],
+                role=str(entry.get("role", "")),
+                field=field,
+                of=entry.get("of"),
+                expect=str(entry.get("expect", "")),
+                when=entry.get("when"),
+                text=str(entry.get("claim", "")),
+                source=_strings(entry.get("source")),
+                rtol=float(entry.get("rtol", 1e-5)),
+                atol=float(entry.get("atol", 0.0)),
+            )
+        )
     return claims
 
 
@@ -235,11 +252,14 @@ def profiles_of(contract: DatasetContract) -> list[Profile]:
         required, absent = _strings(entry.get("required")), _strings(entry.get("absent"))
         unknown = [n for n in required + absent if n not in names]
         if unknown:
-            msg = (f"contract '{contract.origin}': profile '{entry['name']}' names "
-                   f"{', '.join(unknown)}, not fields of the contract")
+            msg = (
+                f"contract '{contract.origin}': profile '{entry['name']}' names "
+                f"{', '.join(unknown)}, not fields of the contract"
+            )
             raise InputError(msg, contract.origin)
-        profiles.append(Profile(str(entry["name"]), str(entry["when"]), required, absent,
-                                _strings(entry.get("source"))))
+        profiles.append(
+            Profile(str(entry["name"]), str(entry["when"]), required, absent, _strings(entry.get("source")))
+        )
     return profiles
 
 
@@ -272,8 +292,7 @@ def profile_view(contract: DatasetContract, profile: Profile | None) -> DatasetC
     data = contract.to_dict()
     gone = set(profile.absent)
     data["fields"] = [
-        f for f in data["fields"]
-        if f["name"] not in gone and not set((f.get("derive") or {}).get("of", [])) & gone
+        f for f in data["fields"] if f["name"] not in gone and not set((f.get("derive") or {}).get("of", [])) & gone
     ]
     return contract_from_dict(data, origin=f"{contract.origin} (profile {profile.name})")
 
@@ -317,9 +336,11 @@ def _compare(claim: Claim, value: Any, expected: Any) -> tuple[bool, str]:
     a = np.asarray(value)
     if claim.check == "all_zero":
         nonzero = int(np.count_nonzero(a))
-        return nonzero == 0, (f"all {a.size} values are zero" if nonzero == 0
-                              else f"{nonzero} of {a.size} values are non-zero (max |x| = "
-                              f"{float(np.max(np.abs(a))):.4g})")
+        return nonzero == 0, (
+            f"all {a.size} values are zero"
+            if nonzero == 0
+            else f"{nonzero} of {a.size} values are non-zero (max |x| = {float(np.max(np.abs(a))):.4g})"
+        )
     b = np.asarray(expected)
     if claim.check == "subset":
         outside = np.setdiff1d(np.unique(a), np.unique(b))
@@ -332,8 +353,9 @@ def _compare(claim: Claim, value: Any, expected: Any) -> tuple[bool, str]:
     except ValueError:
         return False, f"shape {a.shape} does not match the expected {b.shape}"
     if a.dtype.kind in "biufc" and b.dtype.kind in "biufc":
-        a64, b64 = (np.broadcast_to(x.astype(np.complex128 if x.dtype.kind == "c" else np.float64), shape)
-                    for x in (a, b))
+        a64, b64 = (
+            np.broadcast_to(x.astype(np.complex128 if x.dtype.kind == "c" else np.float64), shape) for x in (a, b)
+        )
         if claim.check == "equal":
             holds = bool(np.array_equal(a64, b64))
         else:

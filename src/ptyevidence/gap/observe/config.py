@@ -60,8 +60,7 @@ def parse_config(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     ...               "x_bounds=[0.2, 0.8]"])["ModelConfig"]
     {'physics_forward_mode': 'rectangular_scaled'}
     """
-    sections: dict[str, dict[str, Any]] = {
-        name: {} for name in ("shared", "tf", "torch", *_TORCH_CLASSES)}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in ("shared", "tf", "torch", *_TORCH_CLASSES)}
     seen: set[str] = set()
     for item in items:
         key, sep, text = item.partition("=")
@@ -83,8 +82,10 @@ def _route(key: str) -> tuple[str, str]:
     if dot:
         if prefix in ("tf", *_TORCH_CLASSES) and name:
             return prefix, name
-        msg = (f"--config key '{key}' has an unknown prefix '{prefix}'; use tf., DataConfig. "
-               "or ModelConfig. (or a plain name)")
+        msg = (
+            f"--config key '{key}' has an unknown prefix '{prefix}'; use tf., DataConfig. "
+            "or ModelConfig. (or a plain name)"
+        )
         raise UsageError(msg)
     if key in _AMBIGUOUS:
         msg = f"--config key '{key}' is ambiguous; write {_AMBIGUOUS[key]}"
@@ -143,5 +144,10 @@ def runner_config(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
         data["N"] = shared["N"]
     else:
         data.setdefault("N", DEFAULTS["N"])
-    return {"tf": tf, "DataConfig": data, "ModelConfig": dict(sections.get("ModelConfig", {})),
-            "torch": dict(sections.get("torch", {})), "seed": tf["seed"]}
+    return {
+        "tf": tf,
+        "DataConfig": data,
+        "ModelConfig": dict(sections.get("ModelConfig", {})),
+        "torch": dict(sections.get("torch", {})),
+        "seed": tf["seed"],
+    }

@@ -66,9 +66,13 @@ class Drift:
 
 
 def binding_drift(
-    bound: BoundDump, contract: DatasetContract, layout: Mapping[str, tuple[tuple[int, ...], str]],
-    frameworks: Mapping[str, str], profile: Profile | None = None,
-    full: DatasetContract | None = None, gridsize: int | None = None,
+    bound: BoundDump,
+    contract: DatasetContract,
+    layout: Mapping[str, tuple[tuple[int, ...], str]],
+    frameworks: Mapping[str, str],
+    profile: Profile | None = None,
+    full: DatasetContract | None = None,
+    gridsize: int | None = None,
 ) -> list[Drift]:
     """Return the drift a binding shows.
 
@@ -119,8 +123,13 @@ def binding_drift(
         key = _key_of(spec, layout) if spec is not None else finding.field
         if finding.rule == "missing" and spec is not None and (spec.required or spec.name in required):
             if spec.name in required and profile is not None:
-                add(spec.name, "presence", f"required under profile '{profile.name}': {_claim_text(spec)}",
-                    "not in the dump", (*profile.source, *spec.source))
+                add(
+                    spec.name,
+                    "presence",
+                    f"required under profile '{profile.name}': {_claim_text(spec)}",
+                    "not in the dump",
+                    (*profile.source, *spec.source),
+                )
             else:
                 add(spec.name, "presence", f"required: {_claim_text(spec)}", "not in the dump", spec.source)
         elif finding.rule == "dtype" and finding.severity == "error" and spec is not None:
@@ -129,12 +138,21 @@ def binding_drift(
             add(spec.name, *_shape_drift(spec, layout[key][0], bound.dims), spec.source)
         elif finding.rule == "unknown-key" and finding.field in absent and profile is not None:
             cited = full.field_named(finding.field)
-            add(finding.field, "presence", f"absent under profile '{profile.name}'",
+            add(
+                finding.field,
+                "presence",
+                f"absent under profile '{profile.name}'",
                 f"in the dump {_layout_text(layout.get(finding.field))}",
-                (*profile.source, *(cited.source if cited else ())))
+                (*profile.source, *(cited.source if cited else ())),
+            )
         elif finding.rule == "unknown-key" and finding.field not in described:
-            add(finding.field, "undescribed", "no field of the contract describes it",
-                f"key '{finding.field}' {_layout_text(layout.get(finding.field))}", full.sources[:1])
+            add(
+                finding.field,
+                "undescribed",
+                "no field of the contract describes it",
+                f"key '{finding.field}' {_layout_text(layout.get(finding.field))}",
+                full.sources[:1],
+            )
         elif finding.rule in ("no-match", "unreadable"):
             add(finding.field, "unreadable", "a dump of this pipeline", finding.message, ())
         elif finding.rule == "derive" and spec is not None:
@@ -180,6 +198,16 @@ def _claim_text(spec: FieldSpec) -> str:
 
 def claim_drift(results: Sequence[ClaimResult], contract: str, gridsize: int | None = None) -> list[Drift]:
     """Return one drift item per claim that does not hold."""
-    return [Drift(contract, r.claim.field or r.claim.id, f"claim {r.claim.id}", r.claim.statement,
-                  r.observed, r.claim.source, gridsize)
-            for r in results if r.status == "drift"]
+    return [
+        Drift(
+            contract,
+            r.claim.field or r.claim.id,
+            f"claim {r.claim.id}",
+            r.claim.statement,
+            r.observed,
+            r.claim.source,
+            gridsize,
+        )
+        for r in results
+        if r.status == "drift"
+    ]

@@ -93,8 +93,11 @@ def evaluate_run(
     fixture = _fixture_arrays(record["fixture"]["path"])
     results = [_gridsize(run_dir, record, int(g), chosen, fixture) for g in record["gridsizes"]]
     return ObserveReport(
-        run=record, results=results, contracts={k: c.name for k, c in chosen.items()},
-        upstream={c.name: upstream_of(c) for c in chosen.values()}, out_dir=run_dir,
+        run=record,
+        results=results,
+        contracts={k: c.name for k, c in chosen.items()},
+        upstream={c.name: upstream_of(c) for c in chosen.values()},
+        out_dir=run_dir,
     )
 
 
@@ -117,14 +120,20 @@ def _contexts(record: Mapping[str, Any], g: int) -> tuple[dict[str, Any], dict[s
     """Expression variables of each pipeline at gridsize ``g`` (configuration, not data)."""
     tf_run, torch_run = record["tf"]["runs"][str(g)], record["torch"]["runs"][str(g)]
     common = {"gridsize": g, "M": int(record["fixture"]["positions"])}
-    tf = {**common, **tf_run["config"]["generate_grouped_data"],
-          "params_cfg": Namespace("params_cfg", tf_run["config"]["params_cfg"]),
-          "defaults": Namespace("defaults", record["tf"].get("defaults", {}))}
+    tf = {
+        **common,
+        **tf_run["config"]["generate_grouped_data"],
+        "params_cfg": Namespace("params_cfg", tf_run["config"]["params_cfg"]),
+        "defaults": Namespace("defaults", record["tf"].get("defaults", {})),
+    }
     torch_config = torch_run["config"]
-    torch = {**common, "seed": torch_config.get("numpy_seed"),
-             "DataConfig": Namespace("DataConfig", torch_config["DataConfig"]),
-             "ModelConfig": Namespace("ModelConfig", torch_config["ModelConfig"]),
-             "defaults": Namespace("defaults", record["torch"].get("defaults", {}))}
+    torch = {
+        **common,
+        "seed": torch_config.get("numpy_seed"),
+        "DataConfig": Namespace("DataConfig", torch_config["DataConfig"]),
+        "ModelConfig": Namespace("ModelConfig", torch_config["ModelConfig"]),
+        "defaults": Namespace("defaults", record["torch"].get("defaults", {})),
+    }
     return tf, torch
 
 
@@ -139,26 +148,43 @@ class _Judged(NamedTuple):
     profile: Profile | None
 
 
-def _judge(path: str, contract: DatasetContract, context: Mapping[str, Any],
-           frameworks: Mapping[str, str], fixture: Mapping[str, np.ndarray], g: int) -> _Judged:
+def _judge(
+    path: str,
+    contract: DatasetContract,
+    context: Mapping[str, Any],
+    frameworks: Mapping[str, str],
+    fixture: Mapping[str, np.ndarray],
+    g: int,
+) -> _Judged:
     profile = active_profile(contract, context)
     view = profile_view(contract, profile)
     bound = bind_dump(path, view)
     drift = binding_drift(bound, view, _layout(path), frameworks, profile, contract, g)
-    names = {**context, **bound.arrays, "file": Namespace("file", fixture),
-             "dims": Namespace("dims", bound.dims), "profile": profile.name if profile else None}
+    names = {
+        **context,
+        **bound.arrays,
+        "file": Namespace("file", fixture),
+        "dims": Namespace("dims", bound.dims),
+        "profile": profile.name if profile else None,
+    }
     fields = [f.name for f in contract.fields]
     results = [check_claim(c, names, fields) for c in claims_of(contract)]
     return _Judged(path, view, bound, drift + claim_drift(results, contract.name, g), results, profile)
 
 
-def _gridsize(run_dir: str, record: Mapping[str, Any], g: int, contracts: Mapping[str, DatasetContract],
-              fixture: Mapping[str, np.ndarray]) -> GridsizeResult:
+def _gridsize(
+    run_dir: str,
+    record: Mapping[str, Any],
+    g: int,
+    contracts: Mapping[str, DatasetContract],
+    fixture: Mapping[str, np.ndarray],
+) -> GridsizeResult:
     tf_run, torch_run = record["tf"]["runs"][str(g)], record["torch"]["runs"][str(g)]
     tf_context, torch_context = _contexts(record, g)
     judged = {
-        pipeline: _judge(os.path.join(run_dir, entry["dump"]), contracts[pipeline], context,
-                         entry["frameworks"], fixture, g)
+        pipeline: _judge(
+            os.path.join(run_dir, entry["dump"]), contracts[pipeline], context, entry["frameworks"], fixture, g
+        )
         for pipeline, entry, context in (
             ("tf_grouped", tf_run["grouped"], tf_context),
             ("tf_container", tf_run["container"], tf_context),
@@ -169,26 +195,37 @@ def _gridsize(run_dir: str, record: Mapping[str, Any], g: int, contracts: Mappin
     matrix = build_gap_matrix(left.view, right.view)
     aligned = os.path.join(run_dir, tf_run["aligned"]["dump"])
     matrix = matrix.with_parity(compare_dumps(matrix, aligned, right.path))
-    rows = [ObservedRow(
-        row.role, row.label, row.kinds,
-        _side(row.side_text("left"), row.left_primary, left.bound, tf_run["grouped"]["frameworks"]),
-        _side(row.side_text("right"), row.right_primary, right.bound, torch_run["frameworks"]),
-        row.observed,
-    ) for row in matrix.rows]
+    rows = [
+        ObservedRow(
+            row.role,
+            row.label,
+            row.kinds,
+            _side(row.side_text("left"), row.left_primary, left.bound, tf_run["grouped"]["frameworks"]),
+            _side(row.side_text("right"), row.right_primary, right.bound, torch_run["frameworks"]),
+            row.observed,
+        )
+        for row in matrix.rows
+    ]
     nn_indices = right.bound.arrays.get("nn_indices")
     used = {} if nn_indices is None else {"torch_used": int(np.unique(nn_indices).size)}
     return GridsizeResult(
-        gridsize=g, matrix=matrix, rows=rows, drift=[d for j in judged.values() for d in j.drift],
+        gridsize=g,
+        matrix=matrix,
+        rows=rows,
+        drift=[d for j in judged.values() for d in j.drift],
         claims={contracts[p].name: j.claims for p, j in judged.items()},
         profiles={contracts[p].name: (j.profile.name if j.profile else None) for p, j in judged.items()},
-        groups={"tf": tf_run["grouped"]["groups"], "tf_container": tf_run["container"]["groups"],
-                "torch": torch_run["groups"], "aligned": tf_run["aligned"]["groups"]},
+        groups={
+            "tf": tf_run["grouped"]["groups"],
+            "tf_container": tf_run["container"]["groups"],
+            "torch": torch_run["groups"],
+            "aligned": tf_run["aligned"]["groups"],
+        },
         positions={"total": int(record["fixture"]["positions"]), **used},
     )
 
 
-def _side(claim: str, spec: FieldSpec | None, bound: BoundDump,
-          frameworks: Mapping[str, str]) -> SideObservation:
+def _side(claim: str, spec: FieldSpec | None, bound: BoundDump, frameworks: Mapping[str, str]) -> SideObservation:
     if spec is None:
         return SideObservation(claim)
     if spec.presence == "absent":
@@ -204,8 +241,15 @@ def _side(claim: str, spec: FieldSpec | None, bound: BoundDump,
     axes = format_axes(spec.shape) if spec.shape is not None else "any"
     sizes = format_axes(tuple(value.shape))
     return SideObservation(
-        claim, spec.name, key, "observed", tuple(value.shape), str(value.dtype),
-        frameworks.get(key), f"{axes} = {sizes}" if axes != sizes else axes, _stats(value),
+        claim,
+        spec.name,
+        key,
+        "observed",
+        tuple(value.shape),
+        str(value.dtype),
+        frameworks.get(key),
+        f"{axes} = {sizes}" if axes != sizes else axes,
+        _stats(value),
     )
 
 

@@ -78,8 +78,9 @@ class Workspace:
     paths: list[str] = field(default_factory=list)
 
 
-def check_interpreter(python: str | os.PathLike | None = None,
-                      ptychopinn: str | os.PathLike | None = None, timeout: float = 60.0) -> Interpreter:
+def check_interpreter(
+    python: str | os.PathLike | None = None, ptychopinn: str | os.PathLike | None = None, timeout: float = 60.0
+) -> Interpreter:
     """Check that ``python`` can import numpy, PtychoPINN, TensorFlow and PyTorch.
 
     Nothing is imported in the check (``importlib.util.find_spec`` only), so
@@ -116,16 +117,18 @@ def check_interpreter(python: str | os.PathLike | None = None,
     if ptychopinn is not None:
         checkout = os.path.abspath(os.fspath(ptychopinn))
         if not os.path.isfile(os.path.join(checkout, "ptycho", "__init__.py")):
-            msg = (f"--ptychopinn '{ptychopinn}' has no ptycho/__init__.py; pass the root of a "
-                   "PtychoPINN source checkout")
+            msg = (
+                f"--ptychopinn '{ptychopinn}' has no ptycho/__init__.py; pass the root of a PtychoPINN source checkout"
+            )
             raise UsageError(msg)
     with tempfile.TemporaryDirectory(prefix="ptyevidence-check-") as tmp:
         manifest = os.path.join(tmp, "check.json")
         command = [exe, os.fspath(_RUNNER), "check", "--manifest", manifest]
         command += ["--path", checkout] if checkout else []
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                  cwd=tmp, env=_environment(), check=False)
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, cwd=tmp, env=_environment(), check=False
+            )
         except subprocess.TimeoutExpired:
             msg = f"python '{exe}' did not answer within {timeout:g} s"
             raise PipelineUnavailableError(msg) from None
@@ -148,8 +151,10 @@ def _missing_message(exe: str, checkout: str | None, missing: list[dict[str, str
     names = list(dict.fromkeys(m["label"].split(" (")[0] for m in missing))
     where = f"python '{exe}'" + (f" with --ptychopinn '{checkout}'" if checkout else "")
     if "ptycho" in modules or "ptycho_torch" in modules:
-        hint = ("pass --python PATH (the interpreter of PtychoPINN's environment) or "
-                "--ptychopinn PATH (a PtychoPINN source checkout)")
+        hint = (
+            "pass --python PATH (the interpreter of PtychoPINN's environment) or "
+            "--ptychopinn PATH (a PtychoPINN source checkout)"
+        )
     else:
         hint = "pass --python PATH of an environment that has them (PtychoPINN needs both frameworks)"
     return f"{' and '.join(names)} not importable by {where} ({', '.join(modules)} missing); {hint}"
@@ -184,16 +189,21 @@ def workspace(interpreter: Interpreter) -> Workspace:
     try:
         os.symlink(package, os.path.join(links, "ptyevidence"), target_is_directory=True)
     except OSError:
-        shutil.copytree(package, os.path.join(links, "ptyevidence"),
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(package, os.path.join(links, "ptyevidence"), ignore=shutil.ignore_patterns("__pycache__"))
     paths = [links] + ([interpreter.ptychopinn] if interpreter.ptychopinn else [])
     os.makedirs(os.path.join(root, "work"))
     return Workspace(root, paths)
 
 
 def run_pipeline(
-    interpreter: Interpreter, space: Workspace, pipeline: str, fixture: str, out: str,
-    gridsizes: Sequence[int], config: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
+    interpreter: Interpreter,
+    space: Workspace,
+    pipeline: str,
+    fixture: str,
+    out: str,
+    gridsizes: Sequence[int],
+    config: dict[str, Any],
+    timeout: float = DEFAULT_TIMEOUT,
     aligned_from: str | None = None,
 ) -> dict[str, Any]:
     """Run one pipeline (``torch`` or ``tf``) in its own subprocess and return its manifest.
@@ -235,23 +245,43 @@ def run_pipeline(
     label = {"torch": "Torch", "tf": "TF"}[pipeline]
     manifest = os.path.join(space.root, f"{pipeline}.json")
     log_path = os.path.join(space.root, f"{pipeline}.log")
-    command = [interpreter.python, os.fspath(_RUNNER), pipeline, "--manifest", manifest,
-               "--fixture", os.path.abspath(fixture), "--out", out,
-               "--work", os.path.join(space.root, "work"),
-               "--gridsizes", ",".join(map(str, gridsizes)), "--config", dumps_strict(config)]
+    command = [
+        interpreter.python,
+        os.fspath(_RUNNER),
+        pipeline,
+        "--manifest",
+        manifest,
+        "--fixture",
+        os.path.abspath(fixture),
+        "--out",
+        out,
+        "--work",
+        os.path.join(space.root, "work"),
+        "--gridsizes",
+        ",".join(map(str, gridsizes)),
+        "--config",
+        dumps_strict(config),
+    ]
     for entry in space.paths:
         command += ["--path", entry]
     if aligned_from:
         command += ["--aligned-from", aligned_from]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=os.path.join(space.root, "work"), stdout=log,
-                                stderr=subprocess.STDOUT, env=_environment(), start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=os.path.join(space.root, "work"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_environment(),
+            start_new_session=True,
+        )
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _stop(proc)
-            msg = (f"PtychoPINN's {label} path did not finish within {timeout:g} s on '{fixture}'; "
-                   "pass a larger --timeout")
+            msg = (
+                f"PtychoPINN's {label} path did not finish within {timeout:g} s on '{fixture}'; pass a larger --timeout"
+            )
             raise PipelineError(msg, fixture) from None
         except BaseException:
             _stop(proc)
@@ -264,12 +294,10 @@ def run_pipeline(
     if result is not None and "error" in result:
         err = result["error"]
         where = f" at {err['where']}" if err.get("where") else ""
-        msg = (f"PtychoPINN's {label} path failed on '{fixture}': {err['type']}: "
-               f"{err['message']}{where}")
+        msg = f"PtychoPINN's {label} path failed on '{fixture}': {err['type']}: {err['message']}{where}"
         raise PipelineError(msg, fixture)
     if code != 0 or result is None:
-        msg = (f"PtychoPINN's {label} path exited with code {code} on '{fixture}' "
-               f"({_last_line(log_path)})")
+        msg = f"PtychoPINN's {label} path exited with code {code} on '{fixture}' ({_last_line(log_path)})"
         raise PipelineError(msg, fixture)
     result["log"] = log_path
     return result

@@ -67,14 +67,16 @@ class SideObservation:
             parts.append(f"{self.stats['true']} of {self.stats['size']} true")
         elif "min" in self.stats:
             of = "|x| " if self.stats.get("of") else ""
-            parts.append(f"{of}min {_g(self.stats['min'])}, max {_g(self.stats['max'])}, "
-                         f"mean {_g(self.stats['mean'])}")
+            parts.append(f"{of}min {_g(self.stats['min'])}, max {_g(self.stats['max'])}, mean {_g(self.stats['mean'])}")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the side as JSON-serializable data."""
-        return {**dataclasses.asdict(self), "shape": list(self.shape) if self.shape is not None else None,
-                "observed": self.text}
+        return {
+            **dataclasses.asdict(self),
+            "shape": list(self.shape) if self.shape is not None else None,
+            "observed": self.text,
+        }
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,14 @@ class ObservedRow:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the row as JSON-serializable data."""
-        return {"role": self.role, "label": self.label, "kinds": list(self.kinds),
-                "left": self.left.to_dict(), "right": self.right.to_dict(), "parity": self.parity}
+        return {
+            "role": self.role,
+            "label": self.label,
+            "kinds": list(self.kinds),
+            "left": self.left.to_dict(),
+            "right": self.right.to_dict(),
+            "parity": self.parity,
+        }
 
 
 @dataclass
@@ -153,12 +161,15 @@ class GridsizeResult:
     def summary(self) -> list[str]:
         """Short lines: groups, positions used, parity highlights, drift count."""
         g = self.groups
-        lines = [(f"groups: TF {g.get('tf')} (generate_grouped_data), Torch {g.get('torch')} "
-                  f"(PtychoDataset), aligned {g.get('aligned')} (TF's group builder on the Torch "
-                  "nn_indices)")]
+        lines = [
+            (
+                f"groups: TF {g.get('tf')} (generate_grouped_data), Torch {g.get('torch')} "
+                f"(PtychoDataset), aligned {g.get('aligned')} (TF's group builder on the Torch "
+                "nn_indices)"
+            )
+        ]
         if "torch_used" in self.positions:
-            lines.append(f"positions in a Torch group: {self.positions['torch_used']} of "
-                         f"{self.positions['total']}")
+            lines.append(f"positions in a Torch group: {self.positions['torch_used']} of {self.positions['total']}")
         profiles = [f"{name}: {p}" for name, p in self.profiles.items() if p]
         if profiles:
             lines.append("profiles: " + "; ".join(profiles))
@@ -166,8 +177,7 @@ class GridsizeResult:
             lines.append(f"RMS scale, Torch ÷ TF on aligned groups: {self.rms_ratio:.4f}")
         parity = self.matrix.parity
         if parity is not None and "diffraction.grouped" in parity.results:
-            lines.append(f"grouped diffraction on aligned groups: "
-                         f"{parity.results['diffraction.grouped'].text}")
+            lines.append(f"grouped diffraction on aligned groups: {parity.results['diffraction.grouped'].text}")
         tested = sum(r.status in ("holds", "drift") for rs in self.claims.values() for r in rs)
         lines.append(f"claims tested: {tested}; drift items: {len(self.drift)}")
         return lines
@@ -227,16 +237,23 @@ class ObserveReport:
         origin = self.run.get("environment", {}).get("ptychopinn", {})
         observed = origin.get("commit") or _version_commit(origin.get("version"))
         cited = sorted({u["commit"] for u in self.upstream.values() if u})
-        how = (f"commit {origin['commit'][:12]}" if origin.get("commit")
-               else f"version {origin.get('version')}" if origin.get("version") else "unknown version")
+        how = (
+            f"commit {origin['commit'][:12]}"
+            if origin.get("commit")
+            else f"version {origin.get('version')}"
+            if origin.get("version")
+            else "unknown version"
+        )
         text = f"PtychoPINN from {origin.get('root', '?')} ({how})"
         if not cited:
             return text + "; the contracts name no upstream commit"
         if observed and all(c.startswith(observed) or observed.startswith(c) for c in cited):
             return text + f"; the contracts cite the same commit ({cited[0][:12]})"
         state = "an unknown commit" if not observed else f"{observed[:12]}"
-        return (text + f"; the contracts cite {', '.join(c[:12] for c in cited)}, this is {state}: "
-                "their file:line citations may point elsewhere")
+        return (
+            text + f"; the contracts cite {', '.join(c[:12] for c in cited)}, this is {state}: "
+            "their file:line citations may point elsewhere"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-serializable data."""
@@ -268,7 +285,8 @@ class ObserveReport:
         for result in self.results:
             g, matrix = result.gridsize, result.matrix
             cells: dict[str, dict[str, str]] = {
-                f"{name}_g{g}": {} for name in ("left_observed", "right_observed", "parity", "drift")}
+                f"{name}_g{g}": {} for name in ("left_observed", "right_observed", "parity", "drift")
+            }
             for row, seen in zip(matrix.rows, result.rows):
                 own = {(matrix.left.name, f.name) for f in row.left}
                 own |= {(matrix.right.name, f.name) for f in row.right}
@@ -277,8 +295,10 @@ class ObserveReport:
                     cells[f"{side}_observed_g{g}"][row.role] = text
                 cells[f"parity_g{g}"][row.role] = seen.parity
                 cells[f"drift_g{g}"][row.role] = "; ".join(
-                    f"{d.contract} {d.field} ({d.check}): {d.observed}" for d in result.drift
-                    if (d.contract, d.field) in own)
+                    f"{d.contract} {d.field} ({d.check}): {d.observed}"
+                    for d in result.drift
+                    if (d.contract, d.field) in own
+                )
             columns.update(cells)
         return columns
 
@@ -292,13 +312,17 @@ class ObserveReport:
         data = ", ".join(f"{k}={v!r}" for k, v in overrides.get("DataConfig", {}).items())
         model = ", ".join(f"{k}={v!r}" for k, v in overrides.get("ModelConfig", {}).items())
         return [
-            (f"fixture {run['fixture']['path']} ({run['fixture']['positions']} positions, "
-             f"sha256 {run['fixture']['sha256'][:16]}…)"),
+            (
+                f"fixture {run['fixture']['path']} ({run['fixture']['positions']} positions, "
+                f"sha256 {run['fixture']['sha256'][:16]}…)"
+            ),
             self.origin_note(),
             f"python {env.get('python', '?')} ({versions})",
             f"TF: RawData.from_file → generate_grouped_data({tf}, gridsize=g) → loader.load",
-            (f"Torch: PtychoDataset with DataConfig({data}, C=g², grid_size=(g, g)), "
-             f"ModelConfig({model}), numpy seed {config.get('seed')}; batch dataset[0:len]"),
+            (
+                f"Torch: PtychoDataset with DataConfig({data}, C=g², grid_size=(g, g)), "
+                f"ModelConfig({model}), numpy seed {config.get('seed')}; batch dataset[0:len]"
+            ),
         ]
 
     def to_text(self) -> str:
@@ -312,13 +336,16 @@ class ObserveReport:
             lines.append(f"contract drift ({len(drift)}):")
             for d in drift:
                 cite = f" [{', '.join(d.source[:2])}]" if d.source else ""
-                lines.append(f"  g{d.gridsize} {d.contract} {d.field} ({d.check}): claims {d.claim}; "
-                             f"observed {d.observed}{cite}")
+                lines.append(
+                    f"  g{d.gridsize} {d.contract} {d.field} ({d.check}): claims {d.claim}; observed {d.observed}{cite}"
+                )
         else:
             lines.append("contract drift: none (every testable claim holds)")
         if self.out_dir:
-            lines.append(f"artifacts in {self.out_dir}: observed_gap_matrix.md, observe.json, "
-                         f"run.json, {len(self.results) * 4} dumps, logs/")
+            lines.append(
+                f"artifacts in {self.out_dir}: observed_gap_matrix.md, observe.json, "
+                f"run.json, {len(self.results) * 4} dumps, logs/"
+            )
         return "\n".join(lines) + "\n"
 
     def to_markdown(self, heading_level: int = 1) -> str:
@@ -327,35 +354,61 @@ class ObserveReport:
         fixture = self.run["fixture"]["path"]
         out = [f"{h} Observed gap matrix: PtychoPINN on `{fixture}`", ""]
         out += [f"- {line}" for line in self._setup_lines()]
-        out += [("- Aligned groups: TF's own group builder (`RawData._generate_dataset_from_groups`) "
-                 "run on the Torch `nn_indices`, so the parity column compares the same groups "
-                 "element by element."), ""]
+        out += [
+            (
+                "- Aligned groups: TF's own group builder (`RawData._generate_dataset_from_groups`) "
+                "run on the Torch `nn_indices`, so the parity column compares the same groups "
+                "element by element."
+            ),
+            "",
+        ]
         for result in self.results:
             out += [f"{h}# Gridsize {result.gridsize}", ""]
             out += [f"- {line}" for line in result.summary()] + [""]
-            header = ["Role", "Kinds", f"TF claim ({self.contracts['tf_grouped']})", "TF observed",
-                      f"Torch claim ({self.contracts['torch_mmap']})", "Torch observed",
-                      "Parity on aligned groups"]
-            rows = [[f"{r.label} (`{r.role}`)", ", ".join(r.kinds), r.left.claim, r.left.text,
-                     r.right.claim, r.right.text, r.parity or "-"] for r in result.rows]
+            header = [
+                "Role",
+                "Kinds",
+                f"TF claim ({self.contracts['tf_grouped']})",
+                "TF observed",
+                f"Torch claim ({self.contracts['torch_mmap']})",
+                "Torch observed",
+                "Parity on aligned groups",
+            ]
+            rows = [
+                [
+                    f"{r.label} (`{r.role}`)",
+                    ", ".join(r.kinds),
+                    r.left.claim,
+                    r.left.text,
+                    r.right.claim,
+                    r.right.text,
+                    r.parity or "-",
+                ]
+                for r in result.rows
+            ]
             out += [markdown_table(header, rows), ""]
             out += [f"{h}## Drift at gridsize {result.gridsize}", ""]
-            out += [_drift_table(result.drift) if result.drift
-                    else "None: every testable claim holds.", ""]
+            out += [_drift_table(result.drift) if result.drift else "None: every testable claim holds.", ""]
             out += [f"{h}## Claims tested at gridsize {result.gridsize}", ""]
-            claim_rows = [[name, f"`{r.claim.id}`", r.claim.statement, r.status, r.observed,
-                           ", ".join(r.claim.source) or "-"]
-                          for name, rs in result.claims.items() for r in rs]
-            out += [markdown_table(["Contract", "Claim", "Says", "Result", "Observed", "Upstream"],
-                                   claim_rows) if claim_rows else "No claims.", ""]
+            claim_rows = [
+                [name, f"`{r.claim.id}`", r.claim.statement, r.status, r.observed, ", ".join(r.claim.source) or "-"]
+                for name, rs in result.claims.items()
+                for r in rs
+            ]
+            out += [
+                markdown_table(["Contract", "Claim", "Says", "Result", "Observed", "Upstream"], claim_rows)
+                if claim_rows
+                else "No claims.",
+                "",
+            ]
         return "\n".join(out).rstrip() + "\n"
 
 
 def _drift_table(items: Sequence[Drift]) -> str:
     return markdown_table(
         ["Contract", "Field", "Check", "Claim", "Observed", "Upstream"],
-        [[d.contract, f"`{d.field}`", d.check, d.claim, d.observed, ", ".join(d.source) or "-"]
-         for d in items])
+        [[d.contract, f"`{d.field}`", d.check, d.claim, d.observed, ", ".join(d.source) or "-"] for d in items],
+    )
 
 
 def _version_commit(version: str | None) -> str | None:
