@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -402,3 +403,22 @@ def test_zip_written_by_hand_with_deflate_reads(tmp_path):
     with NpzSource(path) as src:
         assert src.info("diffraction").compressed
         npt.assert_array_equal(src.take("diffraction", [4, 0]), arr[[4, 0]])
+
+
+def _npy_with_header(header: str) -> bytes:
+    """A version 1.0 ``.npy`` member whose header dict is ``header`` as written (padded to 64 bytes)."""
+    text = header + " " * (-(10 + len(header) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin1") + b"\0" * 8
+
+
+def test_a_backslash_in_a_header_key_is_one_input_error_and_no_warning(tmp_path):
+    """Python warns about the invalid escape while numpy parses the header; the reader alone speaks."""
+    path = str(tmp_path / "escaped.npz")
+    header = "{'descr': '<f4', 'fortran_or\\er': False, 'shape': (2,), }"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("diffraction.npy", _npy_with_header(header))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # as a shell with -W default would show them
+        with pytest.raises(InputError, match=r"escaped\.npz.*diffraction\.npy"), NpzSource(path) as src:
+            src.info("diffraction")
+    assert [str(w.message) for w in caught] == []

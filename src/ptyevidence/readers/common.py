@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,20 @@ def check_readable_file(path: str) -> None:
     if os.path.getsize(path) == 0:
         msg = f"'{path}' is empty (0 bytes); it was not written completely"
         raise InputError(msg, path)
+
+
+@contextmanager
+def quiet_npy_header() -> Iterator[None]:
+    """Keep Python's literal parser from warning on stderr about a damaged ``.npy`` header.
+
+    numpy parses the header dict with ``ast.literal_eval``: a stray backslash in a key
+    makes Python print an invalid-escape warning before numpy raises, and the reader
+    already reports the header in its one error line.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        yield
 
 
 @contextmanager

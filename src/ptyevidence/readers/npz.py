@@ -33,6 +33,7 @@ from .common import (
     gather_indices,
     native_byte_order,
     ordered_map,
+    quiet_npy_header,
     thread_count,
 )
 
@@ -875,7 +876,7 @@ def read_member(archive: zipfile.ZipFile, zinfo: zipfile.ZipInfo, path: str) -> 
                 )
                 raise InputError(msg, path)
         check_budget(2 * info.nbytes, f"reading '{zinfo.filename}' from '{path}'")
-        with archive.open(zinfo) as fp:
+        with archive.open(zinfo) as fp, quiet_npy_header():
             return np.lib.format.read_array(fp, allow_pickle=False)
     except _MEMBER_ERRORS + (ValueError,) as exc:
         if isinstance(exc, InputError):
@@ -888,14 +889,15 @@ def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool,
     """Parse a ``.npy`` header from ``fp`` without trusting it with pickles."""
     fmt = np.lib.format
     try:
-        version = fmt.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(fp)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = fmt.read_array_header_2_0(fp)
-        else:
-            msg = f"unsupported .npy format version {version}"
-            raise ValueError(msg)
+        with quiet_npy_header():
+            version = fmt.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran, dtype = fmt.read_array_header_1_0(fp)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = fmt.read_array_header_2_0(fp)
+            else:
+                msg = f"unsupported .npy format version {version}"
+                raise ValueError(msg)
     except _MEMBER_ERRORS:
         raise  # the zip member itself is damaged: reported by the caller
     except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many kinds

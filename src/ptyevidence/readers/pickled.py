@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..exceptions import InputError
+from .common import quiet_npy_header
 
 __all__ = [
     "MAX_PICKLE_BYTES",
@@ -298,14 +299,16 @@ def read_object_scalar(path: str | os.PathLike, key: str) -> Any:
         raise InputError(msg, path) from None
     stream = io.BytesIO(raw)
     try:
-        version = np.lib.format.read_magic(stream)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(
-            version
-        )
-        if read_header is None:
-            msg = f".npy format version {version} is not read here"
-            raise ValueError(msg)
-        shape, _, dtype = read_header(stream)
+        with quiet_npy_header():
+            version = np.lib.format.read_magic(stream)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read_header is None:
+                msg = f".npy format version {version} is not read here"
+                raise ValueError(msg)
+            shape, _, dtype = read_header(stream)
     except (ValueError, OSError) as exc:
         msg = f"{where} has no readable .npy header ({exc})"
         raise InputError(msg, path) from None
