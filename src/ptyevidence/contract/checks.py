@@ -431,31 +431,32 @@ def _positions(ctx: CheckContext, fields: tuple[str, ...]) -> tuple[str, np.ndar
     return names[0], np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
-def _positions_not_all_identical(ctx: CheckContext, rule: Rule) -> str | None:
-    got = _positions(ctx, rule.fields)
+def _finite_points(ctx: CheckContext, fields: tuple[str, ...]) -> tuple[str, int, np.ndarray] | None:
+    """Return the x field's name, the number of positions and the finite ones as (n, 2) rows; None if none."""
+    got = _positions(ctx, fields)
     if got is None:
         return None
     name, x, y = got
     pts = np.stack([x, y], axis=1)
     pts = pts[np.isfinite(pts).all(axis=1)]
-    if pts.size == 0:
+    return None if pts.size == 0 else (name, x.size, pts)
+
+
+def _positions_not_all_identical(ctx: CheckContext, rule: Rule) -> str | None:
+    got = _finite_points(ctx, rule.fields)
+    if got is None:
         return None
-    if x.size > 1 and np.all(pts == pts[0]):
-        ctx.add(
-            rule.id, name, rule.severity, f"all {x.size} positions are the same point ({pts[0, 0]:g}, {pts[0, 1]:g})"
-        )
+    name, n, pts = got
+    if n > 1 and np.all(pts == pts[0]):
+        ctx.add(rule.id, name, rule.severity, f"all {n} positions are the same point ({pts[0, 0]:g}, {pts[0, 1]:g})")
     return f"x spans {np.ptp(pts[:, 0]):.4g}, y {np.ptp(pts[:, 1]):.4g}"
 
 
 def _positions_unique(ctx: CheckContext, rule: Rule) -> str | None:
-    got = _positions(ctx, rule.fields)
+    got = _finite_points(ctx, rule.fields)
     if got is None:
         return None
-    name, x, y = got
-    pts = np.stack([x, y], axis=1)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    if pts.size == 0:
-        return None
+    name, _, pts = got
     # Sorting rows with lexsort counts the same distinct points as
     # numpy.unique(axis=0), several times faster on 10^5+ positions.
     ordered = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
