@@ -268,15 +268,19 @@ class _Binder:
     def add(self, rule: str, fld: str, severity: str, message: str) -> None:
         self.findings.append(Finding(rule, fld, severity, message))
 
-    def header(self, check: str, name: str, generic: str, fld: str, severity: str, message: str) -> None:
-        """Record a header finding under the contract rule that names it, else under ``generic``.
+    def header(
+        self, check: str, name: str, severity: str, message: str, generic: str | None = None, fld: str | None = None
+    ) -> None:
+        """Record a header finding under the contract rule that names it, else under ``generic`` (default ``check``).
 
         ``check`` is one of :data:`~ptyevidence.contract.model.HEADER_CHECKS`
-        and ``name`` the field (or, for ``dims``, the dimension) it concerns.
+        and ``name`` the field (or, for ``dims``, the dimension) it concerns;
+        the finding is about field ``fld`` (default ``name``).
         """
+        fld = name if fld is None else fld
         rule = self.contract.claim(check, name)
         if rule is None:
-            self.add(generic, fld, severity, message)
+            self.add(generic or check, fld, severity, message)
         else:
             self.add(rule.id, fld, rule.severity, rule.cited(message))
 
@@ -337,14 +341,7 @@ class _FileBinder(_Binder):
 
     def missing(self, spec: FieldSpec) -> None:
         if spec.required:
-            self.header(
-                "required",
-                spec.name,
-                "required",
-                spec.name,
-                "error",
-                f"required key '{spec.name}' is missing ({spec.description})",
-            )
+            self.header("required", spec.name, "error", f"required key '{spec.name}' is missing ({spec.description})")
 
     def found_alias(self, spec: FieldSpec, alias: str) -> None:
         writer = spec.written_by.get(alias)
@@ -411,27 +408,16 @@ class _FileBinder(_Binder):
             return
         if info.has_objects or info.is_structured:
             kind = "Python objects (would need unpickling)" if info.has_objects else "named fields"
-            self.header(
-                "dtype",
-                spec.name,
-                "dtype",
-                spec.name,
-                "error",
-                f"key '{key}' has dtype {info.dtype} with {kind}; expected "
-                f"{' or '.join(spec.dtypes)}; it was not loaded",
-            )
+            expected = " or ".join(spec.dtypes)
+            message = f"key '{key}' has dtype {info.dtype} with {kind}; expected {expected}; it was not loaded"
+            self.header("dtype", spec.name, "error", message)
             self.bound(spec, key, alias_severity, fits=False)
             return
         sev = spec.dtype_severity(info.dtype)
         if sev is not None:
-            self.header(
-                "dtype",
-                spec.name,
-                "dtype",
-                spec.name,
-                sev,
-                f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected {' or '.join(spec.dtypes)}",
-            )
+            expected = " or ".join(spec.dtypes)
+            message = f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected {expected}"
+            self.header("dtype", spec.name, sev, message)
         shape = tuple(int(s) for s in info.shape)
         if spec.name == self.layout_field and len(shape) == len(self.contract.layout["canonical"]):
             where = f"'{self.path}' key '{key}'"
@@ -444,15 +430,11 @@ class _FileBinder(_Binder):
                     raise
                 self.layout = fallback
             if self.layout == "legacy":
-                self.header(
-                    "layout",
-                    spec.name,
-                    "layout",
-                    spec.name,
-                    self.contract.layout.get("legacy_severity", "error"),
+                message = (
                     f"key '{key}' is stored in legacy (H, W, N) order {shape}; "
-                    "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)",
+                    "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)"
                 )
+                self.header("layout", spec.name, self.contract.layout.get("legacy_severity", "error"), message)
             shape = canonical_shape(shape, self.layout)
         self.bound(spec, key, alias_severity, shape=shape, fits=self._bind_shape(spec, key, shape))
 
@@ -482,14 +464,8 @@ class _FileBinder(_Binder):
         detail = f" with {', '.join(bound)}" if bound else ""
         ranks = {len(symbolic) for symbolic, _ in [(spec.shape, None), *spec.alt_shapes]}
         check = "size" if len(shape) in ranks else "rank"
-        self.header(
-            check,
-            spec.name,
-            "shape",
-            spec.name,
-            "error",
-            f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}",
-        )
+        message = f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}"
+        self.header(check, spec.name, "error", message, generic="shape")
         return False
 
     def _bound_by(self, dim: str) -> str:
@@ -499,45 +475,28 @@ class _FileBinder(_Binder):
     def _check_dims(self) -> None:
         dims = self.dims
         for name, rule in self.contract.dims.items():
+            if name not in dims:
+                continue
+            why = f" ({rule.get('description', '')})"
             where = self.dim_fields.get(name, name)
             offset = rule.get("offset", 0)
-            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]] + offset:
+            if rule.get("equals") in dims and dims[name] != dims[rule["equals"]] + offset:
                 other = rule["equals"]
                 shifted = f"{other} {'+' if offset > 0 else '-'} {abs(offset)}" if offset else other
-                self.header(
-                    "dims",
-                    name,
-                    "dims",
-                    where,
-                    "error",
+                message = (
                     f"dimension {name} = {dims[name]}{self._bound_by(name)} differs from {shifted} = "
-                    f"{dims[other] + offset}{self._bound_by(other)}; they must be equal "
-                    f"({rule.get('description', '')})",
+                    f"{dims[other] + offset}{self._bound_by(other)}; they must be equal{why}"
                 )
-            if name in dims and "one_of" in rule and dims[name] not in rule["one_of"]:
-                self.header(
-                    "dims",
-                    name,
-                    "dims",
-                    where,
-                    "error",
-                    f"dimension {name} = {dims[name]} is not one of {', '.join(map(str, rule['one_of']))} "
-                    f"({rule.get('description', '')})",
-                )
-            if name not in dims or "min" not in rule:
-                continue
-            lower = rule["min"]
+                self.header("dims", name, "error", message, fld=where)
+            if "one_of" in rule and dims[name] not in rule["one_of"]:
+                message = f"dimension {name} = {dims[name]} is not one of {', '.join(map(str, rule['one_of']))}{why}"
+                self.header("dims", name, "error", message, fld=where)
+            lower = rule.get("min")
             least = dims.get(lower) if isinstance(lower, str) else lower
             if least is not None and dims[name] < least:
                 label = f"{lower} = {least}" if isinstance(lower, str) else str(least)
-                self.header(
-                    "dims",
-                    name,
-                    "dims",
-                    where,
-                    "error",
-                    f"dimension {name} = {dims[name]} is below its minimum {label} ({rule.get('description', '')})",
-                )
+                message = f"dimension {name} = {dims[name]} is below its minimum {label}{why}"
+                self.header("dims", name, "error", message, fld=where)
 
 
 class _DumpBinder(_Binder):
