@@ -415,17 +415,12 @@ class _Validator:
     def add(self, rule: str, fld: str, severity: str, message: str) -> None:
         self.report.findings.append(Finding(rule, fld, severity, message))
 
-    def run(self) -> ValidationReport:
-        self._check_values()
-        return self.report
-
-    # -- values ------------------------------------------------------------------
     def readable(self, name: str) -> bool:
         """Return True for a numeric field found in the file."""
         bound = self.binding.fields.get(name)
         return bound is not None and bound.readable and bound.dtype.kind in "biufc"
 
-    def _check_values(self) -> None:
+    def run(self) -> ValidationReport:
         # Every field found is streamed, rule or not: its statistics go in the
         # report, and reading each member to the end checks its zip CRC.
         for name in self.binding.fields:
@@ -446,6 +441,7 @@ class _Validator:
                     ]
             if observed is not None:
                 self.report.checked[rule.id] = observed
+        return self.report
 
     def _observe_header(self, rule) -> str | None:
         """Return what the binding saw for a header rule's fields or dimensions; None when none is present."""
