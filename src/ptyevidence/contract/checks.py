@@ -359,18 +359,13 @@ def _alias_copy_equal(ctx: CheckContext, rule: Rule) -> str | None:
     seen = []
     for name in rule.fields:
         bound = ctx.binding.fields.get(name)
-        for alias in ctx.binding.alias_copies.get(name, ()):
-            if bound is None:
-                continue
+        for alias in ctx.binding.alias_copies.get(name, ()) if bound is not None else ():
             other = ctx.source.info(alias)
             problem = None
-            if (tuple(other.shape), other.dtype.newbyteorder("=")) != (
-                bound.stored_shape,
-                bound.dtype.newbyteorder("="),
-            ):
+            mine, theirs = other.dtype.newbyteorder("="), bound.dtype.newbyteorder("=")
+            if tuple(other.shape) != bound.stored_shape or mine != theirs:
                 problem = (
-                    f"holds {other.dtype.newbyteorder('=').name} {tuple(other.shape)} but '{bound.key}' "
-                    f"holds {bound.dtype.newbyteorder('=').name} {bound.stored_shape}"
+                    f"holds {mine.name} {tuple(other.shape)} but '{bound.key}' holds {theirs.name} {bound.stored_shape}"
                 )
             elif not bound.readable or other.has_objects or not _same_values(ctx.source, bound.key, alias):
                 problem = f"holds other values than '{bound.key}'"
