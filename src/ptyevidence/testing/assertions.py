@@ -101,11 +101,17 @@ def verify_table(report: VerifyReport, record: Mapping[str, Any] | None = None, 
     if record is None and os.path.isfile(report.metadata):
         record = read_sidecar(report.metadata)
     checks = report.mismatches if failures_only else report.checks
-    # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
-    rows = [
-        [check.name, _cell(_recorded(check.name, record)), _cell(check.detail.split(" != recorded ")[0])]
-        for check in checks
-    ]
+    rows = []
+    for check in checks:  # a check may carry its own recorded and found values
+        recorded, found = getattr(check, "recorded", None), getattr(check, "found", None)
+        # Details read "<found> != recorded <value>" on a mismatch; the value has its own column.
+        rows.append(
+            [
+                check.name,
+                _cell(_recorded(check.name, record) if recorded is None else recorded),
+                _cell(check.detail.split(" != recorded ")[0] if found is None else found),
+            ]
+        )
     lines = [report.verdict]
     if rows:
         lines.append(text_table(["CHECK", "RECORDED", "FOUND"], rows))
