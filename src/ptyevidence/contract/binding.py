@@ -345,18 +345,13 @@ class _FileBinder(_Binder):
 
     def found_alias(self, spec: FieldSpec, alias: str) -> None:
         writer = spec.written_by.get(alias)
+        cited = f" ({'; '.join(spec.source)})" if spec.source else ""
         if writer:
-            cited = f" ({'; '.join(spec.source)})" if spec.source else ""
-            self.add(
-                "version-drift",
-                spec.name,
-                spec.aliases[alias],
-                f"written by {writer}: {alias}; the spec names {spec.name}{cited}",
-            )
-            return
-        self.add(
-            "alias", spec.name, spec.aliases[alias], f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'"
-        )
+            message = f"written by {writer}: {alias}; the spec names {spec.name}{cited}"
+            self.add("version-drift", spec.name, spec.aliases[alias], message)
+        else:
+            message = f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'"
+            self.add("alias", spec.name, spec.aliases[alias], message)
 
     def run(self) -> Binding:
         present = list(self.source.keys())
@@ -364,26 +359,22 @@ class _FileBinder(_Binder):
         used = {key for _, key, _ in matched.values()}
         for name, copies in self.alias_copies.items():
             for key in copies:
-                self.add(
-                    "alias",
-                    key,
-                    "info",
+                message = (
                     f"key '{key}' is {self.contract.name}'s declared alias of '{name}', stored beside "
-                    f"it as a copy for readers of '{key}'",
+                    f"it as a copy for readers of '{key}'"
                 )
+                self.add("alias", key, "info", message)
             used.update(copies)
         for key in sorted(set(present) - used):
-            if self.source.info(key).has_objects:
-                self.add(
-                    "object-array",
-                    key,
-                    "error",
-                    f"key '{key}' holds Python objects (dtype object) that only unpickling "
-                    "could read; it was not loaded. Store text as a string array, e.g. "
-                    "numpy.array(json.dumps(meta))",
-                )
+            if not self.source.info(key).has_objects:
+                self.add("unknown-key", key, "info", f"key '{key}' is not part of {self.contract.name}")
                 continue
-            self.add("unknown-key", key, "info", f"key '{key}' is not part of {self.contract.name}")
+            message = (
+                f"key '{key}' holds Python objects (dtype object) that only unpickling "
+                "could read; it was not loaded. Store text as a string array, e.g. "
+                "numpy.array(json.dumps(meta))"
+            )
+            self.add("object-array", key, "error", message)
         for member in self.source.ignored_members:
             self.add("foreign-member", member, "warning", f"member '{member}' is not a .npy array; ignored")
         hint = self._positions_hint(matched)
@@ -444,12 +435,12 @@ class _FileBinder(_Binder):
         for symbolic, sev in [(spec.shape, None), *spec.alt_shapes]:
             if shape_fits(symbolic, shape, self.dims):
                 if sev is not None:
+                    canonical = ", ".join(map(str, spec.shape))
                     self.add(
                         "shape",
                         spec.name,
                         sev,
-                        f"key '{key}' has non-canonical shape {shape}; canonical is "
-                        f"({', '.join(map(str, spec.shape))})",
+                        f"key '{key}' has non-canonical shape {shape}; canonical is ({canonical})",
                     )
                 for sym, size in zip(symbolic, shape):
                     if isinstance(sym, str) and sym not in self.dims:
@@ -508,27 +499,19 @@ class _DumpBinder(_Binder):
 
     def missing(self, spec: FieldSpec) -> None:
         # Partial dumps of optional fields are normal; a required field is a warning.
-        self.add(
-            "missing",
-            spec.name,
-            "warning" if spec.required else "info",
-            f"{self.where} has no key '{spec.name}' (role {spec.role})"
-            + ("; the contract requires it" if spec.required else "; not compared"),
-        )
+        why = "; the contract requires it" if spec.required else "; not compared"
+        message = f"{self.where} has no key '{spec.name}' (role {spec.role}){why}"
+        self.add("missing", spec.name, "warning" if spec.required else "info", message)
 
     def run(self) -> Binding:
         present = []
         for key in self.source.keys():  # noqa: SIM118 - readers are not iterable
             info = self.source.info(key)
-            if info.has_objects or info.is_structured:
-                self.add(
-                    "unreadable",
-                    key,
-                    "error",
-                    f"{self.where}: key '{key}' has dtype {info.dtype} (objects or named fields); it was not loaded",
-                )
-            else:
+            if not (info.has_objects or info.is_structured):
                 present.append(key)
+                continue
+            message = f"{self.where}: key '{key}' has dtype {info.dtype} (objects or named fields); it was not loaded"
+            self.add("unreadable", key, "error", message)
         matched = self.match(present)
         used = {key for _, key, _ in matched.values()}
         unknown = [key for key in present if key not in used]
@@ -537,13 +520,11 @@ class _DumpBinder(_Binder):
                 "unknown-key", key, "info", f"{self.where}: key '{key}' is not a field of {self.contract.name}; ignored"
             )
         if present and not matched:
-            self.add(
-                "no-match",
-                "*",
-                "error",
+            message = (
                 f"{self.where}: none of its keys ({', '.join(present[:6])}) is a field of "
-                f"{self.contract.name}; dump the pipeline that contract describes or pass another contract",
+                f"{self.contract.name}; dump the pipeline that contract describes or pass another contract"
             )
+            self.add("no-match", "*", "error", message)
         shapes = {name: tuple(self.source.info(key).shape) for name, (_, key, _) in matched.items()}
         voters = self._vote_dims(matched, shapes)
         for spec, key, alias_severity in matched.values():
@@ -587,12 +568,9 @@ class _DumpBinder(_Binder):
         severity = spec.dtype_severity(dtype)
         if severity is not None:
             # The values are still compared: the observed column shows the dtypes.
-            self.add(
-                "dtype",
-                spec.name,
-                severity,
-                f"{self.where}: key '{key}' has dtype {dtype}; {self.contract.name} expects {' or '.join(spec.dtypes)}",
-            )
+            expected = " or ".join(spec.dtypes)
+            message = f"{self.where}: key '{key}' has dtype {dtype}; {self.contract.name} expects {expected}"
+            self.add("dtype", spec.name, severity, message)
         if spec.shape is None or shape_fits(spec.shape, shape, self.dims):
             return True
         # Judge the array by the dimensions the *other* fields bound.
@@ -605,14 +583,12 @@ class _DumpBinder(_Binder):
             if isinstance(s, str) and others.get(s)
         ]
         because_text = f" ({'; '.join(because)})" if because else ""
-        self.add(
-            "shape",
-            spec.name,
-            "error",
+        message = (
             f"{self.where}: key '{key}' has shape {shape}; {self.contract.name} expects "
             f"{shape_text(spec.shape, ',')} = {shape_text(expected, ',')}{because_text}; "
-            f"{_layout_hint(spec.shape, shape, fixed)}",
+            f"{_layout_hint(spec.shape, shape, fixed)}"
         )
+        self.add("shape", spec.name, "error", message)
         return False
 
 

@@ -184,12 +184,11 @@ class FieldSpec:
 
     def dtype_severity(self, dtype: np.dtype) -> str | None:
         """Return None if ``dtype`` is accepted, else the severity of the finding."""
-        name = np.dtype(dtype).newbyteorder("=").name if np.dtype(dtype).names is None else "structured"
-        if "unicode" in self.dtypes and np.dtype(dtype).kind == "U":
-            return None  # text of any length, e.g. the JSON ``_metadata`` record
-        if "bytes" in self.dtypes and np.dtype(dtype).kind == "S":
-            return None
-        if not self.dtypes or name in self.dtypes or "any" in self.dtypes:
+        dtype = np.dtype(dtype)
+        name = dtype.newbyteorder("=").name if dtype.names is None else "structured"
+        # "unicode" takes text of any length (e.g. the JSON ``_metadata`` record), "bytes" any byte string.
+        kinds = {"unicode": "U", "bytes": "S"}
+        if not self.dtypes or {name, "any"} & set(self.dtypes) or any(kinds.get(d) == dtype.kind for d in self.dtypes):
             return None
         return self.tolerated_dtypes.get(name, "error")
 

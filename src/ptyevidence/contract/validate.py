@@ -406,10 +406,7 @@ class _Validator:
             self.add("geometry", "*", "warning" if assumed else "info", statement())
         for name, bound in self.binding.fields.items():
             entry = {"key": bound.key, "dtype": str(bound.dtype), "shape": list(bound.stored_shape)}
-            if bound.readable:
-                entry["canonical_shape"] = list(bound.shape)
-            else:
-                entry["unreadable"] = True
+            entry.update({"canonical_shape": list(bound.shape)} if bound.readable else {"unreadable": True})
             self.report.fields[name] = entry
 
     def add(self, rule: str, fld: str, severity: str, message: str) -> None:
