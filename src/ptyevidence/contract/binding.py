@@ -540,27 +540,24 @@ class _DumpBinder(_Binder):
         self.dim_fields = {sym: name_of[voters[sym][0]] for sym in self.dims if voters.get(sym)}
         return self.result(unknown)
 
-    def _ranked(self, matched, shapes):
-        for spec, key, _ in matched.values():
-            shape = shapes[spec.name]
-            if spec.shape is not None and len(spec.shape) == len(shape):
-                yield key, zip(spec.shape, shape)
-
     def _vote_dims(self, matched, shapes) -> dict[str, list[str]]:
+        # (key, dimension, size) of every field whose rank matches its spec's
+        pairs = [
+            (key, sym, size)
+            for spec, key, _ in matched.values()
+            if spec.shape is not None and len(spec.shape) == len(shapes[spec.name])
+            for sym, size in zip(spec.shape, shapes[spec.name])
+            if isinstance(sym, str)
+        ]
         votes: dict[str, Counter] = {}
-        for _, pairs in self._ranked(matched, shapes):
-            for sym, size in pairs:
-                if isinstance(sym, str):
-                    votes.setdefault(sym, Counter())[size] += 1
+        for _, sym, size in pairs:
+            votes.setdefault(sym, Counter())[size] += 1
         self.dims = {sym: counter.most_common(1)[0][0] for sym, counter in votes.items()}
-        for sym, rule in self.contract.dims.items():
-            if "size" in rule:
-                self.dims[sym] = rule["size"]
+        self.dims.update({sym: rule["size"] for sym, rule in self.contract.dims.items() if "size" in rule})
         voters: dict[str, list[str]] = {}
-        for key, pairs in self._ranked(matched, shapes):
-            for sym, size in pairs:
-                if isinstance(sym, str) and self.dims.get(sym) == size and key not in voters.get(sym, []):
-                    voters.setdefault(sym, []).append(key)
+        for key, sym, size in pairs:
+            if self.dims.get(sym) == size and key not in voters.get(sym, []):
+                voters.setdefault(sym, []).append(key)
         return voters
 
     def _check(self, spec: FieldSpec, key: str, shape: tuple[int, ...], voters) -> bool:

@@ -1,11 +1,9 @@
-"""Contracts as data: fields, shapes, dtypes and value rules.
+"""Contracts as data: what a dataset or a pipeline's output must hold (fields, shapes, dtypes, rules).
 
-A contract says what a dataset or a pipeline's output must hold.
-
-A contract is a JSON file. Built-ins ship in ``ptyevidence/contracts`` (dataset
-contracts such as ``data001``) and ``ptyevidence/pipelines`` (pipeline output
-contracts); users pass their own file by path. Everything else in the package
-reads contracts through :func:`load_contract`.
+A contract is a JSON file. Built-ins ship in ``contract/builtin`` (dataset
+contracts such as ``data001``) and ``gap/pipelines`` (pipeline output
+contracts); users pass their own file by path. The package reads every
+contract through :func:`load_contract`.
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ SEVERITIES = ("error", "warning", "info")
 #: ``shape``/``dims``/``layout``: ``rank`` is a shape whose number of axes fits
 #: no accepted shape, ``size`` one whose axes fit but whose sizes conflict.
 HEADER_CHECKS = ("required", "dtype", "rank", "size", "dims", "layout")
-#: Value checks a rule may name, implemented in ``contract/validate.py``;
+#: Value checks a rule may name, implemented in ``contract/checks.py``;
 #: their thresholds and parameters come from the rule (``value``, ``params``).
 VALUE_CHECKS = (
     "finite",
@@ -83,7 +81,7 @@ _THRESHOLD_CHECKS = (
     "record_above",
     "positions_in_window",
 )
-#: Parameters each check requires in ``params`` (others are optional, see validate.py).
+#: Parameters each check requires in ``params`` (others are optional, see checks.py).
 _REQUIRED_PARAMS = {
     "dims": ("dims",),
     "counting_lattice": ("tolerance", "fraction", "max_quanta"),
