@@ -374,13 +374,7 @@ class _Validator:
     """One validation run: the binding's findings, then streamed value checks."""
 
     def __init__(
-        self,
-        source: Source,
-        contract: DatasetContract,
-        layout: str,
-        progress: bool | None,
-        record: Any = None,
-        jobs: int = 1,
+        self, source: Source, contract: DatasetContract, layout: str, progress: bool | None, record: Any, jobs: int
     ):
         self.source = source
         self.contract = contract
