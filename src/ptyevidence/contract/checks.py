@@ -74,15 +74,21 @@ def _each_field(check: Callable[[CheckContext, Rule, str], str | None]) -> _Chec
     return run
 
 
-def _stats_check(test: _StatsTest) -> _Check:
-    """Return a check over the streamed statistics (and the dtype) of each of the rule's fields."""
+def _stats_check(test: _StatsTest, finite_only: bool = False) -> _Check:
+    """Return a check over the streamed statistics (and the dtype) of each of the rule's fields.
+
+    With ``finite_only``, a field without a finite value is observed as such, not tested.
+    """
 
     @_each_field
     def check(ctx: CheckContext, rule: Rule, name: str) -> str | None:
         st = ctx.stats.get(name)
         if st is None:
             return None
-        observed, problem = test(rule, st, ctx.binding.fields[name].dtype)
+        if finite_only and st.min is None:
+            observed, problem = "no finite value", None
+        else:
+            observed, problem = test(rule, st, ctx.binding.fields[name].dtype)
         if problem:
             _report(ctx, rule, name, problem)
         return observed if len(rule.fields) == 1 else f"{name}: {observed}"
@@ -96,15 +102,11 @@ def _finite(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
 
 
 def _min_at_least(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.min is None:
-        return "no finite value", None
     low = st.min < rule.value
     return f"min {st.min:.6g}", f"minimum {st.min:.6g} is below {rule.value:g}" if low else None
 
 
 def _max_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.max is None:
-        return "no finite value", None
     high = st.max >= rule.value
     return f"max {st.max:.6g}", (
         f"maximum {st.max:.6g} is not below {rule.value:g}; normalize amplitudes (is it intensity?)" if high else None
@@ -123,14 +125,10 @@ def _max_mean_ratio_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, st
 
 
 def _positive(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.min is None:
-        return "no finite value", None
     return f"min {st.min:.6g}", f"minimum {st.min:.6g} is not positive" if st.min <= 0 else None
 
 
 def _max_abs_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.min is None:
-        return "no finite value", None
     largest = max(abs(st.min), abs(st.max))
     return f"max |value| {largest:.6g}", (
         f"largest magnitude {largest:.6g} is not below {rule.value:g}" if largest >= rule.value else None
@@ -624,12 +622,12 @@ def _record_matches_dims(ctx: CheckContext, rule: Rule) -> str | None:
 #: Check name -> function(context, rule) -> observed value text or None.
 CHECK_TABLE: dict[str, _Check] = {
     "finite": _stats_check(_finite),
-    "min_at_least": _stats_check(_min_at_least),
-    "max_below": _stats_check(_max_below),
+    "min_at_least": _stats_check(_min_at_least, finite_only=True),
+    "max_below": _stats_check(_max_below, finite_only=True),
     "max_mean_ratio_below": _stats_check(_max_mean_ratio_below),
     "not_all_zero": _stats_check(_not_all_zero),
-    "positive": _stats_check(_positive),
-    "max_abs_below": _stats_check(_max_abs_below),
+    "positive": _stats_check(_positive, finite_only=True),
+    "max_abs_below": _stats_check(_max_abs_below, finite_only=True),
     "index_range": _index_range,
     "unique": _unique,
     "integer_squares_fit": _stats_check(_integer_squares_fit),
