@@ -432,15 +432,14 @@ def _positions_unique(ctx: CheckContext, rule: Rule) -> str | None:
     if got is None:
         return None
     name, _, pts = got
+    n = pts.shape[0]
     # Sorting rows with lexsort counts the same distinct points as
     # numpy.unique(axis=0), several times faster on 10^5+ positions.
     ordered = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
     n_unique = 1 + int(np.count_nonzero((ordered[1:] != ordered[:-1]).any(axis=1)))
-    if n_unique < pts.shape[0]:
-        ctx.add(
-            rule.id, name, rule.severity, f"{pts.shape[0] - n_unique} of {pts.shape[0]} positions repeat an earlier one"
-        )
-    return f"{n_unique} distinct of {pts.shape[0]}"
+    if n_unique < n:
+        ctx.add(rule.id, name, rule.severity, f"{n - n_unique} of {n} positions repeat an earlier one")
+    return f"{n_unique} distinct of {n}"
 
 
 def _positions_in_window(ctx: CheckContext, rule: Rule) -> str | None:
