@@ -132,10 +132,9 @@ def assert_fixture(
 ) -> VerifyReport:
     """Assert that a fixture matches its sidecar (and its source, and a profile).
 
-    Checks what :func:`ptyevidence.fixture.verify_fixture` checks: file hash,
-    the content digest of every key, the contract recorded in the sidecar,
-    subset size, indices and coverage; with ``source``, the rows against the
-    source. With ``profile``, the fixture must also pass that contract.
+    Runs :func:`ptyevidence.fixture.verify_fixture` (with ``source``, the rows
+    are also compared with the source); with ``profile``, the fixture must
+    also pass that contract.
 
     Parameters
     ----------
