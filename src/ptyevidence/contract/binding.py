@@ -268,15 +268,19 @@ class _Binder:
     def add(self, rule: str, fld: str, severity: str, message: str) -> None:
         self.findings.append(Finding(rule, fld, severity, message))
 
-    def header(self, check: str, name: str, generic: str, fld: str, severity: str, message: str) -> None:
-        """Record a header finding under the contract rule that names it, else under ``generic``.
+    def header(
+        self, check: str, name: str, severity: str, message: str, generic: str | None = None, fld: str | None = None
+    ) -> None:
+        """Record a header finding under the contract rule that names it, else under ``generic`` (default ``check``).
 
         ``check`` is one of :data:`~ptyevidence.contract.model.HEADER_CHECKS`
-        and ``name`` the field (or, for ``dims``, the dimension) it concerns.
+        and ``name`` the field (or, for ``dims``, the dimension) it concerns;
+        the finding is about field ``fld`` (default ``name``).
         """
+        fld = name if fld is None else fld
         rule = self.contract.claim(check, name)
         if rule is None:
-            self.add(generic, fld, severity, message)
+            self.add(generic or check, fld, severity, message)
         else:
             self.add(rule.id, fld, rule.severity, rule.cited(message))
 
@@ -337,29 +341,17 @@ class _FileBinder(_Binder):
 
     def missing(self, spec: FieldSpec) -> None:
         if spec.required:
-            self.header(
-                "required",
-                spec.name,
-                "required",
-                spec.name,
-                "error",
-                f"required key '{spec.name}' is missing ({spec.description})",
-            )
+            self.header("required", spec.name, "error", f"required key '{spec.name}' is missing ({spec.description})")
 
     def found_alias(self, spec: FieldSpec, alias: str) -> None:
         writer = spec.written_by.get(alias)
+        cited = f" ({'; '.join(spec.source)})" if spec.source else ""
         if writer:
-            cited = f" ({'; '.join(spec.source)})" if spec.source else ""
-            self.add(
-                "version-drift",
-                spec.name,
-                spec.aliases[alias],
-                f"written by {writer}: {alias}; the spec names {spec.name}{cited}",
-            )
-            return
-        self.add(
-            "alias", spec.name, spec.aliases[alias], f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'"
-        )
+            message = f"written by {writer}: {alias}; the spec names {spec.name}{cited}"
+            self.add("version-drift", spec.name, spec.aliases[alias], message)
+        else:
+            message = f"key '{alias}' used for '{spec.name}'; rename it to '{spec.name}'"
+            self.add("alias", spec.name, spec.aliases[alias], message)
 
     def run(self) -> Binding:
         present = list(self.source.keys())
@@ -367,26 +359,22 @@ class _FileBinder(_Binder):
         used = {key for _, key, _ in matched.values()}
         for name, copies in self.alias_copies.items():
             for key in copies:
-                self.add(
-                    "alias",
-                    key,
-                    "info",
+                message = (
                     f"key '{key}' is {self.contract.name}'s declared alias of '{name}', stored beside "
-                    f"it as a copy for readers of '{key}'",
+                    f"it as a copy for readers of '{key}'"
                 )
+                self.add("alias", key, "info", message)
             used.update(copies)
         for key in sorted(set(present) - used):
-            if self.source.info(key).has_objects:
-                self.add(
-                    "object-array",
-                    key,
-                    "error",
-                    f"key '{key}' holds Python objects (dtype object) that only unpickling "
-                    "could read; it was not loaded. Store text as a string array, e.g. "
-                    "numpy.array(json.dumps(meta))",
-                )
+            if not self.source.info(key).has_objects:
+                self.add("unknown-key", key, "info", f"key '{key}' is not part of {self.contract.name}")
                 continue
-            self.add("unknown-key", key, "info", f"key '{key}' is not part of {self.contract.name}")
+            message = (
+                f"key '{key}' holds Python objects (dtype object) that only unpickling "
+                "could read; it was not loaded. Store text as a string array, e.g. "
+                "numpy.array(json.dumps(meta))"
+            )
+            self.add("object-array", key, "error", message)
         for member in self.source.ignored_members:
             self.add("foreign-member", member, "warning", f"member '{member}' is not a .npy array; ignored")
         hint = self._positions_hint(matched)
@@ -411,27 +399,16 @@ class _FileBinder(_Binder):
             return
         if info.has_objects or info.is_structured:
             kind = "Python objects (would need unpickling)" if info.has_objects else "named fields"
-            self.header(
-                "dtype",
-                spec.name,
-                "dtype",
-                spec.name,
-                "error",
-                f"key '{key}' has dtype {info.dtype} with {kind}; expected "
-                f"{' or '.join(spec.dtypes)}; it was not loaded",
-            )
+            expected = " or ".join(spec.dtypes)
+            message = f"key '{key}' has dtype {info.dtype} with {kind}; expected {expected}; it was not loaded"
+            self.header("dtype", spec.name, "error", message)
             self.bound(spec, key, alias_severity, fits=False)
             return
         sev = spec.dtype_severity(info.dtype)
         if sev is not None:
-            self.header(
-                "dtype",
-                spec.name,
-                "dtype",
-                spec.name,
-                sev,
-                f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected {' or '.join(spec.dtypes)}",
-            )
+            expected = " or ".join(spec.dtypes)
+            message = f"key '{key}' has dtype {info.dtype.newbyteorder('=').name}; expected {expected}"
+            self.header("dtype", spec.name, sev, message)
         shape = tuple(int(s) for s in info.shape)
         if spec.name == self.layout_field and len(shape) == len(self.contract.layout["canonical"]):
             where = f"'{self.path}' key '{key}'"
@@ -444,15 +421,11 @@ class _FileBinder(_Binder):
                     raise
                 self.layout = fallback
             if self.layout == "legacy":
-                self.header(
-                    "layout",
-                    spec.name,
-                    "layout",
-                    spec.name,
-                    self.contract.layout.get("legacy_severity", "error"),
+                message = (
                     f"key '{key}' is stored in legacy (H, W, N) order {shape}; "
-                    "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)",
+                    "the canonical order is (N, H, W): numpy.moveaxis(stack, -1, 0)"
                 )
+                self.header("layout", spec.name, self.contract.layout.get("legacy_severity", "error"), message)
             shape = canonical_shape(shape, self.layout)
         self.bound(spec, key, alias_severity, shape=shape, fits=self._bind_shape(spec, key, shape))
 
@@ -462,12 +435,12 @@ class _FileBinder(_Binder):
         for symbolic, sev in [(spec.shape, None), *spec.alt_shapes]:
             if shape_fits(symbolic, shape, self.dims):
                 if sev is not None:
+                    canonical = ", ".join(map(str, spec.shape))
                     self.add(
                         "shape",
                         spec.name,
                         sev,
-                        f"key '{key}' has non-canonical shape {shape}; canonical is "
-                        f"({', '.join(map(str, spec.shape))})",
+                        f"key '{key}' has non-canonical shape {shape}; canonical is ({canonical})",
                     )
                 for sym, size in zip(symbolic, shape):
                     if isinstance(sym, str) and sym not in self.dims:
@@ -482,14 +455,8 @@ class _FileBinder(_Binder):
         detail = f" with {', '.join(bound)}" if bound else ""
         ranks = {len(symbolic) for symbolic, _ in [(spec.shape, None), *spec.alt_shapes]}
         check = "size" if len(shape) in ranks else "rank"
-        self.header(
-            check,
-            spec.name,
-            "shape",
-            spec.name,
-            "error",
-            f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}",
-        )
+        message = f"key '{key}' has shape {shape}; expected {shape_text(spec.shape)}{detail}"
+        self.header(check, spec.name, "error", message, generic="shape")
         return False
 
     def _bound_by(self, dim: str) -> str:
@@ -499,45 +466,28 @@ class _FileBinder(_Binder):
     def _check_dims(self) -> None:
         dims = self.dims
         for name, rule in self.contract.dims.items():
+            if name not in dims:
+                continue
+            why = f" ({rule.get('description', '')})"
             where = self.dim_fields.get(name, name)
             offset = rule.get("offset", 0)
-            if name in dims and rule.get("equals") in dims and dims[name] != dims[rule["equals"]] + offset:
+            if rule.get("equals") in dims and dims[name] != dims[rule["equals"]] + offset:
                 other = rule["equals"]
                 shifted = f"{other} {'+' if offset > 0 else '-'} {abs(offset)}" if offset else other
-                self.header(
-                    "dims",
-                    name,
-                    "dims",
-                    where,
-                    "error",
+                message = (
                     f"dimension {name} = {dims[name]}{self._bound_by(name)} differs from {shifted} = "
-                    f"{dims[other] + offset}{self._bound_by(other)}; they must be equal "
-                    f"({rule.get('description', '')})",
+                    f"{dims[other] + offset}{self._bound_by(other)}; they must be equal{why}"
                 )
-            if name in dims and "one_of" in rule and dims[name] not in rule["one_of"]:
-                self.header(
-                    "dims",
-                    name,
-                    "dims",
-                    where,
-                    "error",
-                    f"dimension {name} = {dims[name]} is not one of {', '.join(map(str, rule['one_of']))} "
-                    f"({rule.get('description', '')})",
-                )
-            if name not in dims or "min" not in rule:
-                continue
-            lower = rule["min"]
+                self.header("dims", name, "error", message, fld=where)
+            if "one_of" in rule and dims[name] not in rule["one_of"]:
+                message = f"dimension {name} = {dims[name]} is not one of {', '.join(map(str, rule['one_of']))}{why}"
+                self.header("dims", name, "error", message, fld=where)
+            lower = rule.get("min")
             least = dims.get(lower) if isinstance(lower, str) else lower
             if least is not None and dims[name] < least:
                 label = f"{lower} = {least}" if isinstance(lower, str) else str(least)
-                self.header(
-                    "dims",
-                    name,
-                    "dims",
-                    where,
-                    "error",
-                    f"dimension {name} = {dims[name]} is below its minimum {label} ({rule.get('description', '')})",
-                )
+                message = f"dimension {name} = {dims[name]} is below its minimum {label}{why}"
+                self.header("dims", name, "error", message, fld=where)
 
 
 class _DumpBinder(_Binder):
@@ -549,27 +499,19 @@ class _DumpBinder(_Binder):
 
     def missing(self, spec: FieldSpec) -> None:
         # Partial dumps of optional fields are normal; a required field is a warning.
-        self.add(
-            "missing",
-            spec.name,
-            "warning" if spec.required else "info",
-            f"{self.where} has no key '{spec.name}' (role {spec.role})"
-            + ("; the contract requires it" if spec.required else "; not compared"),
-        )
+        why = "; the contract requires it" if spec.required else "; not compared"
+        message = f"{self.where} has no key '{spec.name}' (role {spec.role}){why}"
+        self.add("missing", spec.name, "warning" if spec.required else "info", message)
 
     def run(self) -> Binding:
         present = []
         for key in self.source.keys():  # noqa: SIM118 - readers are not iterable
             info = self.source.info(key)
-            if info.has_objects or info.is_structured:
-                self.add(
-                    "unreadable",
-                    key,
-                    "error",
-                    f"{self.where}: key '{key}' has dtype {info.dtype} (objects or named fields); it was not loaded",
-                )
-            else:
+            if not (info.has_objects or info.is_structured):
                 present.append(key)
+                continue
+            message = f"{self.where}: key '{key}' has dtype {info.dtype} (objects or named fields); it was not loaded"
+            self.add("unreadable", key, "error", message)
         matched = self.match(present)
         used = {key for _, key, _ in matched.values()}
         unknown = [key for key in present if key not in used]
@@ -578,13 +520,11 @@ class _DumpBinder(_Binder):
                 "unknown-key", key, "info", f"{self.where}: key '{key}' is not a field of {self.contract.name}; ignored"
             )
         if present and not matched:
-            self.add(
-                "no-match",
-                "*",
-                "error",
+            message = (
                 f"{self.where}: none of its keys ({', '.join(present[:6])}) is a field of "
-                f"{self.contract.name}; dump the pipeline that contract describes or pass another contract",
+                f"{self.contract.name}; dump the pipeline that contract describes or pass another contract"
             )
+            self.add("no-match", "*", "error", message)
         shapes = {name: tuple(self.source.info(key).shape) for name, (_, key, _) in matched.items()}
         voters = self._vote_dims(matched, shapes)
         for spec, key, alias_severity in matched.values():
@@ -600,27 +540,24 @@ class _DumpBinder(_Binder):
         self.dim_fields = {sym: name_of[voters[sym][0]] for sym in self.dims if voters.get(sym)}
         return self.result(unknown)
 
-    def _ranked(self, matched, shapes):
-        for spec, key, _ in matched.values():
-            shape = shapes[spec.name]
-            if spec.shape is not None and len(spec.shape) == len(shape):
-                yield key, zip(spec.shape, shape)
-
     def _vote_dims(self, matched, shapes) -> dict[str, list[str]]:
+        # (key, dimension, size) of every field whose rank matches its spec's
+        pairs = [
+            (key, sym, size)
+            for spec, key, _ in matched.values()
+            if spec.shape is not None and len(spec.shape) == len(shapes[spec.name])
+            for sym, size in zip(spec.shape, shapes[spec.name])
+            if isinstance(sym, str)
+        ]
         votes: dict[str, Counter] = {}
-        for _, pairs in self._ranked(matched, shapes):
-            for sym, size in pairs:
-                if isinstance(sym, str):
-                    votes.setdefault(sym, Counter())[size] += 1
+        for _, sym, size in pairs:
+            votes.setdefault(sym, Counter())[size] += 1
         self.dims = {sym: counter.most_common(1)[0][0] for sym, counter in votes.items()}
-        for sym, rule in self.contract.dims.items():
-            if "size" in rule:
-                self.dims[sym] = rule["size"]
+        self.dims.update({sym: rule["size"] for sym, rule in self.contract.dims.items() if "size" in rule})
         voters: dict[str, list[str]] = {}
-        for key, pairs in self._ranked(matched, shapes):
-            for sym, size in pairs:
-                if isinstance(sym, str) and self.dims.get(sym) == size and key not in voters.get(sym, []):
-                    voters.setdefault(sym, []).append(key)
+        for key, sym, size in pairs:
+            if self.dims.get(sym) == size and key not in voters.get(sym, []):
+                voters.setdefault(sym, []).append(key)
         return voters
 
     def _check(self, spec: FieldSpec, key: str, shape: tuple[int, ...], voters) -> bool:
@@ -628,12 +565,9 @@ class _DumpBinder(_Binder):
         severity = spec.dtype_severity(dtype)
         if severity is not None:
             # The values are still compared: the observed column shows the dtypes.
-            self.add(
-                "dtype",
-                spec.name,
-                severity,
-                f"{self.where}: key '{key}' has dtype {dtype}; {self.contract.name} expects {' or '.join(spec.dtypes)}",
-            )
+            expected = " or ".join(spec.dtypes)
+            message = f"{self.where}: key '{key}' has dtype {dtype}; {self.contract.name} expects {expected}"
+            self.add("dtype", spec.name, severity, message)
         if spec.shape is None or shape_fits(spec.shape, shape, self.dims):
             return True
         # Judge the array by the dimensions the *other* fields bound.
@@ -646,14 +580,12 @@ class _DumpBinder(_Binder):
             if isinstance(s, str) and others.get(s)
         ]
         because_text = f" ({'; '.join(because)})" if because else ""
-        self.add(
-            "shape",
-            spec.name,
-            "error",
+        message = (
             f"{self.where}: key '{key}' has shape {shape}; {self.contract.name} expects "
             f"{shape_text(spec.shape, ',')} = {shape_text(expected, ',')}{because_text}; "
-            f"{_layout_hint(spec.shape, shape, fixed)}",
+            f"{_layout_hint(spec.shape, shape, fixed)}"
         )
+        self.add("shape", spec.name, "error", message)
         return False
 
 

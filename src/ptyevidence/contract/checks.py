@@ -60,23 +60,38 @@ def _report(ctx: CheckContext, rule: Rule, name: str, message: str) -> None:
 # -- statistics of one field --------------------------------------------------------
 
 
+_Check = Callable[[CheckContext, Rule], "str | None"]
 _StatsTest = Callable[[Rule, Any, np.dtype], tuple[str, "str | None"]]
 
 
-def _stats_check(test: _StatsTest) -> Callable[[CheckContext, Rule], str | None]:
-    """Return a check over the streamed statistics (and the dtype) of each of the rule's fields."""
+def _each_field(check: Callable[[CheckContext, Rule, str], str | None]) -> _Check:
+    """Return a check that runs ``check`` on each of the rule's fields and joins what they observed."""
 
-    def check(ctx: CheckContext, rule: Rule) -> str | None:
-        seen = []
-        for name in rule.fields:
-            st = ctx.stats.get(name)
-            if st is None:
-                continue
+    def run(ctx: CheckContext, rule: Rule) -> str | None:
+        seen = [check(ctx, rule, name) for name in rule.fields]
+        return "; ".join(s for s in seen if s is not None) or None
+
+    return run
+
+
+def _stats_check(test: _StatsTest, finite_only: bool = False) -> _Check:
+    """Return a check over the streamed statistics (and the dtype) of each of the rule's fields.
+
+    With ``finite_only``, a field without a finite value is observed as such, not tested.
+    """
+
+    @_each_field
+    def check(ctx: CheckContext, rule: Rule, name: str) -> str | None:
+        st = ctx.stats.get(name)
+        if st is None:
+            return None
+        if finite_only and st.min is None:
+            observed, problem = "no finite value", None
+        else:
             observed, problem = test(rule, st, ctx.binding.fields[name].dtype)
-            seen.append(observed if len(rule.fields) == 1 else f"{name}: {observed}")
-            if problem:
-                _report(ctx, rule, name, problem)
-        return "; ".join(seen) or None
+        if problem:
+            _report(ctx, rule, name, problem)
+        return observed if len(rule.fields) == 1 else f"{name}: {observed}"
 
     return check
 
@@ -87,15 +102,11 @@ def _finite(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
 
 
 def _min_at_least(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.min is None:
-        return "no finite value", None
     low = st.min < rule.value
     return f"min {st.min:.6g}", f"minimum {st.min:.6g} is below {rule.value:g}" if low else None
 
 
 def _max_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.max is None:
-        return "no finite value", None
     high = st.max >= rule.value
     return f"max {st.max:.6g}", (
         f"maximum {st.max:.6g} is not below {rule.value:g}; normalize amplitudes (is it intensity?)" if high else None
@@ -114,14 +125,10 @@ def _max_mean_ratio_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, st
 
 
 def _positive(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.min is None:
-        return "no finite value", None
     return f"min {st.min:.6g}", f"minimum {st.min:.6g} is not positive" if st.min <= 0 else None
 
 
 def _max_abs_below(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str | None]:
-    if st.min is None:
-        return "no finite value", None
     largest = max(abs(st.min), abs(st.max))
     return f"max |value| {largest:.6g}", (
         f"largest magnitude {largest:.6g} is not below {rule.value:g}" if largest >= rule.value else None
@@ -146,44 +153,34 @@ def _integer_squares_fit(rule: Rule, st: Any, dtype: np.dtype) -> tuple[str, str
     )
 
 
-def _index_range(ctx: CheckContext, rule: Rule) -> str | None:
+@_each_field
+def _index_range(ctx: CheckContext, rule: Rule, name: str) -> str | None:
     bound = ctx.binding.dims.get(rule.dim) if rule.dim else None
-    if bound is None and rule.value is None:
+    st = ctx.stats.get(name)
+    if (bound is None and rule.value is None) or st is None or st.min is None:
         return None
     size = bound if bound is not None else int(rule.value)
-    seen = []
-    for name in rule.fields:
-        st = ctx.stats.get(name)
-        if st is None or st.min is None:
-            continue
-        seen.append(f"{st.min:.6g} to {st.max:.6g} in [0, {size - 1}]")
-        if st.min < 0 or st.max > size - 1:
-            label = (
-                f"{rule.dim} = {size}"
-                if bound is not None
-                else (f"{rule.dim} not in the file, taken as {size}" if rule.dim else f"{size} entries")
-            )
-            # Which range applies is the rule's point: say it.
-            _report(
-                ctx,
-                rule,
-                name,
-                f"values {st.min:.6g} to {st.max:.6g} leave [0, {size - 1}] ({label}): {rule.description}",
-            )
-    return "; ".join(seen) or None
+    if st.min < 0 or st.max > size - 1:
+        label = (
+            f"{rule.dim} = {size}"
+            if bound is not None
+            else (f"{rule.dim} not in the file, taken as {size}" if rule.dim else f"{size} entries")
+        )
+        # Which range applies is the rule's point: say it.
+        message = f"values {st.min:.6g} to {st.max:.6g} leave [0, {size - 1}] ({label}): {rule.description}"
+        _report(ctx, rule, name, message)
+    return f"{st.min:.6g} to {st.max:.6g} in [0, {size - 1}]"
 
 
-def _unique(ctx: CheckContext, rule: Rule) -> str | None:
-    seen = []
-    for name in rule.fields:
-        if not ctx.readable(name):
-            continue
-        flat = ctx.source.read(_key(ctx, name)).reshape(-1)
-        repeated = flat.size - np.unique(flat).size
-        seen.append(f"{flat.size - repeated} distinct of {flat.size}")
-        if repeated:
-            _report(ctx, rule, name, f"{repeated} of {flat.size} values repeat an earlier one")
-    return "; ".join(seen) or None
+@_each_field
+def _unique(ctx: CheckContext, rule: Rule, name: str) -> str | None:
+    if not ctx.readable(name):
+        return None
+    flat = ctx.source.read(_key(ctx, name)).reshape(-1)
+    repeated = flat.size - np.unique(flat).size
+    if repeated:
+        _report(ctx, rule, name, f"{repeated} of {flat.size} values repeat an earlier one")
+    return f"{flat.size - repeated} distinct of {flat.size}"
 
 
 # -- frame content ------------------------------------------------------------------
@@ -267,47 +264,40 @@ def _quanta(frames: np.ndarray) -> tuple[float, float]:
     return float(positive[0]), float(gaps.min()) if gaps.size else np.inf
 
 
-def _counting_lattice(ctx: CheckContext, rule: Rule) -> str | None:
+@_each_field
+def _counting_lattice(ctx: CheckContext, rule: Rule, name: str) -> str | None:
     p = rule.params
-    seen = []
-    for name in rule.fields:
-        chunks = _sample(ctx, rule, name)
-        if chunks is None:
-            continue
-        # Two passes over the sample, a few frames at a time. The quantum of counts is one
-        # count: the smallest value when single photons occur, else the smallest step
-        # between distinct values (a background lifts the smallest value, not the step).
-        lows = np.array([_quanta(_frames(ctx, name, c)) for c in chunks]).min(axis=0)
-        candidates = sorted({float(q) for q in lows if np.isfinite(q) and q > 0})
-        counts = {q: np.zeros(4, np.int64) for q in candidates}
-        for chunk in chunks:
-            frames = _frames(ctx, name, chunk)
-            for q in candidates:
-                counts[q] += _lattice_counts(frames, q, p["tolerance"], p["max_quanta"])
-        # A quantum counts when enough values, and most of those above 1.5 quanta, lie within
-        # max_quanta of it: the float32 grid near zero is a lattice too, of the tiniest values only.
-        minimum, share = int(p.get("min_values", 100)), float(p.get("min_share", 0.5))
-        judged = {q: c for q, c in counts.items() if c[2] >= minimum and c[2] >= share * c[3]}
-        if not judged:
-            seen.append("too few values on any candidate lattice to tell")
-            continue
-        quantum, (on, on_square, used, _) = max(judged.items(), key=lambda item: item[1][0] / item[1][2])
-        seen.append(
-            f"{on / used:.3f} of {used} values and {on_square / used:.3f} of their squares on the "
-            f"lattice of q = {quantum:.6g}"
+    chunks = _sample(ctx, rule, name)
+    if chunks is None:
+        return None
+    # Two passes over the sample, a few frames at a time. The quantum of counts is one
+    # count: the smallest value when single photons occur, else the smallest step
+    # between distinct values (a background lifts the smallest value, not the step).
+    lows = np.array([_quanta(_frames(ctx, name, c)) for c in chunks]).min(axis=0)
+    candidates = sorted({float(q) for q in lows if np.isfinite(q) and q > 0})
+    counts = {q: np.zeros(4, np.int64) for q in candidates}
+    for chunk in chunks:
+        frames = _frames(ctx, name, chunk)
+        for q in candidates:
+            counts[q] += _lattice_counts(frames, q, p["tolerance"], p["max_quanta"])
+    # A quantum counts when enough values, and most of those above 1.5 quanta, lie within
+    # max_quanta of it: the float32 grid near zero is a lattice too, of the tiniest values only.
+    minimum, share = int(p.get("min_values", 100)), float(p.get("min_share", 0.5))
+    judged = {q: c for q, c in counts.items() if c[2] >= minimum and c[2] >= share * c[3]}
+    if not judged:
+        return "too few values on any candidate lattice to tell"
+    quantum, (on, on_square, used, _) = max(judged.items(), key=lambda item: item[1][0] / item[1][2])
+    if on / used >= p["fraction"]:
+        message = (
+            f"{100 * on / used:.1f}% of {used} sampled values are whole multiples of {quantum:.6g}: "
+            "photon counts (intensity), not amplitude; store numpy.sqrt(counts), scaled so the "
+            "maximum is below 10"
         )
-        if on / used >= p["fraction"]:
-            _report(
-                ctx,
-                rule,
-                name,
-                (
-                    f"{100 * on / used:.1f}% of {used} sampled values are whole multiples of {quantum:.6g}: "
-                    "photon counts (intensity), not amplitude; store numpy.sqrt(counts), scaled so the "
-                    "maximum is below 10"
-                ),
-            )
-    return "; ".join(seen) or None
+        _report(ctx, rule, name, message)
+    return (
+        f"{on / used:.3f} of {used} values and {on_square / used:.3f} of their squares on the "
+        f"lattice of q = {quantum:.6g}"
+    )
 
 
 def peak_corner_ratio(mean_frame: np.ndarray, box_fraction: float) -> float:
@@ -340,30 +330,24 @@ def peak_corner_ratio(mean_frame: np.ndarray, box_fraction: float) -> float:
     return float(corners / centre)
 
 
-def _peak_centred(ctx: CheckContext, rule: Rule) -> str | None:
-    seen = []
-    for name in rule.fields:
-        chunks = _sample(ctx, rule, name)
-        if chunks is None:
-            continue
-        total, count = 0.0, 0
-        for chunk in chunks:
-            frames = np.nan_to_num(_frames(ctx, name, chunk))
-            total, count = total + frames.sum(axis=0), count + frames.shape[0]
-        ratio = peak_corner_ratio(total / count, rule.params["box_fraction"])
-        seen.append(f"corner/centre {ratio:.3g}")
-        if ratio > rule.params["ratio"]:
-            _report(
-                ctx,
-                rule,
-                name,
-                (
-                    f"the mean frame holds {ratio:.3g} times more signal in its corners than in its centre: "
-                    "the zero frequency sits in the corners (frames not fftshifted); store "
-                    "numpy.fft.fftshift(frames, axes=(-2, -1))"
-                ),
-            )
-    return "; ".join(seen) or None
+@_each_field
+def _peak_centred(ctx: CheckContext, rule: Rule, name: str) -> str | None:
+    chunks = _sample(ctx, rule, name)
+    if chunks is None:
+        return None
+    total, count = 0.0, 0
+    for chunk in chunks:
+        frames = np.nan_to_num(_frames(ctx, name, chunk))
+        total, count = total + frames.sum(axis=0), count + frames.shape[0]
+    ratio = peak_corner_ratio(total / count, rule.params["box_fraction"])
+    if ratio > rule.params["ratio"]:
+        message = (
+            f"the mean frame holds {ratio:.3g} times more signal in its corners than in its centre: "
+            "the zero frequency sits in the corners (frames not fftshifted); store "
+            "numpy.fft.fftshift(frames, axes=(-2, -1))"
+        )
+        _report(ctx, rule, name, message)
+    return f"corner/centre {ratio:.3g}"
 
 
 # -- several fields -------------------------------------------------------------------
@@ -373,33 +357,24 @@ def _alias_copy_equal(ctx: CheckContext, rule: Rule) -> str | None:
     seen = []
     for name in rule.fields:
         bound = ctx.binding.fields.get(name)
-        for alias in ctx.binding.alias_copies.get(name, ()):
-            if bound is None:
-                continue
+        for alias in ctx.binding.alias_copies.get(name, ()) if bound is not None else ():
             other = ctx.source.info(alias)
             problem = None
-            if (tuple(other.shape), other.dtype.newbyteorder("=")) != (
-                bound.stored_shape,
-                bound.dtype.newbyteorder("="),
-            ):
+            mine, theirs = other.dtype.newbyteorder("="), bound.dtype.newbyteorder("=")
+            if tuple(other.shape) != bound.stored_shape or mine != theirs:
                 problem = (
-                    f"holds {other.dtype.newbyteorder('=').name} {tuple(other.shape)} but '{bound.key}' "
-                    f"holds {bound.dtype.newbyteorder('=').name} {bound.stored_shape}"
+                    f"holds {mine.name} {tuple(other.shape)} but '{bound.key}' holds {theirs.name} {bound.stored_shape}"
                 )
             elif not bound.readable or other.has_objects or not _same_values(ctx.source, bound.key, alias):
                 problem = f"holds other values than '{bound.key}'"
             seen.append(f"'{alias}' {'differs from' if problem else 'equals'} '{bound.key}'")
             if problem:
-                ctx.add(
-                    rule.id,
-                    alias,
-                    rule.severity,
-                    (
-                        f"key '{alias}', the declared alias of '{name}', {problem}; readers of '{alias}' "
-                        f"and of '{bound.key}' would see different data: write the same frames under both "
-                        f"keys or drop '{alias}'"
-                    ),
+                message = (
+                    f"key '{alias}', the declared alias of '{name}', {problem}; readers of '{alias}' "
+                    f"and of '{bound.key}' would see different data: write the same frames under both "
+                    f"keys or drop '{alias}'"
                 )
+                ctx.add(rule.id, alias, rule.severity, message)
     return "; ".join(seen) or None
 
 
@@ -457,15 +432,14 @@ def _positions_unique(ctx: CheckContext, rule: Rule) -> str | None:
     if got is None:
         return None
     name, _, pts = got
+    n = pts.shape[0]
     # Sorting rows with lexsort counts the same distinct points as
     # numpy.unique(axis=0), several times faster on 10^5+ positions.
     ordered = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
     n_unique = 1 + int(np.count_nonzero((ordered[1:] != ordered[:-1]).any(axis=1)))
-    if n_unique < pts.shape[0]:
-        ctx.add(
-            rule.id, name, rule.severity, f"{pts.shape[0] - n_unique} of {pts.shape[0]} positions repeat an earlier one"
-        )
-    return f"{n_unique} distinct of {pts.shape[0]}"
+    if n_unique < n:
+        ctx.add(rule.id, name, rule.severity, f"{n - n_unique} of {n} positions repeat an earlier one")
+    return f"{n_unique} distinct of {n}"
 
 
 def _positions_in_window(ctx: CheckContext, rule: Rule) -> str | None:
@@ -483,15 +457,11 @@ def _positions_in_window(ctx: CheckContext, rule: Rule) -> str | None:
         inside &= (values >= start + lo * span) & (values <= start + hi * span)
     count = int(inside.sum())
     if count < rule.value:
-        ctx.add(
-            rule.id,
-            name,
-            rule.severity,
-            (
-                f"{count} of {x.size} positions lie inside the window [{lo:g}, {hi:g}] of the x and y ranges "
-                f"(at least {rule.value:g} needed)"
-            ),
+        message = (
+            f"{count} of {x.size} positions lie inside the window [{lo:g}, {hi:g}] of the x and y ranges "
+            f"(at least {rule.value:g} needed)"
         )
+        ctx.add(rule.id, name, rule.severity, message)
     return f"{count} of {x.size} inside [{lo:g}, {hi:g}]"
 
 
@@ -499,46 +469,36 @@ def _canvas_fits(ctx: CheckContext, rule: Rule) -> str | None:
     obj, xs, ys = (rule.fields + (None, None, None))[:3]
     if obj not in ctx.binding.fields or len(ctx.binding.fields[obj].shape) != 2:
         return None
-    got = _positions(ctx, (xs, ys))
     frame = [ctx.binding.dims.get(d) for d in rule.params.get("frame_dims", ("H", "W"))]
-    if got is None or None in frame:
+    got = None if None in frame else _finite_points(ctx, (xs, ys))
+    if got is None:
         return None
-    _, x, y = got
-    finite = np.isfinite(x) & np.isfinite(y)
-    if not finite.any():
-        return None
+    pts = got[2]
     # Per axis: the rows must hold the y extent plus a frame, the columns the x
     # extent plus a frame (the spec's square canvas, axis by axis; offsets from
     # the middle of the scanned range, the centring that needs the least room).
-    need = (frame[0] + float(np.ptp(y[finite])), frame[1] + float(np.ptp(x[finite])))
+    need = (frame[0] + float(np.ptp(pts[:, 1])), frame[1] + float(np.ptp(pts[:, 0])))
     have = ctx.binding.fields[obj].shape
     if have[0] < need[0] or have[1] < need[1]:
-        _report(
-            ctx,
-            rule,
-            obj,
-            (
-                f"object {have[0]}x{have[1]} cannot hold every patch: it needs H + y range = {need[0]:.4g} rows "
-                f"and W + x range = {need[1]:.4g} columns, or patches placed at the scan positions are clipped"
-            ),
+        message = (
+            f"object {have[0]}x{have[1]} cannot hold every patch: it needs H + y range = {need[0]:.4g} rows "
+            f"and W + x range = {need[1]:.4g} columns, or patches placed at the scan positions are clipped"
         )
+        _report(ctx, rule, obj, message)
     return f"{have[0]}x{have[1]} vs needed {need[0]:.4g}x{need[1]:.4g}"
 
 
 # -- metadata and records ------------------------------------------------------------------
 
 
-def _json_object(ctx: CheckContext, rule: Rule) -> str | None:
-    reported = set(rule.params.get("problems", ("unreadable", "bytes", "not-json", "not-object")))
-    seen = []
-    for name in rule.fields:
-        if name not in ctx.binding.fields:
-            continue
-        kind, detail = _metadata_problem(ctx.source, _key(ctx, name))
-        seen.append(detail)
-        if kind in reported:
-            _report(ctx, rule, name, detail)
-    return "; ".join(seen) or None
+@_each_field
+def _json_object(ctx: CheckContext, rule: Rule, name: str) -> str | None:
+    if name not in ctx.binding.fields:
+        return None
+    kind, detail = _metadata_problem(ctx.source, _key(ctx, name))
+    if kind in rule.params.get("problems", ("unreadable", "bytes", "not-json", "not-object")):
+        _report(ctx, rule, name, detail)
+    return detail
 
 
 def _metadata_problem(source: Source, key: str) -> tuple[str | None, str]:
@@ -585,41 +545,34 @@ def _scale_pair(ctx: CheckContext, rule: Rule) -> str | None:
     return shown
 
 
-def _layout_declared(ctx: CheckContext, rule: Rule) -> str | None:
-    seen = []
-    for name in rule.fields:
-        bound = ctx.binding.fields.get(name)
-        if bound is None or len(bound.stored_shape) != 3:
-            continue
-        n_positions = next(
-            (f.stored_shape[0] for f in ctx.binding.fields.values() if f.name != name and len(f.stored_shape) == 1),
-            None,
-        )
-        declared = (read_metadata_member(ctx.source) or {}).get("layout")
-        try:
-            inferred = resolve_layout(bound.stored_shape, n_positions)
-        except InputError:
-            inferred = None
-        if inferred is not None or declared == "canonical":
-            seen.append(f"{inferred or declared} ({'from the shape' if inferred else 'declared'})")
-            continue
-        why = (
-            "its _metadata declares it legacy (H, W, N)"
-            if declared == "legacy"
-            else "its shape cannot tell (N, H, W) from (H, W, N)"
-        )
-        seen.append(why)
-        _report(
-            ctx,
-            rule,
-            name,
-            (
-                f"stack {bound.stored_shape} with {n_positions} positions: {why}, and the reader takes "
-                "axis 0 as the frame axis without checking; store it (N, H, W) and say so in _metadata "
-                '({"layout": "canonical"})'
-            ),
-        )
-    return "; ".join(seen) or None
+@_each_field
+def _layout_declared(ctx: CheckContext, rule: Rule, name: str) -> str | None:
+    bound = ctx.binding.fields.get(name)
+    if bound is None or len(bound.stored_shape) != 3:
+        return None
+    n_positions = next(
+        (f.stored_shape[0] for f in ctx.binding.fields.values() if f.name != name and len(f.stored_shape) == 1),
+        None,
+    )
+    declared = (read_metadata_member(ctx.source) or {}).get("layout")
+    try:
+        inferred = resolve_layout(bound.stored_shape, n_positions)
+    except InputError:
+        inferred = None
+    if inferred is not None or declared == "canonical":
+        return f"{inferred or declared} ({'from the shape' if inferred else 'declared'})"
+    why = (
+        "its _metadata declares it legacy (H, W, N)"
+        if declared == "legacy"
+        else "its shape cannot tell (N, H, W) from (H, W, N)"
+    )
+    message = (
+        f"stack {bound.stored_shape} with {n_positions} positions: {why}, and the reader takes "
+        "axis 0 as the frame axis without checking; store it (N, H, W) and say so in _metadata "
+        '({"layout": "canonical"})'
+    )
+    _report(ctx, rule, name, message)
+    return why
 
 
 def _record_value(ctx: CheckContext, rule: Rule, name: str) -> Any:
@@ -666,14 +619,14 @@ def _record_matches_dims(ctx: CheckContext, rule: Rule) -> str | None:
 
 
 #: Check name -> function(context, rule) -> observed value text or None.
-CHECK_TABLE: dict[str, Callable[[CheckContext, Rule], str | None]] = {
+CHECK_TABLE: dict[str, _Check] = {
     "finite": _stats_check(_finite),
-    "min_at_least": _stats_check(_min_at_least),
-    "max_below": _stats_check(_max_below),
+    "min_at_least": _stats_check(_min_at_least, finite_only=True),
+    "max_below": _stats_check(_max_below, finite_only=True),
     "max_mean_ratio_below": _stats_check(_max_mean_ratio_below),
     "not_all_zero": _stats_check(_not_all_zero),
-    "positive": _stats_check(_positive),
-    "max_abs_below": _stats_check(_max_abs_below),
+    "positive": _stats_check(_positive, finite_only=True),
+    "max_abs_below": _stats_check(_max_abs_below, finite_only=True),
     "index_range": _index_range,
     "unique": _unique,
     "integer_squares_fit": _stats_check(_integer_squares_fit),

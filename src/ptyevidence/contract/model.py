@@ -1,15 +1,14 @@
-"""Contracts as data: fields, shapes, dtypes and value rules.
+"""Contracts as data: what a dataset or a pipeline's output must hold (fields, shapes, dtypes, rules).
 
-A contract says what a dataset or a pipeline's output must hold.
-
-A contract is a JSON file. Built-ins ship in ``ptyevidence/contracts`` (dataset
-contracts such as ``data001``) and ``ptyevidence/pipelines`` (pipeline output
-contracts); users pass their own file by path. Everything else in the package
-reads contracts through :func:`load_contract`.
+A contract is a JSON file. Built-ins ship in ``contract/builtin`` (dataset
+contracts such as ``data001``) and ``gap/pipelines`` (pipeline output
+contracts); users pass their own file by path. The package reads every
+contract through :func:`load_contract`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Mapping
@@ -45,7 +44,7 @@ SEVERITIES = ("error", "warning", "info")
 #: ``shape``/``dims``/``layout``: ``rank`` is a shape whose number of axes fits
 #: no accepted shape, ``size`` one whose axes fit but whose sizes conflict.
 HEADER_CHECKS = ("required", "dtype", "rank", "size", "dims", "layout")
-#: Value checks a rule may name, implemented in ``contract/validate.py``;
+#: Value checks a rule may name, implemented in ``contract/checks.py``;
 #: their thresholds and parameters come from the rule (``value``, ``params``).
 VALUE_CHECKS = (
     "finite",
@@ -82,7 +81,7 @@ _THRESHOLD_CHECKS = (
     "record_above",
     "positions_in_window",
 )
-#: Parameters each check requires in ``params`` (others are optional, see validate.py).
+#: Parameters each check requires in ``params`` (others are optional, see checks.py).
 _REQUIRED_PARAMS = {
     "dims": ("dims",),
     "counting_lattice": ("tolerance", "fraction", "max_quanta"),
@@ -183,12 +182,11 @@ class FieldSpec:
 
     def dtype_severity(self, dtype: np.dtype) -> str | None:
         """Return None if ``dtype`` is accepted, else the severity of the finding."""
-        name = np.dtype(dtype).newbyteorder("=").name if np.dtype(dtype).names is None else "structured"
-        if "unicode" in self.dtypes and np.dtype(dtype).kind == "U":
-            return None  # text of any length, e.g. the JSON ``_metadata`` record
-        if "bytes" in self.dtypes and np.dtype(dtype).kind == "S":
-            return None
-        if not self.dtypes or name in self.dtypes or "any" in self.dtypes:
+        dtype = np.dtype(dtype)
+        name = dtype.newbyteorder("=").name if dtype.names is None else "structured"
+        # "unicode" takes text of any length (e.g. the JSON ``_metadata`` record), "bytes" any byte string.
+        kinds = {"unicode": "U", "bytes": "S"}
+        if not self.dtypes or {name, "any"} & set(self.dtypes) or any(kinds.get(d) == dtype.kind for d in self.dtypes):
             return None
         return self.tolerated_dtypes.get(name, "error")
 
@@ -354,13 +352,8 @@ def _rule_to_dict(rule: Rule) -> dict[str, Any]:
         "value": rule.value,
         "description": rule.description,
     }
-    if rule.dim:
-        out["dim"] = rule.dim
-    if rule.params:
-        out["params"] = dict(rule.params)
-    if rule.source:
-        out["source"] = list(rule.source)
-    return out
+    optional = {"dim": rule.dim, "params": dict(rule.params), "source": list(rule.source)}
+    return {**out, **{k: v for k, v in optional.items() if v}}
 
 
 def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
@@ -372,28 +365,21 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
         "shape": list(spec.shape) if spec.shape is not None else None,
         "description": spec.description,
     }
-    if spec.tolerated_dtypes:
-        out["tolerated_dtypes"] = dict(spec.tolerated_dtypes)
-    if spec.aliases:
-        out["aliases"] = {
+    optional = {
+        "tolerated_dtypes": dict(spec.tolerated_dtypes),
+        "aliases": {
             a: {"severity": sev, "written_by": spec.written_by[a]} if a in spec.written_by else sev
             for a, sev in spec.aliases.items()
-        }
-    if spec.alt_shapes:
-        out["alt_shapes"] = [{"shape": list(s), "severity": sev} for s, sev in spec.alt_shapes]
-    if spec.framework:
-        out["framework"] = spec.framework
-    if spec.semantics:
-        out["semantics"] = dict(spec.semantics)
-    if spec.source:
-        out["source"] = list(spec.source)
-    if spec.label:
-        out["label"] = spec.label
-    if spec.presence != "stored":
-        out["presence"] = spec.presence
-    if spec.derive:
-        out["derive"] = dict(spec.derive)
-    return out
+        },
+        "alt_shapes": [{"shape": list(s), "severity": sev} for s, sev in spec.alt_shapes],
+        "framework": spec.framework,
+        "semantics": dict(spec.semantics),
+        "source": list(spec.source),
+        "label": spec.label,
+        "presence": None if spec.presence == "stored" else spec.presence,
+        "derive": dict(spec.derive or {}),
+    }
+    return {**out, **{k: v for k, v in optional.items() if v}}
 
 
 def list_contracts(kind: str | None = None) -> list[str]:
@@ -454,8 +440,9 @@ def load_contract(name_or_path: str | os.PathLike | DatasetContract) -> DatasetC
         for package, folder in _BUILTIN_DIRS:
             entry = resources.files(package) / folder / f"{text_name}.json"
             if entry.is_file():
-                data = _parse_json(entry.read_text(encoding="utf-8"), f"builtin:{text_name}")
-                return contract_from_dict(data, origin=f"builtin:{text_name}")
+                origin = f"builtin:{text_name}"
+                data = parse_json(entry.read_text(encoding="utf-8"), f"contract file '{origin}'", origin)
+                return contract_from_dict(data, origin=origin)
         if not os.path.exists(text_name):
             known = ", ".join(list_contracts())
             msg = f"unknown contract '{text_name}'; built-ins are: {known} (or pass a JSON file path)"
@@ -466,10 +453,6 @@ def load_contract(name_or_path: str | os.PathLike | DatasetContract) -> DatasetC
         raise InputError(msg, text_name)
     data = read_json(text_name, f"contract file '{text_name}'", max_bytes=_CONTRACT_MAX_BYTES)
     return contract_from_dict(data, origin=text_name)
-
-
-def _parse_json(text: str, origin: str) -> Any:
-    return parse_json(text, f"contract file '{origin}'", origin)
 
 
 def contract_from_dict(data: Any, origin: str = "<dict>") -> DatasetContract:
@@ -591,20 +574,8 @@ def _build_contract(data: Any, origin: str) -> DatasetContract:
     aliases = data.get("axis_aliases", {})
     if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
         fail('\'axis_aliases\' must map axis names to axis names, e.g. {"L": "B"}')
-    known = {
-        "name",
-        "title",
-        "kind",
-        "version",
-        "description",
-        "fields",
-        "rules",
-        "dims",
-        "layout",
-        "sources",
-        "framework",
-        "axis_aliases",
-    }
+    # Every attribute a contract document sets; other entries are kept as ``extra``.
+    known = {f.name for f in dataclasses.fields(DatasetContract)} - {"origin", "extra"}
     if rules and any(r.id == other.id for i, r in enumerate(rules) for other in rules[:i]):
         fail("rule ids repeat")
     return DatasetContract(
@@ -641,6 +612,11 @@ def _check_dtype(name: Any, where: str, fail) -> str:
         fail(f"{where} lists unknown dtype '{name}'")
 
 
+def _listed(value: Any) -> Any:
+    """Return ``value`` as a list: a name given alone stands for a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
 def _check_severity(value: str, where: str, fail) -> None:
     if value not in SEVERITIES:
         fail(f"{where} has severity '{value}'; expected one of {', '.join(SEVERITIES)}")
@@ -657,10 +633,7 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
         fail(f"field #{i + 1} must be an object with a 'name'")
     name = item["name"]
     where = f"field '{name}'"
-    dtypes = item.get("dtypes", [])
-    if isinstance(dtypes, str):
-        dtypes = [dtypes]
-    dtypes = [_check_dtype(dt, where, fail) for dt in dtypes]
+    dtypes = [_check_dtype(dt, where, fail) for dt in _listed(item.get("dtypes", []))]
     tolerated = {_check_dtype(dt, where, fail): sev for dt, sev in item.get("tolerated_dtypes", {}).items()}
     for sev in tolerated.values():
         _check_severity(sev, where, fail)
@@ -678,9 +651,7 @@ def _field_from_dict(item: Any, i: int, fail) -> FieldSpec:
     for entry in item.get("alt_shapes", []):
         _check_severity(entry.get("severity", "warning"), where, fail)
         alt.append((_check_shape(entry.get("shape"), where, fail), entry.get("severity", "warning")))
-    source = item.get("source", [])
-    if isinstance(source, str):
-        source = [source]
+    source = _listed(item.get("source", []))
     presence = item.get("presence", "stored")
     if presence not in PRESENCES:
         fail(f"{where} has presence '{presence}'; expected one of {', '.join(PRESENCES)}")
@@ -759,9 +730,7 @@ def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, 
         fail(f"{where} has unknown check '{check}'; known: {', '.join(CHECKS)}")
     severity = item.get("severity", "error")
     _check_severity(severity, where, fail)
-    fields = item.get("fields", [])
-    if isinstance(fields, str):
-        fields = [fields]
+    fields = _listed(item.get("fields", []))
     by_name = {f.name: f for f in specs}
     unknown = [f for f in fields if f not in by_name]
     if unknown:
@@ -793,9 +762,7 @@ def _rule_from_dict(item: Any, i: int, specs: tuple[FieldSpec, ...], dims: Any, 
         fail(f"{where} names optional field(s); a 'required' rule names required fields")
     if check in ("rank", "size") and any(by_name[f].shape is None for f in fields):
         fail(f"{where} names field(s) without a shape")
-    source = item.get("source", [])
-    if isinstance(source, str):
-        source = [source]
+    source = _listed(item.get("source", []))
     return Rule(
         id=str(item["id"]),
         check=check,

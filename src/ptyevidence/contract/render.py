@@ -47,21 +47,14 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
                 f.description,
             ]
         )
-    out += [
-        f"{h}# Fields",
-        "",
-        markdown_table(
-            ["Field", "Role", "Required", "dtype", "Also accepted", "Shape", "Aliases", "Meaning"],
-            rows,
-        ),
-        "",
+    out += _section(
+        h, "Fields", ["Field", "Role", "Required", "dtype", "Also accepted", "Shape", "Aliases", "Meaning"], rows
+    )
+    dim_rows = [
+        [name, spec.get("min", "-"), _dim_relations(spec), spec.get("description", "")]
+        for name, spec in contract.dims.items()
     ]
-    if contract.dims:
-        dim_rows = [
-            [name, spec.get("min", "-"), _dim_relations(spec), spec.get("description", "")]
-            for name, spec in contract.dims.items()
-        ]
-        out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Minimum", "Also", "Meaning"], dim_rows), ""]
+    out += _section(h, "Dimensions", ["Dim", "Minimum", "Also", "Meaning"], dim_rows)
     if contract.rules:
         rule_rows = [
             [
@@ -96,11 +89,18 @@ def contract_markdown(contract: DatasetContract, heading_level: int = 1) -> str:
     for f in contract.fields:
         for alias, sev in f.aliases.items():
             notes.append(f"`{alias}` is read as `{f.name}` (severity {sev}).")
-    if notes or contract.sources:
-        out += [f"{h}# Layout and alias notes", ""]
-        out += [f"- {n}" for n in notes]
-        out += [f"- Source: {s}" for s in contract.sources]
-        out.append("")
+    return _ending(out, f"{h}# Layout and alias notes", notes, contract.sources)
+
+
+def _section(h: str, title: str, headers: list[str], rows: list[list]) -> list[str]:
+    """Lines of a titled table section; none when there are no rows."""
+    return [f"{h}# {title}", "", markdown_table(headers, rows), ""] if rows else []
+
+
+def _ending(out: list[str], heading: str, notes: list[str], sources: tuple[str, ...]) -> str:
+    """Join ``out`` and a last section listing ``notes`` and ``sources`` (left out when both are empty)."""
+    if notes or sources:
+        out += [heading, "", *(f"- {n}" for n in notes), *(f"- Source: {s}" for s in sources), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -146,28 +146,15 @@ def _pipeline_markdown(contract: DatasetContract, h: str, out: list[str]) -> str
                 f.description or "-",
             ]
         )
-    out += [
-        f"{h}# Fields",
-        "",
-        markdown_table(
-            ["Field", "Role", "Presence", "dtype", "Shape", "Framework", "Semantics", "Source", "Meaning"],
-            rows,
-        ),
-        "",
+    headers = ["Field", "Role", "Presence", "dtype", "Shape", "Framework", "Semantics", "Source", "Meaning"]
+    out += _section(h, "Fields", headers, rows)
+    dim_rows = [
+        [name, spec.get("size", spec.get("min", "-")), spec.get("description", "")]
+        for name, spec in contract.dims.items()
     ]
-    if contract.dims:
-        dim_rows = [
-            [name, spec.get("size", spec.get("min", "-")), spec.get("description", "")]
-            for name, spec in contract.dims.items()
-        ]
-        out += [f"{h}# Dimensions", "", markdown_table(["Dim", "Size or minimum", "Meaning"], dim_rows), ""]
+    out += _section(h, "Dimensions", ["Dim", "Size or minimum", "Meaning"], dim_rows)
     notes = [f"Axis `{a}` is aligned with `{b}` of other contracts." for a, b in contract.axis_aliases.items()]
-    if notes or contract.sources:
-        out += [f"{h}# Axis aliases and sources", ""]
-        out += [f"- {n}" for n in notes]
-        out += [f"- Source: {s}" for s in contract.sources]
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return _ending(out, f"{h}# Axis aliases and sources", notes, contract.sources)
 
 
 def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str:
@@ -191,8 +178,7 @@ def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str
     field_rows = [
         [f"`{name}`", f"`{e['key']}`", e["dtype"], shape_text(e["shape"])] for name, e in report.fields.items()
     ]
-    if field_rows:
-        out += [f"{h}# Fields present", "", markdown_table(["Field", "Key", "dtype", "Stored shape"], field_rows), ""]
+    out += _section(h, "Fields present", ["Field", "Key", "dtype", "Stored shape"], field_rows)
     stat_rows = [
         [
             f"`{name}`",
@@ -204,13 +190,8 @@ def validation_markdown(report: ValidationReport, heading_level: int = 2) -> str
         ]
         for name, s in report.stats.items()
     ]
-    if stat_rows:
-        out += [
-            f"{h}# Value statistics (complex: modulus)",
-            "",
-            markdown_table(["Field", "min", "max", "mean", "finite fraction", "values"], stat_rows),
-            "",
-        ]
+    headers = ["Field", "min", "max", "mean", "finite fraction", "values"]
+    out += _section(h, "Value statistics (complex: modulus)", headers, stat_rows)
     finding_rows = [[f.severity, f"`{f.rule}`", f"`{f.field}`", f.message] for f in report.findings]
     out += [f"{h}# Findings", ""]
     out.append(

@@ -374,13 +374,7 @@ class _Validator:
     """One validation run: the binding's findings, then streamed value checks."""
 
     def __init__(
-        self,
-        source: Source,
-        contract: DatasetContract,
-        layout: str,
-        progress: bool | None,
-        record: Any = None,
-        jobs: int = 1,
+        self, source: Source, contract: DatasetContract, layout: str, progress: bool | None, record: Any, jobs: int
     ):
         self.source = source
         self.contract = contract
@@ -406,26 +400,18 @@ class _Validator:
             self.add("geometry", "*", "warning" if assumed else "info", statement())
         for name, bound in self.binding.fields.items():
             entry = {"key": bound.key, "dtype": str(bound.dtype), "shape": list(bound.stored_shape)}
-            if bound.readable:
-                entry["canonical_shape"] = list(bound.shape)
-            else:
-                entry["unreadable"] = True
+            entry.update({"canonical_shape": list(bound.shape)} if bound.readable else {"unreadable": True})
             self.report.fields[name] = entry
 
     def add(self, rule: str, fld: str, severity: str, message: str) -> None:
         self.report.findings.append(Finding(rule, fld, severity, message))
 
-    def run(self) -> ValidationReport:
-        self._check_values()
-        return self.report
-
-    # -- values ------------------------------------------------------------------
     def readable(self, name: str) -> bool:
         """Return True for a numeric field found in the file."""
         bound = self.binding.fields.get(name)
         return bound is not None and bound.readable and bound.dtype.kind in "biufc"
 
-    def _check_values(self) -> None:
+    def run(self) -> ValidationReport:
         # Every field found is streamed, rule or not: its statistics go in the
         # report, and reading each member to the end checks its zip CRC.
         for name in self.binding.fields:
@@ -446,6 +432,7 @@ class _Validator:
                     ]
             if observed is not None:
                 self.report.checked[rule.id] = observed
+        return self.report
 
     def _observe_header(self, rule) -> str | None:
         """Return what the binding saw for a header rule's fields or dimensions; None when none is present."""

@@ -132,10 +132,9 @@ def assert_fixture(
 ) -> VerifyReport:
     """Assert that a fixture matches its sidecar (and its source, and a profile).
 
-    Checks what :func:`ptyevidence.fixture.verify_fixture` checks: file hash,
-    the content digest of every key, the contract recorded in the sidecar,
-    subset size, indices and coverage; with ``source``, the rows against the
-    source. With ``profile``, the fixture must also pass that contract.
+    Runs :func:`ptyevidence.fixture.verify_fixture` (with ``source``, the rows
+    are also compared with the source); with ``profile``, the fixture must
+    also pass that contract.
 
     Parameters
     ----------
@@ -192,11 +191,8 @@ def assert_fixture(
     """
     metadata_path = os.fspath(metadata) if metadata is not None else None
     record = read_sidecar(metadata_path or default_metadata_path(path))
-    thresholds = recorded_thresholds(record)
-    if min_range_ratio is not None:
-        thresholds["min_range_ratio"] = min_range_ratio
-    if min_occupancy is not None:
-        thresholds["min_occupancy"] = min_occupancy
+    given = {"min_range_ratio": min_range_ratio, "min_occupancy": min_occupancy}
+    thresholds = {**recorded_thresholds(record), **{k: v for k, v in given.items() if v is not None}}
     report = verify_fixture(path, metadata=metadata_path, source=source, **thresholds)
     if profile is not None:
         _check_profile(report, os.fspath(path), profile)
