@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import strict_json
 from ..exceptions import InputError, UsageError
 
 __all__ = [
@@ -147,7 +148,7 @@ class CoverageMetrics:
         ``source_overlap_ratio``) are present only when a probe diameter was
         given, ``source_nn_sample`` only when the source spacing was sampled.
         """
-        out = {k: _json_number(v) for k, v in asdict(self).items()}
+        out = strict_json(asdict(self))[0]
         if self.source_nn_sample is None:
             del out["source_nn_sample"]
         if self.probe_diameter is None:
@@ -196,7 +197,7 @@ class ScanStats:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the statistics as JSON-ready Python numbers (NaN becomes None)."""
-        out = {k: _json_number(v) for k, v in asdict(self).items()}
+        out = strict_json(asdict(self))[0]
         if self.probe_diameter is None:
             del out["probe_diameter"], out["overlap_ratio"]
         return out
@@ -298,11 +299,7 @@ def scan_coverage(
     >>> round(m.largest_gap, 3)
     1.414
     """
-    source = _SourceGeometry(x, y)
-    idx = _check_indices(indices, source.n)
-    if cell_size is None:
-        cell_size = default_cell_size(source.x, source.y, idx.size, source_nn=source.nn)
-    return source.coverage(idx, cell_size, probe_diameter)
+    return compare_subsets(x, y, {"subset": indices}, cell_size, probe_diameter)[0][1]
 
 
 def compare_strategies(
@@ -420,15 +417,57 @@ def compare_subsets(
     >>> [(name, m.x_range_ratio) for name, m in rows]
     [('ends', 1.0), ('left', 0.3333333333333333)]
     """
-    source = _SourceGeometry(x, y)
-    checked = {name: _check_indices(idx, source.n) for name, idx in subsets.items()}
+    from scipy.spatial import cKDTree
+
+    x, y = _check_positions(x, y)
+    checked = {name: _check_indices(idx, x.size) for name, idx in subsets.items()}
     if not checked:
         msg = "no subsets to compare; give at least one"
         raise UsageError(msg)
+    sample = _spacing_sample(x.size)
+    source_nn = _nearest_other(x, y, sample)
     if cell_size is None:
-        n_max = max(idx.size for idx in checked.values())
-        cell_size = default_cell_size(source.x, source.y, n_max, source_nn=source.nn)
-    return [(name, source.coverage(idx, cell_size, probe_diameter)) for name, idx in checked.items()]
+        cell_size = default_cell_size(x, y, max(idx.size for idx in checked.values()), source_nn=source_nn)
+    cell_size = _check_positive(cell_size, "cell_size")
+    col, row, _, _, n_cols, _ = _cell_coordinates(x, y, cell_size)
+    ids = row * n_cols + col
+    n_source_cells = _count_distinct(ids)
+    hull_area, hull_dim, axis = _hull_measure(x, y)
+
+    def measure(idx: np.ndarray) -> CoverageMetrics:
+        xs, ys = x[idx], y[idx]
+        subset_nn = nearest_neighbour_distances(xs, ys)
+        n_subset_cells = _count_distinct(ids[idx])
+        gaps = cKDTree(np.column_stack([xs, ys])).query(np.column_stack([x, y]))[0]
+        subset_area, hull_ratio = 0.0, 1.0
+        if hull_dim == 1:  # a line scan: its hull is a segment, so compare segment lengths
+            hull_ratio = float(np.ptp(xs * axis[0] + ys * axis[1]) / np.ptp(x * axis[0] + y * axis[1]))
+        elif hull_dim == 2:
+            subset_area = _hull_measure(xs, ys)[0]
+            hull_ratio = subset_area / hull_area
+        return CoverageMetrics(
+            n_source=int(x.size),
+            n_subset=int(idx.size),
+            cell_size=cell_size,
+            x_range_ratio=_range_ratio(xs, x),
+            y_range_ratio=_range_ratio(ys, y),
+            occupancy=n_subset_cells / n_source_cells,
+            n_source_cells=n_source_cells,
+            n_subset_cells=n_subset_cells,
+            hull_area_ratio=hull_ratio,
+            source_hull_area=hull_area,
+            subset_hull_area=subset_area,
+            largest_gap=float(gaps.max()),
+            gap_p95=float(np.percentile(gaps, 95)),
+            source_nn_median=_median(source_nn),
+            source_nn_p95=_percentile(source_nn, 95),
+            subset_nn_median=_median(subset_nn),
+            subset_nn_p95=_percentile(subset_nn, 95),
+            source_nn_sample=None if sample is None else int(sample.size),
+            **_overlaps(probe_diameter, overlap_ratio=subset_nn, source_overlap_ratio=source_nn),
+        )
+
+    return [(name, measure(idx)) for name, idx in checked.items()]
 
 
 def describe_scan(x: np.ndarray, y: np.ndarray, probe_diameter: float | None = None) -> ScanStats:
@@ -455,13 +494,6 @@ def describe_scan(x: np.ndarray, y: np.ndarray, probe_diameter: float | None = N
     """
     x, y = _check_positions(x, y)
     nn = nearest_neighbour_distances(x, y)
-    extra: dict[str, float | None] = {}
-    if probe_diameter is not None:
-        probe_diameter = _check_positive(probe_diameter, "probe_diameter")
-        extra = {
-            "probe_diameter": probe_diameter,
-            "overlap_ratio": _linear_overlap(_median(nn), probe_diameter),
-        }
     return ScanStats(
         n_positions=int(x.size),
         x_min=float(x.min()),
@@ -476,7 +508,7 @@ def describe_scan(x: np.ndarray, y: np.ndarray, probe_diameter: float | None = N
         nn_p95=_percentile(nn, 95),
         nn_max=float(nn.max()),
         n_duplicates=int(np.count_nonzero(nn == 0)),
-        **extra,
+        **_overlaps(probe_diameter, overlap_ratio=nn),
     )
 
 
@@ -620,83 +652,6 @@ def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size:
 # -- helpers -----------------------------------------------------------------
 
 
-class _SourceGeometry:
-    """Everything about a source scan that does not depend on the subset."""
-
-    def __init__(self, x: Any, y: Any) -> None:
-        self.x, self.y = _check_positions(x, y)
-        self.n = self.x.size
-        self.nn_sample = _spacing_sample(self.n)
-        self.nn = _nearest_other(self.x, self.y, self.nn_sample)
-        self.hull_area, self.hull_dim, self.hull_axis = _hull_measure(self.x, self.y)
-        self._cells: dict[float, tuple[np.ndarray, int]] = {}
-
-    def cells(self, cell_size: float) -> tuple[np.ndarray, int]:
-        """Cell id of each position and the number of occupied cells."""
-        if cell_size not in self._cells:
-            ids = _cell_ids(self.x, self.y, cell_size)
-            self._cells[cell_size] = (ids, _count_distinct(ids))
-        return self._cells[cell_size]
-
-    def gaps(self, idx: np.ndarray) -> np.ndarray:
-        """Distance from each source position to its nearest subset position."""
-        from scipy.spatial import cKDTree
-
-        tree = cKDTree(np.column_stack([self.x[idx], self.y[idx]]))
-        return tree.query(np.column_stack([self.x, self.y]))[0]
-
-    def hull_comparison(self, idx: np.ndarray) -> tuple[float, float]:
-        """Subset hull area and subset/source hull ratio (segment lengths for a line)."""
-        if self.hull_dim == 0:
-            return 0.0, 1.0
-        if self.hull_dim == 1:
-            # A line scan: its hull is a segment, so compare segment lengths.
-            along = self.x[idx] * self.hull_axis[0] + self.y[idx] * self.hull_axis[1]
-            full = self.x * self.hull_axis[0] + self.y * self.hull_axis[1]
-            return 0.0, float(np.ptp(along) / np.ptp(full))
-        area = _hull_measure(self.x[idx], self.y[idx])[0]
-        return area, area / self.hull_area
-
-    def coverage(self, idx: np.ndarray, cell_size: float, probe_diameter: float | None) -> CoverageMetrics:
-        """All metrics of the subset ``idx`` (already checked)."""
-        cell_size = _check_positive(cell_size, "cell_size")
-        xs, ys = self.x[idx], self.y[idx]
-        subset_nn = nearest_neighbour_distances(xs, ys)
-        ids, n_source_cells = self.cells(cell_size)
-        n_subset_cells = _count_distinct(ids[idx])
-        gaps = self.gaps(idx)
-        subset_area, hull_ratio = self.hull_comparison(idx)
-        overlaps: dict[str, float | None] = {}
-        if probe_diameter is not None:
-            probe_diameter = _check_positive(probe_diameter, "probe_diameter")
-            overlaps = {
-                "probe_diameter": probe_diameter,
-                "overlap_ratio": _linear_overlap(_median(subset_nn), probe_diameter),
-                "source_overlap_ratio": _linear_overlap(_median(self.nn), probe_diameter),
-            }
-        return CoverageMetrics(
-            n_source=int(self.n),
-            n_subset=int(idx.size),
-            cell_size=cell_size,
-            x_range_ratio=_range_ratio(xs, self.x),
-            y_range_ratio=_range_ratio(ys, self.y),
-            occupancy=n_subset_cells / n_source_cells,
-            n_source_cells=n_source_cells,
-            n_subset_cells=n_subset_cells,
-            hull_area_ratio=hull_ratio,
-            source_hull_area=self.hull_area,
-            subset_hull_area=subset_area,
-            largest_gap=float(gaps.max()),
-            gap_p95=float(np.percentile(gaps, 95)),
-            source_nn_median=_median(self.nn),
-            source_nn_p95=_percentile(self.nn, 95),
-            subset_nn_median=_median(subset_nn),
-            subset_nn_p95=_percentile(subset_nn, 95),
-            source_nn_sample=None if self.nn_sample is None else int(self.nn_sample.size),
-            **overlaps,
-        )
-
-
 def _check_positions(x: Any, y: Any, minimum: int = 2, path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return the positions as float64; refuse shapes, counts below ``minimum``, non-finite values.
 
@@ -811,11 +766,6 @@ def _cell_coordinates(
     return col, row, x0, y0, n_cols, n_rows
 
 
-def _cell_ids(x: np.ndarray, y: np.ndarray, cell_size: float) -> np.ndarray:
-    col, row, _, _, n_cols, _ = _cell_coordinates(x, y, cell_size)
-    return row * n_cols + col
-
-
 def _hull_measure(x: np.ndarray, y: np.ndarray) -> tuple[float, int, np.ndarray | None]:
     """Return (area, dimension, principal axis) of the convex hull of the points.
 
@@ -880,10 +830,13 @@ def _range_ratio(subset: np.ndarray, source: np.ndarray) -> float:
     return float(np.ptp(subset)) / full if full > 0 else 1.0
 
 
-def _linear_overlap(spacing: float, diameter: float) -> float:
-    if math.isnan(spacing):
-        return float("nan")
-    return max(0.0, 1.0 - spacing / diameter)
+def _overlaps(diameter: float | None, **spacings: np.ndarray) -> dict[str, float]:
+    """``probe_diameter`` and the linear overlap ``max(0, 1 - d / D)`` of each median spacing; {} without D."""
+    if diameter is None:
+        return {}
+    diameter = _check_positive(diameter, "probe_diameter")
+    ratios = {name: max(0.0, 1.0 - _median(nn) / diameter) if nn.size else math.nan for name, nn in spacings.items()}
+    return {"probe_diameter": diameter, **ratios}
 
 
 def _median(values: np.ndarray) -> float:
@@ -892,14 +845,3 @@ def _median(values: np.ndarray) -> float:
 
 def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if values.size else float("nan")
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return None if math.isnan(value) else value
-    return value
