@@ -80,8 +80,34 @@ TABLE_METRICS = (
 )
 
 
+class _Report:
+    """What the three reports share: the scan, the probe diameter used, the figures written."""
+
+    source: ScanPositions
+    probe: dict[str, Any] | None
+    plots: list[str]
+    ok = True
+
+    def _source_dict(self) -> dict[str, Any]:
+        out = {"source": self.source.path, "format": self.source.format, "units": self.source.units}
+        return {**out, "geometry": self.source.geometry} if self.source.geometry else out
+
+    def _text(self, head: str, *body: str) -> str:
+        """Join the head, the CXI conversion, the probe diameter, the body and the files written."""
+        units, probe = self.source.units, self.probe
+        if probe is None:
+            probe_line = "probe diameter: none (no probe in object pixels in the file; give one for the overlap)"
+        else:
+            how = "given" if probe["from"] == "given" else f"measured: {probe['definition']}"
+            probe_line = f"probe diameter {probe['diameter']:.4g} {unit_label(units)} ({how})"
+        lines = [head, *([self.source.geometry] if self.source.geometry else []), probe_line, "", *body]
+        if self.plots:
+            lines += ["", *(f"wrote {p}" for p in self.plots)]
+        return "\n".join(lines)
+
+
 @dataclass(frozen=True, eq=False)
-class ScanReport:
+class ScanReport(_Report):
     """Extent and spacing of one scan (no subset).
 
     Attributes
@@ -98,27 +124,20 @@ class ScanReport:
     stats: ScanStats
     plots: list[str] = field(default_factory=list)
     probe: dict[str, Any] | None = None
-    ok = True
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
-        return {**_source_dict(self.source), "scan": self.stats.to_dict(), "probe": self.probe, "plots": self.plots}
+        return {**self._source_dict(), "scan": self.stats.to_dict(), "probe": self.probe, "plots": self.plots}
 
     def to_text(self) -> str:
         """Return the report as aligned plain text."""
-        scan = self.stats.to_dict()
-        lines = [
-            f"{self.source.path}: scan positions in {self.source.units} (no subset given)",
-            *_geometry_lines(self.source),
-            *_probe_lines(self.probe, self.source.units),
-            "",
-            *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr"),
-        ]
-        return _with_plots(lines, self.plots)
+        rows = [["statistic", "value"], *([k, number_text(v)] for k, v in self.stats.to_dict().items())]
+        head = f"{self.source.path}: scan positions in {self.source.units} (no subset given)"
+        return self._text(head, *aligned_rows(rows, "lr"))
 
 
 @dataclass(frozen=True, eq=False)
-class SubsetReport:
+class SubsetReport(_Report):
     """Coverage of a subset of a scan, with the threshold checks asked for.
 
     Attributes
@@ -151,7 +170,7 @@ class SubsetReport:
         """Return the report as JSON-ready data."""
         s = self.subset
         return {
-            **_source_dict(self.source),
+            **self._source_dict(),
             "subset": {
                 "path": s.path,
                 "indices_from": s.origin,
@@ -170,30 +189,27 @@ class SubsetReport:
         s = self.subset
         how = f"indices from '{s.sidecar}'" if s.origin == "sidecar" else "indices by exact position match"
         metrics = _metrics_dict(self.metrics)
-        lines = [
-            (
-                f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
-                f"{self.source.path} ({how}); lengths in {self.source.units}"
-            ),
-            *_geometry_lines(self.source),
-            *_probe_lines(self.probe, self.source.units),
-            "",
+        head = (
+            f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
+            f"{self.source.path} ({how}); lengths in {self.source.units}"
+        )
+        checks = [
+            f"{'PASS' if c['ok'] else 'FAIL'}  {c['metric']} {number_text(c['value'])} "
+            f"(must be {c['criterion']} {c['threshold']:g})"
+            for c in self.checks
+        ]
+        return self._text(
+            head,
             *aligned_rows([["metric", "value"], *([k, number_text(v)] for k, v in metrics.items())], "lr"),
             "",
             *coverage_lines(self.metrics, self.source.units),
-        ]
-        if self.checks:
-            lines.append("")
-            for c in self.checks:
-                verdict = "PASS" if c["ok"] else "FAIL"
-                lines.append(
-                    f"{verdict}  {c['metric']} {number_text(c['value'])} (must be {c['criterion']} {c['threshold']:g})"
-                )
-        return _with_plots(lines, self.plots)
+            *([""] if checks else []),
+            *checks,
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class StrategiesReport:
+class StrategiesReport(_Report):
     """Coverage of the subset each strategy picks, all on the same occupancy cells.
 
     Attributes
@@ -217,7 +233,6 @@ class StrategiesReport:
     rows: list[tuple[str, CoverageMetrics]]
     plots: list[str] = field(default_factory=list)
     probe: dict[str, Any] | None = None
-    ok = True
 
     @property
     def best(self) -> str:
@@ -227,7 +242,7 @@ class StrategiesReport:
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (``strategies.<name>.<metric>``)."""
         return {
-            **_source_dict(self.source),
+            **self._source_dict(),
             "n_positions": int(self.source.x.size),
             "subset_size": self.subset_size,
             "seed": self.seed,
@@ -247,20 +262,14 @@ class StrategiesReport:
             columns.append("overlap_ratio")
         table = self.to_dict()["strategies"]
         body = [[name, *(number_text(m[c]) for c in columns[1:])] for name, m in table.items()]
-        lines = [
-            (
-                f"{self.source.path}: {self.source.x.size} positions; subsets of "
-                f"{self.subset_size}, seed {self.seed}, occupancy cells "
-                f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"
-            ),
-            *_geometry_lines(self.source),
-            *_probe_lines(self.probe, self.source.units),
-            "",
-            *aligned_rows([columns, *body], "lr"),
-            "",
-            f"best coverage: {self.best} ({BEST_CRITERION})",
-        ]
-        return _with_plots(lines, self.plots)
+        head = (
+            f"{self.source.path}: {self.source.x.size} positions; subsets of "
+            f"{self.subset_size}, seed {self.seed}, occupancy cells "
+            f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"
+        )
+        return self._text(
+            head, *aligned_rows([columns, *body], "lr"), "", f"best coverage: {self.best} ({BEST_CRITERION})"
+        )
 
 
 def scan_report(
@@ -486,19 +495,10 @@ def _probe(source: PathLike, given: float | None) -> tuple[float | None, dict[st
     return size.diameter, {**size.to_dict(), "from": "probe"}
 
 
-def _probe_lines(probe: dict[str, Any] | None, units: str) -> list[str]:
-    if probe is None:
-        return ["probe diameter: none (no probe in object pixels in the file; give one for the overlap)"]
-    how = "given" if probe["from"] == "given" else f"measured: {probe['definition']}"
-    return [f"probe diameter {probe['diameter']:.4g} {unit_label(units)} ({how})"]
-
-
 def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
     """Return the metrics with their occupancy ceiling (kept out of the sidecar's coverage block)."""
-    out = metrics.to_dict()
-    keys = list(out)
-    at = keys.index("occupancy") + 1
-    items = list(out.items())
+    items = list(metrics.to_dict().items())
+    at = [k for k, _ in items].index("occupancy") + 1
     return dict([*items[:at], ("occupancy_ceiling", metrics.occupancy_ceiling), *items[at:]])
 
 
@@ -539,30 +539,14 @@ def _threshold_checks(
     metrics: CoverageMetrics, min_range_ratio: float | None, min_occupancy: float | None
 ) -> list[dict[str, Any]]:
     """Evaluate the thresholds, with the same criteria as ``fixture verify``."""
-    checks = []
-    if min_range_ratio is not None:
-        for axis in ("x", "y"):
-            value = getattr(metrics, f"{axis}_range_ratio")
-            checks.append(
-                {
-                    "metric": f"{axis}_range_ratio",
-                    "value": value,
-                    "criterion": ">",
-                    "threshold": min_range_ratio,
-                    "ok": value > min_range_ratio,
-                }
-            )
+    wanted = [] if min_range_ratio is None else [(f"{a}_range_ratio", ">", min_range_ratio) for a in "xy"]
     if min_occupancy is not None:
-        value = metrics.occupancy
-        checks.append(
-            {
-                "metric": "occupancy",
-                "value": value,
-                "criterion": ">=",
-                "threshold": min_occupancy,
-                "ok": value >= min_occupancy,
-            }
-        )
+        wanted.append(("occupancy", ">=", min_occupancy))
+    checks = []
+    for metric, criterion, threshold in wanted:
+        value = getattr(metrics, metric)
+        ok = value > threshold if criterion == ">" else value >= threshold
+        checks.append({"metric": metric, "value": value, "criterion": criterion, "threshold": threshold, "ok": ok})
     return checks
 
 
@@ -614,19 +598,3 @@ def _save_plots(
     for fig, stem in zip(figures, stems):
         written.extend(save_figure(fig, stem, force=force))
     return written
-
-
-def _source_dict(source: ScanPositions) -> dict[str, Any]:
-    out = {"source": source.path, "format": source.format, "units": source.units}
-    return {**out, "geometry": source.geometry} if source.geometry else out
-
-
-def _geometry_lines(source: ScanPositions) -> list[str]:
-    """How positions converted from metres were converted (CXI), when they were."""
-    return [source.geometry] if source.geometry else []
-
-
-def _with_plots(lines: list[str], plots: list[str]) -> str:
-    if plots:
-        lines += ["", *(f"wrote {p}" for p in plots)]
-    return "\n".join(lines)
