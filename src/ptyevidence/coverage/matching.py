@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..exceptions import InputError
 from .metrics import _check_positions
+
+if TYPE_CHECKING:
+    from ..readers.base import Source
 
 __all__ = [
     "ScanPositions",
@@ -123,25 +127,22 @@ def read_positions(
         If the file cannot be read, the positions are not two equal-length
         1-D arrays of at least ``minimum`` entries, or one is not finite.
     """
-    from ..readers.common import read_real
     from ..readers.registry import open_source
 
     if isinstance(path, ScanPositions):
         return path
-    path = os.fspath(path)
-    options = {
-        "reader": reader,
-        "positions_from": positions_from,
-        "geometry": geometry,
-        "sample_pixel_size": sample_pixel_size,
-    }
-    with open_source(path, **{k: v for k, v in options.items() if v is not None}) as src:
-        x, y = read_real(src, "xcoords"), read_real(src, "ycoords")
-        fmt, units = src.format, src.position_units
-        statement = getattr(src, "position_statement", None)
-        statement = statement() if callable(statement) else None
-    x, y = _check_positions(x, y, minimum, path)
-    return ScanPositions(path, fmt, units, x, y, statement)
+    with open_source(path, reader, positions_from, geometry, sample_pixel_size) as src:
+        return source_positions(src, os.fspath(path), minimum)
+
+
+def source_positions(src: Source, path: str, minimum: int = 2) -> ScanPositions:
+    """Read the positions of an open source, checked as :func:`read_positions` does."""
+    from ..readers.common import read_real
+
+    x, y = _check_positions(read_real(src, "xcoords"), read_real(src, "ycoords"), minimum, path)
+    statement = getattr(src, "position_statement", None)
+    geometry = statement() if callable(statement) else None
+    return ScanPositions(path, src.format, src.position_units, x, y, geometry)
 
 
 def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> Subset:
