@@ -192,13 +192,11 @@ def plot_occupancy(
         left, right, bottom, top = grid.extent
         ax.vlines(left + grid.cell_size * np.arange(cols + 1), bottom, top, colors="0.85", linewidths=0.5)
         ax.hlines(bottom + grid.cell_size * np.arange(rows + 1), left, right, colors="0.85", linewidths=0.5)
-    handles = [
-        Patch(facecolor=_CELL_COLOURS[2], label=_cells_label("hit by the subset", np.sum(category == 2))),
-        Patch(facecolor=_CELL_COLOURS[1], label=_cells_label("source only (missed)", np.sum(category == 1))),
-        Patch(
-            facecolor=_CELL_COLOURS[0], edgecolor="0.6", label=_cells_label("no source position", np.sum(category == 0))
-        ),
-    ]
+    handles: list[Any] = []
+    for k, what in ((2, "hit by the subset"), (1, "source only (missed)"), (0, "no source position")):
+        count = int(np.sum(category == k))
+        label = f"{what}: {count} cell{'s' if count != 1 else ''}"
+        handles.append(Patch(facecolor=_CELL_COLOURS[k], edgecolor="0.6" if k == 0 else None, label=label))
     if subset_x is not None and subset_y is not None:
         handles.append(
             ax.scatter(
@@ -357,7 +355,6 @@ def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float, uni
     'probe footprint, diameter 4 px'
     """
     from matplotlib.collections import EllipseCollection
-    from matplotlib.lines import Line2D
 
     n = np.size(x)
     ax.add_collection(
@@ -375,16 +372,8 @@ def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float, uni
             zorder=2,
         )
     )
-    return Line2D(
-        [],
-        [],
-        linestyle="",
-        marker="o",
-        markersize=11,
-        markerfacecolor="none",
-        markeredgecolor=_FOOTPRINT_COLOUR,
-        label=f"probe footprint, diameter {diameter:.3g} {unit_label(units)}",
-    )
+    label = f"probe footprint, diameter {diameter:.3g} {unit_label(units)}"
+    return _marker_handle(label, markersize=11, markerfacecolor="none", markeredgecolor=_FOOTPRINT_COLOUR)
 
 
 def save_figure(
@@ -490,7 +479,6 @@ def draw_scan(
         The source density of a large scan, for a colour bar.
     """
     from matplotlib.colors import LinearSegmentedColormap
-    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     n_source = np.size(x)
@@ -517,10 +505,7 @@ def draw_scan(
         # Marker area shrinks with the number of positions so dense scans stay legible.
         size = float(np.clip(4000.0 / max(n_source, 1), 1.0, 30.0)) * marker_scale
         ax.scatter(x, y, s=size, c=colour, linewidths=0, zorder=1)
-        # A proxy: the real markers can be too small to see in the legend.
-        source = Line2D(
-            [], [], linestyle="", marker="o", markersize=4, color=colour, label=f"source, {n_source} positions"
-        )
+        source = _marker_handle(f"source, {n_source} positions", markersize=4, color=colour)
     ax.set_aspect("equal")
     _rows_down(ax)
     if idx is None:
@@ -537,15 +522,8 @@ def draw_scan(
         zorder=3,
         rasterized=n_subset >= LARGE_SCAN_POINTS,
     )
-    subset = Line2D(
-        [],
-        [],
-        linestyle="",
-        marker="o",
-        markersize=7,
-        color=_SUBSET_COLOUR,
-        markeredgecolor="white",
-        label=f"subset, {n_subset} positions",
+    subset = _marker_handle(
+        f"subset, {n_subset} positions", markersize=7, color=_SUBSET_COLOUR, markeredgecolor="white"
     )
     return [source, subset], hexbin
 
@@ -575,5 +553,8 @@ def _metrics_line(m: CoverageMetrics, units: str) -> str:
     )
 
 
-def _cells_label(what: str, count: int) -> str:
-    return f"{what}: {int(count)} cell{'s' if count != 1 else ''}"
+def _marker_handle(label: str, **style: Any) -> Any:
+    """Return a legend entry of one round marker (the markers drawn can be too small to see in a legend)."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], linestyle="", marker="o", label=label, **style)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..coverage.judge import unit_label
-from ..coverage.plots import draw_footprints, draw_image, draw_scan
+from ..coverage.plots import _marker_handle, draw_footprints, draw_image, draw_scan
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -134,18 +134,10 @@ def plot_probe(probe: np.ndarray, size: ProbeSize | None = None) -> Figure:
         if size is not None:
             amp_ax.contour(total, levels=[size.fraction * float(total.max())], colors=_CONTOUR_COLOUR, linewidths=1.2)
             draw_footprints(amp_ax, np.array([w // 2]), np.array([h // 2]), size.diameter)
+            disc = f"equivalent disc, {size.diameter:.3g} px"
             handles = [
                 Line2D([], [], color=_CONTOUR_COLOUR, label=f"amplitude = {size.fraction:g} of maximum"),
-                Line2D(
-                    [],
-                    [],
-                    linestyle="",
-                    marker="o",
-                    markersize=11,
-                    markerfacecolor="none",
-                    markeredgecolor=_CONTOUR_COLOUR,
-                    label=f"equivalent disc, {size.diameter:.3g} px",
-                ),
+                _marker_handle(disc, markersize=11, markerfacecolor="none", markeredgecolor=_CONTOUR_COLOUR),
             ]
             amp_ax.legend(handles=handles, loc="lower left", fontsize="small", framealpha=0.8)
         for ax in (amp_ax, phase_ax):
