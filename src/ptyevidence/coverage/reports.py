@@ -30,8 +30,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -308,7 +307,7 @@ def scan_report(
 
     stems = _plot_stems(plot_dir, [PLOT_SCAN], force, [source])
     positions = read_positions(source)
-    diameter, probe = _probe(source, probe_diameter)
+    diameter, probe, _ = _from_file(source, probe_diameter, positions.units, drawn=False)
     stats = describe_scan(positions.x, positions.y, diameter)
 
     def draw() -> list[Figure]:
@@ -384,28 +383,19 @@ def subset_report(
         subset = subset_from_sidecar(positions, sidecar)
     else:
         subset = match_subset(positions, fixture)
-    diameter, probe = _probe(source, probe_diameter)
+    diameter, probe, background = _from_file(source, probe_diameter, positions.units, bool(stems))
     metrics = scan_coverage(positions.x, positions.y, subset.indices, cell_size, diameter)
     checks = _threshold_checks(metrics, min_range_ratio, min_occupancy)
 
     def draw() -> list[Figure]:
         from .plots import plot_occupancy, plot_scan_coverage
 
-        x, y, idx = positions.x, positions.y, subset.indices
+        x, y, idx, units = positions.x, positions.y, subset.indices, positions.units
         title = f"{os.path.basename(subset.path)} in {os.path.basename(positions.path)}"
         grid = occupancy_grid(x, y, idx, metrics.cell_size)
         return [
-            plot_scan_coverage(
-                x,
-                y,
-                idx,
-                metrics,
-                title=title,
-                units=positions.units,
-                background=_background(source, positions.units),
-                probe_diameter=diameter,
-            ),
-            plot_occupancy(grid, metrics, x[idx], y[idx], units=positions.units),
+            plot_scan_coverage(x, y, idx, metrics, title, units, background=background, probe_diameter=diameter),
+            plot_occupancy(grid, metrics, x[idx], y[idx], units=units),
         ]
 
     plots = _save_plots(plot_dir, stems, draw, force, inputs)
@@ -458,41 +448,19 @@ def strategies_report(
     stems = _plot_stems(plot_dir, [PLOT_STRATEGIES], force, [source])
     positions = read_positions(source)
     subsets = select_strategy_subsets(positions.x, positions.y, subset_size, seed)
-    diameter, probe = _probe(source, probe_diameter)
+    diameter, probe, background = _from_file(source, probe_diameter, positions.units, bool(stems))
     rows = compare_subsets(positions.x, positions.y, subsets, cell_size, diameter)
 
     def draw() -> list[Figure]:
         from .plots import plot_strategy_comparison
 
-        return [
-            plot_strategy_comparison(
-                positions.x,
-                positions.y,
-                subsets,
-                rows,
-                units=positions.units,
-                background=_background(source, positions.units),
-            )
-        ]
+        return [plot_strategy_comparison(positions.x, positions.y, subsets, rows, positions.units, background)]
 
     plots = _save_plots(plot_dir, stems, draw, force, [source])
     return StrategiesReport(positions, subset_size, seed, diameter, rows, plots, probe)
 
 
 # -- helpers -------------------------------------------------------------------
-
-
-def _probe(source: PathLike, given: float | None) -> tuple[float | None, dict[str, Any] | None]:
-    """Return the probe diameter to use and how it was found: given, or measured from the file's probe."""
-    if given is not None:
-        return given, {"diameter": float(given), "from": "given"}
-    from .probe import source_probe
-
-    with _opened(source) as src:
-        size = None if src is None else source_probe(src)[1]
-    if size is None:
-        return None, None
-    return size.diameter, {**size.to_dict(), "from": "probe"}
 
 
 def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
@@ -502,37 +470,41 @@ def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
     return dict([*items[:at], ("occupancy_ceiling", metrics.occupancy_ceiling), *items[at:]])
 
 
-def _background(source: PathLike, units: str) -> Any:
-    """Return the object's amplitude to draw positions over, when both are in object pixels."""
+def _from_file(
+    source: PathLike, given: float | None, units: str, drawn: bool
+) -> tuple[float | None, dict[str, Any] | None, Any]:
+    """Return the probe diameter, how it was found, and the object's amplitude to draw the positions over.
+
+    The diameter is ``given``, else measured from the file's probe; the object
+    is read only for figures, with the positions in object pixels. Positions
+    read with a ``reader``/``positions_from`` pair (the CLI passes
+    :class:`ScanPositions` then) may come from a file that does not open
+    without those options: the report then goes without its probe and object.
+    """
     import numpy as np
 
-    from ..view.read import OBJECT_KEY
-
-    if units != "object pixels":
-        return None
-    with _opened(source) as src:
-        obj = src.read(OBJECT_KEY) if src is not None and OBJECT_KEY in src else None
-    return np.abs(obj) if obj is not None and obj.ndim == 2 else None
-
-
-@contextmanager
-def _opened(source: PathLike) -> Iterator[Any]:
-    """Open the file of ``source`` for its probe and object; None when it opens only with options.
-
-    The positions may have been read with a ``reader``/``positions_from`` pair
-    (the CLI passes :class:`ScanPositions` then): without those options the
-    file may not open, and the figures go without the probe and the object.
-    """
     from ..exceptions import InputError
     from ..readers.registry import open_source
+    from ..view.read import OBJECT_KEY
+    from .probe import source_probe
 
-    try:
-        src = open_source(os.fspath(source))
-    except InputError:
-        yield None
-        return
-    with src:
-        yield src
+    want_object = drawn and units == "object pixels"
+    size = obj = None
+    if given is None or want_object:
+        try:
+            src = open_source(os.fspath(source))
+        except InputError:
+            src = None
+        if src is not None:
+            with src:
+                size = source_probe(src)[1] if given is None else None
+                obj = src.read(OBJECT_KEY) if want_object and OBJECT_KEY in src else None
+    background = np.abs(obj) if obj is not None and obj.ndim == 2 else None
+    if given is not None:
+        return given, {"diameter": float(given), "from": "given"}, background
+    if size is None:
+        return None, None, background
+    return size.diameter, {**size.to_dict(), "from": "probe"}, background
 
 
 def _threshold_checks(
