@@ -1,13 +1,8 @@
 """Explore scan coverage interactively: pick a subset, see it over the object, read its metrics.
 
-:class:`CoverageExplorer` holds one scan (positions, and the object and
-probe diameter to draw them with). :meth:`CoverageExplorer.update` is the
-callback: a subset size, strategy, seed and probe diameter in, the subset,
-its metrics, the comparison of every strategy and the figure out.
-:meth:`CoverageExplorer.widget` wires it to ipywidgets controls for Jupyter
-(ipywidgets is imported only there); every change of a control re-plots and
-re-measures. The scan coverage notebook uses it; under papermill the same
-notebook draws static figures from its parameters instead.
+:meth:`CoverageExplorer.update` is the callback (a subset choice in, its
+metrics, every strategy's and the figure out); :meth:`CoverageExplorer.widget`
+wires it to ipywidgets controls (imported only there) for the coverage notebook.
 
 Examples
 --------

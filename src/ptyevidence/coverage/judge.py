@@ -1,16 +1,9 @@
 """What coverage metrics say about a subset: against its ceiling, the reference, the other strategies.
 
-Three statements, kept apart because they answer different questions:
-
-* the *reference criterion* (:func:`meets_reference`): the subset's x and y
-  ranges exceed a fraction of the source's, the acceptance rule of the
-  reference fixtures (two far corners already meet it);
-* the *ceiling* (:attr:`CoverageMetrics.occupancy_ceiling`): ``n`` positions
-  can occupy at most ``n`` cells, so occupancy is read against
-  ``min(1, n / cells)``, not against 1;
-* the *best coverage* (:func:`best_strategy`): of several subsets of one
-  scan, the one whose worst-served source position is nearest to the
-  subset (:data:`BEST_CRITERION`).
+Kept apart, as they answer different questions: the *reference criterion*
+(:func:`meets_reference`, x and y ranges above a fraction of the source's: two
+far corners meet it); the *ceiling* (``n`` positions occupy at most ``n`` cells);
+the *best coverage* (:func:`best_strategy`, by :data:`BEST_CRITERION`).
 
 Examples
 --------

@@ -1,11 +1,8 @@
 """Which source positions a fixture holds: from its sidecar, or by matching positions.
 
-A fixture cut by ``fixture make`` records its source indices in the JSON
-sidecar beside it; those are checked against the source (count, range,
-repeats, and that every fixture row sits at its recorded source position).
-Without a sidecar, the fixture's positions are matched to the source's
-exactly. Either way the result is a :class:`Subset` whose ``indices`` feed
-:func:`~ptyevidence.coverage.scan_coverage`.
+Sidecar indices are checked against the source (count, range, repeats, each
+fixture row at its recorded position); without a sidecar, positions are matched
+exactly. Either way a :class:`Subset`'s ``indices`` feed ``scan_coverage``.
 
 Examples
 --------

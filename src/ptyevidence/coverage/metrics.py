@@ -1,17 +1,10 @@
 """Scan-coverage maths: how well a subset of scan positions spans its source scan.
 
-The reference acceptance criterion for a fixture subset only compares
-coordinate ranges, which two far corners already pass. The metrics here add
-occupancy of a coarse grid, convex-hull area, nearest-neighbour spacing and the
-largest distance from any source position to the subset. The hull is
-:class:`scipy.spatial.ConvexHull`, the neighbour searches
-:class:`scipy.spatial.cKDTree`; SciPy is imported by the functions that use
-it, so importing this module stays cheap. Above :data:`NN_SAMPLE_SIZE` source
-positions, the source's spacing statistics come from an evenly strided sample
-of that many positions.
-
-Positions are ``xcoords``/``ycoords`` in object pixels; every length reported
-here is in the same unit.
+The reference criterion compares only coordinate ranges, which two far corners
+already pass; these metrics add grid occupancy, convex-hull area (SciPy's
+``ConvexHull``), nearest-neighbour spacing and the largest gap (``cKDTree``).
+SciPy is imported where used, so importing this module stays cheap. Lengths are
+in the units of ``xcoords``/``ycoords`` (object pixels).
 """
 
 from __future__ import annotations

@@ -1,22 +1,10 @@
 """Coverage figures: draw what :mod:`ptyevidence.coverage.metrics` computed.
 
-Matplotlib only, no computation. Figures are built with
-:class:`matplotlib.figure.Figure` directly (no pyplot, no global backend
-switch), so they render with Agg in scripts and display inline in notebooks.
-:func:`save_figure` writes PNG and SVG atomically and reproducibly (no date
-in the SVG, fixed SVG ids).
-
-One image convention everywhere: y grows downward, as the rows of the
-object do (``ycoords`` are rows, ``xcoords`` columns), so a scan drawn over
-its object lines up with it. With ``background`` the positions are drawn
-over an image in the positions' units (the object's amplitude, pixel
-``(r, c)`` centred at ``x = c``, ``y = r``); with ``probe_diameter``,
-probe footprints (circles of that diameter) mark what each subset position
-illuminates.
-
-Scans of :data:`LARGE_SCAN_POINTS` positions or more are drawn as a
-rasterized hexbin density instead of one marker per position: nothing is
-overplotted and the SVG stays small.
+Figures are :class:`matplotlib.figure.Figure` objects (no pyplot, no global
+backend switch), so they render with Agg in scripts and inline in notebooks. y
+grows downward, as the object's rows do, so a scan lines up with its object.
+Scans of :data:`LARGE_SCAN_POINTS` positions or more are drawn as a rasterized
+hexbin density: nothing is overplotted and the SVG stays small.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """The probe's size, measured from the probe a dataset file holds.
 
-Coverage needs a probe diameter to say how much neighbouring probes overlap
-and how a gap compares with the beam; the plots draw probe footprints of
-that diameter. :func:`measure_probe` defines it once: the diameter of the
-disc whose area equals the number of probe pixels where the amplitude is at
-least :data:`PROBE_FRACTION` of its maximum (for several modes, the
-amplitude of their incoherent sum, ``sqrt(sum |P_m|^2)``). For an aperture
-with a soft edge this is the diameter at half its amplitude; for an
-astigmatic or irregular probe it is the diameter of a disc of equal area.
-
-Probe pixels are object pixels in DATA-001 (a frame-sized probe multiplies a
-frame-sized object patch), so the diameter is in the units of the positions
-whenever those are object pixels.
+:func:`measure_probe` defines it once: the diameter of the disc whose area is
+the number of probe pixels with amplitude at least :data:`PROBE_FRACTION` of the
+maximum (several modes: of ``sqrt(sum |P_m|^2)``). For a soft-edged aperture this
+is the diameter at half amplitude. Probe pixels are object pixels in DATA-001, so
+the diameter is in position units when those are object pixels.
 
 Examples
 --------

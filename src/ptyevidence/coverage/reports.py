@@ -1,19 +1,10 @@
 """Coverage reports of a dataset file: what ``ptyevidence coverage`` prints and plots.
 
-Three reports, one per question:
-
-* :func:`scan_report`: extent and spacing of a scan, no subset;
-* :func:`subset_report`: coverage of a fixture's positions (or a sidecar's
-  indices), with optional pass/fail thresholds;
-* :func:`strategies_report`: coverage of an ``n``-position subset chosen by
-  each fixture strategy.
-
-Each reads the positions of the files, measures them with
-:mod:`ptyevidence.coverage.metrics` (overlap ratios with the probe diameter
-given, else the one measured from the file's probe,
-:func:`~ptyevidence.coverage.probe.measure_probe`), optionally writes the figures into a
-folder (PNG and SVG, atomically; existing files need ``force``) and
-returns a report with ``to_dict()`` (JSON-ready) and ``to_text()``.
+:func:`scan_report` (a scan alone), :func:`subset_report` (a fixture's or a
+sidecar's subset, with optional thresholds) and :func:`strategies_report` (each
+fixture strategy) measure the positions, optionally write their figures (PNG and
+SVG, atomically; existing files need ``force``) and return a report with
+``to_dict()`` and ``to_text()``.
 
 Examples
 --------
