@@ -39,22 +39,9 @@ from .metrics import (
     scan_coverage,
     select_strategy_subsets,
 )
-from .plots import (
-    figure_png,
-    plot_occupancy,
-    plot_scan_coverage,
-    plot_strategy_comparison,
-    save_figure,
-)
+from .plots import figure_png, plot_occupancy, plot_scan_coverage, plot_strategy_comparison, save_figure
 from .probe import ProbeSize, measure_probe
-from .reports import (
-    ScanReport,
-    StrategiesReport,
-    SubsetReport,
-    scan_report,
-    strategies_report,
-    subset_report,
-)
+from .reports import ScanReport, StrategiesReport, SubsetReport, scan_report, strategies_report, subset_report
 
 __all__ = [
     "BEST_CRITERION",

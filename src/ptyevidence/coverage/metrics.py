@@ -223,12 +223,7 @@ class OccupancyGrid:
     def extent(self) -> tuple[float, float, float, float]:
         """``(left, right, bottom, top)`` of the grid, for ``imshow``."""
         rows, cols = self.source_counts.shape
-        return (
-            self.x0,
-            self.x0 + cols * self.cell_size,
-            self.y0,
-            self.y0 + rows * self.cell_size,
-        )
+        return (self.x0, self.x0 + cols * self.cell_size, self.y0, self.y0 + rows * self.cell_size)
 
     @property
     def occupancy(self) -> float:

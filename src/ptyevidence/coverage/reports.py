@@ -27,14 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._format import aligned_rows, number_text
 from .judge import BEST_CRITERION, best_strategy, coverage_lines, unit_label
-from .matching import (
-    PathLike,
-    ScanPositions,
-    Subset,
-    match_subset,
-    read_positions,
-    subset_from_sidecar,
-)
+from .matching import PathLike, ScanPositions, Subset, match_subset, read_positions, subset_from_sidecar
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -15,14 +15,7 @@ Examples
 """
 
 from .plots import plot_frames, plot_object, plot_probe
-from .read import (
-    MEAN_FRAMES,
-    FrameSample,
-    Scene,
-    read_frame_sample,
-    read_scene,
-    shown_frame_indices,
-)
+from .read import MEAN_FRAMES, FrameSample, Scene, read_frame_sample, read_scene, shown_frame_indices
 
 __all__ = [
     "MEAN_FRAMES",
