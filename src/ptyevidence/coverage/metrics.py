@@ -135,11 +135,9 @@ class CoverageMetrics:
         return markdown_table(["metric", "value"], [[k, number_text(v)] for k, v in values.items()])
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the metrics as JSON-ready Python numbers.
+        """Return the metrics as JSON-ready numbers (NaN as None).
 
-        NaN becomes None; the probe keys (``probe_diameter``, ``overlap_ratio``,
-        ``source_overlap_ratio``) are present only when a probe diameter was
-        given, ``source_nn_sample`` only when the source spacing was sampled.
+        The probe keys are present only with a probe diameter, ``source_nn_sample`` only when sampled.
         """
         out = strict_json(asdict(self))[0]
         if self.source_nn_sample is None:
@@ -243,16 +241,11 @@ def scan_coverage(
     Parameters
     ----------
     x, y : numpy.ndarray
-        ``(N,)`` float64 source scan positions in object pixels (``xcoords``,
-        ``ycoords``); at least 2 finite positions.
+        ``(N,)`` source positions (``xcoords``, ``ycoords``); at least 2, all finite.
     indices : numpy.ndarray
-        ``(n,)`` integer source indices of the subset, each in ``[0, N)`` and
-        distinct (their order does not matter here).
+        ``(n,)`` distinct integer source indices of the subset, in ``[0, N)``.
     cell_size : float, optional
-        Edge of the occupancy cells in object pixels. Default
-        :func:`default_cell_size`: the source's median nearest-neighbour
-        spacing times ``sqrt(N / n)``, the spacing of a well-spread subset of
-        ``n`` positions. Occupancy cannot exceed ``n / n_source_cells``.
+        Edge of the occupancy cells; default :func:`default_cell_size`.
     probe_diameter : float, optional
         Probe diameter in object pixels; adds the linear overlap ratios.
 
@@ -269,14 +262,9 @@ def scan_coverage(
         If an index is out of range or repeated, or ``cell_size`` or
         ``probe_diameter`` is not a positive length.
 
-    See Also
-    --------
-    compare_strategies : the same metrics for each subset strategy.
-
     Examples
     --------
-    A 4 x 4 grid with unit step and its four corners, on unit cells: the
-    corners pass the range criterion but occupy 4 of the 16 cells.
+    The four corners of a 4 x 4 grid pass the range criterion but occupy 4 of 16 cells.
 
     >>> import numpy as np
     >>> gx, gy = np.meshgrid(np.arange(4.0), np.arange(4.0))
@@ -300,9 +288,8 @@ def compare_strategies(
 ) -> list[tuple[str, CoverageMetrics]]:
     """Measure the coverage of an ``n``-position subset chosen by each strategy.
 
-    Every strategy of :data:`ptyevidence.fixture.strategies.STRATEGIES` picks ``n``
-    positions with :func:`~ptyevidence.fixture.strategies.select_indices`; all are
-    measured on the same occupancy cells, so their rows compare directly.
+    Each of :data:`ptyevidence.fixture.strategies.STRATEGIES` picks ``n`` positions; all
+    are measured on the same cells (:func:`select_strategy_subsets`, :func:`compare_subsets`).
 
     Parameters
     ----------
@@ -378,8 +365,6 @@ def compare_subsets(
     probe_diameter: float | None = None,
 ) -> list[tuple[str, CoverageMetrics]]:
     """Measure several subsets of one source scan on the same occupancy cells.
-
-    The source's neighbour tree, spacing and hull are computed once.
 
     Parameters
     ----------
@@ -538,13 +523,9 @@ def _spacing_sample(n: int) -> np.ndarray | None:
 def default_cell_size(x: np.ndarray, y: np.ndarray, n_subset: int, source_nn: np.ndarray | None = None) -> float:
     """Return the default occupancy cell edge for a subset of ``n_subset`` positions.
 
-    The spacing a well-spread subset of that size would have: the source's
-    median nearest-neighbour spacing times ``sqrt(N / n_subset)`` for an
-    area scan, times ``N / n_subset`` for a line scan (collinear positions,
-    where thinning ``N`` positions to ``n`` stretches the spacing along one
-    axis only). Duplicated positions (spacing 0) are ignored; if every
-    position coincides the cell edge is 1.0 (any positive value gives a
-    single cell).
+    The spacing a well-spread subset of that size would have: the source's median
+    non-zero nearest-neighbour spacing times ``sqrt(N / n_subset)`` (an area scan)
+    or ``N / n_subset`` (a line scan); 1.0 when every position coincides.
 
     Parameters
     ----------
@@ -592,9 +573,7 @@ def default_cell_size(x: np.ndarray, y: np.ndarray, n_subset: int, source_nn: np
 def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size: float) -> OccupancyGrid:
     """Count source and subset positions per occupancy cell, as dense maps for plotting.
 
-    Uses the same cells as :func:`scan_coverage` (a grid of square cells
-    centred on the source's bounding box), so ``grid.occupancy`` equals ``scan_coverage(...).occupancy``
-    for the same ``cell_size``.
+    The cells of :func:`scan_coverage` (square, centred on the source's bounding box).
 
     Parameters
     ----------
@@ -641,10 +620,7 @@ def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size:
 
 
 def _check_positions(x: Any, y: Any, minimum: int = 2, path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the positions as float64; refuse shapes, counts below ``minimum``, non-finite values.
-
-    With ``path``, messages name the file the positions were read from.
-    """
+    """Return the positions as float64; refuse shapes, counts below ``minimum``, non-finite values."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     where = "" if path is None else f"'{path}': "
@@ -755,12 +731,7 @@ def _cell_coordinates(
 
 
 def _hull_measure(x: np.ndarray, y: np.ndarray) -> tuple[float, int, np.ndarray | None]:
-    """Return (area, dimension, principal axis) of the convex hull of the points.
-
-    Dimension 2: a proper polygon. Dimension 1: collinear points (area 0; the
-    principal axis is returned so segment lengths can be compared). Dimension 0:
-    all points coincide.
-    """
+    """Return (area, dimension, principal axis) of the points' hull: 2 a polygon, 1 a segment, 0 a point."""
     from scipy.spatial import ConvexHull, QhullError
 
     dim, axis = _principal_axes(x, y)
@@ -789,10 +760,7 @@ def _nearest_other(x: np.ndarray, y: np.ndarray, sample: np.ndarray | None = Non
 
 
 def _principal_axes(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray | None]:
-    """Return the dimension of the point set (0, 1 or 2) and its principal axis.
-
-    Collinear within :data:`COLLINEAR_TOLERANCE` (width / length) counts as 1-D.
-    """
+    """Return the dimension (0, 1 or 2; collinear within :data:`COLLINEAR_TOLERANCE`) and principal axis."""
     dx, dy = x - x.mean(), y - y.mean()
     # Elementwise sums, not BLAS dot products: OpenBLAS's threaded dot costs
     # ~20 ms per call on 10^5 positions here, the ufuncs ~1 ms.

@@ -69,11 +69,9 @@ def plot_scan_coverage(
     Parameters
     ----------
     x, y : numpy.ndarray
-        ``(N,)`` float64 source positions in ``units`` (x is the column axis,
-        y the row axis: y grows downward).
+        ``(N,)`` source positions in ``units`` (x columns, y rows, growing downward).
     indices : numpy.ndarray or None
-        ``(n,)`` integer source indices of the subset; None draws the
-        source scan alone.
+        ``(n,)`` source indices of the subset; None draws the source alone.
     metrics : CoverageMetrics, optional
         Metrics of this subset, summarized in the title.
     title : str, optional
@@ -81,18 +79,15 @@ def plot_scan_coverage(
     units : str
         Unit of the positions, for the axis labels.
     background : numpy.ndarray, optional
-        ``(rows, cols)`` real image in position units (the object's
-        amplitude), drawn in grey under the positions.
+        ``(rows, cols)`` image in position units (the object's amplitude), drawn in grey.
     probe_diameter : float, optional
-        Draw a probe footprint of this diameter (position units) around
-        every subset position (every source position without a subset).
+        Diameter of a probe footprint around every subset (else source) position.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes with equal aspect and y growing downward, a legend, and for
-        large scans a colour bar of the source density. The view is the
-        scan's bounding box, widened by half a probe diameter.
+        One axes over the scan's bounding box (widened by half a probe), a legend,
+        and for large scans a colour bar of the source density.
 
     Examples
     --------
@@ -147,7 +142,7 @@ def plot_occupancy(
     Returns
     -------
     matplotlib.figure.Figure
-        One axes (y growing downward) with the cell map and a legend with the cell counts.
+        The cell map and a legend with the cell counts.
 
     Examples
     --------
@@ -221,13 +216,11 @@ def plot_strategy_comparison(
     Parameters
     ----------
     x, y : numpy.ndarray
-        ``(N,)`` float64 source positions in ``units``.
+        ``(N,)`` source positions in ``units``.
     subsets : mapping of str to numpy.ndarray
-        Strategy name to ``(n,)`` source indices
-        (:func:`ptyevidence.coverage.metrics.select_strategy_subsets`).
+        Strategy name to ``(n,)`` source indices (``select_strategy_subsets``).
     comparison : sequence of (str, CoverageMetrics)
-        Metrics per strategy (:func:`ptyevidence.coverage.metrics.compare_subsets`);
-        sets the panel order.
+        Metrics per strategy (``compare_subsets``), in panel order.
     units : str
         Unit of the positions, for the axis labels.
     background : numpy.ndarray, optional
@@ -236,8 +229,7 @@ def plot_strategy_comparison(
     Returns
     -------
     matplotlib.figure.Figure
-        One axes per strategy, titled with its key metrics (the best by
-        :data:`~ptyevidence.coverage.judge.BEST_CRITERION` marked), and one legend.
+        One axes per strategy, titled with its key metrics (the best marked), and one legend.
 
     Examples
     --------
@@ -295,12 +287,8 @@ def draw_image(
         Where to draw.
     image : numpy.ndarray
         ``(rows, cols)`` real values.
-    cmap : str
-        Colour map.
-    label : str, optional
-        Label of the image (for a colour bar).
-    norm, vmin, vmax
-        Passed to ``imshow``.
+    cmap, label, norm, vmin, vmax
+        Passed to ``imshow`` (``label`` names the image for a colour bar).
 
     Returns
     -------
@@ -369,9 +357,7 @@ def save_figure(
 ) -> tuple[str, ...]:
     """Write ``fig`` to ``STEM.png`` and ``STEM.svg``, published together and reproducibly.
 
-    Every path is checked before any is written, so a refusal leaves
-    nothing behind. The SVG carries no date and fixed element ids, so the same
-    figure gives the same bytes.
+    Every path is checked before any is written; the SVG has no date and fixed ids.
 
     Parameters
     ----------
@@ -457,7 +443,7 @@ def draw_scan(
     marker_scale : float
         Scale of the marker areas.
     on_image : bool
-        The positions lie over an image: the source gets a colour that stands out from grey.
+        Over an image: the source gets a colour that stands out from grey.
 
     Returns
     -------

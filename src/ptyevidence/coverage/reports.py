@@ -63,12 +63,13 @@ TABLE_METRICS = (
 )
 
 
+@dataclass(frozen=True, eq=False)
 class _Report:
-    """What the three reports share: the scan, the probe diameter used, the figures written."""
+    """What the three reports share: the scan, the figures written, the probe diameter used."""
 
     source: ScanPositions
-    probe: dict[str, Any] | None
-    plots: list[str]
+    plots: list[str] = field(default_factory=list, kw_only=True)
+    probe: dict[str, Any] | None = field(default=None, kw_only=True)
     ok = True
 
     def _source_dict(self) -> dict[str, Any]:
@@ -95,18 +96,13 @@ class ScanReport(_Report):
 
     Attributes
     ----------
-    source : ScanPositions
-        The scan.
     stats : ScanStats
-        Its statistics.
-    plots : list of str
-        Figure files written.
+        The scan's statistics.
+    source, plots, probe
+        The scan, the figure files written, and the probe diameter used with how it was found.
     """
 
-    source: ScanPositions
     stats: ScanStats
-    plots: list[str] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
@@ -125,24 +121,19 @@ class SubsetReport(_Report):
 
     Attributes
     ----------
-    source : ScanPositions
-        The scan.
     subset : Subset
         The subset's source indices and where they came from.
     metrics : CoverageMetrics
         Its coverage.
     checks : list of dict
         One per threshold: ``metric``, ``value``, ``criterion``, ``threshold``, ``ok``.
-    plots : list of str
-        Figure files written.
+    source, plots, probe
+        The scan, the figure files written, and the probe diameter used with how it was found.
     """
 
-    source: ScanPositions
     subset: Subset
     metrics: CoverageMetrics
     checks: list[dict[str, Any]] = field(default_factory=list)
-    plots: list[str] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -197,25 +188,20 @@ class StrategiesReport(_Report):
 
     Attributes
     ----------
-    source : ScanPositions
-        The scan.
     subset_size, seed : int
         Positions per subset, and the seed given to every strategy.
     probe_diameter : float or None
         Probe diameter of the overlap ratios, if given.
     rows : list of (str, CoverageMetrics)
         One entry per strategy.
-    plots : list of str
-        Figure files written.
+    source, plots, probe
+        The scan, the figure files written, and the probe diameter used with how it was found.
     """
 
-    source: ScanPositions
     subset_size: int
     seed: int
     probe_diameter: float | None
     rows: list[tuple[str, CoverageMetrics]]
-    plots: list[str] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
 
     @property
     def best(self) -> str:
@@ -303,7 +289,7 @@ def scan_report(
             )
         ]
 
-    return ScanReport(positions, stats, _save_plots(plot_dir, stems, draw, force, [source]), probe)
+    return ScanReport(positions, stats, plots=_save_plots(plot_dir, stems, draw, force, [source]), probe=probe)
 
 
 def subset_report(
@@ -383,7 +369,7 @@ def subset_report(
         ]
 
     plots = _save_plots(plot_dir, stems, draw, force, inputs)
-    return SubsetReport(positions, subset, metrics, checks, plots, probe)
+    return SubsetReport(positions, subset, metrics, checks, plots=plots, probe=probe)
 
 
 def strategies_report(
@@ -441,7 +427,7 @@ def strategies_report(
         return [plot_strategy_comparison(positions.x, positions.y, subsets, rows, positions.units, background)]
 
     plots = _save_plots(plot_dir, stems, draw, force, [source])
-    return StrategiesReport(positions, subset_size, seed, diameter, rows, plots, probe)
+    return StrategiesReport(positions, subset_size, seed, diameter, rows, plots=plots, probe=probe)
 
 
 # -- helpers -------------------------------------------------------------------
