@@ -42,9 +42,7 @@ class ExplorerView:
 
     Attributes
     ----------
-    subset_size, seed : int
-        The choice.
-    strategy : str
+    subset_size, strategy, seed : int, str, int
         The choice.
     probe_diameter : float or None
         Footprint diameter (None: no footprints, no overlap).
@@ -189,8 +187,7 @@ class CoverageExplorer:
     ) -> Any:
         """Return ipywidgets controls (subset size, strategy, seed, probe diameter) with a live view.
 
-        Every change re-runs :meth:`update` and replaces the figure and the
-        metrics; a choice out of range shows its message instead.
+        Every change re-runs :meth:`update`; a choice out of range shows its message instead.
 
         Returns
         -------

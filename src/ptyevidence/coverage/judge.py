@@ -74,8 +74,7 @@ def meets_reference(metrics: CoverageMetrics, min_range_ratio: float | None = No
 def reference_thresholds(min_range_ratio: float | None = None) -> tuple[float, float]:
     """Return the x and y range-ratio thresholds: ``min_range_ratio`` for both, or the acceptance contract's.
 
-    The criterion lives in the ``fixture-acceptance`` contract, so the
-    coverage statements and the fixture's acceptance verdict read one rule.
+    The ``fixture-acceptance`` contract holds the rule, so coverage and ``fixture verify`` read the same one.
 
     Examples
     --------
@@ -108,9 +107,7 @@ def best_strategy(comparison: Sequence[tuple[str, CoverageMetrics]]) -> str:
 def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> list[str]:
     r"""Return what the metrics of one subset mean, one statement per line.
 
-    The reference criterion, occupancy against its ceiling, the largest gap
-    (in probe diameters when the metrics carry one) and the overlap of
-    neighbouring probes.
+    The reference criterion, occupancy against its ceiling, the largest gap and the probes' overlap.
 
     Examples
     --------

@@ -47,17 +47,12 @@ class ScanPositions:
 
     Attributes
     ----------
-    path : str
-        The file, as given.
-    format : str
-        Its format (``"npz"`` or ``"cxi"``).
-    units : str
-        Unit of the positions (``"object pixels"``, or metres for some CXI files).
+    path, format, units : str
+        The file as given, its format (``"npz"``, ``"cxi"``...) and the positions' unit.
     x, y : numpy.ndarray
         ``(N,)`` float64 positions, all finite.
     geometry : str or None
-        For positions converted from metres (CXI): the geometry and sample
-        pixel size used, and whether the geometry was assumed.
+        For positions converted from metres (CXI): the geometry and pixel size used.
     """
 
     path: str
@@ -82,10 +77,8 @@ class Subset:
         ``(n,)`` int64 distinct source indices, in fixture row order.
     origin : {"sidecar", "positions"}
         Read from a sidecar, or found by matching positions exactly.
-    path : str
-        The fixture (or the sidecar, when it was given directly).
-    sidecar : str or None
-        The sidecar the indices came from.
+    path, sidecar : str, str or None
+        The fixture (the sidecar, when given directly), and the sidecar the indices came from.
     """
 
     indices: np.ndarray
@@ -121,8 +114,7 @@ def read_positions(
     Raises
     ------
     InputError
-        If the file cannot be read, the positions are not two equal-length
-        1-D arrays of at least ``minimum`` entries, or one is not finite.
+        If the file cannot be read, or its positions are not ``minimum`` or more finite ``(N,)`` pairs.
     """
     from ..readers.registry import open_source
 
@@ -160,8 +152,7 @@ def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> 
     Raises
     ------
     InputError
-        If the sidecar is missing or damaged, was cut from a source of
-        another size, or lists no, out-of-range or repeated indices.
+        If the sidecar is missing or damaged, or does not fit the source.
     """
     source = _as_positions(source)
     sidecar = os.fspath(sidecar)
@@ -171,10 +162,8 @@ def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> 
 def match_subset(source: ScanPositions | PathLike, fixture: PathLike) -> Subset:
     """Return the source indices of a fixture's positions.
 
-    The indices come from the sidecar beside the fixture (same name,
-    ``.json``) when there is one; then each fixture row must sit at its
-    recorded source position. Without a sidecar the fixture's positions are
-    matched to the source's exactly (:func:`match_positions`).
+    From the sidecar beside the fixture (``.json``) when there is one, each fixture
+    row at its recorded source position; else by :func:`match_positions`.
 
     Parameters
     ----------
@@ -191,8 +180,7 @@ def match_subset(source: ScanPositions | PathLike, fixture: PathLike) -> Subset:
     Raises
     ------
     InputError
-        If the fixture or its sidecar cannot be used, the sidecar belongs to
-        another fixture or source, or a fixture position is not a source position.
+        If the fixture or its sidecar cannot be used or does not belong to the source.
     """
     from ..fixture.sidecar import default_metadata_path
 
@@ -209,11 +197,9 @@ def match_subset(source: ScanPositions | PathLike, fixture: PathLike) -> Subset:
 def match_positions(fixture: ScanPositions, source: ScanPositions) -> np.ndarray:
     """Return the source index of each fixture position, by exact coordinate match.
 
-    Fixture rows at a position that the source holds several times take
-    that position's source indices in ascending order, so the result has
-    no repeats. Positions become integer keys (rank of x and of y among the
-    source's distinct values): matching is sorting and binary search, exact
-    and without a spatial index.
+    Rows at a position the source holds several times take its indices in
+    ascending order, so there are no repeats. Positions become integer keys (ranks
+    among the source's distinct x and y): sorting and binary search, no spatial index.
 
     Parameters
     ----------

@@ -143,9 +143,7 @@ def source_probe(source: Any) -> tuple[np.ndarray | None, ProbeSize | None]:
     probe : numpy.ndarray or None
         ``(modes, H, W)``; None when the file holds no probe.
     size : ProbeSize or None
-        Its size; None when there is no probe, it cannot be measured, or the
-        positions are not in object pixels (a probe pixel then has no
-        known size in position units).
+        Its size; None without a measurable probe or with positions not in object pixels.
     """
     if PROBE_KEY not in source:
         return None, None

@@ -252,10 +252,9 @@ def scan_report(
     Parameters
     ----------
     source : str or path
-        The scan (NPZ or CXI); only its positions are read.
+        The scan (NPZ or CXI).
     probe_diameter : float, optional
-        Probe diameter in position units, for the overlap ratio; default the
-        diameter measured from the file's probe (none without one).
+        Probe diameter in position units; default measured from the file's probe, if any.
     plot_dir : str or path, optional
         Folder (created if missing, its parent must exist) for ``scan_coverage.png/.svg``.
     force : bool
@@ -310,15 +309,13 @@ def subset_report(
     source : str or path
         The scan the subset was cut from.
     fixture : str or path, optional
-        A fixture; its indices come from its sidecar, else by matching
-        positions (:func:`~ptyevidence.coverage.match_subset`).
+        A fixture; its indices as :func:`~ptyevidence.coverage.match_subset` finds them.
     sidecar : str or path, optional
         A fixture sidecar whose ``indices`` select the subset (instead of ``fixture``).
     cell_size : float, optional
         Occupancy cell edge; default :func:`~ptyevidence.coverage.default_cell_size`.
     probe_diameter : float, optional
-        Probe diameter in position units, for the overlap ratios and the
-        footprints; default the diameter measured from the source's probe.
+        Probe diameter in position units; default measured from the source's probe.
     min_range_ratio : float, optional
         Check that the x and y range ratios exceed this.
     min_occupancy : float, optional
@@ -394,8 +391,7 @@ def strategies_report(
     cell_size : float, optional
         Occupancy cell edge, shared by every strategy.
     probe_diameter : float, optional
-        Probe diameter in position units, for the overlap ratios; default the
-        diameter measured from the source's probe.
+        Probe diameter in position units; default measured from the source's probe.
     plot_dir : str or path, optional
         Folder for ``strategy_comparison`` (PNG and SVG).
     force : bool
@@ -443,13 +439,11 @@ def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
 def _from_file(
     source: PathLike, given: float | None, units: str, drawn: bool
 ) -> tuple[float | None, dict[str, Any] | None, Any]:
-    """Return the probe diameter, how it was found, and the object's amplitude to draw the positions over.
+    """Return the probe diameter (``given``, else the file's), how it was found, and the object's amplitude.
 
-    The diameter is ``given``, else measured from the file's probe; the object
-    is read only for figures, with the positions in object pixels. Positions
-    read with a ``reader``/``positions_from`` pair (the CLI passes
-    :class:`ScanPositions` then) may come from a file that does not open
-    without those options: the report then goes without its probe and object.
+    The object is read only for figures, with positions in object pixels. Positions
+    read with ``reader``/``positions_from`` (the CLI passes :class:`ScanPositions`)
+    may be of a file that opens only with them: then there is no probe or object.
     """
     import numpy as np
 

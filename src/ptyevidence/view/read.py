@@ -1,11 +1,8 @@
 """Read what a dataset's figures show: the object, probe and positions, and a sample of frames.
 
-Everything here is bounded by what is shown, not by the size of the file:
-:func:`read_scene` reads the positions, the probe and the object (arrays of
-one frame or one object each); :func:`read_frame_sample` gathers a few
-representative frames and the mean of at most :data:`MEAN_FRAMES` evenly
-strided frames. The choices depend only on the number of positions, so the
-same file always gives the same frames.
+Bounded by what is shown, not by the file: :func:`read_frame_sample` gathers a few
+frames and the mean of at most :data:`MEAN_FRAMES` evenly strided ones, chosen by
+the number of positions only (the same file always gives the same frames).
 """
 
 from __future__ import annotations
