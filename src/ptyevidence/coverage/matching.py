@@ -154,7 +154,7 @@ def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> 
     InputError
         If the sidecar is missing or damaged, or does not fit the source.
     """
-    source = _as_positions(source)
+    source = read_positions(source)
     sidecar = os.fspath(sidecar)
     return Subset(_sidecar_indices(sidecar, source), "sidecar", sidecar, sidecar)
 
@@ -184,7 +184,7 @@ def match_subset(source: ScanPositions | PathLike, fixture: PathLike) -> Subset:
     """
     from ..fixture.sidecar import default_metadata_path
 
-    source = _as_positions(source)
+    source = read_positions(source)
     positions = read_positions(fixture, minimum=1)
     sidecar = default_metadata_path(positions.path)
     if os.path.isfile(sidecar):
@@ -258,10 +258,6 @@ def match_positions(fixture: ScanPositions, source: ScanPositions) -> np.ndarray
         )
         raise InputError(msg, fixture.path)
     return order[lo + rank].astype(np.int64)
-
-
-def _as_positions(source: ScanPositions | PathLike) -> ScanPositions:
-    return source if isinstance(source, ScanPositions) else read_positions(source)
 
 
 def _sidecar_indices(path: str, source: ScanPositions) -> np.ndarray:

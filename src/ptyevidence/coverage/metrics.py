@@ -61,37 +61,29 @@ class CoverageMetrics:
     cell_size : float
         Edge of the square occupancy cells.
     x_range_ratio, y_range_ratio : float
-        Subset coordinate range / source coordinate range, per axis (the
-        reference criterion); 1.0 on an axis where the source has zero range.
+        Subset / source coordinate range per axis (the reference criterion); 1.0 for a zero source range.
     occupancy : float
         Occupied source cells that the subset also occupies / occupied source cells.
     n_source_cells, n_subset_cells : int
         Number of occupied cells of the source and of the subset.
     hull_area_ratio : float
-        Subset convex-hull area / source convex-hull area. When the source is
-        collinear (a line scan) the hulls are segments and their lengths are
-        compared instead; 1.0 when all source positions coincide.
+        Subset / source convex-hull area; segment lengths for a line scan, 1.0 if all positions coincide.
     source_hull_area, subset_hull_area : float
         Convex-hull areas (0.0 for collinear sets).
-    largest_gap : float
-        Largest distance from a source position to its nearest subset position.
-    gap_p95 : float
-        95th percentile of those distances.
+    largest_gap, gap_p95 : float
+        Largest and 95th-percentile distance from a source position to its nearest subset position.
     source_nn_median, source_nn_p95 : float
         Median and 95th percentile of the source's nearest-neighbour distances.
     subset_nn_median, subset_nn_p95 : float
         The same for the subset (NaN when the subset has one position).
     source_nn_sample : int or None
-        When the source has more than :data:`NN_SAMPLE_SIZE` positions, the
-        number of (evenly strided) source positions whose nearest-neighbour
-        distances give ``source_nn_median``, ``source_nn_p95`` and the
-        default ``cell_size``; None when every position was measured.
+        Above :data:`NN_SAMPLE_SIZE` source positions, the number of evenly strided ones whose spacing
+        gives ``source_nn_*`` and the default ``cell_size``; None when every position was measured.
     probe_diameter : float or None
         Probe diameter used for the overlap ratios, if one was given.
     overlap_ratio, source_overlap_ratio : float or None
-        Linear overlap ``max(0, 1 - d / D)`` of neighbouring probes, with ``d``
-        the median nearest-neighbour distance of the subset (resp. source) and
-        ``D`` the probe diameter; 0 means neighbouring probes do not touch.
+        Linear overlap ``max(0, 1 - d / D)`` of neighbouring probes, ``d`` the median nearest-neighbour
+        distance of the subset (resp. source), ``D`` the probe diameter; 0: the probes do not touch.
     """
 
     n_source: int
@@ -198,8 +190,7 @@ class ScanStats:
 class OccupancyGrid:
     """Occupancy cells of a source scan and a subset, as dense count maps.
 
-    Cell ``(row, col)`` spans ``x0 + col * cell_size <= x < x0 + (col + 1) * cell_size``
-    and the same in y with ``y0`` (rows are y, columns are x).
+    Cell ``(row, col)`` spans ``x0 + col * cell_size <= x < x0 + (col + 1) * cell_size``, the same in y.
 
     Attributes
     ----------

@@ -46,9 +46,7 @@ def plot_frames(sample: FrameSample, scene: Scene | None = None) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        Panels in rows of three: the mean frame first, then the frames in
-        scan order; each with its own colour bar (zeros, which a log scale
-        cannot show, take the colour map's lowest colour).
+        Panels in rows of three, the mean frame first, each with a colour bar (zeros take its lowest colour).
 
     Examples
     --------
@@ -97,9 +95,8 @@ def plot_probe(probe: np.ndarray, size: ProbeSize | None = None) -> Figure:
     probe : numpy.ndarray
         ``(H, W)`` or ``(modes, H, W)`` complex probe.
     size : ProbeSize, optional
-        From :func:`ptyevidence.coverage.probe.measure_probe`: the amplitude
-        panels get the threshold contour and the equivalent disc (centred on
-        the frame centre, where a scan position puts the probe).
+        From :func:`ptyevidence.coverage.probe.measure_probe`: adds the threshold
+        contour and the equivalent disc (at the frame centre) to the amplitude panels.
 
     Returns
     -------
@@ -162,18 +159,15 @@ def plot_object(
     Parameters
     ----------
     scene : Scene
-        From :func:`ptyevidence.view.read_scene`; its object must be present
-        and its positions in object pixels (:attr:`Scene.on_object`).
+        From :func:`ptyevidence.view.read_scene`, with :attr:`Scene.on_object` true.
     subset : numpy.ndarray, optional
         ``(n,)`` source indices drawn bold (the fixture's positions).
     probe_diameter : float, optional
-        Footprint diameter around the subset's positions (every position
-        without a subset); default the scene's measured probe diameter.
+        Footprint diameter around the subset's (else every) position; default the scene's.
     marks : sequence of int
         Scan indices labelled with their number (e.g. the frames shown).
     whole : bool
-        Show the whole object; default: the illuminated region (the scan's
-        bounding box widened by a probe diameter, or by a tenth of the object).
+        Show the whole object; default the scan's bounding box widened by a probe diameter (or a tenth).
 
     Returns
     -------
