@@ -288,7 +288,7 @@ def scan_report(
             )
         ]
 
-    return ScanReport(positions, stats, plots=_save_plots(plot_dir, stems, draw, force, [source]), probe=probe)
+    return ScanReport(positions, stats, plots=_save_plots(stems, draw, force, [source]), probe=probe)
 
 
 def subset_report(
@@ -365,7 +365,7 @@ def subset_report(
             plot_occupancy(grid, metrics, x[idx], y[idx], units=units),
         ]
 
-    plots = _save_plots(plot_dir, stems, draw, force, inputs)
+    plots = _save_plots(stems, draw, force, inputs)
     return SubsetReport(positions, subset, metrics, checks, plots=plots, probe=probe)
 
 
@@ -422,7 +422,7 @@ def strategies_report(
 
         return [plot_strategy_comparison(positions.x, positions.y, subsets, rows, positions.units, background)]
 
-    plots = _save_plots(plot_dir, stems, draw, force, [source])
+    plots = _save_plots(stems, draw, force, [source])
     return StrategiesReport(positions, subset_size, seed, diameter, rows, plots=plots, probe=probe)
 
 
@@ -516,11 +516,7 @@ def _check_stems(stems: list[str], force: bool, inputs: Sequence[PathLike]) -> N
 
 
 def _save_plots(
-    plot_dir: PathLike | None,
-    stems: list[str],
-    draw: Callable[[], list[Figure]],
-    force: bool,
-    inputs: Sequence[PathLike],
+    stems: list[str], draw: Callable[[], list[Figure]], force: bool, inputs: Sequence[PathLike]
 ) -> list[str]:
     """Draw the figures (only when there is somewhere to put them) and save them; return the paths."""
     if not stems:
@@ -528,9 +524,6 @@ def _save_plots(
     from .plots import save_figure
 
     figures = draw()
-    os.makedirs(os.fspath(plot_dir), exist_ok=True)
+    os.makedirs(os.path.dirname(stems[0]), exist_ok=True)
     _check_stems(stems, force, inputs)
-    written: list[str] = []
-    for fig, stem in zip(figures, stems):
-        written.extend(save_figure(fig, stem, force=force))
-    return written
+    return [path for fig, stem in zip(figures, stems) for path in save_figure(fig, stem, force=force)]

@@ -69,9 +69,7 @@ def plot_frames(sample: FrameSample, scene: Scene | None = None) -> Figure:
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     images = [(sample.mean_label, sample.mean)]
     for i, frame in zip(sample.indices, sample.frames):
-        where = ""
-        if scene is not None:
-            where = f" at x {scene.x[i]:.1f}, y {scene.y[i]:.1f}"
+        where = "" if scene is None else f" at x {scene.x[i]:.1f}, y {scene.y[i]:.1f}"
         images.append((f"frame {int(i)}{where}", frame))
     for ax, (title, image) in zip(axes, images):
         shown = ax.imshow(
@@ -196,10 +194,10 @@ def plot_object(
     aspect = (bottom - top) / max(right - left, 1e-12)
     fig = Figure(figsize=(13.0, 5.3 * aspect + 1.3), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
-    layers = [("amplitude", np.abs(obj), "gray", {}), ("phase (rad)", np.angle(obj), _PHASE_CMAP, {})]
+    layers = [("amplitude", np.abs(obj), "gray"), ("phase (rad)", np.angle(obj), _PHASE_CMAP)]
     handles: list[Any] = []
-    for ax, (label, image, cmap, kwargs) in zip(axes, layers):
-        shown = draw_image(ax, image, cmap=cmap, **kwargs)
+    for ax, (label, image, cmap) in zip(axes, layers):
+        shown = draw_image(ax, image, cmap=cmap)
         fig.colorbar(shown, ax=ax, shrink=0.8, label=label)
         handles, _ = draw_scan(ax, scene.x, scene.y, subset, marker_scale=0.6, on_image=True)
         if diameter:
