@@ -163,20 +163,9 @@ class CoverageExplorer:
         diameter = self.probe_diameter if probe_diameter is None else (float(probe_diameter) or None)
         subsets = select_strategy_subsets(self.x, self.y, subset_size, seed)
         comparison = compare_subsets(self.x, self.y, subsets, probe_diameter=diameter)
-        metrics = dict(comparison)[strategy]
-        figure = plot_scan_coverage(
-            self.x,
-            self.y,
-            subsets[strategy],
-            metrics,
-            title=f"{strategy}, seed {seed}",
-            units=self.units,
-            background=self.background,
-            probe_diameter=diameter,
-        )
-        return ExplorerView(
-            subset_size, strategy, seed, diameter, subsets[strategy], metrics, comparison, figure, self.units
-        )
+        indices, metrics, title = subsets[strategy], dict(comparison)[strategy], f"{strategy}, seed {seed}"
+        figure = plot_scan_coverage(self.x, self.y, indices, metrics, title, self.units, self.background, diameter)
+        return ExplorerView(subset_size, strategy, seed, diameter, indices, metrics, comparison, figure, self.units)
 
     def widget(
         self,
