@@ -121,23 +121,16 @@ def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> li
     largest gap 1.41 px = 0.71 probe diameters (2 px)
     overlap of neighbouring probes: 0 in the subset, 0.5 in the scan
     """
-    u = unit_label(units)
-    m = metrics
+    u, m = unit_label(units), metrics
     met = "met" if meets_reference(m) else "NOT met"
+    cells = f"{m.n_subset} positions on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells"
     lines = [
-        (f"reference criterion ({reference_criterion()}): {met} (x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})"),
-        (
-            f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({m.n_subset} positions "
-            f"on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells)"
-        ),
+        f"reference criterion ({reference_criterion()}): {met} (x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})",
+        f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({cells})",
+        f"largest gap {m.largest_gap:.3g} {u}",
     ]
-    gap = f"largest gap {m.largest_gap:.3g} {u}"
     if m.probe_diameter:
-        gap += f" = {m.largest_gap / m.probe_diameter:.2f} probe diameters ({m.probe_diameter:.3g} {u})"
-    lines.append(gap)
-    if m.probe_diameter:
-        lines.append(
-            f"overlap of neighbouring probes: {m.overlap_ratio:.2g} in the subset, "
-            f"{m.source_overlap_ratio:.2g} in the scan"
-        )
+        lines[-1] += f" = {m.largest_gap / m.probe_diameter:.2f} probe diameters ({m.probe_diameter:.3g} {u})"
+        overlap = f"{m.overlap_ratio:.2g} in the subset, {m.source_overlap_ratio:.2g} in the scan"
+        lines.append(f"overlap of neighbouring probes: {overlap}")
     return lines

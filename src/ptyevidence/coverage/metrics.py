@@ -598,13 +598,10 @@ def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size:
     idx = _check_indices(indices, x.size)
     cell_size = _check_positive(cell_size, "cell_size")
     col, row, x0, y0, n_cols, n_rows = _cell_coordinates(x, y, cell_size)
-    shape = (n_rows, n_cols)
-    check_budget(2 * 8 * shape[0] * shape[1], f"occupancy map of {shape[0]} x {shape[1]} cells")
+    check_budget(2 * 8 * n_rows * n_cols, f"occupancy map of {n_rows} x {n_cols} cells")
     ids = row * n_cols + col
-    size = n_rows * n_cols
-    source_counts = np.bincount(ids, minlength=size).astype(np.int64).reshape(shape)
-    subset_counts = np.bincount(ids[idx], minlength=size).astype(np.int64).reshape(shape)
-    return OccupancyGrid(x0, y0, cell_size, source_counts, subset_counts)
+    source, subset = (np.bincount(i, minlength=n_rows * n_cols).astype(np.int64) for i in (ids, ids[idx]))
+    return OccupancyGrid(x0, y0, cell_size, source.reshape(n_rows, n_cols), subset.reshape(n_rows, n_cols))
 
 
 # -- helpers -----------------------------------------------------------------
