@@ -52,7 +52,7 @@ class ScanPositions:
     x, y : numpy.ndarray
         ``(N,)`` float64 positions, all finite.
     geometry : str or None
-        For positions converted from metres (CXI): the geometry and pixel size used.
+        For positions converted from metres (CXI): the geometry and pixel size used, and whether assumed.
     """
 
     path: str

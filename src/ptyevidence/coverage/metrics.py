@@ -564,7 +564,7 @@ def default_cell_size(x: np.ndarray, y: np.ndarray, n_subset: int, source_nn: np
 def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size: float) -> OccupancyGrid:
     """Count source and subset positions per occupancy cell, as dense maps for plotting.
 
-    The cells of :func:`scan_coverage` (square, centred on the source's bounding box).
+    The cells of :func:`scan_coverage`, so ``grid.occupancy`` equals its ``occupancy`` for the same ``cell_size``.
 
     Parameters
     ----------
