@@ -88,10 +88,8 @@ def probe_modes(probe: Any) -> np.ndarray:
     if arr.dtype.kind not in "biufc":
         msg = f"probe has dtype {arr.dtype}; expected complex (or real) numbers"
         raise InputError(msg)
-    if arr.ndim == 2:
-        return arr[None]
-    if arr.ndim == 3:
-        return arr
+    if arr.ndim in (2, 3):
+        return arr.reshape(-1, *arr.shape[-2:])
     msg = f"probe has shape {arr.shape}; expected (H, W) or (modes, H, W)"
     raise InputError(msg)
 

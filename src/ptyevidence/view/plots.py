@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..coverage.judge import unit_label
-from ..coverage.plots import _marker_handle, draw_footprints, draw_image, draw_scan
+from ..coverage.plots import draw_footprints, draw_image, draw_scan
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,7 +29,7 @@ __all__ = ["plot_frames", "plot_object", "plot_probe"]
 
 _FRAME_CMAP = "magma"
 _PHASE_CMAP = "twilight"
-_CONTOUR_COLOUR = "#f39c12"
+_CONTOUR_COLOUR = "#f39c12"  # the colour of the probe footprints, so the disc and its contour match
 _MARK_COLOUR = "#2ecc71"
 
 
@@ -125,15 +125,12 @@ def plot_probe(probe: np.ndarray, size: ProbeSize | None = None) -> Figure:
         fig.colorbar(phase, ax=phase_ax, shrink=0.85, label="phase (rad)")
         amp_ax.set_title(f"mode {m} amplitude")
         phase_ax.set_title(f"mode {m} phase")
-        handles = []
         if size is not None:
             amp_ax.contour(total, levels=[size.fraction * float(total.max())], colors=_CONTOUR_COLOUR, linewidths=1.2)
-            draw_footprints(amp_ax, np.array([w // 2]), np.array([h // 2]), size.diameter)
-            disc = f"equivalent disc, {size.diameter:.3g} px"
-            handles = [
-                Line2D([], [], color=_CONTOUR_COLOUR, label=f"amplitude = {size.fraction:g} of maximum"),
-                _marker_handle(disc, markersize=11, markerfacecolor="none", markeredgecolor=_CONTOUR_COLOUR),
-            ]
+            # The footprint's legend marker, renamed: the disc drawn is the probe's equivalent disc.
+            disc = draw_footprints(amp_ax, np.array([w // 2]), np.array([h // 2]), size.diameter)
+            disc.set_label(f"equivalent disc, {size.diameter:.3g} px")
+            handles = [Line2D([], [], color=_CONTOUR_COLOUR, label=f"amplitude = {size.fraction:g} of maximum"), disc]
             amp_ax.legend(handles=handles, loc="lower left", fontsize="small", framealpha=0.8)
         for ax in (amp_ax, phase_ax):
             ax.set_xlabel("probe column (object pixels)")
