@@ -1,13 +1,8 @@
 """Scan coverage: how well a subset of scan positions spans its source scan.
 
-Public entry points for the coverage metrics, their plots and reports; the maths
-lives in :mod:`ptyevidence.coverage.metrics`, what they mean (ceiling,
-reference criterion, best strategy) in :mod:`ptyevidence.coverage.judge`, the
-probe diameter in :mod:`ptyevidence.coverage.probe`, the drawing in
-:mod:`ptyevidence.coverage.plots`, the interactive explorer in
-:mod:`ptyevidence.coverage.explore`, finding a fixture's source indices in
-:mod:`ptyevidence.coverage.matching`, and the reports of a dataset file
-(what ``ptyevidence coverage`` prints) in :mod:`ptyevidence.coverage.reports`.
+Modules: ``metrics`` (the maths), ``judge`` (what they mean), ``probe`` (its
+diameter), ``plots``, ``explore`` (the notebook widget), ``matching`` (a
+fixture's source indices) and ``reports`` (what ``ptyevidence coverage`` prints).
 
 Examples
 --------
@@ -44,22 +39,9 @@ from .metrics import (
     scan_coverage,
     select_strategy_subsets,
 )
-from .plots import (
-    figure_png,
-    plot_occupancy,
-    plot_scan_coverage,
-    plot_strategy_comparison,
-    save_figure,
-)
+from .plots import figure_png, plot_occupancy, plot_scan_coverage, plot_strategy_comparison, save_figure
 from .probe import ProbeSize, measure_probe
-from .reports import (
-    ScanReport,
-    StrategiesReport,
-    SubsetReport,
-    scan_report,
-    strategies_report,
-    subset_report,
-)
+from .reports import ScanReport, StrategiesReport, SubsetReport, scan_report, strategies_report, subset_report
 
 __all__ = [
     "BEST_CRITERION",

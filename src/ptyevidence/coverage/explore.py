@@ -1,13 +1,8 @@
 """Explore scan coverage interactively: pick a subset, see it over the object, read its metrics.
 
-:class:`CoverageExplorer` holds one scan (positions, and the object and
-probe diameter to draw them with). :meth:`CoverageExplorer.update` is the
-callback: a subset size, strategy, seed and probe diameter in, the subset,
-its metrics, the comparison of every strategy and the figure out.
-:meth:`CoverageExplorer.widget` wires it to ipywidgets controls for Jupyter
-(ipywidgets is imported only there); every change of a control re-plots and
-re-measures. The scan coverage notebook uses it; under papermill the same
-notebook draws static figures from its parameters instead.
+:meth:`CoverageExplorer.update` is the callback (a subset choice in, its
+metrics, every strategy's and the figure out); :meth:`CoverageExplorer.widget`
+wires it to ipywidgets controls (imported only there) for the coverage notebook.
 
 Examples
 --------
@@ -47,9 +42,7 @@ class ExplorerView:
 
     Attributes
     ----------
-    subset_size, seed : int
-        The choice.
-    strategy : str
+    subset_size, strategy, seed : int, str, int
         The choice.
     probe_diameter : float or None
         Footprint diameter (None: no footprints, no overlap).
@@ -170,20 +163,9 @@ class CoverageExplorer:
         diameter = self.probe_diameter if probe_diameter is None else (float(probe_diameter) or None)
         subsets = select_strategy_subsets(self.x, self.y, subset_size, seed)
         comparison = compare_subsets(self.x, self.y, subsets, probe_diameter=diameter)
-        metrics = dict(comparison)[strategy]
-        figure = plot_scan_coverage(
-            self.x,
-            self.y,
-            subsets[strategy],
-            metrics,
-            title=f"{strategy}, seed {seed}",
-            units=self.units,
-            background=self.background,
-            probe_diameter=diameter,
-        )
-        return ExplorerView(
-            subset_size, strategy, seed, diameter, subsets[strategy], metrics, comparison, figure, self.units
-        )
+        indices, metrics, title = subsets[strategy], dict(comparison)[strategy], f"{strategy}, seed {seed}"
+        figure = plot_scan_coverage(self.x, self.y, indices, metrics, title, self.units, self.background, diameter)
+        return ExplorerView(subset_size, strategy, seed, diameter, indices, metrics, comparison, figure, self.units)
 
     def widget(
         self,
@@ -194,8 +176,7 @@ class CoverageExplorer:
     ) -> Any:
         """Return ipywidgets controls (subset size, strategy, seed, probe diameter) with a live view.
 
-        Every change re-runs :meth:`update` and replaces the figure and the
-        metrics; a choice out of range shows its message instead.
+        Every change re-runs :meth:`update`; a choice out of range shows its message instead.
 
         Returns
         -------

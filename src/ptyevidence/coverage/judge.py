@@ -1,16 +1,9 @@
 """What coverage metrics say about a subset: against its ceiling, the reference, the other strategies.
 
-Three statements, kept apart because they answer different questions:
-
-* the *reference criterion* (:func:`meets_reference`): the subset's x and y
-  ranges exceed a fraction of the source's, the acceptance rule of the
-  reference fixtures (two far corners already meet it);
-* the *ceiling* (:attr:`CoverageMetrics.occupancy_ceiling`): ``n`` positions
-  can occupy at most ``n`` cells, so occupancy is read against
-  ``min(1, n / cells)``, not against 1;
-* the *best coverage* (:func:`best_strategy`): of several subsets of one
-  scan, the one whose worst-served source position is nearest to the
-  subset (:data:`BEST_CRITERION`).
+Kept apart, as they answer different questions: the *reference criterion*
+(:func:`meets_reference`, x and y ranges above a fraction of the source's: two
+far corners meet it); the *ceiling* (``n`` positions occupy at most ``n`` cells);
+the *best coverage* (:func:`best_strategy`, by :data:`BEST_CRITERION`).
 
 Examples
 --------
@@ -81,8 +74,7 @@ def meets_reference(metrics: CoverageMetrics, min_range_ratio: float | None = No
 def reference_thresholds(min_range_ratio: float | None = None) -> tuple[float, float]:
     """Return the x and y range-ratio thresholds: ``min_range_ratio`` for both, or the acceptance contract's.
 
-    The criterion lives in the ``fixture-acceptance`` contract, so the
-    coverage statements and the fixture's acceptance verdict read one rule.
+    The ``fixture-acceptance`` contract holds the rule, so coverage and ``fixture verify`` read the same one.
 
     Examples
     --------
@@ -115,9 +107,7 @@ def best_strategy(comparison: Sequence[tuple[str, CoverageMetrics]]) -> str:
 def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> list[str]:
     r"""Return what the metrics of one subset mean, one statement per line.
 
-    The reference criterion, occupancy against its ceiling, the largest gap
-    (in probe diameters when the metrics carry one) and the overlap of
-    neighbouring probes.
+    The reference criterion, occupancy against its ceiling, the largest gap and the probes' overlap.
 
     Examples
     --------
@@ -131,23 +121,16 @@ def coverage_lines(metrics: CoverageMetrics, units: str = "object pixels") -> li
     largest gap 1.41 px = 0.71 probe diameters (2 px)
     overlap of neighbouring probes: 0 in the subset, 0.5 in the scan
     """
-    u = unit_label(units)
-    m = metrics
+    u, m = unit_label(units), metrics
     met = "met" if meets_reference(m) else "NOT met"
+    cells = f"{m.n_subset} positions on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells"
     lines = [
-        (f"reference criterion ({reference_criterion()}): {met} (x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})"),
-        (
-            f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({m.n_subset} positions "
-            f"on {m.n_source_cells} occupied {m.cell_size:.3g}-{u} cells)"
-        ),
+        f"reference criterion ({reference_criterion()}): {met} (x {m.x_range_ratio:.3f}, y {m.y_range_ratio:.3f})",
+        f"occupancy {m.occupancy:.2f} of at most {m.occupancy_ceiling:.2f} ({cells})",
+        f"largest gap {m.largest_gap:.3g} {u}",
     ]
-    gap = f"largest gap {m.largest_gap:.3g} {u}"
     if m.probe_diameter:
-        gap += f" = {m.largest_gap / m.probe_diameter:.2f} probe diameters ({m.probe_diameter:.3g} {u})"
-    lines.append(gap)
-    if m.probe_diameter:
-        lines.append(
-            f"overlap of neighbouring probes: {m.overlap_ratio:.2g} in the subset, "
-            f"{m.source_overlap_ratio:.2g} in the scan"
-        )
+        lines[-1] += f" = {m.largest_gap / m.probe_diameter:.2f} probe diameters ({m.probe_diameter:.3g} {u})"
+        overlap = f"{m.overlap_ratio:.2g} in the subset, {m.source_overlap_ratio:.2g} in the scan"
+        lines.append(f"overlap of neighbouring probes: {overlap}")
     return lines

@@ -1,11 +1,8 @@
 """Which source positions a fixture holds: from its sidecar, or by matching positions.
 
-A fixture cut by ``fixture make`` records its source indices in the JSON
-sidecar beside it; those are checked against the source (count, range,
-repeats, and that every fixture row sits at its recorded source position).
-Without a sidecar, the fixture's positions are matched to the source's
-exactly. Either way the result is a :class:`Subset` whose ``indices`` feed
-:func:`~ptyevidence.coverage.scan_coverage`.
+Sidecar indices are checked against the source (count, range, repeats, each
+fixture row at its recorded position); without a sidecar, positions are matched
+exactly. Either way a :class:`Subset`'s ``indices`` feed ``scan_coverage``.
 
 Examples
 --------
@@ -20,11 +17,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..exceptions import InputError
 from .metrics import _check_positions
+
+if TYPE_CHECKING:
+    from ..readers.base import Source
 
 __all__ = [
     "ScanPositions",
@@ -46,17 +47,12 @@ class ScanPositions:
 
     Attributes
     ----------
-    path : str
-        The file, as given.
-    format : str
-        Its format (``"npz"`` or ``"cxi"``).
-    units : str
-        Unit of the positions (``"object pixels"``, or metres for some CXI files).
+    path, format, units : str
+        The file as given, its format (``"npz"``, ``"cxi"``...) and the positions' unit.
     x, y : numpy.ndarray
         ``(N,)`` float64 positions, all finite.
     geometry : str or None
-        For positions converted from metres (CXI): the geometry and sample
-        pixel size used, and whether the geometry was assumed.
+        For positions converted from metres (CXI): the geometry and pixel size used, and whether assumed.
     """
 
     path: str
@@ -81,10 +77,8 @@ class Subset:
         ``(n,)`` int64 distinct source indices, in fixture row order.
     origin : {"sidecar", "positions"}
         Read from a sidecar, or found by matching positions exactly.
-    path : str
-        The fixture (or the sidecar, when it was given directly).
-    sidecar : str or None
-        The sidecar the indices came from.
+    path, sidecar : str, str or None
+        The fixture (the sidecar, when given directly), and the sidecar the indices came from.
     """
 
     indices: np.ndarray
@@ -120,28 +114,24 @@ def read_positions(
     Raises
     ------
     InputError
-        If the file cannot be read, the positions are not two equal-length
-        1-D arrays of at least ``minimum`` entries, or one is not finite.
+        If the file cannot be read, or its positions are not ``minimum`` or more finite ``(N,)`` pairs.
     """
-    from ..readers.common import read_real
     from ..readers.registry import open_source
 
     if isinstance(path, ScanPositions):
         return path
-    path = os.fspath(path)
-    options = {
-        "reader": reader,
-        "positions_from": positions_from,
-        "geometry": geometry,
-        "sample_pixel_size": sample_pixel_size,
-    }
-    with open_source(path, **{k: v for k, v in options.items() if v is not None}) as src:
-        x, y = read_real(src, "xcoords"), read_real(src, "ycoords")
-        fmt, units = src.format, src.position_units
-        statement = getattr(src, "position_statement", None)
-        statement = statement() if callable(statement) else None
-    x, y = _check_positions(x, y, minimum, path)
-    return ScanPositions(path, fmt, units, x, y, statement)
+    with open_source(path, reader, positions_from, geometry, sample_pixel_size) as src:
+        return source_positions(src, os.fspath(path), minimum)
+
+
+def source_positions(src: Source, path: str, minimum: int = 2) -> ScanPositions:
+    """Read the positions of an open source, checked as :func:`read_positions` does."""
+    from ..readers.common import read_real
+
+    x, y = _check_positions(read_real(src, "xcoords"), read_real(src, "ycoords"), minimum, path)
+    statement = getattr(src, "position_statement", None)
+    geometry = statement() if callable(statement) else None
+    return ScanPositions(path, src.format, src.position_units, x, y, geometry)
 
 
 def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> Subset:
@@ -162,10 +152,9 @@ def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> 
     Raises
     ------
     InputError
-        If the sidecar is missing or damaged, was cut from a source of
-        another size, or lists no, out-of-range or repeated indices.
+        If the sidecar is missing or damaged, or does not fit the source.
     """
-    source = _as_positions(source)
+    source = read_positions(source)
     sidecar = os.fspath(sidecar)
     return Subset(_sidecar_indices(sidecar, source), "sidecar", sidecar, sidecar)
 
@@ -173,10 +162,8 @@ def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> 
 def match_subset(source: ScanPositions | PathLike, fixture: PathLike) -> Subset:
     """Return the source indices of a fixture's positions.
 
-    The indices come from the sidecar beside the fixture (same name,
-    ``.json``) when there is one; then each fixture row must sit at its
-    recorded source position. Without a sidecar the fixture's positions are
-    matched to the source's exactly (:func:`match_positions`).
+    From the sidecar beside the fixture (``.json``) when there is one, each fixture
+    row at its recorded source position; else by :func:`match_positions`.
 
     Parameters
     ----------
@@ -193,12 +180,11 @@ def match_subset(source: ScanPositions | PathLike, fixture: PathLike) -> Subset:
     Raises
     ------
     InputError
-        If the fixture or its sidecar cannot be used, the sidecar belongs to
-        another fixture or source, or a fixture position is not a source position.
+        If the fixture or its sidecar cannot be used or does not belong to the source.
     """
     from ..fixture.sidecar import default_metadata_path
 
-    source = _as_positions(source)
+    source = read_positions(source)
     positions = read_positions(fixture, minimum=1)
     sidecar = default_metadata_path(positions.path)
     if os.path.isfile(sidecar):
@@ -211,11 +197,9 @@ def match_subset(source: ScanPositions | PathLike, fixture: PathLike) -> Subset:
 def match_positions(fixture: ScanPositions, source: ScanPositions) -> np.ndarray:
     """Return the source index of each fixture position, by exact coordinate match.
 
-    Fixture rows at a position that the source holds several times take
-    that position's source indices in ascending order, so the result has
-    no repeats. Positions become integer keys (rank of x and of y among the
-    source's distinct values): matching is sorting and binary search, exact
-    and without a spatial index.
+    Rows at a position the source holds several times take its indices in
+    ascending order, so there are no repeats. Positions become integer keys (ranks
+    among the source's distinct x and y): sorting and binary search, no spatial index.
 
     Parameters
     ----------
@@ -274,10 +258,6 @@ def match_positions(fixture: ScanPositions, source: ScanPositions) -> np.ndarray
         )
         raise InputError(msg, fixture.path)
     return order[lo + rank].astype(np.int64)
-
-
-def _as_positions(source: ScanPositions | PathLike) -> ScanPositions:
-    return source if isinstance(source, ScanPositions) else read_positions(source)
 
 
 def _sidecar_indices(path: str, source: ScanPositions) -> np.ndarray:

@@ -1,17 +1,10 @@
 """Scan-coverage maths: how well a subset of scan positions spans its source scan.
 
-The reference acceptance criterion for a fixture subset only compares
-coordinate ranges, which two far corners already pass. The metrics here add
-occupancy of a coarse grid, convex-hull area, nearest-neighbour spacing and the
-largest distance from any source position to the subset. The hull is
-:class:`scipy.spatial.ConvexHull`, the neighbour searches
-:class:`scipy.spatial.cKDTree`; SciPy is imported by the functions that use
-it, so importing this module stays cheap. Above :data:`NN_SAMPLE_SIZE` source
-positions, the source's spacing statistics come from an evenly strided sample
-of that many positions.
-
-Positions are ``xcoords``/``ycoords`` in object pixels; every length reported
-here is in the same unit.
+The reference criterion compares only coordinate ranges, which two far corners
+already pass; these metrics add grid occupancy, convex-hull area (SciPy's
+``ConvexHull``), nearest-neighbour spacing and the largest gap (``cKDTree``).
+SciPy is imported where used, so importing this module stays cheap. Lengths are
+in the units of ``xcoords``/``ycoords`` (object pixels).
 """
 
 from __future__ import annotations
@@ -23,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import strict_json
 from ..exceptions import InputError, UsageError
 
 __all__ = [
@@ -67,37 +61,29 @@ class CoverageMetrics:
     cell_size : float
         Edge of the square occupancy cells.
     x_range_ratio, y_range_ratio : float
-        Subset coordinate range / source coordinate range, per axis (the
-        reference criterion); 1.0 on an axis where the source has zero range.
+        Subset / source coordinate range per axis (the reference criterion); 1.0 for a zero source range.
     occupancy : float
         Occupied source cells that the subset also occupies / occupied source cells.
     n_source_cells, n_subset_cells : int
         Number of occupied cells of the source and of the subset.
     hull_area_ratio : float
-        Subset convex-hull area / source convex-hull area. When the source is
-        collinear (a line scan) the hulls are segments and their lengths are
-        compared instead; 1.0 when all source positions coincide.
+        Subset / source convex-hull area; segment lengths for a line scan, 1.0 if all positions coincide.
     source_hull_area, subset_hull_area : float
         Convex-hull areas (0.0 for collinear sets).
-    largest_gap : float
-        Largest distance from a source position to its nearest subset position.
-    gap_p95 : float
-        95th percentile of those distances.
+    largest_gap, gap_p95 : float
+        Largest and 95th-percentile distance from a source position to its nearest subset position.
     source_nn_median, source_nn_p95 : float
         Median and 95th percentile of the source's nearest-neighbour distances.
     subset_nn_median, subset_nn_p95 : float
         The same for the subset (NaN when the subset has one position).
     source_nn_sample : int or None
-        When the source has more than :data:`NN_SAMPLE_SIZE` positions, the
-        number of (evenly strided) source positions whose nearest-neighbour
-        distances give ``source_nn_median``, ``source_nn_p95`` and the
-        default ``cell_size``; None when every position was measured.
+        Above :data:`NN_SAMPLE_SIZE` source positions, the number of evenly strided ones whose spacing
+        gives ``source_nn_*`` and the default ``cell_size``; None when every position was measured.
     probe_diameter : float or None
         Probe diameter used for the overlap ratios, if one was given.
     overlap_ratio, source_overlap_ratio : float or None
-        Linear overlap ``max(0, 1 - d / D)`` of neighbouring probes, with ``d``
-        the median nearest-neighbour distance of the subset (resp. source) and
-        ``D`` the probe diameter; 0 means neighbouring probes do not touch.
+        Linear overlap ``max(0, 1 - d / D)`` of neighbouring probes, ``d`` the median nearest-neighbour
+        distance of the subset (resp. source), ``D`` the probe diameter; 0: the probes do not touch.
     """
 
     n_source: int
@@ -141,13 +127,11 @@ class CoverageMetrics:
         return markdown_table(["metric", "value"], [[k, number_text(v)] for k, v in values.items()])
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the metrics as JSON-ready Python numbers.
+        """Return the metrics as JSON-ready numbers (NaN as None).
 
-        NaN becomes None; the probe keys (``probe_diameter``, ``overlap_ratio``,
-        ``source_overlap_ratio``) are present only when a probe diameter was
-        given, ``source_nn_sample`` only when the source spacing was sampled.
+        The probe keys are present only with a probe diameter, ``source_nn_sample`` only when sampled.
         """
-        out = {k: _json_number(v) for k, v in asdict(self).items()}
+        out = strict_json(asdict(self))[0]
         if self.source_nn_sample is None:
             del out["source_nn_sample"]
         if self.probe_diameter is None:
@@ -196,7 +180,7 @@ class ScanStats:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the statistics as JSON-ready Python numbers (NaN becomes None)."""
-        out = {k: _json_number(v) for k, v in asdict(self).items()}
+        out = strict_json(asdict(self))[0]
         if self.probe_diameter is None:
             del out["probe_diameter"], out["overlap_ratio"]
         return out
@@ -206,8 +190,7 @@ class ScanStats:
 class OccupancyGrid:
     """Occupancy cells of a source scan and a subset, as dense count maps.
 
-    Cell ``(row, col)`` spans ``x0 + col * cell_size <= x < x0 + (col + 1) * cell_size``
-    and the same in y with ``y0`` (rows are y, columns are x).
+    Cell ``(row, col)`` spans ``x0 + col * cell_size <= x < x0 + (col + 1) * cell_size``, the same in y.
 
     Attributes
     ----------
@@ -229,12 +212,7 @@ class OccupancyGrid:
     def extent(self) -> tuple[float, float, float, float]:
         """``(left, right, bottom, top)`` of the grid, for ``imshow``."""
         rows, cols = self.source_counts.shape
-        return (
-            self.x0,
-            self.x0 + cols * self.cell_size,
-            self.y0,
-            self.y0 + rows * self.cell_size,
-        )
+        return (self.x0, self.x0 + cols * self.cell_size, self.y0, self.y0 + rows * self.cell_size)
 
     @property
     def occupancy(self) -> float:
@@ -254,16 +232,11 @@ def scan_coverage(
     Parameters
     ----------
     x, y : numpy.ndarray
-        ``(N,)`` float64 source scan positions in object pixels (``xcoords``,
-        ``ycoords``); at least 2 finite positions.
+        ``(N,)`` source positions (``xcoords``, ``ycoords``); at least 2, all finite.
     indices : numpy.ndarray
-        ``(n,)`` integer source indices of the subset, each in ``[0, N)`` and
-        distinct (their order does not matter here).
+        ``(n,)`` distinct integer source indices of the subset, in ``[0, N)``.
     cell_size : float, optional
-        Edge of the occupancy cells in object pixels. Default
-        :func:`default_cell_size`: the source's median nearest-neighbour
-        spacing times ``sqrt(N / n)``, the spacing of a well-spread subset of
-        ``n`` positions. Occupancy cannot exceed ``n / n_source_cells``.
+        Edge of the occupancy cells; default :func:`default_cell_size`.
     probe_diameter : float, optional
         Probe diameter in object pixels; adds the linear overlap ratios.
 
@@ -280,14 +253,9 @@ def scan_coverage(
         If an index is out of range or repeated, or ``cell_size`` or
         ``probe_diameter`` is not a positive length.
 
-    See Also
-    --------
-    compare_strategies : the same metrics for each subset strategy.
-
     Examples
     --------
-    A 4 x 4 grid with unit step and its four corners, on unit cells: the
-    corners pass the range criterion but occupy 4 of the 16 cells.
+    The four corners of a 4 x 4 grid pass the range criterion but occupy 4 of 16 cells.
 
     >>> import numpy as np
     >>> gx, gy = np.meshgrid(np.arange(4.0), np.arange(4.0))
@@ -298,11 +266,7 @@ def scan_coverage(
     >>> round(m.largest_gap, 3)
     1.414
     """
-    source = _SourceGeometry(x, y)
-    idx = _check_indices(indices, source.n)
-    if cell_size is None:
-        cell_size = default_cell_size(source.x, source.y, idx.size, source_nn=source.nn)
-    return source.coverage(idx, cell_size, probe_diameter)
+    return compare_subsets(x, y, {"subset": indices}, cell_size, probe_diameter)[0][1]
 
 
 def compare_strategies(
@@ -315,9 +279,8 @@ def compare_strategies(
 ) -> list[tuple[str, CoverageMetrics]]:
     """Measure the coverage of an ``n``-position subset chosen by each strategy.
 
-    Every strategy of :data:`ptyevidence.fixture.strategies.STRATEGIES` picks ``n``
-    positions with :func:`~ptyevidence.fixture.strategies.select_indices`; all are
-    measured on the same occupancy cells, so their rows compare directly.
+    Each of :data:`ptyevidence.fixture.strategies.STRATEGIES` picks ``n`` positions; all
+    are measured on the same cells (:func:`select_strategy_subsets`, :func:`compare_subsets`).
 
     Parameters
     ----------
@@ -394,8 +357,6 @@ def compare_subsets(
 ) -> list[tuple[str, CoverageMetrics]]:
     """Measure several subsets of one source scan on the same occupancy cells.
 
-    The source's neighbour tree, spacing and hull are computed once.
-
     Parameters
     ----------
     x, y : numpy.ndarray
@@ -420,15 +381,57 @@ def compare_subsets(
     >>> [(name, m.x_range_ratio) for name, m in rows]
     [('ends', 1.0), ('left', 0.3333333333333333)]
     """
-    source = _SourceGeometry(x, y)
-    checked = {name: _check_indices(idx, source.n) for name, idx in subsets.items()}
+    from scipy.spatial import cKDTree
+
+    x, y = _check_positions(x, y)
+    checked = {name: _check_indices(idx, x.size) for name, idx in subsets.items()}
     if not checked:
         msg = "no subsets to compare; give at least one"
         raise UsageError(msg)
+    sample = _spacing_sample(x.size)
+    source_nn = _nearest_other(x, y, sample)
     if cell_size is None:
-        n_max = max(idx.size for idx in checked.values())
-        cell_size = default_cell_size(source.x, source.y, n_max, source_nn=source.nn)
-    return [(name, source.coverage(idx, cell_size, probe_diameter)) for name, idx in checked.items()]
+        cell_size = default_cell_size(x, y, max(idx.size for idx in checked.values()), source_nn=source_nn)
+    cell_size = _check_positive(cell_size, "cell_size")
+    col, row, _, _, n_cols, _ = _cell_coordinates(x, y, cell_size)
+    ids = row * n_cols + col
+    n_source_cells = _count_distinct(ids)
+    hull_area, hull_dim, axis = _hull_measure(x, y)
+
+    def measure(idx: np.ndarray) -> CoverageMetrics:
+        xs, ys = x[idx], y[idx]
+        subset_nn = nearest_neighbour_distances(xs, ys)
+        n_subset_cells = _count_distinct(ids[idx])
+        gaps = cKDTree(np.column_stack([xs, ys])).query(np.column_stack([x, y]))[0]
+        subset_area, hull_ratio = 0.0, 1.0
+        if hull_dim == 1:  # a line scan: its hull is a segment, so compare segment lengths
+            hull_ratio = float(np.ptp(xs * axis[0] + ys * axis[1]) / np.ptp(x * axis[0] + y * axis[1]))
+        elif hull_dim == 2:
+            subset_area = _hull_measure(xs, ys)[0]
+            hull_ratio = subset_area / hull_area
+        return CoverageMetrics(
+            n_source=int(x.size),
+            n_subset=int(idx.size),
+            cell_size=cell_size,
+            x_range_ratio=_range_ratio(xs, x),
+            y_range_ratio=_range_ratio(ys, y),
+            occupancy=n_subset_cells / n_source_cells,
+            n_source_cells=n_source_cells,
+            n_subset_cells=n_subset_cells,
+            hull_area_ratio=hull_ratio,
+            source_hull_area=hull_area,
+            subset_hull_area=subset_area,
+            largest_gap=float(gaps.max()),
+            gap_p95=float(np.percentile(gaps, 95)),
+            source_nn_median=_median(source_nn),
+            source_nn_p95=_percentile(source_nn, 95),
+            subset_nn_median=_median(subset_nn),
+            subset_nn_p95=_percentile(subset_nn, 95),
+            source_nn_sample=None if sample is None else int(sample.size),
+            **_overlaps(probe_diameter, overlap_ratio=subset_nn, source_overlap_ratio=source_nn),
+        )
+
+    return [(name, measure(idx)) for name, idx in checked.items()]
 
 
 def describe_scan(x: np.ndarray, y: np.ndarray, probe_diameter: float | None = None) -> ScanStats:
@@ -455,13 +458,6 @@ def describe_scan(x: np.ndarray, y: np.ndarray, probe_diameter: float | None = N
     """
     x, y = _check_positions(x, y)
     nn = nearest_neighbour_distances(x, y)
-    extra: dict[str, float | None] = {}
-    if probe_diameter is not None:
-        probe_diameter = _check_positive(probe_diameter, "probe_diameter")
-        extra = {
-            "probe_diameter": probe_diameter,
-            "overlap_ratio": _linear_overlap(_median(nn), probe_diameter),
-        }
     return ScanStats(
         n_positions=int(x.size),
         x_min=float(x.min()),
@@ -476,7 +472,7 @@ def describe_scan(x: np.ndarray, y: np.ndarray, probe_diameter: float | None = N
         nn_p95=_percentile(nn, 95),
         nn_max=float(nn.max()),
         n_duplicates=int(np.count_nonzero(nn == 0)),
-        **extra,
+        **_overlaps(probe_diameter, overlap_ratio=nn),
     )
 
 
@@ -518,13 +514,9 @@ def _spacing_sample(n: int) -> np.ndarray | None:
 def default_cell_size(x: np.ndarray, y: np.ndarray, n_subset: int, source_nn: np.ndarray | None = None) -> float:
     """Return the default occupancy cell edge for a subset of ``n_subset`` positions.
 
-    The spacing a well-spread subset of that size would have: the source's
-    median nearest-neighbour spacing times ``sqrt(N / n_subset)`` for an
-    area scan, times ``N / n_subset`` for a line scan (collinear positions,
-    where thinning ``N`` positions to ``n`` stretches the spacing along one
-    axis only). Duplicated positions (spacing 0) are ignored; if every
-    position coincides the cell edge is 1.0 (any positive value gives a
-    single cell).
+    The spacing a well-spread subset of that size would have: the source's median
+    non-zero nearest-neighbour spacing times ``sqrt(N / n_subset)`` (an area scan)
+    or ``N / n_subset`` (a line scan); 1.0 when every position coincides.
 
     Parameters
     ----------
@@ -572,9 +564,7 @@ def default_cell_size(x: np.ndarray, y: np.ndarray, n_subset: int, source_nn: np
 def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size: float) -> OccupancyGrid:
     """Count source and subset positions per occupancy cell, as dense maps for plotting.
 
-    Uses the same cells as :func:`scan_coverage` (a grid of square cells
-    centred on the source's bounding box), so ``grid.occupancy`` equals ``scan_coverage(...).occupancy``
-    for the same ``cell_size``.
+    The cells of :func:`scan_coverage`, so ``grid.occupancy`` equals its ``occupancy`` for the same ``cell_size``.
 
     Parameters
     ----------
@@ -608,100 +598,17 @@ def occupancy_grid(x: np.ndarray, y: np.ndarray, indices: np.ndarray, cell_size:
     idx = _check_indices(indices, x.size)
     cell_size = _check_positive(cell_size, "cell_size")
     col, row, x0, y0, n_cols, n_rows = _cell_coordinates(x, y, cell_size)
-    shape = (n_rows, n_cols)
-    check_budget(2 * 8 * shape[0] * shape[1], f"occupancy map of {shape[0]} x {shape[1]} cells")
+    check_budget(2 * 8 * n_rows * n_cols, f"occupancy map of {n_rows} x {n_cols} cells")
     ids = row * n_cols + col
-    size = n_rows * n_cols
-    source_counts = np.bincount(ids, minlength=size).astype(np.int64).reshape(shape)
-    subset_counts = np.bincount(ids[idx], minlength=size).astype(np.int64).reshape(shape)
-    return OccupancyGrid(x0, y0, cell_size, source_counts, subset_counts)
+    source, subset = (np.bincount(i, minlength=n_rows * n_cols).astype(np.int64) for i in (ids, ids[idx]))
+    return OccupancyGrid(x0, y0, cell_size, source.reshape(n_rows, n_cols), subset.reshape(n_rows, n_cols))
 
 
 # -- helpers -----------------------------------------------------------------
 
 
-class _SourceGeometry:
-    """Everything about a source scan that does not depend on the subset."""
-
-    def __init__(self, x: Any, y: Any) -> None:
-        self.x, self.y = _check_positions(x, y)
-        self.n = self.x.size
-        self.nn_sample = _spacing_sample(self.n)
-        self.nn = _nearest_other(self.x, self.y, self.nn_sample)
-        self.hull_area, self.hull_dim, self.hull_axis = _hull_measure(self.x, self.y)
-        self._cells: dict[float, tuple[np.ndarray, int]] = {}
-
-    def cells(self, cell_size: float) -> tuple[np.ndarray, int]:
-        """Cell id of each position and the number of occupied cells."""
-        if cell_size not in self._cells:
-            ids = _cell_ids(self.x, self.y, cell_size)
-            self._cells[cell_size] = (ids, _count_distinct(ids))
-        return self._cells[cell_size]
-
-    def gaps(self, idx: np.ndarray) -> np.ndarray:
-        """Distance from each source position to its nearest subset position."""
-        from scipy.spatial import cKDTree
-
-        tree = cKDTree(np.column_stack([self.x[idx], self.y[idx]]))
-        return tree.query(np.column_stack([self.x, self.y]))[0]
-
-    def hull_comparison(self, idx: np.ndarray) -> tuple[float, float]:
-        """Subset hull area and subset/source hull ratio (segment lengths for a line)."""
-        if self.hull_dim == 0:
-            return 0.0, 1.0
-        if self.hull_dim == 1:
-            # A line scan: its hull is a segment, so compare segment lengths.
-            along = self.x[idx] * self.hull_axis[0] + self.y[idx] * self.hull_axis[1]
-            full = self.x * self.hull_axis[0] + self.y * self.hull_axis[1]
-            return 0.0, float(np.ptp(along) / np.ptp(full))
-        area = _hull_measure(self.x[idx], self.y[idx])[0]
-        return area, area / self.hull_area
-
-    def coverage(self, idx: np.ndarray, cell_size: float, probe_diameter: float | None) -> CoverageMetrics:
-        """All metrics of the subset ``idx`` (already checked)."""
-        cell_size = _check_positive(cell_size, "cell_size")
-        xs, ys = self.x[idx], self.y[idx]
-        subset_nn = nearest_neighbour_distances(xs, ys)
-        ids, n_source_cells = self.cells(cell_size)
-        n_subset_cells = _count_distinct(ids[idx])
-        gaps = self.gaps(idx)
-        subset_area, hull_ratio = self.hull_comparison(idx)
-        overlaps: dict[str, float | None] = {}
-        if probe_diameter is not None:
-            probe_diameter = _check_positive(probe_diameter, "probe_diameter")
-            overlaps = {
-                "probe_diameter": probe_diameter,
-                "overlap_ratio": _linear_overlap(_median(subset_nn), probe_diameter),
-                "source_overlap_ratio": _linear_overlap(_median(self.nn), probe_diameter),
-            }
-        return CoverageMetrics(
-            n_source=int(self.n),
-            n_subset=int(idx.size),
-            cell_size=cell_size,
-            x_range_ratio=_range_ratio(xs, self.x),
-            y_range_ratio=_range_ratio(ys, self.y),
-            occupancy=n_subset_cells / n_source_cells,
-            n_source_cells=n_source_cells,
-            n_subset_cells=n_subset_cells,
-            hull_area_ratio=hull_ratio,
-            source_hull_area=self.hull_area,
-            subset_hull_area=subset_area,
-            largest_gap=float(gaps.max()),
-            gap_p95=float(np.percentile(gaps, 95)),
-            source_nn_median=_median(self.nn),
-            source_nn_p95=_percentile(self.nn, 95),
-            subset_nn_median=_median(subset_nn),
-            subset_nn_p95=_percentile(subset_nn, 95),
-            source_nn_sample=None if self.nn_sample is None else int(self.nn_sample.size),
-            **overlaps,
-        )
-
-
 def _check_positions(x: Any, y: Any, minimum: int = 2, path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the positions as float64; refuse shapes, counts below ``minimum``, non-finite values.
-
-    With ``path``, messages name the file the positions were read from.
-    """
+    """Return the positions as float64; refuse shapes, counts below ``minimum``, non-finite values."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     where = "" if path is None else f"'{path}': "
@@ -811,18 +718,8 @@ def _cell_coordinates(
     return col, row, x0, y0, n_cols, n_rows
 
 
-def _cell_ids(x: np.ndarray, y: np.ndarray, cell_size: float) -> np.ndarray:
-    col, row, _, _, n_cols, _ = _cell_coordinates(x, y, cell_size)
-    return row * n_cols + col
-
-
 def _hull_measure(x: np.ndarray, y: np.ndarray) -> tuple[float, int, np.ndarray | None]:
-    """Return (area, dimension, principal axis) of the convex hull of the points.
-
-    Dimension 2: a proper polygon. Dimension 1: collinear points (area 0; the
-    principal axis is returned so segment lengths can be compared). Dimension 0:
-    all points coincide.
-    """
+    """Return (area, dimension, principal axis) of the points' hull: 2 a polygon, 1 a segment, 0 a point."""
     from scipy.spatial import ConvexHull, QhullError
 
     dim, axis = _principal_axes(x, y)
@@ -851,10 +748,7 @@ def _nearest_other(x: np.ndarray, y: np.ndarray, sample: np.ndarray | None = Non
 
 
 def _principal_axes(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray | None]:
-    """Return the dimension of the point set (0, 1 or 2) and its principal axis.
-
-    Collinear within :data:`COLLINEAR_TOLERANCE` (width / length) counts as 1-D.
-    """
+    """Return the dimension (0, 1 or 2; collinear within :data:`COLLINEAR_TOLERANCE`) and principal axis."""
     dx, dy = x - x.mean(), y - y.mean()
     # Elementwise sums, not BLAS dot products: OpenBLAS's threaded dot costs
     # ~20 ms per call on 10^5 positions here, the ufuncs ~1 ms.
@@ -880,10 +774,13 @@ def _range_ratio(subset: np.ndarray, source: np.ndarray) -> float:
     return float(np.ptp(subset)) / full if full > 0 else 1.0
 
 
-def _linear_overlap(spacing: float, diameter: float) -> float:
-    if math.isnan(spacing):
-        return float("nan")
-    return max(0.0, 1.0 - spacing / diameter)
+def _overlaps(diameter: float | None, **spacings: np.ndarray) -> dict[str, float]:
+    """``probe_diameter`` and the linear overlap ``max(0, 1 - d / D)`` of each median spacing; {} without D."""
+    if diameter is None:
+        return {}
+    diameter = _check_positive(diameter, "probe_diameter")
+    ratios = {name: max(0.0, 1.0 - _median(nn) / diameter) if nn.size else math.nan for name, nn in spacings.items()}
+    return {"probe_diameter": diameter, **ratios}
 
 
 def _median(values: np.ndarray) -> float:
@@ -892,14 +789,3 @@ def _median(values: np.ndarray) -> float:
 
 def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if values.size else float("nan")
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return None if math.isnan(value) else value
-    return value

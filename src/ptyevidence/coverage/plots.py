@@ -1,22 +1,10 @@
 """Coverage figures: draw what :mod:`ptyevidence.coverage.metrics` computed.
 
-Matplotlib only, no computation. Figures are built with
-:class:`matplotlib.figure.Figure` directly (no pyplot, no global backend
-switch), so they render with Agg in scripts and display inline in notebooks.
-:func:`save_figure` writes PNG and SVG atomically and reproducibly (no date
-in the SVG, fixed SVG ids).
-
-One image convention everywhere: y grows downward, as the rows of the
-object do (``ycoords`` are rows, ``xcoords`` columns), so a scan drawn over
-its object lines up with it. With ``background`` the positions are drawn
-over an image in the positions' units (the object's amplitude, pixel
-``(r, c)`` centred at ``x = c``, ``y = r``); with ``probe_diameter``,
-probe footprints (circles of that diameter) mark what each subset position
-illuminates.
-
-Scans of :data:`LARGE_SCAN_POINTS` positions or more are drawn as a
-rasterized hexbin density instead of one marker per position: nothing is
-overplotted and the SVG stays small.
+Figures are :class:`matplotlib.figure.Figure` objects (no pyplot, no global
+backend switch), so they render with Agg in scripts and inline in notebooks. y
+grows downward, as the object's rows do, so a scan lines up with its object.
+Scans of :data:`LARGE_SCAN_POINTS` positions or more are drawn as a rasterized
+hexbin density: nothing is overplotted and the SVG stays small.
 """
 
 from __future__ import annotations
@@ -81,11 +69,9 @@ def plot_scan_coverage(
     Parameters
     ----------
     x, y : numpy.ndarray
-        ``(N,)`` float64 source positions in ``units`` (x is the column axis,
-        y the row axis: y grows downward).
+        ``(N,)`` source positions in ``units`` (x columns, y rows, growing downward).
     indices : numpy.ndarray or None
-        ``(n,)`` integer source indices of the subset; None draws the
-        source scan alone.
+        ``(n,)`` source indices of the subset; None draws the source alone.
     metrics : CoverageMetrics, optional
         Metrics of this subset, summarized in the title.
     title : str, optional
@@ -93,18 +79,15 @@ def plot_scan_coverage(
     units : str
         Unit of the positions, for the axis labels.
     background : numpy.ndarray, optional
-        ``(rows, cols)`` real image in position units (the object's
-        amplitude), drawn in grey under the positions.
+        ``(rows, cols)`` image in position units (the object's amplitude), drawn in grey.
     probe_diameter : float, optional
-        Draw a probe footprint of this diameter (position units) around
-        every subset position (every source position without a subset).
+        Diameter of a probe footprint around every subset (else source) position.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes with equal aspect and y growing downward, a legend, and for
-        large scans a colour bar of the source density. The view is the
-        scan's bounding box, widened by half a probe diameter.
+        One axes over the scan's bounding box (widened by half a probe), a legend,
+        and for large scans a colour bar of the source density.
 
     Examples
     --------
@@ -159,7 +142,7 @@ def plot_occupancy(
     Returns
     -------
     matplotlib.figure.Figure
-        One axes (y growing downward) with the cell map and a legend with the cell counts.
+        The cell map and a legend with the cell counts.
 
     Examples
     --------
@@ -192,13 +175,11 @@ def plot_occupancy(
         left, right, bottom, top = grid.extent
         ax.vlines(left + grid.cell_size * np.arange(cols + 1), bottom, top, colors="0.85", linewidths=0.5)
         ax.hlines(bottom + grid.cell_size * np.arange(rows + 1), left, right, colors="0.85", linewidths=0.5)
-    handles = [
-        Patch(facecolor=_CELL_COLOURS[2], label=_cells_label("hit by the subset", np.sum(category == 2))),
-        Patch(facecolor=_CELL_COLOURS[1], label=_cells_label("source only (missed)", np.sum(category == 1))),
-        Patch(
-            facecolor=_CELL_COLOURS[0], edgecolor="0.6", label=_cells_label("no source position", np.sum(category == 0))
-        ),
-    ]
+    handles: list[Any] = []
+    for k, what in ((2, "hit by the subset"), (1, "source only (missed)"), (0, "no source position")):
+        count = int(np.sum(category == k))
+        label = f"{what}: {count} cell{'s' if count != 1 else ''}"
+        handles.append(Patch(facecolor=_CELL_COLOURS[k], edgecolor="0.6" if k == 0 else None, label=label))
     if subset_x is not None and subset_y is not None:
         handles.append(
             ax.scatter(
@@ -235,13 +216,11 @@ def plot_strategy_comparison(
     Parameters
     ----------
     x, y : numpy.ndarray
-        ``(N,)`` float64 source positions in ``units``.
+        ``(N,)`` source positions in ``units``.
     subsets : mapping of str to numpy.ndarray
-        Strategy name to ``(n,)`` source indices
-        (:func:`ptyevidence.coverage.metrics.select_strategy_subsets`).
+        Strategy name to ``(n,)`` source indices (``select_strategy_subsets``).
     comparison : sequence of (str, CoverageMetrics)
-        Metrics per strategy (:func:`ptyevidence.coverage.metrics.compare_subsets`);
-        sets the panel order.
+        Metrics per strategy (``compare_subsets``), in panel order.
     units : str
         Unit of the positions, for the axis labels.
     background : numpy.ndarray, optional
@@ -250,8 +229,7 @@ def plot_strategy_comparison(
     Returns
     -------
     matplotlib.figure.Figure
-        One axes per strategy, titled with its key metrics (the best by
-        :data:`~ptyevidence.coverage.judge.BEST_CRITERION` marked), and one legend.
+        One axes per strategy, titled with its key metrics (the best marked), and one legend.
 
     Examples
     --------
@@ -309,12 +287,8 @@ def draw_image(
         Where to draw.
     image : numpy.ndarray
         ``(rows, cols)`` real values.
-    cmap : str
-        Colour map.
-    label : str, optional
-        Label of the image (for a colour bar).
-    norm, vmin, vmax
-        Passed to ``imshow``.
+    cmap, label, norm, vmin, vmax
+        Passed to ``imshow`` (``label`` names the image for a colour bar).
 
     Returns
     -------
@@ -357,7 +331,6 @@ def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float, uni
     'probe footprint, diameter 4 px'
     """
     from matplotlib.collections import EllipseCollection
-    from matplotlib.lines import Line2D
 
     n = np.size(x)
     ax.add_collection(
@@ -375,16 +348,8 @@ def draw_footprints(ax: Axes, x: np.ndarray, y: np.ndarray, diameter: float, uni
             zorder=2,
         )
     )
-    return Line2D(
-        [],
-        [],
-        linestyle="",
-        marker="o",
-        markersize=11,
-        markerfacecolor="none",
-        markeredgecolor=_FOOTPRINT_COLOUR,
-        label=f"probe footprint, diameter {diameter:.3g} {unit_label(units)}",
-    )
+    label = f"probe footprint, diameter {diameter:.3g} {unit_label(units)}"
+    return _marker_handle(label, markersize=11, markerfacecolor="none", markeredgecolor=_FOOTPRINT_COLOUR)
 
 
 def save_figure(
@@ -392,9 +357,7 @@ def save_figure(
 ) -> tuple[str, ...]:
     """Write ``fig`` to ``STEM.png`` and ``STEM.svg``, published together and reproducibly.
 
-    Every path is checked before any is written, so a refusal leaves
-    nothing behind. The SVG carries no date and fixed element ids, so the same
-    figure gives the same bytes.
+    Every path is checked before any is written; the SVG has no date and fixed ids.
 
     Parameters
     ----------
@@ -480,7 +443,7 @@ def draw_scan(
     marker_scale : float
         Scale of the marker areas.
     on_image : bool
-        The positions lie over an image: the source gets a colour that stands out from grey.
+        Over an image: the source gets a colour that stands out from grey.
 
     Returns
     -------
@@ -490,7 +453,6 @@ def draw_scan(
         The source density of a large scan, for a colour bar.
     """
     from matplotlib.colors import LinearSegmentedColormap
-    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     n_source = np.size(x)
@@ -517,10 +479,7 @@ def draw_scan(
         # Marker area shrinks with the number of positions so dense scans stay legible.
         size = float(np.clip(4000.0 / max(n_source, 1), 1.0, 30.0)) * marker_scale
         ax.scatter(x, y, s=size, c=colour, linewidths=0, zorder=1)
-        # A proxy: the real markers can be too small to see in the legend.
-        source = Line2D(
-            [], [], linestyle="", marker="o", markersize=4, color=colour, label=f"source, {n_source} positions"
-        )
+        source = _marker_handle(f"source, {n_source} positions", markersize=4, color=colour)
     ax.set_aspect("equal")
     _rows_down(ax)
     if idx is None:
@@ -537,15 +496,8 @@ def draw_scan(
         zorder=3,
         rasterized=n_subset >= LARGE_SCAN_POINTS,
     )
-    subset = Line2D(
-        [],
-        [],
-        linestyle="",
-        marker="o",
-        markersize=7,
-        color=_SUBSET_COLOUR,
-        markeredgecolor="white",
-        label=f"subset, {n_subset} positions",
+    subset = _marker_handle(
+        f"subset, {n_subset} positions", markersize=7, color=_SUBSET_COLOUR, markeredgecolor="white"
     )
     return [source, subset], hexbin
 
@@ -575,5 +527,8 @@ def _metrics_line(m: CoverageMetrics, units: str) -> str:
     )
 
 
-def _cells_label(what: str, count: int) -> str:
-    return f"{what}: {int(count)} cell{'s' if count != 1 else ''}"
+def _marker_handle(label: str, **style: Any) -> Any:
+    """Return a legend entry of one round marker (the markers drawn can be too small to see in a legend)."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], linestyle="", marker="o", label=label, **style)

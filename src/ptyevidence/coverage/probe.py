@@ -1,17 +1,10 @@
 """The probe's size, measured from the probe a dataset file holds.
 
-Coverage needs a probe diameter to say how much neighbouring probes overlap
-and how a gap compares with the beam; the plots draw probe footprints of
-that diameter. :func:`measure_probe` defines it once: the diameter of the
-disc whose area equals the number of probe pixels where the amplitude is at
-least :data:`PROBE_FRACTION` of its maximum (for several modes, the
-amplitude of their incoherent sum, ``sqrt(sum |P_m|^2)``). For an aperture
-with a soft edge this is the diameter at half its amplitude; for an
-astigmatic or irregular probe it is the diameter of a disc of equal area.
-
-Probe pixels are object pixels in DATA-001 (a frame-sized probe multiplies a
-frame-sized object patch), so the diameter is in the units of the positions
-whenever those are object pixels.
+:func:`measure_probe` defines it once: the diameter of the disc whose area is
+the number of probe pixels with amplitude at least :data:`PROBE_FRACTION` of the
+maximum (several modes: of ``sqrt(sum |P_m|^2)``). For a soft-edged aperture this
+is the diameter at half amplitude. Probe pixels are object pixels in DATA-001, so
+the diameter is in position units when those are object pixels.
 
 Examples
 --------
@@ -95,10 +88,8 @@ def probe_modes(probe: Any) -> np.ndarray:
     if arr.dtype.kind not in "biufc":
         msg = f"probe has dtype {arr.dtype}; expected complex (or real) numbers"
         raise InputError(msg)
-    if arr.ndim == 2:
-        return arr[None]
-    if arr.ndim == 3:
-        return arr
+    if arr.ndim in (2, 3):
+        return arr.reshape(-1, *arr.shape[-2:])
     msg = f"probe has shape {arr.shape}; expected (H, W) or (modes, H, W)"
     raise InputError(msg)
 
@@ -150,9 +141,7 @@ def source_probe(source: Any) -> tuple[np.ndarray | None, ProbeSize | None]:
     probe : numpy.ndarray or None
         ``(modes, H, W)``; None when the file holds no probe.
     size : ProbeSize or None
-        Its size; None when there is no probe, it cannot be measured, or the
-        positions are not in object pixels (a probe pixel then has no
-        known size in position units).
+        Its size; None without a measurable probe or with positions not in object pixels.
     """
     if PROBE_KEY not in source:
         return None, None

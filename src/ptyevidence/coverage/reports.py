@@ -1,19 +1,10 @@
 """Coverage reports of a dataset file: what ``ptyevidence coverage`` prints and plots.
 
-Three reports, one per question:
-
-* :func:`scan_report`: extent and spacing of a scan, no subset;
-* :func:`subset_report`: coverage of a fixture's positions (or a sidecar's
-  indices), with optional pass/fail thresholds;
-* :func:`strategies_report`: coverage of an ``n``-position subset chosen by
-  each fixture strategy.
-
-Each reads the positions of the files, measures them with
-:mod:`ptyevidence.coverage.metrics` (overlap ratios with the probe diameter
-given, else the one measured from the file's probe,
-:func:`~ptyevidence.coverage.probe.measure_probe`), optionally writes the figures into a
-folder (PNG and SVG, atomically; existing files need ``force``) and
-returns a report with ``to_dict()`` (JSON-ready) and ``to_text()``.
+:func:`scan_report` (a scan alone), :func:`subset_report` (a fixture's or a
+sidecar's subset, with optional thresholds) and :func:`strategies_report` (each
+fixture strategy) measure the positions, optionally write their figures (PNG and
+SVG, atomically; existing files need ``force``) and return a report with
+``to_dict()`` and ``to_text()``.
 
 Examples
 --------
@@ -30,21 +21,13 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._format import aligned_rows, number_text
 from .judge import BEST_CRITERION, best_strategy, coverage_lines, unit_label
-from .matching import (
-    PathLike,
-    ScanPositions,
-    Subset,
-    match_subset,
-    read_positions,
-    subset_from_sidecar,
-)
+from .matching import PathLike, ScanPositions, Subset, match_subset, read_positions, subset_from_sidecar
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -81,66 +64,76 @@ TABLE_METRICS = (
 
 
 @dataclass(frozen=True, eq=False)
-class ScanReport:
+class _Report:
+    """What the three reports share: the scan, the figures written, the probe diameter used."""
+
+    source: ScanPositions
+    plots: list[str] = field(default_factory=list, kw_only=True)
+    probe: dict[str, Any] | None = field(default=None, kw_only=True)
+    ok = True
+
+    def _source_dict(self) -> dict[str, Any]:
+        out = {"source": self.source.path, "format": self.source.format, "units": self.source.units}
+        return {**out, "geometry": self.source.geometry} if self.source.geometry else out
+
+    def _text(self, head: str, *body: str) -> str:
+        """Join the head, the CXI conversion, the probe diameter, the body and the files written."""
+        units, probe = self.source.units, self.probe
+        if probe is None:
+            probe_line = "probe diameter: none (no probe in object pixels in the file; give one for the overlap)"
+        else:
+            how = "given" if probe["from"] == "given" else f"measured: {probe['definition']}"
+            probe_line = f"probe diameter {probe['diameter']:.4g} {unit_label(units)} ({how})"
+        lines = [head, *([self.source.geometry] if self.source.geometry else []), probe_line, "", *body]
+        if self.plots:
+            lines += ["", *(f"wrote {p}" for p in self.plots)]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class ScanReport(_Report):
     """Extent and spacing of one scan (no subset).
 
     Attributes
     ----------
-    source : ScanPositions
-        The scan.
     stats : ScanStats
-        Its statistics.
-    plots : list of str
-        Figure files written.
+        The scan's statistics.
+    source, plots, probe
+        The scan, the figure files written, and the probe diameter used with how it was found.
     """
 
-    source: ScanPositions
     stats: ScanStats
-    plots: list[str] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
-    ok = True
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
-        return {**_source_dict(self.source), "scan": self.stats.to_dict(), "probe": self.probe, "plots": self.plots}
+        return {**self._source_dict(), "scan": self.stats.to_dict(), "probe": self.probe, "plots": self.plots}
 
     def to_text(self) -> str:
         """Return the report as aligned plain text."""
-        scan = self.stats.to_dict()
-        lines = [
-            f"{self.source.path}: scan positions in {self.source.units} (no subset given)",
-            *_geometry_lines(self.source),
-            *_probe_lines(self.probe, self.source.units),
-            "",
-            *aligned_rows([["statistic", "value"], *([k, number_text(v)] for k, v in scan.items())], "lr"),
-        ]
-        return _with_plots(lines, self.plots)
+        rows = [["statistic", "value"], *([k, number_text(v)] for k, v in self.stats.to_dict().items())]
+        head = f"{self.source.path}: scan positions in {self.source.units} (no subset given)"
+        return self._text(head, *aligned_rows(rows, "lr"))
 
 
 @dataclass(frozen=True, eq=False)
-class SubsetReport:
+class SubsetReport(_Report):
     """Coverage of a subset of a scan, with the threshold checks asked for.
 
     Attributes
     ----------
-    source : ScanPositions
-        The scan.
     subset : Subset
         The subset's source indices and where they came from.
     metrics : CoverageMetrics
         Its coverage.
     checks : list of dict
         One per threshold: ``metric``, ``value``, ``criterion``, ``threshold``, ``ok``.
-    plots : list of str
-        Figure files written.
+    source, plots, probe
+        The scan, the figure files written, and the probe diameter used with how it was found.
     """
 
-    source: ScanPositions
     subset: Subset
     metrics: CoverageMetrics
     checks: list[dict[str, Any]] = field(default_factory=list)
-    plots: list[str] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -151,7 +144,7 @@ class SubsetReport:
         """Return the report as JSON-ready data."""
         s = self.subset
         return {
-            **_source_dict(self.source),
+            **self._source_dict(),
             "subset": {
                 "path": s.path,
                 "indices_from": s.origin,
@@ -170,54 +163,45 @@ class SubsetReport:
         s = self.subset
         how = f"indices from '{s.sidecar}'" if s.origin == "sidecar" else "indices by exact position match"
         metrics = _metrics_dict(self.metrics)
-        lines = [
-            (
-                f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
-                f"{self.source.path} ({how}); lengths in {self.source.units}"
-            ),
-            *_geometry_lines(self.source),
-            *_probe_lines(self.probe, self.source.units),
-            "",
+        head = (
+            f"{s.path}: {s.indices.size} of {metrics['n_source']} positions of "
+            f"{self.source.path} ({how}); lengths in {self.source.units}"
+        )
+        checks = [
+            f"{'PASS' if c['ok'] else 'FAIL'}  {c['metric']} {number_text(c['value'])} "
+            f"(must be {c['criterion']} {c['threshold']:g})"
+            for c in self.checks
+        ]
+        return self._text(
+            head,
             *aligned_rows([["metric", "value"], *([k, number_text(v)] for k, v in metrics.items())], "lr"),
             "",
             *coverage_lines(self.metrics, self.source.units),
-        ]
-        if self.checks:
-            lines.append("")
-            for c in self.checks:
-                verdict = "PASS" if c["ok"] else "FAIL"
-                lines.append(
-                    f"{verdict}  {c['metric']} {number_text(c['value'])} (must be {c['criterion']} {c['threshold']:g})"
-                )
-        return _with_plots(lines, self.plots)
+            *([""] if checks else []),
+            *checks,
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class StrategiesReport:
+class StrategiesReport(_Report):
     """Coverage of the subset each strategy picks, all on the same occupancy cells.
 
     Attributes
     ----------
-    source : ScanPositions
-        The scan.
     subset_size, seed : int
         Positions per subset, and the seed given to every strategy.
     probe_diameter : float or None
         Probe diameter of the overlap ratios, if given.
     rows : list of (str, CoverageMetrics)
         One entry per strategy.
-    plots : list of str
-        Figure files written.
+    source, plots, probe
+        The scan, the figure files written, and the probe diameter used with how it was found.
     """
 
-    source: ScanPositions
     subset_size: int
     seed: int
     probe_diameter: float | None
     rows: list[tuple[str, CoverageMetrics]]
-    plots: list[str] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
-    ok = True
 
     @property
     def best(self) -> str:
@@ -227,7 +211,7 @@ class StrategiesReport:
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (``strategies.<name>.<metric>``)."""
         return {
-            **_source_dict(self.source),
+            **self._source_dict(),
             "n_positions": int(self.source.x.size),
             "subset_size": self.subset_size,
             "seed": self.seed,
@@ -247,20 +231,14 @@ class StrategiesReport:
             columns.append("overlap_ratio")
         table = self.to_dict()["strategies"]
         body = [[name, *(number_text(m[c]) for c in columns[1:])] for name, m in table.items()]
-        lines = [
-            (
-                f"{self.source.path}: {self.source.x.size} positions; subsets of "
-                f"{self.subset_size}, seed {self.seed}, occupancy cells "
-                f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"
-            ),
-            *_geometry_lines(self.source),
-            *_probe_lines(self.probe, self.source.units),
-            "",
-            *aligned_rows([columns, *body], "lr"),
-            "",
-            f"best coverage: {self.best} ({BEST_CRITERION})",
-        ]
-        return _with_plots(lines, self.plots)
+        head = (
+            f"{self.source.path}: {self.source.x.size} positions; subsets of "
+            f"{self.subset_size}, seed {self.seed}, occupancy cells "
+            f"{self.rows[0][1].cell_size:.4g} {unit_label(self.source.units)}"
+        )
+        return self._text(
+            head, *aligned_rows([columns, *body], "lr"), "", f"best coverage: {self.best} ({BEST_CRITERION})"
+        )
 
 
 def scan_report(
@@ -274,10 +252,9 @@ def scan_report(
     Parameters
     ----------
     source : str or path
-        The scan (NPZ or CXI); only its positions are read.
+        The scan (NPZ or CXI).
     probe_diameter : float, optional
-        Probe diameter in position units, for the overlap ratio; default the
-        diameter measured from the file's probe (none without one).
+        Probe diameter in position units; default measured from the file's probe, if any.
     plot_dir : str or path, optional
         Folder (created if missing, its parent must exist) for ``scan_coverage.png/.svg``.
     force : bool
@@ -299,7 +276,7 @@ def scan_report(
 
     stems = _plot_stems(plot_dir, [PLOT_SCAN], force, [source])
     positions = read_positions(source)
-    diameter, probe = _probe(source, probe_diameter)
+    diameter, probe, _ = _from_file(source, probe_diameter, positions.units, drawn=False)
     stats = describe_scan(positions.x, positions.y, diameter)
 
     def draw() -> list[Figure]:
@@ -311,7 +288,7 @@ def scan_report(
             )
         ]
 
-    return ScanReport(positions, stats, _save_plots(plot_dir, stems, draw, force, [source]), probe)
+    return ScanReport(positions, stats, plots=_save_plots(stems, draw, force, [source]), probe=probe)
 
 
 def subset_report(
@@ -332,15 +309,13 @@ def subset_report(
     source : str or path
         The scan the subset was cut from.
     fixture : str or path, optional
-        A fixture; its indices come from its sidecar, else by matching
-        positions (:func:`~ptyevidence.coverage.match_subset`).
+        A fixture; its indices as :func:`~ptyevidence.coverage.match_subset` finds them.
     sidecar : str or path, optional
         A fixture sidecar whose ``indices`` select the subset (instead of ``fixture``).
     cell_size : float, optional
         Occupancy cell edge; default :func:`~ptyevidence.coverage.default_cell_size`.
     probe_diameter : float, optional
-        Probe diameter in position units, for the overlap ratios and the
-        footprints; default the diameter measured from the source's probe.
+        Probe diameter in position units; default measured from the source's probe.
     min_range_ratio : float, optional
         Check that the x and y range ratios exceed this.
     min_occupancy : float, optional
@@ -375,32 +350,23 @@ def subset_report(
         subset = subset_from_sidecar(positions, sidecar)
     else:
         subset = match_subset(positions, fixture)
-    diameter, probe = _probe(source, probe_diameter)
+    diameter, probe, background = _from_file(source, probe_diameter, positions.units, bool(stems))
     metrics = scan_coverage(positions.x, positions.y, subset.indices, cell_size, diameter)
     checks = _threshold_checks(metrics, min_range_ratio, min_occupancy)
 
     def draw() -> list[Figure]:
         from .plots import plot_occupancy, plot_scan_coverage
 
-        x, y, idx = positions.x, positions.y, subset.indices
+        x, y, idx, units = positions.x, positions.y, subset.indices, positions.units
         title = f"{os.path.basename(subset.path)} in {os.path.basename(positions.path)}"
         grid = occupancy_grid(x, y, idx, metrics.cell_size)
         return [
-            plot_scan_coverage(
-                x,
-                y,
-                idx,
-                metrics,
-                title=title,
-                units=positions.units,
-                background=_background(source, positions.units),
-                probe_diameter=diameter,
-            ),
-            plot_occupancy(grid, metrics, x[idx], y[idx], units=positions.units),
+            plot_scan_coverage(x, y, idx, metrics, title, units, background=background, probe_diameter=diameter),
+            plot_occupancy(grid, metrics, x[idx], y[idx], units=units),
         ]
 
-    plots = _save_plots(plot_dir, stems, draw, force, inputs)
-    return SubsetReport(positions, subset, metrics, checks, plots, probe)
+    plots = _save_plots(stems, draw, force, inputs)
+    return SubsetReport(positions, subset, metrics, checks, plots=plots, probe=probe)
 
 
 def strategies_report(
@@ -425,8 +391,7 @@ def strategies_report(
     cell_size : float, optional
         Occupancy cell edge, shared by every strategy.
     probe_diameter : float, optional
-        Probe diameter in position units, for the overlap ratios; default the
-        diameter measured from the source's probe.
+        Probe diameter in position units; default measured from the source's probe.
     plot_dir : str or path, optional
         Folder for ``strategy_comparison`` (PNG and SVG).
     force : bool
@@ -449,120 +414,75 @@ def strategies_report(
     stems = _plot_stems(plot_dir, [PLOT_STRATEGIES], force, [source])
     positions = read_positions(source)
     subsets = select_strategy_subsets(positions.x, positions.y, subset_size, seed)
-    diameter, probe = _probe(source, probe_diameter)
+    diameter, probe, background = _from_file(source, probe_diameter, positions.units, bool(stems))
     rows = compare_subsets(positions.x, positions.y, subsets, cell_size, diameter)
 
     def draw() -> list[Figure]:
         from .plots import plot_strategy_comparison
 
-        return [
-            plot_strategy_comparison(
-                positions.x,
-                positions.y,
-                subsets,
-                rows,
-                units=positions.units,
-                background=_background(source, positions.units),
-            )
-        ]
+        return [plot_strategy_comparison(positions.x, positions.y, subsets, rows, positions.units, background)]
 
-    plots = _save_plots(plot_dir, stems, draw, force, [source])
-    return StrategiesReport(positions, subset_size, seed, diameter, rows, plots, probe)
+    plots = _save_plots(stems, draw, force, [source])
+    return StrategiesReport(positions, subset_size, seed, diameter, rows, plots=plots, probe=probe)
 
 
 # -- helpers -------------------------------------------------------------------
 
 
-def _probe(source: PathLike, given: float | None) -> tuple[float | None, dict[str, Any] | None]:
-    """Return the probe diameter to use and how it was found: given, or measured from the file's probe."""
-    if given is not None:
-        return given, {"diameter": float(given), "from": "given"}
-    from .probe import source_probe
-
-    with _opened(source) as src:
-        size = None if src is None else source_probe(src)[1]
-    if size is None:
-        return None, None
-    return size.diameter, {**size.to_dict(), "from": "probe"}
-
-
-def _probe_lines(probe: dict[str, Any] | None, units: str) -> list[str]:
-    if probe is None:
-        return ["probe diameter: none (no probe in object pixels in the file; give one for the overlap)"]
-    how = "given" if probe["from"] == "given" else f"measured: {probe['definition']}"
-    return [f"probe diameter {probe['diameter']:.4g} {unit_label(units)} ({how})"]
-
-
 def _metrics_dict(metrics: CoverageMetrics) -> dict[str, Any]:
     """Return the metrics with their occupancy ceiling (kept out of the sidecar's coverage block)."""
-    out = metrics.to_dict()
-    keys = list(out)
-    at = keys.index("occupancy") + 1
-    items = list(out.items())
+    items = list(metrics.to_dict().items())
+    at = [k for k, _ in items].index("occupancy") + 1
     return dict([*items[:at], ("occupancy_ceiling", metrics.occupancy_ceiling), *items[at:]])
 
 
-def _background(source: PathLike, units: str) -> Any:
-    """Return the object's amplitude to draw positions over, when both are in object pixels."""
+def _from_file(
+    source: PathLike, given: float | None, units: str, drawn: bool
+) -> tuple[float | None, dict[str, Any] | None, Any]:
+    """Return the probe diameter (``given``, else the file's), how it was found, and the object's amplitude.
+
+    The object is read only for figures, with positions in object pixels. Positions
+    read with ``reader``/``positions_from`` (the CLI passes :class:`ScanPositions`)
+    may be of a file that opens only with them: then there is no probe or object.
+    """
     import numpy as np
 
-    from ..view.read import OBJECT_KEY
-
-    if units != "object pixels":
-        return None
-    with _opened(source) as src:
-        obj = src.read(OBJECT_KEY) if src is not None and OBJECT_KEY in src else None
-    return np.abs(obj) if obj is not None and obj.ndim == 2 else None
-
-
-@contextmanager
-def _opened(source: PathLike) -> Iterator[Any]:
-    """Open the file of ``source`` for its probe and object; None when it opens only with options.
-
-    The positions may have been read with a ``reader``/``positions_from`` pair
-    (the CLI passes :class:`ScanPositions` then): without those options the
-    file may not open, and the figures go without the probe and the object.
-    """
     from ..exceptions import InputError
     from ..readers.registry import open_source
+    from ..view.read import OBJECT_KEY
+    from .probe import source_probe
 
-    try:
-        src = open_source(os.fspath(source))
-    except InputError:
-        yield None
-        return
-    with src:
-        yield src
+    want_object = drawn and units == "object pixels"
+    size = obj = None
+    if given is None or want_object:
+        try:
+            src = open_source(os.fspath(source))
+        except InputError:
+            src = None
+        if src is not None:
+            with src:
+                size = source_probe(src)[1] if given is None else None
+                obj = src.read(OBJECT_KEY) if want_object and OBJECT_KEY in src else None
+    background = np.abs(obj) if obj is not None and obj.ndim == 2 else None
+    if given is not None:
+        return given, {"diameter": float(given), "from": "given"}, background
+    if size is None:
+        return None, None, background
+    return size.diameter, {**size.to_dict(), "from": "probe"}, background
 
 
 def _threshold_checks(
     metrics: CoverageMetrics, min_range_ratio: float | None, min_occupancy: float | None
 ) -> list[dict[str, Any]]:
     """Evaluate the thresholds, with the same criteria as ``fixture verify``."""
-    checks = []
-    if min_range_ratio is not None:
-        for axis in ("x", "y"):
-            value = getattr(metrics, f"{axis}_range_ratio")
-            checks.append(
-                {
-                    "metric": f"{axis}_range_ratio",
-                    "value": value,
-                    "criterion": ">",
-                    "threshold": min_range_ratio,
-                    "ok": value > min_range_ratio,
-                }
-            )
+    wanted = [] if min_range_ratio is None else [(f"{a}_range_ratio", ">", min_range_ratio) for a in "xy"]
     if min_occupancy is not None:
-        value = metrics.occupancy
-        checks.append(
-            {
-                "metric": "occupancy",
-                "value": value,
-                "criterion": ">=",
-                "threshold": min_occupancy,
-                "ok": value >= min_occupancy,
-            }
-        )
+        wanted.append(("occupancy", ">=", min_occupancy))
+    checks = []
+    for metric, criterion, threshold in wanted:
+        value = getattr(metrics, metric)
+        ok = value > threshold if criterion == ">" else value >= threshold
+        checks.append({"metric": metric, "value": value, "criterion": criterion, "threshold": threshold, "ok": ok})
     return checks
 
 
@@ -596,11 +516,7 @@ def _check_stems(stems: list[str], force: bool, inputs: Sequence[PathLike]) -> N
 
 
 def _save_plots(
-    plot_dir: PathLike | None,
-    stems: list[str],
-    draw: Callable[[], list[Figure]],
-    force: bool,
-    inputs: Sequence[PathLike],
+    stems: list[str], draw: Callable[[], list[Figure]], force: bool, inputs: Sequence[PathLike]
 ) -> list[str]:
     """Draw the figures (only when there is somewhere to put them) and save them; return the paths."""
     if not stems:
@@ -608,25 +524,6 @@ def _save_plots(
     from .plots import save_figure
 
     figures = draw()
-    os.makedirs(os.fspath(plot_dir), exist_ok=True)
+    os.makedirs(os.path.dirname(stems[0]), exist_ok=True)
     _check_stems(stems, force, inputs)
-    written: list[str] = []
-    for fig, stem in zip(figures, stems):
-        written.extend(save_figure(fig, stem, force=force))
-    return written
-
-
-def _source_dict(source: ScanPositions) -> dict[str, Any]:
-    out = {"source": source.path, "format": source.format, "units": source.units}
-    return {**out, "geometry": source.geometry} if source.geometry else out
-
-
-def _geometry_lines(source: ScanPositions) -> list[str]:
-    """How positions converted from metres were converted (CXI), when they were."""
-    return [source.geometry] if source.geometry else []
-
-
-def _with_plots(lines: list[str], plots: list[str]) -> str:
-    if plots:
-        lines += ["", *(f"wrote {p}" for p in plots)]
-    return "\n".join(lines)
+    return [path for fig, stem in zip(figures, stems) for path in save_figure(fig, stem, force=force)]

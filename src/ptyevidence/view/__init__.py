@@ -1,10 +1,8 @@
 """The data, shown: diffraction frames, the probe, the object with the scan over it.
 
-:func:`read_scene` and :func:`read_frame_sample` read what is shown (bounded
-by the figures, not by the file); :func:`plot_frames`, :func:`plot_probe`
-and :func:`plot_object` draw it. The ``dataset`` notebook of the report uses
-them; scan coverage over the object is
-:func:`ptyevidence.coverage.plot_scan_coverage` with ``background``.
+:func:`read_scene` and :func:`read_frame_sample` read what is shown (bounded by
+the figures, not the file); :func:`plot_frames`, :func:`plot_probe` and
+:func:`plot_object` draw it for the report's ``dataset`` notebook.
 
 Examples
 --------
@@ -17,14 +15,7 @@ Examples
 """
 
 from .plots import plot_frames, plot_object, plot_probe
-from .read import (
-    MEAN_FRAMES,
-    FrameSample,
-    Scene,
-    read_frame_sample,
-    read_scene,
-    shown_frame_indices,
-)
+from .read import MEAN_FRAMES, FrameSample, Scene, read_frame_sample, read_scene, shown_frame_indices
 
 __all__ = [
     "MEAN_FRAMES",

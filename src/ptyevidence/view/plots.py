@@ -29,7 +29,7 @@ __all__ = ["plot_frames", "plot_object", "plot_probe"]
 
 _FRAME_CMAP = "magma"
 _PHASE_CMAP = "twilight"
-_CONTOUR_COLOUR = "#f39c12"
+_CONTOUR_COLOUR = "#f39c12"  # the colour of the probe footprints, so the disc and its contour match
 _MARK_COLOUR = "#2ecc71"
 
 
@@ -46,9 +46,7 @@ def plot_frames(sample: FrameSample, scene: Scene | None = None) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        Panels in rows of three: the mean frame first, then the frames in
-        scan order; each with its own colour bar (zeros, which a log scale
-        cannot show, take the colour map's lowest colour).
+        Panels in rows of three, the mean frame first, each with a colour bar (zeros take its lowest colour).
 
     Examples
     --------
@@ -71,9 +69,7 @@ def plot_frames(sample: FrameSample, scene: Scene | None = None) -> Figure:
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     images = [(sample.mean_label, sample.mean)]
     for i, frame in zip(sample.indices, sample.frames):
-        where = ""
-        if scene is not None:
-            where = f" at x {scene.x[i]:.1f}, y {scene.y[i]:.1f}"
+        where = "" if scene is None else f" at x {scene.x[i]:.1f}, y {scene.y[i]:.1f}"
         images.append((f"frame {int(i)}{where}", frame))
     for ax, (title, image) in zip(axes, images):
         shown = ax.imshow(
@@ -97,9 +93,8 @@ def plot_probe(probe: np.ndarray, size: ProbeSize | None = None) -> Figure:
     probe : numpy.ndarray
         ``(H, W)`` or ``(modes, H, W)`` complex probe.
     size : ProbeSize, optional
-        From :func:`ptyevidence.coverage.probe.measure_probe`: the amplitude
-        panels get the threshold contour and the equivalent disc (centred on
-        the frame centre, where a scan position puts the probe).
+        From :func:`ptyevidence.coverage.probe.measure_probe`: adds the threshold
+        contour and the equivalent disc (at the frame centre) to the amplitude panels.
 
     Returns
     -------
@@ -130,23 +125,12 @@ def plot_probe(probe: np.ndarray, size: ProbeSize | None = None) -> Figure:
         fig.colorbar(phase, ax=phase_ax, shrink=0.85, label="phase (rad)")
         amp_ax.set_title(f"mode {m} amplitude")
         phase_ax.set_title(f"mode {m} phase")
-        handles = []
         if size is not None:
             amp_ax.contour(total, levels=[size.fraction * float(total.max())], colors=_CONTOUR_COLOUR, linewidths=1.2)
-            draw_footprints(amp_ax, np.array([w // 2]), np.array([h // 2]), size.diameter)
-            handles = [
-                Line2D([], [], color=_CONTOUR_COLOUR, label=f"amplitude = {size.fraction:g} of maximum"),
-                Line2D(
-                    [],
-                    [],
-                    linestyle="",
-                    marker="o",
-                    markersize=11,
-                    markerfacecolor="none",
-                    markeredgecolor=_CONTOUR_COLOUR,
-                    label=f"equivalent disc, {size.diameter:.3g} px",
-                ),
-            ]
+            # The footprint's legend marker, renamed: the disc drawn is the probe's equivalent disc.
+            disc = draw_footprints(amp_ax, np.array([w // 2]), np.array([h // 2]), size.diameter)
+            disc.set_label(f"equivalent disc, {size.diameter:.3g} px")
+            handles = [Line2D([], [], color=_CONTOUR_COLOUR, label=f"amplitude = {size.fraction:g} of maximum"), disc]
             amp_ax.legend(handles=handles, loc="lower left", fontsize="small", framealpha=0.8)
         for ax in (amp_ax, phase_ax):
             ax.set_xlabel("probe column (object pixels)")
@@ -170,18 +154,15 @@ def plot_object(
     Parameters
     ----------
     scene : Scene
-        From :func:`ptyevidence.view.read_scene`; its object must be present
-        and its positions in object pixels (:attr:`Scene.on_object`).
+        From :func:`ptyevidence.view.read_scene`, with :attr:`Scene.on_object` true.
     subset : numpy.ndarray, optional
         ``(n,)`` source indices drawn bold (the fixture's positions).
     probe_diameter : float, optional
-        Footprint diameter around the subset's positions (every position
-        without a subset); default the scene's measured probe diameter.
+        Footprint diameter around the subset's (else every) position; default the scene's.
     marks : sequence of int
         Scan indices labelled with their number (e.g. the frames shown).
     whole : bool
-        Show the whole object; default: the illuminated region (the scan's
-        bounding box widened by a probe diameter, or by a tenth of the object).
+        Show the whole object; default the scan's bounding box widened by a probe diameter (or a tenth).
 
     Returns
     -------
@@ -210,10 +191,10 @@ def plot_object(
     aspect = (bottom - top) / max(right - left, 1e-12)
     fig = Figure(figsize=(13.0, 5.3 * aspect + 1.3), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
-    layers = [("amplitude", np.abs(obj), "gray", {}), ("phase (rad)", np.angle(obj), _PHASE_CMAP, {})]
+    layers = [("amplitude", np.abs(obj), "gray"), ("phase (rad)", np.angle(obj), _PHASE_CMAP)]
     handles: list[Any] = []
-    for ax, (label, image, cmap, kwargs) in zip(axes, layers):
-        shown = draw_image(ax, image, cmap=cmap, **kwargs)
+    for ax, (label, image, cmap) in zip(axes, layers):
+        shown = draw_image(ax, image, cmap=cmap)
         fig.colorbar(shown, ax=ax, shrink=0.8, label=label)
         handles, _ = draw_scan(ax, scene.x, scene.y, subset, marker_scale=0.6, on_image=True)
         if diameter:

@@ -1,11 +1,8 @@
 """Read what a dataset's figures show: the object, probe and positions, and a sample of frames.
 
-Everything here is bounded by what is shown, not by the size of the file:
-:func:`read_scene` reads the positions, the probe and the object (arrays of
-one frame or one object each); :func:`read_frame_sample` gathers a few
-representative frames and the mean of at most :data:`MEAN_FRAMES` evenly
-strided frames. The choices depend only on the number of positions, so the
-same file always gives the same frames.
+Bounded by what is shown, not by the file: :func:`read_frame_sample` gathers a few
+frames and the mean of at most :data:`MEAN_FRAMES` evenly strided ones, chosen by
+the number of positions only (the same file always gives the same frames).
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..coverage.matching import ScanPositions, source_positions
 from ..coverage.probe import ProbeSize, source_probe
 
 __all__ = [
@@ -40,15 +38,11 @@ _MEAN_BATCH = 256
 
 
 @dataclass(frozen=True, eq=False)
-class Scene:
-    """The positions of a scan with the object and probe they illuminate.
+class Scene(ScanPositions):
+    """The positions of a scan (as :class:`~ptyevidence.coverage.ScanPositions`) with the object and probe.
 
     Attributes
     ----------
-    path, format, units : str
-        The file, its format, and the unit of the positions.
-    x, y : numpy.ndarray
-        ``(N,)`` float64 positions (x columns, y rows).
     object : numpy.ndarray or None
         ``(M1, M2)`` complex object, when the file holds one.
     probe : numpy.ndarray or None
@@ -56,20 +50,11 @@ class Scene:
     probe_size : ProbeSize or None
         The probe's measured size (:func:`~ptyevidence.coverage.probe.measure_probe`);
         None without a probe or when positions are not in object pixels.
-    geometry : str or None
-        For positions converted from metres (CXI): the geometry and sample
-        pixel size used, and whether the geometry was assumed.
     """
 
-    path: str
-    format: str
-    units: str
-    x: np.ndarray
-    y: np.ndarray
-    object: np.ndarray | None
-    probe: np.ndarray | None
-    probe_size: ProbeSize | None
-    geometry: str | None = None
+    object: np.ndarray | None = None
+    probe: np.ndarray | None = None
+    probe_size: ProbeSize | None = None
 
     @property
     def probe_diameter(self) -> float | None:
@@ -156,33 +141,15 @@ def read_scene(
     InputError
         If the file or its positions cannot be read.
     """
-    from ..coverage.matching import read_positions
     from ..readers.registry import open_source
 
-    positions = read_positions(
-        source,
-        minimum=1,
-        reader=reader,
-        positions_from=positions_from,
-        geometry=geometry,
-        sample_pixel_size=sample_pixel_size,
-    )
     with open_source(source, reader, positions_from, geometry, sample_pixel_size) as src:
+        positions = source_positions(src, os.fspath(source), minimum=1)
         obj = src.read(OBJECT_KEY) if OBJECT_KEY in src else None
         probe, size = source_probe(src)
     if obj is not None and (obj.ndim != 2 or obj.dtype.kind not in "biufc"):
         obj = None  # not an image (records, text): nothing to draw
-    return Scene(
-        positions.path,
-        positions.format,
-        positions.units,
-        positions.x,
-        positions.y,
-        obj,
-        probe,
-        size,
-        positions.geometry,
-    )
+    return Scene(**vars(positions), object=obj, probe=probe, probe_size=size)
 
 
 def read_frame_sample(
