@@ -49,6 +49,11 @@ DEFAULT_LEFT = "ptychopinn-tf-grouped"
 DEFAULT_RIGHT = "ptychopinn-torch-mmap"
 
 _OPERATORS = {"product": " × ", "ratio": " ÷ "}
+#: Columns of :meth:`GapMatrix.to_csv` before the extra ones.
+_CSV_COLUMNS = (
+    *("role", "label", "left", "left_shape", "left_dtype", "right", "right_shape", "right_dtype"),
+    *("kinds", "permutation", "details", "left_source", "right_source", "observed", "left_upstream", "right_upstream"),
+)
 
 
 def axis_permutation(left_axes: Sequence[str | int], right_axes: Sequence[str | int]) -> tuple[int, ...] | None:
@@ -126,6 +131,11 @@ def _effective_name(spec: FieldSpec) -> str:
     return spec.name
 
 
+def _computed(spec: FieldSpec) -> bool:
+    """Return True for a derived field whose value is computed, not a copy of a stored one."""
+    return spec.presence == "derived" and spec.derive["op"] != "copy"
+
+
 def _field_text(spec: FieldSpec) -> str:
     """One field as shown in a matrix cell: name, shape, dtype, presence."""
     if spec.presence == "absent":
@@ -135,9 +145,8 @@ def _field_text(spec: FieldSpec) -> str:
     dtype = _dtype_name(spec) or "any dtype"
     text = f"`{spec.name}` {format_axes(spec.shape)} {dtype}"
     if spec.presence == "derived":
-        op = spec.derive["op"]
-        expr = _OPERATORS.get(op, "").join(f"`{n}`" for n in spec.derive["of"])
-        text += f" = {expr}" + ("" if op == "copy" else " (not stored)")
+        expr = _OPERATORS.get(spec.derive["op"], "").join(f"`{n}`" for n in spec.derive["of"])
+        text += f" = {expr}" + (" (not stored)" if _computed(spec) else "")
     return text
 
 
@@ -377,27 +386,7 @@ class GapMatrix:
         extra = dict(columns or {})
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(
-            [
-                "role",
-                "label",
-                "left",
-                "left_shape",
-                "left_dtype",
-                "right",
-                "right_shape",
-                "right_dtype",
-                "kinds",
-                "permutation",
-                "details",
-                "left_source",
-                "right_source",
-                "observed",
-                "left_upstream",
-                "right_upstream",
-                *extra,
-            ]
-        )
+        writer.writerow([*_CSV_COLUMNS, *extra])
         for row in self.rows:
             lp, rp = row.left_primary, row.right_primary
             writer.writerow(
@@ -633,11 +622,8 @@ def _compare_arrays(
         details.append(
             f"held in {n_left} field(s) on the left, {n_right} on the right ({_names(left)} vs {_names(right)})"
         )
-    computed = {
-        side: spec.presence == "derived" and spec.derive["op"] != "copy" for spec, side in ((lp, "left"), (rp, "right"))
-    }
     for spec, side in ((lp, "left"), (rp, "right")):
-        if computed[side] and not all(computed.values()):
+        if _computed(spec) and not (_computed(lp) and _computed(rp)):
             kinds.append("semantics")
             details.append(
                 f"{side} is not stored; it is computed as "
@@ -663,11 +649,9 @@ def _compare_arrays(
 
 
 def _same_name(lp: FieldSpec, rp: FieldSpec) -> bool:
-    a, b = _effective_name(lp), _effective_name(rp)
-    if lp.presence == "derived" and lp.derive["op"] != "copy":
+    if _computed(lp) or _computed(rp):
         return True  # a computed value has no key to rename
-    if rp.presence == "derived" and rp.derive["op"] != "copy":
-        return True
+    a, b = _effective_name(lp), _effective_name(rp)
     return a == b or a in rp.aliases or b in lp.aliases
 
 

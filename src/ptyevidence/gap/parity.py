@@ -26,7 +26,7 @@ from ..exceptions import UsageError
 from ..readers.memory import ArraySource
 from ..readers.registry import open_source
 from ..writers.npz import write_npz
-from .matrix import GapMatrix, GapRow
+from .matrix import GapMatrix, GapRow, _computed
 
 __all__ = [
     "DEFAULT_ATOL",
@@ -81,6 +81,10 @@ class BoundDump:
     def ok(self) -> bool:
         """True when no finding has severity ``error``."""
         return not any(f.severity == "error" for f in self.findings)
+
+    def breaks(self, name: str) -> bool:
+        """Return True when a finding of severity ``error`` concerns field ``name``."""
+        return any(f.field == name and f.severity == "error" for f in self.findings)
 
     def add(self, rule: str, name: str, severity: str, message: str) -> None:
         """Record a finding."""
@@ -296,23 +300,14 @@ class RoleParity:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-serializable data."""
-        ratio = self.ratio
-        if isinstance(ratio, complex):
-            ratio = [ratio.real, ratio.imag]
+        out = asdict(self)
+        del out["note"]  # part of the observed text
+        ratio = [self.ratio.real, self.ratio.imag] if isinstance(self.ratio, complex) else self.ratio
         return {
-            "role": self.role,
-            "status": self.status,
-            "left_key": self.left_key,
-            "right_key": self.right_key,
-            "left_dtype": self.left_dtype,
-            "right_dtype": self.right_dtype,
+            **out,
             "permutation": list(self.permutation) if self.permutation is not None else None,
-            "permutation_check": self.permutation_check,
             "best_permutation": list(self.best_permutation) if self.best_permutation else None,
-            "relation": self.relation,
             "ratio": ratio,
-            "max_abs": self.max_abs,
-            "max_rel": self.max_rel,
             "observed": self.text,
         }
 
@@ -477,24 +472,15 @@ def _flag_other_groups(matrix: GapMatrix, results: dict[str, RoleParity]) -> Non
 
 def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, atol: float) -> RoleParity:
     lname, rname = row.left_primary.name, row.right_primary.name
-    missing = [
-        side for side, bound, name in (("left", left, lname), ("right", right, rname)) if name not in bound.arrays
-    ]
+    sides = (("left", left, lname), ("right", right, rname))
+    missing = [side for side, bound, name in sides if name not in bound.arrays]
     if missing:
-        broken = [
-            side
-            for side, bound, name in (("left", left, lname), ("right", right, rname))
-            if any(f.field == name and f.severity == "error" for f in bound.findings)
-        ]
+        broken = [side for side, bound, name in sides if bound.breaks(name)]
         if broken:
             note = f"not compared: the {' and '.join(broken)} dump breaks its contract here"
         else:
             note = f"not in the {missing[0]} dump" if len(missing) == 1 else "in neither dump"
-            needs = [
-                ", ".join(p.derive["of"])
-                for p in (row.left_primary, row.right_primary)
-                if p.presence == "derived" and p.derive["op"] != "copy"
-            ]
+            needs = [", ".join(p.derive["of"]) for p in (row.left_primary, row.right_primary) if _computed(p)]
             if needs:
                 note += f" (computed from {'; '.join(needs)})"
         return RoleParity(row.role, "missing", lname, rname, note=note)
@@ -633,6 +619,9 @@ def _to_numpy(key: Any, value: Any) -> np.ndarray:
     """Convert a numpy array, tensor or scalar to a numpy array without importing a framework."""
     if isinstance(value, np.ndarray):
         return value
+    if isinstance(value, Mapping):
+        msg = f"value for '{key}' is a nested mapping; pass its arrays at the top level"
+        raise UsageError(msg)
     converted = value
     try:
         if hasattr(converted, "detach"):  # torch: leave autograd, move to host
@@ -695,16 +684,7 @@ def capture(mapping: Mapping[str, Any] | Any, path: str | os.PathLike, *, force:
     >>> sorted(np.load(path).files)
     ['nn_indices']
     """
-    items = mapping.items() if hasattr(mapping, "items") else None
-    if items is None:
+    if not hasattr(mapping, "items"):
         msg = f"capture needs a mapping of name -> array, got {type(mapping).__name__}"
         raise UsageError(msg)
-    arrays = {}
-    for key, value in items:
-        if value is None:
-            continue
-        if isinstance(value, Mapping):
-            msg = f"value for '{key}' is a nested mapping; pass its arrays at the top level"
-            raise UsageError(msg)
-        arrays[str(key)] = _to_numpy(key, value)
-    return write_npz(path, arrays, force=force)
+    return write_npz(path, _arrays_from_mapping(mapping), force=force)

@@ -22,7 +22,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -389,21 +389,10 @@ class TensorCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the check as plain JSON-serializable data."""
-        return {
-            "name": self.name,
-            "role": self.role,
-            "per_item": self.per_item,
-            "source_dtype": self.source_dtype,
-            "dtype": self.dtype,
-            "expected_dtype": self.expected_dtype,
-            "item_shape": list(self.item_shape),
-            "batch_shape": list(self.batch_shape),
-            "contiguous": self.contiguous,
-            "exact": self.exact,
-            "max_abs_error": self.max_abs_error,
-            "ok": self.ok,
-            "problems": list(self.problems),
-        }
+        out = asdict(self)
+        problems = out.pop("problems")
+        shapes = {"item_shape": list(self.item_shape), "batch_shape": list(self.batch_shape)}
+        return {**out, **shapes, "ok": self.ok, "problems": list(problems)}
 
 
 @dataclass(frozen=True)

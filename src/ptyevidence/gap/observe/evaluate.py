@@ -233,8 +233,7 @@ def _side(claim: str, spec: FieldSpec | None, bound: BoundDump, frameworks: Mapp
     if not spec.is_array:
         return SideObservation(claim, spec.name, status="not a tensor")
     if spec.name not in bound.arrays:
-        broken = any(f.field == spec.name and f.severity == "error" for f in bound.findings)
-        status = "breaks its contract" if broken else "not in the dump"
+        status = "breaks its contract" if bound.breaks(spec.name) else "not in the dump"
         return SideObservation(claim, spec.name, status=status)
     value = np.asarray(bound.arrays[spec.name])
     key = bound.keys[spec.name]

@@ -245,23 +245,15 @@ def run_pipeline(
     label = {"torch": "Torch", "tf": "TF"}[pipeline]
     manifest = os.path.join(space.root, f"{pipeline}.json")
     log_path = os.path.join(space.root, f"{pipeline}.log")
-    command = [
-        interpreter.python,
-        os.fspath(_RUNNER),
-        pipeline,
-        "--manifest",
-        manifest,
-        "--fixture",
-        os.path.abspath(fixture),
-        "--out",
-        out,
-        "--work",
-        os.path.join(space.root, "work"),
-        "--gridsizes",
-        ",".join(map(str, gridsizes)),
-        "--config",
-        dumps_strict(config),
-    ]
+    options = {
+        "--manifest": manifest,
+        "--fixture": os.path.abspath(fixture),
+        "--out": out,
+        "--work": os.path.join(space.root, "work"),
+        "--gridsizes": ",".join(map(str, gridsizes)),
+        "--config": dumps_strict(config),
+    }
+    command = [interpreter.python, os.fspath(_RUNNER), pipeline, *(x for pair in options.items() for x in pair)]
     for entry in space.paths:
         command += ["--path", entry]
     if aligned_from:

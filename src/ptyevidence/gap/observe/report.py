@@ -106,12 +106,10 @@ class ObservedRow:
     def to_dict(self) -> dict[str, Any]:
         """Return the row as JSON-serializable data."""
         return {
-            "role": self.role,
-            "label": self.label,
+            **dataclasses.asdict(self),
             "kinds": list(self.kinds),
             "left": self.left.to_dict(),
             "right": self.right.to_dict(),
-            "parity": self.parity,
         }
 
 
