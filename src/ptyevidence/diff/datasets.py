@@ -334,13 +334,7 @@ def diff_datasets(
             raise UsageError(msg)
     path_a, path_b = os.fspath(a), os.fspath(b)
     with open_source(path_a) as src_a, open_source(path_b) as src_b:
-        result = DatasetDiff(
-            path_a,
-            path_b,
-            (src_a.format, src_b.format),
-            float(rtol),
-            float(atol),
-        )
+        result = DatasetDiff(path_a, path_b, (src_a.format, src_b.format), float(rtol), float(atol))
         keys_a, keys_b = list(src_a.keys()), list(src_b.keys())
         if sorted(keys_a) == sorted(keys_b) and keys_a != keys_b:
             result.notes.append("member order differs (content unaffected)")

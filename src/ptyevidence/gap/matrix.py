@@ -388,17 +388,12 @@ class GapMatrix:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([*_CSV_COLUMNS, *extra])
         for row in self.rows:
-            lp, rp = row.left_primary, row.right_primary
             writer.writerow(
                 [
                     row.role,
                     row.label,
-                    "; ".join(f.name for f in row.left),
-                    _shape_cell(lp),
-                    _dtype_cell(lp),
-                    "; ".join(f.name for f in row.right),
-                    _shape_cell(rp),
-                    _dtype_cell(rp),
+                    *_csv_side(row.left, row.left_primary),
+                    *_csv_side(row.right, row.right_primary),
                     ";".join(row.kinds),
                     _format_permutation(row.permutation) if "axis-order" in row.kinds else "",
                     "; ".join(row.details),
@@ -504,12 +499,14 @@ def _dtype_name(spec: FieldSpec) -> str:
     return "as stored" if spec.dtypes[0] == "any" else spec.dtypes[0]
 
 
-def _shape_cell(spec: FieldSpec | None) -> str:
-    return format_axes(spec.shape) if spec is not None and spec.is_array else ""
-
-
-def _dtype_cell(spec: FieldSpec | None) -> str:
-    return _dtype_name(spec) if spec is not None and spec.is_array else ""
+def _csv_side(fields: Sequence[FieldSpec], spec: FieldSpec | None) -> list[str]:
+    """Field names, shape and dtype cells of one side of a CSV row (shape and dtype of arrays only)."""
+    array = spec is not None and spec.is_array
+    return [
+        "; ".join(f.name for f in fields),
+        format_axes(spec.shape) if array else "",
+        _dtype_name(spec) if array else "",
+    ]
 
 
 def _names(fields: Iterable[FieldSpec]) -> str:

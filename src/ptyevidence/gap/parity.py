@@ -492,15 +492,19 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
         "left_dtype": str(a.dtype),
         "right_dtype": str(b.dtype),
     }
+
+    def not_compared(why: str, **kw: Any) -> RoleParity:
+        return RoleParity(status="not-compared", note=f"not compared: {why}", **base, **kw)
+
     odd = [
         f"{side} {arr.dtype}"
         for side, arr in (("left", a), ("right", b))
         if arr.dtype.kind not in "biufc" or arr.dtype.names is not None
     ]
     if odd:
-        return RoleParity(status="not-compared", note=f"not compared: {', '.join(odd)} is not numeric", **base)
+        return not_compared(f"{', '.join(odd)} is not numeric")
     if np.iscomplexobj(a) != np.iscomplexobj(b):
-        return RoleParity(status="not-compared", note="not compared: complex and real values", **base)
+        return not_compared("complex and real values")
     check_budget(8 * (a.size + b.size) * (2 if np.iscomplexobj(a) else 1), f"comparing role {row.role}")
     kind = np.complex128 if np.iscomplexobj(a) else np.float64
     a, b = a.astype(kind), b.astype(kind)
@@ -509,12 +513,7 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
     if perm is not None and a.ndim == len(perm):
         original, a = a, np.transpose(a, perm)
         if a.shape != b.shape:
-            return RoleParity(
-                status="not-compared",
-                permutation=perm,
-                **base,
-                note=f"not compared: shapes {a.shape} (left, permuted) and {b.shape} differ",
-            )
+            return not_compared(f"shapes {a.shape} (left, permuted) and {b.shape} differ", permutation=perm)
         check, best = _check_permutation(original, b, perm)
     else:
         try:
@@ -522,11 +521,7 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
         except ValueError:
             squeezed = (np.squeeze(a), np.squeeze(b))
             if squeezed[0].shape != squeezed[1].shape:
-                return RoleParity(
-                    status="not-compared",
-                    **base,
-                    note=f"not compared: shapes {a.shape} and {b.shape} do not correspond",
-                )
+                return not_compared(f"shapes {a.shape} and {b.shape} do not correspond")
             a, b = squeezed
             shape = a.shape
             note = "compared after dropping singleton axes"

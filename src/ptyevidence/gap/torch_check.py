@@ -236,16 +236,13 @@ class FixtureDataset:
                 "nothing to load; run `ptyevidence validate` on it for the full list of gaps"
             )
             raise InputError(msg, self.path)
-        notes = []
-        for key in binding.unknown:
-            if key == METADATA_KEY:
-                continue
-            spec = contract.field_named(key)
-            notes.append(
-                f"'{key}' repeats field '{spec.name}'; not loaded"
-                if spec is not None
-                else f"'{key}' is not a field of contract {contract.name}; not loaded"
-            )
+        notes = [
+            f"'{key}' repeats field '{spec.name}'; not loaded"
+            if (spec := contract.field_named(key)) is not None
+            else f"'{key}' is not a field of contract {contract.name}; not loaded"
+            for key in binding.unknown
+            if key != METADATA_KEY
+        ]
         self.missing = tuple(s.name for s in contract.fields if s.required and s.name not in binding.fields)
         # A stack that is not a readable 3-D array is read as stored.
         self.layout = binding.layout or "canonical"
