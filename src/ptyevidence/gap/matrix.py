@@ -324,16 +324,11 @@ class GapMatrix:
             "dtype": "Dtypes differ; cast, or expect precision loss and framework type errors",
             "rename": "Lookups by name fail (KeyError/AttributeError)",
             "missing-right": f"Only {left} provides these; code that needs them fails or "
-            "falls back to defaults on {right}",
+            f"falls back to defaults on {right}",
             "missing-left": f"Only {right} provides these; code that needs them fails or "
-            "falls back to defaults on {left}",
+            f"falls back to defaults on {left}",
         }
-        out = []
-        for kind in ("semantics", "axis-order", "rank/shape", "dtype", "rename", "missing-right", "missing-left"):
-            if groups[kind]:
-                text = lead[kind].replace("{right}", right).replace("{left}", left)
-                out.append(f"{text}: " + "; ".join(groups[kind]) + ".")
-        return out
+        return [f"{text}: " + "; ".join(groups[kind]) + "." for kind, text in lead.items() if groups[kind]]
 
     def with_parity(self, parity: Any) -> GapMatrix:
         """Return a copy whose rows carry the observed parity results.
@@ -422,10 +417,7 @@ class GapMatrix:
         header += ["Citations"]
         rows = []
         for row in self.rows:
-            cites = [
-                f"L: {', '.join(row.left_sources)}" if row.left_sources else "",
-                f"R: {', '.join(row.right_sources)}" if row.right_sources else "",
-            ]
+            cites = [f"{side}: {', '.join(c)}" for side, c in (("L", row.left_sources), ("R", row.right_sources)) if c]
             cells = [
                 f"{row.label} (`{row.role}`)",
                 row.side_text("left"),
@@ -434,7 +426,7 @@ class GapMatrix:
                 "; ".join(row.details) or "-",
             ]
             cells += [row.observed or "-"] if with_observed else []
-            cells += ["; ".join(c for c in cites if c) or "-"]
+            cells += ["; ".join(cites) or "-"]
             rows.append(cells)
         out = [
             f"{h} Gap matrix: `{self.left.name}` vs `{self.right.name}`",

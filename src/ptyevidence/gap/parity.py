@@ -182,20 +182,15 @@ def _derive(bound: BoundDump) -> None:
         try:
             value = _derive_value(op, arrays)
         except (ValueError, TypeError) as exc:  # TypeError: non-numeric inputs
-            bound.add(
-                "derive", spec.name, "warning", f"{where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}"
-            )
+            problem = f"cannot compute {spec.name} from {', '.join(inputs)}: {exc}"
+            bound.add("derive", spec.name, "warning", f"{where}: {problem}")
             continue
-        if op == "ratio":
-            spread = _ratio_spread(arrays[0], arrays[1], value)
-            if spread > _RATIO_TOLERANCE:
-                bound.add(
-                    "derive",
-                    spec.name,
-                    "warning",
-                    f"{where}: {inputs[0]} / {inputs[1]} is not one constant (largest "
-                    f"deviation {spread:.2g} of max |{inputs[0]}|); {spec.name} is a least-squares fit",
-                )
+        if op == "ratio" and (spread := _ratio_spread(arrays[0], arrays[1], value)) > _RATIO_TOLERANCE:
+            problem = (
+                f"{inputs[0]} / {inputs[1]} is not one constant (largest deviation {spread:.2g} of max "
+                f"|{inputs[0]}|); {spec.name} is a least-squares fit"
+            )
+            bound.add("derive", spec.name, "warning", f"{where}: {problem}")
         if spec.dtypes and np.dtype(spec.dtypes[0]).kind in "fc" and op != "copy":
             # Report the dtype the pipeline would hold, not the float64 of the arithmetic.
             value = value.astype(spec.dtypes[0])
@@ -367,17 +362,10 @@ class ParityReport:
     def to_markdown(self) -> str:
         """Return the dumps, tolerances and binding findings as Markdown."""
         lines = [
-            (
-                f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
-                f"({dims_text(self.left.dims) or 'no dimensions bound'})"
-            ),
-            (
-                f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
-                f"({dims_text(self.right.dims) or 'no dimensions bound'})"
-            ),
-            f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}",
-            "",
+            f"- {side} dump: `{d.path}` bound to `{d.contract.name}` ({dims_text(d.dims) or 'no dimensions bound'})"
+            for side, d in (("Left", self.left), ("Right", self.right))
         ]
+        lines += [f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}", ""]
         rows = [
             [side, f.severity, f.rule, f"`{f.field}`", f.message] for side, f in self.findings if f.severity != "info"
         ]
