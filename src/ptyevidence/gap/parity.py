@@ -284,7 +284,9 @@ class RoleParity:
             parts.append(f"{self.left_dtype} → {self.right_dtype}")
         stats = f"max abs {self.max_abs:.3g}, max rel {self.max_rel:.3g}"
         if self.relation == "ratio":
-            parts.append(f"constant ratio: right = {_format_ratio(self.ratio)} × left")
+            r = self.ratio
+            k = f"({r.real:.3f}{r.imag:+.3f}j)" if isinstance(r, complex) else f"{r:.3f}"
+            parts.append(f"constant ratio: right = {k} × left")
         elif self.relation == "sign-flip":
             parts.append("sign flip: right = −left")
         elif self.relation == "equal":
@@ -305,12 +307,6 @@ class RoleParity:
             "ratio": ratio,
             "observed": self.text,
         }
-
-
-def _format_ratio(ratio: complex | None) -> str:
-    if isinstance(ratio, complex):
-        return f"({ratio.real:.3f}{ratio.imag:+.3f}j)"
-    return f"{ratio:.3f}"
 
 
 @dataclass

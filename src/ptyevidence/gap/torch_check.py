@@ -1,17 +1,10 @@
 """Check that a dataset file feeds a PyTorch ``DataLoader`` as a pipeline expects.
 
-PyTorch is optional. This module imports without it; ``torch`` is imported
-inside the functions that need it, and their callers get
-:class:`TorchNotInstalledError` (exit code 2 on the command line) with the
-message :data:`TORCH_MISSING_MESSAGE` when it is absent.
-
-:func:`check_torch_loading` wraps the file in :class:`FixtureDataset`, a
-minimal map-style dataset that memory-maps uncompressed members, iterates a
-``torch.utils.data.DataLoader`` with several worker counts, and reports for
-every tensor its dtype, per-item and batched shape, contiguity and whether the
-values equal the file's values, read a second time through the package's NPZ
-reader. :func:`observed_torch_column` turns the report into the "observed
-torch" column of a gap matrix.
+PyTorch is optional: this module imports without it, and the functions that
+need it raise :class:`TorchNotInstalledError` (exit code 2 on the command
+line) with :data:`TORCH_MISSING_MESSAGE`. :func:`observed_torch_column` turns
+a :func:`check_torch_loading` report into the "observed torch" column of a
+gap matrix.
 """
 
 from __future__ import annotations
