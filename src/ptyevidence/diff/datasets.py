@@ -385,10 +385,8 @@ def _diff_key(src_a: Any, src_b: Any, key: str, result: DatasetDiff, bar: Any) -
         out.changes.append("values not compared (text against numbers, or records)")
     elif a.shape == b.shape:
         digests = _compare_same_shape(src_a, src_b, key, a, b, out, result)
-    else:
-        digests = _compare_layouts(src_a, src_b, key, out, result)
-        if digests is None:
-            out.changes.insert(0, f"shape {shape_text(a.shape)} -> {shape_text(b.shape)}")
+    elif not _compare_layouts(src_a, src_b, key, out, result):
+        out.changes.insert(0, f"shape {shape_text(a.shape)} -> {shape_text(b.shape)}")
     if digests is None:
         digests = (member_digest(src_a, key), member_digest(src_b, key))
     out.a, out.b = replace(a, digest=digests[0]), replace(b, digest=digests[1])
@@ -413,8 +411,8 @@ def _storage_notes(a: ArraySide, b: ArraySide) -> list[str]:
 
 def _compare_same_shape(
     src_a: Any, src_b: Any, key: str, a: ArraySide, b: ArraySide, out: KeyDiff, result: DatasetDiff
-) -> tuple[str, str]:
-    """Compare values of one shape; return both digests (of C-order members from the same pass)."""
+) -> tuple[str, str] | None:
+    """Compare values of one shape; return both digests when this pass could compute them."""
     diffs = ValueDifferences(a.shape, a.order == b.order == "F", result.rtol, result.atol)
     if a.order != b.order:
         # C order on one side, Fortran on the other: element orders differ, so read both whole.
@@ -428,7 +426,7 @@ def _compare_same_shape(
         for x, y in pairs:
             diffs.update(x, y)
         out.values = diffs.finish()
-        return member_digest(src_a, key), member_digest(src_b, key)
+        return None
     dig_a = StreamDigest(src_a.info(key).dtype, a.shape)
     with BackgroundDigest(src_b.info(key).dtype, b.shape) as dig_b:
         for x, y in pairs:
@@ -444,22 +442,22 @@ def _whole_differences(diffs: ValueDifferences, x: np.ndarray, y: np.ndarray) ->
     return diffs.finish()
 
 
-def _compare_layouts(src_a: Any, src_b: Any, key: str, out: KeyDiff, result: DatasetDiff) -> tuple[str, str] | None:
-    """Compare a stack stored (N, H, W) in one file and (H, W, N) in the other; None if not that."""
+def _compare_layouts(src_a: Any, src_b: Any, key: str, out: KeyDiff, result: DatasetDiff) -> bool:
+    """Compare a stack stored (N, H, W) in one file and (H, W, N) in the other; False if not that."""
     if key not in STACK_KEYS:
-        return None
+        return False
     layouts = []
     for src in (src_a, src_b):
         shape = src.info(key).shape
         if len(shape) != 3:
-            return None
+            return False
         try:
             layouts.append(source_layout(src, key, _n_positions(src)))
         except InputError:
-            return None  # ambiguous: only the shapes can be compared
+            return False  # ambiguous: only the shapes can be compared
     shapes = [canonical_shape(src.info(key).shape, lay) for src, lay in zip((src_a, src_b), layouts)]
     if layouts[0] == layouts[1] or shapes[0] != shapes[1]:
-        return None
+        return False
     nbytes = src_a.info(key).nbytes + src_b.info(key).nbytes
     # read_frames may hold a gathered copy beside the result.
     check_budget(2 * nbytes, f"comparing '{key}' frame by frame across layouts")
@@ -470,8 +468,7 @@ def _compare_layouts(src_a: Any, src_b: Any, key: str, out: KeyDiff, result: Dat
         f"{shape_text(src_b.info(key).shape)}, frames compared in (N, H, W) order"
     )
     out.values = _whole_differences(ValueDifferences(shapes[0], False, result.rtol, result.atol), *frames)
-    del frames
-    return member_digest(src_a, key), member_digest(src_b, key)
+    return True
 
 
 def _n_positions(src: Any) -> int | None:
