@@ -179,9 +179,6 @@ def _pairs(old: Sequence[Any], new: Sequence[Any], key: str) -> Iterator[tuple[A
     yield from ((None, item) for item in new if getattr(item, key) not in seen)
 
 
-# -- contract ---------------------------------------------------------------------
-
-
 def _top_level(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     out = []
     if a.kind != b.kind:
@@ -193,9 +190,6 @@ def _top_level(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     if docs:
         out.append(ContractChange(COMPATIBLE, "contract", f"{', '.join(docs)} changed"))
     return out
-
-
-# -- fields -------------------------------------------------------------------------
 
 
 def _fields(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
@@ -322,9 +316,6 @@ def _alias_changes(a: FieldSpec, b: FieldSpec) -> list[tuple[str, str]]:
     return out
 
 
-# -- dims ----------------------------------------------------------------------------
-
-
 def _dims(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     out = []
     for name in list(a.dims) + [n for n in b.dims if n not in a.dims]:
@@ -362,9 +353,6 @@ def _min_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tup
     if isinstance(lo_a, int) and isinstance(lo_b, int):
         return [(_impact(lo_b > lo_a), f"minimum {lo_a} -> {lo_b}")]
     return [(BREAKING, f"minimum {lo_a} -> {lo_b} (another dimension: cannot be ordered)")]
-
-
-# -- rules ---------------------------------------------------------------------------
 
 
 def _rules(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
@@ -408,9 +396,6 @@ def _rule(a: Rule, b: Rule) -> list[ContractChange]:
     if a.description != b.description:
         out.append(ContractChange(COMPATIBLE, where, "description changed"))
     return out
-
-
-# -- layout --------------------------------------------------------------------------
 
 
 def _layout(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[ContractChange]:

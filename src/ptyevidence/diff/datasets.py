@@ -1,12 +1,7 @@
-"""Compare two datasets or fixtures key by key, streaming both files.
+"""Compare two datasets or fixtures key by key, streaming both files (:func:`diff_datasets`).
 
-:func:`diff_datasets` opens both files with :func:`ptyevidence.open_source`
-(NPZ, CXI, any registered reader) and, for every key, reports whether it was
-added or removed, how its shape, dtype or stack layout changed, its content
-digest in each file and, for arrays of one shape, how many values and rows
-differ and by how much. Scan positions and the embedded metadata record are
-compared too. Values are read in bounded blocks from both files at once, so
-two multi-GB scans are compared in O(block) memory.
+Values are read in bounded blocks from both files at once, so two multi-GB
+scans are compared in O(block) memory.
 """
 
 from __future__ import annotations
@@ -262,9 +257,6 @@ class DatasetDiff:
         table = markdown_table(["Key", "Status", "A", "B", "Detail"], self._rows("`{}`"))
         summary = [f"- {name}: {text}" for name, text in self._summary_lines()]
         return "\n".join([f"A `{self.a}`, B `{self.b}`", "", table, "", *summary, "", f"**{self.verdict}**"]) + "\n"
-
-
-# -- comparing -----------------------------------------------------------------------
 
 
 def diff_datasets(
@@ -546,9 +538,6 @@ def flatten_record(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any
         else:
             out[f"{prefix}{key}"] = value
     return out
-
-
-# -- text ------------------------------------------------------------------------------
 
 
 def _value_text(v: ValueDifferences) -> str:

@@ -341,7 +341,6 @@ class GapMatrix:
         rows = tuple(replace(r, observed=parity.observed_text(r.role)) for r in self.rows)
         return replace(self, rows=rows, parity=parity)
 
-    # -- renderings ---------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Return the matrix as JSON-serializable data (same rows as the tables)."""
 
