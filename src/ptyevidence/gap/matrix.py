@@ -575,14 +575,14 @@ def _build_row(role: str, lc: DatasetContract, rc: DatasetContract) -> GapRow:
             kinds.append("missing-left")
         else:
             details.append("absent from both pipelines")
-        details += _notes_of_absence(left, "left") + _notes_of_absence(right, "right")
+        details += [
+            f"{side}: {v}" for side, fs in (("left", left), ("right", right)) for f in fs for v in f.semantics.values()
+        ]
     else:
         lp, rp = _primary(left), _primary(right)
         if lp.is_array and rp.is_array:
-            if lp.shape is not None:
-                left_axes = lc.canonical_axes(lp.shape)
-            if rp.shape is not None:
-                right_axes = rc.canonical_axes(rp.shape)
+            left_axes = lc.canonical_axes(lp.shape) if lp.shape is not None else None
+            right_axes = rc.canonical_axes(rp.shape) if rp.shape is not None else None
             perm = _compare_arrays(lp, rp, left, right, left_axes, right_axes, kinds, details)
         elif lp.is_array != rp.is_array:
             kinds.append("semantics")
@@ -591,10 +591,6 @@ def _build_row(role: str, lc: DatasetContract, rc: DatasetContract) -> GapRow:
         _compare_notes(left, right, kinds, details)
     ordered = tuple(k for k in KINDS if k in kinds) or ("same",)
     return GapRow(role, label, left, right, ordered, tuple(details), perm, left_axes, right_axes)
-
-
-def _notes_of_absence(fields: Sequence[FieldSpec], side: str) -> list[str]:
-    return [f"{side}: {value}" for f in fields for value in f.semantics.values()]
 
 
 def _compare_arrays(
