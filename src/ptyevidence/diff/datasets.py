@@ -271,16 +271,13 @@ def diff_datasets(
     Reports keys added and removed; shape, dtype and stack-layout changes;
     the content digest of every key in each file; for arrays of one shape,
     the number of differing values and rows and the largest absolute and
-    relative difference; scan positions that moved; and entries of the
-    embedded metadata record (``_metadata``, or a reader's ``metadata``)
-    that changed. Differences of storage alone (member order, byte order,
-    C or Fortran order, compression) are notes, not differences.
+    relative difference; scan positions that moved; and changed entries of
+    the embedded metadata record. Differences of storage alone (member
+    order, byte order, C or Fortran order, compression) are notes.
 
-    Both files are read once, in bounded blocks and in step, so memory does
-    not grow with their size. Two exceptions read an array whole, within the
-    memory budget: a stack stored (N, H, W) in one file and (H, W, N) in the
-    other, compared frame by frame in canonical order; and an array stored
-    in C order in one file and Fortran order in the other.
+    Both files are read once, in bounded blocks and in step. Two cases read
+    an array whole, within the memory budget: a stack stored (N, H, W) in one
+    file and (H, W, N) in the other, and C order against Fortran order.
 
     Parameters
     ----------

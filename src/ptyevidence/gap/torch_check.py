@@ -147,20 +147,13 @@ class _Member:
 class FixtureDataset:
     """Map-style dataset over a dataset file, one item per scan position.
 
-    The file is bound to the contract (:func:`ptyevidence.contract.binding.bind`).
-    Item ``i`` is a dict of tensors: every per-position field (leading
-    dimension ``N``; in ``data001`` the diffraction frame ``(H, W)``,
-    coordinates ``()``, ``scan_index`` ``()``, ``Y`` ``(H, W)``) at row ``i``,
-    plus the dataset-wide fields (``probeGuess``, ``objectGuess``) repeated
-    with every item, as PtychoPINN's loaders hand the probe to every sample.
-    Each tensor has its field's canonical contract dtype (diffraction
-    float32, probe/object/ground truth complex64, ``scan_index`` int64);
-    coordinates have ``coords_dtype``.
-
-    Uncompressed C-order or Fortran-order NPZ members are memory-mapped;
-    compressed members and other formats are read whole once (budget
-    checked). Files are opened lazily in each process, so the dataset
-    pickles cheaply into ``DataLoader`` workers.
+    Item ``i`` is a dict of tensors: row ``i`` of every per-position field
+    of the contract binding, plus the dataset-wide fields (``probeGuess``,
+    ``objectGuess``) repeated with every item, as PtychoPINN's loaders hand
+    the probe to every sample. Each tensor has its field's canonical contract
+    dtype; coordinates have ``coords_dtype``. Uncompressed NPZ members are
+    memory-mapped, others read whole once (budget checked); files are opened
+    lazily in each process, so the dataset pickles cheaply into workers.
 
     Parameters
     ----------

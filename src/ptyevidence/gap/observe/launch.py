@@ -161,10 +161,7 @@ def _missing_message(exe: str, checkout: str | None, missing: list[dict[str, str
 
 
 def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    for key, value in _QUIET.items():
-        env.setdefault(key, value)
-    return env
+    return {**_QUIET, **os.environ}  # the caller's own settings win
 
 
 def workspace(interpreter: Interpreter) -> Workspace:
