@@ -719,9 +719,7 @@ def _read_reference(dataset: FixtureDataset) -> dict[str, np.ndarray]:
 
 def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
     """Return True when ``a`` and ``b`` hold equal values (NaN equal to NaN)."""
-    if a.dtype.kind in "fc":
-        return bool(np.array_equal(a, b, equal_nan=True))
-    return bool(np.array_equal(a, b))
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 def _max_abs_difference(a: np.ndarray, b: np.ndarray) -> float:

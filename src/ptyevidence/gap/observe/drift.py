@@ -183,16 +183,7 @@ def _claim_text(spec: FieldSpec) -> str:
 
 def claim_drift(results: Sequence[ClaimResult], contract: str, gridsize: int | None = None) -> list[Drift]:
     """Return one drift item per claim that does not hold."""
+    claims = [(r.claim, r.observed) for r in results if r.status == "drift"]
     return [
-        Drift(
-            contract,
-            r.claim.field or r.claim.id,
-            f"claim {r.claim.id}",
-            r.claim.statement,
-            r.observed,
-            r.claim.source,
-            gridsize,
-        )
-        for r in results
-        if r.status == "drift"
+        Drift(contract, c.field or c.id, f"claim {c.id}", c.statement, seen, c.source, gridsize) for c, seen in claims
     ]

@@ -11,6 +11,7 @@ PtychoPINN writes ``memoized_data/`` and memory maps where it runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -275,9 +276,8 @@ def run_pipeline(
         except BaseException:
             _stop(proc)
             raise
-    result = None
-    if os.path.isfile(manifest):
-        result = read_json(manifest, f"manifest of PtychoPINN's {label} path '{manifest}'")
+    what = f"manifest of PtychoPINN's {label} path '{manifest}'"
+    result = read_json(manifest, what) if os.path.isfile(manifest) else None
     if result is not None and "usage" in result:
         raise UsageError(result["usage"])
     if result is not None and "error" in result:
@@ -294,10 +294,8 @@ def run_pipeline(
 
 def _stop(proc: subprocess.Popen) -> None:
     """Stop the subprocess and the processes it started (its own session)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 
