@@ -107,12 +107,9 @@ class KeyDiff:
         """Return the key's comparison as JSON-ready data."""
         v = self.values
         return {
-            "key": self.key,
-            "status": self.status,
+            **asdict(self),
             "a": self.a.to_dict() if self.a else None,
             "b": self.b.to_dict() if self.b else None,
-            "changes": list(self.changes),
-            "notes": list(self.notes),
             "values": None
             if v is None
             else {

@@ -345,13 +345,8 @@ class GapMatrix:
         """Return the matrix as JSON-serializable data (same rows as the tables)."""
 
         def contract(c: DatasetContract) -> dict[str, Any]:
-            return {
-                "name": c.name,
-                "title": c.title,
-                "origin": c.origin,
-                "framework": c.framework,
-                "upstream": c.extra.get("upstream"),
-            }
+            described = {key: getattr(c, key) for key in ("name", "title", "origin", "framework")}
+            return {**described, "upstream": c.extra.get("upstream")}
 
         return {
             "left": contract(self.left),
