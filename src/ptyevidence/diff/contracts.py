@@ -179,9 +179,6 @@ def _pairs(old: Sequence[Any], new: Sequence[Any], key: str) -> Iterator[tuple[A
     yield from ((None, item) for item in new if getattr(item, key) not in seen)
 
 
-# -- contract ---------------------------------------------------------------------
-
-
 def _top_level(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     out = []
     if a.kind != b.kind:
@@ -193,9 +190,6 @@ def _top_level(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     if docs:
         out.append(ContractChange(COMPATIBLE, "contract", f"{', '.join(docs)} changed"))
     return out
-
-
-# -- fields -------------------------------------------------------------------------
 
 
 def _fields(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
@@ -226,14 +220,9 @@ def _field(a: FieldSpec, b: FieldSpec) -> list[ContractChange]:
         out.append(ContractChange(COMPATIBLE, where, f"{', '.join(docs)} changed"))
     for name in ("presence", "derive", "framework"):
         if getattr(a, name) != getattr(b, name):
-            out.append(
-                ContractChange(
-                    COMPATIBLE,
-                    where,
-                    f"{name} {getattr(a, name)!r} -> {getattr(b, name)!r} "
-                    "(pipeline contracts: the gap matrix, not validation)",
-                )
-            )
+            change = f"{name} {getattr(a, name)!r} -> {getattr(b, name)!r}"
+            text = f"{change} (pipeline contracts: the gap matrix, not validation)"
+            out.append(ContractChange(COMPATIBLE, where, text))
     return out
 
 
@@ -316,13 +305,8 @@ def _alias_changes(a: FieldSpec, b: FieldSpec) -> list[tuple[str, str]]:
         if after is None:
             # The key is no longer read as this field: a required field is then missing.
             breaking = before != "error" and b.required
-            out.append(
-                (
-                    _impact(breaking),
-                    f"alias '{alias}' removed"
-                    + (" (the field is required: files using it now miss it)" if breaking else ""),
-                )
-            )
+            why = " (the field is required: files using it now miss it)" if breaking else ""
+            out.append((_impact(breaking), f"alias '{alias}' removed{why}"))
         else:
             breaking = before != "error" and after == "error"
             out.append((_impact(breaking), f"alias '{alias}': {before} -> {after}"))
@@ -330,9 +314,6 @@ def _alias_changes(a: FieldSpec, b: FieldSpec) -> list[tuple[str, str]]:
         if alias not in a.aliases:
             out.append((COMPATIBLE, f"alias '{alias}' added ({after})"))
     return out
-
-
-# -- dims ----------------------------------------------------------------------------
 
 
 def _dims(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
@@ -374,9 +355,6 @@ def _min_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tup
     return [(BREAKING, f"minimum {lo_a} -> {lo_b} (another dimension: cannot be ordered)")]
 
 
-# -- rules ---------------------------------------------------------------------------
-
-
 def _rules(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
     out = []
     for before, after in _pairs(a.rules, b.rules, "id"):
@@ -387,13 +365,8 @@ def _rules(a: DatasetContract, b: DatasetContract) -> list[ContractChange]:
             out += _rule(before, after)
         else:
             value = f" (value {number_text(after.value, 6)})" if after.value is not None else ""
-            out.append(
-                ContractChange(
-                    _impact(after.severity == "error"),
-                    where,
-                    f"added: {after.check} on {', '.join(after.fields)}{value}, severity {after.severity}",
-                )
-            )
+            text = f"added: {after.check} on {', '.join(after.fields)}{value}, severity {after.severity}"
+            out.append(ContractChange(_impact(after.severity == "error"), where, text))
     return out
 
 
@@ -418,20 +391,11 @@ def _rule(a: Rule, b: Rule) -> list[ContractChange]:
             stricter = True
         else:
             stricter = (b.value - a.value) * direction > 0
-        out.append(
-            ContractChange(
-                _impact(stricter and errors),
-                where,
-                f"value {number_text(a.value, 6)} -> {number_text(b.value, 6)}"
-                f" ({'stricter' if stricter else 'looser'})",
-            )
-        )
+        text = f"value {number_text(a.value, 6)} -> {number_text(b.value, 6)} ({'stricter' if stricter else 'looser'})"
+        out.append(ContractChange(_impact(stricter and errors), where, text))
     if a.description != b.description:
         out.append(ContractChange(COMPATIBLE, where, "description changed"))
     return out
-
-
-# -- layout --------------------------------------------------------------------------
 
 
 def _layout(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[ContractChange]:
@@ -441,11 +405,8 @@ def _layout(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[Co
         return [ContractChange(COMPATIBLE, "layout", "no longer checked")]
     severity = b.get("legacy_severity", "error")
     if a is None:
-        return [
-            ContractChange(
-                _impact(severity == "error"), "layout", f"now checked: legacy (H, W, N) stacks get {severity}"
-            )
-        ]
+        text = f"now checked: legacy (H, W, N) stacks get {severity}"
+        return [ContractChange(_impact(severity == "error"), "layout", text)]
     out = []
     for key in ("field", "canonical", "legacy"):
         if a.get(key) != b.get(key):

@@ -1,12 +1,7 @@
-"""Compare two datasets or fixtures key by key, streaming both files.
+"""Compare two datasets or fixtures key by key, streaming both files (:func:`diff_datasets`).
 
-:func:`diff_datasets` opens both files with :func:`ptyevidence.open_source`
-(NPZ, CXI, any registered reader) and, for every key, reports whether it was
-added or removed, how its shape, dtype or stack layout changed, its content
-digest in each file and, for arrays of one shape, how many values and rows
-differ and by how much. Scan positions and the embedded metadata record are
-compared too. Values are read in bounded blocks from both files at once, so
-two multi-GB scans are compared in O(block) memory.
+Values are read in bounded blocks from both files at once, so two multi-GB
+scans are compared in O(block) memory.
 """
 
 from __future__ import annotations
@@ -112,12 +107,9 @@ class KeyDiff:
         """Return the key's comparison as JSON-ready data."""
         v = self.values
         return {
-            "key": self.key,
-            "status": self.status,
+            **asdict(self),
             "a": self.a.to_dict() if self.a else None,
             "b": self.b.to_dict() if self.b else None,
-            "changes": list(self.changes),
-            "notes": list(self.notes),
             "values": None
             if v is None
             else {
@@ -264,9 +256,6 @@ class DatasetDiff:
         return "\n".join([f"A `{self.a}`, B `{self.b}`", "", table, "", *summary, "", f"**{self.verdict}**"]) + "\n"
 
 
-# -- comparing -----------------------------------------------------------------------
-
-
 def diff_datasets(
     a: str | os.PathLike,
     b: str | os.PathLike,
@@ -279,16 +268,13 @@ def diff_datasets(
     Reports keys added and removed; shape, dtype and stack-layout changes;
     the content digest of every key in each file; for arrays of one shape,
     the number of differing values and rows and the largest absolute and
-    relative difference; scan positions that moved; and entries of the
-    embedded metadata record (``_metadata``, or a reader's ``metadata``)
-    that changed. Differences of storage alone (member order, byte order,
-    C or Fortran order, compression) are notes, not differences.
+    relative difference; scan positions that moved; and changed entries of
+    the embedded metadata record. Differences of storage alone (member
+    order, byte order, C or Fortran order, compression) are notes.
 
-    Both files are read once, in bounded blocks and in step, so memory does
-    not grow with their size. Two exceptions read an array whole, within the
-    memory budget: a stack stored (N, H, W) in one file and (H, W, N) in the
-    other, compared frame by frame in canonical order; and an array stored
-    in C order in one file and Fortran order in the other.
+    Both files are read once, in bounded blocks and in step. Two cases read
+    an array whole, within the memory budget: a stack stored (N, H, W) in one
+    file and (H, W, N) in the other, and C order against Fortran order.
 
     Parameters
     ----------
@@ -334,13 +320,7 @@ def diff_datasets(
             raise UsageError(msg)
     path_a, path_b = os.fspath(a), os.fspath(b)
     with open_source(path_a) as src_a, open_source(path_b) as src_b:
-        result = DatasetDiff(
-            path_a,
-            path_b,
-            (src_a.format, src_b.format),
-            float(rtol),
-            float(atol),
-        )
+        result = DatasetDiff(path_a, path_b, (src_a.format, src_b.format), float(rtol), float(atol))
         keys_a, keys_b = list(src_a.keys()), list(src_b.keys())
         if sorted(keys_a) == sorted(keys_b) and keys_a != keys_b:
             result.notes.append("member order differs (content unaffected)")
@@ -391,10 +371,8 @@ def _diff_key(src_a: Any, src_b: Any, key: str, result: DatasetDiff, bar: Any) -
         out.changes.append("values not compared (text against numbers, or records)")
     elif a.shape == b.shape:
         digests = _compare_same_shape(src_a, src_b, key, a, b, out, result)
-    else:
-        digests = _compare_layouts(src_a, src_b, key, out, result)
-        if digests is None:
-            out.changes.insert(0, f"shape {shape_text(a.shape)} -> {shape_text(b.shape)}")
+    elif not _compare_layouts(src_a, src_b, key, out, result):
+        out.changes.insert(0, f"shape {shape_text(a.shape)} -> {shape_text(b.shape)}")
     if digests is None:
         digests = (member_digest(src_a, key), member_digest(src_b, key))
     out.a, out.b = replace(a, digest=digests[0]), replace(b, digest=digests[1])
@@ -419,8 +397,8 @@ def _storage_notes(a: ArraySide, b: ArraySide) -> list[str]:
 
 def _compare_same_shape(
     src_a: Any, src_b: Any, key: str, a: ArraySide, b: ArraySide, out: KeyDiff, result: DatasetDiff
-) -> tuple[str, str]:
-    """Compare values of one shape; return both digests (of C-order members from the same pass)."""
+) -> tuple[str, str] | None:
+    """Compare values of one shape; return both digests when this pass could compute them."""
     diffs = ValueDifferences(a.shape, a.order == b.order == "F", result.rtol, result.atol)
     if a.order != b.order:
         # C order on one side, Fortran on the other: element orders differ, so read both whole.
@@ -434,7 +412,7 @@ def _compare_same_shape(
         for x, y in pairs:
             diffs.update(x, y)
         out.values = diffs.finish()
-        return member_digest(src_a, key), member_digest(src_b, key)
+        return None
     dig_a = StreamDigest(src_a.info(key).dtype, a.shape)
     with BackgroundDigest(src_b.info(key).dtype, b.shape) as dig_b:
         for x, y in pairs:
@@ -450,22 +428,22 @@ def _whole_differences(diffs: ValueDifferences, x: np.ndarray, y: np.ndarray) ->
     return diffs.finish()
 
 
-def _compare_layouts(src_a: Any, src_b: Any, key: str, out: KeyDiff, result: DatasetDiff) -> tuple[str, str] | None:
-    """Compare a stack stored (N, H, W) in one file and (H, W, N) in the other; None if not that."""
+def _compare_layouts(src_a: Any, src_b: Any, key: str, out: KeyDiff, result: DatasetDiff) -> bool:
+    """Compare a stack stored (N, H, W) in one file and (H, W, N) in the other; False if not that."""
     if key not in STACK_KEYS:
-        return None
+        return False
     layouts = []
     for src in (src_a, src_b):
         shape = src.info(key).shape
         if len(shape) != 3:
-            return None
+            return False
         try:
             layouts.append(source_layout(src, key, _n_positions(src)))
         except InputError:
-            return None  # ambiguous: only the shapes can be compared
+            return False  # ambiguous: only the shapes can be compared
     shapes = [canonical_shape(src.info(key).shape, lay) for src, lay in zip((src_a, src_b), layouts)]
     if layouts[0] == layouts[1] or shapes[0] != shapes[1]:
-        return None
+        return False
     nbytes = src_a.info(key).nbytes + src_b.info(key).nbytes
     # read_frames may hold a gathered copy beside the result.
     check_budget(2 * nbytes, f"comparing '{key}' frame by frame across layouts")
@@ -476,8 +454,7 @@ def _compare_layouts(src_a: Any, src_b: Any, key: str, out: KeyDiff, result: Dat
         f"{shape_text(src_b.info(key).shape)}, frames compared in (N, H, W) order"
     )
     out.values = _whole_differences(ValueDifferences(shapes[0], False, result.rtol, result.atol), *frames)
-    del frames
-    return member_digest(src_a, key), member_digest(src_b, key)
+    return True
 
 
 def _n_positions(src: Any) -> int | None:
@@ -555,9 +532,6 @@ def flatten_record(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any
         else:
             out[f"{prefix}{key}"] = value
     return out
-
-
-# -- text ------------------------------------------------------------------------------
 
 
 def _value_text(v: ValueDifferences) -> str:

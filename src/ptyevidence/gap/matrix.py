@@ -49,6 +49,11 @@ DEFAULT_LEFT = "ptychopinn-tf-grouped"
 DEFAULT_RIGHT = "ptychopinn-torch-mmap"
 
 _OPERATORS = {"product": " × ", "ratio": " ÷ "}
+#: Columns of :meth:`GapMatrix.to_csv` before the extra ones.
+_CSV_COLUMNS = (
+    *("role", "label", "left", "left_shape", "left_dtype", "right", "right_shape", "right_dtype"),
+    *("kinds", "permutation", "details", "left_source", "right_source", "observed", "left_upstream", "right_upstream"),
+)
 
 
 def axis_permutation(left_axes: Sequence[str | int], right_axes: Sequence[str | int]) -> tuple[int, ...] | None:
@@ -126,6 +131,11 @@ def _effective_name(spec: FieldSpec) -> str:
     return spec.name
 
 
+def _computed(spec: FieldSpec) -> bool:
+    """Return True for a derived field whose value is computed, not a copy of a stored one."""
+    return spec.presence == "derived" and spec.derive["op"] != "copy"
+
+
 def _field_text(spec: FieldSpec) -> str:
     """One field as shown in a matrix cell: name, shape, dtype, presence."""
     if spec.presence == "absent":
@@ -135,9 +145,8 @@ def _field_text(spec: FieldSpec) -> str:
     dtype = _dtype_name(spec) or "any dtype"
     text = f"`{spec.name}` {format_axes(spec.shape)} {dtype}"
     if spec.presence == "derived":
-        op = spec.derive["op"]
-        expr = _OPERATORS.get(op, "").join(f"`{n}`" for n in spec.derive["of"])
-        text += f" = {expr}" + ("" if op == "copy" else " (not stored)")
+        expr = _OPERATORS.get(spec.derive["op"], "").join(f"`{n}`" for n in spec.derive["of"])
+        text += f" = {expr}" + (" (not stored)" if _computed(spec) else "")
     return text
 
 
@@ -315,16 +324,11 @@ class GapMatrix:
             "dtype": "Dtypes differ; cast, or expect precision loss and framework type errors",
             "rename": "Lookups by name fail (KeyError/AttributeError)",
             "missing-right": f"Only {left} provides these; code that needs them fails or "
-            "falls back to defaults on {right}",
+            f"falls back to defaults on {right}",
             "missing-left": f"Only {right} provides these; code that needs them fails or "
-            "falls back to defaults on {left}",
+            f"falls back to defaults on {left}",
         }
-        out = []
-        for kind in ("semantics", "axis-order", "rank/shape", "dtype", "rename", "missing-right", "missing-left"):
-            if groups[kind]:
-                text = lead[kind].replace("{right}", right).replace("{left}", left)
-                out.append(f"{text}: " + "; ".join(groups[kind]) + ".")
-        return out
+        return [f"{text}: " + "; ".join(groups[kind]) + "." for kind, text in lead.items() if groups[kind]]
 
     def with_parity(self, parity: Any) -> GapMatrix:
         """Return a copy whose rows carry the observed parity results.
@@ -337,18 +341,12 @@ class GapMatrix:
         rows = tuple(replace(r, observed=parity.observed_text(r.role)) for r in self.rows)
         return replace(self, rows=rows, parity=parity)
 
-    # -- renderings ---------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Return the matrix as JSON-serializable data (same rows as the tables)."""
 
         def contract(c: DatasetContract) -> dict[str, Any]:
-            return {
-                "name": c.name,
-                "title": c.title,
-                "origin": c.origin,
-                "framework": c.framework,
-                "upstream": c.extra.get("upstream"),
-            }
+            described = {key: getattr(c, key) for key in ("name", "title", "origin", "framework")}
+            return {**described, "upstream": c.extra.get("upstream")}
 
         return {
             "left": contract(self.left),
@@ -377,39 +375,14 @@ class GapMatrix:
         extra = dict(columns or {})
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(
-            [
-                "role",
-                "label",
-                "left",
-                "left_shape",
-                "left_dtype",
-                "right",
-                "right_shape",
-                "right_dtype",
-                "kinds",
-                "permutation",
-                "details",
-                "left_source",
-                "right_source",
-                "observed",
-                "left_upstream",
-                "right_upstream",
-                *extra,
-            ]
-        )
+        writer.writerow([*_CSV_COLUMNS, *extra])
         for row in self.rows:
-            lp, rp = row.left_primary, row.right_primary
             writer.writerow(
                 [
                     row.role,
                     row.label,
-                    "; ".join(f.name for f in row.left),
-                    _shape_cell(lp),
-                    _dtype_cell(lp),
-                    "; ".join(f.name for f in row.right),
-                    _shape_cell(rp),
-                    _dtype_cell(rp),
+                    *_csv_side(row.left, row.left_primary),
+                    *_csv_side(row.right, row.right_primary),
                     ";".join(row.kinds),
                     _format_permutation(row.permutation) if "axis-order" in row.kinds else "",
                     "; ".join(row.details),
@@ -438,10 +411,7 @@ class GapMatrix:
         header += ["Citations"]
         rows = []
         for row in self.rows:
-            cites = [
-                f"L: {', '.join(row.left_sources)}" if row.left_sources else "",
-                f"R: {', '.join(row.right_sources)}" if row.right_sources else "",
-            ]
+            cites = [f"{side}: {', '.join(c)}" for side, c in (("L", row.left_sources), ("R", row.right_sources)) if c]
             cells = [
                 f"{row.label} (`{row.role}`)",
                 row.side_text("left"),
@@ -450,7 +420,7 @@ class GapMatrix:
                 "; ".join(row.details) or "-",
             ]
             cells += [row.observed or "-"] if with_observed else []
-            cells += ["; ".join(c for c in cites if c) or "-"]
+            cells += ["; ".join(cites) or "-"]
             rows.append(cells)
         out = [
             f"{h} Gap matrix: `{self.left.name}` vs `{self.right.name}`",
@@ -515,12 +485,14 @@ def _dtype_name(spec: FieldSpec) -> str:
     return "as stored" if spec.dtypes[0] == "any" else spec.dtypes[0]
 
 
-def _shape_cell(spec: FieldSpec | None) -> str:
-    return format_axes(spec.shape) if spec is not None and spec.is_array else ""
-
-
-def _dtype_cell(spec: FieldSpec | None) -> str:
-    return _dtype_name(spec) if spec is not None and spec.is_array else ""
+def _csv_side(fields: Sequence[FieldSpec], spec: FieldSpec | None) -> list[str]:
+    """Field names, shape and dtype cells of one side of a CSV row (shape and dtype of arrays only)."""
+    array = spec is not None and spec.is_array
+    return [
+        "; ".join(f.name for f in fields),
+        format_axes(spec.shape) if array else "",
+        _dtype_name(spec) if array else "",
+    ]
 
 
 def _names(fields: Iterable[FieldSpec]) -> str:
@@ -598,14 +570,14 @@ def _build_row(role: str, lc: DatasetContract, rc: DatasetContract) -> GapRow:
             kinds.append("missing-left")
         else:
             details.append("absent from both pipelines")
-        details += _notes_of_absence(left, "left") + _notes_of_absence(right, "right")
+        details += [
+            f"{side}: {v}" for side, fs in (("left", left), ("right", right)) for f in fs for v in f.semantics.values()
+        ]
     else:
         lp, rp = _primary(left), _primary(right)
         if lp.is_array and rp.is_array:
-            if lp.shape is not None:
-                left_axes = lc.canonical_axes(lp.shape)
-            if rp.shape is not None:
-                right_axes = rc.canonical_axes(rp.shape)
+            left_axes = lc.canonical_axes(lp.shape) if lp.shape is not None else None
+            right_axes = rc.canonical_axes(rp.shape) if rp.shape is not None else None
             perm = _compare_arrays(lp, rp, left, right, left_axes, right_axes, kinds, details)
         elif lp.is_array != rp.is_array:
             kinds.append("semantics")
@@ -614,10 +586,6 @@ def _build_row(role: str, lc: DatasetContract, rc: DatasetContract) -> GapRow:
         _compare_notes(left, right, kinds, details)
     ordered = tuple(k for k in KINDS if k in kinds) or ("same",)
     return GapRow(role, label, left, right, ordered, tuple(details), perm, left_axes, right_axes)
-
-
-def _notes_of_absence(fields: Sequence[FieldSpec], side: str) -> list[str]:
-    return [f"{side}: {value}" for f in fields for value in f.semantics.values()]
 
 
 def _compare_arrays(
@@ -633,11 +601,8 @@ def _compare_arrays(
         details.append(
             f"held in {n_left} field(s) on the left, {n_right} on the right ({_names(left)} vs {_names(right)})"
         )
-    computed = {
-        side: spec.presence == "derived" and spec.derive["op"] != "copy" for spec, side in ((lp, "left"), (rp, "right"))
-    }
     for spec, side in ((lp, "left"), (rp, "right")):
-        if computed[side] and not all(computed.values()):
+        if _computed(spec) and not (_computed(lp) and _computed(rp)):
             kinds.append("semantics")
             details.append(
                 f"{side} is not stored; it is computed as "
@@ -663,11 +628,9 @@ def _compare_arrays(
 
 
 def _same_name(lp: FieldSpec, rp: FieldSpec) -> bool:
-    a, b = _effective_name(lp), _effective_name(rp)
-    if lp.presence == "derived" and lp.derive["op"] != "copy":
+    if _computed(lp) or _computed(rp):
         return True  # a computed value has no key to rename
-    if rp.presence == "derived" and rp.derive["op"] != "copy":
-        return True
+    a, b = _effective_name(lp), _effective_name(rp)
     return a == b or a in rp.aliases or b in lp.aliases
 
 

@@ -26,7 +26,7 @@ from ..exceptions import UsageError
 from ..readers.memory import ArraySource
 from ..readers.registry import open_source
 from ..writers.npz import write_npz
-from .matrix import GapMatrix, GapRow
+from .matrix import GapMatrix, GapRow, _computed
 
 __all__ = [
     "DEFAULT_ATOL",
@@ -81,6 +81,10 @@ class BoundDump:
     def ok(self) -> bool:
         """True when no finding has severity ``error``."""
         return not any(f.severity == "error" for f in self.findings)
+
+    def breaks(self, name: str) -> bool:
+        """Return True when a finding of severity ``error`` concerns field ``name``."""
+        return any(f.field == name and f.severity == "error" for f in self.findings)
 
     def add(self, rule: str, name: str, severity: str, message: str) -> None:
         """Record a finding."""
@@ -178,20 +182,15 @@ def _derive(bound: BoundDump) -> None:
         try:
             value = _derive_value(op, arrays)
         except (ValueError, TypeError) as exc:  # TypeError: non-numeric inputs
-            bound.add(
-                "derive", spec.name, "warning", f"{where}: cannot compute {spec.name} from {', '.join(inputs)}: {exc}"
-            )
+            problem = f"cannot compute {spec.name} from {', '.join(inputs)}: {exc}"
+            bound.add("derive", spec.name, "warning", f"{where}: {problem}")
             continue
-        if op == "ratio":
-            spread = _ratio_spread(arrays[0], arrays[1], value)
-            if spread > _RATIO_TOLERANCE:
-                bound.add(
-                    "derive",
-                    spec.name,
-                    "warning",
-                    f"{where}: {inputs[0]} / {inputs[1]} is not one constant (largest "
-                    f"deviation {spread:.2g} of max |{inputs[0]}|); {spec.name} is a least-squares fit",
-                )
+        if op == "ratio" and (spread := _ratio_spread(arrays[0], arrays[1], value)) > _RATIO_TOLERANCE:
+            problem = (
+                f"{inputs[0]} / {inputs[1]} is not one constant (largest deviation {spread:.2g} of max "
+                f"|{inputs[0]}|); {spec.name} is a least-squares fit"
+            )
+            bound.add("derive", spec.name, "warning", f"{where}: {problem}")
         if spec.dtypes and np.dtype(spec.dtypes[0]).kind in "fc" and op != "copy":
             # Report the dtype the pipeline would hold, not the float64 of the arithmetic.
             value = value.astype(spec.dtypes[0])
@@ -285,7 +284,9 @@ class RoleParity:
             parts.append(f"{self.left_dtype} → {self.right_dtype}")
         stats = f"max abs {self.max_abs:.3g}, max rel {self.max_rel:.3g}"
         if self.relation == "ratio":
-            parts.append(f"constant ratio: right = {_format_ratio(self.ratio)} × left")
+            r = self.ratio
+            k = f"({r.real:.3f}{r.imag:+.3f}j)" if isinstance(r, complex) else f"{r:.3f}"
+            parts.append(f"constant ratio: right = {k} × left")
         elif self.relation == "sign-flip":
             parts.append("sign flip: right = −left")
         elif self.relation == "equal":
@@ -296,31 +297,16 @@ class RoleParity:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-serializable data."""
-        ratio = self.ratio
-        if isinstance(ratio, complex):
-            ratio = [ratio.real, ratio.imag]
+        out = asdict(self)
+        del out["note"]  # part of the observed text
+        ratio = [self.ratio.real, self.ratio.imag] if isinstance(self.ratio, complex) else self.ratio
         return {
-            "role": self.role,
-            "status": self.status,
-            "left_key": self.left_key,
-            "right_key": self.right_key,
-            "left_dtype": self.left_dtype,
-            "right_dtype": self.right_dtype,
+            **out,
             "permutation": list(self.permutation) if self.permutation is not None else None,
-            "permutation_check": self.permutation_check,
             "best_permutation": list(self.best_permutation) if self.best_permutation else None,
-            "relation": self.relation,
             "ratio": ratio,
-            "max_abs": self.max_abs,
-            "max_rel": self.max_rel,
             "observed": self.text,
         }
-
-
-def _format_ratio(ratio: complex | None) -> str:
-    if isinstance(ratio, complex):
-        return f"({ratio.real:.3f}{ratio.imag:+.3f}j)"
-    return f"{ratio:.3f}"
 
 
 @dataclass
@@ -372,17 +358,10 @@ class ParityReport:
     def to_markdown(self) -> str:
         """Return the dumps, tolerances and binding findings as Markdown."""
         lines = [
-            (
-                f"- Left dump: `{self.left.path}` bound to `{self.left.contract.name}` "
-                f"({dims_text(self.left.dims) or 'no dimensions bound'})"
-            ),
-            (
-                f"- Right dump: `{self.right.path}` bound to `{self.right.contract.name}` "
-                f"({dims_text(self.right.dims) or 'no dimensions bound'})"
-            ),
-            f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}",
-            "",
+            f"- {side} dump: `{d.path}` bound to `{d.contract.name}` ({dims_text(d.dims) or 'no dimensions bound'})"
+            for side, d in (("Left", self.left), ("Right", self.right))
         ]
+        lines += [f"- Tolerances: rtol = {self.rtol:g}, atol = {self.atol:g}", ""]
         rows = [
             [side, f.severity, f.rule, f"`{f.field}`", f.message] for side, f in self.findings if f.severity != "info"
         ]
@@ -477,24 +456,15 @@ def _flag_other_groups(matrix: GapMatrix, results: dict[str, RoleParity]) -> Non
 
 def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, atol: float) -> RoleParity:
     lname, rname = row.left_primary.name, row.right_primary.name
-    missing = [
-        side for side, bound, name in (("left", left, lname), ("right", right, rname)) if name not in bound.arrays
-    ]
+    sides = (("left", left, lname), ("right", right, rname))
+    missing = [side for side, bound, name in sides if name not in bound.arrays]
     if missing:
-        broken = [
-            side
-            for side, bound, name in (("left", left, lname), ("right", right, rname))
-            if any(f.field == name and f.severity == "error" for f in bound.findings)
-        ]
+        broken = [side for side, bound, name in sides if bound.breaks(name)]
         if broken:
             note = f"not compared: the {' and '.join(broken)} dump breaks its contract here"
         else:
             note = f"not in the {missing[0]} dump" if len(missing) == 1 else "in neither dump"
-            needs = [
-                ", ".join(p.derive["of"])
-                for p in (row.left_primary, row.right_primary)
-                if p.presence == "derived" and p.derive["op"] != "copy"
-            ]
+            needs = [", ".join(p.derive["of"]) for p in (row.left_primary, row.right_primary) if _computed(p)]
             if needs:
                 note += f" (computed from {'; '.join(needs)})"
         return RoleParity(row.role, "missing", lname, rname, note=note)
@@ -506,15 +476,19 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
         "left_dtype": str(a.dtype),
         "right_dtype": str(b.dtype),
     }
+
+    def not_compared(why: str, **kw: Any) -> RoleParity:
+        return RoleParity(status="not-compared", note=f"not compared: {why}", **base, **kw)
+
     odd = [
         f"{side} {arr.dtype}"
         for side, arr in (("left", a), ("right", b))
         if arr.dtype.kind not in "biufc" or arr.dtype.names is not None
     ]
     if odd:
-        return RoleParity(status="not-compared", note=f"not compared: {', '.join(odd)} is not numeric", **base)
+        return not_compared(f"{', '.join(odd)} is not numeric")
     if np.iscomplexobj(a) != np.iscomplexobj(b):
-        return RoleParity(status="not-compared", note="not compared: complex and real values", **base)
+        return not_compared("complex and real values")
     check_budget(8 * (a.size + b.size) * (2 if np.iscomplexobj(a) else 1), f"comparing role {row.role}")
     kind = np.complex128 if np.iscomplexobj(a) else np.float64
     a, b = a.astype(kind), b.astype(kind)
@@ -523,12 +497,7 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
     if perm is not None and a.ndim == len(perm):
         original, a = a, np.transpose(a, perm)
         if a.shape != b.shape:
-            return RoleParity(
-                status="not-compared",
-                permutation=perm,
-                **base,
-                note=f"not compared: shapes {a.shape} (left, permuted) and {b.shape} differ",
-            )
+            return not_compared(f"shapes {a.shape} (left, permuted) and {b.shape} differ", permutation=perm)
         check, best = _check_permutation(original, b, perm)
     else:
         try:
@@ -536,11 +505,7 @@ def _compare_role(row: GapRow, left: BoundDump, right: BoundDump, rtol: float, a
         except ValueError:
             squeezed = (np.squeeze(a), np.squeeze(b))
             if squeezed[0].shape != squeezed[1].shape:
-                return RoleParity(
-                    status="not-compared",
-                    **base,
-                    note=f"not compared: shapes {a.shape} and {b.shape} do not correspond",
-                )
+                return not_compared(f"shapes {a.shape} and {b.shape} do not correspond")
             a, b = squeezed
             shape = a.shape
             note = "compared after dropping singleton axes"
@@ -633,6 +598,9 @@ def _to_numpy(key: Any, value: Any) -> np.ndarray:
     """Convert a numpy array, tensor or scalar to a numpy array without importing a framework."""
     if isinstance(value, np.ndarray):
         return value
+    if isinstance(value, Mapping):
+        msg = f"value for '{key}' is a nested mapping; pass its arrays at the top level"
+        raise UsageError(msg)
     converted = value
     try:
         if hasattr(converted, "detach"):  # torch: leave autograd, move to host
@@ -695,16 +663,7 @@ def capture(mapping: Mapping[str, Any] | Any, path: str | os.PathLike, *, force:
     >>> sorted(np.load(path).files)
     ['nn_indices']
     """
-    items = mapping.items() if hasattr(mapping, "items") else None
-    if items is None:
+    if not hasattr(mapping, "items"):
         msg = f"capture needs a mapping of name -> array, got {type(mapping).__name__}"
         raise UsageError(msg)
-    arrays = {}
-    for key, value in items:
-        if value is None:
-            continue
-        if isinstance(value, Mapping):
-            msg = f"value for '{key}' is a nested mapping; pass its arrays at the top level"
-            raise UsageError(msg)
-        arrays[str(key)] = _to_numpy(key, value)
-    return write_npz(path, arrays, force=force)
+    return write_npz(path, _arrays_from_mapping(mapping), force=force)

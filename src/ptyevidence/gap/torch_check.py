@@ -1,17 +1,10 @@
 """Check that a dataset file feeds a PyTorch ``DataLoader`` as a pipeline expects.
 
-PyTorch is optional. This module imports without it; ``torch`` is imported
-inside the functions that need it, and their callers get
-:class:`TorchNotInstalledError` (exit code 2 on the command line) with the
-message :data:`TORCH_MISSING_MESSAGE` when it is absent.
-
-:func:`check_torch_loading` wraps the file in :class:`FixtureDataset`, a
-minimal map-style dataset that memory-maps uncompressed members, iterates a
-``torch.utils.data.DataLoader`` with several worker counts, and reports for
-every tensor its dtype, per-item and batched shape, contiguity and whether the
-values equal the file's values, read a second time through the package's NPZ
-reader. :func:`observed_torch_column` turns the report into the "observed
-torch" column of a gap matrix.
+PyTorch is optional: this module imports without it, and the functions that
+need it raise :class:`TorchNotInstalledError` (exit code 2 on the command
+line) with :data:`TORCH_MISSING_MESSAGE`. :func:`observed_torch_column` turns
+a :func:`check_torch_loading` report into the "observed torch" column of a
+gap matrix.
 """
 
 from __future__ import annotations
@@ -22,7 +15,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -154,20 +147,13 @@ class _Member:
 class FixtureDataset:
     """Map-style dataset over a dataset file, one item per scan position.
 
-    The file is bound to the contract (:func:`ptyevidence.contract.binding.bind`).
-    Item ``i`` is a dict of tensors: every per-position field (leading
-    dimension ``N``; in ``data001`` the diffraction frame ``(H, W)``,
-    coordinates ``()``, ``scan_index`` ``()``, ``Y`` ``(H, W)``) at row ``i``,
-    plus the dataset-wide fields (``probeGuess``, ``objectGuess``) repeated
-    with every item, as PtychoPINN's loaders hand the probe to every sample.
-    Each tensor has its field's canonical contract dtype (diffraction
-    float32, probe/object/ground truth complex64, ``scan_index`` int64);
-    coordinates have ``coords_dtype``.
-
-    Uncompressed C-order or Fortran-order NPZ members are memory-mapped;
-    compressed members and other formats are read whole once (budget
-    checked). Files are opened lazily in each process, so the dataset
-    pickles cheaply into ``DataLoader`` workers.
+    Item ``i`` is a dict of tensors: row ``i`` of every per-position field
+    of the contract binding, plus the dataset-wide fields (``probeGuess``,
+    ``objectGuess``) repeated with every item, as PtychoPINN's loaders hand
+    the probe to every sample. Each tensor has its field's canonical contract
+    dtype; coordinates have ``coords_dtype``. Uncompressed NPZ members are
+    memory-mapped, others read whole once (budget checked); files are opened
+    lazily in each process, so the dataset pickles cheaply into workers.
 
     Parameters
     ----------
@@ -236,16 +222,13 @@ class FixtureDataset:
                 "nothing to load; run `ptyevidence validate` on it for the full list of gaps"
             )
             raise InputError(msg, self.path)
-        notes = []
-        for key in binding.unknown:
-            if key == METADATA_KEY:
-                continue
-            spec = contract.field_named(key)
-            notes.append(
-                f"'{key}' repeats field '{spec.name}'; not loaded"
-                if spec is not None
-                else f"'{key}' is not a field of contract {contract.name}; not loaded"
-            )
+        notes = [
+            f"'{key}' repeats field '{spec.name}'; not loaded"
+            if (spec := contract.field_named(key)) is not None
+            else f"'{key}' is not a field of contract {contract.name}; not loaded"
+            for key in binding.unknown
+            if key != METADATA_KEY
+        ]
         self.missing = tuple(s.name for s in contract.fields if s.required and s.name not in binding.fields)
         # A stack that is not a readable 3-D array is read as stored.
         self.layout = binding.layout or "canonical"
@@ -389,21 +372,10 @@ class TensorCheck:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the check as plain JSON-serializable data."""
-        return {
-            "name": self.name,
-            "role": self.role,
-            "per_item": self.per_item,
-            "source_dtype": self.source_dtype,
-            "dtype": self.dtype,
-            "expected_dtype": self.expected_dtype,
-            "item_shape": list(self.item_shape),
-            "batch_shape": list(self.batch_shape),
-            "contiguous": self.contiguous,
-            "exact": self.exact,
-            "max_abs_error": self.max_abs_error,
-            "ok": self.ok,
-            "problems": list(self.problems),
-        }
+        out = asdict(self)
+        problems = out.pop("problems")
+        shapes = {"item_shape": list(self.item_shape), "batch_shape": list(self.batch_shape)}
+        return {**out, **shapes, "ok": self.ok, "problems": list(problems)}
 
 
 @dataclass(frozen=True)
@@ -747,9 +719,7 @@ def _read_reference(dataset: FixtureDataset) -> dict[str, np.ndarray]:
 
 def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
     """Return True when ``a`` and ``b`` hold equal values (NaN equal to NaN)."""
-    if a.dtype.kind in "fc":
-        return bool(np.array_equal(a, b, equal_nan=True))
-    return bool(np.array_equal(a, b))
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 def _max_abs_difference(a: np.ndarray, b: np.ndarray) -> float:

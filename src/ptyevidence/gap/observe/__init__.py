@@ -132,7 +132,8 @@ def observe(
         raise UsageError(msg)
     settings = runner_config(parse_config(config))
     positions, digest = _fixture_facts(fixture)
-    target = os.path.abspath(os.fspath(out) if out is not None else _default_out(fixture))
+    default = f"observe-{os.path.splitext(os.path.basename(fixture))[0]}"
+    target = os.path.abspath(os.fspath(out) if out is not None else default)
     _check_target(target, force)
     interpreter = check_interpreter(python, ptychopinn)
     space = workspace(interpreter)
@@ -189,11 +190,6 @@ def _fixture_facts(path: str) -> tuple[int, str]:
             raise InputError(msg, path)
         positions = int(source.info("xcoords").shape[0])
     return positions, file_sha256(path, progress=False)
-
-
-def _default_out(fixture: str) -> str:
-    stem = os.path.splitext(os.path.basename(fixture))[0]
-    return f"observe-{stem}"
 
 
 def _check_target(target: str, force: bool) -> None:

@@ -218,20 +218,15 @@ def _ptychopinn_origin() -> dict:
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(ptycho.__file__)))
     origin = {"root": root, "commit": None, "version": None}
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=10, check=False)
+
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        done = subprocess.run(
-            ["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
-        )
+        done = git("rev-parse", "HEAD")
         if done.returncode == 0 and done.stdout.strip():
             origin["commit"] = done.stdout.strip()
-            dirty = subprocess.run(
-                ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-            origin["modified"] = bool(dirty.stdout.strip())
+            origin["modified"] = bool(git("status", "--porcelain", "--untracked-files=no").stdout.strip())
     with contextlib.suppress(Exception):
         from importlib import metadata
 
@@ -242,13 +237,16 @@ def _ptychopinn_origin() -> dict:
     return origin
 
 
-def _capture(mapping: dict, path: str) -> dict:
-    """Dump with ptyevidence's capture; return key -> framework of every value."""
+def _dump(mapping: dict, out: str, g: int, name: str, groups: int) -> dict:
+    """Dump with ptyevidence's capture to ``g<g>/<name>.npz``; return the manifest entry of the dump."""
     from ptyevidence.gap import capture
 
+    path = os.path.join(out, f"g{g}", f"{name}.npz")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     kept = {k: v for k, v in mapping.items() if v is not None}
     capture(kept, path, force=True)
-    return {k: _framework(v) for k, v in kept.items()}
+    frameworks = {k: _framework(v) for k, v in kept.items()}
+    return {"dump": os.path.relpath(path, out), "groups": groups, "frameworks": frameworks}
 
 
 # -- Torch ------------------------------------------------------------------------------
@@ -327,12 +325,8 @@ def _run_torch(fixture: str, out: str, work: str, gridsizes: list[int], config: 
         # The canonical per-file stack the map was gathered from.
         batch["diffraction"] = dataloader._get_diffraction_stack(link)
         extra["diffraction"] = "ptycho_torch.dataloader._get_diffraction_stack(fixture)"
-        path = os.path.join(out, f"g{g}", "torch_mmap.npz")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         record.update(
-            dump=os.path.relpath(path, out),
-            groups=len(dataset),
-            frameworks=_capture(batch, path),
+            **_dump(batch, out, g, "torch_mmap", len(dataset)),
             added=extra,
             config={"DataConfig": _values(data_config), "ModelConfig": _values(model_config), "numpy_seed": seed},
             ci_profile=bool(getattr(dataset, "ci_contract_active", False)),
@@ -410,31 +404,17 @@ def _run_tf(fixture: str, out: str, gridsizes: list[int], config: dict, aligned_
         call = {**arguments, "gridsize": g}
         with _timer(record, "seconds"):
             grouped = raw.generate_grouped_data(**call)
-        grouped_path = os.path.join(out, f"g{g}", "tf_grouped.npz")
-        os.makedirs(os.path.dirname(grouped_path), exist_ok=True)
-        record["grouped"] = {
-            "dump": os.path.relpath(grouped_path, out),
-            "groups": len(grouped["nn_indices"]),
-            "frameworks": _capture({**grouped, **source}, grouped_path),
-        }
+        record["grouped"] = _dump({**grouped, **source}, out, g, "tf_grouped", len(grouped["nn_indices"]))
         with _timer(record, "load_seconds"):
             container = loader.load(lambda grouped=grouped: grouped, raw.probeGuess, which=None, create_split=False)
-        container_path = os.path.join(out, f"g{g}", "tf_container.npz")
-        record["container"] = {
-            "dump": os.path.relpath(container_path, out),
-            "groups": len(container.nn_indices),
-            "frameworks": _capture(_container_arrays(container), container_path),
-        }
+        record["container"] = _dump(_container_arrays(container), out, g, "tf_container", len(container.nn_indices))
         if aligned_from:
             with np.load(os.path.join(aligned_from, f"g{g}", "torch_mmap.npz")) as torch_dump:
                 groups = torch_dump["nn_indices"]
             with _timer(record, "aligned_seconds"):
                 aligned = raw._generate_dataset_from_groups(groups, arguments["N"], arguments["K"], g)
-            aligned_path = os.path.join(out, f"g{g}", "tf_aligned.npz")
             record["aligned"] = {
-                "dump": os.path.relpath(aligned_path, out),
-                "groups": len(groups),
-                "frameworks": _capture({**aligned, **source}, aligned_path),
+                **_dump({**aligned, **source}, out, g, "tf_aligned", len(groups)),
                 "builder": "RawData._generate_dataset_from_groups(torch nn_indices, N, K, gridsize)",
             }
         record["config"] = {

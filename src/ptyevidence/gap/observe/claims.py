@@ -356,10 +356,8 @@ def _compare(claim: Claim, value: Any, expected: Any) -> tuple[bool, str]:
         a64, b64 = (
             np.broadcast_to(x.astype(np.complex128 if x.dtype.kind == "c" else np.float64), shape) for x in (a, b)
         )
-        if claim.check == "equal":
-            holds = bool(np.array_equal(a64, b64))
-        else:
-            holds = bool(np.allclose(a64, b64, rtol=claim.rtol, atol=claim.atol))
+        equal = claim.check == "equal"
+        holds = bool(np.array_equal(a64, b64) if equal else np.allclose(a64, b64, rtol=claim.rtol, atol=claim.atol))
         if a.size == 1 and b.size == 1:
             return holds, f"{_number(a)} (expected {_number(b)})"
         diff = float(np.max(np.abs(a64 - b64))) if a64.size else 0.0

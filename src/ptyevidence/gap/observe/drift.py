@@ -122,37 +122,22 @@ def binding_drift(
         spec = contract.field_named(finding.field)
         key = _key_of(spec, layout) if spec is not None else finding.field
         if finding.rule == "missing" and spec is not None and (spec.required or spec.name in required):
-            if spec.name in required and profile is not None:
-                add(
-                    spec.name,
-                    "presence",
-                    f"required under profile '{profile.name}': {_claim_text(spec)}",
-                    "not in the dump",
-                    (*profile.source, *spec.source),
-                )
-            else:
-                add(spec.name, "presence", f"required: {_claim_text(spec)}", "not in the dump", spec.source)
+            # ``required`` is empty without a profile.
+            under, cites = (f" under profile '{profile.name}'", profile.source) if spec.name in required else ("", ())
+            claim = f"required{under}: {_claim_text(spec)}"
+            add(spec.name, "presence", claim, "not in the dump", (*cites, *spec.source))
         elif finding.rule == "dtype" and finding.severity == "error" and spec is not None:
             add(spec.name, "dtype", " or ".join(spec.dtypes), layout[key][1], spec.source)
         elif finding.rule == "shape" and spec is not None:
             add(spec.name, *_shape_drift(spec, layout[key][0], bound.dims), spec.source)
         elif finding.rule == "unknown-key" and finding.field in absent and profile is not None:
             cited = full.field_named(finding.field)
-            add(
-                finding.field,
-                "presence",
-                f"absent under profile '{profile.name}'",
-                f"in the dump {_layout_text(layout.get(finding.field))}",
-                (*profile.source, *(cited.source if cited else ())),
-            )
+            held = f"in the dump {_layout_text(layout.get(finding.field))}"
+            cites = (*profile.source, *(cited.source if cited else ()))
+            add(finding.field, "presence", f"absent under profile '{profile.name}'", held, cites)
         elif finding.rule == "unknown-key" and finding.field not in described:
-            add(
-                finding.field,
-                "undescribed",
-                "no field of the contract describes it",
-                f"key '{finding.field}' {_layout_text(layout.get(finding.field))}",
-                full.sources[:1],
-            )
+            held = f"key '{finding.field}' {_layout_text(layout.get(finding.field))}"
+            add(finding.field, "undescribed", "no field of the contract describes it", held, full.sources[:1])
         elif finding.rule in ("no-match", "unreadable"):
             add(finding.field, "unreadable", "a dump of this pipeline", finding.message, ())
         elif finding.rule == "derive" and spec is not None:
@@ -198,16 +183,7 @@ def _claim_text(spec: FieldSpec) -> str:
 
 def claim_drift(results: Sequence[ClaimResult], contract: str, gridsize: int | None = None) -> list[Drift]:
     """Return one drift item per claim that does not hold."""
+    claims = [(r.claim, r.observed) for r in results if r.status == "drift"]
     return [
-        Drift(
-            contract,
-            r.claim.field or r.claim.id,
-            f"claim {r.claim.id}",
-            r.claim.statement,
-            r.observed,
-            r.claim.source,
-            gridsize,
-        )
-        for r in results
-        if r.status == "drift"
+        Drift(contract, c.field or c.id, f"claim {c.id}", c.statement, seen, c.source, gridsize) for c, seen in claims
     ]

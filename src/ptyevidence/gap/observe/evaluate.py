@@ -17,6 +17,7 @@ import numpy as np
 
 from ..._json import read_json
 from ...contract.model import DatasetContract, FieldSpec, load_contract
+from ...contract.validate import ArrayStats
 from ...exceptions import InputError
 from ...readers.registry import open_source
 from ..matrix import build_gap_matrix, format_axes
@@ -233,8 +234,7 @@ def _side(claim: str, spec: FieldSpec | None, bound: BoundDump, frameworks: Mapp
     if not spec.is_array:
         return SideObservation(claim, spec.name, status="not a tensor")
     if spec.name not in bound.arrays:
-        broken = any(f.field == spec.name and f.severity == "error" for f in bound.findings)
-        status = "breaks its contract" if broken else "not in the dump"
+        status = "breaks its contract" if bound.breaks(spec.name) else "not in the dump"
         return SideObservation(claim, spec.name, status=status)
     value = np.asarray(bound.arrays[spec.name])
     key = bound.keys[spec.name]
@@ -254,18 +254,12 @@ def _side(claim: str, spec: FieldSpec | None, bound: BoundDump, frameworks: Mapp
 
 
 def _stats(value: np.ndarray) -> dict[str, Any]:
-    if value.size == 0:
-        return {}
     if value.dtype == bool:
-        return {"true": int(value.sum()), "size": int(value.size)}
+        return {"true": int(value.sum()), "size": int(value.size)} if value.size else {}
     if value.dtype.kind not in "iufc":
         return {}
-    data = np.abs(value) if value.dtype.kind == "c" else value
-    data = data.astype(np.float64)
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
+    acc = ArrayStats()  # of |x| for complex values
+    acc.update(value.reshape(-1))
+    if not acc.finite:
         return {}
-    stats = {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean())}
-    if value.dtype.kind == "c":
-        stats["of"] = "|x|"
-    return stats
+    return {"min": acc.min, "max": acc.max, "mean": acc.mean, **({"of": "|x|"} if value.dtype.kind == "c" else {})}

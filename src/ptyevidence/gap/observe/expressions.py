@@ -93,25 +93,15 @@ def _max(*args: Any, **kwargs: Any) -> Any:
     return np.max(args[0], **kwargs) if len(args) == 1 else max(args)
 
 
+_NUMPY = ("abs", "all", "any", "arange", "mean", "moveaxis", "ptp", "sqrt", "stack", "sum", "unique")
 #: Functions an expression may call.
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "abs": np.abs,
-    "all": np.all,
-    "any": np.any,
-    "arange": np.arange,
+FUNCTIONS: dict[str, Callable[..., Any]] = {name: getattr(np, name) for name in _NUMPY} | {
     "float": float,
-    "in_bounds": in_bounds,
     "int": int,
     "len": len,
+    "in_bounds": in_bounds,
     "max": _max,
-    "mean": np.mean,
     "min": _min,
-    "moveaxis": np.moveaxis,
-    "ptp": np.ptp,
-    "sqrt": np.sqrt,
-    "stack": np.stack,
-    "sum": np.sum,
-    "unique": np.unique,
 }
 
 _BINARY = {

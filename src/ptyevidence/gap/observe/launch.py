@@ -11,6 +11,7 @@ PtychoPINN writes ``memoized_data/`` and memory maps where it runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -161,10 +162,7 @@ def _missing_message(exe: str, checkout: str | None, missing: list[dict[str, str
 
 
 def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    for key, value in _QUIET.items():
-        env.setdefault(key, value)
-    return env
+    return {**_QUIET, **os.environ}  # the caller's own settings win
 
 
 def workspace(interpreter: Interpreter) -> Workspace:
@@ -245,23 +243,15 @@ def run_pipeline(
     label = {"torch": "Torch", "tf": "TF"}[pipeline]
     manifest = os.path.join(space.root, f"{pipeline}.json")
     log_path = os.path.join(space.root, f"{pipeline}.log")
-    command = [
-        interpreter.python,
-        os.fspath(_RUNNER),
-        pipeline,
-        "--manifest",
-        manifest,
-        "--fixture",
-        os.path.abspath(fixture),
-        "--out",
-        out,
-        "--work",
-        os.path.join(space.root, "work"),
-        "--gridsizes",
-        ",".join(map(str, gridsizes)),
-        "--config",
-        dumps_strict(config),
-    ]
+    options = {
+        "--manifest": manifest,
+        "--fixture": os.path.abspath(fixture),
+        "--out": out,
+        "--work": os.path.join(space.root, "work"),
+        "--gridsizes": ",".join(map(str, gridsizes)),
+        "--config": dumps_strict(config),
+    }
+    command = [interpreter.python, os.fspath(_RUNNER), pipeline, *(x for pair in options.items() for x in pair)]
     for entry in space.paths:
         command += ["--path", entry]
     if aligned_from:
@@ -286,9 +276,8 @@ def run_pipeline(
         except BaseException:
             _stop(proc)
             raise
-    result = None
-    if os.path.isfile(manifest):
-        result = read_json(manifest, f"manifest of PtychoPINN's {label} path '{manifest}'")
+    what = f"manifest of PtychoPINN's {label} path '{manifest}'"
+    result = read_json(manifest, what) if os.path.isfile(manifest) else None
     if result is not None and "usage" in result:
         raise UsageError(result["usage"])
     if result is not None and "error" in result:
@@ -305,10 +294,8 @@ def run_pipeline(
 
 def _stop(proc: subprocess.Popen) -> None:
     """Stop the subprocess and the processes it started (its own session)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 

@@ -106,12 +106,10 @@ class ObservedRow:
     def to_dict(self) -> dict[str, Any]:
         """Return the row as JSON-serializable data."""
         return {
-            "role": self.role,
-            "label": self.label,
+            **dataclasses.asdict(self),
             "kinds": list(self.kinds),
             "left": self.left.to_dict(),
             "right": self.right.to_dict(),
-            "parity": self.parity,
         }
 
 
@@ -235,15 +233,10 @@ class ObserveReport:
     def origin_note(self) -> str:
         """Which PtychoPINN ran, and whether it is the commit the contracts cite."""
         origin = self.run.get("environment", {}).get("ptychopinn", {})
-        observed = origin.get("commit") or _version_commit(origin.get("version"))
+        commit, version = origin.get("commit"), origin.get("version")
+        observed = commit or _version_commit(version)
         cited = sorted({u["commit"] for u in self.upstream.values() if u})
-        how = (
-            f"commit {origin['commit'][:12]}"
-            if origin.get("commit")
-            else f"version {origin.get('version')}"
-            if origin.get("version")
-            else "unknown version"
-        )
+        how = f"commit {commit[:12]}" if commit else (f"version {version}" if version else "unknown version")
         text = f"PtychoPINN from {origin.get('root', '?')} ({how})"
         if not cited:
             return text + "; the contracts name no upstream commit"
