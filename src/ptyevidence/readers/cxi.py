@@ -35,6 +35,7 @@ from ..exceptions import InputError, UsageError
 from .base import ArrayInfo
 from .common import (
     BLOCK_BYTES,
+    OneFile,
     check_readable_file,
     gather_indices,
     hdf5_read_errors,
@@ -48,7 +49,7 @@ from .counts import (
     counts_to_amplitude,
     summarize_counts,
 )
-from .links import LinkedFile
+from .links import LinkedFile, _h5py
 
 __all__ = [
     "FRAME_PATHS",
@@ -157,7 +158,7 @@ class _Geometry:
     basis_vectors: np.ndarray | None = None
 
 
-class CxiSource:
+class CxiSource(OneFile):
     """A CXI (HDF5) ptychography file opened for lazy reading.
 
     Parameters
@@ -250,7 +251,7 @@ class CxiSource:
         self.ignored_members: list[str] = []
         self.hdf5_paths: dict[str, str] = {}
         self._summary: IntensitySummary | None = None
-        h5py = _import_h5py()
+        h5py = _h5py()
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
@@ -302,7 +303,7 @@ class CxiSource:
         policy refuses, and datasets needing a filter that is not available
         are refused (see :mod:`ptyevidence.readers.links`).
         """
-        h5py = _import_h5py()
+        h5py = _h5py()
         obj = self._links.get(hdf5_path)
         if obj is None:
             return None
@@ -323,13 +324,12 @@ class CxiSource:
         """Name the file and dataset of an HDF5 read error (h5py names neither)."""
         return hdf5_read_errors(self._where(hdf5_path), self.path)
 
+    def _first(self, paths: Sequence[str]) -> tuple[Any, str | None]:
+        """Return the first of ``paths`` that holds a dataset, and that path (None, None if none does)."""
+        return next(((dset, p) for p in paths if (dset := self._get(p)) is not None), (None, None))
+
     def _open_frames(self) -> Any:
-        dset, found = None, None
-        for candidate in FRAME_PATHS:
-            dset = self._get(candidate)
-            if dset is not None:
-                found = candidate
-                break
+        dset, found = self._first(FRAME_PATHS)
         if dset is None:
             msg = (
                 f"'{self.path}' holds no diffraction frames: neither "
@@ -351,12 +351,7 @@ class CxiSource:
         return _with_chunk_cache(dset)
 
     def _read_translation(self, n_frames: int) -> np.ndarray | None:
-        dset, found = None, None
-        for candidate in TRANSLATION_PATHS:
-            dset = self._get(candidate)
-            if dset is not None:
-                found = candidate
-                break
+        dset, found = self._first(TRANSLATION_PATHS)
         if dset is None and not self.require_positions:
             self.translation_path = None
             return None
@@ -754,17 +749,6 @@ class CxiSource:
             msg = f"'{self.path}' provides no array '{key}' (keys: {', '.join(self.keys())})"
             raise InputError(msg, self.path) from None
 
-    def file_size(self) -> int:
-        """Return the size of the file in bytes."""
-        return os.path.getsize(self.path)
-
-    def full_check_bytes(self) -> int:
-        """Return the bytes a hashing pass processes: the file, once (HDF5 inflates nothing then)."""
-        return self.file_size()
-
-    def member_crc_check(self) -> None:
-        """Return None: HDF5 keeps no whole-dataset checksums a hashing pass could verify."""
-
     # -- data ------------------------------------------------------------------------
     def read(self, key: str) -> np.ndarray:
         """Read ``key`` whole, native byte order, C order."""
@@ -961,24 +945,6 @@ class CxiSource:
         """Describe :meth:`frame_transform` and the position conversion, with values."""
         return counts_notes(self.intensity_summary(), f"'{self.frames_path}'") + list(self.notes)
 
-    # -- lifetime -----------------------------------------------------------------
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
-
-    def __enter__(self) -> CxiSource:  # noqa: PYI034
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _import_h5py():
-    """Import h5py on first use (it is slow to import and only CXI needs it)."""
-    import h5py
-
-    return h5py
-
 
 def _with_chunk_cache(dset: Any) -> Any:
     """Reopen ``dset`` with a chunk cache that holds a few of its chunks.
@@ -988,7 +954,7 @@ def _with_chunk_cache(dset: Any) -> Any:
     """
     if dset.chunks is None:
         return dset
-    h5py = _import_h5py()
+    h5py = _h5py()
     chunk_bytes = int(np.prod(dset.chunks)) * dset.dtype.itemsize
     cache_bytes = max(2**20, 2 * chunk_bytes)
     check_budget(cache_bytes, "caching HDF5 chunks of the frames")

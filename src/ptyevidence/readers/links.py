@@ -68,6 +68,12 @@ class LinkedFile:
     def _where(self, hdf5_path: str) -> str:
         return f"'{self.path}': '{hdf5_path}'"
 
+    def _refuse_unless_allowed(self, hdf5_path: str, what: str) -> None:
+        """Refuse ``what`` (a link out of the file, in words) unless the policy follows links."""
+        if not self.allow:
+            msg = f"{self._where(hdf5_path)} {what} by default; {ALLOW_HINT}"
+            raise InputError(msg, self.path)
+
     def get(self, hdf5_path: str) -> Any:
         """Return the object at ``hdf5_path`` (None if absent), following links as the policy allows.
 
@@ -113,23 +119,17 @@ class LinkedFile:
             if isinstance(link, h5py.ExternalLink):
                 return self._external(hdf5_path, here, link, parts[i + 1 :])
             current, i = here, i + 1
-        return self._open(hdf5_path, current)
-
-    def _open(self, hdf5_path: str, resolved: str) -> Any:
         try:
-            return self.file[resolved]
+            return self.file[current]
         except (KeyError, RuntimeError, OSError, ValueError) as exc:
             msg = f"{self._where(hdf5_path)} cannot be opened ({exc})"
             raise InputError(msg, self.path) from None
 
     def _external(self, hdf5_path: str, here: str, link: Any, rest: list[str]) -> Any:
         target = f"'{link.filename}:{link.path}'"
-        if not self.allow:
-            msg = (
-                f"{self._where(hdf5_path)} goes through the external link '{here}' -> {target}, "
-                f"which is not followed by default; {ALLOW_HINT}"
-            )
-            raise InputError(msg, self.path)
+        self._refuse_unless_allowed(
+            hdf5_path, f"goes through the external link '{here}' -> {target}, which is not followed"
+        )
         full = posixpath.join(here, *rest) if rest else here
         try:
             obj = self.file.get(full)
@@ -162,12 +162,10 @@ class LinkedFile:
         external = dset.external
         if external:
             names = [os.fsdecode(name) for name, _, _ in external]
-            if not self.allow:
-                msg = (
-                    f"{self._where(hdf5_path)} keeps its data in the external file(s) "
-                    f"{', '.join(repr(n) for n in names[:3])}, which are not read by default; {ALLOW_HINT}"
-                )
-                raise InputError(msg, self.path)
+            shown = ", ".join(repr(n) for n in names[:3])
+            self._refuse_unless_allowed(
+                hdf5_path, f"keeps its data in the external file(s) {shown}, which are not read"
+            )
             for name in names:
                 found = self._find(name)
                 if found is None:
@@ -179,12 +177,9 @@ class LinkedFile:
     def _check_virtual(self, dset: Any, hdf5_path: str) -> None:
         sources = dset.virtual_sources()
         first = f"'{sources[0].file_name}:{sources[0].dset_name}'" if sources else "none"
-        if not self.allow:
-            msg = (
-                f"{self._where(hdf5_path)} is a virtual dataset of {len(sources)} mapped part(s) "
-                f"(first: {first}), which is not followed by default; {ALLOW_HINT}"
-            )
-            raise InputError(msg, self.path)
+        self._refuse_unless_allowed(
+            hdf5_path, f"is a virtual dataset of {len(sources)} mapped part(s) (first: {first}), which is not followed"
+        )
         for source in sources:
             if source.file_name == ".":
                 continue
@@ -238,6 +233,7 @@ def _dataset_problem(filename: str, dset_name: str) -> str | None:
 
 
 def _h5py() -> Any:
+    """Import h5py on first use (it is slow to import, and only HDF5 files need it)."""
     import h5py
 
     return h5py

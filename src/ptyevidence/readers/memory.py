@@ -6,12 +6,13 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .base import ArrayInfo, IntegrityCheck, Source
+from .base import ArrayInfo, IntegrityCheck
+from .common import Closing
 
 __all__ = ["ArraySource"]
 
 
-class ArraySource:
+class ArraySource(Closing):
     """Arrays in memory seen through the reader interface, so that binding and validation take them.
 
     Parameters
@@ -80,12 +81,3 @@ class ArraySource:
     def member_crc_check(self) -> IntegrityCheck | None:
         """Return None: arrays in memory carry no checksums."""
         return None
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

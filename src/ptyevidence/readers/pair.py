@@ -19,7 +19,7 @@ import numpy as np
 
 from ..exceptions import InputError
 from .base import ArrayInfo, IntegrityCheck, Source
-from .common import map_blocks
+from .common import Closing, map_blocks
 from .layout import canonical_shape, source_layout
 
 __all__ = ["PairedSource"]
@@ -30,7 +30,7 @@ T = TypeVar("T")
 FRAME_KEYS = ("diffraction", "mask", "indexes")
 
 
-class PairedSource:
+class PairedSource(Closing):
     """Frames from one file, positions from another; a :class:`~ptyevidence.readers.base.Source`.
 
     Parameters
@@ -172,9 +172,3 @@ class PairedSource:
             self.frames.close()
         finally:
             self.positions.close()
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..exceptions import InputError
-from .common import quiet_npy_header
+from .npz import _read_npy_header
 
 __all__ = [
     "MAX_PICKLE_BYTES",
@@ -298,20 +298,7 @@ def read_object_scalar(path: str | os.PathLike, key: str) -> Any:
         msg = f"{where} cannot be read ({exc})"
         raise InputError(msg, path) from None
     stream = io.BytesIO(raw)
-    try:
-        with quiet_npy_header():
-            version = np.lib.format.read_magic(stream)
-            read_header = {
-                (1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0,
-            }.get(version)
-            if read_header is None:
-                msg = f".npy format version {version} is not read here"
-                raise ValueError(msg)
-            shape, _, dtype = read_header(stream)
-    except (ValueError, OSError) as exc:
-        msg = f"{where} has no readable .npy header ({exc})"
-        raise InputError(msg, path) from None
+    shape, _, dtype = _read_npy_header(stream, path, info.filename)
     if shape != () or dtype != np.dtype(object):
         msg = f"{where} is {dtype} of shape {shape}; only a 0-d object array is read this way"
         raise InputError(msg, path)

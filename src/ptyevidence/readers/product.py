@@ -40,6 +40,7 @@ from ..exceptions import InputError
 from .base import ArrayInfo
 from .common import (
     BLOCK_BYTES,
+    OneFile,
     check_readable_file,
     gather_indices,
     hdf5_read_errors,
@@ -121,7 +122,7 @@ def _text_or_array(value: Any) -> np.ndarray:
     return native_byte_order(arr)
 
 
-class FlatSource(ArraySource):
+class FlatSource(OneFile, ArraySource):
     """Named arrays, some read on demand, with the DATA-001 view derived from a product's names.
 
     The base of :class:`ProductSource` and the ptychodus plugin reader: members
@@ -314,14 +315,6 @@ class FlatSource(ArraySource):
     def _bad_pixels(self) -> np.ndarray | None:
         return self.arrays.get("mask")
 
-    def file_size(self) -> int:
-        """Return the size of the file in bytes."""
-        return os.path.getsize(self.path)
-
-    def full_check_bytes(self) -> int:
-        """Return the bytes a hashing pass processes: the file, once."""
-        return self.file_size()
-
 
 class ProductSource(FlatSource):
     """A ptychodus product or training-data HDF5 file; a :class:`~ptyevidence.readers.base.Source`.
@@ -429,7 +422,3 @@ class ProductSource(FlatSource):
     def linked_files(self) -> list[str]:
         """Return the other files the datasets read from (only with ``allow_external_links``)."""
         return list(self._links.linked)
-
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()

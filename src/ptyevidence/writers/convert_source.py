@@ -33,7 +33,9 @@ from ..readers.registry import open_source
 from .convert import (
     CONVERT_BLOCK_BYTES,
     METADATA_FORMAT,
-    load_probe,
+    _diffraction_step,
+    _placeholder_object_step,
+    _probe_from_file,
     minimum_object_shape,
     parse_object_shape,
 )
@@ -201,12 +203,7 @@ class _Plan:
 
 def _probe(src: Source, probe: Any, frame_shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]]:
     if probe is not None:
-        array, notes = load_probe(probe, frame_shape)
-        return array, {
-            "output": "probeGuess",
-            "origin": f"--probe file '{os.path.basename(os.fspath(probe))}' (loaded with allow_pickle=False)",
-            "notes": notes,
-        }
+        return _probe_from_file(probe, frame_shape)
     if "probeGuess" not in src:
         msg = f"'{src.path}' holds no probeGuess: pass probe='PROBE.npy' holding a complex {tuple(frame_shape)} array"
         raise UsageError(msg)
@@ -242,19 +239,8 @@ def _object(src: Source, shape: tuple[int, int] | None, plan: _Plan) -> tuple[np
             "(the smallest grid holding every frame at its position) for a placeholder of ones"
         )
         raise UsageError(msg)
-    if shape[0] < needed[0] or shape[1] < needed[1]:
-        msg = (
-            f"object shape {shape[0]}x{shape[1]} is smaller than the scan needs: pass "
-            f"object_shape='{needed[0]}x{needed[1]}' or larger"
-        )
-        raise UsageError(msg)
-    return np.ones(shape, np.complex64), {
-        "output": "objectGuess",
-        "dtype": "complex64",
-        "shape": list(shape),
-        "minimum_shape": list(needed),
-        "origin": "placeholder: ones of shape --object-shape (not a reconstruction)",
-    }
+    step = _placeholder_object_step(shape, needed)
+    return np.ones(shape, np.complex64), step
 
 
 def _record(
@@ -286,18 +272,13 @@ def _record(
         },
         "steps": [
             {
-                "output": "diffraction",
-                "dtype": "float32",
-                "shape": [plan.n, *plan.frame_shape],
-                "formula": "diffraction = sqrt(max(counts, 0)) * scale",
-                "scale": summary.scale,
-                "scale_rule": "scale = 1/sqrt(max count), max over all frames with bad pixels excluded",
-                "max_count": summary.max_count,
-                "bad_pixels": n_bad,
-                "mask_rule": None if plan.mask_key is None else f"'{plan.mask_key}': True = bad pixel",
-                "bad_pixel_value": 0.0,
-                "negative_counts_clipped": summary.n_negative,
-                "nonfinite_counts_zeroed": summary.n_nonfinite,
+                **_diffraction_step(
+                    (plan.n, *plan.frame_shape),
+                    summary,
+                    n_bad,
+                    None if plan.mask_key is None else f"'{plan.mask_key}': True = bad pixel",
+                    "scale = 1/sqrt(max count), max over all frames with bad pixels excluded",
+                ),
                 "converted_by": "ptyevidence" if plan.own else f"the {src.format} reader",
             },
             {
