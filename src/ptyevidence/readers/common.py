@@ -19,8 +19,8 @@ from .base import ArrayInfo, Source
 
 __all__ = [
     "BLOCK_BYTES",
-    "Closing",
     "OneFile",
+    "SourceBase",
     "check_readable_file",
     "gather_indices",
     "hdf5_read_errors",
@@ -39,8 +39,16 @@ T = TypeVar("T")
 BLOCK_BYTES = 16 * 2**20
 
 
-class Closing:
-    """The context-manager half of :class:`~ptyevidence.readers.base.Source`: ``with`` closes it."""
+class SourceBase:
+    """What a :class:`~ptyevidence.readers.base.Source` may inherit: no frame transform, ``with`` closes it."""
+
+    def frame_transform(self, frames: np.ndarray) -> np.ndarray:
+        """Return ``frames`` unchanged: the format stores what a DATA-001 fixture stores."""
+        return frames
+
+    def frame_transform_notes(self) -> list[str]:
+        """Return no notes: :meth:`frame_transform` is the identity."""
+        return []
 
     def close(self) -> None:
         """Release what the source holds (nothing, unless a reader says otherwise)."""
@@ -52,7 +60,7 @@ class Closing:
         self.close()
 
 
-class OneFile(Closing):
+class OneFile(SourceBase):
     """What a source reading one open file ``_file`` at ``path`` shares: its size, and closing it."""
 
     path: str

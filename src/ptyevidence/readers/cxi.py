@@ -293,9 +293,6 @@ class CxiSource(OneFile):
         if self.bad_pixels is not None:
             self._arrays["mask"] = self.bad_pixels
 
-    def _where(self, hdf5_path: str) -> str:
-        return f"'{self.path}': '{hdf5_path}'"
-
     def _get(self, hdf5_path: str) -> Any:
         """Return the dataset at ``hdf5_path``, None if absent, under the link policy.
 
@@ -308,7 +305,7 @@ class CxiSource(OneFile):
         if obj is None:
             return None
         if not isinstance(obj, h5py.Dataset):
-            msg = f"{self._where(hdf5_path)} is a group; a dataset is expected there"
+            msg = f"{self._links.where(hdf5_path)} is a group; a dataset is expected there"
             raise InputError(msg, self.path)
         with self._reading(hdf5_path):
             # A damaged header fails here, whichever error h5py turns it into.
@@ -322,7 +319,7 @@ class CxiSource(OneFile):
 
     def _reading(self, hdf5_path: str) -> AbstractContextManager[None]:
         """Name the file and dataset of an HDF5 read error (h5py names neither)."""
-        return hdf5_read_errors(self._where(hdf5_path), self.path)
+        return hdf5_read_errors(self._links.where(hdf5_path), self.path)
 
     def _first(self, paths: Sequence[str]) -> tuple[Any, str | None]:
         """Return the first of ``paths`` that holds a dataset, and that path (None, None if none does)."""
@@ -341,12 +338,12 @@ class CxiSource(OneFile):
         self.hdf5_paths["frames"] = found
         if dset.ndim != 3 or dset.shape[0] == 0:
             msg = (
-                f"{self._where(found)} has shape {dset.shape}; expected a 3-D stack "
+                f"{self._links.where(found)} has shape {dset.shape}; expected a 3-D stack "
                 "(K, H, W) of K >= 1 diffraction frames"
             )
             raise InputError(msg, self.path)
         if dset.dtype.kind not in "biuf":
-            msg = f"{self._where(found)} has dtype {dset.dtype}; expected real photon counts (integer or float)"
+            msg = f"{self._links.where(found)} has dtype {dset.dtype}; expected real photon counts (integer or float)"
             raise InputError(msg, self.path)
         return _with_chunk_cache(dset)
 
@@ -367,13 +364,13 @@ class CxiSource(OneFile):
         self.hdf5_paths["translation"] = found
         if dset.ndim != 2 or dset.shape[1] not in (2, 3) or dset.dtype.kind not in "biuf":
             msg = (
-                f"{self._where(found)} has shape {dset.shape} and dtype {dset.dtype}; "
+                f"{self._links.where(found)} has shape {dset.shape} and dtype {dset.dtype}; "
                 "expected (K, 3) real x, y, z translations in metres"
             )
             raise InputError(msg, self.path)
         if dset.shape[0] != n_frames:
             msg = (
-                f"{self._where(found)} holds {dset.shape[0]} positions but "
+                f"{self._links.where(found)} holds {dset.shape[0]} positions but "
                 f"'{self.frames_path}' holds {n_frames} frames; each frame needs one position"
             )
             raise InputError(msg, self.path)
@@ -395,7 +392,7 @@ class CxiSource(OneFile):
             return None
         shape = dset.shape
         if shape not in ((h, w), (1, h, w)):
-            msg = f"{self._where(path)} has shape {shape}; expected (H, W) = ({h}, {w}), the shape of one frame"
+            msg = f"{self._links.where(path)} has shape {shape}; expected (H, W) = ({h}, {w}), the shape of one frame"
             raise InputError(msg, self.path)
         with self._reading(path):
             raw = np.asarray(dset[()]).reshape(h, w)
@@ -413,7 +410,7 @@ class CxiSource(OneFile):
             bad = ~(raw == 0)
             rule = "nonzero (or NaN) = bad pixel"
         else:
-            msg = f"{self._where(path)} has dtype {raw.dtype}; expected an integer bit field"
+            msg = f"{self._links.where(path)} has dtype {raw.dtype}; expected an integer bit field"
             raise InputError(msg, self.path)
         self.mask_rule = rule
         n_bad = int(np.count_nonzero(bad))
@@ -442,7 +439,9 @@ class CxiSource(OneFile):
         key = units.strip()
         factor = table.get(key, table.get(key.lower()))
         if factor is None:
-            msg = f"{self._where(path)} has units '{units}'; known: {', '.join(sorted(table))} (CXI default: {si})"
+            msg = (
+                f"{self._links.where(path)} has units '{units}'; known: {', '.join(sorted(table))} (CXI default: {si})"
+            )
             raise InputError(msg, self.path)
         return factor, key
 
@@ -1050,11 +1049,9 @@ def read_cxi(
     ((4, 8, 8), 1.0, 'm')
     """
     with CxiSource(path, geometry=geometry, sample_pixel_size=sample_pixel_size) as source:
-        names = source.keys()
-        arrays = {key: source.read(key) for key in names}
-        if amplitude:
-            arrays["diffraction"] = source.frame_transform(arrays["diffraction"])
+        arrays = {key: source.read(key) for key in source.keys()}  # noqa: SIM118 - not iterable
         attrs = source.metadata
         if amplitude:
+            arrays["diffraction"] = source.frame_transform(arrays["diffraction"])
             attrs["amplitude_notes"] = source.frame_transform_notes()
     return arrays, attrs

@@ -65,13 +65,14 @@ class LinkedFile:
         self.allow = external_links_allowed() if allow_external_links is None else bool(allow_external_links)
         self.linked: list[str] = []
 
-    def _where(self, hdf5_path: str) -> str:
+    def where(self, hdf5_path: str) -> str:
+        """Name ``hdf5_path`` of this file, as messages do."""
         return f"'{self.path}': '{hdf5_path}'"
 
     def _refuse_unless_allowed(self, hdf5_path: str, what: str) -> None:
         """Refuse ``what`` (a link out of the file, in words) unless the policy follows links."""
         if not self.allow:
-            msg = f"{self._where(hdf5_path)} {what} by default; {ALLOW_HINT}"
+            msg = f"{self.where(hdf5_path)} {what} by default; {ALLOW_HINT}"
             raise InputError(msg, self.path)
 
     def get(self, hdf5_path: str) -> Any:
@@ -92,13 +93,13 @@ class LinkedFile:
                 group = self.file[current]
                 link = group.get(parts[i], getlink=True) if isinstance(group, h5py.Group) else None
             except (KeyError, RuntimeError, OSError, ValueError) as exc:
-                msg = f"{self._where(hdf5_path)} cannot be resolved at '{here}' ({exc})"
+                msg = f"{self.where(hdf5_path)} cannot be resolved at '{here}' ({exc})"
                 raise InputError(msg, self.path) from None
             if link is None:
                 if trail:
                     last = trail[-1].split(" -> ")[-1]
                     msg = (
-                        f"{self._where(hdf5_path)} is a link to {last}, which does not exist; "
+                        f"{self.where(hdf5_path)} is a link to {last}, which does not exist; "
                         "repair the link or point it at the dataset"
                     )
                     raise InputError(msg, self.path)
@@ -108,7 +109,7 @@ class LinkedFile:
                 trail.append(f"'{here}' -> '{link.path}'")
                 if hops > MAX_SOFT_LINKS:
                     msg = (
-                        f"{self._where(hdf5_path)} goes through soft links that loop "
+                        f"{self.where(hdf5_path)} goes through soft links that loop "
                         f"({', '.join(trail[:2])}, ...); repair the links"
                     )
                     raise InputError(msg, self.path)
@@ -122,7 +123,7 @@ class LinkedFile:
         try:
             return self.file[current]
         except (KeyError, RuntimeError, OSError, ValueError) as exc:
-            msg = f"{self._where(hdf5_path)} cannot be opened ({exc})"
+            msg = f"{self.where(hdf5_path)} cannot be opened ({exc})"
             raise InputError(msg, self.path) from None
 
     def _external(self, hdf5_path: str, here: str, link: Any, rest: list[str]) -> Any:
@@ -138,7 +139,7 @@ class LinkedFile:
         else:
             problem = "the target does not exist"
         if obj is None:
-            msg = f"{self._where(hdf5_path)}: the external link '{here}' -> {target} cannot be followed ({problem})"
+            msg = f"{self.where(hdf5_path)}: the external link '{here}' -> {target} cannot be followed ({problem})"
             raise InputError(msg, self.path)
         self._note(obj.file.filename)
         return obj
@@ -169,7 +170,7 @@ class LinkedFile:
             for name in names:
                 found = self._find(name)
                 if found is None:
-                    msg = f"{self._where(hdf5_path)} keeps its data in '{name}', which does not exist"
+                    msg = f"{self.where(hdf5_path)} keeps its data in '{name}', which does not exist"
                     raise InputError(msg, self.path)
                 self._note(found)
         self._check_filters(dset, hdf5_path)
@@ -189,7 +190,7 @@ class LinkedFile:
                 problem = _dataset_problem(found, source.dset_name)
             if problem:
                 msg = (
-                    f"{self._where(hdf5_path)} is a virtual dataset mapping '{source.dset_name}' "
+                    f"{self.where(hdf5_path)} is a virtual dataset mapping '{source.dset_name}' "
                     f"of '{source.file_name}', {problem}; HDF5 would read that part as fill "
                     "values (zeros): restore the file"
                 )
@@ -214,7 +215,7 @@ class LinkedFile:
             if not h5py.h5z.filter_avail(code):
                 label = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
                 msg = (
-                    f"{self._where(hdf5_path)} is compressed with HDF5 filter {code}"
+                    f"{self.where(hdf5_path)} is compressed with HDF5 filter {code}"
                     f"{f' ({label})' if label else ''}, which is not available here; install its "
                     "plugin (e.g. pip install hdf5plugin) or set HDF5_PLUGIN_PATH"
                 )

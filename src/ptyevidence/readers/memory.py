@@ -7,12 +7,12 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from .base import ArrayInfo, IntegrityCheck
-from .common import Closing
+from .common import SourceBase
 
 __all__ = ["ArraySource"]
 
 
-class ArraySource(Closing):
+class ArraySource(SourceBase):
     """Arrays in memory seen through the reader interface, so that binding and validation take them.
 
     Parameters
@@ -61,14 +61,6 @@ class ArraySource(Closing):
     def take(self, key: str, indices: Sequence[int] | np.ndarray, axis: int = 0) -> np.ndarray:
         """Return the rows ``indices`` of ``key`` along ``axis``."""
         return np.take(self.arrays[key], np.asarray(indices, dtype=np.intp), axis=axis)
-
-    def frame_transform(self, frames: np.ndarray) -> np.ndarray:
-        """Return the frames unchanged: arrays in memory are stored as they are meant."""
-        return frames
-
-    def frame_transform_notes(self) -> list[str]:
-        """Return no notes: nothing is transformed."""
-        return []
 
     def file_size(self) -> int:
         """Return the bytes held."""

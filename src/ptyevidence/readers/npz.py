@@ -282,12 +282,10 @@ class NpzSource(OneFile):
 
         with open(self.path, "rb", buffering=0) as fh:
             crc = zlib.crc32(self._read_span(fh, start, head, zinfo))
-        for value, piece, length in ordered_map(task, range(0, info.nbytes, block_bytes), jobs):
-            crc = _crc32_combine(crc, piece, length)
-            yield value
-        if tail > 0:
-            with open(self.path, "rb", buffering=0) as fh:
-                crc = zlib.crc32(self._read_span(fh, info.data_offset + info.nbytes, tail, zinfo), crc)
+            for value, piece, length in ordered_map(task, range(0, info.nbytes, block_bytes), jobs):
+                crc = _crc32_combine(crc, piece, length)
+                yield value
+            crc = zlib.crc32(self._read_span(fh, info.data_offset + info.nbytes, tail, zinfo), crc)
         _check_crc(self.path, zinfo, crc)
 
     def _member_blocks(self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -545,14 +543,6 @@ class NpzSource(OneFile):
                 rows = buf[: min(rows_per_block, stop - r0)]
                 self._fill(fh, info.data_offset + r0 * row_bytes, rows, zinfo)
                 out[r0 : r0 + len(rows)] = rows[:, idx]
-
-    def frame_transform(self, frames: np.ndarray) -> np.ndarray:
-        """Return ``frames`` unchanged: an NPZ stores amplitudes already."""
-        return frames
-
-    def frame_transform_notes(self) -> list[str]:
-        """Return no notes: :meth:`frame_transform` is the identity."""
-        return []
 
     def close(self) -> None:
         """Close the archive."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..exceptions import InputError
 from .base import ArrayInfo, IntegrityCheck, Source
-from .common import Closing, map_blocks
+from .common import SourceBase, map_blocks
 from .layout import canonical_shape, source_layout
 
 __all__ = ["PairedSource"]
@@ -30,7 +30,7 @@ T = TypeVar("T")
 FRAME_KEYS = ("diffraction", "mask", "indexes")
 
 
-class PairedSource(Closing):
+class PairedSource(SourceBase):
     """Frames from one file, positions from another; a :class:`~ptyevidence.readers.base.Source`.
 
     Parameters

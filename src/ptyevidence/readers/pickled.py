@@ -75,24 +75,8 @@ class _Call:
 _Refused = pickle.UnpicklingError
 
 
-_OPCODE = {
-    name: getattr(pickle, name)[0]
-    for name in (
-        "GLOBAL",
-        "STACK_GLOBAL",
-        "REDUCE",
-        "BUILD",
-        "INST",
-        "OBJ",
-        "NEWOBJ",
-        "NEWOBJ_EX",
-        "EXT1",
-        "EXT2",
-        "EXT4",
-        "PERSID",
-        "BINPERSID",
-    )
-}
+#: Opcodes that would create an object of an arbitrary class (or look one up by id): always refused.
+_REFUSED_OPCODES = ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID")
 
 
 class RestrictedUnpickler(pickle._Unpickler):
@@ -152,12 +136,12 @@ class RestrictedUnpickler(pickle._Unpickler):
         msg = "refusing an opcode that creates arbitrary objects"
         raise _Refused(msg)
 
-    dispatch[_OPCODE["GLOBAL"]] = _global
-    dispatch[_OPCODE["STACK_GLOBAL"]] = _stack_global
-    dispatch[_OPCODE["REDUCE"]] = _reduce
-    dispatch[_OPCODE["BUILD"]] = _build
-    for _name in ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"):
-        dispatch[_OPCODE[_name]] = _refuse
+    dispatch[pickle.GLOBAL[0]] = _global
+    dispatch[pickle.STACK_GLOBAL[0]] = _stack_global
+    dispatch[pickle.REDUCE[0]] = _reduce
+    dispatch[pickle.BUILD[0]] = _build
+    for _name in _REFUSED_OPCODES:
+        dispatch[getattr(pickle, _name)[0]] = _refuse
     del _name
 
 

@@ -292,7 +292,7 @@ class FlatSource(OneFile, ArraySource):
         """Convert photon counts to amplitude as ``convert`` does; amplitude frames pass unchanged."""
         if not self.counts:
             return frames
-        return counts_to_amplitude(frames, self._bad_pixels(), self.intensity_summary().scale)
+        return counts_to_amplitude(frames, self.arrays.get("mask"), self.intensity_summary().scale)
 
     def frame_transform_notes(self) -> list[str]:
         """Describe the frame conversion (photon counts) and the derived keys."""
@@ -309,11 +309,8 @@ class FlatSource(OneFile, ArraySource):
                 if "diffraction" in self._lazy
                 else [(0, self.arrays["diffraction"])]
             )
-            self._summary = summarize_counts(blocks, self.info("diffraction"), self._bad_pixels(), progress)
+            self._summary = summarize_counts(blocks, self.info("diffraction"), self.arrays.get("mask"), progress)
         return self._summary
-
-    def _bad_pixels(self) -> np.ndarray | None:
-        return self.arrays.get("mask")
 
 
 class ProductSource(FlatSource):
@@ -408,16 +405,10 @@ class ProductSource(FlatSource):
                 # Large members are read on demand; one of objects or records is never read.
                 self._lazy[key] = dset
             else:
-                self.arrays[key] = self._read_small(name, dset)
+                with hdf5_read_errors(f"'{self.path}': dataset '{name}'", self.path):
+                    self.arrays[key] = _text_or_array(dset[()])
             for attr, value in dset.attrs.items():
                 self.arrays[attribute_key(key, attr)] = _text_or_array(value)
-
-    def _read_small(self, name: str, dset: Any) -> np.ndarray:
-        try:
-            return _text_or_array(dset[()])
-        except (OSError, ValueError, TypeError) as exc:
-            msg = f"'{self.path}': dataset '{name}' cannot be read ({exc})"
-            raise InputError(msg, self.path) from None
 
     def linked_files(self) -> list[str]:
         """Return the other files the datasets read from (only with ``allow_external_links``)."""

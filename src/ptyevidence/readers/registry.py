@@ -144,6 +144,10 @@ def _ptychodus_plugin(reader: str | None) -> str | None | bool:
 
 
 def _open_one(path: str, reader: str | None, frames_only: bool = False, **geometry: Any) -> Source:
+    return _checked(_open_unchecked(path, reader, frames_only, **geometry), reader, path)
+
+
+def _open_unchecked(path: str, reader: str | None, frames_only: bool, **geometry: Any) -> object:
     plugin = _ptychodus_plugin(reader)
     given = {k: v for k, v in geometry.items() if v is not None}
     if plugin is not False:
@@ -261,18 +265,13 @@ def open_source(
 
         positions_path = os.fspath(positions_from)
         check_readable_file(positions_path)
-        frames = _checked(
-            _open_one(path, reader, frames_only=True, geometry=geometry, sample_pixel_size=sample_pixel_size),
-            reader,
-            path,
-        )
+        frames = _open_one(path, reader, frames_only=True, geometry=geometry, sample_pixel_size=sample_pixel_size)
         try:
-            positions = _checked(_open_one(positions_path, None), None, positions_path)
-            return PairedSource(frames, positions)
+            return PairedSource(frames, _open_one(positions_path, None))
         except BaseException:
             frames.close()
             raise
-    return _checked(_open_one(path, reader, geometry=geometry, sample_pixel_size=sample_pixel_size), reader, path)
+    return _open_one(path, reader, geometry=geometry, sample_pixel_size=sample_pixel_size)
 
 
 def _checked(source: object, reader: str | None, path: str) -> Source:

@@ -239,8 +239,7 @@ def _object(src: Source, shape: tuple[int, int] | None, plan: _Plan) -> tuple[np
             "(the smallest grid holding every frame at its position) for a placeholder of ones"
         )
         raise UsageError(msg)
-    step = _placeholder_object_step(shape, needed)
-    return np.ones(shape, np.complex64), step
+    return np.ones(shape, np.complex64), _placeholder_object_step(shape, needed)
 
 
 def _record(

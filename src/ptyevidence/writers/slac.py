@@ -21,7 +21,6 @@ from typing import IO
 
 import numpy as np
 
-from .._version import __version__
 from ..exceptions import UsageError
 from ..readers.cxi import ELECTRON_VOLT_J, photon_wavelength
 from ..readers.metadata import METADATA_KEY, metadata_array
@@ -117,12 +116,7 @@ def slac_arrays(
     out["detector_distance_m"] = np.array(geometry.detector_distance_m)
     out["detector_pixel_size_m"] = np.array(reader_pixel_size(geometry, w))
     if record_layout:
-        record = {
-            "layout": "legacy",
-            "written_by": f"ptyevidence {__version__} (slac-npz)",
-            "geometry": geometry.to_dict(),
-        }
-        out[METADATA_KEY] = metadata_array(record)
+        out[METADATA_KEY] = metadata_array(geometry.metadata_record("legacy", "slac-npz"))
     return out
 
 
