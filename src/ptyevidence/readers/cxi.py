@@ -264,7 +264,6 @@ class CxiSource(OneFile):
             self._file.close()
             raise
 
-    # -- loading ---------------------------------------------------------------
     def _load(self, sample_pixel_size: float | None) -> None:
         self.mask_rule: str | None = None
         self.missing_geometry: list[str] = []
@@ -645,7 +644,6 @@ class CxiSource(OneFile):
             return probe.astype(np.complex64)
         return None
 
-    # -- metadata ------------------------------------------------------------------
     @property
     def wavelength(self) -> float | None:
         """Photon wavelength in metres, or None."""
@@ -725,7 +723,6 @@ class CxiSource(OneFile):
             f"positions in {self.position_units}: {how}; sample pixel {dx:.6g} x {dy:.6g} m ({self.sample_pixel_rule})"
         )
 
-    # -- mapping-like access ---------------------------------------------------------
     def keys(self) -> list[str]:
         """Return the canonical keys this file provides."""
         return ["diffraction", *self._arrays]
@@ -748,7 +745,6 @@ class CxiSource(OneFile):
             msg = f"'{self.path}' provides no array '{key}' (keys: {', '.join(self.keys())})"
             raise InputError(msg, self.path) from None
 
-    # -- data ------------------------------------------------------------------------
     def read(self, key: str) -> np.ndarray:
         """Read ``key`` whole, native byte order, C order."""
         if key != "diffraction":
@@ -897,7 +893,6 @@ class CxiSource(OneFile):
             out[start : start + frames.shape[0]] = frames[..., idx]
         return out
 
-    # -- amplitude ----------------------------------------------------------------
     def intensity_summary(self, progress: bool | None = None, block_bytes: int = BLOCK_BYTES) -> IntensitySummary:
         """Scan every frame once (streamed, chunk by chunk) for the amplitude scale.
 

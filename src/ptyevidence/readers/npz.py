@@ -118,7 +118,6 @@ class NpzSource(OneFile):
             self._zip.close()
             raise
 
-    # -- headers -----------------------------------------------------------
     def _check_member_names(self) -> None:
         """Refuse names a reader could take two ways: repeated, cut at a NUL, or holding a path."""
         seen: set[str] = set()
@@ -157,7 +156,6 @@ class NpzSource(OneFile):
         name_len, extra_len = fields[9], fields[10]
         return zinfo.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
-    # -- mapping-like access ----------------------------------------------
     def keys(self) -> list[str]:
         """Return the array keys in archive order."""
         return list(self._infos)
@@ -191,7 +189,6 @@ class NpzSource(OneFile):
         spans = [(self._data_start(z), z) for z in self._members.values()]
         return MemberCrcCheck(self.path, spans)
 
-    # -- data ----------------------------------------------------------------
     def _check_plain(self, info: ArrayInfo) -> None:
         if info.has_objects:
             msg = (
@@ -360,10 +357,7 @@ class NpzSource(OneFile):
     def _inflated_blocks(
         self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
     ) -> Iterator[np.ndarray]:
-        """Yield the data of a deflated member as read-only uint8 blocks.
-
-        zipfile inflates and, once the member is drained, checks the CRC.
-        """
+        """Yield a deflated member's data as read-only uint8 blocks; zipfile checks the CRC once it is drained."""
         zinfo = self._members[info.name]
         ring = _BufferRing(block_bytes)
         with _member_errors(self.path, zinfo), self._zip.open(zinfo) as fp:

@@ -223,7 +223,6 @@ class FlatSource(OneFile, ArraySource):
         self._first_mode("probeGuess", "probe", 1, "first incoherent mode")
         self._first_mode("objectGuess", "object", 1, "first layer")
 
-    # -- the Source protocol -------------------------------------------------------
     def keys(self) -> list[str]:
         """Return attributes, datasets and derived keys."""
         return [*self.arrays, *(k for k in self._lazy if k not in self.arrays)]
@@ -389,7 +388,6 @@ class ProductSource(FlatSource):
             self._file.close()
             raise
 
-    # -- loading ----------------------------------------------------------------
     def _read_members(self, h5py: Any) -> None:
         for name, value in self._file.attrs.items():
             self.arrays[attribute_key("", name)] = _text_or_array(value)

@@ -312,7 +312,6 @@ class PtychodusSource(FlatSource):
         msg = f"'{path}': none of {len(failures)} ptychodus reader plugin(s) read it ({shown}{more})"
         raise InputError(msg, path)
 
-    # -- what each kind adds --------------------------------------------------------
     def _add_diffraction(self, dataset: Any, name: str) -> None:
         stack = _PatternStack(dataset, self.path)
         self._lazy["diffraction"] = stack

@@ -33,16 +33,11 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _HDF5_SUFFIXES = (".cxi", ".h5", ".hdf5")
 
 
-def _open_cxi(
-    path: str, require_positions: bool = True, geometry: str | None = None, sample_pixel_size: float | None = None
-) -> Source:
-    """Open a CXI/HDF5 file; the reader (and h5py) load only when needed.
-
-    ``geometry`` None: the caller did not say, and far-field is assumed (and said).
-    """
+def _open_cxi(path: str, geometry: str | None = None, **options: Any) -> Source:
+    """Open a CXI/HDF5 file (the reader and h5py load only when needed); ``geometry`` None: far-field, assumed."""
     from .cxi import CxiSource
 
-    return CxiSource(path, geometry=geometry, sample_pixel_size=sample_pixel_size, require_positions=require_positions)
+    return CxiSource(path, geometry=geometry, **options)
 
 
 def _hdf5_layout_is(kind: str) -> Callable[[str, bytes], bool]:

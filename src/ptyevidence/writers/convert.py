@@ -2,13 +2,11 @@
 
 The frames are streamed twice, chunk by chunk: once for the amplitude scale,
 once to write ``sqrt(counts) * scale`` straight into the NPZ member
-(:class:`ptyevidence.writers.npz.StreamedArray`). Nothing is held whole in
-memory. Every choice (formula, factor,
-masked pixels, position units, where the probe and object came from) goes
-into the output's ``_metadata`` member: a JSON string stored as a numpy
-unicode array, readable with ``allow_pickle=False`` (see
-:mod:`ptyevidence.readers.metadata`), with ``"layout": "canonical"`` so a stack with
-N == H == W is never ambiguous.
+(:class:`ptyevidence.writers.npz.StreamedArray`), never whole in memory.
+Every choice (formula, factor, masked pixels, position units, where the
+probe and object came from) goes into the ``_metadata`` member (see
+:mod:`ptyevidence.readers.metadata`), with ``"layout": "canonical"`` so a
+stack with N == H == W is never ambiguous.
 """
 
 from __future__ import annotations
@@ -144,10 +142,17 @@ def load_probe(path: str | os.PathLike, frame_shape: tuple[int, int]) -> tuple[n
     if probe.ndim == 3 and 1 in (probe.shape[0], probe.shape[-1]):
         notes.append(f"probe of shape {probe.shape} squeezed to {tuple(frame_shape)}")
         probe = probe.reshape(probe.shape[1:] if probe.shape[0] == 1 else probe.shape[:-1])
+    return _as_probe(probe, frame_shape, f"probe file '{path}'", path, notes)
+
+
+def _as_probe(
+    probe: np.ndarray, frame_shape: tuple[int, ...], what: str, path: str, notes: list[str], hint: str = ""
+) -> tuple[np.ndarray, list[str]]:
+    """Return ``probe`` as complex64, noting a cast; refuse one that is not numbers of a frame's shape."""
     if probe.shape != tuple(frame_shape) or probe.dtype.kind not in "biufc":
         msg = (
-            f"probe file '{path}' holds {probe.dtype} of shape {probe.shape}; expected a "
-            f"complex array of a frame's shape {tuple(frame_shape)}"
+            f"{what} holds {probe.dtype} of shape {probe.shape}; expected a "
+            f"complex array of a frame's shape {tuple(frame_shape)}{hint}"
         )
         raise InputError(msg, path)
     if probe.dtype != np.complex64:

@@ -3,14 +3,13 @@
 ptychodus 1.7.0 reads a SLAC NPZ's ``diffraction`` as ``(H, W, N)`` and
 always transposes it by ``[2, 0, 1]`` (``plugins/slac_npz_file.py:50``), so a
 canonical ``(N, H, W)`` stack loads as the wrong frames, silently when
-``N == H == W``. This writer stores the frames ``(H, W, N)``; the positions in
-object pixels as ``xcoords``/``ycoords`` and, since that reader takes its
-positions from them alone (scaled to metres by ``wavelength * distance / (W *
-detector pixel)``, l.94-105), as ``xcoords_start``/``ycoords_start`` too (a
-fixture's nominal start positions are not carried); the probe and object; and
-the three scalars that reader would otherwise default. The ``_metadata`` record says the stack is
-legacy ``(H, W, N)``: without it a stack with ``N == H`` or ``N == W`` could
-not be told from a canonical one, so writing one unrecorded is refused.
+``N == H == W``. This writer stores the frames ``(H, W, N)``, the positions in
+object pixels as ``xcoords``/``ycoords`` and as ``xcoords_start``/``ycoords_start``
+(that reader takes its positions from those alone, scaled to metres by
+``wavelength * distance / (W * detector pixel)``, l.94-105), the probe, the
+object, and the three scalars that reader would otherwise default. The
+``_metadata`` record says the stack is legacy ``(H, W, N)``: without it a stack
+with ``N == H`` or ``N == W`` could not be told from a canonical one.
 """
 
 from __future__ import annotations
