@@ -50,6 +50,7 @@ from .counts import (
     summarize_counts,
 )
 from .links import LinkedFile, _h5py
+from .product import _text_or_array
 
 __all__ = [
     "FRAME_PATHS",
@@ -430,11 +431,7 @@ class CxiSource(OneFile):
             units = dset.attrs.get("units")
         if units is None:
             return 1.0, si
-        if np.ndim(units):
-            units = np.asarray(units).reshape(-1)[0]
-        if isinstance(units, bytes):
-            units = units.decode("utf-8", "replace")
-        units = str(units)
+        units = str(_text_or_array(units).reshape(-1)[0])
         key = units.strip()
         factor = table.get(key, table.get(key.lower()))
         if factor is None:
@@ -478,13 +475,9 @@ class CxiSource(OneFile):
         geo.x_pixel_size_m = self._read_quantity(f"{DETECTOR_PATH}/x_pixel_size", n_frames, _LENGTH_UNITS, "m")
         geo.y_pixel_size_m = self._read_quantity(f"{DETECTOR_PATH}/y_pixel_size", n_frames, _LENGTH_UNITS, "m")
         geo.basis_vectors = self._read_basis(geo)
-        energy = next(
-            (v for p in ENERGY_PATHS if (v := self._read_quantity(p, n_frames, _ENERGY_UNITS, "J")) is not None),
-            None,
-        )
-        wavelength = next(
-            (v for p in WAVELENGTH_PATHS if (v := self._read_quantity(p, n_frames, _LENGTH_UNITS, "m")) is not None),
-            None,
+        energy, wavelength = (
+            next((v for p in paths if (v := self._read_quantity(p, n_frames, table, si)) is not None), None)
+            for paths, table, si in ((ENERGY_PATHS, _ENERGY_UNITS, "J"), (WAVELENGTH_PATHS, _LENGTH_UNITS, "m"))
         )
         if energy is not None and not _PLAUSIBLE_ENERGY_J[0] <= energy <= _PLAUSIBLE_ENERGY_J[1]:
             self.notes.append(
