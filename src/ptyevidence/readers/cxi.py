@@ -854,9 +854,7 @@ class CxiSource(OneFile):
         )
         if key != "diffraction":
             return np.ascontiguousarray(np.take(self._arrays[key], idx, axis=axis))
-        if axis == 0:
-            return self._take_frames(idx)
-        return self._take_columns(idx)
+        return self._take_frames(idx) if axis == 0 else self._take_columns(idx)
 
     def _take_frames(self, idx: np.ndarray) -> np.ndarray:
         dset = self._frames

@@ -211,10 +211,7 @@ class NpzSource(OneFile):
         for _ in self._member_blocks(info, BLOCK_BYTES, into=raw):
             pass
         arr = raw.view(info.dtype) if info.nbytes else np.empty(0, info.dtype)
-        if info.fortran_order:
-            arr = arr.reshape(info.shape[::-1]).T
-        else:
-            arr = arr.reshape(info.shape)
+        arr = arr.reshape(info.shape[::-1]).T if info.fortran_order else arr.reshape(info.shape)
         # ascontiguousarray would turn a 0-d array into shape (1,).
         return native_byte_order(arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
@@ -421,10 +418,7 @@ class NpzSource(OneFile):
         streams = info.compressed or c_axis != 0
         staging = 2 * min(info.nbytes, BLOCK_BYTES) if streams else 0  # up to two buffers
         check_budget(2 * out_bytes + staging, f"gathering {idx.size} entries of '{key}'")
-        if c_axis == 0:
-            out = self._take_first(info, c_shape, idx)
-        else:
-            out = self._take_last(info, c_shape, idx)
+        out = (self._take_first if c_axis == 0 else self._take_last)(info, c_shape, idx)
         if info.fortran_order:
             out = out.T
         return native_byte_order(np.ascontiguousarray(out))
