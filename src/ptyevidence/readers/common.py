@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from .base import ArrayInfo, Source
 
 __all__ = [
     "BLOCK_BYTES",
+    "OneFile",
+    "SourceBase",
     "check_readable_file",
     "gather_indices",
     "hdf5_read_errors",
@@ -35,6 +37,49 @@ T = TypeVar("T")
 #: not faster (measured from 1 to 64 MiB): a full pass is bound by memory
 #: bandwidth and the CRC, and three blocks may be in flight at once.
 BLOCK_BYTES = 16 * 2**20
+
+
+class SourceBase:
+    """What a :class:`~ptyevidence.readers.base.Source` may inherit: no frame transform, ``with`` closes it."""
+
+    def frame_transform(self, frames: np.ndarray) -> np.ndarray:
+        """Return ``frames`` unchanged: the format stores what a DATA-001 fixture stores."""
+        return frames
+
+    def frame_transform_notes(self) -> list[str]:
+        """Return no notes: :meth:`frame_transform` is the identity."""
+        return []
+
+    def close(self) -> None:
+        """Release what the source holds (nothing, unless a reader says otherwise)."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class OneFile(SourceBase):
+    """What a source reading one open file ``_file`` at ``path`` shares: its size, and closing it."""
+
+    path: str
+    _file: Any
+
+    def file_size(self) -> int:
+        """Return the size of the file in bytes."""
+        return os.path.getsize(self.path)
+
+    def full_check_bytes(self) -> int:
+        """Return the bytes a hashing pass processes: the file, once."""
+        return self.file_size()
+
+    def member_crc_check(self) -> None:
+        """Return None: the format keeps no checksums a hashing pass could verify."""
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
 
 
 def check_readable_file(path: str) -> None:

@@ -35,6 +35,7 @@ from ..exceptions import InputError, UsageError
 from .base import ArrayInfo
 from .common import (
     BLOCK_BYTES,
+    OneFile,
     check_readable_file,
     gather_indices,
     hdf5_read_errors,
@@ -48,7 +49,8 @@ from .counts import (
     counts_to_amplitude,
     summarize_counts,
 )
-from .links import LinkedFile
+from .links import LinkedFile, _h5py
+from .product import _text_or_array
 
 __all__ = [
     "FRAME_PATHS",
@@ -157,7 +159,7 @@ class _Geometry:
     basis_vectors: np.ndarray | None = None
 
 
-class CxiSource:
+class CxiSource(OneFile):
     """A CXI (HDF5) ptychography file opened for lazy reading.
 
     Parameters
@@ -250,7 +252,7 @@ class CxiSource:
         self.ignored_members: list[str] = []
         self.hdf5_paths: dict[str, str] = {}
         self._summary: IntensitySummary | None = None
-        h5py = _import_h5py()
+        h5py = _h5py()
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
@@ -263,7 +265,6 @@ class CxiSource:
             self._file.close()
             raise
 
-    # -- loading ---------------------------------------------------------------
     def _load(self, sample_pixel_size: float | None) -> None:
         self.mask_rule: str | None = None
         self.missing_geometry: list[str] = []
@@ -292,9 +293,6 @@ class CxiSource:
         if self.bad_pixels is not None:
             self._arrays["mask"] = self.bad_pixels
 
-    def _where(self, hdf5_path: str) -> str:
-        return f"'{self.path}': '{hdf5_path}'"
-
     def _get(self, hdf5_path: str) -> Any:
         """Return the dataset at ``hdf5_path``, None if absent, under the link policy.
 
@@ -302,12 +300,12 @@ class CxiSource:
         policy refuses, and datasets needing a filter that is not available
         are refused (see :mod:`ptyevidence.readers.links`).
         """
-        h5py = _import_h5py()
+        h5py = _h5py()
         obj = self._links.get(hdf5_path)
         if obj is None:
             return None
         if not isinstance(obj, h5py.Dataset):
-            msg = f"{self._where(hdf5_path)} is a group; a dataset is expected there"
+            msg = f"{self._links.where(hdf5_path)} is a group; a dataset is expected there"
             raise InputError(msg, self.path)
         with self._reading(hdf5_path):
             # A damaged header fails here, whichever error h5py turns it into.
@@ -321,15 +319,14 @@ class CxiSource:
 
     def _reading(self, hdf5_path: str) -> AbstractContextManager[None]:
         """Name the file and dataset of an HDF5 read error (h5py names neither)."""
-        return hdf5_read_errors(self._where(hdf5_path), self.path)
+        return hdf5_read_errors(self._links.where(hdf5_path), self.path)
+
+    def _first(self, paths: Sequence[str]) -> tuple[Any, str | None]:
+        """Return the first of ``paths`` that holds a dataset, and that path (None, None if none does)."""
+        return next(((dset, p) for p in paths if (dset := self._get(p)) is not None), (None, None))
 
     def _open_frames(self) -> Any:
-        dset, found = None, None
-        for candidate in FRAME_PATHS:
-            dset = self._get(candidate)
-            if dset is not None:
-                found = candidate
-                break
+        dset, found = self._first(FRAME_PATHS)
         if dset is None:
             msg = (
                 f"'{self.path}' holds no diffraction frames: neither "
@@ -341,22 +338,17 @@ class CxiSource:
         self.hdf5_paths["frames"] = found
         if dset.ndim != 3 or dset.shape[0] == 0:
             msg = (
-                f"{self._where(found)} has shape {dset.shape}; expected a 3-D stack "
+                f"{self._links.where(found)} has shape {dset.shape}; expected a 3-D stack "
                 "(K, H, W) of K >= 1 diffraction frames"
             )
             raise InputError(msg, self.path)
         if dset.dtype.kind not in "biuf":
-            msg = f"{self._where(found)} has dtype {dset.dtype}; expected real photon counts (integer or float)"
+            msg = f"{self._links.where(found)} has dtype {dset.dtype}; expected real photon counts (integer or float)"
             raise InputError(msg, self.path)
         return _with_chunk_cache(dset)
 
     def _read_translation(self, n_frames: int) -> np.ndarray | None:
-        dset, found = None, None
-        for candidate in TRANSLATION_PATHS:
-            dset = self._get(candidate)
-            if dset is not None:
-                found = candidate
-                break
+        dset, found = self._first(TRANSLATION_PATHS)
         if dset is None and not self.require_positions:
             self.translation_path = None
             return None
@@ -372,13 +364,13 @@ class CxiSource:
         self.hdf5_paths["translation"] = found
         if dset.ndim != 2 or dset.shape[1] not in (2, 3) or dset.dtype.kind not in "biuf":
             msg = (
-                f"{self._where(found)} has shape {dset.shape} and dtype {dset.dtype}; "
+                f"{self._links.where(found)} has shape {dset.shape} and dtype {dset.dtype}; "
                 "expected (K, 3) real x, y, z translations in metres"
             )
             raise InputError(msg, self.path)
         if dset.shape[0] != n_frames:
             msg = (
-                f"{self._where(found)} holds {dset.shape[0]} positions but "
+                f"{self._links.where(found)} holds {dset.shape[0]} positions but "
                 f"'{self.frames_path}' holds {n_frames} frames; each frame needs one position"
             )
             raise InputError(msg, self.path)
@@ -400,7 +392,7 @@ class CxiSource:
             return None
         shape = dset.shape
         if shape not in ((h, w), (1, h, w)):
-            msg = f"{self._where(path)} has shape {shape}; expected (H, W) = ({h}, {w}), the shape of one frame"
+            msg = f"{self._links.where(path)} has shape {shape}; expected (H, W) = ({h}, {w}), the shape of one frame"
             raise InputError(msg, self.path)
         with self._reading(path):
             raw = np.asarray(dset[()]).reshape(h, w)
@@ -418,7 +410,7 @@ class CxiSource:
             bad = ~(raw == 0)
             rule = "nonzero (or NaN) = bad pixel"
         else:
-            msg = f"{self._where(path)} has dtype {raw.dtype}; expected an integer bit field"
+            msg = f"{self._links.where(path)} has dtype {raw.dtype}; expected an integer bit field"
             raise InputError(msg, self.path)
         self.mask_rule = rule
         n_bad = int(np.count_nonzero(bad))
@@ -439,15 +431,13 @@ class CxiSource:
             units = dset.attrs.get("units")
         if units is None:
             return 1.0, si
-        if np.ndim(units):
-            units = np.asarray(units).reshape(-1)[0]
-        if isinstance(units, bytes):
-            units = units.decode("utf-8", "replace")
-        units = str(units)
+        units = str(_text_or_array(units).reshape(-1)[0])
         key = units.strip()
         factor = table.get(key, table.get(key.lower()))
         if factor is None:
-            msg = f"{self._where(path)} has units '{units}'; known: {', '.join(sorted(table))} (CXI default: {si})"
+            msg = (
+                f"{self._links.where(path)} has units '{units}'; known: {', '.join(sorted(table))} (CXI default: {si})"
+            )
             raise InputError(msg, self.path)
         return factor, key
 
@@ -485,13 +475,9 @@ class CxiSource:
         geo.x_pixel_size_m = self._read_quantity(f"{DETECTOR_PATH}/x_pixel_size", n_frames, _LENGTH_UNITS, "m")
         geo.y_pixel_size_m = self._read_quantity(f"{DETECTOR_PATH}/y_pixel_size", n_frames, _LENGTH_UNITS, "m")
         geo.basis_vectors = self._read_basis(geo)
-        energy = next(
-            (v for p in ENERGY_PATHS if (v := self._read_quantity(p, n_frames, _ENERGY_UNITS, "J")) is not None),
-            None,
-        )
-        wavelength = next(
-            (v for p in WAVELENGTH_PATHS if (v := self._read_quantity(p, n_frames, _LENGTH_UNITS, "m")) is not None),
-            None,
+        energy, wavelength = (
+            next((v for p in paths if (v := self._read_quantity(p, n_frames, table, si)) is not None), None)
+            for paths, table, si in ((ENERGY_PATHS, _ENERGY_UNITS, "J"), (WAVELENGTH_PATHS, _LENGTH_UNITS, "m"))
         )
         if energy is not None and not _PLAUSIBLE_ENERGY_J[0] <= energy <= _PLAUSIBLE_ENERGY_J[1]:
             self.notes.append(
@@ -651,7 +637,6 @@ class CxiSource:
             return probe.astype(np.complex64)
         return None
 
-    # -- metadata ------------------------------------------------------------------
     @property
     def wavelength(self) -> float | None:
         """Photon wavelength in metres, or None."""
@@ -731,7 +716,6 @@ class CxiSource:
             f"positions in {self.position_units}: {how}; sample pixel {dx:.6g} x {dy:.6g} m ({self.sample_pixel_rule})"
         )
 
-    # -- mapping-like access ---------------------------------------------------------
     def keys(self) -> list[str]:
         """Return the canonical keys this file provides."""
         return ["diffraction", *self._arrays]
@@ -754,18 +738,6 @@ class CxiSource:
             msg = f"'{self.path}' provides no array '{key}' (keys: {', '.join(self.keys())})"
             raise InputError(msg, self.path) from None
 
-    def file_size(self) -> int:
-        """Return the size of the file in bytes."""
-        return os.path.getsize(self.path)
-
-    def full_check_bytes(self) -> int:
-        """Return the bytes a hashing pass processes: the file, once (HDF5 inflates nothing then)."""
-        return self.file_size()
-
-    def member_crc_check(self) -> None:
-        """Return None: HDF5 keeps no whole-dataset checksums a hashing pass could verify."""
-
-    # -- data ------------------------------------------------------------------------
     def read(self, key: str) -> np.ndarray:
         """Read ``key`` whole, native byte order, C order."""
         if key != "diffraction":
@@ -882,9 +854,7 @@ class CxiSource:
         )
         if key != "diffraction":
             return np.ascontiguousarray(np.take(self._arrays[key], idx, axis=axis))
-        if axis == 0:
-            return self._take_frames(idx)
-        return self._take_columns(idx)
+        return self._take_frames(idx) if axis == 0 else self._take_columns(idx)
 
     def _take_frames(self, idx: np.ndarray) -> np.ndarray:
         dset = self._frames
@@ -914,7 +884,6 @@ class CxiSource:
             out[start : start + frames.shape[0]] = frames[..., idx]
         return out
 
-    # -- amplitude ----------------------------------------------------------------
     def intensity_summary(self, progress: bool | None = None, block_bytes: int = BLOCK_BYTES) -> IntensitySummary:
         """Scan every frame once (streamed, chunk by chunk) for the amplitude scale.
 
@@ -961,24 +930,6 @@ class CxiSource:
         """Describe :meth:`frame_transform` and the position conversion, with values."""
         return counts_notes(self.intensity_summary(), f"'{self.frames_path}'") + list(self.notes)
 
-    # -- lifetime -----------------------------------------------------------------
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
-
-    def __enter__(self) -> CxiSource:  # noqa: PYI034
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _import_h5py():
-    """Import h5py on first use (it is slow to import and only CXI needs it)."""
-    import h5py
-
-    return h5py
-
 
 def _with_chunk_cache(dset: Any) -> Any:
     """Reopen ``dset`` with a chunk cache that holds a few of its chunks.
@@ -988,7 +939,7 @@ def _with_chunk_cache(dset: Any) -> Any:
     """
     if dset.chunks is None:
         return dset
-    h5py = _import_h5py()
+    h5py = _h5py()
     chunk_bytes = int(np.prod(dset.chunks)) * dset.dtype.itemsize
     cache_bytes = max(2**20, 2 * chunk_bytes)
     check_budget(cache_bytes, "caching HDF5 chunks of the frames")
@@ -1084,11 +1035,9 @@ def read_cxi(
     ((4, 8, 8), 1.0, 'm')
     """
     with CxiSource(path, geometry=geometry, sample_pixel_size=sample_pixel_size) as source:
-        names = source.keys()
-        arrays = {key: source.read(key) for key in names}
-        if amplitude:
-            arrays["diffraction"] = source.frame_transform(arrays["diffraction"])
+        arrays = {key: source.read(key) for key in source.keys()}  # noqa: SIM118 - not iterable
         attrs = source.metadata
         if amplitude:
+            arrays["diffraction"] = source.frame_transform(arrays["diffraction"])
             attrs["amplitude_notes"] = source.frame_transform_notes()
     return arrays, attrs

@@ -65,8 +65,15 @@ class LinkedFile:
         self.allow = external_links_allowed() if allow_external_links is None else bool(allow_external_links)
         self.linked: list[str] = []
 
-    def _where(self, hdf5_path: str) -> str:
+    def where(self, hdf5_path: str) -> str:
+        """Name ``hdf5_path`` of this file, as messages do."""
         return f"'{self.path}': '{hdf5_path}'"
+
+    def _refuse_unless_allowed(self, hdf5_path: str, what: str) -> None:
+        """Refuse ``what`` (a link out of the file, in words) unless the policy follows links."""
+        if not self.allow:
+            msg = f"{self.where(hdf5_path)} {what} by default; {ALLOW_HINT}"
+            raise InputError(msg, self.path)
 
     def get(self, hdf5_path: str) -> Any:
         """Return the object at ``hdf5_path`` (None if absent), following links as the policy allows.
@@ -86,13 +93,13 @@ class LinkedFile:
                 group = self.file[current]
                 link = group.get(parts[i], getlink=True) if isinstance(group, h5py.Group) else None
             except (KeyError, RuntimeError, OSError, ValueError) as exc:
-                msg = f"{self._where(hdf5_path)} cannot be resolved at '{here}' ({exc})"
+                msg = f"{self.where(hdf5_path)} cannot be resolved at '{here}' ({exc})"
                 raise InputError(msg, self.path) from None
             if link is None:
                 if trail:
                     last = trail[-1].split(" -> ")[-1]
                     msg = (
-                        f"{self._where(hdf5_path)} is a link to {last}, which does not exist; "
+                        f"{self.where(hdf5_path)} is a link to {last}, which does not exist; "
                         "repair the link or point it at the dataset"
                     )
                     raise InputError(msg, self.path)
@@ -102,7 +109,7 @@ class LinkedFile:
                 trail.append(f"'{here}' -> '{link.path}'")
                 if hops > MAX_SOFT_LINKS:
                     msg = (
-                        f"{self._where(hdf5_path)} goes through soft links that loop "
+                        f"{self.where(hdf5_path)} goes through soft links that loop "
                         f"({', '.join(trail[:2])}, ...); repair the links"
                     )
                     raise InputError(msg, self.path)
@@ -113,23 +120,17 @@ class LinkedFile:
             if isinstance(link, h5py.ExternalLink):
                 return self._external(hdf5_path, here, link, parts[i + 1 :])
             current, i = here, i + 1
-        return self._open(hdf5_path, current)
-
-    def _open(self, hdf5_path: str, resolved: str) -> Any:
         try:
-            return self.file[resolved]
+            return self.file[current]
         except (KeyError, RuntimeError, OSError, ValueError) as exc:
-            msg = f"{self._where(hdf5_path)} cannot be opened ({exc})"
+            msg = f"{self.where(hdf5_path)} cannot be opened ({exc})"
             raise InputError(msg, self.path) from None
 
     def _external(self, hdf5_path: str, here: str, link: Any, rest: list[str]) -> Any:
         target = f"'{link.filename}:{link.path}'"
-        if not self.allow:
-            msg = (
-                f"{self._where(hdf5_path)} goes through the external link '{here}' -> {target}, "
-                f"which is not followed by default; {ALLOW_HINT}"
-            )
-            raise InputError(msg, self.path)
+        self._refuse_unless_allowed(
+            hdf5_path, f"goes through the external link '{here}' -> {target}, which is not followed"
+        )
         full = posixpath.join(here, *rest) if rest else here
         try:
             obj = self.file.get(full)
@@ -138,7 +139,7 @@ class LinkedFile:
         else:
             problem = "the target does not exist"
         if obj is None:
-            msg = f"{self._where(hdf5_path)}: the external link '{here}' -> {target} cannot be followed ({problem})"
+            msg = f"{self.where(hdf5_path)}: the external link '{here}' -> {target} cannot be followed ({problem})"
             raise InputError(msg, self.path)
         self._note(obj.file.filename)
         return obj
@@ -162,16 +163,14 @@ class LinkedFile:
         external = dset.external
         if external:
             names = [os.fsdecode(name) for name, _, _ in external]
-            if not self.allow:
-                msg = (
-                    f"{self._where(hdf5_path)} keeps its data in the external file(s) "
-                    f"{', '.join(repr(n) for n in names[:3])}, which are not read by default; {ALLOW_HINT}"
-                )
-                raise InputError(msg, self.path)
+            shown = ", ".join(repr(n) for n in names[:3])
+            self._refuse_unless_allowed(
+                hdf5_path, f"keeps its data in the external file(s) {shown}, which are not read"
+            )
             for name in names:
                 found = self._find(name)
                 if found is None:
-                    msg = f"{self._where(hdf5_path)} keeps its data in '{name}', which does not exist"
+                    msg = f"{self.where(hdf5_path)} keeps its data in '{name}', which does not exist"
                     raise InputError(msg, self.path)
                 self._note(found)
         self._check_filters(dset, hdf5_path)
@@ -179,12 +178,9 @@ class LinkedFile:
     def _check_virtual(self, dset: Any, hdf5_path: str) -> None:
         sources = dset.virtual_sources()
         first = f"'{sources[0].file_name}:{sources[0].dset_name}'" if sources else "none"
-        if not self.allow:
-            msg = (
-                f"{self._where(hdf5_path)} is a virtual dataset of {len(sources)} mapped part(s) "
-                f"(first: {first}), which is not followed by default; {ALLOW_HINT}"
-            )
-            raise InputError(msg, self.path)
+        self._refuse_unless_allowed(
+            hdf5_path, f"is a virtual dataset of {len(sources)} mapped part(s) (first: {first}), which is not followed"
+        )
         for source in sources:
             if source.file_name == ".":
                 continue
@@ -194,7 +190,7 @@ class LinkedFile:
                 problem = _dataset_problem(found, source.dset_name)
             if problem:
                 msg = (
-                    f"{self._where(hdf5_path)} is a virtual dataset mapping '{source.dset_name}' "
+                    f"{self.where(hdf5_path)} is a virtual dataset mapping '{source.dset_name}' "
                     f"of '{source.file_name}', {problem}; HDF5 would read that part as fill "
                     "values (zeros): restore the file"
                 )
@@ -219,7 +215,7 @@ class LinkedFile:
             if not h5py.h5z.filter_avail(code):
                 label = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
                 msg = (
-                    f"{self._where(hdf5_path)} is compressed with HDF5 filter {code}"
+                    f"{self.where(hdf5_path)} is compressed with HDF5 filter {code}"
                     f"{f' ({label})' if label else ''}, which is not available here; install its "
                     "plugin (e.g. pip install hdf5plugin) or set HDF5_PLUGIN_PATH"
                 )
@@ -238,6 +234,7 @@ def _dataset_problem(filename: str, dset_name: str) -> str | None:
 
 
 def _h5py() -> Any:
+    """Import h5py on first use (it is slow to import, and only HDF5 files need it)."""
     import h5py
 
     return h5py

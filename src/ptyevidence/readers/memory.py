@@ -6,12 +6,13 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .base import ArrayInfo, IntegrityCheck, Source
+from .base import ArrayInfo, IntegrityCheck
+from .common import SourceBase
 
 __all__ = ["ArraySource"]
 
 
-class ArraySource:
+class ArraySource(SourceBase):
     """Arrays in memory seen through the reader interface, so that binding and validation take them.
 
     Parameters
@@ -61,14 +62,6 @@ class ArraySource:
         """Return the rows ``indices`` of ``key`` along ``axis``."""
         return np.take(self.arrays[key], np.asarray(indices, dtype=np.intp), axis=axis)
 
-    def frame_transform(self, frames: np.ndarray) -> np.ndarray:
-        """Return the frames unchanged: arrays in memory are stored as they are meant."""
-        return frames
-
-    def frame_transform_notes(self) -> list[str]:
-        """Return no notes: nothing is transformed."""
-        return []
-
     def file_size(self) -> int:
         """Return the bytes held."""
         return sum(np.asarray(a).nbytes for a in self.arrays.values())
@@ -80,12 +73,3 @@ class ArraySource:
     def member_crc_check(self) -> IntegrityCheck | None:
         """Return None: arrays in memory carry no checksums."""
         return None
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

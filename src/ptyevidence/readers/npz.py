@@ -10,6 +10,7 @@ bounded block at a time.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import queue
@@ -20,6 +21,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -29,6 +31,7 @@ from ..exceptions import InputError
 from .base import ArrayInfo
 from .common import (
     BLOCK_BYTES,
+    OneFile,
     check_readable_file,
     gather_indices,
     native_byte_order,
@@ -58,7 +61,7 @@ _LOCAL_MAGIC = b"PK\x03\x04"
 _MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError)
 
 
-class NpzSource:
+class NpzSource(OneFile):
     """An NPZ archive opened for lazy reading; a :class:`~ptyevidence.readers.base.Source`.
 
     Parameters
@@ -115,7 +118,6 @@ class NpzSource:
             self._zip.close()
             raise
 
-    # -- headers -----------------------------------------------------------
     def _check_member_names(self) -> None:
         """Refuse names a reader could take two ways: repeated, cut at a NUL, or holding a path."""
         seen: set[str] = set()
@@ -137,33 +139,10 @@ class NpzSource:
                 raise InputError(msg, self.path)
 
     def _read_info(self, key: str, zinfo: zipfile.ZipInfo) -> ArrayInfo:
-        if zinfo.flag_bits & 0x1:
-            msg = f"'{self.path}': member '{zinfo.filename}' is encrypted; cannot read it"
-            raise InputError(msg, self.path)
-        try:
-            with self._zip.open(zinfo) as fp:
-                shape, fortran, dtype = _read_npy_header(fp, self.path, zinfo.filename)
-                header_len = fp.tell()
-        except _MEMBER_ERRORS as exc:
-            msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
-            raise InputError(msg, self.path) from None
-        compressed = zinfo.compress_type != zipfile.ZIP_STORED
-        info = ArrayInfo(key, dtype, shape, fortran, compressed)
-        if not dtype.hasobject:
-            available = zinfo.file_size - header_len
-            # Surplus bytes mean the header understates the shape: the
-            # array read back would not be the array that was written.
-            if available != info.nbytes:
-                msg = (
-                    f"'{self.path}': member '{zinfo.filename}' header promises shape "
-                    f"{shape} {dtype} ({info.nbytes} bytes) but holds {available} "
-                    "data bytes; the file is truncated or was written incorrectly"
-                )
-                raise InputError(msg, self.path)
-        if not compressed:
-            offset = self._data_start(zinfo) + header_len
-            info = ArrayInfo(key, dtype, shape, fortran, compressed, offset)
-        return info
+        info, header_len = _member_info(self._zip, zinfo, self.path, key)
+        if info.compressed:
+            return info
+        return ArrayInfo(key, info.dtype, info.shape, info.fortran_order, False, self._data_start(zinfo) + header_len)
 
     def _data_start(self, zinfo: zipfile.ZipInfo) -> int:
         """Return the file offset where the member's stored bytes begin."""
@@ -177,7 +156,6 @@ class NpzSource:
         name_len, extra_len = fields[9], fields[10]
         return zinfo.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
-    # -- mapping-like access ----------------------------------------------
     def keys(self) -> list[str]:
         """Return the array keys in archive order."""
         return list(self._infos)
@@ -192,10 +170,6 @@ class NpzSource:
         except KeyError:
             msg = f"'{self.path}' has no array '{key}' (keys: {', '.join(self._infos)})"
             raise InputError(msg, self.path) from None
-
-    def file_size(self) -> int:
-        """Return the size of the archive in bytes."""
-        return os.path.getsize(self.path)
 
     def full_check_bytes(self) -> int:
         """Return the bytes a hash-and-CRC pass processes: the file plus every deflated member inflated.
@@ -215,7 +189,6 @@ class NpzSource:
         spans = [(self._data_start(z), z) for z in self._members.values()]
         return MemberCrcCheck(self.path, spans)
 
-    # -- data ----------------------------------------------------------------
     def _check_plain(self, info: ArrayInfo) -> None:
         if info.has_objects:
             msg = (
@@ -238,10 +211,7 @@ class NpzSource:
         for _ in self._member_blocks(info, BLOCK_BYTES, into=raw):
             pass
         arr = raw.view(info.dtype) if info.nbytes else np.empty(0, info.dtype)
-        if info.fortran_order:
-            arr = arr.reshape(info.shape[::-1]).T
-        else:
-            arr = arr.reshape(info.shape)
+        arr = arr.reshape(info.shape[::-1]).T if info.fortran_order else arr.reshape(info.shape)
         # ascontiguousarray would turn a 0-d array into shape (1,).
         return native_byte_order(arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
@@ -306,21 +276,11 @@ class NpzSource:
 
         with open(self.path, "rb", buffering=0) as fh:
             crc = zlib.crc32(self._read_span(fh, start, head, zinfo))
-        for value, piece, length in ordered_map(task, range(0, info.nbytes, block_bytes), jobs):
-            crc = _crc32_combine(crc, piece, length)
-            yield value
-        if tail > 0:
-            with open(self.path, "rb", buffering=0) as fh:
-                crc = zlib.crc32(self._read_span(fh, info.data_offset + info.nbytes, tail, zinfo), crc)
-        self._check_crc(zinfo, crc)
-
-    def _check_crc(self, zinfo: zipfile.ZipInfo, crc: int) -> None:
-        if crc != zinfo.CRC:
-            msg = (
-                f"'{self.path}': member '{zinfo.filename}' is corrupt (Bad CRC-32: "
-                f"stored {zinfo.CRC:08x}, computed {crc:08x})"
-            )
-            raise InputError(msg, self.path)
+            for value, piece, length in ordered_map(task, range(0, info.nbytes, block_bytes), jobs):
+                crc = _crc32_combine(crc, piece, length)
+                yield value
+            crc = zlib.crc32(self._read_span(fh, info.data_offset + info.nbytes, tail, zinfo), crc)
+        _check_crc(self.path, zinfo, crc)
 
     def _member_blocks(self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """Yield a member's data bytes in blocks of ``block_bytes``, checking its CRC.
@@ -379,15 +339,12 @@ class NpzSource:
             if tail > 0:
                 reader.submit(np.empty(tail, np.uint8), info.data_offset + info.nbytes)
             crc = reader.finish()
-        self._check_crc(zinfo, crc)
+        _check_crc(self.path, zinfo, crc)
 
     def _fill(self, fh, offset: int, out: np.ndarray, zinfo: zipfile.ZipInfo) -> None:
         got = _read_exact_into(fh, offset, out)
         if got < out.nbytes:
-            msg = (
-                f"'{self.path}': member '{zinfo.filename}' ended {out.nbytes - got} bytes early; the file is truncated"
-            )
-            raise InputError(msg, self.path)
+            _truncated(self.path, zinfo, out.nbytes - got)
 
     def _read_span(self, fh, offset: int, nbytes: int, zinfo: zipfile.ZipInfo) -> np.ndarray:
         span = np.empty(nbytes, np.uint8)
@@ -397,33 +354,21 @@ class NpzSource:
     def _inflated_blocks(
         self, info: ArrayInfo, block_bytes: int, into: np.ndarray | None = None
     ) -> Iterator[np.ndarray]:
-        """Yield the data of a deflated member as read-only uint8 blocks.
-
-        zipfile inflates and, once the member is drained, checks the CRC.
-        """
+        """Yield a deflated member's data as read-only uint8 blocks; zipfile checks the CRC once it is drained."""
         zinfo = self._members[info.name]
-        try:
-            with self._zip.open(zinfo) as fp:
-                _read_npy_header(fp, self.path, zinfo.filename)
-                pos = 0
-                ring = _BufferRing(block_bytes)
-                while pos < info.nbytes:
-                    n = min(block_bytes, info.nbytes - pos)
-                    if into is not None:
-                        block = into[pos : pos + n]
-                    else:
-                        block = ring.get()[:n]
-                    self._inflate(fp, block, zinfo)
-                    block.flags.writeable = False
-                    yield block
-                    del block
-                    pos += n
-                # Drain to the end of the member so zipfile checks the CRC.
-                while fp.read(INFLATE_PIECE_BYTES):
-                    pass
-        except _MEMBER_ERRORS as exc:
-            msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
-            raise InputError(msg, self.path) from None
+        ring = _BufferRing(block_bytes)
+        with _member_errors(self.path, zinfo), self._zip.open(zinfo) as fp:
+            _read_npy_header(fp, self.path, zinfo.filename)
+            for pos in range(0, info.nbytes, block_bytes):
+                n = min(block_bytes, info.nbytes - pos)
+                block = into[pos : pos + n] if into is not None else ring.get()[:n]
+                self._inflate(fp, block, zinfo)
+                block.flags.writeable = False
+                yield block
+                del block
+            # Drain to the end of the member so zipfile checks the CRC.
+            while fp.read(INFLATE_PIECE_BYTES):
+                pass
 
     def _inflate(self, fp, out: np.ndarray, zinfo: zipfile.ZipInfo) -> None:
         """Fill C-contiguous ``out`` from the open member ``fp``, piece by piece."""
@@ -432,11 +377,7 @@ class NpzSource:
         while got < len(view):
             piece = fp.read(min(INFLATE_PIECE_BYTES, len(view) - got))
             if not piece:
-                msg = (
-                    f"'{self.path}': member '{zinfo.filename}' ended "
-                    f"{len(view) - got} bytes early; the file is truncated"
-                )
-                raise InputError(msg, self.path)
+                _truncated(self.path, zinfo, len(view) - got)
             view[got : got + len(piece)] = piece
             got += len(piece)
 
@@ -477,10 +418,7 @@ class NpzSource:
         streams = info.compressed or c_axis != 0
         staging = 2 * min(info.nbytes, BLOCK_BYTES) if streams else 0  # up to two buffers
         check_budget(2 * out_bytes + staging, f"gathering {idx.size} entries of '{key}'")
-        if c_axis == 0:
-            out = self._take_first(info, c_shape, idx)
-        else:
-            out = self._take_last(info, c_shape, idx)
+        out = (self._take_first if c_axis == 0 else self._take_last)(info, c_shape, idx)
         if info.fortran_order:
             out = out.T
         return native_byte_order(np.ascontiguousarray(out))
@@ -529,21 +467,17 @@ class NpzSource:
         row0 = 0
         j = 0
         buf = np.empty((min(rows_per_block, stop), row_items), info.dtype)
-        try:
-            with self._zip.open(zinfo) as fp:
-                _read_npy_header(fp, self.path, zinfo.filename)
-                # Only the prefix up to the last wanted row is inflated, once.
-                while row0 < stop:
-                    nrows = min(rows_per_block, stop - row0)
-                    block = buf[:nrows]
-                    self._inflate(fp, block, zinfo)
-                    hi = np.searchsorted(wanted, row0 + nrows)
-                    out[j:hi] = block[wanted[j:hi] - row0]
-                    j = hi
-                    row0 += nrows
-        except _MEMBER_ERRORS as exc:
-            msg = f"'{self.path}': member '{zinfo.filename}' is corrupt ({exc})"
-            raise InputError(msg, self.path) from None
+        with _member_errors(self.path, zinfo), self._zip.open(zinfo) as fp:
+            _read_npy_header(fp, self.path, zinfo.filename)
+            # Only the prefix up to the last wanted row is inflated, once.
+            while row0 < stop:
+                nrows = min(rows_per_block, stop - row0)
+                block = buf[:nrows]
+                self._inflate(fp, block, zinfo)
+                hi = np.searchsorted(wanted, row0 + nrows)
+                out[j:hi] = block[wanted[j:hi] - row0]
+                j = hi
+                row0 += nrows
 
     def _take_last(self, info: ArrayInfo, c_shape: tuple[int, ...], idx: np.ndarray) -> np.ndarray:
         n_last = c_shape[-1]
@@ -559,22 +493,12 @@ class NpzSource:
                 # copy, not the disk, is the limit.
                 halves = 2 if info.nbytes >= CRC_THREAD_BYTES and outer >= 2 else 1
                 cuts = [outer * i // halves for i in range(halves + 1)]
-                if halves == 1:
-                    self._gather_columns(info, n_last, idx, out, 0, outer, rows_per_block)
-                else:
-                    with ThreadPoolExecutor(1) as pool:
-                        back = pool.submit(
-                            self._gather_columns,
-                            info,
-                            n_last,
-                            idx,
-                            out,
-                            cuts[1],
-                            cuts[2],
-                            rows_per_block,
-                        )
-                        self._gather_columns(info, n_last, idx, out, cuts[0], cuts[1], rows_per_block)
-                        back.result()
+                with ThreadPoolExecutor(halves) as pool:
+                    for done in [
+                        pool.submit(self._gather_columns, info, n_last, idx, out, lo, hi, rows_per_block)
+                        for lo, hi in itertools.pairwise(cuts)
+                    ]:
+                        done.result()
             else:
                 r0 = 0
                 pending = np.empty(0, info.dtype)
@@ -608,24 +532,9 @@ class NpzSource:
                 self._fill(fh, info.data_offset + r0 * row_bytes, rows, zinfo)
                 out[r0 : r0 + len(rows)] = rows[:, idx]
 
-    def frame_transform(self, frames: np.ndarray) -> np.ndarray:
-        """Return ``frames`` unchanged: an NPZ stores amplitudes already."""
-        return frames
-
-    def frame_transform_notes(self) -> list[str]:
-        """Return no notes: :meth:`frame_transform` is the identity."""
-        return []
-
-    # -- lifetime ------------------------------------------------------------
     def close(self) -> None:
         """Close the archive."""
         self._zip.close()
-
-    def __enter__(self) -> NpzSource:  # noqa: PYI034
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class _BufferRing:
@@ -859,30 +768,58 @@ def read_member(archive: zipfile.ZipFile, zinfo: zipfile.ZipInfo, path: str) -> 
     MemoryBudgetError
         If the member does not fit the budget.
     """
+    info, _ = _member_info(archive, zinfo, path, zinfo.filename)
+    if info.has_objects:
+        msg = f"'{path}': member '{zinfo.filename}' holds Python objects; refusing to unpickle it"
+        raise InputError(msg, path)
+    check_budget(2 * info.nbytes, f"reading '{zinfo.filename}' from '{path}'")
+    with _member_errors(path, zinfo, ValueError), archive.open(zinfo) as fp, quiet_npy_header():
+        return np.lib.format.read_array(fp, allow_pickle=False)
+
+
+def _member_info(archive: zipfile.ZipFile, zinfo: zipfile.ZipInfo, path: str, key: str) -> tuple[ArrayInfo, int]:
+    """Read a member's ``.npy`` header and check it against the member's size; return it and its length."""
     if zinfo.flag_bits & 0x1:
         msg = f"'{path}': member '{zinfo.filename}' is encrypted; cannot read it"
         raise InputError(msg, path)
+    with _member_errors(path, zinfo), archive.open(zinfo) as fp:
+        shape, fortran, dtype = _read_npy_header(fp, path, zinfo.filename)
+        header_len = fp.tell()
+    info = ArrayInfo(key, dtype, shape, fortran, zinfo.compress_type != zipfile.ZIP_STORED)
+    available = zinfo.file_size - header_len
+    # Surplus bytes mean the header understates the shape: the
+    # array read back would not be the array that was written.
+    if not dtype.hasobject and available != info.nbytes:
+        msg = (
+            f"'{path}': member '{zinfo.filename}' header promises shape "
+            f"{shape} {dtype} ({info.nbytes} bytes) but holds {available} "
+            "data bytes; the file is truncated or was written incorrectly"
+        )
+        raise InputError(msg, path)
+    return info, header_len
+
+
+@contextmanager
+def _member_errors(path: str, zinfo: zipfile.ZipInfo, *more: type[Exception]) -> Iterator[None]:
+    """Report what zipfile (or ``more``) raises on a damaged member as one :class:`InputError` naming it."""
     try:
-        with archive.open(zinfo) as fp:
-            shape, fortran, dtype = _read_npy_header(fp, path, zinfo.filename)
-            info = ArrayInfo(zinfo.filename, dtype, shape, fortran, True)
-            if info.has_objects:
-                msg = f"'{path}': member '{zinfo.filename}' holds Python objects; refusing to unpickle it"
-                raise InputError(msg, path)
-            if zinfo.file_size - fp.tell() != info.nbytes:
-                msg = (
-                    f"'{path}': member '{zinfo.filename}' header promises {info.nbytes} data bytes "
-                    f"but the member holds {zinfo.file_size - fp.tell()}"
-                )
-                raise InputError(msg, path)
-        check_budget(2 * info.nbytes, f"reading '{zinfo.filename}' from '{path}'")
-        with archive.open(zinfo) as fp, quiet_npy_header():
-            return np.lib.format.read_array(fp, allow_pickle=False)
-    except _MEMBER_ERRORS + (ValueError,) as exc:
-        if isinstance(exc, InputError):
-            raise
+        yield
+    except InputError:
+        raise
+    except _MEMBER_ERRORS + more as exc:
         msg = f"'{path}': member '{zinfo.filename}' is corrupt ({exc})"
         raise InputError(msg, path) from None
+
+
+def _truncated(path: str, zinfo: zipfile.ZipInfo, missing: int) -> None:
+    msg = f"'{path}': member '{zinfo.filename}' ended {missing} bytes early; the file is truncated"
+    raise InputError(msg, path)
+
+
+def _check_crc(path: str, zinfo: zipfile.ZipInfo, crc: int) -> None:
+    if crc != zinfo.CRC:
+        msg = f"'{path}': member '{zinfo.filename}' is corrupt (Bad CRC-32: stored {zinfo.CRC:08x}, computed {crc:08x})"
+        raise InputError(msg, path)
 
 
 def _read_npy_header(fp, path: str, member: str) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -964,14 +901,11 @@ class MemberCrcCheck:
             if zinfo.compress_type == zipfile.ZIP_STORED:
                 member[4] = zlib.crc32(piece, crc)
                 continue
-            try:
+            with _member_errors(self._path, zinfo):
                 while piece:
                     # Bounded output: a highly compressed piece may inflate a lot.
                     crc = zlib.crc32(inflater.decompress(piece, INFLATE_PIECE_BYTES), crc)
                     piece = inflater.unconsumed_tail
-            except zlib.error as exc:
-                msg = f"'{self._path}': member '{zinfo.filename}' is corrupt ({exc})"
-                raise InputError(msg, self._path) from None
             member[4] = crc
 
     def finish(self) -> None:
@@ -979,9 +913,4 @@ class MemberCrcCheck:
         for _, _, zinfo, inflater, crc in self._members:
             if zinfo.compress_type == zipfile.ZIP_DEFLATED:
                 crc = zlib.crc32(inflater.flush(), crc)
-            if crc != zinfo.CRC:
-                msg = (
-                    f"'{self._path}': member '{zinfo.filename}' is corrupt (Bad CRC-32: "
-                    f"stored {zinfo.CRC:08x}, computed {crc:08x})"
-                )
-                raise InputError(msg, self._path)
+            _check_crc(self._path, zinfo, crc)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..exceptions import InputError
 from .base import ArrayInfo, IntegrityCheck, Source
-from .common import map_blocks
+from .common import SourceBase, map_blocks
 from .layout import canonical_shape, source_layout
 
 __all__ = ["PairedSource"]
@@ -30,7 +30,7 @@ T = TypeVar("T")
 FRAME_KEYS = ("diffraction", "mask", "indexes")
 
 
-class PairedSource:
+class PairedSource(SourceBase):
     """Frames from one file, positions from another; a :class:`~ptyevidence.readers.base.Source`.
 
     Parameters
@@ -103,12 +103,15 @@ class PairedSource:
         msg = f"'{self.path}' (paired with '{self.positions.path}') provides no array '{key}'"
         raise InputError(msg, self.path)
 
+    def _reorders(self, key: str) -> bool:
+        """Return True when ``key`` comes from the positions file, its rows put in the frames' order."""
+        return self._order is not None and self._owner(key) is self.positions
+
     def _reordered(self, key: str, arr: np.ndarray) -> np.ndarray:
-        if self._order is None or self._owner(key) is not self.positions or not arr.ndim:
+        if not self._reorders(key) or not arr.ndim:
             return arr
         return arr[self._order] if arr.shape[0] == self._order.size else arr
 
-    # -- the Source protocol -------------------------------------------------------
     def keys(self) -> list[str]:
         """Return the frames keys, then the positions file's keys."""
         return list(self._keys)
@@ -126,7 +129,7 @@ class PairedSource:
 
     def iter_blocks(self, key: str, block_bytes: int | None = None) -> Iterator[np.ndarray]:
         """Yield ``key`` as flat blocks."""
-        if self._order is not None and self._owner(key) is self.positions:
+        if self._reorders(key):
             yield self.read(key).reshape(-1)
             return
         yield from self._owner(key).iter_blocks(key, block_bytes)
@@ -135,16 +138,15 @@ class PairedSource:
         self, key: str, func: Callable[[np.ndarray], T], jobs: int = 1, block_bytes: int | None = None
     ) -> Iterator[T]:
         """Yield ``func(block)`` for the blocks of ``key``, on threads where the reader of its file can."""
-        if self._order is not None and self._owner(key) is self.positions:
+        if self._reorders(key):
             return (func(block) for block in self.iter_blocks(key, block_bytes))
         return map_blocks(self._owner(key), key, func, jobs, block_bytes)
 
     def take(self, key: str, indices: Sequence[int] | np.ndarray, axis: int = 0) -> np.ndarray:
         """Gather entries ``indices`` of ``key``."""
-        owner = self._owner(key)
-        if self._order is not None and owner is self.positions:
+        if self._reorders(key):
             return np.ascontiguousarray(np.take(self.read(key), np.asarray(indices, np.int64), axis=axis))
-        return owner.take(key, indices, axis)
+        return self._owner(key).take(key, indices, axis)
 
     def frame_transform(self, frames: np.ndarray) -> np.ndarray:
         """Apply the frames file's conversion."""
@@ -172,9 +174,3 @@ class PairedSource:
             self.frames.close()
         finally:
             self.positions.close()
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..exceptions import InputError
-from .common import quiet_npy_header
+from .npz import _read_npy_header
 
 __all__ = [
     "MAX_PICKLE_BYTES",
@@ -75,24 +75,8 @@ class _Call:
 _Refused = pickle.UnpicklingError
 
 
-_OPCODE = {
-    name: getattr(pickle, name)[0]
-    for name in (
-        "GLOBAL",
-        "STACK_GLOBAL",
-        "REDUCE",
-        "BUILD",
-        "INST",
-        "OBJ",
-        "NEWOBJ",
-        "NEWOBJ_EX",
-        "EXT1",
-        "EXT2",
-        "EXT4",
-        "PERSID",
-        "BINPERSID",
-    )
-}
+#: Opcodes that would create an object of an arbitrary class (or look one up by id): always refused.
+_REFUSED_OPCODES = ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID")
 
 
 class RestrictedUnpickler(pickle._Unpickler):
@@ -152,12 +136,12 @@ class RestrictedUnpickler(pickle._Unpickler):
         msg = "refusing an opcode that creates arbitrary objects"
         raise _Refused(msg)
 
-    dispatch[_OPCODE["GLOBAL"]] = _global
-    dispatch[_OPCODE["STACK_GLOBAL"]] = _stack_global
-    dispatch[_OPCODE["REDUCE"]] = _reduce
-    dispatch[_OPCODE["BUILD"]] = _build
-    for _name in ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"):
-        dispatch[_OPCODE[_name]] = _refuse
+    dispatch[pickle.GLOBAL[0]] = _global
+    dispatch[pickle.STACK_GLOBAL[0]] = _stack_global
+    dispatch[pickle.REDUCE[0]] = _reduce
+    dispatch[pickle.BUILD[0]] = _build
+    for _name in _REFUSED_OPCODES:
+        dispatch[getattr(pickle, _name)[0]] = _refuse
     del _name
 
 
@@ -298,20 +282,7 @@ def read_object_scalar(path: str | os.PathLike, key: str) -> Any:
         msg = f"{where} cannot be read ({exc})"
         raise InputError(msg, path) from None
     stream = io.BytesIO(raw)
-    try:
-        with quiet_npy_header():
-            version = np.lib.format.read_magic(stream)
-            read_header = {
-                (1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0,
-            }.get(version)
-            if read_header is None:
-                msg = f".npy format version {version} is not read here"
-                raise ValueError(msg)
-            shape, _, dtype = read_header(stream)
-    except (ValueError, OSError) as exc:
-        msg = f"{where} has no readable .npy header ({exc})"
-        raise InputError(msg, path) from None
+    shape, _, dtype = _read_npy_header(stream, path, info.filename)
     if shape != () or dtype != np.dtype(object):
         msg = f"{where} is {dtype} of shape {shape}; only a 0-d object array is read this way"
         raise InputError(msg, path)

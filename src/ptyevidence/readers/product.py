@@ -40,6 +40,7 @@ from ..exceptions import InputError
 from .base import ArrayInfo
 from .common import (
     BLOCK_BYTES,
+    OneFile,
     check_readable_file,
     gather_indices,
     hdf5_read_errors,
@@ -121,7 +122,7 @@ def _text_or_array(value: Any) -> np.ndarray:
     return native_byte_order(arr)
 
 
-class FlatSource(ArraySource):
+class FlatSource(OneFile, ArraySource):
     """Named arrays, some read on demand, with the DATA-001 view derived from a product's names.
 
     The base of :class:`ProductSource` and the ptychodus plugin reader: members
@@ -222,7 +223,6 @@ class FlatSource(ArraySource):
         self._first_mode("probeGuess", "probe", 1, "first incoherent mode")
         self._first_mode("objectGuess", "object", 1, "first layer")
 
-    # -- the Source protocol -------------------------------------------------------
     def keys(self) -> list[str]:
         """Return attributes, datasets and derived keys."""
         return [*self.arrays, *(k for k in self._lazy if k not in self.arrays)]
@@ -291,7 +291,7 @@ class FlatSource(ArraySource):
         """Convert photon counts to amplitude as ``convert`` does; amplitude frames pass unchanged."""
         if not self.counts:
             return frames
-        return counts_to_amplitude(frames, self._bad_pixels(), self.intensity_summary().scale)
+        return counts_to_amplitude(frames, self.arrays.get("mask"), self.intensity_summary().scale)
 
     def frame_transform_notes(self) -> list[str]:
         """Describe the frame conversion (photon counts) and the derived keys."""
@@ -308,19 +308,8 @@ class FlatSource(ArraySource):
                 if "diffraction" in self._lazy
                 else [(0, self.arrays["diffraction"])]
             )
-            self._summary = summarize_counts(blocks, self.info("diffraction"), self._bad_pixels(), progress)
+            self._summary = summarize_counts(blocks, self.info("diffraction"), self.arrays.get("mask"), progress)
         return self._summary
-
-    def _bad_pixels(self) -> np.ndarray | None:
-        return self.arrays.get("mask")
-
-    def file_size(self) -> int:
-        """Return the size of the file in bytes."""
-        return os.path.getsize(self.path)
-
-    def full_check_bytes(self) -> int:
-        """Return the bytes a hashing pass processes: the file, once."""
-        return self.file_size()
 
 
 class ProductSource(FlatSource):
@@ -399,7 +388,6 @@ class ProductSource(FlatSource):
             self._file.close()
             raise
 
-    # -- loading ----------------------------------------------------------------
     def _read_members(self, h5py: Any) -> None:
         for name, value in self._file.attrs.items():
             self.arrays[attribute_key("", name)] = _text_or_array(value)
@@ -415,21 +403,11 @@ class ProductSource(FlatSource):
                 # Large members are read on demand; one of objects or records is never read.
                 self._lazy[key] = dset
             else:
-                self.arrays[key] = self._read_small(name, dset)
+                with hdf5_read_errors(f"'{self.path}': dataset '{name}'", self.path):
+                    self.arrays[key] = _text_or_array(dset[()])
             for attr, value in dset.attrs.items():
                 self.arrays[attribute_key(key, attr)] = _text_or_array(value)
-
-    def _read_small(self, name: str, dset: Any) -> np.ndarray:
-        try:
-            return _text_or_array(dset[()])
-        except (OSError, ValueError, TypeError) as exc:
-            msg = f"'{self.path}': dataset '{name}' cannot be read ({exc})"
-            raise InputError(msg, self.path) from None
 
     def linked_files(self) -> list[str]:
         """Return the other files the datasets read from (only with ``allow_external_links``)."""
         return list(self._links.linked)
-
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()

@@ -312,7 +312,6 @@ class PtychodusSource(FlatSource):
         msg = f"'{path}': none of {len(failures)} ptychodus reader plugin(s) read it ({shown}{more})"
         raise InputError(msg, path)
 
-    # -- what each kind adds --------------------------------------------------------
     def _add_diffraction(self, dataset: Any, name: str) -> None:
         stack = _PatternStack(dataset, self.path)
         self._lazy["diffraction"] = stack
@@ -334,11 +333,8 @@ class PtychodusSource(FlatSource):
         for attr, value in scalars.items():
             if value is not None:
                 self.arrays[attribute_key("diffraction", attr)] = np.array(float(value))
-        how = (
-            "streamed frame block by frame block from its HDF5 dataset"
-            if stack.lazy
-            else ("loaded whole by the plugin (eager)")
-        )
+        streamed = "streamed frame block by frame block from its HDF5 dataset"
+        how = streamed if stack.lazy else "loaded whole by the plugin (eager)"
         self.notes.append(
             f"diffraction: ptychodus plugin {name}, {stack.shape[0]} frames {stack.shape[1:]} "
             f"{stack.dtype}, {how}; ptychodus treats them as photon counts"

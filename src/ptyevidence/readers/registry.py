@@ -33,16 +33,11 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _HDF5_SUFFIXES = (".cxi", ".h5", ".hdf5")
 
 
-def _open_cxi(
-    path: str, require_positions: bool = True, geometry: str | None = None, sample_pixel_size: float | None = None
-) -> Source:
-    """Open a CXI/HDF5 file; the reader (and h5py) load only when needed.
-
-    ``geometry`` None: the caller did not say, and far-field is assumed (and said).
-    """
+def _open_cxi(path: str, geometry: str | None = None, **options: Any) -> Source:
+    """Open a CXI/HDF5 file (the reader and h5py load only when needed); ``geometry`` None: far-field, assumed."""
     from .cxi import CxiSource
 
-    return CxiSource(path, geometry=geometry, sample_pixel_size=sample_pixel_size, require_positions=require_positions)
+    return CxiSource(path, geometry=geometry, **options)
 
 
 def _hdf5_layout_is(kind: str) -> Callable[[str, bytes], bool]:
@@ -144,6 +139,10 @@ def _ptychodus_plugin(reader: str | None) -> str | None | bool:
 
 
 def _open_one(path: str, reader: str | None, frames_only: bool = False, **geometry: Any) -> Source:
+    return _checked(_open_unchecked(path, reader, frames_only, **geometry), reader, path)
+
+
+def _open_unchecked(path: str, reader: str | None, frames_only: bool, **geometry: Any) -> object:
     plugin = _ptychodus_plugin(reader)
     given = {k: v for k, v in geometry.items() if v is not None}
     if plugin is not False:
@@ -261,18 +260,13 @@ def open_source(
 
         positions_path = os.fspath(positions_from)
         check_readable_file(positions_path)
-        frames = _checked(
-            _open_one(path, reader, frames_only=True, geometry=geometry, sample_pixel_size=sample_pixel_size),
-            reader,
-            path,
-        )
+        frames = _open_one(path, reader, frames_only=True, geometry=geometry, sample_pixel_size=sample_pixel_size)
         try:
-            positions = _checked(_open_one(positions_path, None), None, positions_path)
-            return PairedSource(frames, positions)
+            return PairedSource(frames, _open_one(positions_path, None))
         except BaseException:
             frames.close()
             raise
-    return _checked(_open_one(path, reader, geometry=geometry, sample_pixel_size=sample_pixel_size), reader, path)
+    return _open_one(path, reader, geometry=geometry, sample_pixel_size=sample_pixel_size)
 
 
 def _checked(source: object, reader: str | None, path: str) -> Source:

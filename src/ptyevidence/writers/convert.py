@@ -2,13 +2,11 @@
 
 The frames are streamed twice, chunk by chunk: once for the amplitude scale,
 once to write ``sqrt(counts) * scale`` straight into the NPZ member
-(:class:`ptyevidence.writers.npz.StreamedArray`). Nothing is held whole in
-memory. Every choice (formula, factor,
-masked pixels, position units, where the probe and object came from) goes
-into the output's ``_metadata`` member: a JSON string stored as a numpy
-unicode array, readable with ``allow_pickle=False`` (see
-:mod:`ptyevidence.readers.metadata`), with ``"layout": "canonical"`` so a stack with
-N == H == W is never ambiguous.
+(:class:`ptyevidence.writers.npz.StreamedArray`), never whole in memory.
+Every choice (formula, factor, masked pixels, position units, where the
+probe and object came from) goes into the ``_metadata`` member (see
+:mod:`ptyevidence.readers.metadata`), with ``"layout": "canonical"`` so a
+stack with N == H == W is never ambiguous.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from .._memory import check_budget
 from .._progress import progress_bar
 from .._version import __version__
 from ..exceptions import InputError, UsageError
+from ..readers.counts import IntensitySummary
 from ..readers.cxi import PROBE_PATHS, CxiSource
 from ..readers.metadata import METADATA_KEY, metadata_array, read_metadata_member
 from .npz import StreamedArray, write_npz
@@ -142,10 +142,17 @@ def load_probe(path: str | os.PathLike, frame_shape: tuple[int, int]) -> tuple[n
     if probe.ndim == 3 and 1 in (probe.shape[0], probe.shape[-1]):
         notes.append(f"probe of shape {probe.shape} squeezed to {tuple(frame_shape)}")
         probe = probe.reshape(probe.shape[1:] if probe.shape[0] == 1 else probe.shape[:-1])
+    return _as_probe(probe, frame_shape, f"probe file '{path}'", path, notes)
+
+
+def _as_probe(
+    probe: np.ndarray, frame_shape: tuple[int, ...], what: str, path: str, notes: list[str], hint: str = ""
+) -> tuple[np.ndarray, list[str]]:
+    """Return ``probe`` as complex64, noting a cast; refuse one that is not numbers of a frame's shape."""
     if probe.shape != tuple(frame_shape) or probe.dtype.kind not in "biufc":
         msg = (
-            f"probe file '{path}' holds {probe.dtype} of shape {probe.shape}; expected a "
-            f"complex array of a frame's shape {tuple(frame_shape)}"
+            f"{what} holds {probe.dtype} of shape {probe.shape}; expected a "
+            f"complex array of a frame's shape {tuple(frame_shape)}{hint}"
         )
         raise InputError(msg, path)
     if probe.dtype != np.complex64:
@@ -251,35 +258,49 @@ def convert_cxi(
     (255.0, 255.0)
     """
     source = os.fspath(source)
-    output = check_output_path(output, force=force, inputs=[source] + ([probe] if probe else []))
+    inputs = [source] + ([probe] if probe else [])
+    output = check_output_path(output, force=force, inputs=inputs)
     if isinstance(object_shape, str):
         object_shape = parse_object_shape(object_shape)
     with CxiSource(source, geometry=geometry, sample_pixel_size=sample_pixel_size) as src:
-        h, w = src.info("diffraction").shape[1:]
-        _check_positions(src)
-        x, y = src.read("xcoords"), src.read("ycoords")
+        n, h, w = src.info("diffraction").shape
+        x, y = _checked_positions(src)
         needed = minimum_object_shape(x, y, (h, w))
-        probe_array, probe_step = _choose_probe(src, probe, (h, w))
+        probe_array, probe_step = _probe_from_file(probe, (h, w)) if probe is not None else _stored_probe(src)
         _check_complete(src, probe_array, object_shape, needed)
-        if object_shape[0] < needed[0] or object_shape[1] < needed[1]:
-            msg = (
-                f"object shape {object_shape[0]}x{object_shape[1]} is smaller than the scan "
-                f"needs: every frame placed at its position fits only in {needed[0]}x{needed[1]} "
-                f"or larger; pass object_shape='{needed[0]}x{needed[1]}'"
-            )
-            raise UsageError(msg)
+        object_step = _placeholder_object_step(object_shape, needed)
         # The placeholder object is held whole while the NPZ is written.
         check_budget(
             object_shape[0] * object_shape[1] * np.dtype(np.complex64).itemsize,
             f"the placeholder objectGuess of {object_shape[0]}x{object_shape[1]}",
         )
         summary = src.intensity_summary(progress, block_bytes=CONVERT_BLOCK_BYTES)
-        record = _metadata(src, summary, probe_step, object_shape, needed)
-        _write_output(src, output, record, probe_array, object_shape, x, y, force, progress, probe)
+        record = _metadata(src, summary, probe_step, object_step)
+
+        def amplitude_blocks():
+            # Converted block by block straight into the zip member: memory stays
+            # at one block whatever the scan size.
+            with progress_bar(src.info("diffraction").nbytes, "convert frames", progress) as bar:
+                for _, frames in src.iter_frames(CONVERT_BLOCK_BYTES):
+                    yield src.frame_transform(frames)
+                    bar.update(frames.nbytes)
+
+        arrays = {
+            "diffraction": StreamedArray((n, h, w), np.dtype(np.float32), amplitude_blocks),
+            "probeGuess": probe_array,
+            "objectGuess": np.ones(object_shape, np.complex64),
+            "xcoords": x,
+            "ycoords": y,
+            "xcoords_start": x,
+            "ycoords_start": y,
+            METADATA_KEY: metadata_array(record),
+        }
+        write_npz(output, arrays, force=force, inputs=inputs)
     return record
 
 
-def _check_positions(src: CxiSource) -> None:
+def _checked_positions(src: CxiSource) -> tuple[np.ndarray, np.ndarray]:
+    """Return the positions in object pixels (float64); refuse metres and non-finite values."""
     if src.position_units != "object pixels":
         if src.geometry == "near-field":
             msg = (
@@ -302,18 +323,55 @@ def _check_positions(src: CxiSource) -> None:
             "every frame needs a finite position"
         )
         raise InputError(msg, src.path)
+    return x.astype(np.float64), y.astype(np.float64)
 
 
-def _choose_probe(
-    src: CxiSource, probe: str | os.PathLike | None, frame_shape: tuple[int, int]
-) -> tuple[np.ndarray | None, dict[str, Any]]:
-    if probe is not None:
-        array, notes = load_probe(probe, frame_shape)
-        return array, {
-            "output": "probeGuess",
-            "origin": f"--probe file '{os.path.basename(os.fspath(probe))}' (loaded with allow_pickle=False)",
-            "notes": notes,
-        }
+def _probe_from_file(probe: str | os.PathLike, frame_shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Load the probe of ``probe=`` and describe the step."""
+    array, notes = load_probe(probe, frame_shape)
+    origin = f"--probe file '{os.path.basename(os.fspath(probe))}' (loaded with allow_pickle=False)"
+    return array, {"output": "probeGuess", "origin": origin, "notes": notes}
+
+
+def _placeholder_object_step(shape: tuple[int, int], needed: tuple[int, int]) -> dict[str, Any]:
+    """Describe a placeholder ``objectGuess`` of ones; refuse one smaller than the scan ``needed``."""
+    if shape[0] < needed[0] or shape[1] < needed[1]:
+        msg = (
+            f"object shape {shape[0]}x{shape[1]} is smaller than the scan "
+            f"needs: every frame placed at its position fits only in {needed[0]}x{needed[1]} "
+            f"or larger; pass object_shape='{needed[0]}x{needed[1]}'"
+        )
+        raise UsageError(msg)
+    return {
+        "output": "objectGuess",
+        "dtype": "complex64",
+        "origin": "placeholder: ones of shape --object-shape (not a reconstruction)",
+        "shape": list(shape),
+        "minimum_shape": list(needed),
+    }
+
+
+def _diffraction_step(
+    shape: Sequence[int], summary: IntensitySummary, bad_pixels: int, mask_rule: str | None, scale_rule: str
+) -> dict[str, Any]:
+    """Describe the counts-to-amplitude step of the ``_metadata`` record."""
+    return {
+        "output": "diffraction",
+        "dtype": "float32",
+        "shape": list(shape),
+        "formula": "diffraction = sqrt(max(counts, 0)) * scale",
+        "scale": summary.scale,
+        "scale_rule": scale_rule,
+        "max_count": summary.max_count,
+        "bad_pixels": bad_pixels,
+        "mask_rule": mask_rule,
+        "bad_pixel_value": 0.0,
+        "negative_counts_clipped": summary.n_negative,
+        "nonfinite_counts_zeroed": summary.n_nonfinite,
+    }
+
+
+def _stored_probe(src: CxiSource) -> tuple[np.ndarray | None, dict[str, Any]]:
     if "probeGuess" in src:
         return src.read("probeGuess"), {
             "output": "probeGuess",
@@ -348,11 +406,7 @@ def _check_complete(
 
 
 def _metadata(
-    src: CxiSource,
-    summary: Any,
-    probe_step: dict[str, Any],
-    object_shape: tuple[int, int],
-    needed: tuple[int, int],
+    src: CxiSource, summary: IntensitySummary, probe_step: dict[str, Any], object_step: dict[str, Any]
 ) -> dict[str, Any]:
     meta = src.metadata
     n, h, w = src.info("diffraction").shape
@@ -386,21 +440,14 @@ def _metadata(
             )
         },
         "steps": [
-            {
-                "output": "diffraction",
-                "dtype": "float32",
-                "shape": [n, h, w],
-                "formula": "diffraction = sqrt(max(counts, 0)) * scale",
-                "scale": summary.scale,
-                "scale_rule": "scale = 1/sqrt(max count), max over all frames with bad pixels "
+            _diffraction_step(
+                (n, h, w),
+                summary,
+                meta["n_bad_pixels"],
+                meta["mask_rule"],
+                "scale = 1/sqrt(max count), max over all frames with bad pixels "
                 "excluded: the largest amplitude is 1.0 (DATA-001: normalized amplitude, max < 10)",
-                "max_count": summary.max_count,
-                "bad_pixels": meta["n_bad_pixels"],
-                "mask_rule": meta["mask_rule"],
-                "bad_pixel_value": 0.0,
-                "negative_counts_clipped": summary.n_negative,
-                "nonfinite_counts_zeroed": summary.n_nonfinite,
-            },
+            ),
             {
                 "output": "xcoords, ycoords",
                 "dtype": "float64",
@@ -415,49 +462,7 @@ def _metadata(
             },
             {"output": "xcoords_start, ycoords_start", "rule": "copies of xcoords, ycoords"},
             probe_step,
-            {
-                "output": "objectGuess",
-                "dtype": "complex64",
-                "origin": "placeholder: ones of shape --object-shape (not a reconstruction)",
-                "shape": list(object_shape),
-                "minimum_shape": list(needed),
-            },
+            object_step,
         ],
         "notes": meta["notes"],
     }
-
-
-def _write_output(
-    src: CxiSource,
-    output: str,
-    record: dict[str, Any],
-    probe: np.ndarray,
-    object_shape: tuple[int, int],
-    x: np.ndarray,
-    y: np.ndarray,
-    force: bool,
-    progress: bool | None,
-    probe_path: str | os.PathLike | None,
-) -> None:
-    n, h, w = src.info("diffraction").shape
-
-    def amplitude_blocks():
-        # Converted block by block straight into the zip member: memory stays
-        # at one block whatever the scan size.
-        with progress_bar(src.info("diffraction").nbytes, "convert frames", progress) as bar:
-            for _, frames in src.iter_frames(CONVERT_BLOCK_BYTES):
-                yield src.frame_transform(frames)
-                bar.update(frames.nbytes)
-
-    arrays = {
-        "diffraction": StreamedArray((n, h, w), np.dtype(np.float32), amplitude_blocks),
-        "probeGuess": probe,
-        "objectGuess": np.ones(object_shape, np.complex64),
-        "xcoords": x.astype(np.float64),
-        "ycoords": y.astype(np.float64),
-        "xcoords_start": x.astype(np.float64),
-        "ycoords_start": y.astype(np.float64),
-        METADATA_KEY: metadata_array(record),
-    }
-    inputs = [src.path] + ([probe_path] if probe_path else [])
-    write_npz(output, arrays, force=force, inputs=inputs)

@@ -1,15 +1,13 @@
 """Convert any Source of photon counts (ptychodus files, pairs, count NPZs) to a DATA-001 NPZ.
 
-:func:`~ptyevidence.writers.convert.convert_cxi` converts a CXI file, whose
-geometry it reads itself. :func:`convert_source` converts what any reader
-presents: frames of photon counts beside positions already in object
-pixels (a ptychodus product or training file, a ``diffraction.cxi`` paired
-with its product, ptychodus's PtychoPINN export). The frames become
-``sqrt(max(counts, 0)) * scale`` with ``scale = 1 / sqrt(max count)`` over the
-whole file, bad pixels (the reader's ``mask``, or a ``bad_pixels`` key) and
-non-finite counts set to 0: the reader's own conversion where it has one,
-the same formula otherwise. Every step goes into ``_metadata``, as
-``convert_cxi`` records it.
+Where :func:`~ptyevidence.writers.convert.convert_cxi` reads a CXI file's
+geometry itself, :func:`convert_source` takes what any reader presents:
+frames of photon counts beside positions already in object pixels (a
+ptychodus product or training file, a ``diffraction.cxi`` paired with its
+product, ptychodus's PtychoPINN export). The frames are converted as
+``convert_cxi`` converts them (bad pixels from the reader's ``mask`` or a
+``bad_pixels`` key), by the reader where it has its own conversion, and
+every step goes into ``_metadata``.
 """
 
 from __future__ import annotations
@@ -27,13 +25,16 @@ from ..contract.model import load_contract
 from ..exceptions import InputError, UsageError
 from ..readers.base import Source
 from ..readers.counts import IntensitySummary, counts_to_amplitude, summarize_counts
-from ..readers.layout import read_frames, source_layout
+from ..readers.layout import canonical_shape, read_frames, source_layout
 from ..readers.metadata import METADATA_KEY, metadata_array
 from ..readers.registry import open_source
 from .convert import (
     CONVERT_BLOCK_BYTES,
     METADATA_FORMAT,
-    load_probe,
+    _as_probe,
+    _diffraction_step,
+    _placeholder_object_step,
+    _probe_from_file,
     minimum_object_shape,
     parse_object_shape,
 )
@@ -145,9 +146,8 @@ class _Plan:
             msg = f"'{src.path}': xcoords/ycoords hold non-finite positions; every frame needs one"
             raise InputError(msg, src.path)
         self.layout = source_layout(src, self.key, self.x.size, "auto", f"'{src.path}' key '{self.key}'")
-        stored = src.info(self.key).shape
-        self.n, *frame = (stored[2], stored[0], stored[1]) if self.layout == "legacy" else stored
-        self.frame_shape = tuple(int(s) for s in frame)
+        self.n, *frame = canonical_shape(src.info(self.key).shape, self.layout)
+        self.frame_shape = tuple(frame)
         if self.n != self.x.size:
             msg = f"'{src.path}' holds {self.n} frames but {self.x.size} positions; each frame needs one"
             raise InputError(msg, src.path)
@@ -201,12 +201,7 @@ class _Plan:
 
 def _probe(src: Source, probe: Any, frame_shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]]:
     if probe is not None:
-        array, notes = load_probe(probe, frame_shape)
-        return array, {
-            "output": "probeGuess",
-            "origin": f"--probe file '{os.path.basename(os.fspath(probe))}' (loaded with allow_pickle=False)",
-            "notes": notes,
-        }
+        return _probe_from_file(probe, frame_shape)
     if "probeGuess" not in src:
         msg = f"'{src.path}' holds no probeGuess: pass probe='PROBE.npy' holding a complex {tuple(frame_shape)} array"
         raise UsageError(msg)
@@ -214,15 +209,9 @@ def _probe(src: Source, probe: Any, frame_shape: tuple[int, ...]) -> tuple[np.nd
     if array.ndim == 3 and array.shape[1:] == tuple(frame_shape):
         notes.append(f"probeGuess {array.shape}: the first of its {array.shape[0]} mode(s) kept")
         array = array[0]
-    if array.shape != tuple(frame_shape) or array.dtype.kind not in "biufc":
-        msg = (
-            f"'{src.path}' key 'probeGuess' holds {array.dtype} {array.shape}; expected a complex "
-            f"array of a frame's shape {tuple(frame_shape)}, or pass probe='PROBE.npy'"
-        )
-        raise InputError(msg, src.path)
-    if array.dtype != np.complex64:
-        notes.append(f"probe cast from {array.dtype} to complex64")
-    return array.astype(np.complex64), {"output": "probeGuess", "origin": "probeGuess of the source", "notes": notes}
+    what = f"'{src.path}' key 'probeGuess'"
+    array, notes = _as_probe(array, frame_shape, what, src.path, notes, ", or pass probe='PROBE.npy'")
+    return array, {"output": "probeGuess", "origin": "probeGuess of the source", "notes": notes}
 
 
 def _object(src: Source, shape: tuple[int, int] | None, plan: _Plan) -> tuple[np.ndarray, dict[str, Any]]:
@@ -242,19 +231,7 @@ def _object(src: Source, shape: tuple[int, int] | None, plan: _Plan) -> tuple[np
             "(the smallest grid holding every frame at its position) for a placeholder of ones"
         )
         raise UsageError(msg)
-    if shape[0] < needed[0] or shape[1] < needed[1]:
-        msg = (
-            f"object shape {shape[0]}x{shape[1]} is smaller than the scan needs: pass "
-            f"object_shape='{needed[0]}x{needed[1]}' or larger"
-        )
-        raise UsageError(msg)
-    return np.ones(shape, np.complex64), {
-        "output": "objectGuess",
-        "dtype": "complex64",
-        "shape": list(shape),
-        "minimum_shape": list(needed),
-        "origin": "placeholder: ones of shape --object-shape (not a reconstruction)",
-    }
+    return np.ones(shape, np.complex64), _placeholder_object_step(shape, needed)
 
 
 def _record(
@@ -286,18 +263,13 @@ def _record(
         },
         "steps": [
             {
-                "output": "diffraction",
-                "dtype": "float32",
-                "shape": [plan.n, *plan.frame_shape],
-                "formula": "diffraction = sqrt(max(counts, 0)) * scale",
-                "scale": summary.scale,
-                "scale_rule": "scale = 1/sqrt(max count), max over all frames with bad pixels excluded",
-                "max_count": summary.max_count,
-                "bad_pixels": n_bad,
-                "mask_rule": None if plan.mask_key is None else f"'{plan.mask_key}': True = bad pixel",
-                "bad_pixel_value": 0.0,
-                "negative_counts_clipped": summary.n_negative,
-                "nonfinite_counts_zeroed": summary.n_nonfinite,
+                **_diffraction_step(
+                    (plan.n, *plan.frame_shape),
+                    summary,
+                    n_bad,
+                    None if plan.mask_key is None else f"'{plan.mask_key}': True = bad pixel",
+                    "scale = 1/sqrt(max count), max over all frames with bad pixels excluded",
+                ),
                 "converted_by": "ptyevidence" if plan.own else f"the {src.format} reader",
             },
             {

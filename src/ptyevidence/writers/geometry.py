@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .._version import __version__
 from ..readers.base import Source
 from ..readers.cxi import ELECTRON_VOLT_J, photon_wavelength
 
@@ -65,6 +66,10 @@ class Geometry:
         """Return the values and their origins as JSON-ready data."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "origin"}
         return {**values, "origin": dict(self.origin)}
+
+    def metadata_record(self, layout: str, writer: str) -> dict[str, Any]:
+        """Return the ``_metadata`` record of a file ``writer`` wrote in ``layout`` with this geometry."""
+        return {"layout": layout, "written_by": f"ptyevidence {__version__} ({writer})", "geometry": self.to_dict()}
 
 
 def _scalar(source: Source, keys: tuple[str, ...]) -> tuple[float, str] | None:

@@ -158,11 +158,7 @@ def write_product_file(fh: IO[bytes], arrays: Mapping[str, np.ndarray], geometry
     import h5py
 
     root, datasets, attrs = product_layout_arrays(arrays, geometry)
-    record = {
-        "layout": "canonical",
-        "written_by": f"ptyevidence {__version__} (ptychodus-product)",
-        "geometry": geometry.to_dict(),
-    }
+    record = geometry.metadata_record("canonical", "ptychodus-product")
     with h5py.File(fh, "w") as out:
         for name, value in root.items():
             out.attrs[name] = value

@@ -3,14 +3,13 @@
 ptychodus 1.7.0 reads a SLAC NPZ's ``diffraction`` as ``(H, W, N)`` and
 always transposes it by ``[2, 0, 1]`` (``plugins/slac_npz_file.py:50``), so a
 canonical ``(N, H, W)`` stack loads as the wrong frames, silently when
-``N == H == W``. This writer stores the frames ``(H, W, N)``; the positions in
-object pixels as ``xcoords``/``ycoords`` and, since that reader takes its
-positions from them alone (scaled to metres by ``wavelength * distance / (W *
-detector pixel)``, l.94-105), as ``xcoords_start``/``ycoords_start`` too (a
-fixture's nominal start positions are not carried); the probe and object; and
-the three scalars that reader would otherwise default. The ``_metadata`` record says the stack is
-legacy ``(H, W, N)``: without it a stack with ``N == H`` or ``N == W`` could
-not be told from a canonical one, so writing one unrecorded is refused.
+``N == H == W``. This writer stores the frames ``(H, W, N)``, the positions in
+object pixels as ``xcoords``/``ycoords`` and as ``xcoords_start``/``ycoords_start``
+(that reader takes its positions from those alone, scaled to metres by
+``wavelength * distance / (W * detector pixel)``, l.94-105), the probe, the
+object, and the three scalars that reader would otherwise default. The
+``_metadata`` record says the stack is legacy ``(H, W, N)``: without it a stack
+with ``N == H`` or ``N == W`` could not be told from a canonical one.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from typing import IO
 
 import numpy as np
 
-from .._version import __version__
 from ..exceptions import UsageError
 from ..readers.cxi import ELECTRON_VOLT_J, photon_wavelength
 from ..readers.metadata import METADATA_KEY, metadata_array
@@ -117,12 +115,7 @@ def slac_arrays(
     out["detector_distance_m"] = np.array(geometry.detector_distance_m)
     out["detector_pixel_size_m"] = np.array(reader_pixel_size(geometry, w))
     if record_layout:
-        record = {
-            "layout": "legacy",
-            "written_by": f"ptyevidence {__version__} (slac-npz)",
-            "geometry": geometry.to_dict(),
-        }
-        out[METADATA_KEY] = metadata_array(record)
+        out[METADATA_KEY] = metadata_array(geometry.metadata_record("legacy", "slac-npz"))
     return out
 
 
