@@ -393,7 +393,12 @@ def render_report(
     if source is not None:
         check_source(source, reader, positions_from, geometry, sample_pixel_size)
     if observe:
-        _check_observe(gap_dir, python, ptychopinn)
+        from ..gap.observe import check_interpreter
+
+        if gap_dir is not None:
+            msg = "observe=True runs the gap notebook on this report's fixture; leave out gap_dir"
+            raise UsageError(msg)
+        check_interpreter(python, ptychopinn)
     elif python is not None or ptychopinn is not None:
         msg = "python=... and ptychopinn=... say where PtychoPINN runs; pass them with observe=True"
         raise UsageError(msg)
@@ -414,23 +419,16 @@ def render_report(
         notebook_source = os.path.abspath(source)
     parameters = _parameters(notebook_source, subset_size, strategy, seed, force, contract, source_hash)
     # Passed only when given, so the summaries of plain reports keep their parameters.
-    if reader is not None:
-        parameters["reader"] = reader
-    if positions_from is not None:
-        parameters["positions_from"] = os.path.abspath(positions_from)
-    if geometry is not None:
-        parameters["geometry"] = geometry
-    if sample_pixel_size is not None:
-        parameters["sample_pixel_size"] = float(sample_pixel_size)
-    if observe:
-        parameters["observe_fixture"] = "fixture.npz"
-        parameters.update(
-            {
-                k: os.path.abspath(v)
-                for k, v in (("ptychopinn_python", python), ("ptychopinn", ptychopinn))
-                if v is not None
-            }
-        )
+    given = {
+        "reader": reader,
+        "positions_from": _absolute(positions_from),
+        "geometry": geometry,
+        "sample_pixel_size": None if sample_pixel_size is None else float(sample_pixel_size),
+        "observe_fixture": "fixture.npz" if observe else None,
+        "ptychopinn_python": _absolute(python),
+        "ptychopinn": _absolute(ptychopinn),
+    }
+    parameters.update({k: v for k, v in given.items() if v is not None})
     names = [n for n in NOTEBOOKS if gap_dir is None or n != GAP_NOTEBOOK]
     # Observing, the gap notebook runs PtychoPINN on the fixture scan_coverage cuts: after it.
     later = [GAP_NOTEBOOK] if observe else []
@@ -452,16 +450,8 @@ def render_report(
     return ReportResult(_shown(out), summary)
 
 
-def _check_observe(
-    gap_dir: str | os.PathLike | None, python: str | os.PathLike | None, ptychopinn: str | os.PathLike | None
-) -> None:
-    """Refuse an observed report that cannot run, before anything is written."""
-    from ..gap.observe import check_interpreter
-
-    if gap_dir is not None:
-        msg = "observe=True runs the gap notebook on this report's fixture; leave out gap_dir"
-        raise UsageError(msg)
-    check_interpreter(python, ptychopinn)
+def _absolute(path: str | os.PathLike | None) -> str | None:
+    return None if path is None else os.path.abspath(path)
 
 
 def _same_demo(out: Path) -> bool:
