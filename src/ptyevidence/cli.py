@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import functools
 import importlib
 import os
@@ -28,6 +27,7 @@ import warnings
 from collections.abc import Collection, Iterator, Sequence
 
 from . import commands
+from ._atomic import os_error_reason
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
 from .commands._common import error_text
@@ -210,10 +210,7 @@ def _input_files(args: argparse.Namespace) -> list[str]:
 
 def _os_error_text(exc: OSError, args: argparse.Namespace) -> str:
     """Word an OS error nothing more specific caught: its file if it has one, else the command's files."""
-    reason = exc.strerror or str(exc)
-    name = errno.errorcode.get(exc.errno or 0)
-    if name:
-        reason += f" ({name})"
+    reason = os_error_reason(exc)
     if getattr(exc, "filename", None):
         return f"cannot access '{exc.filename}': {reason}"
     files = ", ".join(f"'{p}'" for p in _input_files(args))

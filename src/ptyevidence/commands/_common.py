@@ -126,12 +126,13 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def print_report(report: Any, as_json: bool) -> None:
-    """Print a report as JSON (its ``to_dict()``) or as text (its ``to_text()``)."""
+def print_report(report: Any, as_json: bool, ok: bool = True) -> int:
+    """Print a report as JSON (its ``to_dict()``) or as text (its ``to_text()``); return the exit code for ``ok``."""
     if as_json:
         emit_json(report.to_dict())
     else:
         print(report.to_text())
+    return 0 if ok else 1
 
 
 def error_text(error: BaseException) -> str:

@@ -55,28 +55,15 @@ def _run(args: argparse.Namespace) -> int:
     from ..writers.convert import convert_cxi, parse_object_shape
 
     object_shape = parse_object_shape(args.object_shape) if args.object_shape else None
+    options = {"probe": args.probe, "object_shape": object_shape, "force": args.force}
     if args.reader is None and args.positions_from is None and _native_cxi(args.input):
-        record = convert_cxi(
-            args.input,
-            args.output,
-            geometry=args.geometry,
-            sample_pixel_size=args.sample_pixel_size,
-            probe=args.probe,
-            object_shape=object_shape,
-            force=args.force,
-        )
+        geometry = {"geometry": args.geometry, "sample_pixel_size": args.sample_pixel_size}
+        record = convert_cxi(args.input, args.output, **geometry, **options)
     else:
         from ..writers.convert_source import convert_source
 
-        record = convert_source(
-            args.input,
-            args.output,
-            reader=args.reader,
-            positions_from=args.positions_from,
-            probe=args.probe,
-            object_shape=object_shape,
-            force=args.force,
-        )
+        reading = {"reader": args.reader, "positions_from": args.positions_from}
+        record = convert_source(args.input, args.output, **reading, **options)
     diffraction, positions, _, probe, obj = record["steps"]
     n, h, w = diffraction["shape"]
     print(f"wrote {args.output}: {n} frames of {h}x{w}")

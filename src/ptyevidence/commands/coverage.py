@@ -13,6 +13,7 @@ from ._common import (
     geometry_options,
     print_report,
     ratio_type,
+    real_number,
     seed_type,
 )
 
@@ -22,6 +23,7 @@ DEFAULT_COMPARE_SIZE = 64
 PLOT_SCAN = "scan_coverage"
 PLOT_OCCUPANCY = "occupancy"
 PLOT_STRATEGIES = "strategy_comparison"
+_length = real_number("length in the units of xcoords/ycoords")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,17 +125,6 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(msg) from None
 
 
-def _length(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and value != float("inf")):
-        msg = f"'{text}' is not a positive length (in the units of xcoords/ycoords)"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def _run(args: argparse.Namespace) -> int:
     from ..coverage import reports
 
@@ -171,8 +162,7 @@ def _run(args: argparse.Namespace) -> int:
             report = reports.scan_report(args.source, **common)
     except PtyEvidenceError as exc:
         raise _in_flags(exc) from None
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    return print_report(report, args.json, ok=report.ok)
 
 
 def _check_flags(args: argparse.Namespace, has_subset: bool) -> None:

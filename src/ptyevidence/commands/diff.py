@@ -45,5 +45,4 @@ def _diff(args: argparse.Namespace) -> int:
     from ..diff.datasets import diff_datasets
 
     result = diff_datasets(args.a, args.b, rtol=args.rtol, atol=args.atol)
-    print_report(result, args.json)
-    return 0 if result.same else 1
+    return print_report(result, args.json, ok=result.same)

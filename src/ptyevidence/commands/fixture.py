@@ -239,8 +239,7 @@ def _verify(args: argparse.Namespace) -> int:
         min_range_ratio=args.min_range_ratio,
         min_occupancy=args.min_occupancy,
     )
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    return print_report(report, args.json, ok=report.ok)
 
 
 def _regenerate(args: argparse.Namespace) -> int:
@@ -258,5 +257,4 @@ def _regenerate(args: argparse.Namespace) -> int:
         notes_out=args.notes_out,
         force=args.force,
     )
-    print_report(report, args.json)
-    return 0 if report.reproduced else 1
+    return print_report(report, args.json, ok=report.reproduced)

@@ -99,9 +99,5 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _format_from_suffix(output: str | None) -> str:
-    if output:
-        lowered = output.lower()
-        for suffix, fmt in ((".csv", "csv"), (".json", "json")):
-            if lowered.endswith(suffix):
-                return fmt
-    return "markdown"
+    lowered = (output or "").lower()
+    return next((fmt for fmt in ("csv", "json") if lowered.endswith(f".{fmt}")), "markdown")

@@ -12,6 +12,7 @@ from ._common import (
     error_text,
     geometry_options,
     seed_type,
+    whole_number,
 )
 from .fixture import _HASH_MODES, _STRATEGIES, _subset_size
 
@@ -96,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers",
         "--jobs",
         dest="jobs",
-        type=_jobs,
+        type=whole_number(1, "number of worker processes"),
         default=1,
         metavar="K",
         help="render K sources at a time on a local dask cluster of K worker "
@@ -126,17 +127,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_geometry(p)
     add_force(p)
     p.set_defaults(func=_run)
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"'{text}' is not a positive number of worker processes"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -55,5 +55,4 @@ def _run(args: argparse.Namespace) -> int:
         coords_dtype=args.coords_dtype,
         layout=args.layout,
     )
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    return print_report(report, args.json, ok=report.ok)

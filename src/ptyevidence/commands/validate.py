@@ -65,5 +65,4 @@ def _run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         **geometry,
     )
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    return print_report(report, args.json, ok=report.ok)

@@ -218,15 +218,9 @@ def _engine(jobs: int, scheduler: str | None, log: Callable[[str], None]) -> Ite
     The cluster is reached (or started) on entry, before anything is written.
     """
     if jobs == 1 and scheduler is None:
-
-        def here(
-            labels: list[str], sources: Sequence[Any], folders: list[Path], kwargs: dict[str, Any]
-        ) -> list[_Outcome]:
-            return [
-                _render_one(label, src, folder, kwargs, log) for label, src, folder in zip(labels, sources, folders)
-            ]
-
-        yield here
+        yield lambda labels, sources, folders, kwargs: [
+            _render_one(label, src, folder, kwargs, log) for label, src, folder in zip(labels, sources, folders)
+        ]
         return
     from .._cluster import dask_client
 

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import atomic_output, check_output_path
+from .._atomic import atomic_output, check_output_path, process_alive
 from .._json import dumps_strict, read_json
 from ..exceptions import InputError, PtyEvidenceError, UsageError
 
@@ -65,7 +65,8 @@ class NotebookRun:
         ``out`` is a temporary folder, removed when the process exits.
     reading : dict
         How ``source`` is read: the ``reader``, ``positions_from``, ``geometry``
-        and ``sample_pixel_size`` given (empty, zero or absent: the defaults).
+        and ``sample_pixel_size`` given (empty, zero or absent: the defaults), as
+        keyword arguments of the readers' callers.
     """
 
     def __init__(
@@ -76,12 +77,7 @@ class NotebookRun:
         self.out = out
         self.force = bool(force)
         self.temporary = temporary
-        self._reading = {k: v for k, v in (reading or {}).items() if v}
-
-    @property
-    def reading(self) -> dict[str, Any]:
-        """The reading options given, as keyword arguments of the readers' callers."""
-        return dict(self._reading)
+        self.reading = {k: v for k, v in (reading or {}).items() if v}
 
     def __repr__(self) -> str:
         where = "temporary folder " if self.temporary else ""
@@ -270,13 +266,8 @@ def _remove_orphans() -> None:
         match = _TEMPORARY_NAME.match(folder.name)
         if not match or not (folder / MANIFEST_DIR / _TEMPORARY_MARK).is_file():
             continue
-        pid = int(match.group(1))
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_alive(int(match.group(1))):
             shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            continue  # alive, owned by another user
 
 
 def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> str:

@@ -249,27 +249,6 @@ def default_out_dir(source: str | os.PathLike | None) -> Path:
     return Path("artifacts") / stem
 
 
-def check_report_parameters(subset_size: int, strategy: str, seed: int, contract: str, source_hash: str) -> None:
-    """Refuse parameters the notebooks would refuse, before anything runs.
-
-    Raises
-    ------
-    UsageError
-        Naming the parameter.
-    """
-    from ..fixture.make import SOURCE_HASH_MODES
-    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
-
-    check_subset_choice(subset_size, strategy, seed, minimum=MIN_SUBSET_SIZE)
-    if source_hash not in SOURCE_HASH_MODES:
-        msg = f"source_hash={source_hash!r} is not one of {', '.join(SOURCE_HASH_MODES)}"
-        raise UsageError(msg)
-    if contract:
-        from ..contract.model import load_contract
-
-        load_contract(contract)
-
-
 def _report_files() -> list[str]:
     stems = [Path(name).stem for name in NOTEBOOKS]
     return [
@@ -389,7 +368,17 @@ def render_report(
     log = log or _log_stderr
     if progress is None:
         progress = sys.stderr.isatty()
-    check_report_parameters(subset_size, strategy, seed, contract, source_hash)
+    from ..contract.model import load_contract
+    from ..fixture.make import SOURCE_HASH_MODES
+    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
+
+    # Parameters the notebooks would refuse are refused before anything runs.
+    check_subset_choice(subset_size, strategy, seed, minimum=MIN_SUBSET_SIZE)
+    if source_hash not in SOURCE_HASH_MODES:
+        msg = f"source_hash={source_hash!r} is not one of {', '.join(SOURCE_HASH_MODES)}"
+        raise UsageError(msg)
+    if contract:
+        load_contract(contract)
     if source is not None:
         check_source(source, reader, positions_from, geometry, sample_pixel_size)
     if observe:

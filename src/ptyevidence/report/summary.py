@@ -308,16 +308,8 @@ class FixtureVerdict(_Record):
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> FixtureVerdict:
         """Take the fixture's verdicts (as its sidecar records them) from its coverage record."""
-        fixture = coverage.fixture
-        return cls(
-            contract_verdict=fixture.contract_verdict,
-            sha256=fixture.sha256,
-            subset_size=fixture.subset_size,
-            source_positions=coverage.metrics["n_source"],
-            strategy=fixture.strategy,
-            seed=fixture.seed,
-            acceptance_verdict=fixture.acceptance_verdict,
-        )
+        recorded = {f.name: getattr(coverage.fixture, f.name) for f in fields(cls) if f.name != "source_positions"}
+        return cls(**recorded, source_positions=coverage.metrics["n_source"])
 
 
 @dataclass(frozen=True)
@@ -349,13 +341,9 @@ class CoverageVerdict(_Record):
         from ..coverage.judge import reference_thresholds
 
         m, (tx, ty) = coverage.metrics, reference_thresholds()
+        measured = ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap", "cell_size")
         return cls(
-            x_range_ratio=m["x_range_ratio"],
-            y_range_ratio=m["y_range_ratio"],
-            occupancy=m["occupancy"],
-            hull_area_ratio=m["hull_area_ratio"],
-            largest_gap=m["largest_gap"],
-            cell_size=m["cell_size"],
+            **{name: m[name] for name in measured},
             occupancy_ceiling=min(1.0, m["n_subset"] / m["n_source_cells"]),
             probe_diameter=m.get("probe_diameter"),
             meets_reference=m["x_range_ratio"] > tx and m["y_range_ratio"] > ty,
