@@ -1,14 +1,10 @@
 """The ``ptyevidence`` command line: parse, call the library, map errors to exit codes.
 
-Exit codes: 0 success, 1 contract violations or mismatches, 2 unusable input
-or usage error, 3 internal error (a bug: please report it). Errors print one
-line on standard error, never a traceback (set ``PTYEVIDENCE_DEBUG=1`` to see it).
-
-Each subcommand lives in its own module under :mod:`ptyevidence.commands`
-and provides ``register(subparsers)``; modules are discovered, not listed.
-Library errors name library parameters (``pass force=True``);
-:func:`flag_hints` turns them into the flags (``pass --force``) before they
-are printed.
+Exit codes: 0 success, 1 contract violations or mismatches, 2 unusable input or usage error, 3
+internal error (a bug: please report it). Errors print one line on standard error, never a traceback
+(set ``PTYEVIDENCE_DEBUG=1`` to see it). Each subcommand is a module of :mod:`ptyevidence.commands`
+(discovered, not listed). Library errors name library parameters (``pass force=True``);
+:func:`flag_hints` turns them into flags (``pass --force``).
 """
 
 from __future__ import annotations

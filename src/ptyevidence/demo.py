@@ -1,22 +1,17 @@
 """Simulate the embedded demo dataset: a far-field ptychography scan.
 
-The geometry copies the reference scan the project is built around: 64x64
-detector frames, 1,087 positions over a 45x44-pixel region whose coordinates
-run from about 34 to 79 object pixels, and a 227x226 complex object. The
-object is a procedural texture (smooth noise plus soft-edged "cells"), the
-probe an apodized circular aperture with a curved (defocus plus astigmatism)
-phase. Each frame is the far-field amplitude ``|FFT2(probe . patch)|`` of the
-probe shifted to the exact, sub-pixel scan position, optionally with Poisson
-counting noise, scaled by one constant so the brightest pixel of the stack
-is 1 (DATA-001 asks for normalized amplitude: max < 10).
+The geometry copies the reference scan the project is built around: 64x64 detector frames, 1,087
+positions over a 45x44-pixel region (object pixels ~34 to 79) and a 227x226 complex object. The
+object is a procedural texture (smooth noise plus soft-edged "cells"), the probe an apodized circular
+aperture with defocus and astigmatism. Each frame is the far-field amplitude ``|FFT2(probe . patch)|``
+of the probe shifted to the exact, sub-pixel scan position, optionally with Poisson counting noise,
+scaled so the brightest pixel of the stack is 1 (DATA-001 asks for normalized amplitude: max < 10).
 
-Position ``(x, y)`` names the object pixel under the probe centre: column
-``x``, row ``y``. Every random draw comes from ``numpy.random.SeedSequence(seed)``
-children (object, positions, noise), so the same arguments always give the
-same arrays, and turning noise off leaves the object and positions unchanged.
-
-:func:`make_demo_data` writes the scan as a deterministic DATA-001 NPZ, so
-every command and notebook has data to run on without a download.
+Position ``(x, y)`` names the object pixel under the probe centre: column ``x``, row ``y``. Every
+random draw comes from ``numpy.random.SeedSequence(seed)`` children (object, positions, noise), so the
+same arguments give the same arrays, and turning noise off leaves the object and positions unchanged.
+:func:`make_demo_data` writes the scan as a deterministic DATA-001 NPZ, so every command and notebook
+has data to run on without a download.
 
 Examples
 --------
@@ -162,14 +157,9 @@ def make_demo_data(
     photons: float = DEFAULT_PHOTONS,
     force: bool = False,
 ) -> str:
-    """Simulate the demo scan and write it as an uncompressed NPZ.
+    """Simulate the demo scan (see the module docstring) and write it as an uncompressed NPZ.
 
-    The object is a procedural texture (weak absorption, phase up to about
-    1.4 rad), the probe an apodized circular aperture (radius 14 pixels)
-    with defocus and astigmatism, and each frame the far-field amplitude
-    ``|FFT2(probe . object patch)|`` at the exact, sub-pixel scan position,
-    with optional Poisson counting noise, scaled so that the brightest
-    pixel of the stack is 1. Equal arguments give byte-identical files.
+    Equal arguments give byte-identical files.
 
     Parameters
     ----------

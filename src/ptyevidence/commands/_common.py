@@ -12,13 +12,20 @@ from typing import Any
 from .._json import strict_json
 from ..readers.layout import LAYOUTS
 
+#: Kept here (not imported from the fixture package) so that building the parser stays light.
+STRATEGIES = ("stratified-index", "grid", "farthest-point")
+HASH_MODES = ("auto", "full", "none")
+
 __all__ = [
+    "HASH_MODES",
+    "STRATEGIES",
     "add_contract",
     "add_force",
     "add_geometry",
     "add_json",
     "add_layout",
     "add_reader",
+    "add_subset",
     "emit_json",
     "error_text",
     "geometry_options",
@@ -26,6 +33,7 @@ __all__ = [
     "ratio_type",
     "real_number",
     "seed_type",
+    "subset_size_type",
     "whole_number",
 ]
 
@@ -79,6 +87,32 @@ def add_geometry(parser: argparse.ArgumentParser) -> None:
 def geometry_options(args: argparse.Namespace) -> dict[str, object]:
     """Return the ``geometry``/``sample_pixel_size`` keywords the command line gave (None for each not given)."""
     return {"geometry": args.geometry, "sample_pixel_size": args.sample_pixel_size}
+
+
+def add_subset(parser: argparse.ArgumentParser, size_help: str, strategy_help: str) -> None:
+    """Add ``--subset-size N``, ``--strategy`` and ``--seed N``: how a fixture's positions are chosen."""
+    parser.add_argument("--subset-size", type=subset_size_type, default=64, metavar="N", help=size_help)
+    parser.add_argument("--strategy", choices=STRATEGIES, default="stratified-index", help=strategy_help)
+    parser.add_argument(
+        "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
+    )
+
+
+def subset_size_type(text: str) -> int:
+    """Return ``--subset-size`` as an integer; the library's own check words a refusal of its choice."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    from ..exceptions import UsageError
+    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
+
+    try:
+        check_subset_choice(text, minimum=MIN_SUBSET_SIZE)
+    except UsageError as exc:
+        # argparse names the flag before the message: drop the parameter's name.
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{exc.parameter} ")) from None
+    raise AssertionError(text)  # unreachable: text is not an integer
 
 
 def add_contract(parser: argparse.ArgumentParser, default: str | None = "data001") -> None:

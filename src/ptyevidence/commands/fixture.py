@@ -6,21 +6,20 @@ import argparse
 import sys
 
 from ._common import (
+    HASH_MODES,
     add_force,
     add_geometry,
     add_json,
     add_layout,
     add_reader,
+    add_subset,
     emit_json,
     geometry_options,
     print_report,
     ratio_type,
-    seed_type,
 )
 
 #: Kept here (not imported) so that building the parser stays light.
-_STRATEGIES = ("stratified-index", "grid", "farthest-point")
-_HASH_MODES = ("auto", "full", "none")
 _FORMATS = ("data001", "slac-npz", "ptychodus-product")
 
 
@@ -47,23 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     make.add_argument("--source", required=True, metavar="S", help="dataset to cut from")
     make.add_argument("--output", required=True, metavar="O", help="fixture NPZ to write")
-    make.add_argument(
-        "--subset-size",
-        type=_subset_size,
-        default=64,
-        metavar="N",
-        help="number of positions, 16 to the source's N (default: 64)",
-    )
-    make.add_argument(
-        "--strategy",
-        choices=_STRATEGIES,
-        default="stratified-index",
-        help="stratified-index: evenly spaced in acquisition order, int(i*N/n); "
+    add_subset(
+        make,
+        "number of positions, 16 to the source's N (default: 64)",
+        "stratified-index: evenly spaced in acquisition order, int(i*N/n); "
         "grid: one position per occupied cell of a ~n-cell grid; farthest-point: "
         "greedy max-min distance from a seeded start (default: stratified-index)",
-    )
-    make.add_argument(
-        "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
     )
     make.add_argument("--metadata-out", metavar="M", help="JSON sidecar (default: O with .json)")
     make.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
@@ -93,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     hashing = make.add_mutually_exclusive_group()
     hashing.add_argument(
         "--source-hash",
-        choices=_HASH_MODES,
+        choices=HASH_MODES,
         default="auto",
         help="record the source's SHA-256: full = one full read of the source, "
         "which also checks its zip CRCs; none = record null; auto = full for "
@@ -173,23 +161,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_force(regen)
     add_json(regen)
     regen.set_defaults(func=_regenerate)
-
-
-def _subset_size(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    # The library's one check words the message; argparse names the flag before it.
-    from ..exceptions import UsageError
-    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
-
-    try:
-        check_subset_choice(text, minimum=MIN_SUBSET_SIZE)
-    except UsageError as exc:
-        # argparse names the flag before the message: drop the parameter's name.
-        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{exc.parameter} ")) from None
-    raise AssertionError(text)  # unreachable: text is not an integer
 
 
 def _make(args: argparse.Namespace) -> int:

@@ -6,15 +6,15 @@ import argparse
 import sys
 
 from ._common import (
+    HASH_MODES,
     add_force,
     add_geometry,
     add_reader,
+    add_subset,
     error_text,
     geometry_options,
-    seed_type,
     whole_number,
 )
-from .fixture import _HASH_MODES, _STRATEGIES, _subset_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,21 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "current folder); with several sources, the parent of one folder per "
         "source stem",
     )
-    p.add_argument(
-        "--subset-size",
-        type=_subset_size,
-        default=64,
-        metavar="N",
-        help="positions in the regression fixture, 16 or more (default: 64)",
-    )
-    p.add_argument(
-        "--strategy",
-        choices=_STRATEGIES,
-        default="stratified-index",
-        help="how the fixture's positions are chosen (default: stratified-index)",
-    )
-    p.add_argument(
-        "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
+    add_subset(
+        p,
+        "positions in the regression fixture, 16 or more (default: 64)",
+        "how the fixture's positions are chosen (default: stratified-index)",
     )
     p.add_argument(
         "--contract",
@@ -87,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--source-hash",
-        choices=_HASH_MODES,
+        choices=HASH_MODES,
         default="auto",
         help="hash the source in full (the fixture's policy, whose record the report "
         "reads): auto = up to 1 GiB, a fingerprint above; full; none (default: auto)",

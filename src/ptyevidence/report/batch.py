@@ -1,17 +1,10 @@
 """Reports of several sources: one folder each, one gap matrix, one landing page.
 
-:func:`render_reports` renders one report per source: here, one after the
-other, or as one task per source on dask.distributed (``jobs`` worker
-processes of a local cluster, or an existing cluster's ``scheduler``: the
-engine of ``ptyevidence audit``). With several sources the gap matrix, which
-depends on the pipeline contracts and not on the data, is rendered once into
-the parent folder and linked from every report (unless ``observe`` runs
-PtychoPINN on each report's own fixture), and the parent's ``index.html``,
-written once every report has finished, has one row per source (verdicts,
-coverage, links; ERROR and the reason for a report that failed). Progress
-lines name their source and are written whole, so reports rendered at the
-same time never mix their lines. :func:`read_source_list` reads a file
-naming the sources.
+:func:`render_reports` renders one report per source, here or as dask tasks (the engine of
+``ptyevidence audit``); the gap matrix, which depends on the contracts and not on the data, is
+rendered once into the parent folder (unless ``observe`` runs PtychoPINN on each fixture), whose
+``index.html`` has one row per source. Progress lines name their source and are written whole, so
+reports rendered at the same time never mix their lines. :func:`read_source_list` reads a list file.
 """
 
 from __future__ import annotations

@@ -1,19 +1,13 @@
 """One notebook run: where it reads, where it writes, and which files in its folder are its own.
 
-A notebook starts with :func:`start_run` and writes every artifact through
-the :class:`NotebookRun` it returns. The run records what it wrote (name,
-size, modification time) in ``.ptyevidence/<notebook>.json`` inside the
-folder, so running the notebook again into the same folder, with other
-parameters, in Jupyter or under papermill, replaces its own earlier
-artifacts, while a file it did not write (or one changed since) is
-refused unless ``force`` is True.
+A notebook starts with :func:`start_run` and writes every artifact through the :class:`NotebookRun`
+it returns, which records what it wrote (name, size, modification time) in
+``.ptyevidence/<notebook>.json``: a re-run into the same folder replaces its own earlier artifacts
+and refuses, unless ``force``, a file it did not write or one changed since.
 
-An empty ``out_dir`` is a temporary folder kept for the kernel's lifetime
-(re-running the notebook in the same kernel reuses it, demo dataset
-included) and removed when the kernel exits, or, for a kernel that was
-killed, by the next notebook that starts a temporary folder: nothing is
-left behind unless an ``out_dir`` is given. In an IPython kernel, a ptyevidence error shows as
-one line naming the notebook's parameters instead of a traceback.
+An empty ``out_dir`` is a temporary folder kept for the kernel's lifetime and removed when the
+kernel exits (or, after a killed kernel, by the next notebook that starts one). In an IPython
+kernel, a ptyevidence error shows as one line naming the notebook's parameters, no traceback.
 """
 
 from __future__ import annotations

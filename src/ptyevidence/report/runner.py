@@ -1,20 +1,13 @@
 """Run the evidence notebooks on a dataset and collect the artifacts in one folder.
 
-:func:`render_report` executes the notebooks of :data:`NOTEBOOKS` through
-papermill with the same parameters, all at once (each in its own kernel,
-started with this interpreter), then renders each executed notebook and
-each Markdown artifact to HTML and writes ``index.html`` (verdicts, the
-figures, links to everything) and ``summary.json`` (tool version, source
-digest, parameters, verdicts, paths). The notebooks do the work by calling
-the library; this module only orchestrates and summarizes, reading the
-notebooks' records through :mod:`ptyevidence.report.summary`. Several
-sources are :func:`ptyevidence.report.batch.render_reports`.
+:func:`render_report` executes :data:`NOTEBOOKS` through papermill with the same parameters, all at
+once (each in its own kernel on this interpreter), renders the executed notebooks and the Markdown
+artifacts to HTML and writes ``index.html`` and ``summary.json`` from the notebooks' records
+(:mod:`ptyevidence.report.summary`). The notebooks do the work by calling the library.
 
-The notebooks run with the artifact folder as their working directory and
-``out_dir = "."``, so the records they write (fixture notes, regeneration
-commands) hold paths relative to that folder, and the folder can be moved.
-The source is read O(subset): its SHA-256 is the one the fixture recorded
-under the ``source_hash`` policy (above 1 GiB, a fingerprint unless ``full``).
+The notebooks run in the artifact folder with ``out_dir = "."``, so their records hold paths relative
+to it and the folder can be moved. The source is read O(subset): its SHA-256 is the one the fixture
+recorded under the ``source_hash`` policy.
 """
 
 from __future__ import annotations
