@@ -210,18 +210,17 @@ def make_demo_data(
 
 
 def _check_arguments(n_positions: int, seed: int, layout: str, noise: str, photons: float) -> None:
-    if isinstance(n_positions, bool) or not isinstance(n_positions, (int, np.integer)) or n_positions < 2:
-        msg = f"positions = {n_positions!r}; give an integer of at least 2"
-        raise UsageError(msg)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        msg = f"seed = {seed!r}; give a non-negative integer"
-        raise UsageError(msg)
-    if layout not in LAYOUTS:
-        msg = f"layout '{layout}' is not one of {', '.join(LAYOUTS)}"
-        raise UsageError(msg)
-    if noise not in NOISE_MODELS:
-        msg = f"noise '{noise}' is not one of {', '.join(NOISE_MODELS)}"
-        raise UsageError(msg)
+    for name, value, least, wanted in (
+        ("positions", n_positions, 2, "an integer of at least 2"),
+        ("seed", seed, 0, "a non-negative integer"),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            msg = f"{name} = {value!r}; give {wanted}"
+            raise UsageError(msg)
+    for name, value, choices in (("layout", layout, LAYOUTS), ("noise", noise, NOISE_MODELS)):
+        if value not in choices:
+            msg = f"{name} '{value}' is not one of {', '.join(choices)}"
+            raise UsageError(msg)
     if not np.isfinite(photons) or photons <= 0:
         msg = f"photons = {photons!r}; give a positive number of photons per frame"
         raise UsageError(msg)

@@ -77,9 +77,6 @@ class OutputError(PtyEvidenceError, OSError):
         super().__init__(message)
         self.path, self.operation = path, operation
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 class MemoryBudgetError(PtyEvidenceError, MemoryError):
     """An operation would need more memory than the configured budget."""

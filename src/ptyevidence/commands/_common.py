@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import sys
@@ -26,6 +27,7 @@ __all__ = [
     "add_layout",
     "add_reader",
     "add_subset",
+    "call_with_args",
     "emit_json",
     "error_text",
     "geometry_options",
@@ -134,6 +136,25 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 def add_force(parser: argparse.ArgumentParser) -> None:
     """Add ``--force``."""
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def call_with_args(func: Callable[..., Any], args: argparse.Namespace, *positional: Any, **given: Any) -> Any:
+    """Call ``func`` with ``positional``, ``given`` and each of its other parameters the command line has.
+
+    A flag's destination is the name of the library parameter it sets (``--subset-size`` is
+    ``subset_size``: the rule :func:`error_text` and :func:`ptyevidence.cli.flag_hints` translate
+    back by), so a handler passes the flags by name; ``given`` holds the ones named otherwise.
+
+    Examples
+    --------
+    >>> def cut(source, seed=0, force=False):
+    ...     return source, seed, force
+    >>> call_with_args(cut, argparse.Namespace(source="a.npz", force=True, json=False), seed=7)
+    ('a.npz', 7, True)
+    """
+    names = list(inspect.signature(func).parameters)[len(positional) :]
+    options = {name: getattr(args, name) for name in names if hasattr(args, name) and name not in given}
+    return func(*positional, **options, **given)
 
 
 def emit_json(data: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force, add_reader, real_number
+from ._common import add_force, add_reader, call_with_args, real_number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,15 +55,11 @@ def _run(args: argparse.Namespace) -> int:
     from ..writers.convert import convert_cxi, parse_object_shape
 
     object_shape = parse_object_shape(args.object_shape) if args.object_shape else None
-    options = {"probe": args.probe, "object_shape": object_shape, "force": args.force}
     if args.reader is None and args.positions_from is None and _native_cxi(args.input):
-        geometry = {"geometry": args.geometry, "sample_pixel_size": args.sample_pixel_size}
-        record = convert_cxi(args.input, args.output, **geometry, **options)
+        convert = convert_cxi
     else:
-        from ..writers.convert_source import convert_source
-
-        reading = {"reader": args.reader, "positions_from": args.positions_from}
-        record = convert_source(args.input, args.output, **reading, **options)
+        from ..writers.convert_source import convert_source as convert
+    record = call_with_args(convert, args, args.input, args.output, object_shape=object_shape)
     diffraction, positions, _, probe, obj = record["steps"]
     n, h, w = diffraction["shape"]
     print(f"wrote {args.output}: {n} frames of {h}x{w}")

@@ -13,8 +13,8 @@ from ._common import (
     add_layout,
     add_reader,
     add_subset,
+    call_with_args,
     emit_json,
-    geometry_options,
     print_report,
     ratio_type,
 )
@@ -166,25 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _make(args: argparse.Namespace) -> int:
     from ..fixture.make import make_fixture
 
-    result = make_fixture(
-        args.source,
-        args.output,
-        subset_size=args.subset_size,
-        strategy=args.strategy,
-        seed=args.seed,
-        metadata_out=args.metadata_out,
-        notes_out=args.notes_out,
-        legacy_alias=args.legacy_alias,
-        layout=args.layout,
-        force=args.force,
-        source_hash=args.source_hash,
-        contract=args.contract,
-        reader=args.reader,
-        positions_from=args.positions_from,
-        format=args.format,
-        compress=args.compress,
-        **geometry_options(args),
-    )
+    result = call_with_args(make_fixture, args)
     if args.json:
         emit_json(result.sidecar)
     else:
@@ -203,13 +185,7 @@ def _make(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from ..fixture.make import verify_fixture
 
-    report = verify_fixture(
-        args.fixture,
-        metadata=args.metadata,
-        source=args.source,
-        min_range_ratio=args.min_range_ratio,
-        min_occupancy=args.min_occupancy,
-    )
+    report = call_with_args(verify_fixture, args)
     return print_report(report, args.json, ok=report.ok)
 
 
@@ -220,12 +196,5 @@ def _regenerate(args: argparse.Namespace) -> int:
     if args.output is None and (args.metadata_out or args.notes_out or args.force):
         msg = "--metadata-out, --notes-out and --force need --output (without it nothing is written)"
         raise UsageError(msg)
-    report = regenerate_fixture(
-        args.sidecar,
-        source=args.source,
-        output=args.output,
-        metadata_out=args.metadata_out,
-        notes_out=args.notes_out,
-        force=args.force,
-    )
+    report = call_with_args(regenerate_fixture, args)
     return print_report(report, args.json, ok=report.reproduced)
