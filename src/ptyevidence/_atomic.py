@@ -419,11 +419,6 @@ def reading_lock(path: str | os.PathLike) -> Iterator[None]:
         yield
 
 
-def _lock_path(path: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    return os.path.join(folder, f".{os.path.basename(path)}.lock")
-
-
 @contextmanager
 def _lock(path: str, shared: bool) -> Iterator[None]:
     """``flock`` the lock file beside ``path``; the last holder removes it.
@@ -435,7 +430,7 @@ def _lock(path: str, shared: bool) -> Iterator[None]:
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    lock = _lock_path(path)
+    lock = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.lock")
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:

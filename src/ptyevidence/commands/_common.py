@@ -193,10 +193,8 @@ def print_report(report: Any, as_json: bool, ok: bool = True) -> int:
 def error_text(error: BaseException) -> str:
     """Return an error's message for the command line: a library parameter it names becomes its flag.
 
-    Library errors that concern one parameter start with its name and carry
-    it as ``parameter`` (``subset_size 8 is out of range...``); the command
-    line prints the flag instead (``--subset-size 8 is out of range...``).
-    Hints of the form ``force=True`` elsewhere in the message become flags
+    A library error about one parameter starts with its name and carries it as ``parameter``; the command
+    line prints the flag in its place. Hints such as ``force=True`` elsewhere in the message become flags
     through :func:`ptyevidence.cli.flag_hints`.
 
     Examples

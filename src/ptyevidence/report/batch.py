@@ -43,10 +43,8 @@ _Outcome = tuple[str, "ReportResult | PtyEvidenceError"]
 def read_source_list(path: str | os.PathLike) -> list[str]:
     r"""Return the sources a list file names, one per line, relative ones resolved against its folder.
 
-    Blank lines and lines starting with ``#`` are skipped; every other line,
-    stripped, is a dataset path. A relative entry is joined to the list's
-    folder as given (so a relative list gives paths relative to the working
-    directory, as a user wrote them).
+    Blank lines and ``#`` lines are skipped; every other line, stripped, is a dataset path, a relative
+    one joined to the list's folder as given (a relative list gives paths relative to the working directory).
 
     Parameters
     ----------

@@ -1,12 +1,9 @@
 """The report's HTML: landing pages, Markdown artifacts as pages, executed notebooks as pages.
 
-Everything a browser opens from ``index.html`` is HTML or an image: each
-Markdown artifact gets a rendered page beside it (``NAME.md.html``, through
-mistune, the renderer nbconvert ships with), and each executed notebook is
-exported without the nbval markers its cells carry for the test suite.
-Tables keep words whole (a long word may break only when it alone is wider
-than the page) and figures are shown at the page's width, linked to the
-full-size file.
+Everything a browser opens from ``index.html`` is HTML or an image: each Markdown artifact gets a page
+beside it (``NAME.md.html``, rendered by mistune, which nbconvert ships with), and each executed notebook
+is exported without its nbval markers. Tables keep words whole and figures are shown at the page's width,
+linked to the full-size file.
 """
 
 from __future__ import annotations

@@ -176,10 +176,8 @@ def start_run(
 ) -> NotebookRun:
     """Resolve a notebook's ``source`` and ``out_dir`` parameters and start its run.
 
-    An empty ``out_dir`` means this process's temporary folder for the
-    notebook; an empty ``source`` means the demo dataset ``demo.npz`` in the
-    folder, simulated unless it is there already (the simulation is
-    deterministic).
+    An empty ``out_dir`` means this process's temporary folder for the notebook; an empty ``source``
+    means the demo dataset ``demo.npz`` in the folder, simulated (deterministically) unless it is there.
 
     Parameters
     ----------

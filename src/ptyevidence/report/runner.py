@@ -180,11 +180,9 @@ class ReportResult:
 def find_notebooks(folder: str | os.PathLike | None = None) -> Path:
     """Return the folder holding the evidence notebooks.
 
-    Looked up in order: ``folder``, the environment variable
-    :data:`NOTEBOOKS_ENV`, ``notebooks/`` of the repository checkout the
-    package runs from, ``notebooks/`` inside the installed package, and
-    ``share/ptyevidence/notebooks`` under the environment's prefix (where a
-    wheel installs them). The working directory plays no part.
+    Looked up in order: ``folder``, :data:`NOTEBOOKS_ENV`, ``notebooks/`` of the repository checkout the
+    package runs from or inside the installed package, and ``share/ptyevidence/notebooks`` under the
+    environment's prefix (where a wheel installs them); never the working directory.
 
     Parameters
     ----------
@@ -658,11 +656,9 @@ def _ipc_address() -> str | None:
 def _kernel_manager_class() -> type:
     """Return a kernel manager class that starts ipykernel with this interpreter.
 
-    A kernel spec named ``python3`` may exist in the user's or the system's
-    Jupyter folders and point at another Python, one without ptyevidence;
-    ipykernel's own spec for ``sys.executable`` makes the notebooks use the
-    same environment as the command, whatever kernel specs are installed.
-    The connection is encrypted (CurveZMQ) when both sides support it.
+    An installed ``python3`` kernel spec may point at another Python, one without ptyevidence; ipykernel's
+    own spec for ``sys.executable`` runs the notebooks in the command's environment. The connection is
+    encrypted (CurveZMQ) when both sides support it.
     """
     import zmq
     from ipykernel.kernelspec import RESOURCES, get_kernel_dict

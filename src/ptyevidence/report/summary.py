@@ -1,12 +1,10 @@
 """The records a report is made of: what the notebooks write and what ``summary.json`` holds.
 
-The notebooks write ``coverage.json`` as a :class:`CoverageRecord`,
-``data_contract.json`` with :meth:`ptyevidence.ValidationReport.to_json` and
-``torch_gap_matrix.csv`` with :meth:`ptyevidence.GapMatrix.to_csv`; the
-runner reads them back through :meth:`CoverageRecord.read`,
-:meth:`ContractVerdict.read` and :meth:`GapVerdict.read`, and writes
-``summary.json`` as a :class:`ReportSummary`. Every key of those files is
-named here or in the library class that writes it, never only in a notebook.
+The notebooks write ``coverage.json`` (:class:`CoverageRecord`), ``data_contract.json``
+(:meth:`ptyevidence.ValidationReport.to_json`) and ``torch_gap_matrix.csv``
+(:meth:`ptyevidence.GapMatrix.to_csv`); the runner reads them back through the ``read`` methods here and
+writes ``summary.json`` (:class:`ReportSummary`). Every key of those files is named here or in the
+library class that writes it, never only in a notebook.
 """
 
 from __future__ import annotations
