@@ -137,18 +137,12 @@ def _run(args: argparse.Namespace) -> int:
         force=args.force,
         contract=args.contract,
         source_hash=args.source_hash,
-        **{
-            k: v
-            for k, v in {
-                "reader": args.reader,
-                "positions_from": args.positions_from,
-                "observe": args.observe,
-                "python": args.python,
-                "ptychopinn": args.ptychopinn,
-                **geometry_options(args),
-            }.items()
-            if v
-        },
+        reader=args.reader,
+        positions_from=args.positions_from,
+        observe=args.observe,
+        python=args.python,
+        ptychopinn=args.ptychopinn,
+        **geometry_options(args),
     )
     code = 0
     for label, outcome in results:

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ _TEMPORARY_NAME = re.compile(r"^ptyevidence-[a-z0-9_]+-(\d+)-[A-Za-z0-9_]+$")
 _TEMPORARY_MARK = "temporary"
 
 
+@dataclass(repr=False)
 class NotebookRun:
     """The folder a notebook writes to and the artifacts it owns there.
 
@@ -63,15 +65,12 @@ class NotebookRun:
         keyword arguments of the readers' callers.
     """
 
-    def __init__(
-        self, notebook: str, source: str, out: Path, force: bool, temporary: bool, reading: dict[str, Any] | None = None
-    ) -> None:
-        self.notebook = notebook
-        self.source = source
-        self.out = out
-        self.force = bool(force)
-        self.temporary = temporary
-        self.reading = {k: v for k, v in (reading or {}).items() if v}
+    notebook: str
+    source: str
+    out: Path
+    force: bool
+    temporary: bool
+    reading: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         where = "temporary folder " if self.temporary else ""
@@ -222,13 +221,13 @@ def start_run(
     else:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-    reading = {
+    given = {
         "reader": reader,
         "positions_from": os.fspath(positions_from),
         "geometry": geometry,
         "sample_pixel_size": sample_pixel_size,
     }
-    run = NotebookRun(notebook, "", out, force, temporary, reading)
+    run = NotebookRun(notebook, "", out, bool(force), temporary, {k: v for k, v in given.items() if v})
     if str(source):
         check_source(source, **run.reading)
         run.source = os.fspath(source)
