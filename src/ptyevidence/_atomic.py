@@ -282,13 +282,11 @@ class OutputSet:
                 done.append((path, backup))
         except BaseException:
             for path, backup in reversed(done):
-                try:
+                with suppress(OSError):
                     if backup:
                         os.replace(backup, path)
                     else:
                         os.unlink(path)
-                except OSError:
-                    continue
             raise
         finally:
             for _, backup in done:
@@ -450,13 +448,12 @@ def _lock(path: str, shared: bool) -> Iterator[None]:
         yield
     finally:
         try:
-            if shared:
-                # Only the last reader removes the file: a writer or reader still holding it
-                # keeps the exclusive request from being granted.
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.unlink(lock)
-        except OSError:
-            pass
+            with suppress(OSError):
+                if shared:
+                    # Only the last reader removes the file: a writer or reader still holding it
+                    # keeps the exclusive request from being granted.
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(lock)
         finally:
             os.close(fd)
 
@@ -467,6 +464,8 @@ def _sync_folder(folder: str) -> None:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
-    with suppress(OSError):
-        os.fsync(fd)
-    os.close(fd)
+    try:
+        with suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)

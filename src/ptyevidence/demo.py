@@ -85,13 +85,13 @@ def simulate_demo_arrays(
     Parameters
     ----------
     n_positions : int
-        Number of scan positions N (at least 2), spread over the fixed
-        reference region; more positions mean a finer step.
+        Number of scan positions N (at least 2) on serpentine lines over the fixed region x 34..79,
+        y 34..78 object pixels; more positions mean a finer step. The reference scan has 1,087.
     seed : int
-        Seed (non-negative) of every random draw.
+        Seed (non-negative) of every random draw: object texture, position jitter and noise.
     layout : {"canonical", "legacy"}
-        ``canonical`` stores ``diffraction`` as (N, H, W) float32; ``legacy``
-        as (H, W, N) float64, like old PtychoPINN files.
+        ``canonical`` stores ``diffraction`` as (N, H, W) float32; ``legacy`` as (H, W, N) float64, the
+        order of old PtychoPINN files (valid under the ``legacy`` contract, not under ``data001``).
     noise : {"poisson", "none"}
         Counting noise on the intensities, or exact amplitudes.
     photons : float
@@ -165,20 +165,8 @@ def make_demo_data(
     ----------
     output : str or path
         Destination ``.npz``; its folder must exist. Written atomically.
-    n_positions : int
-        Number of scan positions N (at least 2) on serpentine lines over the
-        fixed region x 34..79, y 34..78 object pixels; more positions mean
-        a finer step. The reference scan has 1,087.
-    seed : int
-        Seed (non-negative) of the object texture, position jitter and noise.
-    layout : {"canonical", "legacy"}
-        ``canonical`` writes ``diffraction`` as (N, 64, 64) float32;
-        ``legacy`` as (64, 64, N) float64, the order of old PtychoPINN files
-        (valid under the ``legacy`` contract, not under ``data001``).
-    noise : {"poisson", "none"}
-        Poisson counting noise, or exact amplitudes.
-    photons : float
-        Expected photons per frame, averaged over the scan (Poisson only).
+    n_positions, seed, layout, noise, photons
+        The scan, as for :func:`simulate_demo_arrays`.
     force : bool
         Replace an existing file.
 

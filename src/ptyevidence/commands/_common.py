@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import math
@@ -102,10 +103,8 @@ def add_subset(parser: argparse.ArgumentParser, size_help: str, strategy_help: s
 
 def subset_size_type(text: str) -> int:
     """Return ``--subset-size`` as an integer; the library's own check words a refusal of its choice."""
-    try:
+    with contextlib.suppress(ValueError):
         return int(text)
-    except ValueError:
-        pass
     from ..exceptions import UsageError
     from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
 
@@ -139,11 +138,12 @@ def add_force(parser: argparse.ArgumentParser) -> None:
 
 
 def call_with_args(func: Callable[..., Any], args: argparse.Namespace, *positional: Any, **given: Any) -> Any:
-    """Call ``func`` with ``positional``, ``given`` and each of its other parameters the command line has.
+    """Call ``func`` with ``positional``, ``given`` and each of its other parameters the command line set.
 
     A flag's destination is the name of the library parameter it sets (``--subset-size`` is
     ``subset_size``: the rule :func:`error_text` and :func:`ptyevidence.cli.flag_hints` translate
-    back by), so a handler passes the flags by name; ``given`` holds the ones named otherwise.
+    back by), so a handler passes the flags by name; ``given`` holds the ones named otherwise. A flag
+    whose value is None (not given) leaves the library's default.
 
     Examples
     --------
@@ -151,10 +151,13 @@ def call_with_args(func: Callable[..., Any], args: argparse.Namespace, *position
     ...     return source, seed, force
     >>> call_with_args(cut, argparse.Namespace(source="a.npz", force=True, json=False), seed=7)
     ('a.npz', 7, True)
+    >>> call_with_args(cut, argparse.Namespace(source="a.npz", seed=None))
+    ('a.npz', 0, False)
     """
     names = list(inspect.signature(func).parameters)[len(positional) :]
-    options = {name: getattr(args, name) for name in names if hasattr(args, name) and name not in given}
-    return func(*positional, **options, **given)
+    options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    options.update(given)
+    return func(*positional, **options)
 
 
 def emit_json(data: Any) -> None:

@@ -357,8 +357,6 @@ def render_report(
         TensorFlow or PyTorch (checked before anything is written).
     """
     log = log or _log_stderr
-    if progress is None:
-        progress = sys.stderr.isatty()
     from ..contract.model import load_contract
     from ..fixture.make import SOURCE_HASH_MODES
     from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
@@ -477,18 +475,10 @@ def render_gap_matrix(
     pathlib.Path
         The folder, holding ``torch_gap_matrix.{ipynb,html,md,csv}`` and ``torch_gap_matrix.md.html``.
     """
-    log = log or _log_stderr
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     parameters = {**_parameters("", 64, "stratified-index", 0, force, "", "auto"), "observe_torch": False}
-    _execute_all(
-        find_notebooks(notebooks),
-        [GAP_NOTEBOOK],
-        out,
-        parameters,
-        sys.stderr.isatty() if progress is None else progress,
-        log,
-    )
+    _execute_all(find_notebooks(notebooks), [GAP_NOTEBOOK], out, parameters, progress, log or _log_stderr)
     write_markdown_pages(out, GAP_MARKDOWN)
     return out
 
@@ -520,15 +510,16 @@ def _execute_all(
     names: list[str],
     out: Path,
     parameters: dict[str, Any],
-    progress: bool,
+    progress: bool | None,
     log: Callable[[str], None],
     then: list[str] | None = None,
 ) -> None:
     """Run the notebooks at the same time, then those of ``then`` (they read what the first wrote).
 
-    Each executed notebook is exported to HTML; the first failure (in
-    notebook order) is raised once its group has finished.
+    Each executed notebook is exported to HTML; the first failure (in notebook order) is raised once its
+    group has finished. Progress bars are drawn when ``progress`` (None: standard error is a terminal).
     """
+    progress = sys.stderr.isatty() if progress is None else progress
     _load_papermill()
     label = out.name
     start = time.perf_counter()
