@@ -36,20 +36,6 @@ from .summary import (
     Verdicts,
 )
 
-__all__ = [
-    "ARTIFACTS",
-    "DEMO_NAME",
-    "GAP_NOTEBOOK",
-    "NOTEBOOKS",
-    "NOTEBOOKS_ENV",
-    "NotebookExecutionError",
-    "ReportResult",
-    "default_out_dir",
-    "find_notebooks",
-    "render_gap_matrix",
-    "render_report",
-]
-
 #: The evidence notebooks, in reading order (they run at the same time).
 NOTEBOOKS = ("data_contract.ipynb", "dataset.ipynb", "scan_coverage.ipynb", "torch_gap_matrix.ipynb")
 #: The notebook whose results do not depend on the dataset: once per report.

@@ -21,18 +21,6 @@ from typing import Any, Protocol
 from .._json import dumps_strict, read_json
 from ..fixture.verdict import recorded_verdicts
 
-__all__ = [
-    "ContractVerdict",
-    "CoverageRecord",
-    "CoverageVerdict",
-    "FixtureRecord",
-    "FixtureVerdict",
-    "GapVerdict",
-    "ReportSummary",
-    "SourceRecord",
-    "Verdicts",
-]
-
 
 class _HasToDict(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
