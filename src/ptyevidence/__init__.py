@@ -1,10 +1,8 @@
 """ptyevidence: evidence about ptychography datasets and data pipelines.
 
-Import public names from here (or from the public modules ``fixture``,
-``coverage``, ``gap``, ``io``, ``demo``, ``report``, ``torch_compat``); modules with a
-leading underscore are private. Names from the heavier modules load on first
-use, and SciPy and Matplotlib only inside the functions that need them, so
-``import ptyevidence`` stays quick and never imports PyTorch.
+Import public names from here (or from the public modules ``fixture``, ``coverage``, ``gap``, ``io``,
+``demo``, ``report``, ``torch_compat``); modules with a leading underscore are private. Heavier modules,
+SciPy and Matplotlib load on first use, so ``import ptyevidence`` stays quick and never imports PyTorch.
 """
 
 from importlib import import_module

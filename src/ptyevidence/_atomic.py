@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from typing import IO, Any
 
 from .exceptions import OutputError, UsageError
@@ -34,7 +34,9 @@ __all__ = [
     "atomic_output",
     "check_output_path",
     "make_folders",
+    "os_error_reason",
     "output_set",
+    "process_alive",
     "reading_lock",
     "remove_folders",
 ]
@@ -64,11 +66,9 @@ def check_output_path(
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    for src in inputs:
-        if src is not None and os.path.exists(src) and os.path.exists(path) and os.path.samefile(src, path):
-            msg = f"output '{path}' is the input '{os.fspath(src)}'; choose another output path"
-            raise UsageError(msg)
-        if src is not None and os.path.abspath(os.fspath(src)) == os.path.abspath(path):
+    for src in (s for s in inputs if s is not None):
+        same_file = os.path.exists(src) and os.path.exists(path) and os.path.samefile(src, path)
+        if same_file or os.path.abspath(os.fspath(src)) == os.path.abspath(path):
             msg = f"output '{path}' is the input '{os.fspath(src)}'; choose another output path"
             raise UsageError(msg)
     existing = folder
@@ -80,12 +80,12 @@ def check_output_path(
     if not os.path.isdir(existing):
         msg = f"output folder '{folder}' does not exist; create it first"
         raise UsageError(msg)
-    if existing != folder:
-        return path if _creation_problem(existing) is None else _unwritable(existing)
-    problem = _creation_problem(folder)
+    problem = _creation_problem(existing)
     if problem:
-        msg = f"output folder '{folder}' is not writable ({problem}); choose another folder"
+        msg = f"output folder '{existing}' is not writable ({problem}); choose another folder"
         raise UsageError(msg)
+    if existing != folder:
+        return path
     if os.path.isdir(path):
         msg = f"output '{path}' is a folder; give a file path"
         raise UsageError(msg)
@@ -93,11 +93,6 @@ def check_output_path(
         msg = f"output '{path}' exists; pass force=True to overwrite it"
         raise UsageError(msg)
     return path
-
-
-def _unwritable(folder: str) -> str:
-    msg = f"output folder '{folder}' is not writable ({_creation_problem(folder)}); choose another folder"
-    raise UsageError(msg)
 
 
 def make_folders(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -122,10 +117,8 @@ def make_folders(paths: Iterable[str | os.PathLike]) -> list[str]:
 def remove_folders(folders: Iterable[str]) -> None:
     """Remove folders made by :func:`make_folders` that are still empty, deepest first."""
     for folder in folders:
-        try:
+        with suppress(OSError):
             os.rmdir(folder)
-        except OSError:
-            pass
 
 
 def _creation_problem(folder: str) -> str | None:
@@ -144,14 +137,27 @@ def _creation_problem(folder: str) -> str | None:
     return None
 
 
+def os_error_reason(exc: OSError) -> str:
+    """Return why an OS call failed, with the error's symbolic name: ``No space left on device (ENOSPC)``."""
+    name = errno.errorcode.get(exc.errno or 0)
+    return f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+
+
 def _output_error(exc: OSError, operation: str, path: str) -> OutputError:
     """One line naming what was being done to which file, and why it failed."""
-    name = errno.errorcode.get(exc.errno or 0)
-    reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
     hint = (
         "; free some space or choose another folder" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
     )
-    return OutputError(f"cannot {operation} '{path}': {reason}{hint}", path, operation)
+    return OutputError(f"cannot {operation} '{path}': {os_error_reason(exc)}{hint}", path, operation)
+
+
+@contextmanager
+def _naming(operation: str, path: str) -> Iterator[None]:
+    """Raise an OS error inside the block as the :class:`OutputError` naming ``operation`` and ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise _output_error(exc, operation, path) from None
 
 
 class _NamedWrites:
@@ -161,16 +167,12 @@ class _NamedWrites:
         self._fh, self._path = fh, path
 
     def write(self, data: Any) -> int:
-        try:
+        with _naming("write", self._path):
             return self._fh.write(data)
-        except OSError as exc:
-            raise _output_error(exc, "write", self._path) from None
 
     def flush(self) -> None:
-        try:
+        with _naming("write", self._path):
             self._fh.flush()
-        except OSError as exc:
-            raise _output_error(exc, "write", self._path) from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._fh, name)
@@ -213,10 +215,8 @@ class OutputSet:
             raise ValueError(msg)
         if path not in self._temps:
             tmp = _temp_name(path)
-            try:
+            with _naming("create a temporary file for", path):
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except OSError as exc:
-                raise _output_error(exc, "create a temporary file for", path) from None
             self._temps[path] = tmp
         return self._temps[path]
 
@@ -229,19 +229,15 @@ class OutputSet:
         fh = open(tmp, mode, **text)  # noqa: SIM115 - closed below, its errors named
         try:
             yield _NamedWrites(fh, path)
-            try:
+            with _naming("write", path):
                 fh.flush()
                 os.fsync(fh.fileno())
-            except OSError as exc:
-                raise _output_error(exc, "write", path) from None
         except BaseException:
             with suppress(OSError):  # closing flushes again: keep the first error, not its echo
                 fh.close()
             raise
-        try:
+        with _naming("write", path):
             fh.close()
-        except OSError as exc:
-            raise _output_error(exc, "write", path) from None
 
     def commit(self) -> None:
         """Publish every temporary under the lock: check the outputs again, then rename each.
@@ -254,18 +250,13 @@ class OutputSet:
         OutputError
             If a rename fails.
         """
-        lock = _lock(self.paths[0], shared=False)
-        try:
-            lock.__enter__()
-        except OSError as exc:
-            raise _output_error(exc, "lock", self.paths[0]) from None
-        try:
+        with ExitStack() as stack:
+            with _naming("lock", self.paths[0]):
+                stack.enter_context(_lock(self.paths[0], shared=False))
             for path in self.paths:
                 check_output_path(path, self.force, self.inputs)
             self._publish()
             _sync_folder(os.path.dirname(os.path.abspath(self.paths[0])))
-        finally:
-            lock.__exit__(None, None, None)
 
     def _publish(self) -> None:
         """Rename every temporary onto its output; if one rename fails, put the old set back."""
@@ -291,13 +282,11 @@ class OutputSet:
                 done.append((path, backup))
         except BaseException:
             for path, backup in reversed(done):
-                try:
+                with suppress(OSError):
                     if backup:
                         os.replace(backup, path)
                     else:
                         os.unlink(path)
-                except OSError:
-                    continue
             raise
         finally:
             for _, backup in done:
@@ -307,10 +296,8 @@ class OutputSet:
     def discard(self) -> None:
         """Remove the temporaries not yet published (only this run's own)."""
         for tmp in self._temps.values():
-            try:
+            with suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
         self._temps.clear()
 
 
@@ -388,7 +375,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
         return removed
     for entry in entries:
         match = _TEMP.match(entry)
-        if not match or match["name"] not in (name, _PROBE_PREFIX[1:]) or _alive(int(match["pid"])):
+        if not match or match["name"] not in (name, _PROBE_PREFIX[1:]) or process_alive(int(match["pid"])):
             continue
         try:
             os.unlink(os.path.join(folder, entry))
@@ -404,7 +391,8 @@ def _temp_name(path: str) -> str:
     return os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.part")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Return True unless process ``pid`` is known to have ended (another user's process counts as alive)."""
     if pid == os.getpid():
         return True
     try:
@@ -423,21 +411,10 @@ def reading_lock(path: str | os.PathLike) -> Iterator[None]:
     A writer publishing a set holds it exclusively, so a reader inside this
     block sees one complete set.
     """
-    try:
-        context = _lock(os.fspath(path), shared=True)
-        context.__enter__()
-    except OSError:  # a read-only folder: nothing can be publishing there
+    with ExitStack() as stack:
+        with suppress(OSError):  # a read-only folder: nothing can be publishing there
+            stack.enter_context(_lock(os.fspath(path), shared=True))
         yield
-        return
-    try:
-        yield
-    finally:
-        context.__exit__(None, None, None)
-
-
-def _lock_path(path: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    return os.path.join(folder, f".{os.path.basename(path)}.lock")
 
 
 @contextmanager
@@ -451,7 +428,7 @@ def _lock(path: str, shared: bool) -> Iterator[None]:
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    lock = _lock_path(path)
+    lock = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.lock")
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -471,13 +448,12 @@ def _lock(path: str, shared: bool) -> Iterator[None]:
         yield
     finally:
         try:
-            if shared:
-                # Only the last reader removes the file: a writer or reader still holding it
-                # keeps the exclusive request from being granted.
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.unlink(lock)
-        except OSError:
-            pass
+            with suppress(OSError):
+                if shared:
+                    # Only the last reader removes the file: a writer or reader still holding it
+                    # keeps the exclusive request from being granted.
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(lock)
         finally:
             os.close(fd)
 
@@ -489,8 +465,7 @@ def _sync_folder(folder: str) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)

@@ -1,17 +1,12 @@
 """The one JSON reader and writer: bounded in, strict out.
 
-Every JSON document ptyevidence reads (sidecars, contracts, the ``_metadata``
-record of an NPZ, the report's notebook records) goes through
-:func:`parse_json` or :func:`read_json`. ``json.loads`` accepts what a damaged
-or hostile file can hold but the program cannot use: nesting deep enough to
-exhaust the interpreter's stack, integers beyond int64 (or beyond Python's
-4300-digit conversion limit), numbers beyond float range, repeated keys (the
-last silently wins) and the non-standard ``NaN``/``Infinity`` literals. Each is
-refused with one line that names the key path where it sits.
-
-Every JSON document written goes through :func:`strict_json`: numpy values
-become Python ones and a non-finite float becomes ``null``, with the key paths
-it was found at, so output is always standard JSON.
+Every JSON document ptyevidence reads (sidecars, contracts, the ``_metadata`` record of an NPZ, the
+report's records) goes through :func:`parse_json` or :func:`read_json`. ``json.loads`` accepts what a
+damaged or hostile file can hold but the program cannot use: nesting deep enough to exhaust the stack,
+integers beyond int64 (or Python's 4300-digit conversion limit), numbers beyond float range, repeated
+keys (the last silently wins) and the ``NaN``/``Infinity`` literals. Each is refused with one line
+naming its key path. Every JSON document written goes through :func:`strict_json`: numpy values become
+Python ones and a non-finite float becomes ``null`` (its key paths returned), so output is standard JSON.
 """
 
 from __future__ import annotations

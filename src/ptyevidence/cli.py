@@ -1,21 +1,16 @@
 """The ``ptyevidence`` command line: parse, call the library, map errors to exit codes.
 
-Exit codes: 0 success, 1 contract violations or mismatches, 2 unusable input
-or usage error, 3 internal error (a bug: please report it). Errors print one
-line on standard error, never a traceback (set ``PTYEVIDENCE_DEBUG=1`` to see it).
-
-Each subcommand lives in its own module under :mod:`ptyevidence.commands`
-and provides ``register(subparsers)``; modules are discovered, not listed.
-Library errors name library parameters (``pass force=True``);
-:func:`flag_hints` turns them into the flags (``pass --force``) before they
-are printed.
+Exit codes: 0 success, 1 contract violations or mismatches, 2 unusable input or usage error, 3
+internal error (a bug: please report it). Errors print one line on standard error, never a traceback
+(set ``PTYEVIDENCE_DEBUG=1`` to see it). Each subcommand is a module of :mod:`ptyevidence.commands`
+(discovered, not listed). Library errors name library parameters (``pass force=True``);
+:func:`flag_hints` turns them into flags (``pass --force``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import functools
 import importlib
 import os
@@ -28,6 +23,7 @@ import warnings
 from collections.abc import Collection, Iterator, Sequence
 
 from . import commands
+from ._atomic import os_error_reason
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
 from .commands._common import error_text
@@ -68,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         if module.name.startswith("_"):
             continue
         importlib.import_module(f"{commands.__name__}.{module.name}").register(sub)
-    for leaf in _leaf_parsers(parser):
-        # Also accepted after the command; SUPPRESS keeps a flag given before it.
+    # The parsers of every command that runs something (``fixture make``, not ``fixture``) also accept it
+    # after the command; SUPPRESS keeps a flag given before it.
+    for leaf in [p for p, has_subcommands in _parsers(parser) if p is not parser and not has_subcommands]:
         leaf.add_argument("--allow-external-links", action="store_true", default=argparse.SUPPRESS, help=_LINKS_HELP)
     return parser
 
@@ -80,17 +77,15 @@ _LINKS_HELP = (
 )
 
 
-def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    """Return the parsers of every command that runs something (``fixture make``, not ``fixture``)."""
-    leaves, pending = [], [parser]
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[tuple[argparse.ArgumentParser, bool]]:
+    """Yield every parser of the command line, subcommands included, each with whether it has subcommands."""
+    pending = [parser]
     while pending:
         current = pending.pop()
         subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
-        if current is not parser and not subs:
-            leaves.append(current)
+        yield current, bool(subs)
         for action in subs:
             pending.extend(action.choices.values())
-    return leaves
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,7 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    debug = bool(os.environ.get("PTYEVIDENCE_DEBUG"))
     try:
         if args.memory_budget:
             try:
@@ -126,8 +120,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.filterwarnings("error", category=RuntimeWarning, module=r"(ptyevidence|numpy)(\.|$)")
             return int(args.func(args) or 0)
     except PtyEvidenceError as exc:
-        if debug:
-            traceback.print_exc()
         _say("error", error_text(exc))
         return exc.exit_code
     except KeyboardInterrupt:
@@ -136,13 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:
-        if debug:
-            traceback.print_exc()
         _say("error", _os_error_text(exc, args))
         return 2
     except RuntimeWarning as exc:
-        if debug:
-            traceback.print_exc()
         files = ", ".join(f"'{p}'" for p in _input_files(args)) or "the input"
         _say(
             "error",
@@ -154,8 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: out of memory; lower --memory-budget or use a smaller subset", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a bug: still no traceback
-        if debug:
-            traceback.print_exc()
         _say(
             "internal error", f"{type(exc).__name__}: {exc} (rerun with PTYEVIDENCE_DEBUG=1 for details and report it)"
         )
@@ -172,6 +158,8 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 def _say(kind: str, text: str) -> None:
     r"""Print one ``ptyevidence: KIND: TEXT`` line; control characters (a file name may hold any) escaped.
 
+    With ``PTYEVIDENCE_DEBUG`` set, the traceback of the error being handled comes first.
+
     Examples
     --------
     >>> import contextlib, io
@@ -181,6 +169,8 @@ def _say(kind: str, text: str) -> None:
     >>> err.getvalue()
     "ptyevidence: error: member 'o\\x1cbject.npy' is corrupt\n"
     """
+    if os.environ.get("PTYEVIDENCE_DEBUG"):
+        traceback.print_exc()
 
     def escape(match: re.Match) -> str:
         code = ord(match.group())
@@ -216,10 +206,7 @@ def _input_files(args: argparse.Namespace) -> list[str]:
 
 def _os_error_text(exc: OSError, args: argparse.Namespace) -> str:
     """Word an OS error nothing more specific caught: its file if it has one, else the command's files."""
-    reason = exc.strerror or str(exc)
-    name = errno.errorcode.get(exc.errno or 0)
-    if name:
-        reason += f" ({name})"
+    reason = os_error_reason(exc)
     if getattr(exc, "filename", None):
         return f"cannot access '{exc.filename}': {reason}"
     files = ", ".join(f"'{p}'" for p in _input_files(args))
@@ -269,15 +256,8 @@ def flag_hints(message: str, flags: Collection[str] | None = None) -> str:
 @functools.lru_cache(maxsize=1)
 def _long_options() -> frozenset[str]:
     """Return every long option of the command line, subcommands included."""
-    options: set[str] = set()
-    pending = [build_parser()]
-    while pending:
-        parser = pending.pop()
-        for action in parser._actions:
-            options.update(o for o in action.option_strings if o.startswith("--"))
-            if isinstance(action, argparse._SubParsersAction):
-                pending.extend(action.choices.values())
-    return frozenset(options)
+    parsers = (p for p, _ in _parsers(build_parser()))
+    return frozenset(o for p in parsers for action in p._actions for o in action.option_strings if o.startswith("--"))
 
 
 def run() -> None:

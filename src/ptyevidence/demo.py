@@ -1,22 +1,17 @@
 """Simulate the embedded demo dataset: a far-field ptychography scan.
 
-The geometry copies the reference scan the project is built around: 64x64
-detector frames, 1,087 positions over a 45x44-pixel region whose coordinates
-run from about 34 to 79 object pixels, and a 227x226 complex object. The
-object is a procedural texture (smooth noise plus soft-edged "cells"), the
-probe an apodized circular aperture with a curved (defocus plus astigmatism)
-phase. Each frame is the far-field amplitude ``|FFT2(probe . patch)|`` of the
-probe shifted to the exact, sub-pixel scan position, optionally with Poisson
-counting noise, scaled by one constant so the brightest pixel of the stack
-is 1 (DATA-001 asks for normalized amplitude: max < 10).
+The geometry copies the reference scan the project is built around: 64x64 detector frames, 1,087
+positions over a 45x44-pixel region (object pixels ~34 to 79) and a 227x226 complex object. The
+object is a procedural texture (smooth noise plus soft-edged "cells"), the probe an apodized circular
+aperture with defocus and astigmatism. Each frame is the far-field amplitude ``|FFT2(probe . patch)|``
+of the probe shifted to the exact, sub-pixel scan position, optionally with Poisson counting noise,
+scaled so the brightest pixel of the stack is 1 (DATA-001 asks for normalized amplitude: max < 10).
 
-Position ``(x, y)`` names the object pixel under the probe centre: column
-``x``, row ``y``. Every random draw comes from ``numpy.random.SeedSequence(seed)``
-children (object, positions, noise), so the same arguments always give the
-same arrays, and turning noise off leaves the object and positions unchanged.
-
-:func:`make_demo_data` writes the scan as a deterministic DATA-001 NPZ, so
-every command and notebook has data to run on without a download.
+Position ``(x, y)`` names the object pixel under the probe centre: column ``x``, row ``y``. Every
+random draw comes from ``numpy.random.SeedSequence(seed)`` children (object, positions, noise), so the
+same arguments give the same arrays, and turning noise off leaves the object and positions unchanged.
+:func:`make_demo_data` writes the scan as a deterministic DATA-001 NPZ, so every command and notebook
+has data to run on without a download.
 
 Examples
 --------
@@ -90,13 +85,13 @@ def simulate_demo_arrays(
     Parameters
     ----------
     n_positions : int
-        Number of scan positions N (at least 2), spread over the fixed
-        reference region; more positions mean a finer step.
+        Number of scan positions N (at least 2) on serpentine lines over the fixed region x 34..79,
+        y 34..78 object pixels; more positions mean a finer step. The reference scan has 1,087.
     seed : int
-        Seed (non-negative) of every random draw.
+        Seed (non-negative) of every random draw: object texture, position jitter and noise.
     layout : {"canonical", "legacy"}
-        ``canonical`` stores ``diffraction`` as (N, H, W) float32; ``legacy``
-        as (H, W, N) float64, like old PtychoPINN files.
+        ``canonical`` stores ``diffraction`` as (N, H, W) float32; ``legacy`` as (H, W, N) float64, the
+        order of old PtychoPINN files (valid under the ``legacy`` contract, not under ``data001``).
     noise : {"poisson", "none"}
         Counting noise on the intensities, or exact amplitudes.
     photons : float
@@ -162,33 +157,16 @@ def make_demo_data(
     photons: float = DEFAULT_PHOTONS,
     force: bool = False,
 ) -> str:
-    """Simulate the demo scan and write it as an uncompressed NPZ.
+    """Simulate the demo scan (see the module docstring) and write it as an uncompressed NPZ.
 
-    The object is a procedural texture (weak absorption, phase up to about
-    1.4 rad), the probe an apodized circular aperture (radius 14 pixels)
-    with defocus and astigmatism, and each frame the far-field amplitude
-    ``|FFT2(probe . object patch)|`` at the exact, sub-pixel scan position,
-    with optional Poisson counting noise, scaled so that the brightest
-    pixel of the stack is 1. Equal arguments give byte-identical files.
+    Equal arguments give byte-identical files.
 
     Parameters
     ----------
     output : str or path
         Destination ``.npz``; its folder must exist. Written atomically.
-    n_positions : int
-        Number of scan positions N (at least 2) on serpentine lines over the
-        fixed region x 34..79, y 34..78 object pixels; more positions mean
-        a finer step. The reference scan has 1,087.
-    seed : int
-        Seed (non-negative) of the object texture, position jitter and noise.
-    layout : {"canonical", "legacy"}
-        ``canonical`` writes ``diffraction`` as (N, 64, 64) float32;
-        ``legacy`` as (64, 64, N) float64, the order of old PtychoPINN files
-        (valid under the ``legacy`` contract, not under ``data001``).
-    noise : {"poisson", "none"}
-        Poisson counting noise, or exact amplitudes.
-    photons : float
-        Expected photons per frame, averaged over the scan (Poisson only).
+    n_positions, seed, layout, noise, photons
+        The scan, as for :func:`simulate_demo_arrays`.
     force : bool
         Replace an existing file.
 
@@ -220,18 +198,17 @@ def make_demo_data(
 
 
 def _check_arguments(n_positions: int, seed: int, layout: str, noise: str, photons: float) -> None:
-    if isinstance(n_positions, bool) or not isinstance(n_positions, (int, np.integer)) or n_positions < 2:
-        msg = f"positions = {n_positions!r}; give an integer of at least 2"
-        raise UsageError(msg)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        msg = f"seed = {seed!r}; give a non-negative integer"
-        raise UsageError(msg)
-    if layout not in LAYOUTS:
-        msg = f"layout '{layout}' is not one of {', '.join(LAYOUTS)}"
-        raise UsageError(msg)
-    if noise not in NOISE_MODELS:
-        msg = f"noise '{noise}' is not one of {', '.join(NOISE_MODELS)}"
-        raise UsageError(msg)
+    for name, value, least, wanted in (
+        ("positions", n_positions, 2, "an integer of at least 2"),
+        ("seed", seed, 0, "a non-negative integer"),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            msg = f"{name} = {value!r}; give {wanted}"
+            raise UsageError(msg)
+    for name, value, choices in (("layout", layout, LAYOUTS), ("noise", noise, NOISE_MODELS)):
+        if value not in choices:
+            msg = f"{name} '{value}' is not one of {', '.join(choices)}"
+            raise UsageError(msg)
     if not np.isfinite(photons) or photons <= 0:
         msg = f"photons = {photons!r}; give a positive number of photons per frame"
         raise UsageError(msg)

@@ -1,11 +1,8 @@
 """Every exception ptyevidence raises on purpose.
 
-The command line maps them to exit codes: :class:`InputError`,
-:class:`UsageError`, :class:`OutputError`, :class:`NotebookExecutionError`,
-:class:`TorchNotInstalledError` and :class:`MissingExtraError` give 2 (the input or the environment cannot
-be used), :class:`ContractError` gives 1 (the input was read and breaks its
-contract). Suspicious but legal input is not an exception: it is a finding
-of severity ``"warning"`` in the report that found it.
+The command line maps them to exit codes by their ``exit_code``: 2 (the input or the environment cannot
+be used) for all but :class:`ContractError`, which gives 1 (the input was read and breaks its contract).
+Suspicious but legal input is not an exception: it is a ``"warning"`` finding of the report that found it.
 """
 
 from __future__ import annotations
@@ -76,9 +73,6 @@ class OutputError(PtyEvidenceError, OSError):
     def __init__(self, message: str, path: str | None = None, operation: str = "") -> None:
         super().__init__(message)
         self.path, self.operation = path, operation
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class MemoryBudgetError(PtyEvidenceError, MemoryError):

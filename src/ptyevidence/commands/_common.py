@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
 import math
 import sys
@@ -12,13 +14,21 @@ from typing import Any
 from .._json import strict_json
 from ..readers.layout import LAYOUTS
 
+#: Kept here (not imported from the fixture package) so that building the parser stays light.
+STRATEGIES = ("stratified-index", "grid", "farthest-point")
+HASH_MODES = ("auto", "full", "none")
+
 __all__ = [
+    "HASH_MODES",
+    "STRATEGIES",
     "add_contract",
     "add_force",
     "add_geometry",
     "add_json",
     "add_layout",
     "add_reader",
+    "add_subset",
+    "call_with_args",
     "emit_json",
     "error_text",
     "geometry_options",
@@ -26,6 +36,7 @@ __all__ = [
     "ratio_type",
     "real_number",
     "seed_type",
+    "subset_size_type",
     "whole_number",
 ]
 
@@ -81,6 +92,30 @@ def geometry_options(args: argparse.Namespace) -> dict[str, object]:
     return {"geometry": args.geometry, "sample_pixel_size": args.sample_pixel_size}
 
 
+def add_subset(parser: argparse.ArgumentParser, size_help: str, strategy_help: str) -> None:
+    """Add ``--subset-size N``, ``--strategy`` and ``--seed N``: how a fixture's positions are chosen."""
+    parser.add_argument("--subset-size", type=subset_size_type, default=64, metavar="N", help=size_help)
+    parser.add_argument("--strategy", choices=STRATEGIES, default="stratified-index", help=strategy_help)
+    parser.add_argument(
+        "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
+    )
+
+
+def subset_size_type(text: str) -> int:
+    """Return ``--subset-size`` as an integer; the library's own check words a refusal of its choice."""
+    with contextlib.suppress(ValueError):
+        return int(text)
+    from ..exceptions import UsageError
+    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
+
+    try:
+        check_subset_choice(text, minimum=MIN_SUBSET_SIZE)
+    except UsageError as exc:
+        # argparse names the flag before the message: drop the parameter's name.
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{exc.parameter} ")) from None
+    raise AssertionError(text)  # unreachable: text is not an integer
+
+
 def add_contract(parser: argparse.ArgumentParser, default: str | None = "data001") -> None:
     """Add ``--contract NAME|PATH``."""
     parser.add_argument(
@@ -100,6 +135,29 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 def add_force(parser: argparse.ArgumentParser) -> None:
     """Add ``--force``."""
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def call_with_args(func: Callable[..., Any], args: argparse.Namespace, *positional: Any, **given: Any) -> Any:
+    """Call ``func`` with ``positional``, ``given`` and each of its other parameters the command line set.
+
+    A flag's destination is the name of the library parameter it sets (``--subset-size`` is
+    ``subset_size``: the rule :func:`error_text` and :func:`ptyevidence.cli.flag_hints` translate
+    back by), so a handler passes the flags by name; ``given`` holds the ones named otherwise. A flag
+    whose value is None (not given) leaves the library's default.
+
+    Examples
+    --------
+    >>> def cut(source, seed=0, force=False):
+    ...     return source, seed, force
+    >>> call_with_args(cut, argparse.Namespace(source="a.npz", force=True, json=False), seed=7)
+    ('a.npz', 7, True)
+    >>> call_with_args(cut, argparse.Namespace(source="a.npz", seed=None))
+    ('a.npz', 0, False)
+    """
+    names = list(inspect.signature(func).parameters)[len(positional) :]
+    options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    options.update(given)
+    return func(*positional, **options)
 
 
 def emit_json(data: Any) -> None:
@@ -126,21 +184,20 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def print_report(report: Any, as_json: bool) -> None:
-    """Print a report as JSON (its ``to_dict()``) or as text (its ``to_text()``)."""
+def print_report(report: Any, as_json: bool, ok: bool = True) -> int:
+    """Print a report as JSON (its ``to_dict()``) or as text (its ``to_text()``); return the exit code for ``ok``."""
     if as_json:
         emit_json(report.to_dict())
     else:
         print(report.to_text())
+    return 0 if ok else 1
 
 
 def error_text(error: BaseException) -> str:
     """Return an error's message for the command line: a library parameter it names becomes its flag.
 
-    Library errors that concern one parameter start with its name and carry
-    it as ``parameter`` (``subset_size 8 is out of range...``); the command
-    line prints the flag instead (``--subset-size 8 is out of range...``).
-    Hints of the form ``force=True`` elsewhere in the message become flags
+    A library error about one parameter starts with its name and carries it as ``parameter``; the command
+    line prints the flag in its place. Hints such as ``force=True`` elsewhere in the message become flags
     through :func:`ptyevidence.cli.flag_hints`.
 
     Examples

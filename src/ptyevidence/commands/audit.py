@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_json, print_report, whole_number
+from ._common import add_json, call_with_args, print_report, whole_number
 
 #: Library words that are no ``name=value`` hint, as the command says them (cli.flag_hints does the rest).
 _FLAGS = {"patterns": "--glob", "leave out the scheduler": "leave out --scheduler"}
@@ -71,17 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..exceptions import UsageError
 
     try:
-        summary = audit(
-            args.paths,
-            contracts=args.contract,
-            out=args.out,
-            recursive=args.recursive,
-            patterns=args.glob,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            resume=args.resume,
-            force=args.force,
-        )
+        summary = call_with_args(audit, args, contracts=args.contract, patterns=args.glob)
     except UsageError as exc:
         raise UsageError(_cli_words(str(exc))) from None
     print_report(summary, args.json)

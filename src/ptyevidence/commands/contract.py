@@ -72,5 +72,4 @@ def _diff(args: argparse.Namespace) -> int:
     from ..diff.contracts import diff_contracts
 
     result = diff_contracts(args.old, args.new)
-    print_report(result, args.json)
-    return 1 if result.breaking else 0
+    return print_report(result, args.json, ok=not result.breaking)

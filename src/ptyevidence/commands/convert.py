@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force, add_reader, real_number
+from ._common import add_force, add_reader, call_with_args, real_number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,27 +56,10 @@ def _run(args: argparse.Namespace) -> int:
 
     object_shape = parse_object_shape(args.object_shape) if args.object_shape else None
     if args.reader is None and args.positions_from is None and _native_cxi(args.input):
-        record = convert_cxi(
-            args.input,
-            args.output,
-            geometry=args.geometry,
-            sample_pixel_size=args.sample_pixel_size,
-            probe=args.probe,
-            object_shape=object_shape,
-            force=args.force,
-        )
+        convert = convert_cxi
     else:
-        from ..writers.convert_source import convert_source
-
-        record = convert_source(
-            args.input,
-            args.output,
-            reader=args.reader,
-            positions_from=args.positions_from,
-            probe=args.probe,
-            object_shape=object_shape,
-            force=args.force,
-        )
+        from ..writers.convert_source import convert_source as convert
+    record = call_with_args(convert, args, args.input, args.output, object_shape=object_shape)
     diffraction, positions, _, probe, obj = record["steps"]
     n, h, w = diffraction["shape"]
     print(f"wrote {args.output}: {n} frames of {h}x{w}")

@@ -10,9 +10,11 @@ from ._common import (
     add_geometry,
     add_json,
     add_reader,
+    call_with_args,
     geometry_options,
     print_report,
     ratio_type,
+    real_number,
     seed_type,
 )
 
@@ -22,6 +24,7 @@ DEFAULT_COMPARE_SIZE = 64
 PLOT_SCAN = "scan_coverage"
 PLOT_OCCUPANCY = "occupancy"
 PLOT_STRATEGIES = "strategy_comparison"
+_length = real_number("length in the units of xcoords/ycoords")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,56 +126,31 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(msg) from None
 
 
-def _length(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and value != float("inf")):
-        msg = f"'{text}' is not a positive length (in the units of xcoords/ycoords)"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def _run(args: argparse.Namespace) -> int:
     from ..coverage import reports
 
     has_subset = args.subset is not None or args.indices_from is not None
     _check_flags(args, has_subset)
-    common = {"probe_diameter": args.probe_diameter, "plot_dir": args.plot_dir, "force": args.force}
     try:
-        geometry = geometry_options(args)
-        if args.reader is not None or args.positions_from is not None or any(geometry.values()):
+        if args.reader is not None or args.positions_from is not None or any(geometry_options(args).values()):
             from ..coverage.matching import read_positions
 
             # Read once with the options; the reports take the positions for the path.
-            args.source = read_positions(
-                args.source, reader=args.reader, positions_from=args.positions_from, **geometry
-            )
+            args.source = call_with_args(read_positions, args, args.source)
         if args.compare_strategies:
-            report = reports.strategies_report(
-                args.source,
-                DEFAULT_COMPARE_SIZE if args.subset_size is None else args.subset_size,
-                0 if args.seed is None else args.seed,
-                args.cell_size,
-                **common,
+            report = call_with_args(
+                reports.strategies_report,
+                args,
+                subset_size=DEFAULT_COMPARE_SIZE if args.subset_size is None else args.subset_size,
+                seed=0 if args.seed is None else args.seed,
             )
         elif has_subset:
-            report = reports.subset_report(
-                args.source,
-                args.subset,
-                args.indices_from,
-                args.cell_size,
-                min_range_ratio=args.min_range_ratio,
-                min_occupancy=args.min_occupancy,
-                **common,
-            )
+            report = call_with_args(reports.subset_report, args, fixture=args.subset, sidecar=args.indices_from)
         else:
-            report = reports.scan_report(args.source, **common)
+            report = call_with_args(reports.scan_report, args)
     except PtyEvidenceError as exc:
         raise _in_flags(exc) from None
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    return print_report(report, args.json, ok=report.ok)
 
 
 def _check_flags(args: argparse.Namespace, has_subset: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force, real_number, seed_type, whole_number
+from ._common import add_force, call_with_args, real_number, seed_type, whole_number
 
 #: Kept here (not imported) so that building the parser stays light.
 _LAYOUTS = ("canonical", "legacy")
@@ -66,15 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..demo import make_demo_data
     from ..fixture.sidecar import file_sha256
 
-    path = make_demo_data(
-        args.output,
-        n_positions=args.positions,
-        seed=args.seed,
-        layout=args.layout,
-        noise=args.noise,
-        photons=args.photons,
-        force=args.force,
-    )
+    path = call_with_args(make_demo_data, args, n_positions=args.positions)
     stack = "(N, H, W) float32" if args.layout == "canonical" else "(H, W, N) float64"
     noise = f"Poisson, {args.photons:g} photons/frame" if args.noise == "poisson" else "no noise"
     print(f"wrote {path}: {args.positions} positions, 64x64 frames, {args.layout} {stack}, {noise}, seed {args.seed}")

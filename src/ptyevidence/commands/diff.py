@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_json, print_report, real_number
+from ._common import add_json, call_with_args, print_report, real_number
 
 _tolerance = real_number("tolerance", 0.0, low_open=False)
 
@@ -44,6 +44,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _diff(args: argparse.Namespace) -> int:
     from ..diff.datasets import diff_datasets
 
-    result = diff_datasets(args.a, args.b, rtol=args.rtol, atol=args.atol)
-    print_report(result, args.json)
-    return 0 if result.same else 1
+    result = call_with_args(diff_datasets, args)
+    return print_report(result, args.json, ok=result.same)

@@ -6,21 +6,20 @@ import argparse
 import sys
 
 from ._common import (
+    HASH_MODES,
     add_force,
     add_geometry,
     add_json,
     add_layout,
     add_reader,
+    add_subset,
+    call_with_args,
     emit_json,
-    geometry_options,
     print_report,
     ratio_type,
-    seed_type,
 )
 
 #: Kept here (not imported) so that building the parser stays light.
-_STRATEGIES = ("stratified-index", "grid", "farthest-point")
-_HASH_MODES = ("auto", "full", "none")
 _FORMATS = ("data001", "slac-npz", "ptychodus-product")
 
 
@@ -47,23 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     make.add_argument("--source", required=True, metavar="S", help="dataset to cut from")
     make.add_argument("--output", required=True, metavar="O", help="fixture NPZ to write")
-    make.add_argument(
-        "--subset-size",
-        type=_subset_size,
-        default=64,
-        metavar="N",
-        help="number of positions, 16 to the source's N (default: 64)",
-    )
-    make.add_argument(
-        "--strategy",
-        choices=_STRATEGIES,
-        default="stratified-index",
-        help="stratified-index: evenly spaced in acquisition order, int(i*N/n); "
+    add_subset(
+        make,
+        "number of positions, 16 to the source's N (default: 64)",
+        "stratified-index: evenly spaced in acquisition order, int(i*N/n); "
         "grid: one position per occupied cell of a ~n-cell grid; farthest-point: "
         "greedy max-min distance from a seeded start (default: stratified-index)",
-    )
-    make.add_argument(
-        "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
     )
     make.add_argument("--metadata-out", metavar="M", help="JSON sidecar (default: O with .json)")
     make.add_argument("--notes-out", metavar="PATH", help="Markdown notes (default: O with .md)")
@@ -93,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     hashing = make.add_mutually_exclusive_group()
     hashing.add_argument(
         "--source-hash",
-        choices=_HASH_MODES,
+        choices=HASH_MODES,
         default="auto",
         help="record the source's SHA-256: full = one full read of the source, "
         "which also checks its zip CRCs; none = record null; auto = full for "
@@ -175,45 +163,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     regen.set_defaults(func=_regenerate)
 
 
-def _subset_size(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    # The library's one check words the message; argparse names the flag before it.
-    from ..exceptions import UsageError
-    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
-
-    try:
-        check_subset_choice(text, minimum=MIN_SUBSET_SIZE)
-    except UsageError as exc:
-        # argparse names the flag before the message: drop the parameter's name.
-        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{exc.parameter} ")) from None
-    raise AssertionError(text)  # unreachable: text is not an integer
-
-
 def _make(args: argparse.Namespace) -> int:
     from ..fixture.make import make_fixture
 
-    result = make_fixture(
-        args.source,
-        args.output,
-        subset_size=args.subset_size,
-        strategy=args.strategy,
-        seed=args.seed,
-        metadata_out=args.metadata_out,
-        notes_out=args.notes_out,
-        legacy_alias=args.legacy_alias,
-        layout=args.layout,
-        force=args.force,
-        source_hash=args.source_hash,
-        contract=args.contract,
-        reader=args.reader,
-        positions_from=args.positions_from,
-        format=args.format,
-        compress=args.compress,
-        **geometry_options(args),
-    )
+    result = call_with_args(make_fixture, args)
     if args.json:
         emit_json(result.sidecar)
     else:
@@ -232,15 +185,8 @@ def _make(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from ..fixture.make import verify_fixture
 
-    report = verify_fixture(
-        args.fixture,
-        metadata=args.metadata,
-        source=args.source,
-        min_range_ratio=args.min_range_ratio,
-        min_occupancy=args.min_occupancy,
-    )
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    report = call_with_args(verify_fixture, args)
+    return print_report(report, args.json, ok=report.ok)
 
 
 def _regenerate(args: argparse.Namespace) -> int:
@@ -250,13 +196,5 @@ def _regenerate(args: argparse.Namespace) -> int:
     if args.output is None and (args.metadata_out or args.notes_out or args.force):
         msg = "--metadata-out, --notes-out and --force need --output (without it nothing is written)"
         raise UsageError(msg)
-    report = regenerate_fixture(
-        args.sidecar,
-        source=args.source,
-        output=args.output,
-        metadata_out=args.metadata_out,
-        notes_out=args.notes_out,
-        force=args.force,
-    )
-    print_report(report, args.json)
-    return 0 if report.reproduced else 1
+    report = call_with_args(regenerate_fixture, args)
+    return print_report(report, args.json, ok=report.reproduced)

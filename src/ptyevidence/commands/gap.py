@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force
+from ._common import add_force, call_with_args
 
 FORMATS = ("markdown", "csv", "json")
 
@@ -55,14 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from .._atomic import atomic_output, check_output_path
     from ..exceptions import UsageError
-    from ..gap import (
-        DEFAULT_ATOL,
-        DEFAULT_LEFT,
-        DEFAULT_RIGHT,
-        DEFAULT_RTOL,
-        build_gap_matrix,
-        compare_dumps,
-    )
+    from ..gap import DEFAULT_LEFT, DEFAULT_RIGHT, build_gap_matrix, compare_dumps
 
     if (args.left_dump is None) != (args.right_dump is None):
         msg = "--left-dump and --right-dump go together; pass both dumps or neither"
@@ -77,13 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     matrix = build_gap_matrix(args.left or DEFAULT_LEFT, args.right or DEFAULT_RIGHT)
     ok = True
     if args.left_dump is not None:
-        report = compare_dumps(
-            matrix,
-            args.left_dump,
-            args.right_dump,
-            rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
-            atol=DEFAULT_ATOL if args.atol is None else args.atol,
-        )
+        report = call_with_args(compare_dumps, args, matrix, args.left_dump, args.right_dump)
         matrix = matrix.with_parity(report)
         ok = report.ok
     text = matrix.render(fmt)
@@ -99,9 +86,5 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _format_from_suffix(output: str | None) -> str:
-    if output:
-        lowered = output.lower()
-        for suffix, fmt in ((".csv", "csv"), (".json", "json")):
-            if lowered.endswith(suffix):
-                return fmt
-    return "markdown"
+    lowered = (output or "").lower()
+    return next((fmt for fmt in ("csv", "json") if lowered.endswith(f".{fmt}")), "markdown")

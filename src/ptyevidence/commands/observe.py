@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force, add_json, emit_json, real_number
+from ._common import add_force, add_json, call_with_args, emit_json, real_number
 
 
 def _gridsizes(text: str) -> tuple[int, ...]:
@@ -73,16 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..gap.observe import observe
 
-    report = observe(
-        args.fixture,
-        python=args.python,
-        ptychopinn=args.ptychopinn,
-        gridsizes=args.gridsize,
-        config=args.config,
-        out=args.out,
-        timeout=args.timeout,
-        force=args.force,
-    )
+    report = call_with_args(observe, args, gridsizes=args.gridsize)
     if args.json:
         emit_json(report.to_dict())
     else:

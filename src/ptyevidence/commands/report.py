@@ -6,14 +6,15 @@ import argparse
 import sys
 
 from ._common import (
+    HASH_MODES,
     add_force,
     add_geometry,
     add_reader,
+    add_subset,
     error_text,
     geometry_options,
-    seed_type,
+    whole_number,
 )
-from .fixture import _HASH_MODES, _STRATEGIES, _subset_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,21 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "current folder); with several sources, the parent of one folder per "
         "source stem",
     )
-    p.add_argument(
-        "--subset-size",
-        type=_subset_size,
-        default=64,
-        metavar="N",
-        help="positions in the regression fixture, 16 or more (default: 64)",
-    )
-    p.add_argument(
-        "--strategy",
-        choices=_STRATEGIES,
-        default="stratified-index",
-        help="how the fixture's positions are chosen (default: stratified-index)",
-    )
-    p.add_argument(
-        "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
+    add_subset(
+        p,
+        "positions in the regression fixture, 16 or more (default: 64)",
+        "how the fixture's positions are chosen (default: stratified-index)",
     )
     p.add_argument(
         "--contract",
@@ -86,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--source-hash",
-        choices=_HASH_MODES,
+        choices=HASH_MODES,
         default="auto",
         help="hash the source in full (the fixture's policy, whose record the report "
         "reads): auto = up to 1 GiB, a fingerprint above; full; none (default: auto)",
@@ -96,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers",
         "--jobs",
         dest="jobs",
-        type=_jobs,
+        type=whole_number(1, "number of worker processes"),
         default=1,
         metavar="K",
         help="render K sources at a time on a local dask cluster of K worker "
@@ -128,17 +118,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"'{text}' is not a positive number of worker processes"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def _run(args: argparse.Namespace) -> int:
     from ..exceptions import UsageError
     from ..report.batch import read_source_list, render_reports
@@ -158,18 +137,12 @@ def _run(args: argparse.Namespace) -> int:
         force=args.force,
         contract=args.contract,
         source_hash=args.source_hash,
-        **{
-            k: v
-            for k, v in {
-                "reader": args.reader,
-                "positions_from": args.positions_from,
-                "observe": args.observe,
-                "python": args.python,
-                "ptychopinn": args.ptychopinn,
-                **geometry_options(args),
-            }.items()
-            if v
-        },
+        reader=args.reader,
+        positions_from=args.positions_from,
+        observe=args.observe,
+        python=args.python,
+        ptychopinn=args.ptychopinn,
+        **geometry_options(args),
     )
     code = 0
     for label, outcome in results:

@@ -8,6 +8,7 @@ from ._common import (
     add_contract,
     add_json,
     add_layout,
+    call_with_args,
     print_report,
     whole_number,
 )
@@ -48,12 +49,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..gap.torch_check import check_torch_loading
 
-    report = check_torch_loading(
-        args.fixture,
-        contract=args.contract,
-        batch_size=args.batch_size,
-        coords_dtype=args.coords_dtype,
-        layout=args.layout,
-    )
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    report = call_with_args(check_torch_loading, args, args.fixture)
+    return print_report(report, args.json, ok=report.ok)

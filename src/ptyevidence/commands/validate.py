@@ -10,7 +10,7 @@ from ._common import (
     add_json,
     add_layout,
     add_reader,
-    geometry_options,
+    call_with_args,
     print_report,
     whole_number,
 )
@@ -53,17 +53,6 @@ def _run(args: argparse.Namespace) -> int:
     from ..contract.validate import validate_dataset
     from ..readers.registry import default_contract_for
 
-    geometry = geometry_options(args)
-    contract = args.contract or default_contract_for(args.path, args.reader, args.positions_from, **geometry)
-    report = validate_dataset(
-        args.path,
-        contract,
-        layout=args.layout,
-        reader=args.reader,
-        positions_from=args.positions_from,
-        record=args.record,
-        jobs=args.jobs,
-        **geometry,
-    )
-    print_report(report, args.json)
-    return 0 if report.ok else 1
+    contract = args.contract or call_with_args(default_contract_for, args)
+    report = call_with_args(validate_dataset, args, args.path, contract)
+    return print_report(report, args.json, ok=report.ok)

@@ -1,13 +1,9 @@
 """The evidence report: run the notebooks on a dataset, collect the artifacts.
 
-:func:`render_reports` is what ``ptyevidence report`` calls (one source:
-:func:`render_report`). The notebooks themselves use :func:`start_run`
-(resolve their ``source``/``out_dir`` parameters; a :class:`NotebookRun`
-writes their artifacts and replaces its own on a re-run) and the records of
-:mod:`ptyevidence.report.summary` (:class:`CoverageRecord`), which the
-runner reads back into :class:`ReportSummary`. The orchestration lives in
-:mod:`ptyevidence.report.runner` and :mod:`ptyevidence.report.batch`, the
-pages in :mod:`ptyevidence.report.html`.
+:func:`render_reports` is what ``ptyevidence report`` calls (one source: :func:`render_report`). The
+notebooks use :func:`start_run` (a :class:`NotebookRun` writes their artifacts, replacing its own on a
+re-run) and the records of :mod:`ptyevidence.report.summary`, which the runner reads back into
+:class:`ReportSummary`; the pages are :mod:`ptyevidence.report.html`.
 
 Examples
 --------

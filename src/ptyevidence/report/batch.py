@@ -1,17 +1,10 @@
 """Reports of several sources: one folder each, one gap matrix, one landing page.
 
-:func:`render_reports` renders one report per source: here, one after the
-other, or as one task per source on dask.distributed (``jobs`` worker
-processes of a local cluster, or an existing cluster's ``scheduler``: the
-engine of ``ptyevidence audit``). With several sources the gap matrix, which
-depends on the pipeline contracts and not on the data, is rendered once into
-the parent folder and linked from every report (unless ``observe`` runs
-PtychoPINN on each report's own fixture), and the parent's ``index.html``,
-written once every report has finished, has one row per source (verdicts,
-coverage, links; ERROR and the reason for a report that failed). Progress
-lines name their source and are written whole, so reports rendered at the
-same time never mix their lines. :func:`read_source_list` reads a file
-naming the sources.
+:func:`render_reports` renders one report per source, here or as dask tasks (the engine of
+``ptyevidence audit``); the gap matrix, which depends on the contracts and not on the data, is
+rendered once into the parent folder (unless ``observe`` runs PtychoPINN on each fixture), whose
+``index.html`` has one row per source. Progress lines name their source and are written whole, so
+reports rendered at the same time never mix their lines. :func:`read_source_list` reads a list file.
 """
 
 from __future__ import annotations
@@ -50,10 +43,8 @@ _Outcome = tuple[str, "ReportResult | PtyEvidenceError"]
 def read_source_list(path: str | os.PathLike) -> list[str]:
     r"""Return the sources a list file names, one per line, relative ones resolved against its folder.
 
-    Blank lines and lines starting with ``#`` are skipped; every other line,
-    stripped, is a dataset path. A relative entry is joined to the list's
-    folder as given (so a relative list gives paths relative to the working
-    directory, as a user wrote them).
+    Blank lines and ``#`` lines are skipped; every other line, stripped, is a dataset path, a relative
+    one joined to the list's folder as given (a relative list gives paths relative to the working directory).
 
     Parameters
     ----------
@@ -218,15 +209,9 @@ def _engine(jobs: int, scheduler: str | None, log: Callable[[str], None]) -> Ite
     The cluster is reached (or started) on entry, before anything is written.
     """
     if jobs == 1 and scheduler is None:
-
-        def here(
-            labels: list[str], sources: Sequence[Any], folders: list[Path], kwargs: dict[str, Any]
-        ) -> list[_Outcome]:
-            return [
-                _render_one(label, src, folder, kwargs, log) for label, src, folder in zip(labels, sources, folders)
-            ]
-
-        yield here
+        yield lambda labels, sources, folders, kwargs: [
+            _render_one(label, src, folder, kwargs, log) for label, src, folder in zip(labels, sources, folders)
+        ]
         return
     from .._cluster import dask_client
 

@@ -1,12 +1,9 @@
 """The report's HTML: landing pages, Markdown artifacts as pages, executed notebooks as pages.
 
-Everything a browser opens from ``index.html`` is HTML or an image: each
-Markdown artifact gets a rendered page beside it (``NAME.md.html``, through
-mistune, the renderer nbconvert ships with), and each executed notebook is
-exported without the nbval markers its cells carry for the test suite.
-Tables keep words whole (a long word may break only when it alone is wider
-than the page) and figures are shown at the page's width, linked to the
-full-size file.
+Everything a browser opens from ``index.html`` is HTML or an image: each Markdown artifact gets a page
+beside it (``NAME.md.html``, rendered by mistune, which nbconvert ships with), and each executed notebook
+is exported without its nbval markers. Tables keep words whole and figures are shown at the page's width,
+linked to the full-size file.
 """
 
 from __future__ import annotations
@@ -303,15 +300,11 @@ def _width(folder: Path | None, name: str) -> str:
 
 
 def _coverage_statements(cov: Any) -> str:
-    items = []
-    if cov.occupancy_ceiling is not None:
-        items.append(f"occupancy {cov.occupancy:.2f} of at most {cov.occupancy_ceiling:.2f}")
-    else:
-        items.append(f"occupancy {cov.occupancy:.2f}")
+    ceiling = "" if cov.occupancy_ceiling is None else f" of at most {cov.occupancy_ceiling:.2f}"
     gap = f"largest gap {cov.largest_gap:.3g} px"
     if cov.gap_in_diameters is not None:
         gap += f" = {cov.gap_in_diameters:.2f} probe diameters ({cov.probe_diameter:.3g} px)"
-    items += [gap, f"hull area {cov.hull_area_ratio:.2f}"]
+    items = [f"occupancy {cov.occupancy:.2f}{ceiling}", gap, f"hull area {cov.hull_area_ratio:.2f}"]
     if cov.best_strategy:
         same = " (this fixture's)" if cov.best_strategy == cov.strategy else f" (this fixture: {e(cov.strategy)})"
         items.append(f"best coverage: {e(cov.best_strategy)}{same}, by the smallest largest gap")

@@ -1,19 +1,13 @@
 """One notebook run: where it reads, where it writes, and which files in its folder are its own.
 
-A notebook starts with :func:`start_run` and writes every artifact through
-the :class:`NotebookRun` it returns. The run records what it wrote (name,
-size, modification time) in ``.ptyevidence/<notebook>.json`` inside the
-folder, so running the notebook again into the same folder, with other
-parameters, in Jupyter or under papermill, replaces its own earlier
-artifacts, while a file it did not write (or one changed since) is
-refused unless ``force`` is True.
+A notebook starts with :func:`start_run` and writes every artifact through the :class:`NotebookRun`
+it returns, which records what it wrote (name, size, modification time) in
+``.ptyevidence/<notebook>.json``: a re-run into the same folder replaces its own earlier artifacts
+and refuses, unless ``force``, a file it did not write or one changed since.
 
-An empty ``out_dir`` is a temporary folder kept for the kernel's lifetime
-(re-running the notebook in the same kernel reuses it, demo dataset
-included) and removed when the kernel exits, or, for a kernel that was
-killed, by the next notebook that starts a temporary folder: nothing is
-left behind unless an ``out_dir`` is given. In an IPython kernel, a ptyevidence error shows as
-one line naming the notebook's parameters instead of a traceback.
+An empty ``out_dir`` is a temporary folder kept for the kernel's lifetime and removed when the
+kernel exits (or, after a killed kernel, by the next notebook that starts one). In an IPython
+kernel, a ptyevidence error shows as one line naming the notebook's parameters, no traceback.
 """
 
 from __future__ import annotations
@@ -25,10 +19,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import atomic_output, check_output_path
+from .._atomic import atomic_output, check_output_path, process_alive
 from .._json import dumps_strict, read_json
 from ..exceptions import InputError, PtyEvidenceError, UsageError
 
@@ -48,6 +43,7 @@ _TEMPORARY_NAME = re.compile(r"^ptyevidence-[a-z0-9_]+-(\d+)-[A-Za-z0-9_]+$")
 _TEMPORARY_MARK = "temporary"
 
 
+@dataclass(repr=False)
 class NotebookRun:
     """The folder a notebook writes to and the artifacts it owns there.
 
@@ -65,23 +61,16 @@ class NotebookRun:
         ``out`` is a temporary folder, removed when the process exits.
     reading : dict
         How ``source`` is read: the ``reader``, ``positions_from``, ``geometry``
-        and ``sample_pixel_size`` given (empty, zero or absent: the defaults).
+        and ``sample_pixel_size`` given (empty, zero or absent: the defaults), as
+        keyword arguments of the readers' callers.
     """
 
-    def __init__(
-        self, notebook: str, source: str, out: Path, force: bool, temporary: bool, reading: dict[str, Any] | None = None
-    ) -> None:
-        self.notebook = notebook
-        self.source = source
-        self.out = out
-        self.force = bool(force)
-        self.temporary = temporary
-        self._reading = {k: v for k, v in (reading or {}).items() if v}
-
-    @property
-    def reading(self) -> dict[str, Any]:
-        """The reading options given, as keyword arguments of the readers' callers."""
-        return dict(self._reading)
+    notebook: str
+    source: str
+    out: Path
+    force: bool
+    temporary: bool
+    reading: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         where = "temporary folder " if self.temporary else ""
@@ -186,10 +175,8 @@ def start_run(
 ) -> NotebookRun:
     """Resolve a notebook's ``source`` and ``out_dir`` parameters and start its run.
 
-    An empty ``out_dir`` means this process's temporary folder for the
-    notebook; an empty ``source`` means the demo dataset ``demo.npz`` in the
-    folder, simulated unless it is there already (the simulation is
-    deterministic).
+    An empty ``out_dir`` means this process's temporary folder for the notebook; an empty ``source``
+    means the demo dataset ``demo.npz`` in the folder, simulated (deterministically) unless it is there.
 
     Parameters
     ----------
@@ -234,13 +221,13 @@ def start_run(
     else:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-    reading = {
+    given = {
         "reader": reader,
         "positions_from": os.fspath(positions_from),
         "geometry": geometry,
         "sample_pixel_size": sample_pixel_size,
     }
-    run = NotebookRun(notebook, "", out, force, temporary, reading)
+    run = NotebookRun(notebook, "", out, bool(force), temporary, {k: v for k, v in given.items() if v})
     if str(source):
         check_source(source, **run.reading)
         run.source = os.fspath(source)
@@ -270,13 +257,8 @@ def _remove_orphans() -> None:
         match = _TEMPORARY_NAME.match(folder.name)
         if not match or not (folder / MANIFEST_DIR / _TEMPORARY_MARK).is_file():
             continue
-        pid = int(match.group(1))
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_alive(int(match.group(1))):
             shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            continue  # alive, owned by another user
 
 
 def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> str:

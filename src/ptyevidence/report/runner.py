@@ -1,20 +1,13 @@
 """Run the evidence notebooks on a dataset and collect the artifacts in one folder.
 
-:func:`render_report` executes the notebooks of :data:`NOTEBOOKS` through
-papermill with the same parameters, all at once (each in its own kernel,
-started with this interpreter), then renders each executed notebook and
-each Markdown artifact to HTML and writes ``index.html`` (verdicts, the
-figures, links to everything) and ``summary.json`` (tool version, source
-digest, parameters, verdicts, paths). The notebooks do the work by calling
-the library; this module only orchestrates and summarizes, reading the
-notebooks' records through :mod:`ptyevidence.report.summary`. Several
-sources are :func:`ptyevidence.report.batch.render_reports`.
+:func:`render_report` executes :data:`NOTEBOOKS` through papermill with the same parameters, all at
+once (each in its own kernel on this interpreter), renders the executed notebooks and the Markdown
+artifacts to HTML and writes ``index.html`` and ``summary.json`` from the notebooks' records
+(:mod:`ptyevidence.report.summary`). The notebooks do the work by calling the library.
 
-The notebooks run with the artifact folder as their working directory and
-``out_dir = "."``, so the records they write (fixture notes, regeneration
-commands) hold paths relative to that folder, and the folder can be moved.
-The source is read O(subset): its SHA-256 is the one the fixture recorded
-under the ``source_hash`` policy (above 1 GiB, a fingerprint unless ``full``).
+The notebooks run in the artifact folder with ``out_dir = "."``, so their records hold paths relative
+to it and the folder can be moved. The source is read O(subset): its SHA-256 is the one the fixture
+recorded under the ``source_hash`` policy.
 """
 
 from __future__ import annotations
@@ -42,20 +35,6 @@ from .summary import (
     SourceRecord,
     Verdicts,
 )
-
-__all__ = [
-    "ARTIFACTS",
-    "DEMO_NAME",
-    "GAP_NOTEBOOK",
-    "NOTEBOOKS",
-    "NOTEBOOKS_ENV",
-    "NotebookExecutionError",
-    "ReportResult",
-    "default_out_dir",
-    "find_notebooks",
-    "render_gap_matrix",
-    "render_report",
-]
 
 #: The evidence notebooks, in reading order (they run at the same time).
 NOTEBOOKS = ("data_contract.ipynb", "dataset.ipynb", "scan_coverage.ipynb", "torch_gap_matrix.ipynb")
@@ -187,11 +166,9 @@ class ReportResult:
 def find_notebooks(folder: str | os.PathLike | None = None) -> Path:
     """Return the folder holding the evidence notebooks.
 
-    Looked up in order: ``folder``, the environment variable
-    :data:`NOTEBOOKS_ENV`, ``notebooks/`` of the repository checkout the
-    package runs from, ``notebooks/`` inside the installed package, and
-    ``share/ptyevidence/notebooks`` under the environment's prefix (where a
-    wheel installs them). The working directory plays no part.
+    Looked up in order: ``folder``, :data:`NOTEBOOKS_ENV`, ``notebooks/`` of the repository checkout the
+    package runs from or inside the installed package, and ``share/ptyevidence/notebooks`` under the
+    environment's prefix (where a wheel installs them); never the working directory.
 
     Parameters
     ----------
@@ -247,27 +224,6 @@ def default_out_dir(source: str | os.PathLike | None) -> Path:
     """
     stem = Path(DEMO_NAME if source is None else source).name.split(".")[0]
     return Path("artifacts") / stem
-
-
-def check_report_parameters(subset_size: int, strategy: str, seed: int, contract: str, source_hash: str) -> None:
-    """Refuse parameters the notebooks would refuse, before anything runs.
-
-    Raises
-    ------
-    UsageError
-        Naming the parameter.
-    """
-    from ..fixture.make import SOURCE_HASH_MODES
-    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
-
-    check_subset_choice(subset_size, strategy, seed, minimum=MIN_SUBSET_SIZE)
-    if source_hash not in SOURCE_HASH_MODES:
-        msg = f"source_hash={source_hash!r} is not one of {', '.join(SOURCE_HASH_MODES)}"
-        raise UsageError(msg)
-    if contract:
-        from ..contract.model import load_contract
-
-        load_contract(contract)
 
 
 def _report_files() -> list[str]:
@@ -387,13 +343,26 @@ def render_report(
         TensorFlow or PyTorch (checked before anything is written).
     """
     log = log or _log_stderr
-    if progress is None:
-        progress = sys.stderr.isatty()
-    check_report_parameters(subset_size, strategy, seed, contract, source_hash)
+    from ..contract.model import load_contract
+    from ..fixture.make import SOURCE_HASH_MODES
+    from ..fixture.strategies import MIN_SUBSET_SIZE, check_subset_choice
+
+    # Parameters the notebooks would refuse are refused before anything runs.
+    check_subset_choice(subset_size, strategy, seed, minimum=MIN_SUBSET_SIZE)
+    if source_hash not in SOURCE_HASH_MODES:
+        msg = f"source_hash={source_hash!r} is not one of {', '.join(SOURCE_HASH_MODES)}"
+        raise UsageError(msg)
+    if contract:
+        load_contract(contract)
     if source is not None:
         check_source(source, reader, positions_from, geometry, sample_pixel_size)
     if observe:
-        _check_observe(gap_dir, python, ptychopinn)
+        from ..gap.observe import check_interpreter
+
+        if gap_dir is not None:
+            msg = "observe=True runs the gap notebook on this report's fixture; leave out gap_dir"
+            raise UsageError(msg)
+        check_interpreter(python, ptychopinn)
     elif python is not None or ptychopinn is not None:
         msg = "python=... and ptychopinn=... say where PtychoPINN runs; pass them with observe=True"
         raise UsageError(msg)
@@ -414,23 +383,16 @@ def render_report(
         notebook_source = os.path.abspath(source)
     parameters = _parameters(notebook_source, subset_size, strategy, seed, force, contract, source_hash)
     # Passed only when given, so the summaries of plain reports keep their parameters.
-    if reader is not None:
-        parameters["reader"] = reader
-    if positions_from is not None:
-        parameters["positions_from"] = os.path.abspath(positions_from)
-    if geometry is not None:
-        parameters["geometry"] = geometry
-    if sample_pixel_size is not None:
-        parameters["sample_pixel_size"] = float(sample_pixel_size)
-    if observe:
-        parameters["observe_fixture"] = "fixture.npz"
-        parameters.update(
-            {
-                k: os.path.abspath(v)
-                for k, v in (("ptychopinn_python", python), ("ptychopinn", ptychopinn))
-                if v is not None
-            }
-        )
+    given = {
+        "reader": reader,
+        "positions_from": _absolute(positions_from),
+        "geometry": geometry,
+        "sample_pixel_size": None if sample_pixel_size is None else float(sample_pixel_size),
+        "observe_fixture": "fixture.npz" if observe else None,
+        "ptychopinn_python": _absolute(python),
+        "ptychopinn": _absolute(ptychopinn),
+    }
+    parameters.update({k: v for k, v in given.items() if v is not None})
     names = [n for n in NOTEBOOKS if gap_dir is None or n != GAP_NOTEBOOK]
     # Observing, the gap notebook runs PtychoPINN on the fixture scan_coverage cuts: after it.
     later = [GAP_NOTEBOOK] if observe else []
@@ -452,16 +414,8 @@ def render_report(
     return ReportResult(_shown(out), summary)
 
 
-def _check_observe(
-    gap_dir: str | os.PathLike | None, python: str | os.PathLike | None, ptychopinn: str | os.PathLike | None
-) -> None:
-    """Refuse an observed report that cannot run, before anything is written."""
-    from ..gap.observe import check_interpreter
-
-    if gap_dir is not None:
-        msg = "observe=True runs the gap notebook on this report's fixture; leave out gap_dir"
-        raise UsageError(msg)
-    check_interpreter(python, ptychopinn)
+def _absolute(path: str | os.PathLike | None) -> str | None:
+    return None if path is None else os.path.abspath(path)
 
 
 def _same_demo(out: Path) -> bool:
@@ -507,18 +461,10 @@ def render_gap_matrix(
     pathlib.Path
         The folder, holding ``torch_gap_matrix.{ipynb,html,md,csv}`` and ``torch_gap_matrix.md.html``.
     """
-    log = log or _log_stderr
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     parameters = {**_parameters("", 64, "stratified-index", 0, force, "", "auto"), "observe_torch": False}
-    _execute_all(
-        find_notebooks(notebooks),
-        [GAP_NOTEBOOK],
-        out,
-        parameters,
-        sys.stderr.isatty() if progress is None else progress,
-        log,
-    )
+    _execute_all(find_notebooks(notebooks), [GAP_NOTEBOOK], out, parameters, progress, log or _log_stderr)
     write_markdown_pages(out, GAP_MARKDOWN)
     return out
 
@@ -550,15 +496,16 @@ def _execute_all(
     names: list[str],
     out: Path,
     parameters: dict[str, Any],
-    progress: bool,
+    progress: bool | None,
     log: Callable[[str], None],
     then: list[str] | None = None,
 ) -> None:
     """Run the notebooks at the same time, then those of ``then`` (they read what the first wrote).
 
-    Each executed notebook is exported to HTML; the first failure (in
-    notebook order) is raised once its group has finished.
+    Each executed notebook is exported to HTML; the first failure (in notebook order) is raised once its
+    group has finished. Progress bars are drawn when ``progress`` (None: standard error is a terminal).
     """
+    progress = sys.stderr.isatty() if progress is None else progress
     _load_papermill()
     label = out.name
     start = time.perf_counter()
@@ -686,11 +633,9 @@ def _ipc_address() -> str | None:
 def _kernel_manager_class() -> type:
     """Return a kernel manager class that starts ipykernel with this interpreter.
 
-    A kernel spec named ``python3`` may exist in the user's or the system's
-    Jupyter folders and point at another Python, one without ptyevidence;
-    ipykernel's own spec for ``sys.executable`` makes the notebooks use the
-    same environment as the command, whatever kernel specs are installed.
-    The connection is encrypted (CurveZMQ) when both sides support it.
+    An installed ``python3`` kernel spec may point at another Python, one without ptyevidence; ipykernel's
+    own spec for ``sys.executable`` runs the notebooks in the command's environment. The connection is
+    encrypted (CurveZMQ) when both sides support it.
     """
     import zmq
     from ipykernel.kernelspec import RESOURCES, get_kernel_dict

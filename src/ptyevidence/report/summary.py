@@ -1,42 +1,25 @@
 """The records a report is made of: what the notebooks write and what ``summary.json`` holds.
 
-The notebooks write ``coverage.json`` as a :class:`CoverageRecord`,
-``data_contract.json`` with :meth:`ptyevidence.ValidationReport.to_json` and
-``torch_gap_matrix.csv`` with :meth:`ptyevidence.GapMatrix.to_csv`; the
-runner reads them back through :meth:`CoverageRecord.read`,
-:meth:`ContractVerdict.read` and :meth:`GapVerdict.read`, and writes
-``summary.json`` as a :class:`ReportSummary`. Every key of those files is
-named here or in the library class that writes it, never only in a notebook.
+The notebooks write ``coverage.json`` (:class:`CoverageRecord`), ``data_contract.json``
+(:meth:`ptyevidence.ValidationReport.to_json`) and ``torch_gap_matrix.csv``
+(:meth:`ptyevidence.GapMatrix.to_csv`); the runner reads them back through the ``read`` methods here and
+writes ``summary.json`` (:class:`ReportSummary`). Every key of those files is named here or in the
+library class that writes it, never only in a notebook.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from .._json import dumps_strict, read_json
 from ..fixture.verdict import recorded_verdicts
-
-__all__ = [
-    "ContractVerdict",
-    "CoverageRecord",
-    "CoverageVerdict",
-    "FixtureRecord",
-    "FixtureVerdict",
-    "GapVerdict",
-    "ReportSummary",
-    "SourceRecord",
-    "Verdicts",
-]
-
-
-def _has_default(f: Any) -> bool:
-    return f.default is not MISSING or f.default_factory is not MISSING
 
 
 class _HasToDict(Protocol):
@@ -47,17 +30,45 @@ def _read_json(path: str | os.PathLike) -> dict[str, Any]:
     return read_json(path, f"record '{os.fspath(path)}'")
 
 
+#: Every record class by name: a field annotated with one is read back through its ``from_dict``.
+_RECORDS: dict[str, type[_Record]] = {}
+
+
 class _Record:
-    """``to_dict``/``from_dict`` of a dataclass record whose fields are JSON values."""
+    """``to_dict``/``from_dict``/``to_json``/``read`` of a dataclass record whose fields are JSON values or records."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _RECORDS[cls.__name__] = cls
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the record as JSON-ready data, fields in order."""
-        return asdict(self)
+        """Return the record as JSON-ready data, fields in order (records as their own :meth:`to_dict`)."""
+        data = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            data[f.name] = value.to_dict() if isinstance(value, _Record) else copy.deepcopy(value)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
         """Inverse of :meth:`to_dict` (other entries of ``data`` are ignored; missing ones take their defaults)."""
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or not _has_default(f)})
+        values = {}
+        for f in fields(cls):
+            if f.name in data:
+                record = _RECORDS.get(str(f.type))
+                values[f.name] = record.from_dict(data[f.name]) if record else copy.deepcopy(data[f.name])
+            elif f.default is MISSING and f.default_factory is MISSING:
+                values[f.name] = data[f.name]  # KeyError: a required entry is missing
+        return cls(**values)
+
+    def to_json(self) -> str:
+        """Return the record as a JSON file holds it: :meth:`to_dict` indented, one final newline."""
+        return dumps_strict(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> Any:
+        """Read a record from its JSON file."""
+        return cls.from_dict(_read_json(path))
 
 
 @dataclass(frozen=True)
@@ -222,30 +233,6 @@ class CoverageRecord(_Record):
             best_strategy=best_strategy(strategies) if strategies else None,
         )
 
-    def to_json(self) -> str:
-        """Return the content of ``coverage.json``: :meth:`to_dict` indented, one final newline."""
-        return dumps_strict(self.to_dict(), indent=2) + "\n"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CoverageRecord:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            source=data["source"],
-            units=data["units"],
-            fixture=FixtureRecord.from_dict(data["fixture"]),
-            scan=dict(data["scan"]),
-            metrics=dict(data["metrics"]),
-            strategies={k: dict(v) for k, v in data["strategies"].items()},
-            plots=list(data["plots"]),
-            probe=data.get("probe"),
-            best_strategy=data.get("best_strategy"),
-        )
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> CoverageRecord:
-        """Read a ``coverage.json``."""
-        return cls.from_dict(_read_json(path))
-
 
 @dataclass(frozen=True)
 class ContractVerdict(_Record):
@@ -307,16 +294,8 @@ class FixtureVerdict(_Record):
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> FixtureVerdict:
         """Take the fixture's verdicts (as its sidecar records them) from its coverage record."""
-        fixture = coverage.fixture
-        return cls(
-            contract_verdict=fixture.contract_verdict,
-            sha256=fixture.sha256,
-            subset_size=fixture.subset_size,
-            source_positions=coverage.metrics["n_source"],
-            strategy=fixture.strategy,
-            seed=fixture.seed,
-            acceptance_verdict=fixture.acceptance_verdict,
-        )
+        recorded = {f.name: getattr(coverage.fixture, f.name) for f in fields(cls) if f.name != "source_positions"}
+        return cls(**recorded, source_positions=coverage.metrics["n_source"])
 
 
 @dataclass(frozen=True)
@@ -348,13 +327,9 @@ class CoverageVerdict(_Record):
         from ..coverage.judge import reference_thresholds
 
         m, (tx, ty) = coverage.metrics, reference_thresholds()
+        measured = ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap", "cell_size")
         return cls(
-            x_range_ratio=m["x_range_ratio"],
-            y_range_ratio=m["y_range_ratio"],
-            occupancy=m["occupancy"],
-            hull_area_ratio=m["hull_area_ratio"],
-            largest_gap=m["largest_gap"],
-            cell_size=m["cell_size"],
+            **{name: m[name] for name in measured},
             occupancy_ceiling=min(1.0, m["n_subset"] / m["n_source_cells"]),
             probe_diameter=m.get("probe_diameter"),
             meets_reference=m["x_range_ratio"] > tx and m["y_range_ratio"] > ty,
@@ -447,20 +422,6 @@ class Verdicts(_Record):
     coverage: CoverageVerdict
     gap_matrix: GapVerdict
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return each verdict's :meth:`to_dict`, in order."""
-        return {f.name: getattr(self, f.name).to_dict() for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verdicts:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            data_contract=ContractVerdict.from_dict(data["data_contract"]),
-            fixture=FixtureVerdict.from_dict(data["fixture"]),
-            coverage=CoverageVerdict.from_dict(data["coverage"]),
-            gap_matrix=GapVerdict.from_dict(data["gap_matrix"]),
-        )
-
 
 @dataclass(frozen=True)
 class SourceRecord(_Record):
@@ -530,29 +491,5 @@ class ReportSummary(_Record):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-ready data, in the order of the file."""
-        data = {**asdict(self), "verdicts": self.verdicts.to_dict()}
+        data = super().to_dict()
         return {"tool": data.pop("tool"), **data}
-
-    def to_json(self) -> str:
-        """Return the content of ``summary.json``."""
-        return dumps_strict(self.to_dict(), indent=2) + "\n"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReportSummary:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            tool_version=data["tool_version"],
-            source=SourceRecord.from_dict(data["source"]),
-            parameters=dict(data["parameters"]),
-            verdicts=Verdicts.from_dict(data["verdicts"]),
-            notebooks=dict(data["notebooks"]),
-            artifacts=dict(data["artifacts"]),
-            index=data["index"],
-            tool=data["tool"],
-            pages=dict(data.get("pages", {})),
-        )
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> ReportSummary:
-        """Read a ``summary.json``."""
-        return cls.from_dict(_read_json(path))
