@@ -129,10 +129,11 @@ def test_a_worker_killed_mid_file_is_retried_and_the_file_checked_once(archive, 
     assert report["unfinished"] == []
 
 
-def test_a_file_that_kills_its_worker_twice_is_recorded_and_the_audit_goes_on(archive, tmp_path, env):
+@pytest.mark.parametrize("workers", ["2", "1"])  # 1 worker: 6 files in tasks of 2, the batch is split
+def test_a_file_that_kills_its_worker_twice_is_recorded_and_the_audit_goes_on(archive, tmp_path, env, workers):
     env["PTYEVIDENCE_AUDIT_TEST_CRASH"] = "good_a.npz"
     out = str(tmp_path / "out")
-    result = run_audit(os.path.dirname(archive["good_a.npz"]), "--workers", "2", "--out", out, env=env)
+    result = run_audit(os.path.dirname(archive["good_a.npz"]), "--workers", workers, "--out", out, env=env)
     assert result.returncode == 1, result.stderr
     assert statuses(out) == {**EXPECTED, "good_a.npz": "error"}
     crashed = next(r for r in jsonl_rows(out) if r["path"] == archive["good_a.npz"])
