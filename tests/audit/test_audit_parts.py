@@ -136,8 +136,8 @@ def test_the_store_keeps_one_row_per_file_in_wal_mode(tmp_path):
     }
     with AuditStore(folder) as store:
         run = store.start_run("k", "local:1", files=1, skipped=0)
-        store.record(row, run, "k")
-        store.record({**row, "status": "pass", "exit_code": 0}, run, "k")
+        store.record([row], run, "k")
+        store.record([{**row, "status": "pass", "exit_code": 0}], run, "k")
         store.end_run(run, "complete", audited=1, unfinished=0)
     with AuditStore(folder) as store:
         assert store.finished(["/x.npz", "/y.npz"]) == {"/x.npz": ("1:2:zip-directory:ab", "k", "pass")}
@@ -162,8 +162,8 @@ def test_resume_skips_only_unchanged_files_with_the_same_contracts(archive, tmp_
     with AuditStore(str(tmp_path)) as store:
         run = store.start_run(key, "local:1", files=len(files), skipped=0)
         for path in files:
-            store.record(audit_file(path), run, key)
-        store.record({**audit_file(archive["good_b.npz"]), "status": "error", "exit_code": 3}, run, key)
+            store.record([audit_file(path)], run, key)
+        store.record([{**audit_file(archive["good_b.npz"]), "status": "error", "exit_code": 3}], run, key)
         rewrite(archive["good_a.npz"], seed=12)
         skipped = _unchanged(store, files, key)
         assert _unchanged(store, files, contracts_key([load_contract("raw")])) == []

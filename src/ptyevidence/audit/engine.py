@@ -122,9 +122,9 @@ def audit(
         run = store.start_run(key, engine, files=len(files), skipped=len(skipped))
         done: list[str] = []
 
-        def record(row: dict[str, Any]) -> None:
-            store.record(row, run, key)
-            done.append(row["path"])
+        def record(rows: list[dict[str, Any]]) -> None:
+            store.record(rows, run, key)
+            done.extend(row["path"] for row in rows)
 
         state, note = "failed", ""
         try:
@@ -230,7 +230,7 @@ def _execute(
     progress: bool | None,
     record: Any,
 ) -> None:
-    """Submit the files in batches and pass each finished row to ``record`` as its batch arrives.
+    """Submit the files in batches and pass the rows of each batch to ``record`` as it arrives.
 
     A batch whose workers died twice is split into one task per file, so that only
     the file that kills its workers is recorded as crashed.
@@ -265,8 +265,8 @@ def _execute(
                     reason = f"task failed on its worker: {type(error).__name__}: {error}"
                     rows = [crashed_row(path, reason) for path in batch]
                 future.release()
+                record(rows)
                 for row in rows:
-                    record(row)
                     counts[row["status"]] += 1
                 bar.update(len(rows))
                 bar.set_postfix_str(" ".join(f"{k} {v}" for k, v in counts.items()))
