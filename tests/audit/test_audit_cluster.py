@@ -303,3 +303,12 @@ def test_a_lost_scheduler_keeps_the_finished_results(archive, tmp_path, env, ext
     with sqlite3.connect(os.path.join(out, "audit.sqlite")) as db:
         recorded = {row[0] for row in db.execute("SELECT path FROM files")}
     assert recorded == set(report["audited"])
+
+
+def test_local_workers_run_without_dasks_malloc_trim_setting():
+    """dask sets MALLOC_TRIM_THRESHOLD_ for its workers; the audit's local cluster leaves it out (docs/audit.md)."""
+    from ptyevidence._cluster import dask_client
+
+    with dask_client(1, None) as client:
+        environ = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
+    assert list(environ.values()) == [(None, "1")]  # dask's other worker settings stay
