@@ -28,10 +28,14 @@ WORKER_TIMEOUT = 60
 #: dask settings of the local cluster (the workers get them too). One task at a time per
 #: worker: a worker that dies takes only the task it was running with it, so a task queued
 #: behind a crashing one is not blamed for its crash. No statistical profiler: its samples,
-#: every 10 ms, take the GIL from the tasks and slow every one down (docs/audit.md, Performance).
+#: every 10 ms, take the GIL from the tasks and slow every one down. No MALLOC_TRIM_THRESHOLD_
+#: in the workers' environment: setting it stops glibc from raising its mmap threshold, so
+#: every block buffer of a validation is a fresh mapping, page-faulted and zeroed, which cost
+#: about 5 ms per 25 MB file (docs/audit.md, Performance); a validation's buffers are bounded.
 LOCAL_CONFIG = {
     "distributed.scheduler.worker-saturation": 1.0,
     "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
 

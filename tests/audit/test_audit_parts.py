@@ -16,9 +16,10 @@ from ptyevidence.audit import (
     AuditSummary,
     audit_file,
     dataset_fingerprint,
+    engine,
     find_datasets,
 )
-from ptyevidence.audit.engine import _prepare_folder, _unchanged
+from ptyevidence.audit.engine import _prepare_folder, _unchanged, batch_files
 from ptyevidence.audit.fingerprint import contracts_key
 from ptyevidence.cli import main
 from ptyevidence.contract.model import load_contract
@@ -106,6 +107,22 @@ def test_a_missing_file_and_a_bug_are_rows_not_exceptions(archive, monkeypatch):
     assert row["reason"] == "internal error: ZeroDivisionError: boom"
 
 
+def test_batches_keep_the_order_and_stay_within_their_bytes_and_count(tmp_path, monkeypatch):
+    sizes = [300, 300, 300, 900, 100, 100, 100, 100, 100, 100, 100, 100]
+    paths = []
+    for i, size in enumerate(sizes):
+        paths.append(str(tmp_path / f"f{i:02d}.npz"))
+        with open(paths[-1], "wb") as fh:
+            fh.write(b"x" * size)
+    monkeypatch.setattr(engine, "BATCH_BYTES", 700)
+    batches = batch_files(paths, workers=1)
+    assert [p for batch in batches for p in batch] == paths
+    assert all(sum(os.path.getsize(p) for p in b) <= 700 for b in batches if len(b) > 1)
+    assert [len(b) for b in batches] == [2, 1, 1, 3, 3, 2]  # at most ceil(12 / 4) files, 700 bytes
+    assert [len(b) for b in batch_files(paths, workers=3)] == [1] * 12  # 4 tasks per worker: one file each
+    assert batch_files([], workers=2) == []
+
+
 def test_the_store_keeps_one_row_per_file_in_wal_mode(tmp_path):
     folder = str(tmp_path)
     row = {
@@ -119,8 +136,8 @@ def test_the_store_keeps_one_row_per_file_in_wal_mode(tmp_path):
     }
     with AuditStore(folder) as store:
         run = store.start_run("k", "local:1", files=1, skipped=0)
-        store.record(row, run, "k")
-        store.record({**row, "status": "pass", "exit_code": 0}, run, "k")
+        store.record([row], run, "k")
+        store.record([{**row, "status": "pass", "exit_code": 0}], run, "k")
         store.end_run(run, "complete", audited=1, unfinished=0)
     with AuditStore(folder) as store:
         assert store.finished(["/x.npz", "/y.npz"]) == {"/x.npz": ("1:2:zip-directory:ab", "k", "pass")}
@@ -145,8 +162,8 @@ def test_resume_skips_only_unchanged_files_with_the_same_contracts(archive, tmp_
     with AuditStore(str(tmp_path)) as store:
         run = store.start_run(key, "local:1", files=len(files), skipped=0)
         for path in files:
-            store.record(audit_file(path), run, key)
-        store.record({**audit_file(archive["good_b.npz"]), "status": "error", "exit_code": 3}, run, key)
+            store.record([audit_file(path)], run, key)
+        store.record([{**audit_file(archive["good_b.npz"]), "status": "error", "exit_code": 3}], run, key)
         rewrite(archive["good_a.npz"], seed=12)
         skipped = _unchanged(store, files, key)
         assert _unchanged(store, files, contracts_key([load_contract("raw")])) == []

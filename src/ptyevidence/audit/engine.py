@@ -27,12 +27,18 @@ from .discover import find_datasets
 from .fingerprint import contracts_key, dataset_fingerprint
 from .store import DB_NAME, AuditStore
 from .summary import SUMMARY_FILES, AuditSummary, write_summary
-from .task import audit_file, crashed_row
+from .task import audit_files, crashed_row
 
-__all__ = ["ALLOWED_FAILURES", "DEFAULT_OUT", "audit"]
+__all__ = ["ALLOWED_FAILURES", "BATCH_BYTES", "DEFAULT_OUT", "audit", "batch_files"]
 
 #: Output folder when none is given.
 DEFAULT_OUT = "ptyevidence-audit"
+#: Bytes of files checked by one task. The engine costs a few milliseconds per task on the
+#: client, scheduler and worker (docs/audit.md, Performance); a task of this size validates
+#: for about 0.2 s, so that cost stays small beside it. A larger file is a task of its own.
+BATCH_BYTES = 256 * 2**20
+#: Tasks per worker at least, so that the last tasks do not leave workers idle.
+TASKS_PER_WORKER = 4
 _CRASH_REASON = (
     "its worker process died twice while checking it (a crash in a reader, or out of memory); "
     "check it alone with `ptyevidence validate`"
@@ -116,9 +122,9 @@ def audit(
         run = store.start_run(key, engine, files=len(files), skipped=len(skipped))
         done: list[str] = []
 
-        def record(row: dict[str, Any]) -> None:
-            store.record(row, run, key)
-            done.append(row["path"])
+        def record(rows: list[dict[str, Any]]) -> None:
+            store.record(rows, run, key)
+            done.extend(row["path"] for row in rows)
 
         state, note = "failed", ""
         try:
@@ -224,32 +230,83 @@ def _execute(
     progress: bool | None,
     record: Any,
 ) -> None:
-    """Submit one task per file and pass each finished row to ``record`` as it arrives."""
+    """Submit the files in batches and pass the rows of each batch to ``record`` as it arrives.
+
+    A batch whose workers died twice is split into one task per file, so that only
+    the file that kills its workers is recorded as crashed.
+    """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
     with dask_client(workers, scheduler) as client:
-        futures = client.map(audit_file, todo, contracts=specs, pure=False)
-        path_of = {future.key: path for future, path in zip(futures, todo)}
+        batches = batch_files(todo, sum(client.nthreads().values()))
+        futures = client.map(audit_files, batches, contracts=specs, pure=False)
+        batch_of = {future.key: batch for future, batch in zip(futures, batches)}
         counts = dict.fromkeys(("pass", "fail", "unusable", "error"), 0)
         with progress_bar(len(todo), "audit", progress, unit="file") as bar:
             # with_results: each result comes with its future, fetched on the client's event
             # loop, instead of one blocking round trip per future.result() call.
-            for future, result in as_completed(futures, with_results=True, raise_errors=False):
-                path = path_of.pop(future.key)
+            finished = as_completed(futures, with_results=True, raise_errors=False)
+            for future, result in finished:
+                batch = batch_of.pop(future.key)
                 if future.status == "finished":
-                    row = result
+                    rows = result
                 elif future.cancelled():
                     raise ClusterLostError(_lost_message(scheduler))
-                elif isinstance(error := future.exception(), KilledWorker):
-                    row = crashed_row(path, _CRASH_REASON)
+                elif isinstance(error := future.exception(), KilledWorker) and len(batch) > 1:
+                    singles = client.map(audit_files, [[path] for path in batch], contracts=specs, pure=False)
+                    for single, path in zip(singles, batch):
+                        batch_of[single.key] = [path]
+                        finished.add(single)
+                    rows = []
+                elif isinstance(error, KilledWorker):
+                    rows = [crashed_row(batch[0], _CRASH_REASON)]
                 else:  # e.g. a worker that cannot unpickle the task
-                    row = crashed_row(path, f"task failed on its worker: {type(error).__name__}: {error}")
+                    reason = f"task failed on its worker: {type(error).__name__}: {error}"
+                    rows = [crashed_row(path, reason) for path in batch]
                 future.release()
-                record(row)
-                counts[row["status"]] += 1
-                bar.update(1)
+                record(rows)
+                for row in rows:
+                    counts[row["status"]] += 1
+                bar.update(len(rows))
                 bar.set_postfix_str(" ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def batch_files(paths: list[str], workers: int) -> list[list[str]]:
+    """Group consecutive files into tasks of up to ``BATCH_BYTES``, at least ``TASKS_PER_WORKER`` per worker.
+
+    Parameters
+    ----------
+    paths : list of str
+        Files to check, in the order they are submitted.
+    workers : int
+        Worker threads of the cluster.
+
+    Returns
+    -------
+    list of list of str
+        The batches; together they hold every path once, in order.
+
+    Examples
+    --------
+    >>> batch_files(["a", "b", "c", "d", "e"], workers=1)  # files that cannot be sized count as empty
+    [['a', 'b'], ['c', 'd'], ['e']]
+    """
+    most = max(1, -(-len(paths) // (TASKS_PER_WORKER * max(1, workers))))
+    batches: list[list[str]] = []
+    size = 0
+    for path in paths:
+        try:
+            nbytes = os.path.getsize(path)
+        except OSError:
+            nbytes = 0
+        if batches and len(batches[-1]) < most and size + nbytes <= BATCH_BYTES:
+            batches[-1].append(path)
+            size += nbytes
+        else:
+            batches.append([path])
+            size = nbytes
+    return batches
 
 
 def _lost_message(scheduler: str | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._json import dumps_strict, parse_json
@@ -73,8 +73,8 @@ class AuditStore:
     >>> import tempfile
     >>> store = AuditStore(tempfile.mkdtemp())
     >>> run = store.start_run("data001:0", "local", files=1, skipped=0)
-    >>> store.record({"path": "/a.npz", "fingerprint": "1:2:m:h", "status": "pass", "exit_code": 0,
-    ...               "reason": "", "verdicts": []}, run, "data001:0")
+    >>> store.record([{"path": "/a.npz", "fingerprint": "1:2:m:h", "status": "pass", "exit_code": 0,
+    ...                "reason": "", "verdicts": []}], run, "data001:0")
     >>> store.rows(["/a.npz"])["/a.npz"]["status"]
     'pass'
     >>> store.close()
@@ -124,14 +124,20 @@ class AuditStore:
             (time.time(), state, audited, unfinished, run),
         )
 
-    def record(self, row: dict[str, Any], run: int, contracts: str) -> None:
-        """Write (or replace) the result of one file and commit it."""
-        values = [row.get(c) for c in _COLUMNS]
-        self._db.execute(
-            f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}, contracts, run, verdicts, recorded) "
-            f"VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})",
-            [*values, contracts, run, dumps_strict(row.get("verdicts", [])), time.time()],
-        )
+    def record(self, rows: Sequence[dict[str, Any]], run: int, contracts: str) -> None:
+        """Write (or replace) the results of files that arrived together, in one commit."""
+        recorded = time.time()
+        values = [
+            [*(row.get(c) for c in _COLUMNS), contracts, run, dumps_strict(row.get("verdicts", [])), recorded]
+            for row in rows
+        ]
+        self._db.execute("BEGIN")
+        with self._db:  # commits, or rolls back on an error
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}, contracts, run, verdicts, recorded) "
+                f"VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})",
+                values,
+            )
 
     def finished(self, paths: Iterable[str]) -> dict[str, tuple[str | None, str, str]]:
         """Return ``path -> (fingerprint, contracts key, status)`` for the recorded ones of ``paths``."""

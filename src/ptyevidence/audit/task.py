@@ -17,7 +17,7 @@ from ..exceptions import PtyEvidenceError
 from . import _hooks
 from .fingerprint import dataset_fingerprint
 
-__all__ = ["STATUS_EXIT", "audit_file", "crashed_row"]
+__all__ = ["STATUS_EXIT", "audit_file", "audit_files", "crashed_row"]
 
 #: Row status -> exit code of that file alone (the command's codes).
 STATUS_EXIT = {"pass": 0, "fail": 1, "unusable": 2, "error": 3}
@@ -72,6 +72,24 @@ def audit_file(path: str, contracts: Sequence[Any] | None = None) -> dict[str, A
     row["exit_code"] = STATUS_EXIT[row["status"]]
     row["seconds"] = round(time.perf_counter() - start, 4)
     return row
+
+
+def audit_files(paths: Sequence[str], contracts: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """Return :func:`audit_file`'s row for each of ``paths``, in order: the task of one batch of files.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Dataset files (absolute).
+    contracts : sequence of DatasetContract, or None
+        As for :func:`audit_file`.
+
+    Returns
+    -------
+    list of dict
+        One row per path.
+    """
+    return [audit_file(path, contracts) for path in paths]
 
 
 def crashed_row(path: str, reason: str) -> dict[str, Any]:
