@@ -1,14 +1,15 @@
 """Run an audit on dask.distributed: a local cluster of worker processes, or an existing one.
 
 The client (this process) finds the files, decides with the results database
-what ``--resume`` may skip, submits one task per file, and records each
-result as it arrives; workers only read files and return rows. Both engines
-share this code: a :class:`~distributed.LocalCluster` is just a scheduler
-address that this process started.
+what ``--resume`` may skip, submits the files in batches (one task each), and
+records the rows of each batch as it arrives; workers only read files and
+return rows. Both engines share this code: a :class:`~distributed.LocalCluster`
+is just a scheduler address that this process started.
 
-Faults: the scheduler re-runs the task of a worker that died; a file whose
+Faults: the scheduler re-runs the task of a worker that died; a batch whose
 task was on two workers that died (``allowed-failures`` = 1, dask's
-``KilledWorker``) is recorded as an error and the audit goes on. An
+``KilledWorker``) is split into one task per file, and a file whose own task
+meets the same fate is recorded as an error; the audit goes on. An
 interrupted audit (Ctrl-C) or one that loses its scheduler keeps every result
 recorded so far and lists the files it did not finish.
 """

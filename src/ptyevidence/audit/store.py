@@ -1,7 +1,7 @@
 """The audit's results database: SQLite in WAL mode, one row per file, written by the client only.
 
-Each finished file is committed as soon as its result arrives, so an audit
-that is interrupted keeps every result it had. A row is keyed by the file's
+The rows of each finished task are committed as soon as they arrive, so an
+audit that is interrupted keeps every result it had. A row is keyed by the file's
 path and records the fingerprint and the contracts it was checked under, which
 is what ``--resume`` compares to decide whether a file must be checked again.
 """
