@@ -91,7 +91,7 @@ def test_an_existing_output_folder_needs_force(fixture, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "kept.txt").write_text("kept")
-    with pytest.raises(UsageError, match="pass --force"):
+    with pytest.raises(UsageError, match="pass force=True"):  # the library's parameter; the CLI says --force
         _observe(fixture, fake, out)
     assert (out / "kept.txt").read_text() == "kept"
     _observe(fixture, fake, out, force=True, gridsizes=(1,))

@@ -201,7 +201,7 @@ def _check_target(target: str, force: bool) -> None:
         msg = f"output '{target}' is a file; give a folder"
         raise UsageError(msg)
     if os.path.isdir(target) and os.listdir(target) and not force:
-        msg = f"output folder '{target}' is not empty; pass --force to replace it"
+        msg = f"output folder '{target}' is not empty; pass force=True to replace it"
         raise UsageError(msg)
 
 
