@@ -1,8 +1,9 @@
 """ptyevidence: evidence about ptychography datasets and data pipelines.
 
-Import public names from here (or from the public modules ``fixture``, ``coverage``, ``gap``, ``io``,
-``demo``, ``report``, ``torch_compat``); modules with a leading underscore are private. Heavier modules,
-SciPy and Matplotlib load on first use, so ``import ptyevidence`` stays quick and never imports PyTorch.
+Import the main verbs from here, and the rest from the subpackages, whose ``__init__`` is each one's public
+surface (``readers``, ``writers``, ``contract``, ``fixture``, ``coverage``, ``view``, ``gap``, ``diff``,
+``report``, ``audit``, ``testing``); modules with a leading underscore are private. Heavier modules, SciPy and
+Matplotlib load on first use, so ``import ptyevidence`` stays quick and never imports PyTorch.
 """
 
 from importlib import import_module
