@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from .._digest import content_digest
 from .._format import markdown_table, number_text, shape_text, text_table
 from .._memory import check_budget
 from .._progress import progress_bar
 from ..exceptions import InputError, UsageError
-from ..fixture.sidecar import content_digest
 from ..readers.layout import canonical_shape, read_frames, source_layout
 from ..readers.metadata import read_metadata_member
 from ..readers.registry import open_source

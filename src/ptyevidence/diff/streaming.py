@@ -3,21 +3,20 @@
 Readers yield a member's values as flat blocks whose sizes depend on the
 file (and its dtype), so two files never agree on block boundaries.
 :func:`aligned_blocks` cuts both streams at the union of their boundaries,
-handing out views, never copies. :class:`StreamDigest` computes
-:func:`ptyevidence.fixture.content_digest` from such blocks, so a diff can
-report the same digests as a fixture sidecar without loading an array.
+handing out views, never copies. Hashing those blocks with
+:class:`StreamDigest`, the fixture sidecar's content digest, a diff reports
+the same digests as a sidecar without loading an array.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from .._digest import StreamDigest, content_digest
 from .._memory import check_budget
-from ..fixture.sidecar import content_digest
 
 __all__ = ["BackgroundDigest", "StreamDigest", "aligned_blocks", "member_digest"]
 
@@ -71,42 +70,6 @@ def aligned_blocks(
         yield a[pa : pa + k], b[pb : pb + k]
         pa += k
         pb += k
-
-
-class StreamDigest:
-    """:func:`~ptyevidence.fixture.content_digest` of an array fed in C-order blocks.
-
-    Parameters
-    ----------
-    dtype : numpy.dtype
-        The array's dtype (any byte order).
-    shape : sequence of int
-        The array's shape.
-
-    Examples
-    --------
-    >>> from ptyevidence.fixture import content_digest
-    >>> a = np.arange(12, dtype=">f4").reshape(3, 4)
-    >>> d = StreamDigest(a.dtype, a.shape)
-    >>> for part in np.array_split(a.reshape(-1), 5):
-    ...     d.update(part)
-    >>> d.hexdigest() == content_digest(a)
-    True
-    """
-
-    def __init__(self, dtype: Any, shape: Sequence[int]) -> None:
-        self._little = np.dtype(dtype).newbyteorder("<")
-        header = f"{self._little.str};{','.join(str(int(s)) for s in shape)};"
-        self._hash = hashlib.sha256(header.encode("ascii"))
-
-    def update(self, block: np.ndarray) -> None:
-        """Hash the next values (a flat block in C order)."""
-        little = np.ascontiguousarray(block, dtype=self._little)
-        self._hash.update(little.reshape(-1).view(np.uint8))
-
-    def hexdigest(self) -> str:
-        """Return the digest of every value fed so far (64 hexadecimal characters)."""
-        return self._hash.hexdigest()
 
 
 class BackgroundDigest:

@@ -20,13 +20,10 @@ from ..._format import shape_text
 from ...contract.binding import shape_fits
 from ...contract.model import DatasetContract, FieldSpec
 from ..matrix import format_axes
-from ..parity import BoundDump
+from ..parity import _MAX_PERMUTED_RANK, BoundDump
 from .claims import ClaimResult, Profile
 
 __all__ = ["Drift", "binding_drift", "claim_drift"]
-
-#: Axis orders are tried up to this rank when classifying a shape mismatch.
-_MAX_RANK = 6
 
 
 @dataclass(frozen=True)
@@ -165,7 +162,7 @@ def _shape_drift(spec: FieldSpec, shape: Sequence[int], dims: Mapping[str, int])
     """Classify a shape mismatch as an axis-order or a shape difference."""
     shape = tuple(shape)
     claim = format_axes(spec.shape)
-    if len(shape) == len(spec.shape) and len(shape) <= _MAX_RANK:
+    if len(shape) == len(spec.shape) and len(shape) <= _MAX_PERMUTED_RANK:
         for perm in permutations(range(len(shape))):
             moved = tuple(shape[i] for i in perm)
             if perm != tuple(range(len(shape))) and shape_fits(spec.shape, moved, dims):
