@@ -9,6 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from ptyevidence.coverage import (
+    CoverageMetrics,
     compare_strategies,
     compare_subsets,
     default_cell_size,
@@ -175,6 +176,15 @@ def test_to_dict_is_json_ready_with_none_for_undefined_spacing():
     assert d["subset_nn_median"] is None
     assert d["subset_nn_p95"] is None
     assert all(isinstance(v, (int, float)) or v is None for v in d.values())
+
+
+def test_from_dict_reads_back_to_dict():
+    x, y = regular_grid(6, step=2.0)
+    m = scan_coverage(x, y, np.arange(0, 36, 2), probe_diameter=8.0)
+    assert CoverageMetrics.from_dict(m.to_dict()) == m
+    single = CoverageMetrics.from_dict(scan_coverage(x, y, [5]).to_dict())
+    assert np.isnan(single.subset_nn_median)
+    assert single.probe_diameter is None
 
 
 def test_occupancy_grid_agrees_with_scan_coverage():

@@ -24,14 +24,16 @@ __all__ = [
     "add_contract",
     "add_force",
     "add_geometry",
+    "add_interpreter",
     "add_json",
     "add_layout",
     "add_reader",
     "add_subset",
+    "add_thresholds",
     "call_with_args",
     "emit_json",
     "error_text",
-    "geometry_options",
+    "flag_options",
     "print_report",
     "ratio_type",
     "real_number",
@@ -87,17 +89,30 @@ def add_geometry(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def geometry_options(args: argparse.Namespace) -> dict[str, object]:
-    """Return the ``geometry``/``sample_pixel_size`` keywords the command line gave (None for each not given)."""
-    return {"geometry": args.geometry, "sample_pixel_size": args.sample_pixel_size}
-
-
 def add_subset(parser: argparse.ArgumentParser, size_help: str, strategy_help: str) -> None:
     """Add ``--subset-size N``, ``--strategy`` and ``--seed N``: how a fixture's positions are chosen."""
     parser.add_argument("--subset-size", type=subset_size_type, default=64, metavar="N", help=size_help)
     parser.add_argument("--strategy", choices=STRATEGIES, default="stratified-index", help=strategy_help)
     parser.add_argument(
         "--seed", type=seed_type, default=0, metavar="N", help="seed of the farthest-point start (default: 0)"
+    )
+
+
+def add_thresholds(parser: argparse.ArgumentParser, range_help: str, occupancy_help: str) -> None:
+    """Add ``--min-range-ratio R`` and ``--min-occupancy R``: the coverage a subset must reach."""
+    parser.add_argument("--min-range-ratio", type=ratio_type, metavar="R", help=range_help)
+    parser.add_argument("--min-occupancy", type=ratio_type, metavar="R", help=occupancy_help)
+
+
+def add_interpreter(parser: argparse.ArgumentParser, context: str = "") -> None:
+    """Add ``--python PATH`` and ``--ptychopinn PATH``: where PtychoPINN runs (``context`` opens each help)."""
+    parser.add_argument(
+        "--python", metavar="PATH", help=f"{context}interpreter of PtychoPINN's environment (default: this one)"
+    )
+    parser.add_argument(
+        "--ptychopinn",
+        metavar="PATH",
+        help=f"{context}PtychoPINN source checkout to add to that interpreter's sys.path",
     )
 
 
@@ -154,10 +169,16 @@ def call_with_args(func: Callable[..., Any], args: argparse.Namespace, *position
     >>> call_with_args(cut, argparse.Namespace(source="a.npz", seed=None))
     ('a.npz', 0, False)
     """
-    names = list(inspect.signature(func).parameters)[len(positional) :]
-    options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-    options.update(given)
-    return func(*positional, **options)
+    return func(*positional, **{**flag_options(func, args, skip=len(positional)), **given})
+
+
+def flag_options(func: Callable[..., Any], args: argparse.Namespace, skip: int = 0) -> dict[str, Any]:
+    """Return the parameters of ``func`` after its first ``skip`` that the command line set, by name.
+
+    What :func:`call_with_args` passes; for a function that hands ``**kwargs`` on, ask with the one receiving them.
+    """
+    names = list(inspect.signature(func).parameters)[skip:]
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def emit_json(data: Any) -> None:

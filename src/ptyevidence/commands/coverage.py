@@ -10,10 +10,10 @@ from ._common import (
     add_geometry,
     add_json,
     add_reader,
+    add_thresholds,
     call_with_args,
-    geometry_options,
+    flag_options,
     print_report,
-    ratio_type,
     real_number,
     seed_type,
 )
@@ -90,19 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default: measured from the file's probe, the diameter of the disc with "
         "the area where its amplitude is at least 0.5 of the maximum)",
     )
-    p.add_argument(
-        "--min-range-ratio",
-        type=ratio_type,
-        default=None,
-        metavar="R",
-        help="with a subset: x and y range ratios must exceed R, else exit 1 (default: not checked)",
-    )
-    p.add_argument(
-        "--min-occupancy",
-        type=ratio_type,
-        default=None,
-        metavar="R",
-        help="with a subset: occupancy must be at least R, else exit 1 (default: not checked)",
+    add_thresholds(
+        p,
+        "with a subset: x and y range ratios must exceed R, else exit 1 (default: not checked)",
+        "with a subset: occupancy must be at least R, else exit 1 (default: not checked)",
     )
     p.add_argument(
         "--plot-dir",
@@ -131,10 +122,10 @@ def _run(args: argparse.Namespace) -> int:
 
     has_subset = args.subset is not None or args.indices_from is not None
     _check_flags(args, has_subset)
-    try:
-        if args.reader is not None or args.positions_from is not None or any(geometry_options(args).values()):
-            from ..coverage.matching import read_positions
+    from ..coverage.matching import read_positions
 
+    try:
+        if flag_options(read_positions, args, skip=1):
             # Read once with the options; the reports take the positions for the path.
             args.source = call_with_args(read_positions, args, args.source)
         if args.compare_strategies:

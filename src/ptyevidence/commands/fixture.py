@@ -13,10 +13,10 @@ from ._common import (
     add_layout,
     add_reader,
     add_subset,
+    add_thresholds,
     call_with_args,
     emit_json,
     print_report,
-    ratio_type,
 )
 
 #: Kept here (not imported) so that building the parser stays light.
@@ -126,20 +126,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("fixture", metavar="O", help="fixture NPZ")
     verify.add_argument("--metadata", metavar="M", help="JSON sidecar (default: O with .json)")
     verify.add_argument("--source", metavar="S", help="dataset the fixture was cut from")
-    verify.add_argument(
-        "--min-range-ratio",
-        type=ratio_type,
-        default=None,
-        metavar="R",
-        help="x and y range coverage must exceed R (default: the thresholds of the "
+    add_thresholds(
+        verify,
+        "x and y range coverage must exceed R (default: the thresholds of the "
         "fixture-acceptance contract's coverage rules, 0.5)",
-    )
-    verify.add_argument(
-        "--min-occupancy",
-        type=ratio_type,
-        default=None,
-        metavar="R",
-        help="occupancy must be at least R (default: not checked)",
+        "occupancy must be at least R (default: not checked)",
     )
     add_json(verify)
     verify.set_defaults(func=_verify)

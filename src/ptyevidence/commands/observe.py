@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_force, add_json, call_with_args, emit_json, real_number
+from ._common import add_force, add_interpreter, add_json, call_with_args, emit_json, real_number
 
 
 def _gridsizes(text: str) -> tuple[int, ...]:
@@ -36,10 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "fixture", metavar="FIXTURE", help="fixture NPZ with diff3d (make it with 'fixture make --legacy-alias')"
     )
-    p.add_argument("--python", metavar="PATH", help="interpreter of PtychoPINN's environment (default: this one)")
-    p.add_argument(
-        "--ptychopinn", metavar="PATH", help="PtychoPINN source checkout to add to that interpreter's sys.path"
-    )
+    add_interpreter(p)
     p.add_argument(
         "--gridsize",
         type=_gridsizes,

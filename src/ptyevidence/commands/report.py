@@ -9,10 +9,11 @@ from ._common import (
     HASH_MODES,
     add_force,
     add_geometry,
+    add_interpreter,
     add_reader,
     add_subset,
     error_text,
-    geometry_options,
+    flag_options,
     whole_number,
 )
 
@@ -104,14 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run PtychoPINN's TF and Torch pipelines on the fixture and add the observed "
         "columns and the contract drift to the gap matrix",
     )
-    p.add_argument(
-        "--python", metavar="PATH", help="with --observe: interpreter of PtychoPINN's environment (default: this one)"
-    )
-    p.add_argument(
-        "--ptychopinn",
-        metavar="PATH",
-        help="with --observe: PtychoPINN source checkout to add to that interpreter's sys.path",
-    )
+    add_interpreter(p, "with --observe: ")
     add_reader(p)
     add_geometry(p)
     add_force(p)
@@ -121,29 +115,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..exceptions import UsageError
     from ..report.batch import read_source_list, render_reports
+    from ..report.runner import render_report
 
     if (args.python or args.ptychopinn) and not args.observe:
         msg = "--python and --ptychopinn say where PtychoPINN runs; they go with --observe"
         raise UsageError(msg)
     sources = [*(args.source or []), *(read_source_list(args.sources_from) if args.sources_from else [])]
-    results = render_reports(
-        sources or [None],
-        args.out,
-        jobs=args.jobs,
-        scheduler=args.scheduler,
-        subset_size=args.subset_size,
-        strategy=args.strategy,
-        seed=args.seed,
-        force=args.force,
-        contract=args.contract,
-        source_hash=args.source_hash,
-        reader=args.reader,
-        positions_from=args.positions_from,
-        observe=args.observe,
-        python=args.python,
-        ptychopinn=args.ptychopinn,
-        **geometry_options(args),
-    )
+    # render_reports passes its other keywords on to render_report: the flags set those parameters.
+    options = flag_options(render_report, args, skip=2)
+    results = render_reports(sources or [None], args.out, jobs=args.jobs, scheduler=args.scheduler, **options)
     code = 0
     for label, outcome in results:
         if isinstance(outcome, Exception):

@@ -139,6 +139,11 @@ class CoverageMetrics:
                 del out[key]
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CoverageMetrics:
+        """Inverse of :meth:`to_dict` (None back to NaN)."""
+        return cls(**{key: math.nan if value is None else value for key, value in data.items()})
+
 
 @dataclass(frozen=True)
 class ScanStats:

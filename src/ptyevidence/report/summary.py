@@ -323,16 +323,15 @@ class CoverageVerdict(_Record):
 
     @classmethod
     def from_coverage(cls, coverage: CoverageRecord) -> CoverageVerdict:
-        """Take the headline metrics from a coverage record and judge them."""
-        from ..coverage.judge import reference_thresholds
+        """Take the headline metrics from a coverage record and judge them (as ``ptyevidence.coverage`` does)."""
+        from ..coverage import CoverageMetrics, meets_reference
 
-        m, (tx, ty) = coverage.metrics, reference_thresholds()
-        measured = ("x_range_ratio", "y_range_ratio", "occupancy", "hull_area_ratio", "largest_gap", "cell_size")
+        metrics = CoverageMetrics.from_dict(coverage.metrics)
+        # Every field named like a metric (occupancy_ceiling, a property, included) is that metric.
+        measured = {f.name: getattr(metrics, f.name) for f in fields(cls) if hasattr(metrics, f.name)}
         return cls(
-            **{name: m[name] for name in measured},
-            occupancy_ceiling=min(1.0, m["n_subset"] / m["n_source_cells"]),
-            probe_diameter=m.get("probe_diameter"),
-            meets_reference=m["x_range_ratio"] > tx and m["y_range_ratio"] > ty,
+            **measured,
+            meets_reference=meets_reference(metrics),
             strategy=coverage.fixture.strategy,
             best_strategy=coverage.best_strategy,
         )
