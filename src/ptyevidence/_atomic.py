@@ -39,6 +39,7 @@ __all__ = [
     "process_alive",
     "reading_lock",
     "remove_folders",
+    "write_artifact",
 ]
 
 #: Temporary names: ``.<name>.<pid>.<token>.part`` (the pid tells a dead writer's leftovers).
@@ -350,6 +351,42 @@ def atomic_output(
     """
     with output_set([path], force, inputs) as outputs, outputs.open(path, mode) as fh:
         yield fh
+
+
+def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> str:
+    """Write a text artifact (Markdown, JSON, CSV, HTML) atomically, UTF-8, Unix line ends.
+
+    Parameters
+    ----------
+    path : str or path
+        Destination; its folder must exist.
+    text : str
+        Content.
+    force : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    UsageError
+        If the file exists and ``force`` is False, or the folder is missing.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = tempfile.mkdtemp()
+    >>> path = write_artifact(os.path.join(folder, "note.md"), "# Note")
+    >>> pathlib.Path(path).read_text(encoding="utf-8")
+    '# Note'
+    """
+    path = check_output_path(path, force=force)
+    with atomic_output(path, "w", force=force) as fh:
+        fh.write(text)
+    return path
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:

@@ -27,7 +27,7 @@ from ._atomic import os_error_reason
 from ._memory import parse_size, set_memory_budget
 from ._version import __version__
 from .commands._common import error_text
-from .exceptions import PtyEvidenceError
+from .exceptions import PARAMETER_HINT, PtyEvidenceError
 from .readers.links import set_external_links
 
 __all__ = ["build_parser", "flag_hints", "main", "run"]
@@ -35,8 +35,6 @@ __all__ = ["build_parser", "flag_hints", "main", "run"]
 PROG = "ptyevidence"
 #: Library parameters whose flag is not the parameter's name with dashes.
 _RENAMED_PARAMETERS = {"out_dir": "--out"}
-#: ``name=value`` starting a word: ``True`` or ``...`` (a flag alone), a quoted word, a bare word.
-PARAMETER_HINT = re.compile(r"(?<![^\s(])([a-z][a-z0-9_]*)=(True|\.\.\.|'[^'\s]*'|[^\s'(),;]+)")
 
 
 class _Parser(argparse.ArgumentParser):

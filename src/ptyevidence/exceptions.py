@@ -7,9 +7,11 @@ Suspicious but legal input is not an exception: it is a ``"warning"`` finding of
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
+    "PARAMETER_HINT",
     "ClusterLostError",
     "ContractError",
     "ExpressionError",
@@ -27,6 +29,11 @@ __all__ = [
     "TorchNotInstalledError",
     "UsageError",
 ]
+
+
+#: A library parameter named in a message, ``name=value`` starting a word: ``True`` or ``...`` (a flag
+#: alone), a quoted word, a bare word. The command line and the notebooks rewrite it in their own terms.
+PARAMETER_HINT = re.compile(r"(?<![^\s(])([a-z][a-z0-9_]*)=(True|\.\.\.|'[^'\s]*'|[^\s'(),;]+)")
 
 
 class PtyEvidenceError(Exception):

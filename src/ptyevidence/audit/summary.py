@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._atomic import write_artifact
 from .._format import markdown_table
 from .._json import dumps_strict
-from ..report.runner import write_artifact
 from .html import summary_page
 
 __all__ = ["STATUSES", "SUMMARY_FILES", "AuditSummary", "write_summary"]

@@ -12,8 +12,9 @@ Examples
 ('data_contract.ipynb', 'dataset.ipynb', 'scan_coverage.ipynb', 'torch_gap_matrix.ipynb')
 """
 
+from .._atomic import write_artifact
 from .batch import render_reports
-from .run import DEMO_NAME, NotebookRun, start_run, write_artifact
+from .run import DEMO_NAME, NotebookRun, start_run
 from .runner import (
     ARTIFACTS,
     NOTEBOOKS,

@@ -16,9 +16,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_artifact
 from ..exceptions import InputError, PtyEvidenceError, UsageError
 from .html import batch_index_html, page_name
-from .run import DEMO_NAME, write_artifact
+from .run import DEMO_NAME
 from .runner import (
     GAP_MARKDOWN,
     GAP_NOTEBOOK,

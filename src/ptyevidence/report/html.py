@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_artifact
 from ..coverage.judge import reference_criterion
-from .run import write_artifact
 from .summary import ReportSummary
 
 __all__ = ["batch_index_html", "export_notebook_html", "index_html", "markdown_page", "page_name"]

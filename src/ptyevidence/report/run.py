@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import atomic_output, check_output_path, process_alive
+from .._atomic import atomic_output, process_alive, write_artifact
 from .._json import dumps_strict, read_json
-from ..exceptions import InputError, PtyEvidenceError, UsageError
+from ..exceptions import PARAMETER_HINT, InputError, PtyEvidenceError, UsageError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -261,41 +261,6 @@ def _remove_orphans() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_artifact(path: str | os.PathLike, text: str, force: bool = False) -> str:
-    """Write a text artifact (Markdown, JSON, CSV, HTML) atomically, UTF-8, Unix line ends.
-
-    Parameters
-    ----------
-    path : str or path
-        Destination; its folder must exist.
-    text : str
-        Content.
-    force : bool
-        Replace an existing file.
-
-    Returns
-    -------
-    str
-        The path written.
-
-    Raises
-    ------
-    UsageError
-        If the file exists and ``force`` is False, or the folder is missing.
-
-    Examples
-    --------
-    >>> folder = tempfile.mkdtemp()
-    >>> path = write_artifact(os.path.join(folder, "note.md"), "# Note")
-    >>> Path(path).read_text(encoding="utf-8")
-    '# Note'
-    """
-    path = check_output_path(path, force=force)
-    with atomic_output(path, "w", force=force) as fh:
-        fh.write(text)
-    return path
-
-
 def check_source(
     source: str | os.PathLike,
     reader: str | None = None,
@@ -337,7 +302,6 @@ def notebook_hints(message: str) -> str:
     >>> notebook_hints("output 'a.npz' exists; pass force=True to overwrite it")
     "output 'a.npz' exists; set `force = True` in the parameters cell (papermill: -p force True) to overwrite it"
     """
-    from ..cli import PARAMETER_HINT
 
     def hint(match: re.Match) -> str:
         name, value = match.groups()

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_artifact
 from .._version import __version__
 from ..exceptions import NotebookExecutionError, PtyEvidenceError, UsageError
 from .html import export_notebook_html, index_html, page_name, write_markdown_pages
-from .run import DEMO_NAME, check_source, write_artifact
+from .run import DEMO_NAME, check_source
 from .summary import (
     ContractVerdict,
     CoverageRecord,

@@ -17,13 +17,13 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 
+from ..._atomic import write_artifact
 from ..._json import dumps_strict
 from ..._version import __version__
 from ...contract.model import DatasetContract
 from ...exceptions import InputError, UsageError
 from ...fixture.sidecar import file_sha256
 from ...readers.registry import open_source
-from ...report.runner import write_artifact
 from .claims import Claim, ClaimResult, Profile
 from .config import DEFAULTS, parse_config, runner_config
 from .drift import Drift
