@@ -195,9 +195,9 @@ def _sample(ctx: CheckContext, rule: Rule, name: str) -> list[np.ndarray] | None
     bound = ctx.binding.fields.get(name)
     if bound is None or not ctx.readable(name) or len(bound.stored_shape) != 3 or not bound.shape[0]:
         return None
-    from ..view.read import shown_frame_indices  # here: validation needs none of view's other modules
-
-    indices = shown_frame_indices(bound.shape[0], int(rule.params.get("sample_frames", _DEFAULT_SAMPLE_FRAMES)))
+    n = bound.shape[0]
+    limit = int(rule.params.get("sample_frames", _DEFAULT_SAMPLE_FRAMES))
+    indices = np.unique(np.linspace(0, n - 1, min(n, limit)).round().astype(np.int64))
     return [indices[i : i + _CHUNK_FRAMES] for i in range(0, indices.size, _CHUNK_FRAMES)]
 
 
