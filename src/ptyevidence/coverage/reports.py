@@ -449,7 +449,6 @@ def _from_file(
 
     from ..exceptions import InputError
     from ..readers.registry import open_source
-    from ..view.read import OBJECT_KEY
     from .probe import source_probe
 
     want_object = drawn and units == "object pixels"
@@ -462,7 +461,7 @@ def _from_file(
         if src is not None:
             with src:
                 size = source_probe(src)[1] if given is None else None
-                obj = src.read(OBJECT_KEY) if want_object and OBJECT_KEY in src else None
+                obj = src.read("objectGuess") if want_object and "objectGuess" in src else None
     background = np.abs(obj) if obj is not None and obj.ndim == 2 else None
     if given is not None:
         return given, {"diameter": float(given), "from": "given"}, background
