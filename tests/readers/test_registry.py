@@ -46,6 +46,45 @@ def test_npz_source_protocol_values(make_npz):
         assert isinstance(src.member_crc_check(), IntegrityCheck)
 
 
+def test_a_format_that_states_nothing_else_has_the_protocol_defaults(make_npz):
+    with open_source(make_npz()) as src:
+        assert (src.counts, src.geometry_assumed) == (False, False)
+        assert src.intensity_summary() is None
+        assert src.position_statement() is None
+        assert src.stated_geometry() == {}
+        assert src.reader_record() is None
+        assert src.linked_files() == []
+
+
+def test_cxi_source_states_its_counts_geometry_and_record(tmp_path):
+    path = str(tmp_path / "scan.cxi")
+    write_cxi(path, distance_m=2.0, pixel_size_m=(75e-6, 75e-6))
+    with open_source(path) as src:
+        assert src.counts is True
+        assert src.intensity_summary().max_count > 0
+        assert src.geometry_assumed is True  # the file does not say far-field
+        assert src.position_statement().startswith("positions in object pixels: far-field geometry assumed")
+        stated = src.stated_geometry()
+        assert stated["detector_distance_m"] == (2.0, "the CXI detector distance")
+        assert stated["detector_pixel_size_m"] == (75e-6, "the CXI detector pixel size")
+        assert stated["object_pixel_width_m"][0] == src.sample_pixel_size[0]
+        assert src.reader_record() == src.metadata
+        assert src.linked_files() == []
+
+
+def test_a_pair_states_the_geometry_of_its_frames_file(make_npz, tmp_path):
+    from ptyevidence.readers.pair import PairedSource
+
+    path = str(tmp_path / "scan.cxi")
+    write_cxi(path, n=6)
+    positions = make_npz(n=6)
+    with CxiSource(path) as frames, open_source(positions) as pos:
+        expected = frames.stated_geometry()
+        pair = PairedSource(frames, pos)
+        assert pair.stated_geometry() == expected
+        assert isinstance(pair, Source)
+
+
 def test_compressed_npz_counts_the_inflation_in_full_check_bytes(make_npz):
     with open_source(make_npz(compressed=True)) as src:
         assert src.full_check_bytes() > src.file_size()

@@ -284,3 +284,21 @@ def test_square_stack_output_records_its_layout(tmp_path, probe_file):
     report = validate_dataset(out, "data001")
     assert report.ok
     assert report.layout == "canonical"
+
+
+def test_any_source_conversion_of_a_cxi_file_takes_the_readers_frames(tmp_path, probe_file):
+    """convert_source converts a CXI file's counts through the reader (its mask, its notes), as convert_cxi does."""
+    from ptyevidence.writers.convert_source import convert_source
+
+    mask = np.zeros((H, W), bool)
+    mask[3, 4] = True
+    cxi = os.fspath(tmp_path / "scan.cxi")
+    write_cxi(cxi, n=16, h=H, w=W, mask=mask)
+    out, _, shape = _convert(tmp_path, cxi, probe_file[0])
+    other = os.fspath(tmp_path / "any.npz")
+    record = convert_source(cxi, other, probe=probe_file[0], object_shape=shape)
+    with np.load(out) as a, np.load(other) as b:
+        npt.assert_array_equal(a["diffraction"], b["diffraction"])
+        assert not b["diffraction"][:, 3, 4].any()
+    assert record["steps"][0]["converted_by"] == "the cxi reader"
+    assert any(note.startswith("detector mask") for note in record["notes"])

@@ -393,11 +393,10 @@ class _Validator:
             dims=dict(self.binding.dims),
             findings=list(self.binding.findings),
         )
-        statement = getattr(source, "position_statement", None)
-        if callable(statement):
+        statement = source.position_statement()
+        if statement is not None:
             # Positions converted from metres: say how, and warn when the geometry was assumed.
-            assumed = bool(getattr(source, "geometry_assumed", False))
-            self.add("geometry", "*", "warning" if assumed else "info", statement())
+            self.add("geometry", "*", "warning" if source.geometry_assumed else "info", statement)
         for name, bound in self.binding.fields.items():
             entry = {"key": bound.key, "dtype": str(bound.dtype), "shape": list(bound.stored_shape)}
             entry.update({"canonical_shape": list(bound.shape)} if bound.readable else {"unreadable": True})

@@ -129,9 +129,7 @@ def source_positions(src: Source, path: str, minimum: int = 2) -> ScanPositions:
     from ..readers.common import read_real
 
     x, y = _check_positions(read_real(src, "xcoords"), read_real(src, "ycoords"), minimum, path)
-    statement = getattr(src, "position_statement", None)
-    geometry = statement() if callable(statement) else None
-    return ScanPositions(path, src.format, src.position_units, x, y, geometry)
+    return ScanPositions(path, src.format, src.position_units, x, y, src.position_statement())
 
 
 def subset_from_sidecar(source: ScanPositions | PathLike, sidecar: PathLike) -> Subset:

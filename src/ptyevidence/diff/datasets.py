@@ -19,6 +19,7 @@ from .._format import markdown_table, number_text, shape_text, text_table
 from .._memory import check_budget
 from .._progress import progress_bar
 from ..exceptions import InputError, UsageError
+from ..readers.base import Source
 from ..readers.layout import canonical_shape, read_frames, source_layout
 from ..readers.metadata import read_metadata_member
 from ..readers.registry import open_source
@@ -508,10 +509,10 @@ def _diff_metadata(src_a: Any, src_b: Any) -> list[MetadataChange]:
     ]
 
 
-def _metadata_of(src: Any) -> dict[str, Any]:
-    """Return the file's own record: a reader's ``metadata`` mapping, else the ``_metadata`` member."""
-    meta = getattr(src, "metadata", None)
-    if isinstance(meta, Mapping):
+def _metadata_of(src: Source) -> dict[str, Any]:
+    """Return the file's own record: the reader's record of it, else the ``_metadata`` member."""
+    meta = src.reader_record()
+    if meta is not None:
         # The reader's note of the file's own name is not content.
         return {k: v for k, v in meta.items() if k != "file"}
     return read_metadata_member(src) or {}

@@ -3,13 +3,15 @@
 :func:`open_source` picks the reader from the file's first bytes or name:
 NPZ archives and CXI/HDF5 files are built in, :func:`register_reader` adds
 others. Every reader returns an object that implements the :class:`Source`
-protocol (:mod:`ptyevidence.readers.base`), so validation, fixtures and
+protocol (:mod:`ptyevidence.readers.base`; :class:`SourceBase` holds the
+defaults of a format that stores nothing beside its arrays), so validation, fixtures and
 coverage never ask which format a file is. :class:`CxiSource` reads a CXI file lazily under the canonical keys
 (``diffraction``, ``xcoords``, ``ycoords``...), :func:`read_cxi` loads it
 whole into a dict.
 """
 
 from .base import ArrayInfo, IntegrityCheck, Source
+from .common import SourceBase
 from .cxi import CxiSource, read_cxi
 from .layout import LAYOUTS, canonical_shape, read_frames, resolve_layout, source_layout
 from .memory import ArraySource
@@ -26,6 +28,7 @@ __all__ = [
     "IntegrityCheck",
     "NpzSource",
     "Source",
+    "SourceBase",
     "canonical_shape",
     "default_contract_for",
     "metadata_array",

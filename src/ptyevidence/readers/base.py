@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .counts import IntensitySummary
 
 __all__ = ["ArrayInfo", "IntegrityCheck", "Source"]
 
@@ -93,6 +96,13 @@ class Source(Protocol):
     ignored_members : list of str
         Parts of the file that hold no array the reader presents (reported,
         never read).
+    counts : bool
+        True when the stored frames are photon counts that
+        :meth:`frame_transform` converts, with the scale of
+        :meth:`intensity_summary`.
+    geometry_assumed : bool
+        True when positions were converted from metres for a propagation
+        geometry the file does not state (see :meth:`position_statement`).
 
     Notes
     -----
@@ -111,6 +121,8 @@ class Source(Protocol):
     layout: str | None
     position_units: str
     ignored_members: list[str]
+    counts: bool
+    geometry_assumed: bool
 
     def keys(self) -> list[str]:
         """Return the array keys, in file order."""
@@ -146,6 +158,26 @@ class Source(Protocol):
 
     def frame_transform_notes(self) -> list[str]:
         """Describe what :meth:`frame_transform` does, with its values; empty for the identity."""
+
+    def intensity_summary(self, progress: bool | None = None) -> IntensitySummary | None:
+        """Return the counts summary :meth:`frame_transform` scales by; None unless :attr:`counts`."""
+
+    def position_statement(self) -> str | None:
+        """Say how positions in metres became pixels (geometry, sample pixel size); None when they were not."""
+
+    def stated_geometry(self) -> dict[str, tuple[float, str]]:
+        """Return what the format states about the geometry outside its arrays, with where it says so.
+
+        Keys are :class:`ptyevidence.writers.geometry.Geometry` field names
+        (``photon_energy_eV``, ``detector_distance_m``...); empty when the
+        format keeps no such record.
+        """
+
+    def reader_record(self) -> dict[str, Any] | None:
+        """Return what the reader worked out about the file (JSON data), or None to use its ``_metadata``."""
+
+    def linked_files(self) -> list[str]:
+        """Return the other files the source read through links (only with ``allow_external_links``)."""
 
     def file_size(self) -> int:
         """Return the size of the file in bytes."""

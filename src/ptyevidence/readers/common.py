@@ -40,7 +40,34 @@ BLOCK_BYTES = 16 * 2**20
 
 
 class SourceBase:
-    """What a :class:`~ptyevidence.readers.base.Source` may inherit: no frame transform, ``with`` closes it."""
+    """What a :class:`~ptyevidence.readers.base.Source` may inherit; ``with`` closes it.
+
+    The defaults describe a format that stores amplitudes and positions in pixels
+    and states nothing beside its arrays: no frame transform, no geometry, no links.
+    """
+
+    counts = False
+    geometry_assumed = False
+
+    def intensity_summary(self, progress: bool | None = None) -> Any:
+        """Return None: the frames are not counts the reader converts."""
+        return None
+
+    def position_statement(self) -> str | None:
+        """Return None: the positions were not converted from metres."""
+        return None
+
+    def stated_geometry(self) -> dict[str, tuple[float, str]]:
+        """Return nothing: the format keeps no geometry outside its arrays."""
+        return {}
+
+    def reader_record(self) -> dict[str, Any] | None:
+        """Return None: the file's own ``_metadata`` member is its record."""
+        return None
+
+    def linked_files(self) -> list[str]:
+        """Return no files: the source reads through no links."""
+        return []
 
     def frame_transform(self, frames: np.ndarray) -> np.ndarray:
         """Return ``frames`` unchanged: the format stores what a DATA-001 fixture stores."""

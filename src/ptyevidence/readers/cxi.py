@@ -226,6 +226,8 @@ class CxiSource(OneFile):
     format = "cxi"
     #: CXI fixes the stack order to (K, H, W): frames first, detector y, x last.
     layout = "canonical"
+    #: The frames are photon counts; :meth:`frame_transform` converts them.
+    counts = True
 
     def __init__(
         self,
@@ -685,6 +687,24 @@ class CxiSource(OneFile):
             "notes": list(self.notes),
             **({"linked_files": self.linked_files()} if self.linked_files() else {}),
         }
+
+    def reader_record(self) -> dict[str, Any]:
+        """Return :attr:`metadata`: what this reader worked out about the file."""
+        return self.metadata
+
+    def stated_geometry(self) -> dict[str, tuple[float, str]]:
+        """Return the energy, detector distance and pixel sizes the CXI groups state, with where."""
+        found: dict[str, tuple[float, str]] = {}
+        if self.energy is not None:
+            found["photon_energy_eV"] = (self.energy / ELECTRON_VOLT_J, "the CXI source energy")
+        if self.distance is not None:
+            found["detector_distance_m"] = (self.distance, "the CXI detector distance")
+        if self.detector_pixel_size[0] is not None:
+            found["detector_pixel_size_m"] = (self.detector_pixel_size[0], "the CXI detector pixel size")
+        if self.sample_pixel_size:
+            found["object_pixel_width_m"] = (self.sample_pixel_size[0], "the CXI far-field sample pixel size")
+            found["object_pixel_height_m"] = (self.sample_pixel_size[1], "the CXI far-field sample pixel size")
+        return found
 
     def position_statement(self) -> str:
         """Say in which units the positions are, for which geometry and sample pixel size, and why.

@@ -156,6 +156,10 @@ class PairedSource(SourceBase):
         """Describe the frames' conversion and how the pair was made."""
         return [*self.frames.frame_transform_notes(), *self.notes]
 
+    def stated_geometry(self) -> dict[str, tuple[float, str]]:
+        """Return the geometry the frames file states."""
+        return self.frames.stated_geometry()
+
     def file_size(self) -> int:
         """Return the size of the frames file."""
         return self.frames.file_size()

@@ -90,7 +90,9 @@ def register_reader(
         ``test(path, first_8_bytes)`` returns True when the reader applies.
     factory : callable
         ``factory(path)`` returns an open :class:`~ptyevidence.readers.base.Source`:
-        every attribute and method of the protocol, not a subset.
+        every attribute and method of the protocol, not a subset (inherit
+        :class:`~ptyevidence.readers.common.SourceBase` for the defaults of a
+        format that stores nothing beside its arrays).
         :func:`open_source` refuses anything else with a ``TypeError``.
     default_contract : str
         Contract used when the caller names none.

@@ -153,7 +153,7 @@ class _Plan:
             raise InputError(msg, src.path)
         self.dtype = src.info(self.key).dtype
         # Readers of counts files convert counts themselves; others (an NPZ of counts) are converted here.
-        self.own = not getattr(src, "counts", False)
+        self.own = not src.counts
         self.mask_key = next(
             (
                 k
@@ -178,8 +178,8 @@ class _Plan:
             yield read_frames(self.src, self.key, np.arange(start, min(self.n, start + rows)), self.layout)
 
     def summary(self, progress: bool | None) -> IntensitySummary:
-        if not self.own and hasattr(self.src, "intensity_summary"):
-            return self.src.intensity_summary()
+        if not self.own:
+            return self.src.intensity_summary(progress)
         info = self.src.info(self.key)
         return summarize_counts(((0, b) for b in self.blocks()), info, self.mask, progress)
 

@@ -100,21 +100,9 @@ def source_geometry(source: Source, frame_shape: tuple[int, int]) -> Geometry:
         got = _scalar(source, keys)
         if got is not None:
             found[name] = got
-    cxi = source if source.format == "cxi" else getattr(source, "frames", None)  # a pair's frames
-    if cxi is not None and cxi.format == "cxi":
-        # CXI stores the geometry in its own groups; the reader has read it.
-        energy, distance = cxi.energy, cxi.distance
-        if energy is not None:
-            found.setdefault("photon_energy_eV", (energy / ELECTRON_VOLT_J, "the CXI source energy"))
-        if distance is not None:
-            found.setdefault("detector_distance_m", (distance, "the CXI detector distance"))
-        pixel = cxi.detector_pixel_size[0]
-        if pixel is not None:
-            found.setdefault("detector_pixel_size_m", (pixel, "the CXI detector pixel size"))
-        sample = cxi.sample_pixel_size
-        if sample:
-            found.setdefault("object_pixel_width_m", (sample[0], "the CXI far-field sample pixel size"))
-            found.setdefault("object_pixel_height_m", (sample[1], "the CXI far-field sample pixel size"))
+    # A format's own geometry record (CXI's groups) where no array gave the value.
+    for name, got in source.stated_geometry().items():
+        found.setdefault(name, got)
     for name, value in DEFAULTS.items():
         found.setdefault(name, (value, "default (ptychodus's SLAC NPZ default)"))
     height, width = frame_shape
