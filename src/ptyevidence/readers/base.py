@@ -163,7 +163,7 @@ class Source(Protocol):
         """Return the counts summary :meth:`frame_transform` scales by; None unless :attr:`counts`."""
 
     def position_statement(self) -> str | None:
-        """Say how positions in metres became pixels (geometry, sample pixel size); None when they were not."""
+        """Say how positions stored in metres were put in pixels, or why not; None for a format storing pixels."""
 
     def stated_geometry(self) -> dict[str, tuple[float, str]]:
         """Return what the format states about the geometry outside its arrays, with where it says so.

@@ -54,7 +54,7 @@ class SourceBase:
         return None
 
     def position_statement(self) -> str | None:
-        """Return None: the positions were not converted from metres."""
+        """Return None: the format stores positions in pixels."""
         return None
 
     def stated_geometry(self) -> dict[str, tuple[float, str]]:
