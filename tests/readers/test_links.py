@@ -168,3 +168,14 @@ def test_fixture_sidecar_hashes_every_file_read_and_verify_checks_them(tmp_path)
     finally:
         set_external_links(None)
     assert "source_linked_files[0]" in [c.name for c in report.mismatches]
+
+
+def test_closing_a_source_closes_the_files_its_links_opened(tmp_path):
+    """HDF5 opens a file read-only once; a dataset still held must not keep the linked file open after close."""
+    path, _ = _external(tmp_path)
+    src = CxiSource(path, allow_external_links=True)
+    src.take("diffraction", [0, 1])
+    src.close()
+    with h5py.File(tmp_path / "frames.h5", "a") as other:  # refused while another handle has it open
+        other["d"][0, 0, 0] += 1
+    assert src.linked_files() == [os.path.realpath(tmp_path / "frames.h5")]

@@ -315,6 +315,10 @@ class CxiSource(OneFile):
             self._links.check_dataset(obj, hdf5_path)
         return obj
 
+    def close(self) -> None:
+        """Close the file and the files its external links opened."""
+        self._links.close()
+
     def linked_files(self) -> list[str]:
         """Return the other files read through links so far (only with ``allow_external_links``)."""
         return list(self._links.linked)

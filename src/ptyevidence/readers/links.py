@@ -64,6 +64,17 @@ class LinkedFile:
         self.file, self.path = h5file, path
         self.allow = external_links_allowed() if allow_external_links is None else bool(allow_external_links)
         self.linked: list[str] = []
+        self._external_files: list[Any] = []
+
+    def close(self) -> None:
+        """Close the file and every file its external links opened.
+
+        A dataset reached through an external link keeps its own file open
+        for as long as the object lives, after its parent file is closed.
+        """
+        for other in self._external_files:
+            other.close()
+        self.file.close()
 
     def where(self, hdf5_path: str) -> str:
         """Name ``hdf5_path`` of this file, as messages do."""
@@ -142,6 +153,7 @@ class LinkedFile:
             msg = f"{self.where(hdf5_path)}: the external link '{here}' -> {target} cannot be followed ({problem})"
             raise InputError(msg, self.path)
         self._note(obj.file.filename)
+        self._external_files.append(obj.file)
         return obj
 
     def _note(self, filename: str) -> None:

@@ -408,6 +408,10 @@ class ProductSource(FlatSource):
             for attr, value in dset.attrs.items():
                 self.arrays[attribute_key(key, attr)] = _text_or_array(value)
 
+    def close(self) -> None:
+        """Close the file and the files its external links opened."""
+        self._links.close()
+
     def linked_files(self) -> list[str]:
         """Return the other files the datasets read from (only with ``allow_external_links``)."""
         return list(self._links.linked)
