@@ -170,6 +170,34 @@ def test_fixture_sidecar_hashes_every_file_read_and_verify_checks_them(tmp_path)
     assert "source_linked_files[0]" in [c.name for c in report.mismatches]
 
 
+def test_a_pair_lists_the_files_its_frames_file_links_to(tmp_path):
+    """positions_from makes a pair; the frames file's linked files still reach the sidecar."""
+    path, _ = _external(tmp_path)
+    set_external_links(True)
+    try:
+        with CxiSource(path) as src:
+            x, y = src.read("xcoords"), src.read("ycoords")
+        positions = tmp_path / "positions.npz"
+        np.savez(
+            positions,
+            xcoords=x,
+            ycoords=y,
+            probeGuess=np.ones((8, 8), np.complex64),
+            objectGuess=np.ones((64, 64), np.complex64),
+        )
+        result = make_fixture(
+            path, tmp_path / "fx.npz", subset_size=16, positions_from=positions, source_hash="full", progress=False
+        )
+        linked = result.sidecar["source_linked_files"]
+        assert [entry["path"] for entry in linked] == [os.path.realpath(tmp_path / "frames.h5")]
+        with h5py.File(tmp_path / "frames.h5", "a") as other:
+            other["d"][0, 0, 0] += 1
+        report = verify_fixture(result.path, source=path, progress=False)
+    finally:
+        set_external_links(None)
+    assert "source_linked_files[0]" in [c.name for c in report.mismatches]
+
+
 def test_closing_a_source_closes_the_files_its_links_opened(tmp_path):
     """HDF5 opens a file read-only once; a dataset still held must not keep the linked file open after close."""
     path, _ = _external(tmp_path)

@@ -85,6 +85,19 @@ def test_a_pair_states_the_geometry_of_its_frames_file(make_npz, tmp_path):
         assert isinstance(pair, Source)
 
 
+def test_a_pair_states_how_its_positions_file_put_positions_in_pixels(make_npz, tmp_path):
+    from ptyevidence import validate_dataset
+
+    path = str(tmp_path / "scan.cxi")
+    write_cxi(path, n=6)
+    frames = make_npz("frames.npz", arrays={"diffraction": np.ones((6, 8, 8), np.float32)})
+    with open_source(frames, positions_from=path) as pair, CxiSource(path, geometry=None) as positions:
+        assert pair.position_statement() == positions.position_statement()
+        assert pair.geometry_assumed is positions.geometry_assumed is True
+    report = validate_dataset(frames, "data001", positions_from=path)
+    assert [f.severity for f in report.findings if f.rule == "geometry"] == ["warning"]
+
+
 def test_compressed_npz_counts_the_inflation_in_full_check_bytes(make_npz):
     with open_source(make_npz(compressed=True)) as src:
         assert src.full_check_bytes() > src.file_size()

@@ -53,6 +53,7 @@ class PairedSource(SourceBase):
         self.path = frames.path
         self.format = f"{frames.format}+{positions.format}"
         self.position_units = positions.position_units
+        self.geometry_assumed = positions.geometry_assumed
         self.ignored_members = [*frames.ignored_members, *positions.ignored_members]
         self.notes: list[str] = [f"positions, probe and object from '{positions.path}'"]
         for key, source in (("diffraction", frames), ("xcoords", positions), ("ycoords", positions)):
@@ -159,6 +160,14 @@ class PairedSource(SourceBase):
     def stated_geometry(self) -> dict[str, tuple[float, str]]:
         """Return the geometry the frames file states."""
         return self.frames.stated_geometry()
+
+    def position_statement(self) -> str | None:
+        """Say how the positions file's positions were put in pixels (None when it stores pixels)."""
+        return self.positions.position_statement()
+
+    def linked_files(self) -> list[str]:
+        """Return the files either file read through links, each once."""
+        return list(dict.fromkeys([*self.frames.linked_files(), *self.positions.linked_files()]))
 
     def file_size(self) -> int:
         """Return the size of the frames file."""
